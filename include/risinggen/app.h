@@ -1,0 +1,124 @@
+/* The domain: users, auth, venues, events, registrations. Every function
+ * works through the four ports (rg_stores) and never names an adapter.
+ *
+ * Conventions: functions return 0 on success or a negative RG_E* code with a
+ * client-safe detail set (rg_error_set). JSON inputs are borrowed; a json_t
+ * **out receives a new reference owned by the caller (json_decref). */
+#ifndef RISINGGEN_APP_H
+#define RISINGGEN_APP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "risinggen/stores.h"
+#include "risinggen/util.h"
+
+enum rg_role {
+    RG_ROLE_PARTICIPANT = 1u << 0,
+    RG_ROLE_ORGANIZER = 1u << 1,
+    RG_ROLE_ADMIN = 1u << 2,
+};
+
+/* Who is calling. An anonymous caller has user_id[0] == '\0'. */
+typedef struct rg_principal {
+    char user_id[RG_OID_LEN + 1];
+    unsigned roles;
+} rg_principal;
+
+typedef struct rg_app {
+    rg_stores st;
+    int access_ttl;  /* seconds an access token lives */
+    int refresh_ttl; /* seconds a refresh token family lives */
+    int hold_sweep_ms;
+} rg_app;
+
+/* Opens the stores named by urls, applies pending migrations when migrate is
+ * set (or refuses to start when the schema is behind or changed). */
+int rg_app_open(rg_app *app, const rg_store_urls *urls, bool migrate);
+void rg_app_close(rg_app *app);
+/* The document indexes the domain relies on. */
+const rg_doc_index *rg_app_doc_indexes(int *n);
+/* Per-store readiness: {"relational": "up"|"down", …}; returns 0 if all up. */
+int rg_app_ready(rg_app *app, json_t **out);
+
+/* ---- auth (src/core/auth.c) ---- */
+int rg_auth_signup(rg_app *app, json_t *body, json_t **out);
+int rg_auth_login(rg_app *app, json_t *body, json_t **out);
+int rg_auth_refresh(rg_app *app, json_t *body, json_t **out);
+int rg_auth_logout(rg_app *app, const char *access_token, json_t *body);
+/* Resolves a bearer token to its principal; RG_EUNAUTH if unknown/expired. */
+int rg_auth_authenticate(rg_app *app, const char *access_token, rg_principal *out);
+/* Creates an admin account (command line). */
+int rg_auth_create_admin(rg_app *app, const char *email, const char *password, const char *first,
+                         const char *last, char out_id[RG_OID_LEN + 1]);
+/* Issues a session for user_id without a password check (seed, tests of the
+ * CLI); *out_token is malloc'd. */
+int rg_auth_issue_session(rg_app *app, const char *user_id, char **out_token);
+/* Creates a user with an already-computed password hash (seed). out_id is
+ * used as the id when it holds a valid ObjectId, else a new one is written. */
+int rg_auth_insert_user(rg_app *app, json_t *user, const char *password_hash,
+                        char out_id[RG_OID_LEN + 1]);
+unsigned rg_roles_from_json(json_t *roles);
+
+/* ---- users (src/core/users.c) ---- */
+int rg_user_get_me(rg_app *app, const rg_principal *who, json_t **out);
+int rg_user_patch_me(rg_app *app, const rg_principal *who, json_t *patch, json_t **out);
+int rg_user_get(rg_app *app, const rg_principal *who, const char *id, json_t **out);
+int rg_user_set_roles(rg_app *app, const rg_principal *who, const char *id, json_t *body,
+                      json_t **out);
+int rg_user_preferences(rg_app *app, const rg_principal *who, const char *id, json_t **out);
+int rg_user_registrations(rg_app *app, const rg_principal *who, const char *id, const char *cursor,
+                          int limit, json_t **out);
+/* The public shape of a stored user document (adds "id", drops internals). */
+json_t *rg_user_view(const char *id, json_t *doc);
+/* Loads a user document (cached); *out new reference. */
+int rg_user_load(rg_app *app, const char *id, json_t **out);
+
+/* ---- venues (src/core/venues.c) ---- */
+int rg_venue_create(rg_app *app, const rg_principal *who, json_t *body, json_t **out);
+int rg_venue_get(rg_app *app, const char *id, json_t **out);
+int rg_venue_list(rg_app *app, const char *city, const char *cursor, int limit, json_t **out);
+
+/* ---- events (src/core/events.c) ---- */
+typedef struct rg_event_query {
+    const char *q, *type, *city, *country, *from, *to, *near, *radius_km, *has_spots, *featured;
+    const char *cursor;
+    int limit;
+} rg_event_query;
+int rg_event_create(rg_app *app, const rg_principal *who, json_t *body, json_t **out);
+int rg_event_get(rg_app *app, const rg_principal *who, const char *id_or_slug, json_t **out);
+int rg_event_patch(rg_app *app, const rg_principal *who, const char *id, json_t *patch,
+                   json_t **out);
+int rg_event_list(rg_app *app, const rg_event_query *q, json_t **out);
+int rg_event_attendees(rg_app *app, const rg_principal *who, const char *id, const char *status,
+                       const char *checked_in, const char *cursor, int limit, json_t **out);
+int rg_event_stats(rg_app *app, const rg_principal *who, const char *id, json_t **out);
+/* Rebuilds the search entries of every published, public event. */
+int rg_event_reindex(rg_app *app, int *count);
+/* Marks every cached event view and discovery page stale. */
+void rg_event_cache_bump(rg_app *app);
+
+/* ---- registrations (src/core/registrations.c) ---- */
+int rg_registration_create(rg_app *app, const rg_principal *who, const char *event_id, json_t *body,
+                           json_t **out);
+int rg_registration_get(rg_app *app, const rg_principal *who, const char *id, json_t **out);
+int rg_registration_cancel(rg_app *app, const rg_principal *who, const char *id, json_t *body,
+                           json_t **out);
+int rg_registration_check_in(rg_app *app, const rg_principal *who, const char *id, json_t **out);
+/* Cancels pending registrations whose hold expired, freeing their places
+ * (and moving waitlisted people up). Returns how many expired. */
+int rg_registration_expire_holds(rg_app *app);
+
+/* ---- synthetic data (src/core/seed.c) ---- */
+typedef struct rg_seed_opts {
+    int users, venues, events, registrations;
+    unsigned seed;
+    const char *tokens_out; /* file for "userId token" lines, or NULL */
+    const char *password;   /* password of every synthetic user */
+} rg_seed_opts;
+int rg_seed(rg_app *app, const rg_seed_opts *opts, FILE *report);
+/* An argon2id hash of password with the service's parameters (malloc'd). */
+int rg_auth_hash_password(const char *password, char **out);
+
+#endif

@@ -1,0 +1,4 @@
+DROP TABLE event_registrations;
+DROP TABLE payments;
+DROP TABLE events;
+DROP TABLE venues;

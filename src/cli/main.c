@@ -1,0 +1,227 @@
+/* risinggen: the service and its command line. */
+#include "http/http.h"
+#include "risinggen/app.h"
+#include "risinggen/error.h"
+#include "risinggen/migrate.h"
+
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t stop_flag;
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: risinggen COMMAND\n"
+            "  serve                       run the HTTP API (RG_LISTEN, default 127.0.0.1:8080)\n"
+            "  migrate up|down [N]|status  apply, roll back or list schema migrations\n"
+            "  admin create --email E [--password P] [--first-name F] [--last-name L]\n"
+            "                              create an admin (password also from RG_ADMIN_PASSWORD\n"
+            "                              or the first line of standard input)\n"
+            "  seed [--users N] [--venues N] [--events N] [--registrations N] [--seed S]\n"
+            "       [--tokens FILE] [--password P]\n"
+            "                              add deterministic synthetic data\n"
+            "  reindex                     rebuild the search index from the stores\n"
+            "  check                       verify the schema and that every store answers\n"
+            "Stores: RG_RELATIONAL_URL, RG_DOCUMENT_URL, RG_CACHE_URL, RG_SEARCH_URL\n"
+            "(default: embedded SQLite under RG_DATA_DIR, default ./data, and memory:).\n");
+}
+
+static const char *opt(int argc, char **argv, const char *name)
+{
+    for (int i = 0; i + 1 < argc; i++)
+        if (strcmp(argv[i], name) == 0) return argv[i + 1];
+    return NULL;
+}
+
+static int fail(int rc)
+{
+    fprintf(stderr, "risinggen: %s\n",
+            rg_error_last() == rc && *rg_error_detail() ? rg_error_detail() : rg_error_title(rc));
+    json_t *fields = rg_error_fields();
+    size_t i;
+    json_t *f;
+    json_array_foreach(fields, i, f)
+        fprintf(stderr, "  %s: %s\n", json_string_value(json_object_get(f, "field")),
+                json_string_value(json_object_get(f, "message")));
+    return 1;
+}
+
+static bool auto_migrate(void)
+{
+    const char *e = getenv("RG_AUTO_MIGRATE");
+    return !(e && (strcmp(e, "0") == 0 || strcmp(e, "false") == 0));
+}
+
+static int cmd_serve(const rg_store_urls *urls)
+{
+    rg_app app;
+    int rc = rg_app_open(&app, urls, auto_migrate());
+    if (rc < 0) return fail(rc);
+    const char *listen = getenv("RG_LISTEN");
+    if (!listen || !*listen) listen = "127.0.0.1:8080";
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    fprintf(stderr,
+            "RisingGen is serving http://%s (relational %s, documents %s, cache %s, search %s)\n"
+            "Create the first admin with:\n"
+            "  ./build/risinggen admin create --email admin@example.org\n",
+            listen, urls->relational, urls->documents, urls->cache, urls->search);
+    rc = rg_server_run(&app, listen, &stop_flag);
+    rg_app_close(&app);
+    return rc < 0 ? 1 : 0;
+}
+
+static int cmd_migrate(const rg_store_urls *urls, int argc, char **argv)
+{
+    if (argc < 1) {
+        usage(stderr);
+        return 2;
+    }
+    rg_stores st;
+    int n;
+    const rg_doc_index *ix = rg_app_doc_indexes(&n);
+    int rc = rg_stores_open(&st, urls, ix, n);
+    if (rc < 0) return fail(rc);
+    if (strcmp(argv[0], "up") == 0) {
+        int applied = 0;
+        rc = rg_migrate_up(&st.rel, &applied);
+        if (rc == 0) printf("applied %d migration%s\n", applied, applied == 1 ? "" : "s");
+    } else if (strcmp(argv[0], "down") == 0) {
+        int steps = argc > 1 ? atoi(argv[1]) : 1;
+        if (steps < 1) {
+            fprintf(stderr, "risinggen: migrate down takes a positive count\n");
+            rg_stores_close(&st);
+            return 2;
+        }
+        rc = rg_migrate_down(&st.rel, steps);
+    } else if (strcmp(argv[0], "status") == 0) {
+        rc = rg_migrate_status(&st.rel, stdout);
+    } else {
+        usage(stderr);
+        rg_stores_close(&st);
+        return 2;
+    }
+    rg_stores_close(&st);
+    return rc < 0 ? fail(rc) : 0;
+}
+
+static int cmd_admin(const rg_store_urls *urls, int argc, char **argv)
+{
+    if (argc < 1 || strcmp(argv[0], "create") != 0 || !opt(argc, argv, "--email")) {
+        usage(stderr);
+        return 2;
+    }
+    const char *pw = opt(argc, argv, "--password");
+    char line[256];
+    if (!pw) pw = getenv("RG_ADMIN_PASSWORD");
+    if (!pw) {
+        if (isatty(STDIN_FILENO))
+            fprintf(stderr, "password for the new admin (8 characters or more): ");
+        if (!fgets(line, sizeof line, stdin)) {
+            fprintf(stderr, "risinggen: no password given\n");
+            return 2;
+        }
+        line[strcspn(line, "\r\n")] = '\0';
+        pw = line;
+    }
+    const char *first = opt(argc, argv, "--first-name"), *last = opt(argc, argv, "--last-name");
+    rg_app app;
+    int rc = rg_app_open(&app, urls, auto_migrate());
+    if (rc < 0) return fail(rc);
+    char id[RG_OID_LEN + 1];
+    rc = rg_auth_create_admin(&app, opt(argc, argv, "--email"), pw, first ? first : "Admin",
+                              last ? last : "User", id);
+    rg_app_close(&app);
+    if (rc < 0) return fail(rc);
+    printf("created admin %s (%s); sign in with POST /v1/auth/login\n", id,
+           opt(argc, argv, "--email"));
+    return 0;
+}
+
+static int cmd_seed(const rg_store_urls *urls, int argc, char **argv)
+{
+    rg_seed_opts o = {.users = 200, .venues = 20, .events = 100, .registrations = 1000, .seed = 1};
+    const char *v;
+    if ((v = opt(argc, argv, "--users"))) o.users = atoi(v);
+    if ((v = opt(argc, argv, "--venues"))) o.venues = atoi(v);
+    if ((v = opt(argc, argv, "--events"))) o.events = atoi(v);
+    if ((v = opt(argc, argv, "--registrations"))) o.registrations = atoi(v);
+    if ((v = opt(argc, argv, "--seed"))) o.seed = (unsigned)strtoul(v, NULL, 10);
+    o.tokens_out = opt(argc, argv, "--tokens");
+    o.password = opt(argc, argv, "--password");
+    if (o.users < 0 || o.venues < 0 || o.events < 0 || o.registrations < 0) {
+        fprintf(stderr, "risinggen: sizes must not be negative\n");
+        return 2;
+    }
+    rg_app app;
+    int rc = rg_app_open(&app, urls, auto_migrate());
+    if (rc < 0) return fail(rc);
+    rc = rg_seed(&app, &o, stdout);
+    rg_app_close(&app);
+    return rc < 0 ? fail(rc) : 0;
+}
+
+static int cmd_reindex(const rg_store_urls *urls)
+{
+    rg_app app;
+    int rc = rg_app_open(&app, urls, false);
+    if (rc < 0) return fail(rc);
+    int total = 0;
+    rc = rg_event_reindex(&app, &total);
+    rg_app_close(&app);
+    if (rc < 0) return fail(rc);
+    printf("indexed %d events\n", total);
+    return 0;
+}
+
+static int cmd_check(const rg_store_urls *urls)
+{
+    rg_app app;
+    int rc = rg_app_open(&app, urls, false);
+    if (rc < 0) return fail(rc);
+    json_t *state;
+    rc = rg_app_ready(&app, &state);
+    char *s = json_dumps(state, JSON_INDENT(2));
+    printf("%s\n", s);
+    free(s);
+    json_decref(state);
+    rg_app_close(&app);
+    return rc < 0 ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (sodium_init() < 0) {
+        fprintf(stderr, "risinggen: libsodium cannot start\n");
+        return 1;
+    }
+    if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    rg_store_urls urls;
+    rg_store_urls_from_env(&urls);
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "serve") == 0) return cmd_serve(&urls);
+    if (strcmp(cmd, "migrate") == 0) return cmd_migrate(&urls, argc - 2, argv + 2);
+    if (strcmp(cmd, "admin") == 0) return cmd_admin(&urls, argc - 2, argv + 2);
+    if (strcmp(cmd, "seed") == 0) return cmd_seed(&urls, argc - 2, argv + 2);
+    if (strcmp(cmd, "reindex") == 0) return cmd_reindex(&urls);
+    if (strcmp(cmd, "check") == 0) return cmd_check(&urls);
+    fprintf(stderr, "risinggen: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return 2;
+}

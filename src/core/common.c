@@ -1,0 +1,83 @@
+#include "domain.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool rg_parse_id(const char *s, int64_t *out)
+{
+    if (!s || !*s || strlen(s) > 15) return false;
+    int64_t v = 0;
+    for (const char *p = s; *p; p++) {
+        if (!isdigit((unsigned char)*p)) return false;
+        v = v * 10 + (*p - '0');
+    }
+    if (v <= 0 || (s[0] == '0')) return false;
+    *out = v;
+    return true;
+}
+
+void rg_cursor_encode(const char *a, const char *b, char *out, size_t cap)
+{
+    char raw[512];
+    int n = snprintf(raw, sizeof raw, "%s|%s", a ? a : "", b ? b : "");
+    if (n < 0 || (size_t)n >= sizeof raw || cap < (size_t)n * 4 / 3 + 4) {
+        out[0] = '\0';
+        return;
+    }
+    rg_b64url_encode(raw, (size_t)n, out);
+}
+
+int rg_cursor_decode(const char *cursor, char *a, size_t acap, char *b, size_t bcap)
+{
+    char raw[512];
+    size_t len = strlen(cursor);
+    if (len == 0 || len > 600) return rg_error_set(RG_EINVAL, "the cursor is not valid");
+    long n = rg_b64url_decode(cursor, len, raw, sizeof raw - 1);
+    if (n < 0) return rg_error_set(RG_EINVAL, "the cursor is not valid");
+    raw[n] = '\0';
+    char *bar = memchr(raw, '|', (size_t)n);
+    if (!bar || (size_t)(bar - raw) >= acap || strlen(bar + 1) >= bcap)
+        return rg_error_set(RG_EINVAL, "the cursor is not valid");
+    *bar = '\0';
+    memcpy(a, raw, (size_t)(bar - raw) + 1);
+    memcpy(b, bar + 1, strlen(bar + 1) + 1);
+    return 0;
+}
+
+json_t *rg_json_time(const char *t)
+{
+    return t ? json_string(t) : json_null();
+}
+
+json_t *rg_list_page(json_t *items, const char *next)
+{
+    return json_pack("{s:o, s:o}", "items", items, "nextCursor",
+                     next && *next ? json_string(next) : json_null());
+}
+
+int rg_doc_update(rg_documents *docs, const char *coll, const char *id,
+                  int (*fn)(json_t *doc, void *ctx), void *ctx)
+{
+    for (int attempt = 0; attempt < 16; attempt++) {
+        json_t *doc;
+        int64_t rev;
+        int rc = rg_docs_get(docs, coll, id, &doc, &rev);
+        if (rc < 0) return rc;
+        rc = fn(doc, ctx);
+        if (rc == 0) rc = rg_docs_replace(docs, coll, id, doc, rev);
+        json_decref(doc);
+        if (rc != RG_ESTALE) return rc;
+    }
+    return rg_error_set(RG_EUNAVAIL, "too many concurrent changes; try again");
+}
+
+int rg_rel_run(rg_app *app, const char *name, const rg_param *p, int n, rg_rows **out)
+{
+    rg_rel_conn *c;
+    int rc = rg_rel_acquire(&app->st.rel, &c);
+    if (rc < 0) return rc;
+    rc = rg_rel_query(&app->st.rel, c, name, p, n, out);
+    rg_rel_release(&app->st.rel, c);
+    return rc;
+}

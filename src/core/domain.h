@@ -1,0 +1,45 @@
+/* Internal helpers shared by the domain modules. */
+#ifndef RG_DOMAIN_H
+#define RG_DOMAIN_H
+
+#include "risinggen/app.h"
+#include "risinggen/error.h"
+#include "validate.h"
+
+#include <jansson.h>
+
+#define COLL_USERS             "users"
+#define COLL_AUTH              "auth"
+#define COLL_SESSIONS          "sessions"
+#define USER_SCHEMA_VERSION    1
+#define AUTH_SCHEMA_VERSION    1
+#define SESSION_SCHEMA_VERSION 1
+
+static inline bool rg_is_admin(const rg_principal *p)
+{
+    return p && (p->roles & RG_ROLE_ADMIN);
+}
+static inline bool rg_is_signed_in(const rg_principal *p)
+{
+    return p && p->user_id[0];
+}
+
+/* Parses a positive integer id ("42"); false for anything else. */
+bool rg_parse_id(const char *s, int64_t *out);
+/* Keyset cursors: an opaque base64url of "a|b". */
+void rg_cursor_encode(const char *a, const char *b, char *out, size_t cap);
+int rg_cursor_decode(const char *cursor, char *a, size_t acap, char *b, size_t bcap);
+/* Copies a stored RFC 3339 time through as a JSON string, or null. */
+json_t *rg_json_time(const char *t);
+/* {"items": items, "nextCursor": next or null}; steals items. */
+json_t *rg_list_page(json_t *items, const char *next);
+/* Runs get → fn → replace with the revision, retrying on a concurrent write.
+ * fn may change doc in place and return 0, or an error to stop. */
+int rg_doc_update(rg_documents *docs, const char *coll, const char *id,
+                  int (*fn)(json_t *doc, void *ctx), void *ctx);
+/* Runs a relational statement on a connection of its own (no transaction). */
+int rg_rel_run(rg_app *app, const char *name, const rg_param *p, int n, rg_rows **out);
+/* Validates the profile fields shared by signup and PATCH /users/me. */
+int rg__validate_profile(v_ctx *v, json_t *body);
+
+#endif

@@ -1,0 +1,21 @@
+/* Views shared by the modules that print registrations and events. */
+#ifndef RG_REGISTRATIONS_H
+#define RG_REGISTRATIONS_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "risinggen/relational.h"
+
+/* A registration row (columns of registration_get) as API JSON. New ref. */
+json_t *rg__registration_view(const rg_rows *rows, int i);
+/* The event_* columns of a joined row as a short event summary. New ref. */
+json_t *rg__event_summary(const rg_rows *rows, int i);
+/* An event row (columns of event_get) as API JSON with spotsLeft. New ref. */
+json_t *rg__event_view(const rg_rows *rows, int i);
+
+struct rg_app;
+/* Drops the cached view of event id and bumps the discovery generation. */
+void rg__event_uncache(struct rg_app *app, int64_t id);
+
+#endif

@@ -1,0 +1,186 @@
+#include "handlers.h"
+#include "risinggen/error.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+RG_HANDLER(rg_h_venue_create)
+{
+    json_t *body, *out = NULL;
+    int rc = rg_req_body_object(req, &body);
+    if (rc == 0) rc = rg_venue_create(app, &req->who, body, &out);
+    if (rc == 0)
+        snprintf(res->location, sizeof res->location, "/v1/venues/%lld",
+                 (long long)json_integer_value(json_object_get(out, "id")));
+    return rg_h_result(res, rc, 201, out);
+}
+
+RG_HANDLER(rg_h_venue_list)
+{
+    json_t *out = NULL;
+    int limit;
+    int rc = rg_req_limit(req, &limit);
+    if (rc == 0)
+        rc = rg_venue_list(app, rg_req_arg(req, "city"), rg_req_arg(req, "cursor"), limit, &out);
+    return rg_h_result(res, rc, 200, out);
+}
+
+RG_HANDLER(rg_h_venue_get)
+{
+    json_t *out = NULL;
+    int rc = rg_venue_get(app, req->params[0], &out);
+    return rg_h_result(res, rc, 200, out);
+}
+
+RG_HANDLER(rg_h_event_create)
+{
+    json_t *body, *out = NULL;
+    int rc = rg_req_body_object(req, &body);
+    if (rc == 0) rc = rg_event_create(app, &req->who, body, &out);
+    if (rc == 0)
+        snprintf(res->location, sizeof res->location, "/v1/events/%lld",
+                 (long long)json_integer_value(json_object_get(out, "id")));
+    return rg_h_result(res, rc, 201, out);
+}
+
+RG_HANDLER(rg_h_event_list)
+{
+    rg_event_query q = {
+        .q = rg_req_arg(req, "q"),
+        .type = rg_req_arg(req, "type"),
+        .city = rg_req_arg(req, "city"),
+        .country = rg_req_arg(req, "country"),
+        .from = rg_req_arg(req, "from"),
+        .to = rg_req_arg(req, "to"),
+        .near = rg_req_arg(req, "near"),
+        .radius_km = rg_req_arg(req, "radiusKm"),
+        .has_spots = rg_req_arg(req, "hasSpots"),
+        .featured = rg_req_arg(req, "featured"),
+        .cursor = rg_req_arg(req, "cursor"),
+    };
+    if (q.radius_km && !q.near) return rg_error_set(RG_EINVAL, "radiusKm needs near=lat,lng");
+    json_t *out = NULL;
+    int rc = rg_req_limit(req, &q.limit);
+    if (rc == 0) rc = rg_event_list(app, &q, &out);
+    return rg_h_result(res, rc, 200, out);
+}
+
+RG_HANDLER(rg_h_event_get)
+{
+    json_t *out = NULL;
+    int rc = rg_event_get(app, &req->who, req->params[0], &out);
+    return rg_h_result(res, rc, 200, out);
+}
+
+RG_HANDLER(rg_h_event_patch)
+{
+    json_t *body, *out = NULL;
+    int rc = rg_req_body_object(req, &body);
+    if (rc == 0) rc = rg_event_patch(app, &req->who, req->params[0], body, &out);
+    return rg_h_result(res, rc, 200, out);
+}
+
+/* One CSV field, quoted per RFC 4180; a leading =, +, - or @ is defused so
+ * that spreadsheets do not run it as a formula. */
+static void csv_field(rg_buf *b, const char *s, bool last)
+{
+    if (!s) s = "";
+    bool quote = strpbrk(s, ",\"\r\n") != NULL || (*s && strchr("=+-@\t", *s));
+    if (quote) {
+        rg_buf_puts(b, "\"");
+        if (*s && strchr("=+-@\t", *s)) rg_buf_puts(b, "'");
+        for (const char *p = s; *p; p++) {
+            if (*p == '"') rg_buf_puts(b, "\"");
+            rg_buf_put(b, p, 1);
+        }
+        rg_buf_puts(b, "\"");
+    } else {
+        rg_buf_puts(b, s);
+    }
+    rg_buf_puts(b, last ? "\r\n" : ",");
+}
+
+static const char *jstr(json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+static void csv_row(rg_buf *b, json_t *reg)
+{
+    char id[32];
+    snprintf(id, sizeof id, "%lld", (long long)json_integer_value(json_object_get(reg, "id")));
+    json_t *att = json_object_get(reg, "attendee");
+    json_t *gc = json_object_get(reg, "guardianConsent");
+    csv_field(b, id, false);
+    csv_field(b, jstr(reg, "userId"), false);
+    csv_field(b, jstr(att, "firstName"), false);
+    csv_field(b, jstr(att, "lastName"), false);
+    csv_field(b, jstr(att, "email"), false);
+    csv_field(b, jstr(reg, "status"), false);
+    csv_field(b, jstr(reg, "paymentStatus"), false);
+    csv_field(b, jstr(reg, "dietaryRequirements"), false);
+    csv_field(b, jstr(reg, "specialNeeds"), false);
+    csv_field(b, json_is_true(json_object_get(reg, "checkedIn")) ? "true" : "false", false);
+    csv_field(b, jstr(reg, "checkedInAt"), false);
+    csv_field(b, jstr(reg, "registrationDate"), false);
+    csv_field(b, jstr(gc, "guardianName"), false);
+    csv_field(b, jstr(gc, "guardianEmail"), true);
+}
+
+static bool wants_csv(rg_request *req)
+{
+    const char *accept = rg_req_header(req, MHD_HTTP_HEADER_ACCEPT);
+    const char *format = rg_req_arg(req, "format");
+    return (accept && strstr(accept, "text/csv")) || (format && strcmp(format, "csv") == 0);
+}
+
+RG_HANDLER(rg_h_event_attendees)
+{
+    const char *status = rg_req_arg(req, "status"), *checked_in = rg_req_arg(req, "checkedIn");
+    json_t *out = NULL;
+    int limit;
+    int rc = rg_req_limit(req, &limit);
+    if (rc < 0) return rc;
+    if (!wants_csv(req)) {
+        rc = rg_event_attendees(app, &req->who, req->params[0], status, checked_in,
+                                rg_req_arg(req, "cursor"), limit, &out);
+        return rg_h_result(res, rc, 200, out);
+    }
+    /* CSV is the whole list, page after page. */
+    rg_buf b = {0};
+    rg_buf_puts(&b, "registrationId,userId,firstName,lastName,email,status,paymentStatus,"
+                    "dietaryRequirements,specialNeeds,checkedIn,checkedInAt,registrationDate,"
+                    "guardianName,guardianEmail\r\n");
+    char *cursor = NULL;
+    do {
+        rc = rg_event_attendees(app, &req->who, req->params[0], status, checked_in, cursor, 100,
+                                &out);
+        free(cursor);
+        cursor = NULL;
+        if (rc < 0) break;
+        size_t i;
+        json_t *reg;
+        json_array_foreach(json_object_get(out, "items"), i, reg) csv_row(&b, reg);
+        const char *next = jstr(out, "nextCursor");
+        cursor = next ? rg_xstrdup(next) : NULL;
+        json_decref(out);
+    } while (cursor);
+    if (rc < 0) {
+        rg_buf_free(&b);
+        return rc;
+    }
+    res->status = 200;
+    res->len = b.len;
+    res->body = rg_buf_steal(&b);
+    res->content_type = "text/csv; charset=utf-8";
+    snprintf(res->extra_header, sizeof res->extra_header,
+             "Content-Disposition:attachment; filename=\"attendees.csv\"");
+    return 0;
+}
+
+RG_HANDLER(rg_h_event_stats)
+{
+    json_t *out = NULL;
+    int rc = rg_event_stats(app, &req->who, req->params[0], &out);
+    return rg_h_result(res, rc, 200, out);
+}

@@ -1,0 +1,86 @@
+/* The HTTP layer: libmicrohttpd glue (server.c), the route table
+ * (routes.c) and one handler file per resource. Handlers are thin: they
+ * read parameters, call the domain and shape the response. */
+#ifndef RG_HTTP_H
+#define RG_HTTP_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <signal.h>
+#include <stdbool.h>
+
+#include "risinggen/app.h"
+#include "risinggen/util.h"
+
+#define RG_MAX_BODY       (1024 * 1024)
+#define RG_MAX_JSON_DEPTH 32
+#define RG_MAX_PARAMS     4
+
+enum rg_auth_mode {
+    RG_AUTH_NONE,     /* public; a token is not looked at */
+    RG_AUTH_OPTIONAL, /* public; a valid token identifies the caller */
+    RG_AUTH_REQUIRED, /* 401 without a valid token */
+};
+
+typedef struct rg_request {
+    struct MHD_Connection *conn;
+    const char *method;
+    const char *path;
+    const char *params[RG_MAX_PARAMS]; /* {name} segments in order */
+    char *path_copy;
+    rg_buf body;
+    bool too_big;
+    json_t *json; /* the parsed body, NULL when there was none */
+    rg_principal who;
+    const char *token;
+    const struct rg_route *route;
+    int64_t t0;
+} rg_request;
+
+typedef struct rg_response {
+    int status;
+    char *body; /* malloc'd */
+    size_t len;
+    const char *content_type;
+    char location[160];
+    char extra_header[192]; /* e.g. "Content-Disposition: …" name and value split at ':' */
+} rg_response;
+
+typedef int (*rg_handler)(rg_app *app, rg_request *req, rg_response *res);
+
+typedef struct rg_route {
+    const char *method;
+    const char *pattern; /* "/v1/events/{id}" */
+    rg_handler handler;
+    enum rg_auth_mode auth;
+    const char *name; /* "GET /v1/events/{id}", for metrics and logs */
+} rg_route;
+
+/* The route table (routes.c), ending with a zeroed entry. */
+extern const rg_route rg_routes[];
+
+/* Finds the route for method and path; fills params (pointing into a copy of
+ * path kept in req). Returns the route, or NULL with *method_mismatch set
+ * when the path exists under another method. */
+const rg_route *rg_route_match(rg_request *req, const char *method, const char *path,
+                               bool *method_mismatch, char *allow, size_t allow_cap);
+
+/* Response helpers. rg_reply_json steals body. */
+int rg_reply_json(rg_response *res, int status, json_t *body);
+int rg_reply_empty(rg_response *res, int status);
+/* Builds the problem+json for code from the thread's error state. */
+void rg_reply_problem(rg_response *res, int code, const char *instance);
+
+/* Query parameter (decoded) or NULL. */
+const char *rg_req_arg(rg_request *req, const char *name);
+const char *rg_req_header(rg_request *req, const char *name);
+/* limit=1..100 (default 20); RG_EINVAL otherwise. */
+int rg_req_limit(rg_request *req, int *out);
+/* The body as a JSON object, or RG_EVALIDATION when absent. */
+int rg_req_body_object(rg_request *req, json_t **out);
+
+/* Runs the server on listen ("127.0.0.1:8080") until *stop becomes true.
+ * Finishes in-flight requests before returning. */
+int rg_server_run(rg_app *app, const char *listen, volatile sig_atomic_t *stop);
+
+#endif

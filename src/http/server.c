@@ -1,0 +1,365 @@
+/* libmicrohttpd glue: a pool of threads each running its own epoll loop with
+ * synchronous handlers (one SQLite connection per thread). Bodies are
+ * collected up to RG_MAX_BODY, then the route runs once per request. */
+#include "http.h"
+#include "risinggen/error.h"
+#include "risinggen/metrics.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static bool access_log = true;
+static atomic_int inflight; /* requests begun and not yet completed */
+
+int rg_reply_json(rg_response *res, int status, json_t *body)
+{
+    res->status = status;
+    res->body = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    if (!res->body) abort();
+    res->len = strlen(res->body);
+    res->content_type = "application/json";
+    return 0;
+}
+
+int rg_reply_empty(rg_response *res, int status)
+{
+    res->status = status;
+    res->body = NULL;
+    res->len = 0;
+    return 0;
+}
+
+void rg_reply_problem(rg_response *res, int code, const char *instance)
+{
+    if (code >= 0) code = RG_EINTERNAL;
+    const char *detail = rg_error_last() == code ? rg_error_detail() : "";
+    int status = rg_error_status(code);
+    if (status >= 500 && status != 503) detail = "an internal error occurred; it has been logged";
+    char type[128];
+    snprintf(type, sizeof type, "https://risinggen.dev/problems/%s", rg_error_slug(code));
+    json_t *p =
+        json_pack("{s:s, s:s, s:i, s:s}", "type", type, "title", rg_error_title(code), "status",
+                  status, "detail", detail && *detail ? detail : rg_error_title(code));
+    if (instance) json_object_set_new(p, "instance", json_string(instance));
+    json_t *fields = rg_error_fields();
+    if (fields && rg_error_last() == code) json_object_set(p, "errors", fields);
+    free(res->body);
+    rg_reply_json(res, status, p);
+    res->content_type = "application/problem+json";
+}
+
+const char *rg_req_arg(rg_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *rg_req_header(rg_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+int rg_req_limit(rg_request *req, int *out)
+{
+    const char *s = rg_req_arg(req, "limit");
+    *out = 20;
+    if (!s) return 0;
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || v < 1 || v > 100)
+        return rg_error_set(RG_EINVAL, "limit must be an integer from 1 to 100");
+    *out = (int)v;
+    return 0;
+}
+
+int rg_req_body_object(rg_request *req, json_t **out)
+{
+    if (!req->json) return rg_error_set(RG_EVALIDATION, "a JSON object body is required");
+    if (!json_is_object(req->json))
+        return rg_error_set(RG_EVALIDATION, "the body must be a JSON object");
+    *out = req->json;
+    return 0;
+}
+
+/* Nesting depth of a JSON text, counted outside strings. */
+static int json_depth(const char *s, size_t n)
+{
+    int depth = 0, max = 0;
+    bool in_str = false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = false;
+        } else if (c == '"') {
+            in_str = true;
+        } else if (c == '{' || c == '[') {
+            if (++depth > max) max = depth;
+        } else if (c == '}' || c == ']') {
+            depth--;
+        }
+    }
+    return max;
+}
+
+static bool is_json_type(const char *ct)
+{
+    if (!ct) return false;
+    size_t n = strcspn(ct, ";");
+    while (n && ct[n - 1] == ' ')
+        n--;
+    return (n == 16 && strncasecmp(ct, "application/json", 16) == 0) ||
+           (n == 28 && strncasecmp(ct, "application/merge-patch+json", 28) == 0);
+}
+
+/* Parses the body, authenticates, and runs the route. */
+static void dispatch(rg_app *app, rg_request *req, rg_response *res)
+{
+    bool mismatch = false;
+    char allow[128] = "";
+    req->route = rg_route_match(req, req->method, req->path, &mismatch, allow, sizeof allow);
+    if (!req->route) {
+        if (mismatch) {
+            rg_error_set(RG_EMETHOD, "%s is not allowed here; allowed: %s", req->method, allow);
+            rg_reply_problem(res, RG_EMETHOD, req->path);
+            snprintf(res->extra_header, sizeof res->extra_header, "Allow:%s", allow);
+        } else {
+            rg_error_set(RG_ENOTFOUND, "no route %s %s", req->method, req->path);
+            rg_reply_problem(res, RG_ENOTFOUND, req->path);
+        }
+        return;
+    }
+    const char *authz = rg_req_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (authz && req->route->auth != RG_AUTH_NONE) {
+        if (strncasecmp(authz, "Bearer ", 7) != 0) {
+            rg_error_set(RG_EUNAUTH, "use Authorization: Bearer <accessToken>");
+            rg_reply_problem(res, RG_EUNAUTH, req->path);
+            return;
+        }
+        req->token = authz + 7;
+        int rc = rg_auth_authenticate(app, req->token, &req->who);
+        if (rc < 0) {
+            rg_reply_problem(res, rc, req->path);
+            return;
+        }
+    } else if (req->route->auth == RG_AUTH_REQUIRED) {
+        rg_error_set(RG_EUNAUTH, "sign in and send Authorization: Bearer <accessToken>");
+        rg_reply_problem(res, RG_EUNAUTH, req->path);
+        return;
+    }
+    if (!req->who.user_id[0] && req->route->auth == RG_AUTH_REQUIRED) {
+        rg_error_set(RG_EUNAUTH, "sign in first");
+        rg_reply_problem(res, RG_EUNAUTH, req->path);
+        return;
+    }
+    if (req->too_big) {
+        rg_error_set(RG_ETOOBIG, "the body is larger than %d bytes", RG_MAX_BODY);
+        rg_reply_problem(res, RG_ETOOBIG, req->path);
+        return;
+    }
+    if (req->body.len) {
+        if (!is_json_type(rg_req_header(req, MHD_HTTP_HEADER_CONTENT_TYPE))) {
+            rg_error_set(RG_EMEDIA, "send the body as application/json");
+            rg_reply_problem(res, RG_EMEDIA, req->path);
+            return;
+        }
+        if (json_depth(req->body.data, req->body.len) > RG_MAX_JSON_DEPTH) {
+            rg_error_set(RG_EJSON, "the JSON nests deeper than %d levels", RG_MAX_JSON_DEPTH);
+            rg_reply_problem(res, RG_EJSON, req->path);
+            return;
+        }
+        json_error_t err;
+        req->json = json_loadb(req->body.data, req->body.len, JSON_REJECT_DUPLICATES, &err);
+        if (!req->json) {
+            rg_error_set(RG_EJSON, "the body is not valid JSON: %s at line %d column %d", err.text,
+                         err.line, err.column);
+            rg_reply_problem(res, RG_EJSON, req->path);
+            return;
+        }
+    }
+    int rc = req->route->handler(app, req, res);
+    if (rc < 0) rg_reply_problem(res, rc, req->path);
+}
+
+static void log_access(rg_request *req, const rg_response *res, int64_t dur_us)
+{
+    char ts[RG_TIME_LEN + 1];
+    rg_time_format(rg_now(), ts);
+    json_t *line = json_pack("{s:s, s:s, s:s, s:s, s:i, s:f, s:I, s:s?}", "ts", ts, "kind",
+                             "access", "method", req->method, "path", req->path, "status",
+                             res->status, "ms", dur_us / 1000.0, "bytes", (json_int_t)res->len,
+                             "user", req->who.user_id[0] ? req->who.user_id : NULL);
+    char *s = json_dumps(line, JSON_COMPACT);
+    if (s) {
+        fprintf(stderr, "%s\n", s);
+        free(s);
+    }
+    json_decref(line);
+}
+
+static enum MHD_Result send_response(struct MHD_Connection *conn, rg_response *res)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(res->len, res->body, MHD_RESPMEM_MUST_FREE);
+    res->body = NULL;
+    if (!r) return MHD_NO;
+    if (res->content_type)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, res->content_type);
+    if (res->location[0]) MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, res->location);
+    if (res->status == 503 || res->status == 429)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    if (res->extra_header[0]) {
+        char name[64];
+        char *colon = strchr(res->extra_header, ':');
+        if (colon) {
+            snprintf(name, sizeof name, "%.*s", (int)(colon - res->extra_header),
+                     res->extra_header);
+            MHD_add_response_header(r, name, colon + 1);
+        }
+    }
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    enum MHD_Result ret = MHD_queue_response(conn, (unsigned)res->status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    rg_app *app = cls;
+    rg_request *req = *con_cls;
+    if (!req) {
+        req = rg_xcalloc(1, sizeof *req);
+        req->conn = conn;
+        req->method = method;
+        req->path = url;
+        req->t0 = rg_metrics_clock_us();
+        atomic_fetch_add(&inflight, 1);
+        const char *cl =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoull(cl, NULL, 10) > RG_MAX_BODY) req->too_big = true;
+        *con_cls = req;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (!req->too_big && req->body.len + *upload_size <= RG_MAX_BODY)
+            rg_buf_put(&req->body, upload, *upload_size);
+        else
+            req->too_big = true;
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    rg_error_clear();
+    rg_response res = {0};
+    dispatch(app, req, &res);
+    rg_error_clear();
+    int64_t dur = rg_metrics_clock_us() - req->t0;
+    rg_metrics_request(req->route ? req->route->name : "unmatched", res.status, dur);
+    if (access_log) log_access(req, &res, dur);
+    return send_response(conn, &res);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls, (void)conn, (void)toe;
+    rg_request *req = *con_cls;
+    if (!req) return;
+    json_decref(req->json);
+    rg_buf_free(&req->body);
+    free(req->path_copy);
+    free(req);
+    *con_cls = NULL;
+    atomic_fetch_sub(&inflight, 1);
+}
+
+struct sweeper {
+    rg_app *app;
+    volatile sig_atomic_t *stop;
+};
+
+/* Expires lapsed holds in the background, so places come back even when
+ * nobody registers for that event. */
+static void *sweep_holds(void *p)
+{
+    struct sweeper *s = p;
+    int waited = 0;
+    while (!*s->stop) {
+        usleep(100 * 1000);
+        waited += 100;
+        if (waited < s->app->hold_sweep_ms) continue;
+        waited = 0;
+        int n = rg_registration_expire_holds(s->app);
+        if (n > 0) rg_info("expired %d unpaid hold%s", n, n == 1 ? "" : "s");
+        rg_error_clear();
+    }
+    return NULL;
+}
+
+static int parse_listen(const char *listen, struct sockaddr_in *sa)
+{
+    char host[64];
+    const char *colon = strrchr(listen, ':');
+    if (!colon || colon - listen >= (long)sizeof host) return -1;
+    snprintf(host, sizeof host, "%.*s", (int)(colon - listen), listen);
+    long port = strtol(colon + 1, NULL, 10);
+    if (port < 0 || port > 65535) return -1;
+    memset(sa, 0, sizeof *sa);
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons((uint16_t)port);
+    if (strcmp(host, "localhost") == 0) snprintf(host, sizeof host, "127.0.0.1");
+    return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
+}
+
+int rg_server_run(rg_app *app, const char *listen, volatile sig_atomic_t *stop)
+{
+    struct sockaddr_in sa;
+    if (parse_listen(listen, &sa) < 0) {
+        rg_err("RG_LISTEN must be HOST:PORT with an IPv4 address, not %s", listen);
+        return RG_EINVAL;
+    }
+    const char *log_env = getenv("RG_ACCESS_LOG");
+    access_log = !(log_env && (strcmp(log_env, "0") == 0 || strcmp(log_env, "off") == 0));
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned threads = (unsigned)(ncpu > 0 ? ncpu * 4 : 8);
+    const char *t_env = getenv("RG_THREADS");
+    if (t_env && atoi(t_env) > 0) threads = (unsigned)atoi(t_env);
+    struct MHD_Daemon *d = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_TURBO, 0, NULL,
+        NULL, on_request, app, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)4096, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, NULL, MHD_OPTION_END);
+    if (!d) {
+        rg_err("cannot listen on %s (address in use?)", listen);
+        return RG_EUNAVAIL;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    rg_info("listening on http://%s:%u with %u threads", inet_ntoa(sa.sin_addr),
+            info ? info->port : ntohs(sa.sin_port), threads);
+    struct sweeper sw = {app, stop};
+    pthread_t sweeper;
+    pthread_create(&sweeper, NULL, sweep_holds, &sw);
+    while (!*stop)
+        usleep(50 * 1000);
+    rg_info("shutting down: finishing requests in flight");
+    MHD_quiesce_daemon(d);
+    for (int i = 0; i < 200 && atomic_load(&inflight) > 0; i++)
+        usleep(50 * 1000);
+    MHD_stop_daemon(d);
+    pthread_join(sweeper, NULL);
+    rg_info("stopped");
+    return 0;
+}

@@ -1,0 +1,178 @@
+/* Support for the black-box API tests: each test program starts its own
+ * `risinggen serve` on a free port with a fresh data folder and talks to it
+ * over real HTTP (libcurl). Helpers here never look inside the service; they
+ * only use the routes of /work/shared/API.md (and the CLI to make an admin).
+ *
+ * Usage in a test program:
+ *     int main(void) { ... return cmocka_run_group_tests(tests, api_setup, api_teardown); }
+ * api_setup starts g_srv; api_teardown stops it with SIGTERM, checks that it
+ * exits 0 within 10 s (graceful shutdown) and removes the data folder. */
+#ifndef RG_API_SUPPORT_H
+#define RG_API_SUPPORT_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+/* ---- the server under test ---- */
+
+typedef struct api_server {
+    pid_t pid;     /* 0 when not running */
+    int port;      /* 127.0.0.1:port */
+    char dir[512]; /* the data folder (RG_DATA_DIR) */
+    char log[600]; /* dir/server.log: the server's stderr and stdout */
+    char base[64]; /* "http://127.0.0.1:PORT" */
+} api_server;
+
+/* The server of this test program; the HTTP helpers talk to it. */
+extern api_server g_srv;
+
+/* Starts `RG_BIN serve` with RG_LISTEN=127.0.0.1:<free port>,
+ * RG_DATA_DIR=<dir> and RG_ACCESS_LOG=0, then waits (10 s at most) for
+ * GET /healthz to answer 200. dir NULL: a new folder made with mkdtemp under
+ * RG_TEST_TMP (created if missing); otherwise that folder is reused (restart).
+ * Returns 0, or -1 with a message printed. */
+int srv_start(api_server *s, const char *dir);
+/* SIGTERM, then waits up to 10 s. Returns the exit status (0..255), 128+N
+ * when killed by signal N, or -1 when it had to be killed with SIGKILL. */
+int srv_stop(api_server *s);
+/* Removes the data folder (unless RG_TEST_KEEP=1). */
+void srv_remove_dir(api_server *s);
+/* Prints the last bytes of the server log (for failures). */
+void srv_dump_log(const api_server *s);
+/* Runs `RG_BIN args...` (NULL-terminated) synchronously with the server's
+ * environment (RG_DATA_DIR etc.); its stdout goes to out (may be NULL).
+ * Returns the exit status or -1. */
+int srv_cli(const api_server *s, char *out, size_t cap, ...);
+
+/* cmocka group setup/teardown around g_srv. */
+int api_setup(void **state);
+int api_teardown(void **state);
+
+/* ---- HTTP ---- */
+
+typedef struct api_resp {
+    long status; /* 0: no HTTP answer (connection refused, reset, timeout) */
+    char *body;  /* NUL-terminated, len bytes */
+    size_t len;
+    json_t *json; /* the parsed body, NULL when it is not JSON */
+    char content_type[128];
+    char retry_after[64];
+    char allow[256];
+    char location[256];
+    char what[300]; /* "METHOD path", for messages */
+    char curl_error[256];
+} api_resp;
+
+typedef struct api_req {
+    const char *method;
+    const char *path;           /* "/v1/events?x=1", already URL-encoded */
+    const char *body;           /* NULL: no body */
+    size_t body_len;            /* 0: strlen(body) */
+    const char *token;          /* bearer token, or NULL */
+    const char *content_type;   /* NULL: application/json when there is a body; "": none */
+    const char *const *headers; /* extra "Name: value" lines, NULL-terminated, or NULL */
+    bool chunked;               /* send the body with Transfer-Encoding: chunked */
+    int trickle_ms;             /* > 0: send the body slowly, over about this long */
+    long timeout_ms;            /* 0: 60 s */
+} api_req;
+
+/* One request to g_srv. On the main thread a status >= 500 fails the test
+ * (never a 500; api_allow_5xx(true) turns that off). Free with resp_free. */
+api_resp *api_do(const api_req *rq);
+/* Shorthands: body is JSON text (or NULL); apij steals a json_t body. */
+api_resp *api(const char *method, const char *path, const char *body, const char *token);
+api_resp *apij(const char *method, const char *path, json_t *body, const char *token);
+/* Runs n requests at once (curl multi, at most max_conns connections; 0: one
+ * connection per request). out[i] receives the answer to reqs[i]. Never
+ * fails the test by itself, so it may run on any thread. */
+void api_parallel(int n, const api_req *reqs, api_resp **out, int max_conns);
+void resp_free(api_resp *r);
+void api_allow_5xx(bool allow);
+
+/* printf into one of 32 rotating thread-local buffers (paths, emails). */
+const char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+/* Percent-encodes s for a path segment or query value (rotating buffer). */
+const char *urlenc(const char *s);
+
+/* ---- assertions (they report the caller's file and line) ---- */
+
+#define assert_status(r, st) assert_status_((r), (st), __FILE__, __LINE__)
+/* The status is one of a or b. */
+#define assert_status2(r, a, b) assert_status2_((r), (a), (b), __FILE__, __LINE__)
+/* Status st and an RFC 9457 problem: Content-Type application/problem+json;
+ * type a string starting https://risinggen.dev/problems/, title, status == st,
+ * detail. */
+#define assert_problem(r, st) assert_problem_((r), (st), __FILE__, __LINE__)
+/* A problem whose type ends with /slug (e.g. "event-full"). */
+#define assert_problem_type(r, st, slug) assert_problem_type_((r), (st), (slug), __FILE__, __LINE__)
+/* The problem's errors[] has an entry whose field is field. */
+#define assert_field_error(r, field) assert_field_error_((r), (field), __FILE__, __LINE__)
+#define assert_str_eq(a, b)          assert_str_eq_((a), (b), #a, __FILE__, __LINE__)
+
+void assert_status_(const api_resp *r, long st, const char *file, int line);
+void assert_status2_(const api_resp *r, long a, long b, const char *file, int line);
+void assert_problem_(const api_resp *r, long st, const char *file, int line);
+void assert_problem_type_(const api_resp *r, long st, const char *slug, const char *file, int line);
+void assert_field_error_(const api_resp *r, const char *field, const char *file, int line);
+void assert_str_eq_(const char *a, const char *b, const char *expr, const char *file, int line);
+
+/* ---- JSON ---- */
+
+/* Dotted paths: "user.id", "items.0.id". NULL / "" / 0 when absent. */
+json_t *jget(json_t *o, const char *path);
+const char *jstr(json_t *o, const char *path);
+json_int_t jint(json_t *o, const char *path);
+/* True when some key anywhere in v contains needle (case-insensitive). */
+bool json_has_key_like(json_t *v, const char *needle);
+/* Number of items in a list answer. */
+size_t jlen(json_t *o, const char *path);
+
+/* ---- accounts and fixtures ---- */
+
+typedef struct api_user {
+    char id[32];
+    char email[160];
+    char password[64];
+    char access[160];
+    char refresh[200];
+} api_user;
+
+/* A unique email for this program ("<tag>-<n>-<pid>@test.risinggen.dev"). */
+const char *unique_email(const char *tag);
+/* Signs up (asserts 201) a participant with a unique email. */
+void user_signup(api_user *u, const char *tag);
+/* Signs up n users at once (16 connections), asserting 201 for each. */
+void users_signup_parallel(api_user *u, int n, const char *tag);
+/* Logs in again (asserts 200) and keeps the new tokens. */
+void user_login(api_user *u);
+/* The admin of g_srv, made once with `risinggen admin create` and signed in. */
+api_user *admin_user(void);
+/* The admin grants participant+organizer (PATCH /v1/users/{id}); roles are
+ * read per request, so u's tokens keep working with the new roles. */
+void make_organizer(api_user *u);
+/* Signs up a user and makes them an organizer. */
+void organizer_signup(api_user *u, const char *tag);
+/* POST /v1/venues (asserts 201); returns the id. */
+long long venue_create(const char *token, const char *name, const char *city, const char *country,
+                       double lat, double lng);
+/* POST /v1/events with defaults (title, 2030 dates, type "conference")
+ * overridden by extra (stolen, may be NULL); asserts 201 and draft. */
+long long event_create(const char *token, json_t *extra);
+/* PATCH status published (asserts 200). */
+void event_publish(const char *token, long long id);
+long long event_create_published(const char *token, json_t *extra);
+/* POST /v1/events/{id}/registrations; returns the answer. */
+api_resp *register_for(const char *token, long long event_id);
+/* Registers and asserts 201 with status want; returns the registration id. */
+long long register_ok(const char *token, long long event_id, const char *want);
+
+#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif

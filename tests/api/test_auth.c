@@ -1,0 +1,370 @@
+/* POST /v1/auth/{signup,login,refresh,logout} and bearer tokens, over HTTP. */
+#include "support.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static bool is_oid(const char *s)
+{
+    if (!s || strlen(s) != 24) return false;
+    for (const char *p = s; *p; p++)
+        if (!strchr("0123456789abcdef", *p)) return false;
+    return true;
+}
+
+static api_resp *login(const char *email, const char *password)
+{
+    return apij("POST", "/v1/auth/login",
+                json_pack("{s:s, s:s}", "email", email, "password", password), NULL);
+}
+
+static api_resp *refresh(const char *token)
+{
+    return apij("POST", "/v1/auth/refresh", json_pack("{s:s}", "refreshToken", token), NULL);
+}
+
+static long me_status(const char *token)
+{
+    api_resp *r = api("GET", "/v1/users/me", NULL, token);
+    long st = r->status;
+    if (st == 401) assert_problem(r, 401);
+    resp_free(r);
+    return st;
+}
+
+static void signup_shape(void **state)
+{
+    (void)state;
+    const char *email = unique_email("shape");
+    api_resp *r = apij("POST", "/v1/auth/signup",
+                       json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "email", email, "password",
+                                 "s3cret-passw0rd", "firstName", "Ada", "lastName", "Lovelace",
+                                 "dateOfBirth", "1990-12-10", "gender", "female"),
+                       NULL);
+    assert_status(r, 201);
+    assert_true(strncmp(r->content_type, "application/json", 16) == 0);
+    json_t *user = json_object_get(r->json, "user");
+    assert_true(json_is_object(user));
+    assert_true(is_oid(jstr(user, "id")));
+    assert_str_eq(jstr(user, "email"), email);
+    assert_str_eq(jstr(user, "firstName"), "Ada");
+    assert_str_eq(jstr(user, "lastName"), "Lovelace");
+    assert_str_eq(jstr(user, "dateOfBirth"), "1990-12-10");
+    assert_str_eq(jstr(user, "roles.0"), "participant");
+    assert_int_equal(jlen(user, "roles"), 1);
+    assert_true(jstr(r->json, "accessToken") && strlen(jstr(r->json, "accessToken")) >= 16);
+    assert_true(jstr(r->json, "refreshToken") && strlen(jstr(r->json, "refreshToken")) >= 16);
+    assert_true(strcmp(jstr(r->json, "accessToken"), jstr(r->json, "refreshToken")) != 0);
+    json_t *exp = json_object_get(r->json, "expiresIn");
+    assert_true(json_is_integer(exp) && json_integer_value(exp) > 0);
+    /* Location names the new user. */
+    assert_true(strstr(r->location, fmt("/v1/users/%s", jstr(user, "id"))) != NULL);
+    /* No password, hash or login counters anywhere. */
+    assert_false(json_has_key_like(r->json, "password"));
+    assert_false(json_has_key_like(r->json, "hash"));
+    assert_false(json_has_key_like(r->json, "failedAttempts"));
+    assert_null(strstr(r->body, "s3cret-passw0rd"));
+    assert_null(strstr(r->body, "$argon2"));
+
+    /* The access token works at once. */
+    api_resp *me = api("GET", "/v1/users/me", NULL, jstr(r->json, "accessToken"));
+    assert_status(me, 200);
+    assert_str_eq(jstr(me->json, "id"), jstr(user, "id"));
+    assert_false(json_has_key_like(me->json, "password"));
+    assert_false(json_has_key_like(me->json, "hash"));
+    resp_free(me);
+    resp_free(r);
+}
+
+static void signup_duplicate_email_case_insensitive(void **state)
+{
+    (void)state;
+    api_user u;
+    user_signup(&u, "dup");
+    /* The same address with other letter case is the same account. */
+    char upper[160];
+    snprintf(upper, sizeof upper, "%s", u.email);
+    for (char *p = upper; *p; p++)
+        if (*p >= 'a' && *p <= 'z') *p = (char)(*p - 32);
+    const char *variants[] = {u.email, upper};
+    for (size_t i = 0; i < N_ELEMS(variants); i++) {
+        api_resp *r = apij("POST", "/v1/auth/signup",
+                           json_pack("{s:s, s:s, s:s, s:s}", "email", variants[i], "password",
+                                     "another-password", "firstName", "B", "lastName", "C"),
+                           NULL);
+        assert_problem(r, 409);
+        resp_free(r);
+    }
+    /* The first account's password still works, with either case. */
+    api_resp *r = login(upper, u.password);
+    assert_status(r, 200);
+    assert_str_eq(jstr(r->json, "user.id"), u.id);
+    resp_free(r);
+}
+
+static void signup_validation(void **state)
+{
+    (void)state;
+    struct {
+        const char *body;
+        const char *field;
+    } cases[] = {
+        {"{\"email\":\"%s\",\"password\":\"short\",\"firstName\":\"A\",\"lastName\":\"B\"}",
+         "password"},
+        {"{\"email\":\"%s\",\"firstName\":\"A\",\"lastName\":\"B\"}", "password"},
+        {"{\"email\":\"%s\",\"password\":\"long-enough-1\",\"lastName\":\"B\"}", "firstName"},
+        {"{\"email\":\"%s\",\"password\":\"long-enough-1\",\"firstName\":\"A\"}", "lastName"},
+        {"{\"email\":\"%s\",\"password\":\"long-enough-1\",\"firstName\":\"\",\"lastName\":\"B\"}",
+         "firstName"},
+        {"{\"password\":\"long-enough-1\",\"firstName\":\"A\",\"lastName\":\"B\"}", "email"},
+        {"{\"email\":\"not-an-email%.0s\",\"password\":\"long-enough-1\",\"firstName\":\"A\","
+         "\"lastName\":\"B\"}",
+         "email"},
+        {"{\"email\":\"%s\",\"password\":\"long-enough-1\",\"firstName\":\"A\",\"lastName\":"
+         "\"B\",\"dateOfBirth\":\"yesterday\"}",
+         "dateOfBirth"},
+        {"{\"email\":\"%s\",\"password\":\"long-enough-1\",\"firstName\":\"A\",\"lastName\":"
+         "\"B\",\"gender\":\"robot\"}",
+         "gender"},
+    };
+    for (size_t i = 0; i < N_ELEMS(cases); i++) {
+        char body[512];
+        snprintf(body, sizeof body, cases[i].body, unique_email("weak"));
+        api_resp *r = api("POST", "/v1/auth/signup", body, NULL);
+        assert_problem(r, 422);
+        assert_field_error(r, cases[i].field);
+        resp_free(r);
+    }
+    /* An empty or non-object body is not an account either. */
+    api_resp *r = api("POST", "/v1/auth/signup", "[]", NULL);
+    assert_status2(r, 400, 422);
+    assert_problem(r, r->status);
+    resp_free(r);
+    r = api("POST", "/v1/auth/signup", NULL, NULL);
+    assert_status2(r, 400, 422);
+    assert_problem(r, r->status);
+    resp_free(r);
+}
+
+static void login_ok_and_wrong(void **state)
+{
+    (void)state;
+    api_user u;
+    user_signup(&u, "login");
+    api_resp *r = login(u.email, u.password);
+    assert_status(r, 200);
+    assert_str_eq(jstr(r->json, "user.id"), u.id);
+    assert_true(jstr(r->json, "accessToken") && jstr(r->json, "refreshToken"));
+    assert_true(json_is_integer(json_object_get(r->json, "expiresIn")));
+    assert_false(json_has_key_like(r->json, "password"));
+    assert_false(json_has_key_like(r->json, "failedAttempts"));
+    /* A new sign-in gets its own tokens; both work. */
+    assert_true(strcmp(jstr(r->json, "accessToken"), u.access) != 0);
+    assert_int_equal(me_status(jstr(r->json, "accessToken")), 200);
+    assert_int_equal(me_status(u.access), 200);
+    resp_free(r);
+
+    r = login(u.email, "wrong-password");
+    assert_problem(r, 401);
+    resp_free(r);
+    r = login(unique_email("nobody"), "whatever-password");
+    assert_problem(r, 401);
+    resp_free(r);
+    r = apij("POST", "/v1/auth/login", json_pack("{s:s}", "email", u.email), NULL);
+    assert_status2(r, 401, 422);
+    assert_problem(r, r->status);
+    resp_free(r);
+}
+
+static void lockout_after_five_failures(void **state)
+{
+    (void)state;
+    api_user u;
+    user_signup(&u, "lock");
+    for (int i = 0; i < 5; i++) {
+        api_resp *r = login(u.email, fmt("wrong-password-%d", i));
+        assert_problem(r, 401);
+        assert_null(strstr(r->body, "failedAttempts"));
+        resp_free(r);
+    }
+    /* Now even the right password is refused while the lock lasts. */
+    api_resp *r = login(u.email, u.password);
+    assert_problem(r, 423);
+    assert_null(strstr(r->body, "failedAttempts"));
+    assert_null(strstr(r->body, "passwordHash"));
+    resp_free(r);
+    r = login(u.email, "wrong-again-x");
+    assert_problem(r, 423);
+    resp_free(r);
+    /* The lock is about signing in: the existing session still works, and the
+     * counters never show on the profile. */
+    api_resp *me = api("GET", "/v1/users/me", NULL, u.access);
+    assert_status(me, 200);
+    assert_false(json_has_key_like(me->json, "failedAttempts"));
+    assert_false(json_has_key_like(me->json, "lastFailedAttempt"));
+    resp_free(me);
+}
+
+static void refresh_rotation_and_reuse(void **state)
+{
+    (void)state;
+    api_user u;
+    user_signup(&u, "refresh");
+    /* A second, independent sign-in of the same person (another family). */
+    api_resp *other = login(u.email, u.password);
+    assert_status(other, 200);
+    char other_access[160], other_refresh[200];
+    snprintf(other_access, sizeof other_access, "%s", jstr(other->json, "accessToken"));
+    snprintf(other_refresh, sizeof other_refresh, "%s", jstr(other->json, "refreshToken"));
+    resp_free(other);
+
+    api_resp *r = refresh(u.refresh);
+    assert_status(r, 200);
+    char a2[160], r2[200];
+    snprintf(a2, sizeof a2, "%s", jstr(r->json, "accessToken") ? jstr(r->json, "accessToken") : "");
+    snprintf(r2, sizeof r2, "%s",
+             jstr(r->json, "refreshToken") ? jstr(r->json, "refreshToken") : "");
+    assert_true(a2[0] && r2[0]);
+    assert_true(strcmp(a2, u.access) != 0);
+    assert_true(strcmp(r2, u.refresh) != 0);
+    assert_true(json_is_integer(json_object_get(r->json, "expiresIn")));
+    resp_free(r);
+    /* The new pair works and the old access token lives on until logout. */
+    assert_int_equal(me_status(a2), 200);
+    assert_int_equal(me_status(u.access), 200);
+
+    /* The rotated refresh token again: refused, and the family is revoked. */
+    r = refresh(u.refresh);
+    assert_problem(r, 401);
+    resp_free(r);
+    r = refresh(r2);
+    assert_problem(r, 401);
+    resp_free(r);
+    assert_int_equal(me_status(a2), 401);
+    assert_int_equal(me_status(u.access), 401);
+
+    /* The other sign-in is another family and keeps working. */
+    assert_int_equal(me_status(other_access), 200);
+    r = refresh(other_refresh);
+    assert_status(r, 200);
+    resp_free(r);
+}
+
+static void refresh_chain(void **state)
+{
+    (void)state;
+    api_user u;
+    user_signup(&u, "chain");
+    char cur[200];
+    snprintf(cur, sizeof cur, "%s", u.refresh);
+    for (int i = 0; i < 3; i++) {
+        api_resp *r = refresh(cur);
+        assert_status(r, 200);
+        snprintf(cur, sizeof cur, "%s", jstr(r->json, "refreshToken"));
+        assert_int_equal(me_status(jstr(r->json, "accessToken")), 200);
+        resp_free(r);
+    }
+    /* Garbage and unknown refresh tokens are 401; a missing one is refused. */
+    const char *bad[] = {"garbage", "0123456789abcdef01234567.not-a-real-secret",
+                         fmt("%s.%s", u.id, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+                         "........................................"};
+    for (size_t i = 0; i < N_ELEMS(bad); i++) {
+        api_resp *r = refresh(bad[i]);
+        assert_problem(r, 401);
+        resp_free(r);
+    }
+    api_resp *r = api("POST", "/v1/auth/refresh", "{}", NULL);
+    assert_status2(r, 401, 422);
+    assert_problem(r, r->status);
+    resp_free(r);
+    /* The current token of the chain still works after those. */
+    r = refresh(cur);
+    assert_status(r, 200);
+    resp_free(r);
+}
+
+static void logout_ends_the_session(void **state)
+{
+    (void)state;
+    api_user u;
+    user_signup(&u, "logout");
+    api_resp *other = login(u.email, u.password);
+    assert_status(other, 200);
+    char other_access[160];
+    snprintf(other_access, sizeof other_access, "%s", jstr(other->json, "accessToken"));
+    resp_free(other);
+
+    api_resp *r = api("POST", "/v1/auth/logout", NULL, u.access);
+    assert_status(r, 204);
+    assert_int_equal(r->len, 0);
+    resp_free(r);
+    assert_int_equal(me_status(u.access), 401);
+    /* Its refresh token is gone with it. */
+    r = refresh(u.refresh);
+    assert_problem(r, 401);
+    resp_free(r);
+    /* Logging out again with the dead token: 401. */
+    r = api("POST", "/v1/auth/logout", NULL, u.access);
+    assert_problem(r, 401);
+    resp_free(r);
+    /* Anonymous logout: 401. */
+    r = api("POST", "/v1/auth/logout", NULL, NULL);
+    assert_problem(r, 401);
+    resp_free(r);
+    /* Another sign-in of the same person is not affected. */
+    assert_int_equal(me_status(other_access), 200);
+}
+
+static void malformed_tokens(void **state)
+{
+    (void)state;
+    char longtok[400];
+    memset(longtok, 'A', sizeof longtok - 1);
+    longtok[sizeof longtok - 1] = '\0';
+    const char *tokens[] = {
+        "abc",         "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        longtok,       "not a token at all",
+        "' OR '1'='1", "%00%00%00%00%00%00%00%00%00%00",
+    };
+    for (size_t i = 0; i < N_ELEMS(tokens); i++) {
+        assert_int_equal(me_status(tokens[i]), 401);
+    }
+    /* Authorization without the Bearer scheme. */
+    api_user u;
+    user_signup(&u, "scheme");
+    const char *headers[][2] = {
+        {fmt("Authorization: %s", u.access), NULL},
+        {fmt("Authorization: Basic %s", "dXNlcjpwYXNzd29yZA=="), NULL},
+        {fmt("Authorization: Token %s", u.access), NULL},
+        {"Authorization: Bearer", NULL},
+        {"Authorization: Bearer ", NULL},
+    };
+    for (size_t i = 0; i < N_ELEMS(headers); i++) {
+        api_req rq = {.method = "GET", .path = "/v1/users/me", .headers = headers[i]};
+        api_resp *r = api_do(&rq);
+        assert_problem(r, 401);
+        resp_free(r);
+    }
+    /* No Authorization at all on a signed-in route. */
+    api_resp *r = api("GET", "/v1/users/me", NULL, NULL);
+    assert_problem(r, 401);
+    resp_free(r);
+    /* And the proper header works (the cases above were refused for their form). */
+    assert_int_equal(me_status(u.access), 200);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(signup_shape),
+        cmocka_unit_test(signup_duplicate_email_case_insensitive),
+        cmocka_unit_test(signup_validation),
+        cmocka_unit_test(login_ok_and_wrong),
+        cmocka_unit_test(lockout_after_five_failures),
+        cmocka_unit_test(refresh_rotation_and_reuse),
+        cmocka_unit_test(refresh_chain),
+        cmocka_unit_test(logout_ends_the_session),
+        cmocka_unit_test(malformed_tokens),
+    };
+    return cmocka_run_group_tests(tests, api_setup, api_teardown);
+}

@@ -1,0 +1,776 @@
+/* Conformance suite of the documents port, run once per adapter.
+ *
+ * Embedded adapters (ops set, url_env NULL) always run, each test on a fresh
+ * store in a new folder under $RG_TEST_TMP (or /tmp). Server adapters run
+ * when their URL is in the environment; their collections are emptied before
+ * every test. An adapter that is not in this build or has no URL prints
+ * "SKIPPED documents/<adapter>: <reason>" and its group is skipped. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "risinggen/documents.h"
+#include "risinggen/error.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+struct adapter {
+    const char *name;
+    const struct rg_doc_ops *ops; /* NULL: not in this build */
+    const char *url_env;          /* NULL: embedded, stored under a temp folder */
+    const char *file;             /* embedded: file name inside the temp folder */
+};
+
+static const struct adapter adapters[] = {
+    {"sqlite", &rg_sqlite_doc_ops, NULL, "documents.db"},
+    {"mongodb", NULL, "RG_TEST_MONGO_URL", NULL},
+};
+
+static const struct adapter *current;
+
+static const rg_doc_index indexes[] = {
+    {"users", "email", true}, {"users", "profile.city", false}, {"items", "group", false},
+    {"items", "rank", false}, {"items", "name", false},
+};
+static const char *const collections[] = {"users", "items", "counters", "notes"};
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+struct fixture {
+    rg_documents port;
+    char dir[PATH_MAX];
+    char url[PATH_MAX + 32];
+};
+
+/* ---- temp folders ---- */
+
+static void mkdir_p(const char *path)
+{
+    char buf[PATH_MAX];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(buf, 0700);
+            *p = '/';
+        }
+    mkdir(buf, 0700);
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    remove(path);
+    return 0;
+}
+
+static int make_tmpdir(char out[PATH_MAX], const char *prefix)
+{
+    const char *base = getenv("RG_TEST_TMP");
+    if (!base || !*base) base = "/tmp";
+    mkdir_p(base);
+    snprintf(out, PATH_MAX, "%s/%s-XXXXXX", base, prefix);
+    if (!mkdtemp(out)) {
+        fprintf(stderr, "mkdtemp %s: %s\n", out, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- fixture ---- */
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    char *url = f->url;
+    if (current->url_env) {
+        snprintf(url, sizeof f->url, "%s", getenv(current->url_env));
+    } else {
+        if (make_tmpdir(f->dir, "documents") < 0) {
+            free(f);
+            return -1;
+        }
+        snprintf(url, sizeof f->url, "sqlite:%s/%s", f->dir, current->file);
+    }
+    int rc = current->ops->open(&f->port.d, url, indexes, (int)N(indexes));
+    if (rc < 0) {
+        fprintf(stderr, "open %s: %s (%s)\n", current->name, rg_error_name(rc), rg_error_detail());
+        if (f->dir[0]) nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+        free(f);
+        return -1;
+    }
+    f->port.ops = current->ops;
+    for (size_t i = 0; i < N(collections); i++)
+        if (rg_docs_remove_where(&f->port, collections[i], NULL, 0) < 0) {
+            fprintf(stderr, "cannot empty %s\n", collections[i]);
+            return -1;
+        }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    if (!f) return 0;
+    f->port.ops->close(f->port.d);
+    if (f->dir[0]) nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    free(f);
+    return 0;
+}
+
+/* ---- helpers ---- */
+
+static json_t *parse(const char *text)
+{
+    json_error_t err;
+    json_t *j = json_loads(text, JSON_ALLOW_NUL, &err);
+    if (!j) fail_msg("bad JSON in test: %s: %s", text, err.text);
+    return j;
+}
+
+static void insert_text(rg_documents *p, const char *coll, const char *id, const char *json)
+{
+    json_t *doc = parse(json);
+    int rc = rg_docs_insert(p, coll, id, doc);
+    json_decref(doc);
+    if (rc != 0) fail_msg("insert %s/%s: %s (%s)", coll, id, rg_error_name(rc), rg_error_detail());
+}
+
+static void assert_doc_equals(json_t *got, const char *want_json)
+{
+    json_t *want = parse(want_json);
+    if (!json_equal(got, want)) {
+        char *g = json_dumps(got, JSON_SORT_KEYS);
+        fail_msg("document differs: got %s want %s", g ? g : "(null)", want_json);
+    }
+    json_decref(want);
+}
+
+/* Ids of a find result, joined by commas into buf. */
+static const char *ids_of(json_t *arr, char *buf, size_t cap)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    size_t i;
+    json_t *item;
+    json_array_foreach(arr, i, item)
+    {
+        len += (size_t)snprintf(buf + len, len < cap ? cap - len : 0, "%s%s", i ? "," : "",
+                                json_string_value(json_object_get(item, "id")));
+    }
+    return buf;
+}
+
+static void assert_find_ids(rg_documents *p, const char *coll, const rg_doc_filter *filters,
+                            int nfilters, const char *sort, bool desc, const char *want)
+{
+    json_t *arr = NULL;
+    int rc = rg_docs_find(p, coll, filters, nfilters, sort, desc, NULL, NULL, 100, &arr);
+    assert_int_equal(rc, 0);
+    assert_true(json_is_array(arr));
+    char buf[1024];
+    assert_string_equal(ids_of(arr, buf, sizeof buf), want);
+    json_decref(arr);
+}
+
+/* ---- tests ---- */
+
+static void test_insert_get_roundtrip(void **state)
+{
+    struct fixture *f = *state;
+    const char *text = "{\"email\":\"ann@example.org\",\"name\":\"Ann\",\"age\":31,\"score\":2.5,"
+                       "\"verified\":true,\"nothing\":null,\"tags\":[\"a\",\"b\",{\"c\":1}],"
+                       "\"profile\":{\"city\":\"Oslo\",\"langs\":[\"nb\",\"en\"]}}";
+    insert_text(&f->port, "users", "u1", text);
+    json_t *got = NULL;
+    int64_t rev = 0;
+    assert_int_equal(rg_docs_get(&f->port, "users", "u1", &got, &rev), 0);
+    assert_int_equal(rev, 1);
+    assert_doc_equals(got, text);
+    json_decref(got);
+    /* The caller's document is borrowed: changing it afterwards changes nothing stored. */
+    json_t *doc = parse("{\"a\":1}");
+    assert_int_equal(rg_docs_insert(&f->port, "notes", "n1", doc), 0);
+    json_object_set_new(doc, "a", json_integer(2));
+    json_decref(doc);
+    assert_int_equal(rg_docs_get(&f->port, "notes", "n1", &got, NULL), 0);
+    assert_doc_equals(got, "{\"a\":1}");
+    json_decref(got);
+    assert_int_equal(rg_docs_ping(&f->port), 0);
+}
+
+static void test_get_missing(void **state)
+{
+    struct fixture *f = *state;
+    json_t *got = (json_t *)1;
+    int64_t rev = -1;
+    assert_int_equal(rg_docs_get(&f->port, "users", "nobody", &got, &rev), RG_ENOTFOUND);
+    assert_null(got);
+    /* A collection never used before is simply empty. */
+    assert_int_equal(rg_docs_get(&f->port, "notes", "nobody", &got, NULL), RG_ENOTFOUND);
+}
+
+static void test_duplicate_id(void **state)
+{
+    struct fixture *f = *state;
+    insert_text(&f->port, "notes", "n1", "{\"v\":1}");
+    json_t *doc = parse("{\"v\":2}");
+    assert_int_equal(rg_docs_insert(&f->port, "notes", "n1", doc), RG_ECONFLICT);
+    json_decref(doc);
+    json_t *got;
+    int64_t rev;
+    assert_int_equal(rg_docs_get(&f->port, "notes", "n1", &got, &rev), 0);
+    assert_doc_equals(got, "{\"v\":1}");
+    assert_int_equal(rev, 1);
+    json_decref(got);
+}
+
+static void test_duplicate_unique_key(void **state)
+{
+    struct fixture *f = *state;
+    if (!(f->port.ops->caps & RG_DOC_CAP_UNIQUE)) {
+        printf("SKIPPED documents/%s unique keys: adapter lacks RG_DOC_CAP_UNIQUE\n",
+               current->name);
+        skip();
+    }
+    insert_text(&f->port, "users", "u1", "{\"email\":\"a@x.org\"}");
+    insert_text(&f->port, "users", "u2", "{\"email\":\"b@x.org\"}");
+    json_t *doc = parse("{\"email\":\"a@x.org\"}");
+    assert_int_equal(rg_docs_insert(&f->port, "users", "u3", doc), RG_ECONFLICT);
+    /* Taking a used key by replace is refused too, and changes nothing. */
+    assert_int_equal(rg_docs_replace(&f->port, "users", "u2", doc, 0), RG_ECONFLICT);
+    json_decref(doc);
+    json_t *got;
+    int64_t rev;
+    assert_int_equal(rg_docs_get(&f->port, "users", "u2", &got, &rev), 0);
+    assert_doc_equals(got, "{\"email\":\"b@x.org\"}");
+    assert_int_equal(rev, 1);
+    json_decref(got);
+    assert_int_equal(rg_docs_get(&f->port, "users", "u3", &got, NULL), RG_ENOTFOUND);
+    /* Documents without the key do not collide with each other. */
+    insert_text(&f->port, "users", "u4", "{\"name\":\"no email\"}");
+    insert_text(&f->port, "users", "u5", "{\"name\":\"no email either\"}");
+    /* A freed key can be taken again. */
+    assert_int_equal(rg_docs_remove(&f->port, "users", "u1"), 0);
+    insert_text(&f->port, "users", "u6", "{\"email\":\"a@x.org\"}");
+}
+
+static void test_replace_revisions(void **state)
+{
+    struct fixture *f = *state;
+    insert_text(&f->port, "notes", "n1", "{\"v\":1}");
+    json_t *doc = parse("{\"v\":2}");
+    assert_int_equal(rg_docs_replace(&f->port, "notes", "n1", doc, 1), 0);
+    json_decref(doc);
+    json_t *got;
+    int64_t rev;
+    assert_int_equal(rg_docs_get(&f->port, "notes", "n1", &got, &rev), 0);
+    assert_int_equal(rev, 2);
+    assert_doc_equals(got, "{\"v\":2}");
+    json_decref(got);
+
+    doc = parse("{\"v\":3}");
+    assert_int_equal(rg_docs_replace(&f->port, "notes", "n1", doc, 1), RG_ESTALE);
+    assert_int_equal(rg_docs_replace(&f->port, "notes", "n1", doc, 7), RG_ESTALE);
+    assert_int_equal(rg_docs_get(&f->port, "notes", "n1", &got, &rev), 0);
+    assert_int_equal(rev, 2);
+    assert_doc_equals(got, "{\"v\":2}");
+    json_decref(got);
+
+    assert_int_equal(rg_docs_replace(&f->port, "notes", "n1", doc, 0), 0);
+    json_decref(doc);
+    assert_int_equal(rg_docs_get(&f->port, "notes", "n1", &got, &rev), 0);
+    assert_int_equal(rev, 3);
+    assert_doc_equals(got, "{\"v\":3}");
+    json_decref(got);
+}
+
+static void test_replace_missing(void **state)
+{
+    struct fixture *f = *state;
+    json_t *doc = parse("{\"v\":1}");
+    assert_int_equal(rg_docs_replace(&f->port, "notes", "ghost", doc, 0), RG_ENOTFOUND);
+    assert_int_equal(rg_docs_replace(&f->port, "notes", "ghost", doc, 3), RG_ENOTFOUND);
+    /* Replace never creates. */
+    json_t *got;
+    assert_int_equal(rg_docs_get(&f->port, "notes", "ghost", &got, NULL), RG_ENOTFOUND);
+    insert_text(&f->port, "notes", "gone", "{\"v\":0}");
+    assert_int_equal(rg_docs_remove(&f->port, "notes", "gone"), 0);
+    assert_int_equal(rg_docs_replace(&f->port, "notes", "gone", doc, 1), RG_ENOTFOUND);
+    json_decref(doc);
+}
+
+static void test_remove_idempotent(void **state)
+{
+    struct fixture *f = *state;
+    insert_text(&f->port, "notes", "n1", "{\"v\":1}");
+    insert_text(&f->port, "notes", "n2", "{\"v\":2}");
+    assert_int_equal(rg_docs_remove(&f->port, "notes", "n1"), 0);
+    json_t *got;
+    assert_int_equal(rg_docs_get(&f->port, "notes", "n1", &got, NULL), RG_ENOTFOUND);
+    assert_int_equal(rg_docs_remove(&f->port, "notes", "n1"), 0);
+    assert_int_equal(rg_docs_remove(&f->port, "notes", "never"), 0);
+    /* The neighbour is untouched. */
+    assert_int_equal(rg_docs_get(&f->port, "notes", "n2", &got, NULL), 0);
+    json_decref(got);
+    /* The id can be used again, from revision 1. */
+    insert_text(&f->port, "notes", "n1", "{\"v\":9}");
+    int64_t rev;
+    assert_int_equal(rg_docs_get(&f->port, "notes", "n1", &got, &rev), 0);
+    assert_int_equal(rev, 1);
+    json_decref(got);
+}
+
+static void insert_items(rg_documents *p)
+{
+    insert_text(p, "items", "i1",
+                "{\"group\":\"a\",\"rank\":3,\"name\":\"pear\",\"meta\":{\"c\":\"x\"}}");
+    insert_text(p, "items", "i2",
+                "{\"group\":\"b\",\"rank\":1,\"name\":\"apple\",\"meta\":{\"c\":\"y\"}}");
+    insert_text(p, "items", "i3",
+                "{\"group\":\"a\",\"rank\":2,\"name\":\"fig\",\"meta\":{\"c\":\"x\"}}");
+    insert_text(p, "items", "i4",
+                "{\"group\":\"b\",\"rank\":3,\"name\":\"kiwi\",\"meta\":{\"c\":\"x\"}}");
+    insert_text(p, "items", "i5", "{\"group\":\"a\",\"rank\":10,\"name\":\"lime\"}");
+    insert_text(p, "items", "i6", "{\"group\":\"c\",\"rank\":3,\"name\":\"date\"}");
+}
+
+static void test_find_filters(void **state)
+{
+    struct fixture *f = *state;
+    insert_items(&f->port);
+    rg_doc_filter ga = {.path = "group", .value = "a"};
+    assert_find_ids(&f->port, "items", &ga, 1, NULL, false, "i1,i3,i5");
+    rg_doc_filter r3 = {.path = "rank", .is_int = true, .ival = 3};
+    assert_find_ids(&f->port, "items", &r3, 1, NULL, false, "i1,i4,i6");
+    rg_doc_filter both[] = {ga, r3};
+    assert_find_ids(&f->port, "items", both, 2, NULL, false, "i1");
+    /* Integer 10 is not the text "10", and the text filter does not match numbers. */
+    rg_doc_filter r10 = {.path = "rank", .is_int = true, .ival = 10};
+    assert_find_ids(&f->port, "items", &r10, 1, NULL, false, "i5");
+    rg_doc_filter t10 = {.path = "rank", .value = "10"};
+    assert_find_ids(&f->port, "items", &t10, 1, NULL, false, "");
+    rg_doc_filter nested = {.path = "meta.c", .value = "x"};
+    assert_find_ids(&f->port, "items", &nested, 1, NULL, false, "i1,i3,i4");
+    rg_doc_filter none = {.path = "group", .value = "zzz"};
+    assert_find_ids(&f->port, "items", &none, 1, NULL, false, "");
+    assert_find_ids(&f->port, "items", NULL, 0, NULL, false, "i1,i2,i3,i4,i5,i6");
+    assert_find_ids(&f->port, "notes", NULL, 0, NULL, false, "");
+
+    /* The result carries each document whole. */
+    json_t *arr = NULL;
+    rg_doc_filter kiwi = {.path = "name", .value = "kiwi"};
+    assert_int_equal(rg_docs_find(&f->port, "items", &kiwi, 1, NULL, false, NULL, NULL, 10, &arr),
+                     0);
+    assert_int_equal(json_array_size(arr), 1);
+    assert_doc_equals(json_object_get(json_array_get(arr, 0), "doc"),
+                      "{\"group\":\"b\",\"rank\":3,\"name\":\"kiwi\",\"meta\":{\"c\":\"x\"}}");
+    json_decref(arr);
+
+    /* limit */
+    assert_int_equal(rg_docs_find(&f->port, "items", &ga, 1, NULL, false, NULL, NULL, 2, &arr), 0);
+    assert_int_equal(json_array_size(arr), 2);
+    json_decref(arr);
+
+    /* find_one */
+    json_t *doc;
+    char *id;
+    assert_int_equal(rg_docs_find_one(&f->port, "items", "name", "fig", &doc, &id), 0);
+    assert_string_equal(id, "i3");
+    assert_int_equal(json_integer_value(json_object_get(doc, "rank")), 2);
+    json_decref(doc);
+    free(id);
+    assert_int_equal(rg_docs_find_one(&f->port, "items", "name", "mango", &doc, &id), RG_ENOTFOUND);
+    assert_null(doc);
+    assert_null(id);
+}
+
+static void test_find_sort(void **state)
+{
+    struct fixture *f = *state;
+    insert_items(&f->port);
+    /* Ties on rank are broken by id, in the same direction. */
+    assert_find_ids(&f->port, "items", NULL, 0, "rank", false, "i2,i3,i1,i4,i6,i5");
+    assert_find_ids(&f->port, "items", NULL, 0, "rank", true, "i5,i6,i4,i1,i3,i2");
+    assert_find_ids(&f->port, "items", NULL, 0, "name", false, "i2,i6,i3,i4,i5,i1");
+    assert_find_ids(&f->port, "items", NULL, 0, "name", true, "i1,i5,i4,i3,i6,i2");
+    assert_find_ids(&f->port, "items", NULL, 0, NULL, true, "i6,i5,i4,i3,i2,i1");
+    rg_doc_filter ga = {.path = "group", .value = "a"};
+    assert_find_ids(&f->port, "items", &ga, 1, "rank", true, "i5,i1,i3");
+}
+
+/* Pages through the 25 items sorted by sort_path (NULL: id) with pages of
+ * size and checks that the concatenation is exactly want. */
+static void page_through(rg_documents *p, const char *sort_path, bool desc, int size,
+                         const char *want)
+{
+    char got[2048] = "", after_value[64], after_id[64];
+    size_t len = 0;
+    bool have_after = false, after_null = false;
+    int pages = 0;
+    for (;;) {
+        json_t *arr = NULL;
+        int rc = rg_docs_find(p, "items", NULL, 0, sort_path, desc,
+                              have_after && !after_null ? after_value : NULL,
+                              have_after ? after_id : NULL, size, &arr);
+        assert_int_equal(rc, 0);
+        size_t n = json_array_size(arr);
+        assert_true(n <= (size_t)size);
+        if (n == 0) {
+            json_decref(arr);
+            break;
+        }
+        pages++;
+        assert_true(pages <= 25 / size + 1);
+        for (size_t i = 0; i < n; i++) {
+            json_t *item = json_array_get(arr, i);
+            len += (size_t)snprintf(got + len, sizeof got - len, "%s%s", len ? "," : "",
+                                    json_string_value(json_object_get(item, "id")));
+        }
+        json_t *last = json_array_get(arr, n - 1);
+        snprintf(after_id, sizeof after_id, "%s", json_string_value(json_object_get(last, "id")));
+        json_t *v = sort_path ? json_object_get(json_object_get(last, "doc"), sort_path) : NULL;
+        after_null = !v || json_is_null(v);
+        if (json_is_integer(v))
+            snprintf(after_value, sizeof after_value, "%lld", (long long)json_integer_value(v));
+        else if (json_is_string(v))
+            snprintf(after_value, sizeof after_value, "%s", json_string_value(v));
+        have_after = true;
+        json_decref(arr);
+    }
+    assert_int_equal(pages, (25 + size - 1) / size);
+    assert_string_equal(got, want);
+}
+
+static void test_keyset_pagination(void **state)
+{
+    struct fixture *f = *state;
+    /* 25 documents: ranks with many ties, three without a rank (they sort
+     * first ascending and last descending), inserted out of order. */
+    for (int k = 0; k < 25; k++) {
+        int i = (k * 7) % 25;
+        char id[16], json[128];
+        snprintf(id, sizeof id, "d%02d", i);
+        if (i % 9 == 4)
+            snprintf(json, sizeof json, "{\"name\":\"n%02d\"}", 24 - i);
+        else
+            snprintf(json, sizeof json, "{\"rank\":%d,\"name\":\"n%02d\"}", (i * 3) % 5, 24 - i);
+        insert_text(&f->port, "items", id, json);
+    }
+    /* Expected orders, computed independently of the store. */
+    char asc[512] = "", desc[512] = "", by_id[512] = "", by_id_desc[512] = "", by_name[512] = "";
+    size_t la = 0, ld = 0;
+    for (int rank = -1; rank < 5; rank++)
+        for (int i = 0; i < 25; i++) {
+            int r = i % 9 == 4 ? -1 : (i * 3) % 5;
+            if (r == rank)
+                la += (size_t)snprintf(asc + la, sizeof asc - la, "%sd%02d", la ? "," : "", i);
+        }
+    for (int rank = 4; rank >= -1; rank--)
+        for (int i = 24; i >= 0; i--) {
+            int r = i % 9 == 4 ? -1 : (i * 3) % 5;
+            if (r == rank)
+                ld += (size_t)snprintf(desc + ld, sizeof desc - ld, "%sd%02d", ld ? "," : "", i);
+        }
+    size_t li = 0, lj = 0, ln = 0;
+    for (int i = 0; i < 25; i++) {
+        li += (size_t)snprintf(by_id + li, sizeof by_id - li, "%sd%02d", i ? "," : "", i);
+        lj += (size_t)snprintf(by_id_desc + lj, sizeof by_id_desc - lj, "%sd%02d", i ? "," : "",
+                               24 - i);
+        ln += (size_t)snprintf(by_name + ln, sizeof by_name - ln, "%sd%02d", i ? "," : "",
+                               24 - i); /* name n(24-i): ascending name is descending id */
+    }
+    /* Pages of 10 as the API serves them; pages of 2 also start inside the
+     * group without a rank and cross from one group to the other. */
+    static const int sizes[] = {10, 2};
+    for (size_t s = 0; s < N(sizes); s++) {
+        page_through(&f->port, "rank", false, sizes[s], asc);
+        page_through(&f->port, "rank", true, sizes[s], desc);
+        page_through(&f->port, NULL, false, sizes[s], by_id);
+        page_through(&f->port, NULL, true, sizes[s], by_id_desc);
+        page_through(&f->port, "name", false, sizes[s], by_name);
+        page_through(&f->port, "name", true, sizes[s], by_id);
+    }
+}
+
+static void test_remove_where(void **state)
+{
+    struct fixture *f = *state;
+    insert_items(&f->port);
+    rg_doc_filter ga = {.path = "group", .value = "a"};
+    assert_int_equal(rg_docs_remove_where(&f->port, "items", &ga, 1), 3);
+    assert_find_ids(&f->port, "items", &ga, 1, NULL, false, "");
+    assert_int_equal(rg_docs_remove_where(&f->port, "items", &ga, 1), 0);
+    rg_doc_filter both[] = {{.path = "group", .value = "b"},
+                            {.path = "rank", .is_int = true, .ival = 3}};
+    assert_int_equal(rg_docs_remove_where(&f->port, "items", both, 2), 1);
+    assert_find_ids(&f->port, "items", NULL, 0, NULL, false, "i2,i6");
+}
+
+static void test_unicode_roundtrip(void **state)
+{
+    struct fixture *f = *state;
+    const char *text = "{\"name\":\"Zo\\u00eb \\u00c5se M\\u00fcller \\u2014 \\u6771\\u4eac "
+                       "\\ud83c\\udf89\",\"quote\":\"she said \\\"hi\\\" \\\\ o/\\n\\ttab\","
+                       "\"\\u00e9l\\u00e8ve\":\"cl\\u00e9\",\"nul\":\"a\\u0000b\","
+                       "\"profile\":{\"city\":\"S\\u00e3o Paulo\"}}";
+    insert_text(&f->port, "users", "u-ünï", text);
+    json_t *got;
+    assert_int_equal(rg_docs_get(&f->port, "users", "u-ünï", &got, NULL), 0);
+    assert_doc_equals(got, text);
+    json_t *nul = json_object_get(got, "nul");
+    assert_int_equal(json_string_length(nul), 3);
+    json_decref(got);
+    rg_doc_filter city = {.path = "profile.city", .value = "São Paulo"};
+    assert_find_ids(&f->port, "users", &city, 1, NULL, false, "u-ünï");
+}
+
+static void test_bad_names(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const bad_colls[] = {
+        "Users",
+        "users1",
+        "",
+        "a-b",
+        "a b",
+        "doc\"; DROP TABLE doc_users; --",
+        "abcdefghijklmnopqrstuvwxyzabcdefg", /* 33 */
+    };
+    json_t *doc = parse("{\"v\":1}"), *got = NULL, *arr = NULL;
+    for (size_t i = 0; i < N(bad_colls); i++) {
+        const char *c = bad_colls[i];
+        assert_int_equal(rg_docs_insert(&f->port, c, "x", doc), RG_EINVAL);
+        assert_int_equal(rg_docs_get(&f->port, c, "x", &got, NULL), RG_EINVAL);
+        assert_int_equal(rg_docs_replace(&f->port, c, "x", doc, 0), RG_EINVAL);
+        assert_int_equal(rg_docs_remove(&f->port, c, "x"), RG_EINVAL);
+        assert_int_equal(rg_docs_find(&f->port, c, NULL, 0, NULL, false, NULL, NULL, 10, &arr),
+                         RG_EINVAL);
+        assert_int_equal(rg_docs_remove_where(&f->port, c, NULL, 0), RG_EINVAL);
+    }
+    assert_int_equal(rg_docs_insert(&f->port, NULL, "x", doc), RG_EINVAL);
+    /* The longest valid name works. */
+    assert_int_equal(rg_docs_insert(&f->port, "abcdefghijklmnopqrstuvwxyz_abcde", "x", doc), 0);
+    /* Paths are checked as well. */
+    static const char *const bad_paths[] = {"", "a..b", ".a", "a.", "a-b", "a')--", "$.a", "a b"};
+    for (size_t i = 0; i < N(bad_paths); i++) {
+        rg_doc_filter flt = {.path = bad_paths[i], .value = "1"};
+        assert_int_equal(
+            rg_docs_find(&f->port, "items", &flt, 1, NULL, false, NULL, NULL, 10, &arr), RG_EINVAL);
+        assert_int_equal(
+            rg_docs_find(&f->port, "items", NULL, 0, bad_paths[i], false, NULL, NULL, 10, &arr),
+            RG_EINVAL);
+        assert_int_equal(rg_docs_remove_where(&f->port, "items", &flt, 1), RG_EINVAL);
+    }
+    /* A document is an object. */
+    json_t *array = json_array();
+    assert_int_equal(rg_docs_insert(&f->port, "notes", "arr", array), RG_EINVAL);
+    json_decref(array);
+    json_decref(doc);
+
+    /* Bad names in the index list stop open. */
+    if (!current->url_env) {
+        char url[PATH_MAX + 32];
+        snprintf(url, sizeof url, "sqlite:%s/other.db", f->dir);
+        rg_doc_index bad[] = {{"users", "email", true}, {"Bad", "x", false}};
+        rg_docs *d = NULL;
+        assert_int_equal(current->ops->open(&d, url, bad, 2), RG_EINVAL);
+        assert_null(d);
+        rg_doc_index bad_path[] = {{"users", "x'); DROP TABLE y; --", false}};
+        assert_int_equal(current->ops->open(&d, url, bad_path, 1), RG_EINVAL);
+    }
+}
+
+/* 8 threads × 50 optimistic increments of one counter: get, add one,
+ * replace at the revision read, retry on RG_ESTALE. */
+#define THREADS    8
+#define INCREMENTS 50
+
+struct incr_ctx {
+    rg_documents *port;
+    atomic_int failures;
+    atomic_int retries;
+};
+
+static void *incr_thread(void *arg)
+{
+    struct incr_ctx *ctx = arg;
+    for (int i = 0; i < INCREMENTS; i++) {
+        for (int attempt = 0;; attempt++) {
+            if (attempt > 10000) {
+                atomic_fetch_add(&ctx->failures, 1);
+                break;
+            }
+            json_t *doc = NULL;
+            int64_t rev = 0;
+            int rc = rg_docs_get(ctx->port, "counters", "c", &doc, &rev);
+            if (rc < 0) {
+                atomic_fetch_add(&ctx->failures, 1);
+                break;
+            }
+            json_int_t n = json_integer_value(json_object_get(doc, "n"));
+            json_object_set_new(doc, "n", json_integer(n + 1));
+            rc = rg_docs_replace(ctx->port, "counters", "c", doc, rev);
+            json_decref(doc);
+            if (rc == 0) break;
+            if (rc == RG_ESTALE || rc == RG_EUNAVAIL) { /* lost the race, or busy */
+                atomic_fetch_add(&ctx->retries, 1);
+                continue;
+            }
+            atomic_fetch_add(&ctx->failures, 1);
+            break;
+        }
+    }
+    return NULL;
+}
+
+static void test_concurrent_increments(void **state)
+{
+    struct fixture *f = *state;
+    insert_text(&f->port, "counters", "c", "{\"n\":0,\"label\":\"visits\"}");
+    struct incr_ctx ctx = {.port = &f->port};
+    pthread_t th[THREADS];
+    for (int i = 0; i < THREADS; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, incr_thread, &ctx), 0);
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(th[i], NULL);
+    assert_int_equal(atomic_load(&ctx.failures), 0);
+    printf("documents/%s: %d increments needed %d retries\n", current->name, THREADS * INCREMENTS,
+           atomic_load(&ctx.retries));
+    json_t *doc;
+    int64_t rev;
+    assert_int_equal(rg_docs_get(&f->port, "counters", "c", &doc, &rev), 0);
+    assert_int_equal(json_integer_value(json_object_get(doc, "n")), THREADS * INCREMENTS);
+    assert_string_equal(json_string_value(json_object_get(doc, "label")), "visits");
+    assert_int_equal(rev, 1 + THREADS * INCREMENTS);
+    json_decref(doc);
+}
+
+/* Several processes open the same store at once (each ensuring the declared
+ * indexes) and write into a collection that none has used before. */
+#define PROCS    4
+#define PER_PROC 20
+
+static int child_work(const char *url, int k)
+{
+    rg_documents p = {.ops = current->ops};
+    int rc = current->ops->open(&p.d, url, indexes, (int)N(indexes));
+    if (rc < 0) return 10;
+    for (int i = 0; i < PER_PROC && rc == 0; i++) {
+        char id[32], email[64];
+        snprintf(id, sizeof id, "p%d-%02d", k, i);
+        snprintf(email, sizeof email, "p%d-%02d@example.org", k, i);
+        json_t *doc = json_pack("{s:i, s:i}", "proc", k, "i", i);
+        rc = rg_docs_insert(&p, "notes", id, doc);
+        json_object_set_new(doc, "email", json_string(email));
+        if (rc == 0) rc = rg_docs_insert(&p, "users", id, doc);
+        json_decref(doc);
+    }
+    current->ops->close(p.d);
+    return rc == 0 ? 0 : 11;
+}
+
+static void test_concurrent_open(void **state)
+{
+    struct fixture *f = *state;
+    /* Embedded stores race on a file that does not exist yet. */
+    char url[PATH_MAX + 32];
+    if (current->url_env)
+        snprintf(url, sizeof url, "%s", f->url);
+    else
+        snprintf(url, sizeof url, "sqlite:%s/race.db", f->dir);
+    fflush(NULL);
+    pid_t pids[PROCS];
+    for (int k = 0; k < PROCS; k++) {
+        pids[k] = fork();
+        assert_true(pids[k] >= 0);
+        if (pids[k] == 0) _exit(child_work(url, k));
+    }
+    for (int k = 0; k < PROCS; k++) {
+        int status = 0;
+        assert_int_equal(waitpid(pids[k], &status, 0), pids[k]);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+    rg_documents p = {.ops = current->ops};
+    assert_int_equal(current->ops->open(&p.d, url, indexes, (int)N(indexes)), 0);
+    json_t *arr = NULL;
+    assert_int_equal(rg_docs_find(&p, "notes", NULL, 0, NULL, false, NULL, NULL, 1000, &arr), 0);
+    assert_int_equal(json_array_size(arr), PROCS * PER_PROC);
+    json_decref(arr);
+    rg_doc_filter one = {.path = "email", .value = "p3-07@example.org"};
+    assert_find_ids(&p, "users", &one, 1, NULL, false, "p3-07");
+    /* The unique index was created by one of them and holds. */
+    json_t *dup = json_pack("{s:s}", "email", "p0-00@example.org");
+    assert_int_equal(rg_docs_insert(&p, "users", "dup", dup), RG_ECONFLICT);
+    json_decref(dup);
+    current->ops->close(p.d);
+}
+
+/* ---- running ---- */
+
+static void test_adapter_skipped(void **state)
+{
+    (void)state;
+    skip();
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+static const struct CMUnitTest tests[] = {
+    T(test_insert_get_roundtrip),
+    T(test_get_missing),
+    T(test_duplicate_id),
+    T(test_duplicate_unique_key),
+    T(test_replace_revisions),
+    T(test_replace_missing),
+    T(test_remove_idempotent),
+    T(test_find_filters),
+    T(test_find_sort),
+    T(test_keyset_pagination),
+    T(test_remove_where),
+    T(test_unicode_roundtrip),
+    T(test_bad_names),
+    T(test_concurrent_increments),
+    T(test_concurrent_open),
+};
+
+static const struct CMUnitTest skipped[] = {cmocka_unit_test(test_adapter_skipped)};
+
+int main(void)
+{
+    int failed = 0;
+    for (size_t i = 0; i < N(adapters); i++) {
+        const struct adapter *a = &adapters[i];
+        char group[64];
+        snprintf(group, sizeof group, "documents/%s", a->name);
+        const char *env = a->url_env ? getenv(a->url_env) : NULL;
+        char reason[128] = "";
+        if (!a->ops)
+            snprintf(reason, sizeof reason, "adapter not in this build");
+        else if (a->url_env && (!env || !*env))
+            snprintf(reason, sizeof reason, "%s is not set", a->url_env);
+        if (reason[0]) {
+            printf("SKIPPED %s: %s\n", group, reason);
+            fflush(stdout);
+            failed += _cmocka_run_group_tests(group, skipped, N(skipped), NULL, NULL);
+            continue;
+        }
+        current = a;
+        failed += _cmocka_run_group_tests(group, tests, N(tests), NULL, NULL);
+    }
+    return failed ? 1 : 0;
+}

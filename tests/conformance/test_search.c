@@ -1,0 +1,541 @@
+/* Conformance suite of the search port, run once per adapter.
+ *
+ * Embedded adapters (ops set, url_env NULL) always run, each test on a fresh
+ * index in a new folder under $RG_TEST_TMP (or /tmp). Server adapters run when
+ * their URL is in the environment; every record the suite writes is removed
+ * again in teardown. An adapter that is not in this build or has no URL prints
+ * "SKIPPED search/<adapter>: <reason>" and its group is skipped. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "risinggen/error.h"
+#include "risinggen/search.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+struct adapter {
+    const char *name;
+    const struct rg_search_ops *ops; /* NULL: not in this build */
+    const char *url_env;             /* NULL: embedded, stored under a temp folder */
+    const char *file;                /* embedded: file name inside the temp folder */
+};
+
+static const struct adapter adapters[] = {
+    {"sqlite", &rg_sqlite_search_ops, NULL, "search.db"},
+    {"elasticsearch", NULL, "RG_TEST_ELASTIC_URL", NULL},
+};
+
+static const struct adapter *current;
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+#define MAX_WRITTEN 160
+
+struct fixture {
+    rg_search_port port;
+    char dir[PATH_MAX];
+    /* What the test wrote, for cleaning a server index. */
+    char written[MAX_WRITTEN][2][32];
+    int nwritten;
+};
+
+/* ---- temp folders ---- */
+
+static void mkdir_p(const char *path)
+{
+    char buf[PATH_MAX];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(buf, 0700);
+            *p = '/';
+        }
+    mkdir(buf, 0700);
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    remove(path);
+    return 0;
+}
+
+static int make_tmpdir(char out[PATH_MAX], const char *prefix)
+{
+    const char *base = getenv("RG_TEST_TMP");
+    if (!base || !*base) base = "/tmp";
+    mkdir_p(base);
+    snprintf(out, PATH_MAX, "%s/%s-XXXXXX", base, prefix);
+    if (!mkdtemp(out)) {
+        fprintf(stderr, "mkdtemp %s: %s\n", out, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- fixture ---- */
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    char url[PATH_MAX + 32];
+    if (current->url_env) {
+        snprintf(url, sizeof url, "%s", getenv(current->url_env));
+    } else {
+        if (make_tmpdir(f->dir, "search") < 0) {
+            free(f);
+            return -1;
+        }
+        snprintf(url, sizeof url, "sqlite:%s/%s", f->dir, current->file);
+    }
+    int rc = current->ops->open(&f->port.s, url);
+    if (rc < 0) {
+        fprintf(stderr, "open %s: %s (%s)\n", current->name, rg_error_name(rc), rg_error_detail());
+        if (f->dir[0]) nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+        free(f);
+        return -1;
+    }
+    f->port.ops = current->ops;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    if (!f) return 0;
+    for (int i = 0; i < f->nwritten; i++)
+        rg_search_remove(&f->port, f->written[i][0], f->written[i][1]);
+    f->port.ops->close(f->port.s);
+    if (f->dir[0]) nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    free(f);
+    return 0;
+}
+
+/* ---- helpers ---- */
+
+static void put(struct fixture *f, const char *type, const char *id, const char *title,
+                const char *body, const char *tags)
+{
+    rg_search_doc d = {.type = type, .id = id, .title = title, .body = body, .tags = tags};
+    int rc = rg_search_upsert(&f->port, &d);
+    if (rc != 0) fail_msg("upsert %s/%s: %s (%s)", type, id, rg_error_name(rc), rg_error_detail());
+    if (f->nwritten < MAX_WRITTEN) {
+        snprintf(f->written[f->nwritten][0], 32, "%s", type);
+        snprintf(f->written[f->nwritten][1], 32, "%s", id);
+        f->nwritten++;
+    }
+}
+
+struct result {
+    rg_search_hit *hits;
+    int n;
+    char ids[1024]; /* "type/id,type/id" best first */
+};
+
+static void query(struct fixture *f, const char *q, const char *const *types, int ntypes, int limit,
+                  struct result *r)
+{
+    memset(r, 0, sizeof *r);
+    int rc = rg_search_query(&f->port, q, types, ntypes, limit, &r->hits, &r->n);
+    if (rc != 0) fail_msg("query '%s': %s (%s)", q, rg_error_name(rc), rg_error_detail());
+    size_t len = 0;
+    for (int i = 0; i < r->n; i++)
+        len += (size_t)snprintf(r->ids + len, len < sizeof r->ids ? sizeof r->ids - len : 0,
+                                "%s%s/%s", i ? "," : "", r->hits[i].type, r->hits[i].id);
+}
+
+static void result_free(struct result *r)
+{
+    rg_search_hits_free(r->hits, r->n);
+}
+
+/* The ids matching q, in rank order. */
+static void assert_query(struct fixture *f, const char *q, const char *want)
+{
+    struct result r;
+    query(f, q, NULL, 0, 50, &r);
+    if (strcmp(r.ids, want) != 0) fail_msg("query '%s': got [%s] want [%s]", q, r.ids, want);
+    result_free(&r);
+}
+
+/* The same ids, in any order (for results whose ranks may tie). */
+static void assert_query_set(struct fixture *f, const char *q, const char *const *types, int ntypes,
+                             const char *const *want, int nwant)
+{
+    struct result r;
+    query(f, q, types, ntypes, 50, &r);
+    if (r.n != nwant) fail_msg("query '%s': got [%s], want %d hits", q, r.ids, nwant);
+    for (int i = 0; i < nwant; i++) {
+        bool found = false;
+        for (int j = 0; j < r.n && !found; j++) {
+            char key[64];
+            snprintf(key, sizeof key, "%s/%s", r.hits[j].type, r.hits[j].id);
+            found = strcmp(key, want[i]) == 0;
+        }
+        if (!found) fail_msg("query '%s': got [%s], missing %s", q, r.ids, want[i]);
+    }
+    result_free(&r);
+}
+
+static void put_corpus(struct fixture *f)
+{
+    put(f, "event", "jazz1", "Jazz Festival in Oslo",
+        "Three nights of improvised music by the fjord, with local bands.", "oslo music");
+    put(f, "event", "salsa1", "Salsa workshop for beginners",
+        "Learn the basic steps with two teachers, then dance together.", "bergen dance");
+    put(f, "event", "social1", "Evening social at the harbour",
+        "Includes a short salsa lesson before the social starts, then open floor.", "bergen dance");
+    put(f, "resource", "guide1", "Salsa shoes: a buying guide",
+        "How to choose shoes for dancing on wooden floors.", "guide");
+}
+
+/* ---- tests ---- */
+
+static void test_title_and_body_words(void **state)
+{
+    struct fixture *f = *state;
+    put_corpus(f);
+    assert_query(f, "jazz", "event/jazz1");
+    assert_query(f, "improvised", "event/jazz1");
+    assert_query(f, "fjord", "event/jazz1");
+    /* Case does not matter; several words must all match, in any column. */
+    assert_query(f, "JAZZ Oslo", "event/jazz1");
+    assert_query(f, "oslo improvised", "event/jazz1");
+    assert_query(f, "jazz berlin", "");
+    assert_query(f, "teachers", "event/salsa1");
+    assert_int_equal(rg_search_ping(&f->port), 0);
+}
+
+static void test_prefix_last_word(void **state)
+{
+    struct fixture *f = *state;
+    put_corpus(f);
+    assert_query(f, "festi", "event/jazz1");
+    assert_query(f, "jazz fest", "event/jazz1");
+    assert_query(f, "improv", "event/jazz1");
+    /* Only the last word is a prefix. */
+    assert_query(f, "fest jazz", "");
+    assert_query(f, "xyzzy", "");
+}
+
+static void test_title_ranks_above_body(void **state)
+{
+    struct fixture *f = *state;
+    put_corpus(f);
+    const char *const events[] = {"event"};
+    struct result r;
+    query(f, "salsa", events, 1, 10, &r);
+    assert_int_equal(r.n, 2);
+    assert_string_equal(r.hits[0].id, "salsa1");
+    assert_string_equal(r.hits[1].id, "social1");
+    assert_true(r.hits[0].score > r.hits[1].score);
+    assert_true(r.hits[1].score > 0);
+    result_free(&r);
+}
+
+static void test_types_filter(void **state)
+{
+    struct fixture *f = *state;
+    put_corpus(f);
+    const char *const resource[] = {"resource"};
+    const char *const event[] = {"event"};
+    const char *const both[] = {"event", "resource"};
+    const char *const none[] = {"venue"};
+    const char *const want_res[] = {"resource/guide1"};
+    const char *const want_ev[] = {"event/salsa1", "event/social1"};
+    const char *const want_all[] = {"event/salsa1", "event/social1", "resource/guide1"};
+    assert_query_set(f, "salsa", resource, 1, want_res, 1);
+    assert_query_set(f, "salsa", event, 1, want_ev, 2);
+    assert_query_set(f, "salsa", both, 2, want_all, 3);
+    assert_query_set(f, "salsa", NULL, 0, want_all, 3);
+    assert_query_set(f, "salsa", none, 1, NULL, 0);
+    /* The same id under two types is two records. */
+    put(f, "resource", "jazz1", "Jazz history notes", "Reading list.", "");
+    const char *const want_jazz[] = {"event/jazz1", "resource/jazz1"};
+    assert_query_set(f, "jazz", NULL, 0, want_jazz, 2);
+}
+
+static void test_remove(void **state)
+{
+    struct fixture *f = *state;
+    put_corpus(f);
+    assert_int_equal(rg_search_remove(&f->port, "event", "jazz1"), 0);
+    assert_query(f, "jazz", "");
+    assert_query(f, "improvised", "");
+    /* Removing again, or something never indexed, is not an error. */
+    assert_int_equal(rg_search_remove(&f->port, "event", "jazz1"), 0);
+    assert_int_equal(rg_search_remove(&f->port, "event", "never"), 0);
+    /* The others are still there. */
+    assert_query(f, "teachers", "event/salsa1");
+    /* And the record can come back. */
+    put(f, "event", "jazz1", "Jazz again", "", "");
+    assert_query(f, "jazz", "event/jazz1");
+}
+
+static void test_upsert_replaces(void **state)
+{
+    struct fixture *f = *state;
+    put_corpus(f);
+    put(f, "event", "jazz1", "Blues night", "Slow songs by the fjord.", "oslo");
+    assert_query(f, "jazz", "");
+    assert_query(f, "improvised", "");
+    assert_query(f, "blues", "event/jazz1");
+    assert_query(f, "fjord", "event/jazz1");
+    put(f, "event", "jazz1", "Blues night", "Slow songs by the fjord.", "oslo");
+    assert_query(f, "blues", "event/jazz1");
+}
+
+static void test_hostile_input(void **state)
+{
+    struct fixture *f = *state;
+    put_corpus(f);
+    static const char *const nasty[] = {
+        "\"); DROP TABLE x; -- NEAR( * ^ :",
+        "title:jazz",
+        "jazz OR salsa",
+        "jazz NOT oslo",
+        "NEAR(jazz oslo)",
+        "\"jazz",
+        "jazz\"",
+        "jazz*",
+        "-jazz",
+        "+jazz",
+        "AND",
+        "OR OR",
+        "*",
+        "^jazz",
+        "{title body}: jazz",
+        "jazz)",
+        "'; DELETE FROM search_fts; --",
+        "\xff\xfe\xfd",
+        "caf\xc3",
+        "\\",
+    };
+    for (size_t i = 0; i < N(nasty); i++) {
+        rg_search_hit *hits = NULL;
+        int n = -1;
+        int rc = rg_search_query(&f->port, nasty[i], NULL, 0, 20, &hits, &n);
+        if (rc != 0)
+            fail_msg("query '%s': %s (%s)", nasty[i], rg_error_name(rc), rg_error_detail());
+        assert_true(n >= 0);
+        rg_search_hits_free(hits, n);
+    }
+    /* Operators are plain words: "jazz OR salsa" needs "or" in the text too. */
+    assert_query(f, "jazz OR salsa", "");
+    assert_query(f, "title:jazz", "");
+    /* Nothing was destroyed. */
+    assert_query(f, "teachers", "event/salsa1");
+}
+
+static void test_empty_query(void **state)
+{
+    struct fixture *f = *state;
+    put_corpus(f);
+    static const char *const empty[] = {"", "   ", "!!!", "\"\"", "* ( ) :", "\xe2\x80\x94"};
+    for (size_t i = 0; i < N(empty); i++) {
+        rg_search_hit *hits = (rg_search_hit *)1;
+        int n = -1;
+        assert_int_equal(rg_search_query(&f->port, empty[i], NULL, 0, 10, &hits, &n), 0);
+        assert_int_equal(n, 0);
+        rg_search_hits_free(hits, n);
+    }
+    /* A word without letters next to a real one does not hide the real one. */
+    assert_query(f, "jazz \xe2\x80\x94", "event/jazz1");
+}
+
+static void test_highlight(void **state)
+{
+    struct fixture *f = *state;
+    if (!(f->port.ops->caps & RG_SEARCH_CAP_HIGHLIGHT)) {
+        printf("SKIPPED search/%s highlight: adapter lacks RG_SEARCH_CAP_HIGHLIGHT\n",
+               current->name);
+        skip();
+    }
+    put_corpus(f);
+    struct result r;
+    query(f, "improvised", NULL, 0, 10, &r);
+    assert_int_equal(r.n, 1);
+    assert_non_null(r.hits[0].highlight);
+    assert_non_null(strstr(r.hits[0].highlight, "<em>improvised</em>"));
+    result_free(&r);
+    /* A title-only match still gets a highlight. */
+    query(f, "festival", NULL, 0, 10, &r);
+    assert_int_equal(r.n, 1);
+    assert_non_null(r.hits[0].highlight);
+    assert_non_null(strstr(r.hits[0].highlight, "<em>Festival</em>"));
+    result_free(&r);
+}
+
+static void test_unicode(void **state)
+{
+    struct fixture *f = *state;
+    put(f, "event", "u1", "Caf\xc3\xa9 concert in Z\xc3\xbcrich",
+        "Ein Abend f\xc3\xbcr alle \xe2\x80\x94 \xe6\x9d\xb1\xe4\xba\xac style", "");
+    assert_query(f, "zurich", "event/u1");
+    assert_query(f, "Z\xc3\x9cRICH", "event/u1");
+    assert_query(f, "cafe", "event/u1");
+    assert_query(f, "caf\xc3\xa9", "event/u1");
+    assert_query(f, "f\xc3\xbcr", "event/u1");
+    assert_query(f, "\xe6\x9d\xb1\xe4\xba\xac", "event/u1");
+    assert_query(f, "z\xc3\xbc", "event/u1");
+}
+
+static void test_limit_and_keys(void **state)
+{
+    struct fixture *f = *state;
+    char id[32], title[64];
+    for (int i = 0; i < 30; i++) {
+        snprintf(id, sizeof id, "many%02d", i);
+        snprintf(title, sizeof title, "Common title number %d", i);
+        put(f, "event", id, title, "", "");
+    }
+    struct result r;
+    query(f, "common", NULL, 0, 10, &r);
+    assert_int_equal(r.n, 10);
+    result_free(&r);
+    query(f, "common", NULL, 0, 100000, &r);
+    assert_int_equal(r.n, 30);
+    for (int i = 1; i < r.n; i++)
+        assert_true(r.hits[i - 1].score >= r.hits[i].score);
+    result_free(&r);
+    /* Keys must fit the hit's fields: type < 16 bytes, id < 32. */
+    rg_search_doc d = {.type = "event", .id = "0123456789abcdef0123456789abcdef", .title = "x"};
+    assert_int_equal(rg_search_upsert(&f->port, &d), RG_EINVAL);
+    d.id = "0123456789abcdef0123456789abcde"; /* 31 */
+    assert_int_equal(rg_search_upsert(&f->port, &d), 0);
+    d.type = "a-type-too-long!";
+    assert_int_equal(rg_search_upsert(&f->port, &d), RG_EINVAL);
+    d.type = "";
+    assert_int_equal(rg_search_upsert(&f->port, &d), RG_EINVAL);
+    assert_int_equal(rg_search_remove(&f->port, "event", "0123456789abcdef0123456789abcde"), 0);
+}
+
+/* Writers on several threads at once, each replacing its records twice:
+ * every record is found exactly once afterwards. */
+#define WRITERS    4
+#define PER_WRITER 25
+
+struct writer_ctx {
+    rg_search_port *port;
+    int k;
+    atomic_int *failures;
+};
+
+static void *writer_thread(void *arg)
+{
+    struct writer_ctx *w = arg;
+    for (int round = 0; round < 2; round++)
+        for (int i = 0; i < PER_WRITER; i++) {
+            char id[32], title[64];
+            snprintf(id, sizeof id, "w%d-%02d", w->k, i);
+            snprintf(title, sizeof title, "Parallel record %d, %s round", i,
+                     round ? "second" : "first");
+            rg_search_doc d = {.type = "event", .id = id, .title = title, .body = "", .tags = ""};
+            if (rg_search_upsert(w->port, &d) != 0) atomic_fetch_add(w->failures, 1);
+            rg_search_hit *hits = NULL;
+            int n = 0;
+            if (rg_search_query(w->port, "parallel", NULL, 0, 5, &hits, &n) != 0)
+                atomic_fetch_add(w->failures, 1);
+            rg_search_hits_free(hits, n);
+        }
+    return NULL;
+}
+
+static void test_concurrent_writers(void **state)
+{
+    struct fixture *f = *state;
+    atomic_int failures = 0;
+    pthread_t th[WRITERS];
+    struct writer_ctx w[WRITERS];
+    for (int k = 0; k < WRITERS; k++) {
+        w[k] = (struct writer_ctx){&f->port, k, &failures};
+        assert_int_equal(pthread_create(&th[k], NULL, writer_thread, &w[k]), 0);
+    }
+    for (int k = 0; k < WRITERS; k++)
+        pthread_join(th[k], NULL);
+    assert_int_equal(atomic_load(&failures), 0);
+    for (int k = 0; k < WRITERS; k++)
+        for (int i = 0; i < PER_WRITER; i++)
+            if (f->nwritten < MAX_WRITTEN) {
+                snprintf(f->written[f->nwritten][0], 32, "event");
+                snprintf(f->written[f->nwritten][1], 32, "w%d-%02d", k, i);
+                f->nwritten++;
+            }
+    struct result r;
+    query(f, "parallel second", NULL, 0, 1000, &r);
+    assert_int_equal(r.n, WRITERS * PER_WRITER);
+    for (int i = 0; i < r.n; i++)
+        for (int j = i + 1; j < r.n; j++)
+            assert_false(strcmp(r.hits[i].id, r.hits[j].id) == 0);
+    result_free(&r);
+    /* Only the second round's text is left. */
+    query(f, "first", NULL, 0, 1000, &r);
+    assert_int_equal(r.n, 0);
+    result_free(&r);
+}
+
+/* ---- running ---- */
+
+static void test_adapter_skipped(void **state)
+{
+    (void)state;
+    skip();
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+static const struct CMUnitTest tests[] = {
+    T(test_title_and_body_words),
+    T(test_prefix_last_word),
+    T(test_title_ranks_above_body),
+    T(test_types_filter),
+    T(test_remove),
+    T(test_upsert_replaces),
+    T(test_hostile_input),
+    T(test_empty_query),
+    T(test_highlight),
+    T(test_unicode),
+    T(test_limit_and_keys),
+    T(test_concurrent_writers),
+};
+
+static const struct CMUnitTest skipped[] = {cmocka_unit_test(test_adapter_skipped)};
+
+int main(void)
+{
+    int failed = 0;
+    for (size_t i = 0; i < N(adapters); i++) {
+        const struct adapter *a = &adapters[i];
+        char group[64];
+        snprintf(group, sizeof group, "search/%s", a->name);
+        const char *env = a->url_env ? getenv(a->url_env) : NULL;
+        char reason[128] = "";
+        if (!a->ops)
+            snprintf(reason, sizeof reason, "adapter not in this build");
+        else if (a->url_env && (!env || !*env))
+            snprintf(reason, sizeof reason, "%s is not set", a->url_env);
+        if (reason[0]) {
+            printf("SKIPPED %s: %s\n", group, reason);
+            fflush(stdout);
+            failed += _cmocka_run_group_tests(group, skipped, N(skipped), NULL, NULL);
+            continue;
+        }
+        current = a;
+        failed += _cmocka_run_group_tests(group, tests, N(tests), NULL, NULL);
+    }
+    return failed ? 1 : 0;
+}

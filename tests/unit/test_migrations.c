@@ -1,0 +1,163 @@
+/* Migrations on a real SQLite file: up, status, down, checksum refusal, and
+ * the two dialects keeping the same versions. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <sodium.h>
+#include <string.h>
+
+#include "embedded.h"
+#include "risinggen/app.h"
+#include "risinggen/error.h"
+#include "risinggen/migrate.h"
+#include "tmpdir.h"
+
+struct fixture {
+    char dir[512];
+    rg_stores st;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "%s", rg_test_tmpdir());
+    char rel[600], docs[600], search[600];
+    snprintf(rel, sizeof rel, "sqlite:%s/rel.db", f->dir);
+    snprintf(docs, sizeof docs, "sqlite:%s/docs.db", f->dir);
+    snprintf(search, sizeof search, "sqlite:%s/search.db", f->dir);
+    rg_store_urls u = {rel, docs, "memory:", search};
+    int n;
+    const rg_doc_index *ix = rg_app_doc_indexes(&n);
+    if (rg_stores_open(&f->st, &u, ix, n) < 0) return -1;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    rg_stores_close(&f->st);
+    rg_test_rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+static int count_migrations(const char *dialect)
+{
+    char prefix[64];
+    int n = 0;
+    snprintf(prefix, sizeof prefix, "migrations/%s/", dialect);
+    for (const struct rg_embedded_file *e = rg_embedded_files; e->name; e++)
+        if (strncmp(e->name, prefix, strlen(prefix)) == 0 && strstr(e->name, ".up.sql")) n++;
+    return n;
+}
+
+static int table_exists(rg_relational *r)
+{
+    rg_rel_conn *c;
+    rg_rel_acquire(r, &c);
+    rg_param p[] = {RG_PNULL, RG_PINT(0), RG_PINT(1)};
+    rg_rows *rows = NULL;
+    int rc = rg_rel_query(r, c, "venue_list", p, 3, &rows);
+    rg_rows_free(rows);
+    rg_rel_release(r, c);
+    rg_error_clear();
+    return rc >= 0;
+}
+
+static void up_down_up(void **state)
+{
+    struct fixture *f = *state;
+    int applied = -1;
+    assert_int_equal(rg_migrate_up(&f->st.rel, &applied), 0);
+    assert_int_equal(applied, count_migrations("sqlite"));
+    assert_true(applied >= 1);
+    assert_true(table_exists(&f->st.rel));
+    assert_int_equal(rg_migrate_check(&f->st.rel), 0);
+    /* Up again is a no-op. */
+    assert_int_equal(rg_migrate_up(&f->st.rel, &applied), 0);
+    assert_int_equal(applied, 0);
+    char buf[4096] = "";
+    FILE *out = fmemopen(buf, sizeof buf, "w");
+    assert_int_equal(rg_migrate_status(&f->st.rel, out), 0);
+    fclose(out);
+    assert_non_null(strstr(buf, "0001  core"));
+    assert_null(strstr(buf, "pending"));
+    /* Down everything, and the tables are gone. */
+    assert_int_equal(rg_migrate_down(&f->st.rel, applied ? applied : 100), 0);
+    assert_false(table_exists(&f->st.rel));
+    assert_int_not_equal(rg_migrate_check(&f->st.rel), 0);
+    rg_error_clear();
+    assert_int_equal(rg_migrate_up(&f->st.rel, &applied), 0);
+    assert_true(table_exists(&f->st.rel));
+}
+
+static void changed_file_is_refused(void **state)
+{
+    struct fixture *f = *state;
+    int applied;
+    assert_int_equal(rg_migrate_up(&f->st.rel, &applied), 0);
+    rg_rel_conn *c;
+    assert_int_equal(rg_rel_acquire(&f->st.rel, &c), 0);
+    assert_int_equal(rg_rel_exec_script(&f->st.rel, c,
+                                        "UPDATE schema_migrations SET checksum = 'x' "
+                                        "WHERE version = 1"),
+                     0);
+    rg_rel_release(&f->st.rel, c);
+    assert_int_equal(rg_migrate_up(&f->st.rel, &applied), RG_ECHECKSUM);
+    assert_non_null(strstr(rg_error_detail(), "0001_core was changed"));
+    assert_int_equal(rg_migrate_check(&f->st.rel), RG_ECHECKSUM);
+    assert_int_equal(rg_migrate_down(&f->st.rel, 1), RG_ECHECKSUM);
+    rg_error_clear();
+}
+
+static void unknown_version_is_refused(void **state)
+{
+    struct fixture *f = *state;
+    int applied;
+    assert_int_equal(rg_migrate_up(&f->st.rel, &applied), 0);
+    rg_rel_conn *c;
+    assert_int_equal(rg_rel_acquire(&f->st.rel, &c), 0);
+    assert_int_equal(rg_rel_exec_script(&f->st.rel, c,
+                                        "INSERT INTO schema_migrations VALUES "
+                                        "(9999, 'future', 'abc', '2030-01-01T00:00:00Z')"),
+                     0);
+    rg_rel_release(&f->st.rel, c);
+    assert_int_equal(rg_migrate_up(&f->st.rel, &applied), RG_ECHECKSUM);
+    assert_non_null(strstr(rg_error_detail(), "9999"));
+    rg_error_clear();
+}
+
+/* Every version exists in both dialects, with the same name, up and down. */
+static void dialects_are_twins(void **state)
+{
+    (void)state;
+    for (const struct rg_embedded_file *e = rg_embedded_files; e->name; e++) {
+        const char *twin = NULL;
+        char want[256];
+        if (strncmp(e->name, "migrations/sqlite/", 18) == 0)
+            snprintf(want, sizeof want, "migrations/postgresql/%s", e->name + 18);
+        else if (strncmp(e->name, "migrations/postgresql/", 22) == 0)
+            snprintf(want, sizeof want, "migrations/sqlite/%s", e->name + 22);
+        else
+            continue;
+        for (const struct rg_embedded_file *g = rg_embedded_files; g->name; g++)
+            if (strcmp(g->name, want) == 0) twin = g->name;
+        if (!twin) fail_msg("%s has no twin %s", e->name, want);
+    }
+    assert_int_equal(count_migrations("sqlite"), count_migrations("postgresql"));
+}
+
+int main(void)
+{
+    if (sodium_init() < 0) return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(up_down_up, setup, teardown),
+        cmocka_unit_test_setup_teardown(changed_file_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(unknown_version_is_refused, setup, teardown),
+        cmocka_unit_test(dialects_are_twins),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

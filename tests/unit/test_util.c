@@ -1,0 +1,149 @@
+/* Time, money, ids, encodings: the small rules everything else leans on. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <sodium.h>
+#include <string.h>
+
+#include "domain.h"
+#include "risinggen/util.h"
+
+static void time_round_trip(void **state)
+{
+    (void)state;
+    int64_t t;
+    assert_int_equal(rg_time_parse("2026-06-01T12:00:00Z", &t), 0);
+    assert_int_equal(t, 1780315200);
+    char out[RG_TIME_LEN + 1];
+    rg_time_format(t, out);
+    assert_string_equal(out, "2026-06-01T12:00:00Z");
+    /* Offsets and fractions normalise to UTC seconds. */
+    assert_int_equal(rg_time_parse("2026-06-01T14:00:00.123+02:00", &t), 0);
+    rg_time_format(t, out);
+    assert_string_equal(out, "2026-06-01T12:00:00Z");
+    assert_int_equal(rg_time_parse("2024-02-29T00:00:00Z", &t), 0);
+}
+
+static void time_rejects(void **state)
+{
+    (void)state;
+    int64_t t;
+    const char *bad[] = {"",
+                         "2026-06-01",
+                         "2026-13-01T00:00:00Z",
+                         "2026-02-30T00:00:00Z",
+                         "2025-02-29T00:00:00Z",
+                         "2026-06-01T24:00:00Z",
+                         "2026-06-01T12:00:00",
+                         "2026-06-01T12:00:00+2:00",
+                         "2026-06-01T12:00:00Zjunk",
+                         "2026-06-01 12:00:00Z",
+                         "'; DROP TABLE x; --"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(rg_time_parse(bad[i], &t), RG_EINVAL);
+}
+
+static void dates_and_ages(void **state)
+{
+    (void)state;
+    int64_t t, now;
+    assert_int_equal(rg_date_parse("2000-01-01", &t), 0);
+    assert_int_equal(t, 946684800);
+    assert_int_equal(rg_date_parse("2000-1-01", &t), RG_EINVAL);
+    assert_int_equal(rg_date_parse("2001-02-29", &t), RG_EINVAL);
+    assert_int_equal(rg_time_parse("2026-06-01T00:00:00Z", &now), 0);
+    assert_int_equal(rg_age_at("2010-06-01", now), 16); /* birthday today */
+    assert_int_equal(rg_age_at("2010-06-02", now), 15); /* tomorrow */
+    assert_int_equal(rg_age_at("nonsense", now), -1);
+}
+
+static void money(void **state)
+{
+    (void)state;
+    int64_t m;
+    char out[24];
+    assert_int_equal(rg_money_parse("25.00", &m), 0);
+    assert_int_equal(m, 2500);
+    assert_int_equal(rg_money_parse("25", &m), 0);
+    assert_int_equal(m, 2500);
+    assert_int_equal(rg_money_parse("0.5", &m), 0);
+    assert_int_equal(m, 50);
+    assert_int_equal(rg_money_parse("99999999.99", &m), 0);
+    assert_int_equal(m, 9999999999);
+    const char *bad[] = {"", "-1", "1.234", "1.", ".5", "1e3", "100000000", "12,00", " 1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(rg_money_parse(bad[i], &m), RG_EINVAL);
+    rg_money_format(2500, out);
+    assert_string_equal(out, "25.00");
+    rg_money_format(5, out);
+    assert_string_equal(out, "0.05");
+    rg_money_format(-150, out);
+    assert_string_equal(out, "-1.50");
+}
+
+static void object_ids(void **state)
+{
+    (void)state;
+    char a[RG_OID_LEN + 1], b[RG_OID_LEN + 1];
+    rg_oid_new(a);
+    rg_oid_new(b);
+    assert_true(rg_oid_valid(a));
+    assert_string_not_equal(a, b);
+    assert_false(rg_oid_valid("123"));
+    assert_false(rg_oid_valid("zzzzzzzzzzzzzzzzzzzzzzzz"));
+    assert_false(rg_oid_valid("0123456789abcdef012345678"));
+}
+
+static void cursors(void **state)
+{
+    (void)state;
+    char c[128], a[64], b[64];
+    rg_cursor_encode("2026-06-01T12:00:00Z", "42", c, sizeof c);
+    assert_int_equal(rg_cursor_decode(c, a, sizeof a, b, sizeof b), 0);
+    assert_string_equal(a, "2026-06-01T12:00:00Z");
+    assert_string_equal(b, "42");
+    assert_int_equal(rg_cursor_decode("!!!", a, sizeof a, b, sizeof b), RG_EINVAL);
+    assert_int_equal(rg_cursor_decode("", a, sizeof a, b, sizeof b), RG_EINVAL);
+    int64_t id;
+    assert_true(rg_parse_id("42", &id) && id == 42);
+    assert_false(rg_parse_id("042", &id));
+    assert_false(rg_parse_id("0", &id));
+    assert_false(rg_parse_id("1 OR 1=1", &id));
+    assert_false(rg_parse_id("99999999999999999999", &id));
+}
+
+static void distance(void **state)
+{
+    (void)state;
+    /* London to Manchester is about 262 km. */
+    double d = rg_distance_km(51.5074, -0.1278, 53.4808, -2.2426);
+    assert_true(d > 255 && d < 270);
+    assert_true(rg_distance_km(10, 10, 10, 10) < 1e-9);
+}
+
+static void hashing(void **state)
+{
+    (void)state;
+    char h[RG_SHA256_HEX + 1];
+    rg_sha256_hex("abc", 3, h);
+    assert_string_equal(h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    char t1[64], t2[64];
+    rg_random_token(t1, 32);
+    rg_random_token(t2, 32);
+    assert_int_equal(strlen(t1), 43); /* 256 bits in base64url */
+    assert_string_not_equal(t1, t2);
+}
+
+int main(void)
+{
+    if (sodium_init() < 0) return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(time_round_trip), cmocka_unit_test(time_rejects),
+        cmocka_unit_test(dates_and_ages),  cmocka_unit_test(money),
+        cmocka_unit_test(object_ids),      cmocka_unit_test(cursors),
+        cmocka_unit_test(distance),        cmocka_unit_test(hashing),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
