@@ -56,16 +56,12 @@ rush=$(api -X POST "http://$RG_LISTEN/v1/events" -d '{"title":"Rush","slug":"ben
   "maxParticipants":1000}' | sed 's/^{"id":\([0-9]*\).*/\1/')
 api -X PATCH "http://$RG_LISTEN/v1/events/$rush" -d '{"status":"published"}' >/dev/null
 RG_TOKENS="$out/tokens.txt" RG_WRK_THREADS=$threads RG_RUSH_PATH="/v1/events/$rush/registrations" \
-    wrk -t"$threads" -c"$conns" -d60s -s "$root/bench/rush.lua" \
+    wrk -t"$threads" -c"$conns" -d30s -s "$root/bench/rush.lua" \
     "http://$RG_LISTEN/" >"$out/rush.txt"
-# rush.lua has its own done(); the summary line comes from wrk's text output.
-rps=$(awk '/Requests\/sec/ {print int($2)}' "$out/rush.txt")
-total=$(awk '/requests in/ {print $1}' "$out/rush.txt")
-p50=$(awk '$1=="50%" {print $2}' "$out/rush.txt")
-p99=$(awk '$1=="99%" {print $2}' "$out/rush.txt")
+eval "$(grep '^rush_result' "$out/rush.txt" | sed 's/^rush_result //')"
 answers=$(grep '^rush_answers' "$out/rush.txt" | sed 's/rush_answers //')
 printf '| registration rush (%s users, 1,000 places) | %s | %s | %s | %s | %s | %s MB |\n' \
-    "$users" "$rps" "$p50" "$p99" "$total" "$answers" "$(rss)"
+    "$users" "$rps" "$p50_ms" "$p99_ms" "$requests" "$answers" "$(rss)"
 stats=$(api "http://$RG_LISTEN/v1/events/$rush/stats")
 echo
 echo "rush check: $stats"

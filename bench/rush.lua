@@ -10,6 +10,13 @@ function setup(thread)
     table.insert(threads, thread)
 end
 
+local function now_ms()
+    local f = io.popen("date +%s%3N")
+    local v = tonumber(f:read("*l"))
+    f:close()
+    return v
+end
+
 function init(args)
     tokens = {}
     for line in io.lines(os.getenv("RG_TOKENS")) do
@@ -23,6 +30,8 @@ function init(args)
     share = 0
     for i = tid + 1, #tokens, nthreads do share = share + 1 end
     created, full, other = 0, 0, 0
+    t_start = now_ms()
+    t_end = t_start
 end
 
 function request()
@@ -36,13 +45,23 @@ function response(status, headers, body)
     elseif status == 409 then full = full + 1
     else other = other + 1 end
     sent = sent + 1
-    if sent >= share then wrk.thread:stop() end
+    if sent >= share then
+        t_end = now_ms()
+        wrk.thread:stop()
+    end
 end
 
 function done(summary, latency, requests)
-    local c, f, o = 0, 0, 0
+    local c, f, o, t0, t1 = 0, 0, 0, nil, nil
     for _, t in ipairs(threads) do
         c = c + t:get("created"); f = f + t:get("full"); o = o + t:get("other")
+        local s, e = t:get("t_start"), t:get("t_end")
+        if not t0 or s < t0 then t0 = s end
+        if not t1 or e > t1 then t1 = e end
     end
+    local secs = (t1 - t0) / 1000
     io.write(string.format("rush_answers created=%d conflict=%d other=%d\n", c, f, o))
+    io.write(string.format("rush_result requests=%d seconds=%.3f rps=%.0f p50_ms=%.2f p99_ms=%.2f\n",
+        c + f + o, secs, (c + f + o) / secs, latency:percentile(50) / 1000,
+        latency:percentile(99) / 1000))
 end

@@ -91,6 +91,8 @@ int rg_event_get(rg_app *app, const rg_principal *who, const char *id_or_slug, j
 int rg_event_patch(rg_app *app, const rg_principal *who, const char *id, json_t *patch,
                    json_t **out);
 int rg_event_list(rg_app *app, const rg_event_query *q, json_t **out);
+/* The same page as JSON text (*out malloc'd, *len its length). */
+int rg_event_list_text(rg_app *app, const rg_event_query *q, char **out, size_t *len);
 int rg_event_attendees(rg_app *app, const rg_principal *who, const char *id, const char *status,
                        const char *checked_in, const char *cursor, int limit, json_t **out);
 int rg_event_stats(rg_app *app, const rg_principal *who, const char *id, json_t **out);

@@ -72,3 +72,8 @@ FROM event_registrations r
 WHERE r.event_id = $1 AND ($2 IS NULL OR r.status = $2) AND ($3 IS NULL OR r.checked_in = $3)
   AND r.id > $4
 ORDER BY r.id LIMIT $5
+
+-- name: event_has_lapsed_holds
+SELECT 1 AS lapsed FROM event_registrations
+WHERE event_id = $1 AND status = 'pending' AND hold_expires_at IS NOT NULL AND hold_expires_at < $2
+LIMIT 1

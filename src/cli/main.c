@@ -39,7 +39,8 @@ static void usage(FILE *out)
 static const char *opt(int argc, char **argv, const char *name)
 {
     for (int i = 0; i + 1 < argc; i++)
-        if (strcmp(argv[i], name) == 0) return argv[i + 1];
+        if (strcmp(argv[i], name) == 0)
+            return argv[i + 1];
     return NULL;
 }
 
@@ -66,9 +67,11 @@ static int cmd_serve(const rg_store_urls *urls)
 {
     rg_app app;
     int rc = rg_app_open(&app, urls, auto_migrate());
-    if (rc < 0) return fail(rc);
+    if (rc < 0)
+        return fail(rc);
     const char *listen = getenv("RG_LISTEN");
-    if (!listen || !*listen) listen = "127.0.0.1:8080";
+    if (!listen || !*listen)
+        listen = "127.0.0.1:8080";
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
@@ -94,11 +97,13 @@ static int cmd_migrate(const rg_store_urls *urls, int argc, char **argv)
     int n;
     const rg_doc_index *ix = rg_app_doc_indexes(&n);
     int rc = rg_stores_open(&st, urls, ix, n);
-    if (rc < 0) return fail(rc);
+    if (rc < 0)
+        return fail(rc);
     if (strcmp(argv[0], "up") == 0) {
         int applied = 0;
         rc = rg_migrate_up(&st.rel, &applied);
-        if (rc == 0) printf("applied %d migration%s\n", applied, applied == 1 ? "" : "s");
+        if (rc == 0)
+            printf("applied %d migration%s\n", applied, applied == 1 ? "" : "s");
     } else if (strcmp(argv[0], "down") == 0) {
         int steps = argc > 1 ? atoi(argv[1]) : 1;
         if (steps < 1) {
@@ -126,7 +131,8 @@ static int cmd_admin(const rg_store_urls *urls, int argc, char **argv)
     }
     const char *pw = opt(argc, argv, "--password");
     char line[256];
-    if (!pw) pw = getenv("RG_ADMIN_PASSWORD");
+    if (!pw)
+        pw = getenv("RG_ADMIN_PASSWORD");
     if (!pw) {
         if (isatty(STDIN_FILENO))
             fprintf(stderr, "password for the new admin (8 characters or more): ");
@@ -140,12 +146,14 @@ static int cmd_admin(const rg_store_urls *urls, int argc, char **argv)
     const char *first = opt(argc, argv, "--first-name"), *last = opt(argc, argv, "--last-name");
     rg_app app;
     int rc = rg_app_open(&app, urls, auto_migrate());
-    if (rc < 0) return fail(rc);
+    if (rc < 0)
+        return fail(rc);
     char id[RG_OID_LEN + 1];
     rc = rg_auth_create_admin(&app, opt(argc, argv, "--email"), pw, first ? first : "Admin",
                               last ? last : "User", id);
     rg_app_close(&app);
-    if (rc < 0) return fail(rc);
+    if (rc < 0)
+        return fail(rc);
     printf("created admin %s (%s); sign in with POST /v1/auth/login\n", id,
            opt(argc, argv, "--email"));
     return 0;
@@ -155,11 +163,16 @@ static int cmd_seed(const rg_store_urls *urls, int argc, char **argv)
 {
     rg_seed_opts o = {.users = 200, .venues = 20, .events = 100, .registrations = 1000, .seed = 1};
     const char *v;
-    if ((v = opt(argc, argv, "--users"))) o.users = atoi(v);
-    if ((v = opt(argc, argv, "--venues"))) o.venues = atoi(v);
-    if ((v = opt(argc, argv, "--events"))) o.events = atoi(v);
-    if ((v = opt(argc, argv, "--registrations"))) o.registrations = atoi(v);
-    if ((v = opt(argc, argv, "--seed"))) o.seed = (unsigned)strtoul(v, NULL, 10);
+    if ((v = opt(argc, argv, "--users")))
+        o.users = atoi(v);
+    if ((v = opt(argc, argv, "--venues")))
+        o.venues = atoi(v);
+    if ((v = opt(argc, argv, "--events")))
+        o.events = atoi(v);
+    if ((v = opt(argc, argv, "--registrations")))
+        o.registrations = atoi(v);
+    if ((v = opt(argc, argv, "--seed")))
+        o.seed = (unsigned)strtoul(v, NULL, 10);
     o.tokens_out = opt(argc, argv, "--tokens");
     o.password = opt(argc, argv, "--password");
     if (o.users < 0 || o.venues < 0 || o.events < 0 || o.registrations < 0) {
@@ -168,7 +181,8 @@ static int cmd_seed(const rg_store_urls *urls, int argc, char **argv)
     }
     rg_app app;
     int rc = rg_app_open(&app, urls, auto_migrate());
-    if (rc < 0) return fail(rc);
+    if (rc < 0)
+        return fail(rc);
     rc = rg_seed(&app, &o, stdout);
     rg_app_close(&app);
     return rc < 0 ? fail(rc) : 0;
@@ -178,11 +192,13 @@ static int cmd_reindex(const rg_store_urls *urls)
 {
     rg_app app;
     int rc = rg_app_open(&app, urls, false);
-    if (rc < 0) return fail(rc);
+    if (rc < 0)
+        return fail(rc);
     int total = 0;
     rc = rg_event_reindex(&app, &total);
     rg_app_close(&app);
-    if (rc < 0) return fail(rc);
+    if (rc < 0)
+        return fail(rc);
     printf("indexed %d events\n", total);
     return 0;
 }
@@ -191,7 +207,8 @@ static int cmd_check(const rg_store_urls *urls)
 {
     rg_app app;
     int rc = rg_app_open(&app, urls, false);
-    if (rc < 0) return fail(rc);
+    if (rc < 0)
+        return fail(rc);
     json_t *state;
     rc = rg_app_ready(&app, &state);
     char *s = json_dumps(state, JSON_INDENT(2));
@@ -215,12 +232,18 @@ int main(int argc, char **argv)
     rg_store_urls urls;
     rg_store_urls_from_env(&urls);
     const char *cmd = argv[1];
-    if (strcmp(cmd, "serve") == 0) return cmd_serve(&urls);
-    if (strcmp(cmd, "migrate") == 0) return cmd_migrate(&urls, argc - 2, argv + 2);
-    if (strcmp(cmd, "admin") == 0) return cmd_admin(&urls, argc - 2, argv + 2);
-    if (strcmp(cmd, "seed") == 0) return cmd_seed(&urls, argc - 2, argv + 2);
-    if (strcmp(cmd, "reindex") == 0) return cmd_reindex(&urls);
-    if (strcmp(cmd, "check") == 0) return cmd_check(&urls);
+    if (strcmp(cmd, "serve") == 0)
+        return cmd_serve(&urls);
+    if (strcmp(cmd, "migrate") == 0)
+        return cmd_migrate(&urls, argc - 2, argv + 2);
+    if (strcmp(cmd, "admin") == 0)
+        return cmd_admin(&urls, argc - 2, argv + 2);
+    if (strcmp(cmd, "seed") == 0)
+        return cmd_seed(&urls, argc - 2, argv + 2);
+    if (strcmp(cmd, "reindex") == 0)
+        return cmd_reindex(&urls);
+    if (strcmp(cmd, "check") == 0)
+        return cmd_check(&urls);
     fprintf(stderr, "risinggen: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

@@ -24,11 +24,13 @@ int rg_app_open(rg_app *app, const rg_store_urls *urls, bool migrate)
     int n;
     const rg_doc_index *ix = rg_app_doc_indexes(&n);
     int rc = rg_stores_open(&app->st, urls, ix, n);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     if (migrate) {
         int applied = 0;
         rc = rg_migrate_up(&app->st.rel, &applied);
-        if (rc == 0 && applied) rg_info("applied %d migration%s", applied, applied == 1 ? "" : "s");
+        if (rc == 0 && applied)
+            rg_info("applied %d migration%s", applied, applied == 1 ? "" : "s");
     } else {
         rc = rg_migrate_check(&app->st.rel);
     }

@@ -31,7 +31,8 @@ unsigned rg_roles_from_json(json_t *roles)
     json_array_foreach(roles, i, x)
     {
         const char *s = json_string_value(x);
-        if (!s) continue;
+        if (!s)
+            continue;
         if (strcmp(s, "participant") == 0)
             r |= RG_ROLE_PARTICIPANT;
         else if (strcmp(s, "organizer") == 0)
@@ -99,7 +100,8 @@ int rg__validate_profile(v_ctx *v, json_t *body)
     const char *dob = NULL;
     if (v_date(v, body, "dateOfBirth", false, &dob) && dob) {
         int age = rg_age_at(dob, rg_now());
-        if (age < 0 || age > 130) v_fail(v, "dateOfBirth", "must be a past date");
+        if (age < 0 || age > 130)
+            v_fail(v, "dateOfBirth", "must be a past date");
     }
     v_enum(v, body, "gender", false, gender_values, NULL);
     json_t *contact = NULL, *unit = NULL, *prefs = NULL;
@@ -163,7 +165,8 @@ static int session_create(rg_app *app, const char *user_id, const char *family, 
                             "userId", user_id, "familyId", family, "expiresAt", (json_int_t)exp);
     int rc = rg_docs_insert(&app->st.docs, COLL_SESSIONS, hash, doc);
     json_decref(doc);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     char key[80], val[128];
     session_cache_key(hash, key, sizeof key);
     int n = snprintf(val, sizeof val, "%s %s %lld", user_id, family, (long long)exp);
@@ -196,7 +199,8 @@ int rg_auth_authenticate(rg_app *app, const char *token, rg_principal *out)
 {
     memset(out, 0, sizeof *out);
     size_t tlen = strlen(token);
-    if (tlen < 16 || tlen > 128) return rg_error_set(RG_EUNAUTH, "the access token is not valid");
+    if (tlen < 16 || tlen > 128)
+        return rg_error_set(RG_EUNAUTH, "the access token is not valid");
     char hash[RG_SHA256_HEX + 1], key[80], uid[RG_OID_LEN + 1], fam[40];
     rg_sha256_hex(token, tlen, hash);
     session_cache_key(hash, key, sizeof key);
@@ -210,8 +214,10 @@ int rg_auth_authenticate(rg_app *app, const char *token, rg_principal *out)
         free(val);
         json_t *doc;
         int rc = rg_docs_get(&app->st.docs, COLL_SESSIONS, hash, &doc, NULL);
-        if (rc == RG_ENOTFOUND) return rg_error_set(RG_EUNAUTH, "the access token is not valid");
-        if (rc < 0) return rc;
+        if (rc == RG_ENOTFOUND)
+            return rg_error_set(RG_EUNAUTH, "the access token is not valid");
+        if (rc < 0)
+            return rc;
         snprintf(uid, sizeof uid, "%s", json_string_value(json_object_get(doc, "userId")));
         snprintf(fam, sizeof fam, "%s", json_string_value(json_object_get(doc, "familyId")));
         exp = json_integer_value(json_object_get(doc, "expiresAt"));
@@ -222,11 +228,14 @@ int rg_auth_authenticate(rg_app *app, const char *token, rg_principal *out)
             rg_cache_set(&app->st.cache, key, v, (size_t)n, (exp - rg_now()) * 1000);
         }
     }
-    if (exp <= rg_now()) return rg_error_set(RG_EUNAUTH, "the access token has expired");
+    if (exp <= rg_now())
+        return rg_error_set(RG_EUNAUTH, "the access token has expired");
     json_t *user;
     int rc = rg_user_load(app, uid, &user);
-    if (rc == RG_ENOTFOUND) return rg_error_set(RG_EUNAUTH, "the account no longer exists");
-    if (rc < 0) return rc;
+    if (rc == RG_ENOTFOUND)
+        return rg_error_set(RG_EUNAUTH, "the account no longer exists");
+    if (rc < 0)
+        return rc;
     memcpy(out->user_id, uid, sizeof out->user_id);
     out->roles = rg_roles_from_json(json_object_get(user, "roles"));
     json_decref(user);
@@ -264,7 +273,8 @@ static int family_apply(json_t *auth, void *p)
     json_object_foreach_safe(tokens, tmp, k, v)
     {
         const char *e = json_string_value(json_object_get(v, "refreshTokenExpiry"));
-        if (e && strcmp(e, now) < 0 && strcmp(k, c->family) != 0) json_object_del(tokens, k);
+        if (e && strcmp(e, now) < 0 && strcmp(k, c->family) != 0)
+            json_object_del(tokens, k);
     }
     json_t *fam = json_object_get(tokens, c->family);
     if (c->old_hash) {
@@ -307,9 +317,11 @@ static int issue_tokens(rg_app *app, const char *user_id, json_t **out)
     struct family_ctx fc = {
         .family = family, .new_hash = rh, .expiry = rg_now() + app->refresh_ttl};
     int rc = rg_doc_update(&app->st.docs, COLL_AUTH, user_id, family_apply, &fc);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     char *at;
-    if ((rc = session_create(app, user_id, family, &at)) < 0) return rc;
+    if ((rc = session_create(app, user_id, family, &at)) < 0)
+        return rc;
     *out = json_pack("{s:s, s:s, s:i, s:s}", "accessToken", at, "refreshToken", rt, "expiresIn",
                      app->access_ttl, "tokenType", "Bearer");
     free(at);
@@ -320,7 +332,8 @@ int rg_auth_issue_session(rg_app *app, const char *user_id, char **out_token)
 {
     json_t *t;
     int rc = issue_tokens(app, user_id, &t);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     *out_token = rg_xstrdup(json_string_value(json_object_get(t, "accessToken")));
     json_decref(t);
     return 0;
@@ -331,7 +344,8 @@ int rg_auth_issue_session(rg_app *app, const char *user_id, char **out_token)
 int rg_auth_insert_user(rg_app *app, json_t *user, const char *password_hash,
                         char out_id[RG_OID_LEN + 1])
 {
-    if (!rg_oid_valid(out_id)) rg_oid_new(out_id);
+    if (!rg_oid_valid(out_id))
+        rg_oid_new(out_id);
     /* Credentials first: a crash between the two writes leaves an auth
      * document nobody can reach, never an account that cannot sign in. */
     json_t *auth = json_pack("{s:i, s:s, s:s, s:s, s:{}, s:i, s:n, s:n, s:n}", "schemaVersion",
@@ -340,9 +354,11 @@ int rg_auth_insert_user(rg_app *app, json_t *user, const char *password_hash,
                              "lastFailedAttempt", "passwordResetToken", "passwordResetExpiry");
     int rc = rg_docs_insert(&app->st.docs, COLL_AUTH, out_id, auth);
     json_decref(auth);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     rc = rg_docs_insert(&app->st.docs, COLL_USERS, out_id, user);
-    if (rc < 0) rg_docs_remove(&app->st.docs, COLL_AUTH, out_id);
+    if (rc < 0)
+        rg_docs_remove(&app->st.docs, COLL_AUTH, out_id);
     if (rc == RG_ECONFLICT) {
         rg_error_clear();
         rg_error_field("email", "is already registered");
@@ -365,7 +381,8 @@ static json_t *user_doc_from(json_t *body, const char *email, json_t *roles)
     json_t *v;
     json_object_foreach(body, k, v)
     {
-        if (strcmp(k, "password") != 0 && !json_is_null(v)) json_object_set(doc, k, v);
+        if (strcmp(k, "password") != 0 && !json_is_null(v))
+            json_object_set(doc, k, v);
     }
     json_object_set_new(doc, "schemaVersion", json_integer(USER_SCHEMA_VERSION));
     json_object_set_new(doc, "email", json_string(email));
@@ -406,7 +423,8 @@ static int create_account(rg_app *app, json_t *body, json_t *roles, char id[RG_O
     }
     json_t *clean = json_object();
     for (const char *const *f = signup_fields; *f; f++)
-        if (json_object_get(body, *f)) json_object_set(clean, *f, json_object_get(body, *f));
+        if (json_object_get(body, *f))
+            json_object_set(clean, *f, json_object_get(body, *f));
     char norm[256], hash[crypto_pwhash_STRBYTES];
     normalize_email(email, norm, sizeof norm);
     if ((rc = hash_password(pw, hash)) < 0) {
@@ -430,7 +448,8 @@ int rg_auth_signup(rg_app *app, json_t *body, json_t **out)
     char id[RG_OID_LEN + 1];
     json_t *doc, *tokens;
     int rc = create_account(app, body, json_pack("[s]", "participant"), id, &doc);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     if ((rc = issue_tokens(app, id, &tokens)) < 0) {
         json_decref(doc);
         return rc;
@@ -450,7 +469,8 @@ int rg_auth_create_admin(rg_app *app, const char *email, const char *password, c
     int rc = create_account(app, body, json_pack("[s,s,s]", "participant", "organizer", "admin"),
                             out_id, &doc);
     json_decref(body);
-    if (rc == 0) json_decref(doc);
+    if (rc == 0)
+        json_decref(doc);
     return rc;
 }
 
@@ -471,7 +491,8 @@ static int record_attempt(json_t *auth, void *p)
     int64_t last = 0;
     const char *lf = json_string_value(json_object_get(auth, "lastFailedAttempt"));
     int attempts = (int)json_integer_value(json_object_get(auth, "failedAttempts"));
-    if (!lf || rg_time_parse(lf, &last) < 0 || c->now - last >= LOCK_WINDOW) attempts = 0;
+    if (!lf || rg_time_parse(lf, &last) < 0 || c->now - last >= LOCK_WINDOW)
+        attempts = 0;
     c->attempts = attempts + 1;
     char now[RG_TIME_LEN + 1];
     rg_time_format(c->now, now);
@@ -500,7 +521,8 @@ int rg_auth_login(rg_app *app, json_t *body, json_t **out)
     v_string(&v, body, "email", true, 1, 254, &email);
     v_string(&v, body, "password", true, 1, 512, &pw);
     int rc = v_finish(&v);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     char norm[256];
     normalize_email(email, norm, sizeof norm);
     json_t *user = NULL, *auth = NULL;
@@ -511,9 +533,11 @@ int rg_auth_login(rg_app *app, json_t *body, json_t **out)
         (void)!crypto_pwhash_str_verify(dummy_hash, pw, strlen(pw));
         return rg_error_set(RG_EUNAUTH, "the email or password is wrong");
     }
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     if ((rc = rg_docs_get(&app->st.docs, COLL_AUTH, id, &auth, NULL)) < 0) {
-        if (rc == RG_ENOTFOUND) rc = rg_error_set(RG_EUNAUTH, "the email or password is wrong");
+        if (rc == RG_ENOTFOUND)
+            rc = rg_error_set(RG_EUNAUTH, "the email or password is wrong");
         goto done;
     }
     int64_t now = rg_now(), last = 0;
@@ -533,7 +557,8 @@ int rg_auth_login(rg_app *app, json_t *body, json_t **out)
     }
     struct login_ctx lc = {.success = ok, .now = now};
     if (!ok || json_integer_value(json_object_get(auth, "failedAttempts")) != 0)
-        if ((rc = rg_doc_update(&app->st.docs, COLL_AUTH, id, record_attempt, &lc)) < 0) goto done;
+        if ((rc = rg_doc_update(&app->st.docs, COLL_AUTH, id, record_attempt, &lc)) < 0)
+            goto done;
     if (!ok) {
         rc = rg_error_set(RG_EUNAUTH, "the email or password is wrong");
         goto done;
@@ -543,7 +568,8 @@ int rg_auth_login(rg_app *app, json_t *body, json_t **out)
     snprintf(key, sizeof key, "u:%s", id);
     rg_cache_del(&app->st.cache, key);
     json_t *tokens;
-    if ((rc = issue_tokens(app, id, &tokens)) < 0) goto done;
+    if ((rc = issue_tokens(app, id, &tokens)) < 0)
+        goto done;
     json_object_set_new(tokens, "user", rg_user_view(id, user));
     *out = tokens;
 done:
@@ -599,21 +625,25 @@ int rg_auth_refresh(rg_app *app, json_t *body, json_t **out)
         return rg_error_set(RG_EVALIDATION, "the body must be a JSON object");
     v_string(&v, body, "refreshToken", true, 1, 200, &rt);
     int rc = v_finish(&v);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     const char *dot = strchr(rt, '.');
     char uid[RG_OID_LEN + 1];
     if (!dot || dot - rt != RG_OID_LEN)
         return rg_error_set(RG_EUNAUTH, "the refresh token is not valid");
     memcpy(uid, rt, RG_OID_LEN);
     uid[RG_OID_LEN] = '\0';
-    if (!rg_oid_valid(uid)) return rg_error_set(RG_EUNAUTH, "the refresh token is not valid");
+    if (!rg_oid_valid(uid))
+        return rg_error_set(RG_EUNAUTH, "the refresh token is not valid");
     char hash[RG_SHA256_HEX + 1];
     rg_sha256_hex(rt, strlen(rt), hash);
     for (int attempt = 0; attempt < 4; attempt++) {
         json_t *auth;
         rc = rg_docs_get(&app->st.docs, COLL_AUTH, uid, &auth, NULL);
-        if (rc == RG_ENOTFOUND) return rg_error_set(RG_EUNAUTH, "the refresh token is not valid");
-        if (rc < 0) return rc;
+        if (rc == RG_ENOTFOUND)
+            return rg_error_set(RG_EUNAUTH, "the refresh token is not valid");
+        if (rc < 0)
+            return rc;
         bool rotated = false;
         const char *f = family_of(auth, hash, &rotated);
         char family[64] = "";
@@ -622,17 +652,20 @@ int rg_auth_refresh(rg_app *app, json_t *body, json_t **out)
             snprintf(family, sizeof family, "%s", f);
             const char *e = json_string_value(json_object_get(
                 json_object_get(json_object_get(auth, "tokens"), f), "refreshTokenExpiry"));
-            if (!e || rg_time_parse(e, &exp) < 0) exp = 0;
+            if (!e || rg_time_parse(e, &exp) < 0)
+                exp = 0;
         }
         json_decref(auth);
-        if (!f) return rg_error_set(RG_EUNAUTH, "the refresh token is not valid");
+        if (!f)
+            return rg_error_set(RG_EUNAUTH, "the refresh token is not valid");
         if (rotated) {
             rg_warn("refresh token reuse for user %s: family revoked", uid);
             revoke_family(app, uid, family);
             return rg_error_set(RG_EUNAUTH, "the refresh token was already used; every session "
                                             "of this sign-in has been ended");
         }
-        if (exp <= rg_now()) return rg_error_set(RG_EUNAUTH, "the refresh token has expired");
+        if (exp <= rg_now())
+            return rg_error_set(RG_EUNAUTH, "the refresh token has expired");
         char nrt[128], nh[RG_SHA256_HEX + 1];
         make_refresh(uid, nrt, sizeof nrt, nh);
         struct family_ctx fc = {.family = family,
@@ -640,10 +673,13 @@ int rg_auth_refresh(rg_app *app, json_t *body, json_t **out)
                                 .old_hash = hash,
                                 .expiry = rg_now() + app->refresh_ttl};
         rc = rg_doc_update(&app->st.docs, COLL_AUTH, uid, family_apply, &fc);
-        if (rc == RG_ESTALE) continue; /* rotated concurrently: the next look sees it as reuse */
-        if (rc < 0) return rc;
+        if (rc == RG_ESTALE)
+            continue; /* rotated concurrently: the next look sees it as reuse */
+        if (rc < 0)
+            return rc;
         char *at;
-        if ((rc = session_create(app, uid, family, &at)) < 0) return rc;
+        if ((rc = session_create(app, uid, family, &at)) < 0)
+            return rc;
         *out = json_pack("{s:s, s:s, s:i, s:s}", "accessToken", at, "refreshToken", nrt,
                          "expiresIn", app->access_ttl, "tokenType", "Bearer");
         free(at);
@@ -659,8 +695,10 @@ int rg_auth_logout(rg_app *app, const char *access_token, json_t *body)
     rg_sha256_hex(access_token, strlen(access_token), hash);
     json_t *s;
     int rc = rg_docs_get(&app->st.docs, COLL_SESSIONS, hash, &s, NULL);
-    if (rc == RG_ENOTFOUND) return 0;
-    if (rc < 0) return rc;
+    if (rc == RG_ENOTFOUND)
+        return 0;
+    if (rc < 0)
+        return rc;
     char uid[RG_OID_LEN + 1], fam[64];
     snprintf(uid, sizeof uid, "%s", json_string_value(json_object_get(s, "userId")));
     snprintf(fam, sizeof fam, "%s", json_string_value(json_object_get(s, "familyId")));
@@ -672,6 +710,7 @@ int rg_auth_hash_password(const char *password, char **out)
 {
     char hash[crypto_pwhash_STRBYTES];
     int rc = hash_password(password, hash);
-    if (rc == 0) *out = rg_xstrdup(hash);
+    if (rc == 0)
+        *out = rg_xstrdup(hash);
     return rc;
 }

@@ -6,13 +6,16 @@
 
 bool rg_parse_id(const char *s, int64_t *out)
 {
-    if (!s || !*s || strlen(s) > 15) return false;
+    if (!s || !*s || strlen(s) > 15)
+        return false;
     int64_t v = 0;
     for (const char *p = s; *p; p++) {
-        if (!isdigit((unsigned char)*p)) return false;
+        if (!isdigit((unsigned char)*p))
+            return false;
         v = v * 10 + (*p - '0');
     }
-    if (v <= 0 || (s[0] == '0')) return false;
+    if (v <= 0 || (s[0] == '0'))
+        return false;
     *out = v;
     return true;
 }
@@ -32,9 +35,11 @@ int rg_cursor_decode(const char *cursor, char *a, size_t acap, char *b, size_t b
 {
     char raw[512];
     size_t len = strlen(cursor);
-    if (len == 0 || len > 600) return rg_error_set(RG_EINVAL, "the cursor is not valid");
+    if (len == 0 || len > 600)
+        return rg_error_set(RG_EINVAL, "the cursor is not valid");
     long n = rg_b64url_decode(cursor, len, raw, sizeof raw - 1);
-    if (n < 0) return rg_error_set(RG_EINVAL, "the cursor is not valid");
+    if (n < 0)
+        return rg_error_set(RG_EINVAL, "the cursor is not valid");
     raw[n] = '\0';
     char *bar = memchr(raw, '|', (size_t)n);
     if (!bar || (size_t)(bar - raw) >= acap || strlen(bar + 1) >= bcap)
@@ -63,11 +68,14 @@ int rg_doc_update(rg_documents *docs, const char *coll, const char *id,
         json_t *doc;
         int64_t rev;
         int rc = rg_docs_get(docs, coll, id, &doc, &rev);
-        if (rc < 0) return rc;
+        if (rc < 0)
+            return rc;
         rc = fn(doc, ctx);
-        if (rc == 0) rc = rg_docs_replace(docs, coll, id, doc, rev);
+        if (rc == 0)
+            rc = rg_docs_replace(docs, coll, id, doc, rev);
         json_decref(doc);
-        if (rc != RG_ESTALE) return rc;
+        if (rc != RG_ESTALE)
+            return rc;
     }
     return rg_error_set(RG_EUNAVAIL, "too many concurrent changes; try again");
 }
@@ -76,7 +84,8 @@ int rg_rel_run(rg_app *app, const char *name, const rg_param *p, int n, rg_rows 
 {
     rg_rel_conn *c;
     int rc = rg_rel_acquire(&app->st.rel, &c);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     rc = rg_rel_query(&app->st.rel, c, name, p, n, out);
     rg_rel_release(&app->st.rel, c);
     return rc;

@@ -73,7 +73,8 @@ void rg_error_field(const char *field, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (!tls_err.fields) tls_err.fields = json_array();
+    if (!tls_err.fields)
+        tls_err.fields = json_array();
     json_array_append_new(tls_err.fields, json_pack("{s:s, s:s}", "field", field, "message", msg));
 }
 

@@ -104,10 +104,13 @@ static bool slug_ok(const char *s)
 {
     bool digit_only = true;
     size_t n = strlen(s);
-    if (n == 0 || n > 200 || s[0] == '-' || s[n - 1] == '-') return false;
+    if (n == 0 || n > 200 || s[0] == '-' || s[n - 1] == '-')
+        return false;
     for (const char *p = s; *p; p++) {
-        if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '-')) return false;
-        if (*p == '-' && p[1] == '-') return false;
+        if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '-'))
+            return false;
+        if (*p == '-' && p[1] == '-')
+            return false;
         digit_only &= isdigit((unsigned char)*p) != 0;
     }
     return !digit_only; /* an all-digit slug would read as an id */
@@ -120,7 +123,8 @@ static void slugify(const char *title, char *out, size_t cap)
     bool dash = false;
     for (const unsigned char *p = (const unsigned char *)title; *p && n + 2 < cap && n < 120; p++) {
         if (isalnum(*p)) {
-            if (dash && n) out[n++] = '-';
+            if (dash && n)
+                out[n++] = '-';
             out[n++] = (char)tolower(*p);
             dash = false;
         } else {
@@ -203,7 +207,8 @@ static void apply_fields(v_ctx *v, json_t *body, struct event_fields *f, bool cr
                 v_fail(v, "cost.currency", "must be an ISO 4217 code such as GBP");
                 cur = NULL;
             }
-            if (amount && cur && f->cost_minor > 0) f->has_cost = true, f->currency = cur;
+            if (amount && cur && f->cost_minor > 0)
+                f->has_cost = true, f->currency = cur;
         } else if (!json_is_null(cost)) {
             v_fail(v, "cost", "must be {\"amount\": \"25.00\", \"currency\": \"GBP\"} or null");
         }
@@ -219,7 +224,8 @@ static int venue_exists(rg_app *app, int64_t id)
     rg_param p[] = {RG_PINT(id)};
     rg_rows *rows;
     int rc = rg_rel_run(app, "venue_get", p, 1, &rows);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     rc = rows->nrows;
     rg_rows_free(rows);
     return rc;
@@ -263,7 +269,8 @@ static int load_event(rg_app *app, int64_t id, rg_rows **out)
 {
     rg_param p[] = {RG_PINT(id)};
     int rc = rg_rel_run(app, "event_get", p, 1, out);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     if ((*out)->nrows == 0) {
         rg_rows_free(*out);
         *out = NULL;
@@ -285,9 +292,11 @@ int rg_event_create(rg_app *app, const rg_principal *who, json_t *body, json_t *
         !json_equal(json_object_get(body, "status"), json_string("draft")))
         v_fail(&v, "status", "a new event starts as a draft; publish it with PATCH");
     int rc = v_finish(&v);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     if (f.has_venue && (rc = venue_exists(app, f.venue_id)) <= 0) {
-        if (rc < 0) return rc;
+        if (rc < 0)
+            return rc;
         rg_error_field("venueId", "no such venue");
         return rg_error_set(RG_EVALIDATION, "the venue does not exist");
     }
@@ -331,10 +340,12 @@ int rg_event_create(rg_app *app, const rg_principal *who, json_t *body, json_t *
         rg_error_field("slug", "is already used by another event");
         return rg_error_set(RG_ECONFLICT, "the slug is already taken");
     }
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     int64_t id = rg_rows_int(rows, 0, "id", 0);
     rg_rows_free(rows);
-    if ((rc = load_event(app, id, &rows)) < 0) return rc;
+    if ((rc = load_event(app, id, &rows)) < 0)
+        return rc;
     *out = rg__event_view(rows, 0);
     rg_rows_free(rows);
     return 0;
@@ -349,7 +360,8 @@ static bool can_manage(const rg_principal *who, const rg_rows *r)
 /* Drafts and non-public events exist only for their owner and admins. */
 static bool can_see(const rg_principal *who, const rg_rows *r)
 {
-    if (can_manage(who, r)) return true;
+    if (can_manage(who, r))
+        return true;
     return strcmp(rg_rows_get(r, 0, "status"), "draft") != 0 && rg_rows_bool(r, 0, "is_public");
 }
 
@@ -383,7 +395,8 @@ int rg_event_get(rg_app *app, const rg_principal *who, const char *id_or_slug, j
         }
         rc = load_event(app, id, &rows);
     } else {
-        if (strlen(id_or_slug) > 200) return rg_error_set(RG_ENOTFOUND, "no such event");
+        if (strlen(id_or_slug) > 200)
+            return rg_error_set(RG_ENOTFOUND, "no such event");
         rg_param p[] = {RG_PTEXT(id_or_slug)};
         rc = rg_rel_run(app, "event_get_by_slug", p, 1, &rows);
         if (rc >= 0 && rows->nrows == 0) {
@@ -391,11 +404,13 @@ int rg_event_get(rg_app *app, const rg_principal *who, const char *id_or_slug, j
             return rg_error_set(RG_ENOTFOUND, "no such event");
         }
     }
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     json_t *ev = rg__event_view(rows, 0);
     if (by_id) {
         char *text = json_dumps(ev, JSON_COMPACT);
-        if (text) rg_cache_set(&app->st.cache, key, text, strlen(text), EVENT_CACHE_TTL_MS);
+        if (text)
+            rg_cache_set(&app->st.cache, key, text, strlen(text), EVENT_CACHE_TTL_MS);
         free(text);
     }
     if (!can_see(who, rows)) {
@@ -410,7 +425,8 @@ int rg_event_get(rg_app *app, const rg_principal *who, const char *id_or_slug, j
 
 static bool transition_ok(const char *from, const char *to)
 {
-    if (strcmp(from, to) == 0) return true;
+    if (strcmp(from, to) == 0)
+        return true;
     if (strcmp(from, "draft") == 0)
         return strcmp(to, "published") == 0 || strcmp(to, "cancelled") == 0;
     if (strcmp(from, "published") == 0)
@@ -432,12 +448,14 @@ int rg_event_patch(rg_app *app, const rg_principal *who, const char *id_s, json_
                    json_t **out)
 {
     int64_t id;
-    if (!rg_parse_id(id_s, &id)) return rg_error_set(RG_ENOTFOUND, "no such event");
+    if (!rg_parse_id(id_s, &id))
+        return rg_error_set(RG_ENOTFOUND, "no such event");
     if (!json_is_object(patch))
         return rg_error_set(RG_EVALIDATION, "the body must be a JSON object");
     rg_rows *r;
     int rc = load_event(app, id, &r);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     if (!can_manage(who, r)) {
         bool visible = can_see(who, r);
         rg_rows_free(r);
@@ -493,7 +511,8 @@ int rg_event_patch(rg_app *app, const rg_principal *who, const char *id_s, json_
                  (long long)taken);
         v_fail(&v, "maxParticipants", msg);
     }
-    if ((rc = v_finish(&v)) < 0) goto done;
+    if ((rc = v_finish(&v)) < 0)
+        goto done;
     if (f.has_venue && json_object_get(patch, "venueId") &&
         (rc = venue_exists(app, f.venue_id)) <= 0) {
         if (rc == 0) {
@@ -527,14 +546,16 @@ int rg_event_patch(rg_app *app, const rg_principal *who, const char *id_s, json_
     }
     if (rc == 0) /* places were taken meanwhile below the new maximum */
         rc = rg_error_set(RG_ECONFLICT, "places were taken meanwhile; read the event and retry");
-    if (rc < 0) goto done;
+    if (rc < 0)
+        goto done;
     if (strcmp(f.status, new_status) != 0)
         rg_info("audit: user %s moved event %lld from %s to %s", who->user_id, (long long)id,
                 f.status, new_status);
     rg_rows_free(r);
     r = NULL;
     rg__event_uncache(app, id);
-    if ((rc = load_event(app, id, &r)) < 0) goto done;
+    if ((rc = load_event(app, id, &r)) < 0)
+        goto done;
     index_event(app, r);
     *out = rg__event_view(r, 0);
     rc = 0;
@@ -580,15 +601,18 @@ static int discovery_query(rg_app *app, const rg_event_query *q, json_t **out)
     if ((rc = parse_bool_param("hasSpots", q->has_spots, &has_spots)) < 0 ||
         (rc = parse_bool_param("featured", q->featured, &featured)) < 0)
         return rc;
-    if (q->from && (rc = parse_bound("from", q->from, false, from)) < 0) return rc;
-    if (q->to && (rc = parse_bound("to", q->to, true, to)) < 0) return rc;
+    if (q->from && (rc = parse_bound("from", q->from, false, from)) < 0)
+        return rc;
+    if (q->to && (rc = parse_bound("to", q->to, true, to)) < 0)
+        return rc;
     if (q->from && q->to && strcmp(from, to) > 0)
         return rg_error_set(RG_EINVAL, "from must not be after to");
     double lat = 0, lng = 0, radius = 50;
     if (q->near) {
         char *end;
         lat = strtod(q->near, &end);
-        if (end == q->near || *end != ',') return rg_error_set(RG_EINVAL, "near must be lat,lng");
+        if (end == q->near || *end != ',')
+            return rg_error_set(RG_EINVAL, "near must be lat,lng");
         const char *l2 = end + 1;
         lng = strtod(l2, &end);
         if (end == l2 || *end || !(lat >= -90 && lat <= 90) || !(lng >= -180 && lng <= 180))
@@ -610,11 +634,13 @@ static int discovery_query(rg_app *app, const rg_event_query *q, json_t **out)
     }
     char *ids = NULL;
     if (q->q) {
-        if (strlen(q->q) > 200) return rg_error_set(RG_EINVAL, "q is limited to 200 characters");
+        if (strlen(q->q) > 200)
+            return rg_error_set(RG_EINVAL, "q is limited to 200 characters");
         static const char *const types[] = {"event"};
         rg_search_hit *hits;
         int n;
-        if ((rc = rg_search_query(&app->st.search, q->q, types, 1, 1000, &hits, &n)) < 0) return rc;
+        if ((rc = rg_search_query(&app->st.search, q->q, types, 1, 1000, &hits, &n)) < 0)
+            return rc;
         rg_buf b = {0};
         rg_buf_puts(&b, "[");
         for (int i = 0; i < n; i++)
@@ -646,7 +672,8 @@ static int discovery_query(rg_app *app, const rg_event_query *q, json_t **out)
     rg_rows *rows;
     rc = rg_rel_run(app, "event_list", p, 16, &rows);
     free(ids);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     json_t *items = json_array();
     int n = rows->nrows > q->limit ? q->limit : rows->nrows;
     for (int i = 0; i < n; i++)
@@ -660,9 +687,10 @@ static int discovery_query(rg_app *app, const rg_event_query *q, json_t **out)
     return 0;
 }
 
-int rg_event_list(rg_app *app, const rg_event_query *q, json_t **out)
+int rg_event_list_text(rg_app *app, const rg_event_query *q, char **out, size_t *len)
 {
-    /* The cache key is every parameter, so equal queries share a page. */
+    /* The cache key is every parameter, so equal queries share a page; the
+     * page is kept as the response text, served without parsing. */
     int64_t gen = 0;
     char *g = NULL;
     size_t glen;
@@ -677,25 +705,36 @@ int rg_event_list(rg_app *app, const rg_event_query *q, json_t **out)
                            q->near, q->radius_km, q->has_spots, q->featured, q->cursor};
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
         rg_buf_printf(&key, "|%s", parts[i] ? parts[i] : "\x01");
-    char *val = NULL;
-    size_t len;
-    int rc;
-    if (key.len < 1024 && rg_cache_get(&app->st.cache, key.data, &val, &len) == 0) {
-        *out = json_loadb(val, len, 0, NULL);
-        free(val);
-        if (*out) {
-            rg_buf_free(&key);
-            return 0;
-        }
+    bool cacheable = key.len < 1024;
+    if (cacheable && rg_cache_get(&app->st.cache, key.data, out, len) == 0) {
+        rg_buf_free(&key);
+        return 0;
     }
-    rc = discovery_query(app, q, out);
-    if (rc == 0 && key.len < 1024) {
-        char *text = json_dumps(*out, JSON_COMPACT);
-        if (text) rg_cache_set(&app->st.cache, key.data, text, strlen(text), DISCOVERY_TTL_MS);
-        free(text);
+    json_t *page = NULL;
+    int rc = discovery_query(app, q, &page);
+    if (rc == 0) {
+        *out = json_dumps(page, JSON_COMPACT);
+        json_decref(page);
+        if (!*out)
+            abort();
+        *len = strlen(*out);
+        if (cacheable)
+            rg_cache_set(&app->st.cache, key.data, *out, *len, DISCOVERY_TTL_MS);
     }
     rg_buf_free(&key);
     return rc;
+}
+
+int rg_event_list(rg_app *app, const rg_event_query *q, json_t **out)
+{
+    char *text;
+    size_t len;
+    int rc = rg_event_list_text(app, q, &text, &len);
+    if (rc < 0)
+        return rc;
+    *out = json_loadb(text, len, 0, NULL);
+    free(text);
+    return *out ? 0 : rg_error_set(RG_EINTERNAL, "internal error");
 }
 
 /* ---- organizer views ---- */
@@ -703,9 +742,11 @@ int rg_event_list(rg_app *app, const rg_event_query *q, json_t **out)
 static int load_managed(rg_app *app, const rg_principal *who, const char *id_s, int64_t *id,
                         rg_rows **out)
 {
-    if (!rg_parse_id(id_s, id)) return rg_error_set(RG_ENOTFOUND, "no such event");
+    if (!rg_parse_id(id_s, id))
+        return rg_error_set(RG_ENOTFOUND, "no such event");
     int rc = load_event(app, *id, out);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     if (!can_manage(who, *out)) {
         bool visible = can_see(who, *out);
         rg_rows_free(*out);
@@ -722,7 +763,8 @@ int rg_event_attendees(rg_app *app, const rg_principal *who, const char *id_s, c
     int64_t id, after = 0;
     rg_rows *ev;
     int rc = load_managed(app, who, id_s, &id, &ev);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     rg_rows_free(ev);
     static const char *const statuses[] = {"pending", "confirmed", "waitlisted", "cancelled"};
     if (status) {
@@ -734,7 +776,8 @@ int rg_event_attendees(rg_app *app, const rg_principal *who, const char *id_s, c
                                 "status must be pending, confirmed, waitlisted or cancelled");
     }
     bool ci = false;
-    if ((rc = parse_bool_param("checkedIn", checked_in, &ci)) < 0) return rc;
+    if ((rc = parse_bool_param("checkedIn", checked_in, &ci)) < 0)
+        return rc;
     if (cursor) {
         char a[32], b[8];
         if (rg_cursor_decode(cursor, a, sizeof a, b, sizeof b) < 0 || !rg_parse_id(a, &after))
@@ -743,7 +786,8 @@ int rg_event_attendees(rg_app *app, const rg_principal *who, const char *id_s, c
     rg_param p[] = {RG_PINT(id), RG_PTEXT(status), checked_in ? RG_PBOOL(ci) : RG_PNULL,
                     RG_PINT(after), RG_PINT(limit + 1)};
     rg_rows *rows;
-    if ((rc = rg_rel_run(app, "event_attendees", p, 5, &rows)) < 0) return rc;
+    if ((rc = rg_rel_run(app, "event_attendees", p, 5, &rows)) < 0)
+        return rc;
     json_t *items = json_array();
     int n = rows->nrows > limit ? limit : rows->nrows;
     for (int i = 0; i < n; i++) {
@@ -773,11 +817,13 @@ int rg_event_stats(rg_app *app, const rg_principal *who, const char *id_s, json_
     int64_t id;
     rg_rows *ev;
     int rc = load_managed(app, who, id_s, &id, &ev);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     rg_rows_free(ev);
     rg_param p[] = {RG_PINT(id)};
     rg_rows *r;
-    if ((rc = rg_rel_run(app, "event_stats", p, 1, &r)) < 0) return rc;
+    if ((rc = rg_rel_run(app, "event_stats", p, 1, &r)) < 0)
+        return rc;
     json_t *max = rg_rows_get(r, 0, "max_participants")
                       ? json_integer(rg_rows_int(r, 0, "max_participants", 0))
                       : json_null();
@@ -803,7 +849,8 @@ int rg_event_reindex(rg_app *app, int *count)
     for (;;) {
         rg_param p[] = {RG_PINT(after)};
         rg_rows *rows;
-        if ((rc = rg_rel_run(app, "event_index_all", p, 1, &rows)) < 0) return rc;
+        if ((rc = rg_rel_run(app, "event_index_all", p, 1, &rows)) < 0)
+            return rc;
         for (int i = 0; i < rows->nrows && rc >= 0; i++) {
             char id[32];
             snprintf(id, sizeof id, "%s", rg_rows_get(rows, i, "id"));
@@ -818,6 +865,7 @@ int rg_event_reindex(rg_app *app, int *count)
         }
         int n = rows->nrows;
         rg_rows_free(rows);
-        if (rc < 0 || n == 0) return rc < 0 ? rc : 0;
+        if (rc < 0 || n == 0)
+            return rc < 0 ? rc : 0;
     }
 }

@@ -37,7 +37,8 @@ static struct series *lookup(struct family *f, const char *name)
 {
     int n = atomic_load_explicit(&f->n, memory_order_acquire);
     for (int i = 0; i < n; i++)
-        if (f->s[i].name == name || strcmp(f->s[i].name, name) == 0) return &f->s[i];
+        if (f->s[i].name == name || strcmp(f->s[i].name, name) == 0)
+            return &f->s[i];
     pthread_mutex_lock(&f->lock);
     n = atomic_load(&f->n);
     for (int i = 0; i < n; i++)
@@ -70,19 +71,24 @@ static void observe(struct series *s, int64_t dur_us)
 void rg_metrics_request(const char *route, int status, int64_t dur_us)
 {
     struct series *s = lookup(&routes, route);
-    if (!s) return;
+    if (!s)
+        return;
     observe(s, dur_us);
     int cls = status / 100;
-    if (cls >= 1 && cls <= 5) atomic_fetch_add_explicit(&s->by_class[cls], 1, memory_order_relaxed);
-    if (status >= 500) atomic_fetch_add_explicit(&s->errors, 1, memory_order_relaxed);
+    if (cls >= 1 && cls <= 5)
+        atomic_fetch_add_explicit(&s->by_class[cls], 1, memory_order_relaxed);
+    if (status >= 500)
+        atomic_fetch_add_explicit(&s->errors, 1, memory_order_relaxed);
 }
 
 void rg_metrics_query(const char *name, int64_t dur_us, bool failed)
 {
     struct series *s = lookup(&queries, name);
-    if (!s) return;
+    if (!s)
+        return;
     observe(s, dur_us);
-    if (failed) atomic_fetch_add_explicit(&s->errors, 1, memory_order_relaxed);
+    if (failed)
+        atomic_fetch_add_explicit(&s->errors, 1, memory_order_relaxed);
 }
 
 static void render_hist(rg_buf *out, const char *metric, const char *label, struct series *s)

@@ -22,20 +22,24 @@ static int collect(const char *dialect, struct migration **out, int *n)
     struct migration *m = NULL;
     int cnt = 0;
     for (const struct rg_embedded_file *f = rg_embedded_files; f->name; f++) {
-        if (strncmp(f->name, prefix, (size_t)len) != 0) continue;
+        if (strncmp(f->name, prefix, (size_t)len) != 0)
+            continue;
         const char *base = f->name + len;
         char *end;
         long v = strtol(base, &end, 10);
-        if (end == base || *end != '_' || v <= 0) continue;
+        if (end == base || *end != '_' || v <= 0)
+            continue;
         const char *dot = strstr(end, ".up.sql");
         bool up = dot != NULL;
-        if (!up && !(dot = strstr(end, ".down.sql"))) continue;
+        if (!up && !(dot = strstr(end, ".down.sql")))
+            continue;
         int i;
         for (i = 0; i < cnt && m[i].version != v; i++)
             ;
         if (i == cnt) {
             m = realloc(m, sizeof *m * (size_t)(cnt + 1));
-            if (!m) abort();
+            if (!m)
+                abort();
             memset(&m[cnt], 0, sizeof *m);
             m[cnt].version = (int)v;
             snprintf(m[cnt].name, sizeof m[cnt].name, "%.*s", (int)(dot - end - 1), end + 1);
@@ -77,7 +81,8 @@ static int state_load(rg_relational *r, struct state *s)
 {
     memset(s, 0, sizeof *s);
     int rc = rg_rel_acquire(r, &s->conn);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     collect(r->ops->dialect, &s->known, &s->nknown);
     if ((rc = rg_rel_query(r, s->conn, "migrations_ensure", NULL, 0, NULL)) < 0 ||
         (rc = rg_rel_query(r, s->conn, "migrations_list", NULL, 0, &s->applied)) < 0)
@@ -88,14 +93,16 @@ static int state_load(rg_relational *r, struct state *s)
 static struct migration *find_known(struct state *s, int version)
 {
     for (int i = 0; i < s->nknown; i++)
-        if (s->known[i].version == version) return &s->known[i];
+        if (s->known[i].version == version)
+            return &s->known[i];
     return NULL;
 }
 
 static int applied_row(struct state *s, int version)
 {
     for (int i = 0; i < s->applied->nrows; i++)
-        if (rg_rows_int(s->applied, i, "version", -1) == version) return i;
+        if (rg_rows_int(s->applied, i, "version", -1) == version)
+            return i;
     return -1;
 }
 
@@ -125,10 +132,12 @@ int rg_migrate_up(rg_relational *r, int *applied)
 {
     struct state s;
     int rc = state_load(r, &s), count = 0;
-    if (rc == 0) rc = verify(&s);
+    if (rc == 0)
+        rc = verify(&s);
     for (int i = 0; rc == 0 && i < s.nknown; i++) {
         struct migration *m = &s.known[i];
-        if (applied_row(&s, m->version) >= 0) continue;
+        if (applied_row(&s, m->version) >= 0)
+            continue;
         if (!m->up) {
             rc = rg_error_set(RG_EINTERNAL, "migration %04d has no up script", m->version);
             break;
@@ -137,7 +146,8 @@ int rg_migrate_up(rg_relational *r, int *applied)
         rg_time_format(rg_now(), now);
         rg_param p[] = {RG_PINT(m->version), RG_PTEXT(m->name), RG_PTEXT(m->checksum),
                         RG_PTEXT(now)};
-        if ((rc = rg_rel_begin(r, s.conn, true)) < 0) break;
+        if ((rc = rg_rel_begin(r, s.conn, true)) < 0)
+            break;
         if ((rc = rg_rel_exec_script(r, s.conn, m->up)) < 0 ||
             (rc = rg_rel_query(r, s.conn, "migrations_insert", p, 4, NULL)) < 0 ||
             (rc = rg_rel_commit(r, s.conn)) < 0) {
@@ -148,7 +158,8 @@ int rg_migrate_up(rg_relational *r, int *applied)
         rg_info("applied migration %04d_%s", m->version, m->name);
         count++;
     }
-    if (applied) *applied = count;
+    if (applied)
+        *applied = count;
     state_free(r, &s);
     return rc < 0 ? rc : 0;
 }
@@ -157,7 +168,8 @@ int rg_migrate_down(rg_relational *r, int n)
 {
     struct state s;
     int rc = state_load(r, &s);
-    if (rc == 0) rc = verify(&s);
+    if (rc == 0)
+        rc = verify(&s);
     for (int i = s.applied ? s.applied->nrows - 1 : -1; rc == 0 && n > 0 && i >= 0; i--, n--) {
         int v = (int)rg_rows_int(s.applied, i, "version", -1);
         struct migration *m = find_known(&s, v);
@@ -166,7 +178,8 @@ int rg_migrate_down(rg_relational *r, int n)
             break;
         }
         rg_param p[] = {RG_PINT(v)};
-        if ((rc = rg_rel_begin(r, s.conn, true)) < 0) break;
+        if ((rc = rg_rel_begin(r, s.conn, true)) < 0)
+            break;
         if ((rc = rg_rel_exec_script(r, s.conn, m->down)) < 0 ||
             (rc = rg_rel_query(r, s.conn, "migrations_delete", p, 1, NULL)) < 0 ||
             (rc = rg_rel_commit(r, s.conn)) < 0) {
@@ -207,7 +220,8 @@ int rg_migrate_check(rg_relational *r)
 {
     struct state s;
     int rc = state_load(r, &s);
-    if (rc == 0) rc = verify(&s);
+    if (rc == 0)
+        rc = verify(&s);
     for (int i = 0; rc == 0 && i < s.nknown; i++)
         if (applied_row(&s, s.known[i].version) < 0)
             rc = rg_error_set(RG_EUNAVAIL, "migration %04d_%s is not applied", s.known[i].version,

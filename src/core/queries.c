@@ -25,7 +25,8 @@ static void add(const char *dialect, const char *name, size_t nlen, const char *
     while (len && (sql[len - 1] == '\n' || sql[len - 1] == ' ' || sql[len - 1] == ';'))
         len--;
     table = realloc(table, sizeof *table * (size_t)(ntable + 1));
-    if (!table) abort();
+    if (!table)
+        abort();
     struct named *q = &table[ntable++];
     snprintf(q->dialect, sizeof q->dialect, "%s", dialect);
     snprintf(q->name, sizeof q->name, "%.*s", (int)nlen, name);
@@ -38,9 +39,11 @@ static void load(void)
 {
     static const char marker[] = "-- name:";
     for (const struct rg_embedded_file *f = rg_embedded_files; f->name; f++) {
-        if (strncmp(f->name, "queries/", 8) != 0) continue;
+        if (strncmp(f->name, "queries/", 8) != 0)
+            continue;
         const char *d = f->name + 8, *slash = strchr(d, '/');
-        if (!slash) continue;
+        if (!slash)
+            continue;
         char dialect[16];
         snprintf(dialect, sizeof dialect, "%.*s", (int)(slash - d), d);
         const char *p = strstr(f->data, marker);
@@ -51,7 +54,8 @@ static void load(void)
             size_t nlen = strcspn(name, " \r\n");
             const char *body = name + nlen;
             body += strcspn(body, "\n");
-            if (*body) body++;
+            if (*body)
+                body++;
             const char *next = strstr(body, marker);
             add(dialect, name, nlen, body, next ? (size_t)(next - body) : strlen(body));
             p = next;
@@ -64,9 +68,12 @@ const char *rg_query_sql(const char *dialect, const char *name)
     pthread_once(&once, load);
     const char *common = NULL;
     for (int i = 0; i < ntable; i++) {
-        if (strcmp(table[i].name, name) != 0) continue;
-        if (strcmp(table[i].dialect, dialect) == 0) return table[i].sql;
-        if (strcmp(table[i].dialect, "common") == 0) common = table[i].sql;
+        if (strcmp(table[i].name, name) != 0)
+            continue;
+        if (strcmp(table[i].dialect, dialect) == 0)
+            return table[i].sql;
+        if (strcmp(table[i].dialect, "common") == 0)
+            common = table[i].sql;
     }
     return common;
 }

@@ -22,7 +22,8 @@ json_t *rg__registration_view(const rg_rows *r, int i)
     const char *gc = rg_rows_get(r, i, "guardian_consent");
     if (gc) {
         json_t *x = json_loads(gc, 0, NULL);
-        if (x) consent = x;
+        if (x)
+            consent = x;
     }
     const char *pid = rg_rows_get(r, i, "payment_id");
     return json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:b, s:o, s:o, s:o, s:o, "
@@ -51,7 +52,8 @@ static int promote_waitlisted(rg_app *app, rg_rel_conn *c, int64_t event_id, boo
     rg_rows *w;
     rg_param p[] = {RG_PINT(event_id)};
     int rc = rg_rel_query(r, c, "registration_first_waitlisted", p, 1, &w);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     if (w->nrows == 0) {
         rg_rows_free(w);
         return 0;
@@ -65,7 +67,8 @@ static int promote_waitlisted(rg_app *app, rg_rel_conn *c, int64_t event_id, boo
     rg_time_format(rg_now() + hold_minutes * 60, hold);
     rg_param pp[] = {RG_PINT(rid), RG_PTEXT(paid ? "pending" : "confirmed"),
                      paid ? RG_PTEXT(hold) : RG_PNULL, RG_PTEXT(now)};
-    if ((rc = rg_rel_query(r, c, "registration_promote", pp, 4, NULL)) < 0) return rc;
+    if ((rc = rg_rel_query(r, c, "registration_promote", pp, 4, NULL)) < 0)
+        return rc;
     rg_info("registration %lld moved up from the waiting list of event %lld", (long long)rid,
             (long long)event_id);
     return 1;
@@ -79,12 +82,15 @@ static int expire_event_holds(rg_app *app, rg_rel_conn *c, int64_t event_id, boo
     rg_relational *r = &app->st.rel;
     rg_param p[] = {RG_PINT(event_id), RG_PTEXT(now)};
     int n = rg_rel_query(r, c, "registration_expire_holds", p, 2, NULL);
-    if (n <= 0) return n;
+    if (n <= 0)
+        return n;
     rg_param rp[] = {RG_PINT(event_id), RG_PINT(n), RG_PTEXT(now)};
     int rc = rg_rel_query(r, c, "event_release_places", rp, 3, NULL);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     for (int i = 0; i < n; i++)
-        if ((rc = promote_waitlisted(app, c, event_id, paid, hold_minutes, now)) <= 0) break;
+        if ((rc = promote_waitlisted(app, c, event_id, paid, hold_minutes, now)) <= 0)
+            break;
     return rc < 0 ? rc : n;
 }
 
@@ -99,55 +105,36 @@ static int validate_consent(v_ctx *v, json_t *consent)
     return 0;
 }
 
-int rg_registration_create(rg_app *app, const rg_principal *who, const char *event_id_s,
-                           json_t *body, json_t **out)
+/* Every rule that decides whether who may register for the event, except
+ * capacity: visible, published, before the deadline, old enough, guardian
+ * consent, not already registered. *ev_out receives the event row. */
+static int check_admission(rg_relational *r, rg_rel_conn *c, const rg_principal *who,
+                           int64_t event_id, int age, json_t *consent, const char *now,
+                           rg_rows **ev_out)
 {
-    int64_t event_id;
-    if (!rg_parse_id(event_id_s, &event_id)) return rg_error_set(RG_ENOTFOUND, "no such event");
-    if (body && !json_is_object(body))
-        return rg_error_set(RG_EVALIDATION, "the body must be a JSON object");
-    v_ctx v = {0};
-    const char *diet = NULL, *needs = NULL;
-    json_t *consent = NULL;
-    v_string(&v, body, "dietaryRequirements", false, 0, 1000, &diet);
-    v_string(&v, body, "specialNeeds", false, 0, 1000, &needs);
-    if (v_object(&v, body, "guardianConsent", &consent) && consent) validate_consent(&v, consent);
-    int rc = v_finish(&v);
-    if (rc < 0) return rc;
-
-    /* The person's age, for events with an age rule. */
-    json_t *user = NULL;
-    if ((rc = rg_user_load(app, who->user_id, &user)) < 0) return rc;
-    int age = rg_age_at(json_string_value(json_object_get(user, "dateOfBirth")), rg_now());
-    json_decref(user);
-
-    rg_relational *r = &app->st.rel;
-    rg_rel_conn *c;
-    if ((rc = rg_rel_acquire(r, &c)) < 0) return rc;
-    rg_rows *ev = NULL, *reg = NULL;
-    char now[RG_TIME_LEN + 1];
-    int64_t now_t = rg_now();
-    rg_time_format(now_t, now);
-    if ((rc = rg_rel_begin(r, c, true)) < 0) goto out;
+    rg_rows *ev = NULL;
+    int rc;
     rg_param ep[] = {RG_PINT(event_id)};
-    if ((rc = rg_rel_query(r, c, "event_get", ep, 1, &ev)) < 0) goto fail;
+    if ((rc = rg_rel_query(r, c, "event_get", ep, 1, &ev)) < 0)
+        goto refuse;
     bool owner = ev->nrows && strcmp(rg_rows_get(ev, 0, "organizer_id"), who->user_id) == 0;
     if (ev->nrows == 0 || (!owner && !rg_is_admin(who) &&
                            (strcmp(rg_rows_get(ev, 0, "status"), "draft") == 0 ||
                             !rg_rows_bool(ev, 0, "is_public")))) {
         rc = rg_error_set(RG_ENOTFOUND, "no such event");
-        goto fail;
+        goto refuse;
     }
     if (strcmp(rg_rows_get(ev, 0, "status"), "published") != 0) {
         rc = rg_error_set(RG_EUNPROCESSABLE, "the event is not open for registration (%s)",
                           rg_rows_get(ev, 0, "status"));
-        goto fail;
+        goto refuse;
     }
     const char *deadline = rg_rows_get(ev, 0, "registration_deadline");
-    if (!deadline) deadline = rg_rows_get(ev, 0, "end_date");
+    if (!deadline)
+        deadline = rg_rows_get(ev, 0, "end_date");
     if (strcmp(now, deadline) > 0) {
         rc = rg_error_set(RG_EUNPROCESSABLE, "registration closed at %s", deadline);
-        goto fail;
+        goto refuse;
     }
     if (rg_rows_get(ev, 0, "min_age")) {
         int64_t min_age = rg_rows_int(ev, 0, "min_age", 0);
@@ -155,12 +142,12 @@ int rg_registration_create(rg_app *app, const rg_principal *who, const char *eve
             rg_error_field("dateOfBirth", "is needed on your profile for this event");
             rc = rg_error_set(RG_EUNPROCESSABLE, "this event has a minimum age of %lld",
                               (long long)min_age);
-            goto fail;
+            goto refuse;
         }
         if (age >= 0 && age < min_age) {
             rc = rg_error_set(RG_EUNPROCESSABLE, "this event has a minimum age of %lld",
                               (long long)min_age);
-            goto fail;
+            goto refuse;
         }
     }
     if (rg_rows_get(ev, 0, "guardian_consent_under")) {
@@ -169,28 +156,104 @@ int rg_registration_create(rg_app *app, const rg_principal *who, const char *eve
             rg_error_field("guardianConsent", "is required for attendees under %lld",
                            (long long)under);
             rc = rg_error_set(RG_EUNPROCESSABLE, "a guardian's consent is required");
-            goto fail;
+            goto refuse;
         }
     }
     rg_param up[] = {RG_PINT(event_id), RG_PTEXT(who->user_id)};
     rg_rows *dup;
-    if ((rc = rg_rel_query(r, c, "registration_active_for_user", up, 2, &dup)) < 0) goto fail;
+    if ((rc = rg_rel_query(r, c, "registration_active_for_user", up, 2, &dup)) < 0)
+        goto refuse;
     int have = dup->nrows;
     rg_rows_free(dup);
     if (have) {
         rc = rg_error_set(RG_EALREADY, "you are already registered for this event");
-        goto fail;
+        goto refuse;
     }
+    *ev_out = ev;
+    return 0;
+refuse:
+    rg_rows_free(ev);
+    return rc;
+}
+
+/* True when the event is full, keeps no waiting list and has no lapsed hold
+ * to give back: the answer can only be event-full. */
+static bool surely_full(rg_relational *r, rg_rel_conn *c, const rg_rows *ev, const char *now)
+{
+    if (!rg_rows_get(ev, 0, "max_participants") || rg_rows_bool(ev, 0, "waitlist_enabled") ||
+        rg_rows_int(ev, 0, "taken", 0) < rg_rows_int(ev, 0, "max_participants", 0))
+        return false;
+    rg_param p[] = {RG_PINT(rg_rows_int(ev, 0, "id", 0)), RG_PTEXT(now)};
+    rg_rows *h = NULL;
+    int rc = rg_rel_query(r, c, "event_has_lapsed_holds", p, 2, &h);
+    bool full = rc >= 0 && h->nrows == 0;
+    rg_rows_free(h);
+    rg_error_clear();
+    return full;
+}
+
+int rg_registration_create(rg_app *app, const rg_principal *who, const char *event_id_s,
+                           json_t *body, json_t **out)
+{
+    int64_t event_id;
+    if (!rg_parse_id(event_id_s, &event_id))
+        return rg_error_set(RG_ENOTFOUND, "no such event");
+    if (body && !json_is_object(body))
+        return rg_error_set(RG_EVALIDATION, "the body must be a JSON object");
+    v_ctx v = {0};
+    const char *diet = NULL, *needs = NULL;
+    json_t *consent = NULL;
+    v_string(&v, body, "dietaryRequirements", false, 0, 1000, &diet);
+    v_string(&v, body, "specialNeeds", false, 0, 1000, &needs);
+    if (v_object(&v, body, "guardianConsent", &consent) && consent)
+        validate_consent(&v, consent);
+    int rc = v_finish(&v);
+    if (rc < 0)
+        return rc;
+
+    /* The person's age, for events with an age rule. */
+    json_t *user = NULL;
+    if ((rc = rg_user_load(app, who->user_id, &user)) < 0)
+        return rc;
+    int age = rg_age_at(json_string_value(json_object_get(user, "dateOfBirth")), rg_now());
+    json_decref(user);
+
+    rg_relational *r = &app->st.rel;
+    rg_rel_conn *c;
+    if ((rc = rg_rel_acquire(r, &c)) < 0)
+        return rc;
+    rg_rows *ev = NULL, *reg = NULL;
+    char now[RG_TIME_LEN + 1];
+    int64_t now_t = rg_now();
+    rg_time_format(now_t, now);
+    /* First without the write lock: in a sold-out rush most people are
+     * refused here, and only the others queue for the lock. */
+    if ((rc = check_admission(r, c, who, event_id, age, consent, now, &ev)) < 0)
+        goto out;
+    if (surely_full(r, c, ev, now)) {
+        rc = rg_error_set(RG_EFULL, "the event is full");
+        goto out;
+    }
+    rg_rows_free(ev);
+    ev = NULL;
+    /* Then for real, inside the write transaction. */
+    if ((rc = rg_rel_begin(r, c, true)) < 0)
+        goto out;
+    if ((rc = check_admission(r, c, who, event_id, age, consent, now, &ev)) < 0)
+        goto fail;
     bool paid = rg_rows_get(ev, 0, "cost_minor") != NULL;
     int64_t hold_minutes = rg_rows_int(ev, 0, "hold_minutes", 30);
-    if ((rc = expire_event_holds(app, c, event_id, paid, hold_minutes, now)) < 0) goto fail;
+    if ((rc = expire_event_holds(app, c, event_id, paid, hold_minutes, now)) < 0)
+        goto fail;
     rg_param tp[] = {RG_PINT(event_id), RG_PTEXT(now)};
-    if ((rc = rg_rel_query(r, c, "event_take_place", tp, 2, NULL)) < 0) goto fail;
+    if ((rc = rg_rel_query(r, c, "event_take_place", tp, 2, NULL)) < 0)
+        goto fail;
     const char *status;
     char hold[RG_TIME_LEN + 1] = "";
     if (rc == 1) {
         status = paid ? "pending" : "confirmed";
-        if (paid) rg_time_format(now_t + hold_minutes * 60, hold);
+        if (paid)
+            rg_time_format(now_t + hold_minutes * 60, hold);
     } else if (rg_rows_bool(ev, 0, "waitlist_enabled")) {
         status = "waitlisted";
     } else {
@@ -213,11 +276,14 @@ int rg_registration_create(rg_app *app, const rg_principal *who, const char *eve
         rc = rg_error_set(RG_EALREADY, "you are already registered for this event");
         goto fail;
     }
-    if (rc < 0) goto fail;
+    if (rc < 0)
+        goto fail;
     rg_param gp[] = {RG_PINT(rg_rows_int(ins, 0, "id", 0))};
     rg_rows_free(ins);
-    if ((rc = rg_rel_query(r, c, "registration_get", gp, 1, &reg)) < 0) goto fail;
-    if ((rc = rg_rel_commit(r, c)) < 0) goto fail;
+    if ((rc = rg_rel_query(r, c, "registration_get", gp, 1, &reg)) < 0)
+        goto fail;
+    if ((rc = rg_rel_commit(r, c)) < 0)
+        goto fail;
     rg__event_uncache(app, event_id);
     *out = rg__registration_view(reg, 0);
     rc = 0;
@@ -236,10 +302,12 @@ static int load_visible(rg_app *app, const rg_principal *who, const char *id_s, 
                         bool *manager)
 {
     int64_t id;
-    if (!rg_parse_id(id_s, &id)) return rg_error_set(RG_ENOTFOUND, "no such registration");
+    if (!rg_parse_id(id_s, &id))
+        return rg_error_set(RG_ENOTFOUND, "no such registration");
     rg_param p[] = {RG_PINT(id)};
     int rc = rg_rel_run(app, "registration_get", p, 1, out);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     rg_rows *r = *out;
     *manager = r->nrows && (rg_is_admin(who) ||
                             strcmp(rg_rows_get(r, 0, "event_organizer_id"), who->user_id) == 0);
@@ -256,7 +324,8 @@ int rg_registration_get(rg_app *app, const rg_principal *who, const char *id, js
     rg_rows *r;
     bool manager;
     int rc = load_visible(app, who, id, &r, &manager);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     *out = rg__registration_view(r, 0);
     rg_rows_free(r);
     return 0;
@@ -271,10 +340,12 @@ int rg_registration_cancel(rg_app *app, const rg_principal *who, const char *id_
         return rg_error_set(RG_EVALIDATION, "the body must be a JSON object");
     v_string(&v, body, "reason", false, 0, 500, &reason);
     int rc = v_finish(&v);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     rg_rows *r;
     bool manager;
-    if ((rc = load_visible(app, who, id_s, &r, &manager)) < 0) return rc;
+    if ((rc = load_visible(app, who, id_s, &r, &manager)) < 0)
+        return rc;
     int64_t id = rg_rows_int(r, 0, "id", 0), event_id = rg_rows_int(r, 0, "event_id", 0);
     bool paid = rg_rows_get(r, 0, "event_cost_minor") != NULL;
     int64_t hold_minutes = rg_rows_int(r, 0, "event_hold_minutes", 30);
@@ -283,12 +354,15 @@ int rg_registration_cancel(rg_app *app, const rg_principal *who, const char *id_
 
     rg_relational *rel = &app->st.rel;
     rg_rel_conn *c;
-    if ((rc = rg_rel_acquire(rel, &c)) < 0) return rc;
+    if ((rc = rg_rel_acquire(rel, &c)) < 0)
+        return rc;
     char now[RG_TIME_LEN + 1];
     rg_time_format(rg_now(), now);
-    if ((rc = rg_rel_begin(rel, c, true)) < 0) goto out;
+    if ((rc = rg_rel_begin(rel, c, true)) < 0)
+        goto out;
     rg_param gp[] = {RG_PINT(id)};
-    if ((rc = rg_rel_query(rel, c, "registration_get", gp, 1, &r)) < 0) goto fail;
+    if ((rc = rg_rel_query(rel, c, "registration_get", gp, 1, &r)) < 0)
+        goto fail;
     const char *old = rg_rows_get(r, 0, "status");
     if (strcmp(old, "cancelled") != 0) {
         bool held_place = strcmp(old, "confirmed") == 0 || strcmp(old, "pending") == 0;
@@ -298,7 +372,8 @@ int rg_registration_cancel(rg_app *app, const rg_principal *who, const char *id_
                             : (manager && strcmp(rg_rows_get(r, 0, "user_id"), who->user_id) != 0
                                    ? "cancelled by the organizer"
                                    : "cancelled by the attendee"))};
-        if ((rc = rg_rel_query(rel, c, "registration_cancel", cp, 3, NULL)) < 0) goto fail;
+        if ((rc = rg_rel_query(rel, c, "registration_cancel", cp, 3, NULL)) < 0)
+            goto fail;
         if (held_place) {
             rg_param rp[] = {RG_PINT(event_id), RG_PINT(1), RG_PTEXT(now)};
             if ((rc = rg_rel_query(rel, c, "event_release_places", rp, 3, NULL)) < 0 ||
@@ -306,9 +381,11 @@ int rg_registration_cancel(rg_app *app, const rg_principal *who, const char *id_
                 goto fail;
         }
         rg_rows_free(r);
-        if ((rc = rg_rel_query(rel, c, "registration_get", gp, 1, &r)) < 0) goto fail;
+        if ((rc = rg_rel_query(rel, c, "registration_get", gp, 1, &r)) < 0)
+            goto fail;
     }
-    if ((rc = rg_rel_commit(rel, c)) < 0) goto fail;
+    if ((rc = rg_rel_commit(rel, c)) < 0)
+        goto fail;
     rg__event_uncache(app, event_id);
     *out = rg__registration_view(r, 0);
     rc = 0;
@@ -326,7 +403,8 @@ int rg_registration_check_in(rg_app *app, const rg_principal *who, const char *i
     rg_rows *r;
     bool manager;
     int rc = load_visible(app, who, id_s, &r, &manager);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     if (!manager) {
         rg_rows_free(r);
         return rg_error_set(RG_EFORBIDDEN, "only the organizer or an admin checks people in");
@@ -343,12 +421,14 @@ int rg_registration_check_in(rg_app *app, const rg_principal *who, const char *i
     char now[RG_TIME_LEN + 1];
     rg_time_format(rg_now(), now);
     rg_param p[] = {RG_PINT(id), RG_PTEXT(now)};
-    if ((rc = rg_rel_run(app, "registration_check_in", p, 2, NULL)) < 0) return rc;
+    if ((rc = rg_rel_run(app, "registration_check_in", p, 2, NULL)) < 0)
+        return rc;
     if (rc == 0) /* cancelled meanwhile */
         return rg_error_set(RG_ECONFLICT, "the registration was cancelled");
     rg__event_uncache(app, event_id);
     rg_param gp[] = {RG_PINT(id)};
-    if ((rc = rg_rel_run(app, "registration_get", gp, 1, &r)) < 0) return rc;
+    if ((rc = rg_rel_run(app, "registration_get", gp, 1, &r)) < 0)
+        return rc;
     *out = rg__registration_view(r, 0);
     rg_rows_free(r);
     return 0;
@@ -361,7 +441,8 @@ int rg_registration_expire_holds(rg_app *app)
     rg_param p[] = {RG_PTEXT(now)};
     rg_rows *events;
     int rc = rg_rel_run(app, "events_with_expired_holds", p, 1, &events);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     int total = 0;
     rg_relational *rel = &app->st.rel;
     rg_rel_conn *c;
@@ -373,7 +454,8 @@ int rg_registration_expire_holds(rg_app *app)
         int64_t eid = rg_rows_int(events, i, "event_id", 0);
         rg_rows *ev = NULL;
         rg_param ep[] = {RG_PINT(eid)};
-        if ((rc = rg_rel_begin(rel, c, true)) < 0) break;
+        if ((rc = rg_rel_begin(rel, c, true)) < 0)
+            break;
         if ((rc = rg_rel_query(rel, c, "event_get", ep, 1, &ev)) < 0 || ev->nrows == 0) {
             rg_rows_free(ev);
             rg_rel_rollback(rel, c);

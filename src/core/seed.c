@@ -48,7 +48,8 @@ int rg_seed(rg_app *app, const rg_seed_opts *o, FILE *report)
     uint64_t s = o->seed ? o->seed : 1;
     char *hash = NULL;
     int rc = rg_auth_hash_password(o->password ? o->password : "risinggen-demo", &hash);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     FILE *tokens = NULL;
     if (o->tokens_out && !(tokens = fopen(o->tokens_out, "w"))) {
         free(hash);
@@ -86,7 +87,8 @@ int rg_seed(rg_app *app, const rg_seed_opts *o, FILE *report)
         }
         if (tokens) {
             char *tok;
-            if ((rc = rg_auth_issue_session(app, ids[i], &tok)) < 0) goto done;
+            if ((rc = rg_auth_issue_session(app, ids[i], &tok)) < 0)
+                goto done;
             fprintf(tokens, "%s %s\n", ids[i], tok);
             free(tok);
         }
@@ -109,7 +111,8 @@ int rg_seed(rg_app *app, const rg_seed_opts *o, FILE *report)
         json_t *out;
         rc = rg_venue_create(app, &org, body, &out);
         json_decref(body);
-        if (rc < 0) goto done_v;
+        if (rc < 0)
+            goto done_v;
         venue_ids[i] = json_integer_value(json_object_get(out, "id"));
         json_decref(out);
     }
@@ -132,7 +135,8 @@ int rg_seed(rg_app *app, const rg_seed_opts *o, FILE *report)
             20 + pick(&s, 500), "isFeatured", pick(&s, 10) == 0, "waitlistEnabled",
             pick(&s, 2) == 0, "cost",
             paid ? json_pack("{s:s, s:s}", "amount", "25.00", "currency", "GBP") : json_null());
-        if (o->venues) json_object_set_new(body, "venueId", json_integer(venue_ids[i % o->venues]));
+        if (o->venues)
+            json_object_set_new(body, "venueId", json_integer(venue_ids[i % o->venues]));
         json_t *out;
         rc = rg_event_create(app, &org, body, &out);
         json_decref(body);
@@ -140,7 +144,8 @@ int rg_seed(rg_app *app, const rg_seed_opts *o, FILE *report)
             rg_error_clear();
             continue;
         }
-        if (rc < 0) goto done_e;
+        if (rc < 0)
+            goto done_e;
         event_ids[i] = json_integer_value(json_object_get(out, "id"));
         json_decref(out);
         char id[32];
@@ -148,7 +153,8 @@ int rg_seed(rg_app *app, const rg_seed_opts *o, FILE *report)
         json_t *pub = json_pack("{s:s}", "status", "published");
         rc = rg_event_patch(app, &org, id, pub, &out);
         json_decref(pub);
-        if (rc < 0) goto done_e;
+        if (rc < 0)
+            goto done_e;
         json_decref(out);
     }
     fprintf(report, "events: %d\n", o->events);
@@ -157,7 +163,8 @@ int rg_seed(rg_app *app, const rg_seed_opts *o, FILE *report)
         rg_principal who = {.roles = RG_ROLE_PARTICIPANT};
         snprintf(who.user_id, sizeof who.user_id, "%s", ids[pick(&s, o->users)]);
         int64_t eid = event_ids[pick(&s, o->events)];
-        if (!eid) continue;
+        if (!eid)
+            continue;
         char id[32];
         snprintf(id, sizeof id, "%lld", (long long)eid);
         json_t *body = json_pack("{s:s, s:o}", "dietaryRequirements",
@@ -183,6 +190,7 @@ done_v:
 done:
     free(ids);
     free(hash);
-    if (tokens) fclose(tokens);
+    if (tokens)
+        fclose(tokens);
     return rc;
 }

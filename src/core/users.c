@@ -31,11 +31,13 @@ int rg_user_load(rg_app *app, const char *id, json_t **out)
     if (rg_cache_get(&app->st.cache, key, &val, &len) == 0) {
         *out = json_loadb(val, len, 0, NULL);
         free(val);
-        if (*out) return 0;
+        if (*out)
+            return 0;
     }
     json_t *doc;
     int rc = rg_docs_get(&app->st.docs, COLL_USERS, id, &doc, NULL);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     char *text = json_dumps(doc, JSON_COMPACT);
     if (text) {
         rg_cache_set(&app->st.cache, key, text, strlen(text), USER_CACHE_TTL_MS);
@@ -56,7 +58,8 @@ int rg_user_get_me(rg_app *app, const rg_principal *who, json_t **out)
 {
     json_t *doc;
     int rc = rg_user_load(app, who->user_id, &doc);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     *out = rg_user_view(who->user_id, doc);
     json_decref(doc);
     return 0;
@@ -116,11 +119,13 @@ int rg_user_patch_me(rg_app *app, const rg_principal *who, json_t *patch, json_t
     v_ctx v = {0};
     v_only(&v, patch, patchable);
     int rc = v_finish(&v);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     struct patch_ctx c = {.patch = patch};
     rc = rg_doc_update(&app->st.docs, COLL_USERS, who->user_id, apply_patch, &c);
     user_uncache(app, who->user_id);
-    if (rc == 0) *out = rg_user_view(who->user_id, c.result);
+    if (rc == 0)
+        *out = rg_user_view(who->user_id, c.result);
     json_decref(c.result);
     return rc;
 }
@@ -132,11 +137,14 @@ static bool self_or_admin(const rg_principal *who, const char *id)
 
 int rg_user_get(rg_app *app, const rg_principal *who, const char *id, json_t **out)
 {
-    if (!rg_oid_valid(id)) return rg_error_set(RG_ENOTFOUND, "no such user");
+    if (!rg_oid_valid(id))
+        return rg_error_set(RG_ENOTFOUND, "no such user");
     json_t *doc;
     int rc = rg_user_load(app, id, &doc);
-    if (rc == RG_ENOTFOUND) return rg_error_set(RG_ENOTFOUND, "no such user");
-    if (rc < 0) return rc;
+    if (rc == RG_ENOTFOUND)
+        return rg_error_set(RG_ENOTFOUND, "no such user");
+    if (rc < 0)
+        return rc;
     if (self_or_admin(who, id)) {
         *out = rg_user_view(id, doc);
         json_decref(doc);
@@ -153,7 +161,8 @@ int rg_user_get(rg_app *app, const rg_principal *who, const char *id, json_t **o
         json_object_get(doc, "churchUnit"), "roles", json_object_get(doc, "roles"));
     if (json_is_true(json_object_get(privacy, "shareContact"))) {
         json_t *c = json_object_get(doc, "contact");
-        if (c) json_object_set(pub, "contact", c);
+        if (c)
+            json_object_set(pub, "contact", c);
         json_object_set(pub, "email", json_object_get(doc, "email"));
     }
     json_decref(doc);
@@ -178,8 +187,10 @@ static int apply_roles(json_t *doc, void *p)
 int rg_user_set_roles(rg_app *app, const rg_principal *who, const char *id, json_t *body,
                       json_t **out)
 {
-    if (!rg_is_admin(who)) return rg_error_set(RG_EFORBIDDEN, "only an admin can change roles");
-    if (!rg_oid_valid(id)) return rg_error_set(RG_ENOTFOUND, "no such user");
+    if (!rg_is_admin(who))
+        return rg_error_set(RG_EFORBIDDEN, "only an admin can change roles");
+    if (!rg_oid_valid(id))
+        return rg_error_set(RG_ENOTFOUND, "no such user");
     v_ctx v = {0};
     static const char *const only[] = {"roles", NULL};
     if (!json_is_object(body))
@@ -208,7 +219,8 @@ int rg_user_set_roles(rg_app *app, const rg_principal *who, const char *id, json
             json_t *e;
             bool dup = false;
             json_array_foreach(clean, j, e) dup |= strcmp(json_string_value(e), s) == 0;
-            if (!dup) json_array_append_new(clean, json_string(s));
+            if (!dup)
+                json_array_append_new(clean, json_string(s));
         }
     }
     int rc = v_finish(&v);
@@ -220,7 +232,8 @@ int rg_user_set_roles(rg_app *app, const rg_principal *who, const char *id, json
     rc = rg_doc_update(&app->st.docs, COLL_USERS, id, apply_roles, &c);
     json_decref(clean);
     user_uncache(app, id);
-    if (rc == RG_ENOTFOUND) rc = rg_error_set(RG_ENOTFOUND, "no such user");
+    if (rc == RG_ENOTFOUND)
+        rc = rg_error_set(RG_ENOTFOUND, "no such user");
     if (rc == 0) {
         rg_info("audit: user %s set roles of %s", who->user_id, id);
         *out = rg_user_view(id, c.result);
@@ -236,8 +249,10 @@ int rg_user_preferences(rg_app *app, const rg_principal *who, const char *id, js
                             "only the person or an admin can read preferences");
     json_t *doc;
     int rc = rg_user_load(app, id, &doc);
-    if (rc == RG_ENOTFOUND) return rg_error_set(RG_ENOTFOUND, "no such user");
-    if (rc < 0) return rc;
+    if (rc == RG_ENOTFOUND)
+        return rg_error_set(RG_ENOTFOUND, "no such user");
+    if (rc < 0)
+        return rc;
     json_t *p = json_object_get(doc, "preferences");
     *out = p ? json_incref(p) : json_object();
     json_decref(doc);
@@ -260,7 +275,8 @@ int rg_user_registrations(rg_app *app, const rg_principal *who, const char *id, 
     rg_param p[] = {RG_PTEXT(id), RG_PINT(after), RG_PINT(limit + 1)};
     rg_rows *rows;
     int rc = rg_rel_run(app, "registrations_by_user", p, 3, &rows);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     json_t *items = json_array();
     int n = rows->nrows > limit ? limit : rows->nrows;
     for (int i = 0; i < n; i++) {

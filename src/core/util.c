@@ -15,21 +15,24 @@
 void *rg_xmalloc(size_t n)
 {
     void *p = malloc(n ? n : 1);
-    if (!p) abort();
+    if (!p)
+        abort();
     return p;
 }
 
 void *rg_xcalloc(size_t n, size_t m)
 {
     void *p = calloc(n ? n : 1, m ? m : 1);
-    if (!p) abort();
+    if (!p)
+        abort();
     return p;
 }
 
 char *rg_xstrdup(const char *s)
 {
     char *p = strdup(s);
-    if (!p) abort();
+    if (!p)
+        abort();
     return p;
 }
 
@@ -61,9 +64,11 @@ void rg_oid_new(char out[RG_OID_LEN + 1])
 
 bool rg_oid_valid(const char *s)
 {
-    if (!s) return false;
+    if (!s)
+        return false;
     for (int i = 0; i < RG_OID_LEN; i++)
-        if (!isxdigit((unsigned char)s[i])) return false;
+        if (!isxdigit((unsigned char)s[i]))
+            return false;
     return s[RG_OID_LEN] == '\0';
 }
 
@@ -92,7 +97,8 @@ void rg_time_format(int64_t t, char out[RG_TIME_LEN + 1])
 static int days_in_month(int y, int m)
 {
     static const int d[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)) return 29;
+    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+        return 29;
     return d[m - 1];
 }
 
@@ -111,7 +117,8 @@ static int parse_digits(const char *s, int n, int *out)
 {
     int v = 0;
     for (int i = 0; i < n; i++) {
-        if (!isdigit((unsigned char)s[i])) return -1;
+        if (!isdigit((unsigned char)s[i]))
+            return -1;
         v = v * 10 + (s[i] - '0');
     }
     *out = v;
@@ -131,7 +138,8 @@ static int parse_ymd(const char *s, int *y, int *m, int *d)
 int rg_date_parse(const char *s, int64_t *out)
 {
     int y, m, d;
-    if (!s || strlen(s) != 10 || parse_ymd(s, &y, &m, &d)) return RG_EINVAL;
+    if (!s || strlen(s) != 10 || parse_ymd(s, &y, &m, &d))
+        return RG_EINVAL;
     *out = days_from_civil(y, m, d) * 86400;
     return 0;
 }
@@ -139,15 +147,18 @@ int rg_date_parse(const char *s, int64_t *out)
 int rg_time_parse(const char *s, int64_t *out)
 {
     int y, mo, d, h, mi, sec;
-    if (!s || strlen(s) < 20 || parse_ymd(s, &y, &mo, &d)) return RG_EINVAL;
+    if (!s || strlen(s) < 20 || parse_ymd(s, &y, &mo, &d))
+        return RG_EINVAL;
     if ((s[10] != 'T' && s[10] != 't') || parse_digits(s + 11, 2, &h) || s[13] != ':' ||
         parse_digits(s + 14, 2, &mi) || s[16] != ':' || parse_digits(s + 17, 2, &sec))
         return RG_EINVAL;
-    if (h > 23 || mi > 59 || sec > 59) return RG_EINVAL;
+    if (h > 23 || mi > 59 || sec > 59)
+        return RG_EINVAL;
     const char *p = s + 19;
     if (*p == '.') {
         p++;
-        if (!isdigit((unsigned char)*p)) return RG_EINVAL;
+        if (!isdigit((unsigned char)*p))
+            return RG_EINVAL;
         while (isdigit((unsigned char)*p))
             p++;
     }
@@ -164,7 +175,8 @@ int rg_time_parse(const char *s, int64_t *out)
     } else {
         return RG_EINVAL;
     }
-    if (*p) return RG_EINVAL;
+    if (*p)
+        return RG_EINVAL;
     *out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off;
     return 0;
 }
@@ -172,12 +184,14 @@ int rg_time_parse(const char *s, int64_t *out)
 int rg_age_at(const char *birth, int64_t t)
 {
     int y, m, d;
-    if (!birth || strlen(birth) != 10 || parse_ymd(birth, &y, &m, &d)) return -1;
+    if (!birth || strlen(birth) != 10 || parse_ymd(birth, &y, &m, &d))
+        return -1;
     time_t tt = (time_t)t;
     struct tm now;
     gmtime_r(&tt, &now);
     int age = now.tm_year + 1900 - y;
-    if (now.tm_mon + 1 < m || (now.tm_mon + 1 == m && now.tm_mday < d)) age--;
+    if (now.tm_mon + 1 < m || (now.tm_mon + 1 == m && now.tm_mday < d))
+        age--;
     return age;
 }
 
@@ -209,7 +223,8 @@ long rg_b64url_decode(const char *in, size_t len, void *out, size_t cap)
 void rg_random_token(char *out, size_t n)
 {
     unsigned char buf[64];
-    if (n > sizeof buf) n = sizeof buf;
+    if (n > sizeof buf)
+        n = sizeof buf;
     randombytes_buf(buf, n);
     rg_b64url_encode(buf, n, out);
 }
@@ -218,27 +233,34 @@ void rg_random_token(char *out, size_t n)
 
 int rg_money_parse(const char *s, int64_t *out)
 {
-    if (!s || !*s) return RG_EINVAL;
+    if (!s || !*s)
+        return RG_EINVAL;
     int64_t units = 0;
     const char *p = s;
     int digits = 0;
     while (isdigit((unsigned char)*p)) {
-        if (++digits > 8) return RG_EINVAL;
+        if (++digits > 8)
+            return RG_EINVAL;
         units = units * 10 + (*p++ - '0');
     }
-    if (digits == 0) return RG_EINVAL;
+    if (digits == 0)
+        return RG_EINVAL;
     int64_t cents = 0;
     if (*p == '.') {
         p++;
         int frac = 0;
         while (isdigit((unsigned char)*p)) {
-            if (++frac > 2) return RG_EINVAL;
+            if (++frac > 2)
+                return RG_EINVAL;
             cents = cents * 10 + (*p++ - '0');
         }
-        if (frac == 0) return RG_EINVAL;
-        if (frac == 1) cents *= 10;
+        if (frac == 0)
+            return RG_EINVAL;
+        if (frac == 1)
+            cents *= 10;
     }
-    if (*p) return RG_EINVAL;
+    if (*p)
+        return RG_EINVAL;
     *out = units * 100 + cents;
     return 0;
 }
@@ -264,12 +286,14 @@ double rg_distance_km(double lat1, double lng1, double lat2, double lng2)
 
 static void buf_grow(rg_buf *b, size_t need)
 {
-    if (b->len + need + 1 <= b->cap) return;
+    if (b->len + need + 1 <= b->cap)
+        return;
     size_t cap = b->cap ? b->cap : 256;
     while (cap < b->len + need + 1)
         cap *= 2;
     char *p = realloc(b->data, cap);
-    if (!p) abort();
+    if (!p)
+        abort();
     b->data = p;
     b->cap = cap;
 }
@@ -306,7 +330,8 @@ void rg_buf_printf(rg_buf *b, const char *fmt, ...)
 
 char *rg_buf_steal(rg_buf *b)
 {
-    if (!b->data) buf_grow(b, 0), b->data[0] = '\0';
+    if (!b->data)
+        buf_grow(b, 0), b->data[0] = '\0';
     char *p = b->data;
     b->data = NULL;
     b->len = b->cap = 0;
@@ -331,7 +356,8 @@ void rg_log_set_level(enum rg_log_level lvl)
 void rg_log(enum rg_log_level lvl, const char *fmt, ...)
 {
     static const char *names[] = {"debug", "info", "warn", "error"};
-    if (lvl < log_level) return;
+    if (lvl < log_level)
+        return;
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);

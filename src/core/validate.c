@@ -14,9 +14,12 @@ bool v_text_ok(const char *s, bool multiline, size_t *chars)
 {
     size_t n = 0;
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p < 0x20 && !(multiline && (*p == '\n' || *p == '\t' || *p == '\r'))) return false;
-        if (*p == 0x7f) return false;
-        if ((*p & 0xc0) != 0x80) n++;
+        if (*p < 0x20 && !(multiline && (*p == '\n' || *p == '\t' || *p == '\r')))
+            return false;
+        if (*p == 0x7f)
+            return false;
+        if ((*p & 0xc0) != 0x80)
+            n++;
     }
     *chars = n;
     return true; /* jansson has already refused invalid UTF-8 */
@@ -30,7 +33,8 @@ static json_t *field_value(json_t *obj, const char *field)
 
 static bool missing(v_ctx *v, const char *field, bool required)
 {
-    if (required) v_fail(v, field, "is required");
+    if (required)
+        v_fail(v, field, "is required");
     return !required;
 }
 
@@ -38,7 +42,8 @@ bool v_string(v_ctx *v, json_t *obj, const char *field, bool required, size_t mi
               const char **out)
 {
     json_t *x = field_value(obj, field);
-    if (!x) return missing(v, field, required);
+    if (!x)
+        return missing(v, field, required);
     if (!json_is_string(x)) {
         v_fail(v, field, "must be a string");
         return false;
@@ -58,22 +63,26 @@ bool v_string(v_ctx *v, json_t *obj, const char *field, bool required, size_t mi
         v_fail(v, field, msg);
         return false;
     }
-    if (out) *out = s;
+    if (out)
+        *out = s;
     return true;
 }
 
 bool v_email(v_ctx *v, json_t *obj, const char *field, bool required, const char **out)
 {
     const char *s = NULL;
-    if (!v_string(v, obj, field, required, 3, 254, &s)) return false;
-    if (!s) return true;
+    if (!v_string(v, obj, field, required, 3, 254, &s))
+        return false;
+    if (!s)
+        return true;
     const char *at = strchr(s, '@');
     if (!at || at == s || strchr(at + 1, '@') || !strchr(at + 1, '.') || at[1] == '.' ||
         s[strlen(s) - 1] == '.' || strpbrk(s, " \t,;<>()[]\\\"")) {
         v_fail(v, field, "must be an email address");
         return false;
     }
-    if (out) *out = s;
+    if (out)
+        *out = s;
     return true;
 }
 
@@ -81,8 +90,10 @@ bool v_int(v_ctx *v, json_t *obj, const char *field, bool required, int64_t min,
            int64_t *out, bool *present)
 {
     json_t *x = field_value(obj, field);
-    if (present) *present = x != NULL;
-    if (!x) return missing(v, field, required);
+    if (present)
+        *present = x != NULL;
+    if (!x)
+        return missing(v, field, required);
     if (!json_is_integer(x)) {
         v_fail(v, field, "must be an integer");
         return false;
@@ -102,8 +113,10 @@ bool v_real(v_ctx *v, json_t *obj, const char *field, bool required, double min,
             double *out, bool *present)
 {
     json_t *x = field_value(obj, field);
-    if (present) *present = x != NULL;
-    if (!x) return missing(v, field, required);
+    if (present)
+        *present = x != NULL;
+    if (!x)
+        return missing(v, field, required);
     if (!json_is_number(x)) {
         v_fail(v, field, "must be a number");
         return false;
@@ -122,8 +135,10 @@ bool v_real(v_ctx *v, json_t *obj, const char *field, bool required, double min,
 bool v_bool(v_ctx *v, json_t *obj, const char *field, bool *out, bool *present)
 {
     json_t *x = field_value(obj, field);
-    if (present) *present = x != NULL;
-    if (!x) return true;
+    if (present)
+        *present = x != NULL;
+    if (!x)
+        return true;
     if (!json_is_boolean(x)) {
         v_fail(v, field, "must be true or false");
         return false;
@@ -135,8 +150,10 @@ bool v_bool(v_ctx *v, json_t *obj, const char *field, bool *out, bool *present)
 bool v_time(v_ctx *v, json_t *obj, const char *field, bool required, int64_t *out, bool *present)
 {
     json_t *x = field_value(obj, field);
-    if (present) *present = x != NULL;
-    if (!x) return missing(v, field, required);
+    if (present)
+        *present = x != NULL;
+    if (!x)
+        return missing(v, field, required);
     if (!json_is_string(x) || rg_time_parse(json_string_value(x), out) < 0) {
         v_fail(v, field, "must be an RFC 3339 time such as 2026-06-01T12:00:00Z");
         return false;
@@ -147,25 +164,29 @@ bool v_time(v_ctx *v, json_t *obj, const char *field, bool required, int64_t *ou
 bool v_date(v_ctx *v, json_t *obj, const char *field, bool required, const char **out)
 {
     json_t *x = field_value(obj, field);
-    if (!x) return missing(v, field, required);
+    if (!x)
+        return missing(v, field, required);
     int64_t t;
     if (!json_is_string(x) || rg_date_parse(json_string_value(x), &t) < 0) {
         v_fail(v, field, "must be a date YYYY-MM-DD");
         return false;
     }
-    if (out) *out = json_string_value(x);
+    if (out)
+        *out = json_string_value(x);
     return true;
 }
 
 bool v_object(v_ctx *v, json_t *obj, const char *field, json_t **out)
 {
     json_t *x = field_value(obj, field);
-    if (!x) return true;
+    if (!x)
+        return true;
     if (!json_is_object(x)) {
         v_fail(v, field, "must be an object");
         return false;
     }
-    if (out) *out = x;
+    if (out)
+        *out = x;
     return true;
 }
 
@@ -173,11 +194,13 @@ bool v_enum(v_ctx *v, json_t *obj, const char *field, bool required, const char 
             const char **out)
 {
     json_t *x = field_value(obj, field);
-    if (!x) return missing(v, field, required);
+    if (!x)
+        return missing(v, field, required);
     if (json_is_string(x))
         for (const char *const *a = allowed; *a; a++)
             if (strcmp(*a, json_string_value(x)) == 0) {
-                if (out) *out = *a;
+                if (out)
+                    *out = *a;
                 return true;
             }
     char msg[256] = "must be one of:";
@@ -211,7 +234,8 @@ bool v_only(v_ctx *v, json_t *obj, const char *const *allowed)
 
 int v_finish(v_ctx *v)
 {
-    if (!v->errors) return 0;
+    if (!v->errors)
+        return 0;
     return rg_error_set(RG_EVALIDATION, "%d field%s did not pass validation", v->errors,
                         v->errors == 1 ? "" : "s");
 }

@@ -39,9 +39,11 @@ int rg_venue_create(rg_app *app, const rg_principal *who, json_t *body, json_t *
     v_real(&v, body, "lat", false, -90, 90, &lat, &has_lat);
     v_real(&v, body, "lng", false, -180, 180, &lng, &has_lng);
     v_int(&v, body, "capacity", false, 0, 10000000, &cap, &has_cap);
-    if (has_lat != has_lng) v_fail(&v, has_lat ? "lng" : "lat", "lat and lng go together");
+    if (has_lat != has_lng)
+        v_fail(&v, has_lat ? "lng" : "lat", "lat and lng go together");
     int rc = v_finish(&v);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     char now[RG_TIME_LEN + 1];
     rg_time_format(rg_now(), now);
     rg_param p[] = {RG_PTEXT(name),
@@ -55,7 +57,8 @@ int rg_venue_create(rg_app *app, const rg_principal *who, json_t *body, json_t *
                     RG_PTEXT(who->user_id),
                     RG_PTEXT(now)};
     rg_rows *rows;
-    if ((rc = rg_rel_run(app, "venue_insert", p, 10, &rows)) < 0) return rc;
+    if ((rc = rg_rel_run(app, "venue_insert", p, 10, &rows)) < 0)
+        return rc;
     *out = venue_view(rows, 0);
     rg_rows_free(rows);
     return 0;
@@ -64,11 +67,13 @@ int rg_venue_create(rg_app *app, const rg_principal *who, json_t *body, json_t *
 int rg_venue_get(rg_app *app, const char *id, json_t **out)
 {
     int64_t vid;
-    if (!rg_parse_id(id, &vid)) return rg_error_set(RG_ENOTFOUND, "no such venue");
+    if (!rg_parse_id(id, &vid))
+        return rg_error_set(RG_ENOTFOUND, "no such venue");
     rg_param p[] = {RG_PINT(vid)};
     rg_rows *rows;
     int rc = rg_rel_run(app, "venue_get", p, 1, &rows);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     if (rows->nrows == 0) {
         rg_rows_free(rows);
         return rg_error_set(RG_ENOTFOUND, "no such venue");
@@ -89,7 +94,8 @@ int rg_venue_list(rg_app *app, const char *city, const char *cursor, int limit, 
     rg_param p[] = {RG_PTEXT(city), RG_PINT(after), RG_PINT(limit + 1)};
     rg_rows *rows;
     int rc = rg_rel_run(app, "venue_list", p, 3, &rows);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     json_t *items = json_array();
     int n = rows->nrows > limit ? limit : rows->nrows;
     for (int i = 0; i < n; i++)

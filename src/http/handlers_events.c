@@ -8,7 +8,8 @@ RG_HANDLER(rg_h_venue_create)
 {
     json_t *body, *out = NULL;
     int rc = rg_req_body_object(req, &body);
-    if (rc == 0) rc = rg_venue_create(app, &req->who, body, &out);
+    if (rc == 0)
+        rc = rg_venue_create(app, &req->who, body, &out);
     if (rc == 0)
         snprintf(res->location, sizeof res->location, "/v1/venues/%lld",
                  (long long)json_integer_value(json_object_get(out, "id")));
@@ -36,7 +37,8 @@ RG_HANDLER(rg_h_event_create)
 {
     json_t *body, *out = NULL;
     int rc = rg_req_body_object(req, &body);
-    if (rc == 0) rc = rg_event_create(app, &req->who, body, &out);
+    if (rc == 0)
+        rc = rg_event_create(app, &req->who, body, &out);
     if (rc == 0)
         snprintf(res->location, sizeof res->location, "/v1/events/%lld",
                  (long long)json_integer_value(json_object_get(out, "id")));
@@ -58,11 +60,16 @@ RG_HANDLER(rg_h_event_list)
         .featured = rg_req_arg(req, "featured"),
         .cursor = rg_req_arg(req, "cursor"),
     };
-    if (q.radius_km && !q.near) return rg_error_set(RG_EINVAL, "radiusKm needs near=lat,lng");
-    json_t *out = NULL;
+    if (q.radius_km && !q.near)
+        return rg_error_set(RG_EINVAL, "radiusKm needs near=lat,lng");
     int rc = rg_req_limit(req, &q.limit);
-    if (rc == 0) rc = rg_event_list(app, &q, &out);
-    return rg_h_result(res, rc, 200, out);
+    if (rc == 0)
+        rc = rg_event_list_text(app, &q, &res->body, &res->len);
+    if (rc < 0)
+        return rc;
+    res->status = 200;
+    res->content_type = "application/json";
+    return 0;
 }
 
 RG_HANDLER(rg_h_event_get)
@@ -76,7 +83,8 @@ RG_HANDLER(rg_h_event_patch)
 {
     json_t *body, *out = NULL;
     int rc = rg_req_body_object(req, &body);
-    if (rc == 0) rc = rg_event_patch(app, &req->who, req->params[0], body, &out);
+    if (rc == 0)
+        rc = rg_event_patch(app, &req->who, req->params[0], body, &out);
     return rg_h_result(res, rc, 200, out);
 }
 
@@ -84,13 +92,16 @@ RG_HANDLER(rg_h_event_patch)
  * that spreadsheets do not run it as a formula. */
 static void csv_field(rg_buf *b, const char *s, bool last)
 {
-    if (!s) s = "";
+    if (!s)
+        s = "";
     bool quote = strpbrk(s, ",\"\r\n") != NULL || (*s && strchr("=+-@\t", *s));
     if (quote) {
         rg_buf_puts(b, "\"");
-        if (*s && strchr("=+-@\t", *s)) rg_buf_puts(b, "'");
+        if (*s && strchr("=+-@\t", *s))
+            rg_buf_puts(b, "'");
         for (const char *p = s; *p; p++) {
-            if (*p == '"') rg_buf_puts(b, "\"");
+            if (*p == '"')
+                rg_buf_puts(b, "\"");
             rg_buf_put(b, p, 1);
         }
         rg_buf_puts(b, "\"");
@@ -140,7 +151,8 @@ RG_HANDLER(rg_h_event_attendees)
     json_t *out = NULL;
     int limit;
     int rc = rg_req_limit(req, &limit);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     if (!wants_csv(req)) {
         rc = rg_event_attendees(app, &req->who, req->params[0], status, checked_in,
                                 rg_req_arg(req, "cursor"), limit, &out);
@@ -157,7 +169,8 @@ RG_HANDLER(rg_h_event_attendees)
                                 &out);
         free(cursor);
         cursor = NULL;
-        if (rc < 0) break;
+        if (rc < 0)
+            break;
         size_t i;
         json_t *reg;
         json_array_foreach(json_object_get(out, "items"), i, reg) csv_row(&b, reg);

@@ -11,7 +11,8 @@ RG_HANDLER(rg_h_me_patch)
 {
     json_t *body, *out = NULL;
     int rc = rg_req_body_object(req, &body);
-    if (rc == 0) rc = rg_user_patch_me(app, &req->who, body, &out);
+    if (rc == 0)
+        rc = rg_user_patch_me(app, &req->who, body, &out);
     return rg_h_result(res, rc, 200, out);
 }
 
@@ -26,7 +27,8 @@ RG_HANDLER(rg_h_user_patch)
 {
     json_t *body, *out = NULL;
     int rc = rg_req_body_object(req, &body);
-    if (rc == 0) rc = rg_user_set_roles(app, &req->who, req->params[0], body, &out);
+    if (rc == 0)
+        rc = rg_user_set_roles(app, &req->who, req->params[0], body, &out);
     return rg_h_result(res, rc, 200, out);
 }
 

@@ -54,7 +54,8 @@ static int split(char *path, char **seg)
     int n = 0;
     char *save = NULL;
     for (char *s = strtok_r(path, "/", &save); s; s = strtok_r(NULL, "/", &save)) {
-        if (n == 8) return -1;
+        if (n == 8)
+            return -1;
         seg[n++] = s;
     }
     return n;
@@ -64,7 +65,8 @@ const rg_route *rg_route_match(rg_request *req, const char *method, const char *
                                bool *method_mismatch, char *allow, size_t allow_cap)
 {
     *method_mismatch = false;
-    if (strlen(path) > 512) return NULL;
+    if (strlen(path) > 512)
+        return NULL;
     char *copy = rg_xstrdup(path);
     char *seg[8];
     int n = split(copy, seg);
@@ -75,17 +77,20 @@ const rg_route *rg_route_match(rg_request *req, const char *method, const char *
         snprintf(pat, sizeof pat, "%s", r->pattern);
         char *pseg[8];
         int pn = split(pat, pseg);
-        if (pn != n) continue;
+        if (pn != n)
+            continue;
         int np = 0, i;
         const char *params[RG_MAX_PARAMS] = {0};
         for (i = 0; i < n; i++) {
             if (pseg[i][0] == '{') {
-                if (np < RG_MAX_PARAMS) params[np++] = seg[i];
+                if (np < RG_MAX_PARAMS)
+                    params[np++] = seg[i];
             } else if (strcmp(pseg[i], seg[i]) != 0) {
                 break;
             }
         }
-        if (i < n) continue;
+        if (i < n)
+            continue;
         /* A literal segment ("me") wins over a parameter at the same place:
          * the table lists literal routes first. */
         if (strcmp(r->method, method) != 0) {

@@ -22,7 +22,8 @@ int rg_reply_json(rg_response *res, int status, json_t *body)
     res->status = status;
     res->body = json_dumps(body, JSON_COMPACT);
     json_decref(body);
-    if (!res->body) abort();
+    if (!res->body)
+        abort();
     res->len = strlen(res->body);
     res->content_type = "application/json";
     return 0;
@@ -38,18 +39,22 @@ int rg_reply_empty(rg_response *res, int status)
 
 void rg_reply_problem(rg_response *res, int code, const char *instance)
 {
-    if (code >= 0) code = RG_EINTERNAL;
+    if (code >= 0)
+        code = RG_EINTERNAL;
     const char *detail = rg_error_last() == code ? rg_error_detail() : "";
     int status = rg_error_status(code);
-    if (status >= 500 && status != 503) detail = "an internal error occurred; it has been logged";
+    if (status >= 500 && status != 503)
+        detail = "an internal error occurred; it has been logged";
     char type[128];
     snprintf(type, sizeof type, "https://risinggen.dev/problems/%s", rg_error_slug(code));
     json_t *p =
         json_pack("{s:s, s:s, s:i, s:s}", "type", type, "title", rg_error_title(code), "status",
                   status, "detail", detail && *detail ? detail : rg_error_title(code));
-    if (instance) json_object_set_new(p, "instance", json_string(instance));
+    if (instance)
+        json_object_set_new(p, "instance", json_string(instance));
     json_t *fields = rg_error_fields();
-    if (fields && rg_error_last() == code) json_object_set(p, "errors", fields);
+    if (fields && rg_error_last() == code)
+        json_object_set(p, "errors", fields);
     free(res->body);
     rg_reply_json(res, status, p);
     res->content_type = "application/problem+json";
@@ -69,7 +74,8 @@ int rg_req_limit(rg_request *req, int *out)
 {
     const char *s = rg_req_arg(req, "limit");
     *out = 20;
-    if (!s) return 0;
+    if (!s)
+        return 0;
     char *end;
     long v = strtol(s, &end, 10);
     if (end == s || *end || v < 1 || v > 100)
@@ -80,7 +86,8 @@ int rg_req_limit(rg_request *req, int *out)
 
 int rg_req_body_object(rg_request *req, json_t **out)
 {
-    if (!req->json) return rg_error_set(RG_EVALIDATION, "a JSON object body is required");
+    if (!req->json)
+        return rg_error_set(RG_EVALIDATION, "a JSON object body is required");
     if (!json_is_object(req->json))
         return rg_error_set(RG_EVALIDATION, "the body must be a JSON object");
     *out = req->json;
@@ -102,7 +109,8 @@ static int json_depth(const char *s, size_t n)
         } else if (c == '"') {
             in_str = true;
         } else if (c == '{' || c == '[') {
-            if (++depth > max) max = depth;
+            if (++depth > max)
+                max = depth;
         } else if (c == '}' || c == ']') {
             depth--;
         }
@@ -112,7 +120,8 @@ static int json_depth(const char *s, size_t n)
 
 static bool is_json_type(const char *ct)
 {
-    if (!ct) return false;
+    if (!ct)
+        return false;
     size_t n = strcspn(ct, ";");
     while (n && ct[n - 1] == ' ')
         n--;
@@ -186,7 +195,8 @@ static void dispatch(rg_app *app, rg_request *req, rg_response *res)
         }
     }
     int rc = req->route->handler(app, req, res);
-    if (rc < 0) rg_reply_problem(res, rc, req->path);
+    if (rc < 0)
+        rg_reply_problem(res, rc, req->path);
 }
 
 static void log_access(rg_request *req, const rg_response *res, int64_t dur_us)
@@ -210,10 +220,12 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, rg_response *r
     struct MHD_Response *r =
         MHD_create_response_from_buffer(res->len, res->body, MHD_RESPMEM_MUST_FREE);
     res->body = NULL;
-    if (!r) return MHD_NO;
+    if (!r)
+        return MHD_NO;
     if (res->content_type)
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, res->content_type);
-    if (res->location[0]) MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, res->location);
+    if (res->location[0])
+        MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, res->location);
     if (res->status == 503 || res->status == 429)
         MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
     if (res->extra_header[0]) {
@@ -248,7 +260,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         atomic_fetch_add(&inflight, 1);
         const char *cl =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > RG_MAX_BODY) req->too_big = true;
+        if (cl && strtoull(cl, NULL, 10) > RG_MAX_BODY)
+            req->too_big = true;
         *con_cls = req;
         return MHD_YES;
     }
@@ -266,7 +279,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     rg_error_clear();
     int64_t dur = rg_metrics_clock_us() - req->t0;
     rg_metrics_request(req->route ? req->route->name : "unmatched", res.status, dur);
-    if (access_log) log_access(req, &res, dur);
+    if (access_log)
+        log_access(req, &res, dur);
     return send_response(conn, &res);
 }
 
@@ -275,7 +289,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     (void)cls, (void)conn, (void)toe;
     rg_request *req = *con_cls;
-    if (!req) return;
+    if (!req)
+        return;
     json_decref(req->json);
     rg_buf_free(&req->body);
     free(req->path_copy);
@@ -298,10 +313,12 @@ static void *sweep_holds(void *p)
     while (!*s->stop) {
         usleep(100 * 1000);
         waited += 100;
-        if (waited < s->app->hold_sweep_ms) continue;
+        if (waited < s->app->hold_sweep_ms)
+            continue;
         waited = 0;
         int n = rg_registration_expire_holds(s->app);
-        if (n > 0) rg_info("expired %d unpaid hold%s", n, n == 1 ? "" : "s");
+        if (n > 0)
+            rg_info("expired %d unpaid hold%s", n, n == 1 ? "" : "s");
         rg_error_clear();
     }
     return NULL;
@@ -311,14 +328,17 @@ static int parse_listen(const char *listen, struct sockaddr_in *sa)
 {
     char host[64];
     const char *colon = strrchr(listen, ':');
-    if (!colon || colon - listen >= (long)sizeof host) return -1;
+    if (!colon || colon - listen >= (long)sizeof host)
+        return -1;
     snprintf(host, sizeof host, "%.*s", (int)(colon - listen), listen);
     long port = strtol(colon + 1, NULL, 10);
-    if (port < 0 || port > 65535) return -1;
+    if (port < 0 || port > 65535)
+        return -1;
     memset(sa, 0, sizeof *sa);
     sa->sin_family = AF_INET;
     sa->sin_port = htons((uint16_t)port);
-    if (strcmp(host, "localhost") == 0) snprintf(host, sizeof host, "127.0.0.1");
+    if (strcmp(host, "localhost") == 0)
+        snprintf(host, sizeof host, "127.0.0.1");
     return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
 }
 
@@ -334,7 +354,8 @@ int rg_server_run(rg_app *app, const char *listen, volatile sig_atomic_t *stop)
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned threads = (unsigned)(ncpu > 0 ? ncpu * 4 : 8);
     const char *t_env = getenv("RG_THREADS");
-    if (t_env && atoi(t_env) > 0) threads = (unsigned)atoi(t_env);
+    if (t_env && atoi(t_env) > 0)
+        threads = (unsigned)atoi(t_env);
     struct MHD_Daemon *d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_TURBO, 0, NULL,
         NULL, on_request, app, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,

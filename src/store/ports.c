@@ -20,7 +20,8 @@ int rg_rel_acquire(rg_relational *r, rg_rel_conn **out)
 }
 void rg_rel_release(rg_relational *r, rg_rel_conn *c)
 {
-    if (c) r->ops->release(r->db, c);
+    if (c)
+        r->ops->release(r->db, c);
 }
 int rg_rel_begin(rg_relational *r, rg_rel_conn *c, bool write)
 {
@@ -38,7 +39,8 @@ void rg_rel_rollback(rg_relational *r, rg_rel_conn *c)
 int rg_rel_query(rg_relational *r, rg_rel_conn *c, const char *name, const rg_param *params, int n,
                  rg_rows **out)
 {
-    if (out) *out = NULL;
+    if (out)
+        *out = NULL;
     int64_t t0 = rg_metrics_clock_us();
     int rc = r->ops->query(c, name, params, n, out);
     rg_metrics_query(name, rg_metrics_clock_us() - t0, rc < 0);
@@ -63,13 +65,15 @@ void rg_rows_free(rg_rows *rows)
 static int col_index(const rg_rows *rows, const char *col)
 {
     for (int i = 0; i < rows->ncols; i++)
-        if (strcmp(rows->names[i], col) == 0) return i;
+        if (strcmp(rows->names[i], col) == 0)
+            return i;
     return -1;
 }
 
 const char *rg_rows_get(const rg_rows *rows, int row, const char *col)
 {
-    if (!rows || row < 0 || row >= rows->nrows) return NULL;
+    if (!rows || row < 0 || row >= rows->nrows)
+        return NULL;
     int i = col_index(rows, col);
     return i < 0 ? NULL : rows->cells[row * rows->ncols + i];
 }
@@ -131,16 +135,19 @@ int rg_docs_find_one(rg_documents *s, const char *coll, const char *path, const 
     rg_doc_filter f = {.path = path, .value = value};
     json_t *arr = NULL;
     *out = NULL;
-    if (id_out) *id_out = NULL;
+    if (id_out)
+        *id_out = NULL;
     int rc = s->ops->find(s->d, coll, &f, 1, NULL, false, NULL, NULL, 1, &arr);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     json_t *first = json_array_get(arr, 0);
     if (!first) {
         json_decref(arr);
         return RG_ENOTFOUND;
     }
     *out = json_incref(json_object_get(first, "doc"));
-    if (id_out) *id_out = rg_xstrdup(json_string_value(json_object_get(first, "id")));
+    if (id_out)
+        *id_out = rg_xstrdup(json_string_value(json_object_get(first, "id")));
     json_decref(arr);
     return 0;
 }

@@ -19,13 +19,15 @@ static const struct rg_search_ops *const search_adapters[] = {&rg_sqlite_search_
 static bool scheme_is(const char *url, const char *scheme)
 {
     size_t n = strlen(scheme);
-    if (strncmp(url, scheme, n) == 0 && url[n] == ':') return true;
+    if (strncmp(url, scheme, n) == 0 && url[n] == ':')
+        return true;
     return strcmp(scheme, "postgresql") == 0 && strncmp(url, "postgres:", 9) == 0;
 }
 
 #define FIND(table, url, want)                                                                     \
     do {                                                                                           \
-        if (!(url)) return NULL;                                                                   \
+        if (!(url))                                                                                \
+            return NULL;                                                                           \
         for (size_t i = 0; i < N(table); i++)                                                      \
             if (table[i]->version >= (want) && scheme_is((url), table[i]->scheme))                 \
                 return table[i];                                                                   \
@@ -53,7 +55,8 @@ void rg_store_urls_from_env(rg_store_urls *u)
 {
     static char rel[4096], docs[4096], search[4096];
     const char *dir = getenv("RG_DATA_DIR");
-    if (!dir || !*dir) dir = "data";
+    if (!dir || !*dir)
+        dir = "data";
     snprintf(rel, sizeof rel, "sqlite:%s/relational.db", dir);
     snprintf(docs, sizeof docs, "sqlite:%s/documents.db", dir);
     snprintf(search, sizeof search, "sqlite:%s/search.db", dir);
@@ -76,14 +79,22 @@ int rg_stores_open(rg_stores *s, const rg_store_urls *u, const rg_doc_index *ind
 {
     memset(s, 0, sizeof *s);
     int rc;
-    if (!(s->rel.ops = rg_rel_adapter(u->relational))) return unknown("relational", u->relational);
-    if (!(s->docs.ops = rg_doc_adapter(u->documents))) return unknown("documents", u->documents);
-    if (!(s->cache.ops = rg_cache_adapter(u->cache))) return unknown("cache", u->cache);
-    if (!(s->search.ops = rg_search_adapter(u->search))) return unknown("search", u->search);
-    if ((rc = s->rel.ops->open(&s->rel.db, u->relational)) < 0) goto fail;
-    if ((rc = s->docs.ops->open(&s->docs.d, u->documents, indexes, nindexes)) < 0) goto fail;
-    if ((rc = s->cache.ops->open(&s->cache.c, u->cache)) < 0) goto fail;
-    if ((rc = s->search.ops->open(&s->search.s, u->search)) < 0) goto fail;
+    if (!(s->rel.ops = rg_rel_adapter(u->relational)))
+        return unknown("relational", u->relational);
+    if (!(s->docs.ops = rg_doc_adapter(u->documents)))
+        return unknown("documents", u->documents);
+    if (!(s->cache.ops = rg_cache_adapter(u->cache)))
+        return unknown("cache", u->cache);
+    if (!(s->search.ops = rg_search_adapter(u->search)))
+        return unknown("search", u->search);
+    if ((rc = s->rel.ops->open(&s->rel.db, u->relational)) < 0)
+        goto fail;
+    if ((rc = s->docs.ops->open(&s->docs.d, u->documents, indexes, nindexes)) < 0)
+        goto fail;
+    if ((rc = s->cache.ops->open(&s->cache.c, u->cache)) < 0)
+        goto fail;
+    if ((rc = s->search.ops->open(&s->search.s, u->search)) < 0)
+        goto fail;
     return 0;
 fail:
     rg_stores_close(s);
@@ -92,9 +103,13 @@ fail:
 
 void rg_stores_close(rg_stores *s)
 {
-    if (s->search.s) s->search.ops->close(s->search.s);
-    if (s->cache.c) s->cache.ops->close(s->cache.c);
-    if (s->docs.d) s->docs.ops->close(s->docs.d);
-    if (s->rel.db) s->rel.ops->close(s->rel.db);
+    if (s->search.s)
+        s->search.ops->close(s->search.s);
+    if (s->cache.c)
+        s->cache.ops->close(s->cache.c);
+    if (s->docs.d)
+        s->docs.ops->close(s->docs.d);
+    if (s->rel.db)
+        s->rel.ops->close(s->rel.db);
     memset(s, 0, sizeof *s);
 }

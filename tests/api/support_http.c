@@ -74,7 +74,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
         while (cap < x->r->len + len + 1)
             cap *= 2;
         char *nb = realloc(x->r->body, cap);
-        if (!nb) return 0;
+        if (!nb)
+            return 0;
         x->r->body = nb;
         x->cap = cap;
     }
@@ -102,7 +103,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
         return len;
     }
     const char *colon = memchr(p, ':', len);
-    if (!colon) return len;
+    if (!colon)
+        return len;
     size_t nlen = (size_t)(colon - p), vlen = len - nlen - 1;
     if (nlen == 11 && strncasecmp(p, "Retry-After", 11) == 0)
         header_value(x->r->retry_after, sizeof x->r->retry_after, colon + 1, vlen);
@@ -117,9 +119,11 @@ static size_t on_read(char *buf, size_t size, size_t n, void *ud)
 {
     struct xfer *x = ud;
     size_t room = size * n, left = x->up_len - x->up_off;
-    if (left == 0) return 0;
+    if (left == 0)
+        return 0;
     size_t take = left < room ? left : room;
-    if (x->chunk && take > x->chunk) take = x->chunk;
+    if (x->chunk && take > x->chunk)
+        take = x->chunk;
     if (x->trickle_ms > 0)
         usleep((useconds_t)x->trickle_ms * 100); /* a tenth of the time per tenth of the body */
     memcpy(buf, x->up + x->up_off, take);
@@ -188,7 +192,8 @@ static void xfer_init(struct xfer *x, const api_req *rq)
     } else if (!is_get) {
         x->hdrs = curl_slist_append(x->hdrs, "Content-Type:");
     }
-    if (rq->token) x->hdrs = curl_slist_append(x->hdrs, fmt("Authorization: Bearer %s", rq->token));
+    if (rq->token)
+        x->hdrs = curl_slist_append(x->hdrs, fmt("Authorization: Bearer %s", rq->token));
     for (const char *const *hd = rq->headers; hd && *hd; hd++)
         x->hdrs = curl_slist_append(x->hdrs, *hd);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, x->hdrs);
@@ -207,7 +212,8 @@ static api_resp *xfer_finish(struct xfer *x, CURLcode rc)
         if (!r->curl_error[0])
             snprintf(r->curl_error, sizeof r->curl_error, "%s", curl_easy_strerror(rc));
     }
-    if (r->len) r->json = json_loadb(r->body, r->len, 0, NULL);
+    if (r->len)
+        r->json = json_loadb(r->body, r->len, 0, NULL);
     curl_slist_free_all(x->hdrs);
     curl_easy_cleanup(x->h);
     x->h = NULL;
@@ -248,7 +254,8 @@ api_resp *apij(const char *method, const char *path, json_t *body, const char *t
 void api_parallel(int n, const api_req *reqs, api_resp **out, int max_conns)
 {
     CURLM *m = curl_multi_init();
-    if (max_conns > 0) curl_multi_setopt(m, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)max_conns);
+    if (max_conns > 0)
+        curl_multi_setopt(m, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)max_conns);
     curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, (long)(n > 0 ? n : 1));
     struct xfer *xs = calloc((size_t)n, sizeof *xs);
     for (int i = 0; i < n; i++) {
@@ -261,7 +268,8 @@ void api_parallel(int n, const api_req *reqs, api_resp **out, int max_conns)
         CURLMsg *msg;
         int q;
         while ((msg = curl_multi_info_read(m, &q))) {
-            if (msg->msg != CURLMSG_DONE) continue;
+            if (msg->msg != CURLMSG_DONE)
+                continue;
             struct xfer *x = NULL;
             curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
             CURLcode rc = msg->data.result;
@@ -269,7 +277,8 @@ void api_parallel(int n, const api_req *reqs, api_resp **out, int max_conns)
             out[x - xs] = xfer_finish(x, rc);
             left--;
         }
-        if (left > 0) curl_multi_poll(m, NULL, 0, 200, NULL);
+        if (left > 0)
+            curl_multi_poll(m, NULL, 0, 200, NULL);
     }
     curl_multi_cleanup(m);
     free(xs);
@@ -277,7 +286,8 @@ void api_parallel(int n, const api_req *reqs, api_resp **out, int max_conns)
 
 void resp_free(api_resp *r)
 {
-    if (!r) return;
+    if (!r)
+        return;
     json_decref(r->json);
     free(r->body);
     free(r);
@@ -298,7 +308,8 @@ static void fail_at(const api_resp *r, const char *file, int line, const char *w
 
 void assert_status_(const api_resp *r, long st, const char *file, int line)
 {
-    if (!r || r->status != st) fail_at(r, file, line, fmt("expected status %ld", st));
+    if (!r || r->status != st)
+        fail_at(r, file, line, fmt("expected status %ld", st));
 }
 
 void assert_status2_(const api_resp *r, long a, long b, const char *file, int line)
@@ -313,19 +324,22 @@ void assert_problem_(const api_resp *r, long st, const char *file, int line)
     assert_status_(r, st, file, line);
     if (strncasecmp(r->content_type, "application/problem+json", 24) != 0)
         fail_at(r, file, line, "expected Content-Type application/problem+json");
-    if (!json_is_object(r->json)) fail_at(r, file, line, "the problem body is not a JSON object");
+    if (!json_is_object(r->json))
+        fail_at(r, file, line, "the problem body is not a JSON object");
     const char *type = jstr(r->json, "type");
     if (!type || strncmp(type, prefix, sizeof prefix - 1) != 0 || !type[sizeof prefix - 1])
         fail_at(r, file, line,
                 "problem type must be a string starting "
                 "https://risinggen.dev/problems/");
     const char *title = jstr(r->json, "title");
-    if (!title || !*title) fail_at(r, file, line, "problem title missing");
+    if (!title || !*title)
+        fail_at(r, file, line, "problem title missing");
     json_t *status = json_object_get(r->json, "status");
     if (!json_is_integer(status) || json_integer_value(status) != st)
         fail_at(r, file, line, "problem status must equal the HTTP status");
     const char *detail = jstr(r->json, "detail");
-    if (!detail || !*detail) fail_at(r, file, line, "problem detail missing");
+    if (!detail || !*detail)
+        fail_at(r, file, line, "problem detail missing");
     if (r->body && (strstr(r->body, ".c:") || strstr(r->body, "sqlite") ||
                     strstr(r->body, "SQLITE") || strstr(r->body, "Traceback")))
         fail_at(r, file, line, "the problem leaks internals");
@@ -336,7 +350,8 @@ void assert_problem_type_(const api_resp *r, long st, const char *slug, const ch
     assert_problem_(r, st, file, line);
     const char *type = jstr(r->json, "type");
     const char *want = fmt("https://risinggen.dev/problems/%s", slug);
-    if (strcmp(type, want) != 0) fail_at(r, file, line, fmt("expected problem type %s", want));
+    if (strcmp(type, want) != 0)
+        fail_at(r, file, line, fmt("expected problem type %s", want));
 }
 
 void assert_field_error_(const api_resp *r, const char *field, const char *file, int line)
@@ -347,14 +362,16 @@ void assert_field_error_(const api_resp *r, const char *field, const char *file,
     json_array_foreach(errors, i, e)
     {
         const char *f = json_string_value(json_object_get(e, "field"));
-        if (f && strcmp(f, field) == 0) return;
+        if (f && strcmp(f, field) == 0)
+            return;
     }
     fail_at(r, file, line, fmt("expected errors[] to name the field \"%s\"", field));
 }
 
 void assert_str_eq_(const char *a, const char *b, const char *expr, const char *file, int line)
 {
-    if (a && b && strcmp(a, b) == 0) return;
+    if (a && b && strcmp(a, b) == 0)
+        return;
     print_error("%s:%d: %s is \"%s\", expected \"%s\"\n", file, line, expr, a ? a : "(null)",
                 b ? b : "(null)");
     _fail(file, line);
@@ -399,7 +416,8 @@ bool json_has_key_like(json_t *v, const char *needle)
         json_t *x;
         json_object_foreach(v, k, x)
         {
-            if (strcasestr(k, needle) || json_has_key_like(x, needle)) return true;
+            if (strcasestr(k, needle) || json_has_key_like(x, needle))
+                return true;
         }
     } else if (json_is_array(v)) {
         size_t i;
@@ -485,7 +503,8 @@ api_user *admin_user(void)
 {
     static api_user admin;
     static char made_in[512];
-    if (admin.id[0] && strcmp(made_in, g_srv.dir) == 0) return &admin;
+    if (admin.id[0] && strcmp(made_in, g_srv.dir) == 0)
+        return &admin;
     memset(&admin, 0, sizeof admin);
     snprintf(admin.email, sizeof admin.email, "%s", unique_email("admin"));
     snprintf(admin.password, sizeof admin.password, "%s", test_password);

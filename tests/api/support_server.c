@@ -51,18 +51,21 @@ static int mkdir_p(const char *path)
     for (char *p = tmp + 1; *p; p++) {
         if (*p == '/') {
             *p = '\0';
-            if (mkdir(tmp, 0755) < 0 && errno != EEXIST) return -1;
+            if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+                return -1;
             *p = '/';
         }
     }
-    if (mkdir(tmp, 0755) < 0 && errno != EEXIST) return -1;
+    if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+        return -1;
     return 0;
 }
 
 static int free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return -1;
+    if (fd < 0)
+        return -1;
     struct sockaddr_in sa = {
         .sin_family = AF_INET, .sin_port = 0, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof sa;
@@ -104,7 +107,8 @@ static const char *rg_bin(void)
 static long probe(const char *base)
 {
     CURL *h = curl_easy_init();
-    if (!h) return 0;
+    if (!h)
+        return 0;
     char url[128];
     snprintf(url, sizeof url, "%s/healthz", base);
     FILE *sink = fopen("/dev/null", "w");
@@ -114,9 +118,11 @@ static long probe(const char *base)
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 1000L);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, sink);
     long status = 0;
-    if (curl_easy_perform(h) == CURLE_OK) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    if (curl_easy_perform(h) == CURLE_OK)
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_cleanup(h);
-    if (sink) fclose(sink);
+    if (sink)
+        fclose(sink);
     return status;
 }
 
@@ -124,11 +130,13 @@ static int spawn(api_server *s, const char *bin)
 {
     pid_t parent = getpid();
     pid_t pid = fork();
-    if (pid < 0) return -1;
+    if (pid < 0)
+        return -1;
     if (pid == 0) {
         /* Never outlive the test program, even when it crashes. */
         prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (getppid() != parent) _exit(127);
+        if (getppid() != parent)
+            _exit(127);
         child_env(s);
         int log = open(s->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
         int null = open("/dev/null", O_RDONLY);
@@ -136,7 +144,8 @@ static int spawn(api_server *s, const char *bin)
             dup2(log, STDOUT_FILENO);
             dup2(log, STDERR_FILENO);
         }
-        if (null >= 0) dup2(null, STDIN_FILENO);
+        if (null >= 0)
+            dup2(null, STDIN_FILENO);
         execl(bin, "risinggen", "serve", (char *)NULL);
         fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
         _exit(127);
@@ -149,12 +158,15 @@ int srv_start(api_server *s, const char *dir)
 {
     pthread_once(&curl_once, curl_init_once);
     const char *bin = rg_bin();
-    if (!bin) return -1;
+    if (!bin)
+        return -1;
     if (dir) {
-        if (s->dir != dir) snprintf(s->dir, sizeof s->dir, "%s", dir);
+        if (s->dir != dir)
+            snprintf(s->dir, sizeof s->dir, "%s", dir);
     } else {
         const char *tmp = getenv("RG_TEST_TMP");
-        if (!tmp || !*tmp) tmp = "/tmp/rg-test-tmp";
+        if (!tmp || !*tmp)
+            tmp = "/tmp/rg-test-tmp";
         if (mkdir_p(tmp) < 0) {
             print_error("cannot create %s: %s\n", tmp, strerror(errno));
             return -1;
@@ -185,7 +197,8 @@ int srv_start(api_server *s, const char *dir)
                 exited = true;
                 break;
             }
-            if (probe(s->base) == 200) return 0;
+            if (probe(s->base) == 200)
+                return 0;
             usleep(50 * 1000);
         }
         if (!exited) {
@@ -206,14 +219,16 @@ int srv_start(api_server *s, const char *dir)
 
 int srv_stop(api_server *s)
 {
-    if (s->pid <= 0) return -1;
+    if (s->pid <= 0)
+        return -1;
     kill(s->pid, SIGTERM);
     int64_t deadline = now_ms() + 10000;
     int st = 0;
     pid_t got = 0;
     while (now_ms() < deadline) {
         got = waitpid(s->pid, &st, WNOHANG);
-        if (got == s->pid || got < 0) break;
+        if (got == s->pid || got < 0)
+            break;
         usleep(20 * 1000);
     }
     int rc;
@@ -247,13 +262,15 @@ void srv_remove_dir(api_server *s)
         print_message("keeping %s\n", s->dir);
         return;
     }
-    if (s->dir[0]) nftw(s->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (s->dir[0])
+        nftw(s->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 void srv_dump_log(const api_server *s)
 {
     FILE *f = fopen(s->log, "r");
-    if (!f) return;
+    if (!f)
+        return;
     fseek(f, 0, SEEK_END);
     long size = ftell(f);
     long from = size > 4000 ? size - 4000 : 0;
@@ -268,7 +285,8 @@ void srv_dump_log(const api_server *s)
 int srv_cli(const api_server *s, char *out, size_t cap, ...)
 {
     const char *bin = rg_bin();
-    if (!bin) return -1;
+    if (!bin)
+        return -1;
     const char *argv[32];
     int argc = 0;
     argv[argc++] = "risinggen";
@@ -280,17 +298,21 @@ int srv_cli(const api_server *s, char *out, size_t cap, ...)
     va_end(ap);
     argv[argc] = NULL;
     int fds[2];
-    if (pipe(fds) < 0) return -1;
+    if (pipe(fds) < 0)
+        return -1;
     pid_t pid = fork();
-    if (pid < 0) return -1;
+    if (pid < 0)
+        return -1;
     if (pid == 0) {
         child_env(s);
         close(fds[0]);
         int log = open(s->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
         int null = open("/dev/null", O_RDONLY);
         dup2(fds[1], STDOUT_FILENO);
-        if (log >= 0) dup2(log, STDERR_FILENO);
-        if (null >= 0) dup2(null, STDIN_FILENO);
+        if (log >= 0)
+            dup2(log, STDERR_FILENO);
+        if (null >= 0)
+            dup2(null, STDIN_FILENO);
         execv(bin, (char *const *)argv);
         _exit(127);
     }
@@ -301,14 +323,19 @@ int srv_cli(const api_server *s, char *out, size_t cap, ...)
         char *dst = out && len + 1 < cap ? out + len : sink;
         size_t room = out && len + 1 < cap ? cap - len - 1 : sizeof sink;
         ssize_t n = read(fds[0], dst, room);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        if (dst != sink) len += (size_t)n;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        if (dst != sink)
+            len += (size_t)n;
     }
-    if (out && cap) out[len] = '\0';
+    if (out && cap)
+        out[len] = '\0';
     close(fds[0]);
     int st;
-    if (waitpid(pid, &st, 0) != pid) return -1;
+    if (waitpid(pid, &st, 0) != pid)
+        return -1;
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
@@ -326,7 +353,8 @@ int api_teardown(void **state)
     (void)state;
     if (g_srv.pid <= 0) {
         print_error("no server was running at teardown\n");
-        if (g_srv.dir[0]) srv_remove_dir(&g_srv);
+        if (g_srv.dir[0])
+            srv_remove_dir(&g_srv);
         return -1;
     }
     int rc = srv_stop(&g_srv);

@@ -6,9 +6,11 @@
 
 static bool is_oid(const char *s)
 {
-    if (!s || strlen(s) != 24) return false;
+    if (!s || strlen(s) != 24)
+        return false;
     for (const char *p = s; *p; p++)
-        if (!strchr("0123456789abcdef", *p)) return false;
+        if (!strchr("0123456789abcdef", *p))
+            return false;
     return true;
 }
 
@@ -27,7 +29,8 @@ static long me_status(const char *token)
 {
     api_resp *r = api("GET", "/v1/users/me", NULL, token);
     long st = r->status;
-    if (st == 401) assert_problem(r, 401);
+    if (st == 401)
+        assert_problem(r, 401);
     resp_free(r);
     return st;
 }
@@ -85,7 +88,8 @@ static void signup_duplicate_email_case_insensitive(void **state)
     char upper[160];
     snprintf(upper, sizeof upper, "%s", u.email);
     for (char *p = upper; *p; p++)
-        if (*p >= 'a' && *p <= 'z') *p = (char)(*p - 32);
+        if (*p >= 'a' && *p <= 'z')
+            *p = (char)(*p - 32);
     const char *variants[] = {u.email, upper};
     for (size_t i = 0; i < N_ELEMS(variants); i++) {
         api_resp *r = apij("POST", "/v1/auth/signup",

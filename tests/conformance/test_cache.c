@@ -101,7 +101,8 @@ static void assert_value(rg_cache_port *p, const char *key, const char *want, si
     char *out = NULL;
     size_t len = 0;
     int rc = rg_cache_get(p, key, &out, &len);
-    if (rc != 0) fail_msg("get %s: %s", key, rg_error_name(rc));
+    if (rc != 0)
+        fail_msg("get %s: %s", key, rg_error_name(rc));
     assert_int_equal(len, want_len);
     assert_memory_equal(out, want, want_len);
     assert_int_equal(out[len], '\0');
@@ -301,7 +302,8 @@ static void *mixed_thread(void *arg)
                 bool ok = len >= (size_t)n && memcmp(out, head, (size_t)n) == 0 && out[len] == 0;
                 for (size_t j = (size_t)n; ok && j < len; j++)
                     ok = out[j] == 'a' + k % 26;
-                if (!ok) atomic_fetch_add(ctx->failures, 1);
+                if (!ok)
+                    atomic_fetch_add(ctx->failures, 1);
                 free(out);
             } else if (rc != RG_ENOTFOUND) {
                 atomic_fetch_add(ctx->failures, 1);
@@ -401,7 +403,8 @@ static void test_bad_urls(void **state)
     for (const char *const *u = current->bad_urls; *u; u++) {
         rg_cache *c = NULL;
         int rc = current->ops->open(&c, *u);
-        if (rc != RG_EINVAL) fail_msg("open %s: %s, want EINVAL", *u, rg_error_name(rc));
+        if (rc != RG_EINVAL)
+            fail_msg("open %s: %s, want EINVAL", *u, rg_error_name(rc));
         assert_null(c);
     }
     rg_cache *c = NULL;

@@ -39,6 +39,7 @@ static const struct adapter adapters[] = {
 };
 
 static const struct adapter *current;
+static char self_exe[PATH_MAX]; /* this program, for child processes */
 
 static const rg_doc_index indexes[] = {
     {"users", "email", true}, {"users", "profile.city", false}, {"items", "group", false},
@@ -79,7 +80,8 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 static int make_tmpdir(char out[PATH_MAX], const char *prefix)
 {
     const char *base = getenv("RG_TEST_TMP");
-    if (!base || !*base) base = "/tmp";
+    if (!base || !*base)
+        base = "/tmp";
     mkdir_p(base);
     snprintf(out, PATH_MAX, "%s/%s-XXXXXX", base, prefix);
     if (!mkdtemp(out)) {
@@ -107,7 +109,8 @@ static int setup(void **state)
     int rc = current->ops->open(&f->port.d, url, indexes, (int)N(indexes));
     if (rc < 0) {
         fprintf(stderr, "open %s: %s (%s)\n", current->name, rg_error_name(rc), rg_error_detail());
-        if (f->dir[0]) nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+        if (f->dir[0])
+            nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
         free(f);
         return -1;
     }
@@ -124,9 +127,11 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    if (!f) return 0;
+    if (!f)
+        return 0;
     f->port.ops->close(f->port.d);
-    if (f->dir[0]) nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    if (f->dir[0])
+        nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
     free(f);
     return 0;
 }
@@ -137,7 +142,8 @@ static json_t *parse(const char *text)
 {
     json_error_t err;
     json_t *j = json_loads(text, JSON_ALLOW_NUL, &err);
-    if (!j) fail_msg("bad JSON in test: %s: %s", text, err.text);
+    if (!j)
+        fail_msg("bad JSON in test: %s: %s", text, err.text);
     return j;
 }
 
@@ -146,7 +152,8 @@ static void insert_text(rg_documents *p, const char *coll, const char *id, const
     json_t *doc = parse(json);
     int rc = rg_docs_insert(p, coll, id, doc);
     json_decref(doc);
-    if (rc != 0) fail_msg("insert %s/%s: %s (%s)", coll, id, rg_error_name(rc), rg_error_detail());
+    if (rc != 0)
+        fail_msg("insert %s/%s: %s (%s)", coll, id, rg_error_name(rc), rg_error_detail());
 }
 
 static void assert_doc_equals(json_t *got, const char *want_json)
@@ -625,7 +632,8 @@ static void *incr_thread(void *arg)
             json_object_set_new(doc, "n", json_integer(n + 1));
             rc = rg_docs_replace(ctx->port, "counters", "c", doc, rev);
             json_decref(doc);
-            if (rc == 0) break;
+            if (rc == 0)
+                break;
             if (rc == RG_ESTALE || rc == RG_EUNAVAIL) { /* lost the race, or busy */
                 atomic_fetch_add(&ctx->retries, 1);
                 continue;
@@ -668,7 +676,8 @@ static int child_work(const char *url, int k)
 {
     rg_documents p = {.ops = current->ops};
     int rc = current->ops->open(&p.d, url, indexes, (int)N(indexes));
-    if (rc < 0) return 10;
+    if (rc < 0)
+        return 10;
     for (int i = 0; i < PER_PROC && rc == 0; i++) {
         char id[32], email[64];
         snprintf(id, sizeof id, "p%d-%02d", k, i);
@@ -676,7 +685,8 @@ static int child_work(const char *url, int k)
         json_t *doc = json_pack("{s:i, s:i}", "proc", k, "i", i);
         rc = rg_docs_insert(&p, "notes", id, doc);
         json_object_set_new(doc, "email", json_string(email));
-        if (rc == 0) rc = rg_docs_insert(&p, "users", id, doc);
+        if (rc == 0)
+            rc = rg_docs_insert(&p, "users", id, doc);
         json_decref(doc);
     }
     current->ops->close(p.d);
@@ -692,12 +702,21 @@ static void test_concurrent_open(void **state)
         snprintf(url, sizeof url, "%s", f->url);
     else
         snprintf(url, sizeof url, "sqlite:%s/race.db", f->dir);
+    /* Each child is this program run afresh (see main), so that it shares
+     * nothing with this process's open store. */
     fflush(NULL);
     pid_t pids[PROCS];
+    char adapter[8];
+    snprintf(adapter, sizeof adapter, "%d", (int)(current - adapters));
     for (int k = 0; k < PROCS; k++) {
         pids[k] = fork();
         assert_true(pids[k] >= 0);
-        if (pids[k] == 0) _exit(child_work(url, k));
+        if (pids[k] == 0) {
+            char num[8];
+            snprintf(num, sizeof num, "%d", k);
+            execl(self_exe, self_exe, "--open-child", adapter, url, num, (char *)NULL);
+            _exit(12);
+        }
     }
     for (int k = 0; k < PROCS; k++) {
         int status = 0;
@@ -750,8 +769,21 @@ static const struct CMUnitTest tests[] = {
 
 static const struct CMUnitTest skipped[] = {cmocka_unit_test(test_adapter_skipped)};
 
-int main(void)
+int main(int argc, char **argv)
 {
+    /* A child of test_concurrent_open: --open-child ADAPTER URL K */
+    if (argc == 5 && strcmp(argv[1], "--open-child") == 0) {
+        int a = atoi(argv[2]);
+        if (a < 0 || (size_t)a >= N(adapters) || !adapters[a].ops)
+            return 13;
+        current = &adapters[a];
+        return child_work(argv[3], atoi(argv[4]));
+    }
+    ssize_t n = readlink("/proc/self/exe", self_exe, sizeof self_exe - 1);
+    if (n > 0)
+        self_exe[n] = '\0';
+    else
+        snprintf(self_exe, sizeof self_exe, "%s", argv[0]);
     int failed = 0;
     for (size_t i = 0; i < N(adapters); i++) {
         const struct adapter *a = &adapters[i];

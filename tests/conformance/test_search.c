@@ -76,7 +76,8 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 static int make_tmpdir(char out[PATH_MAX], const char *prefix)
 {
     const char *base = getenv("RG_TEST_TMP");
-    if (!base || !*base) base = "/tmp";
+    if (!base || !*base)
+        base = "/tmp";
     mkdir_p(base);
     snprintf(out, PATH_MAX, "%s/%s-XXXXXX", base, prefix);
     if (!mkdtemp(out)) {
@@ -104,7 +105,8 @@ static int setup(void **state)
     int rc = current->ops->open(&f->port.s, url);
     if (rc < 0) {
         fprintf(stderr, "open %s: %s (%s)\n", current->name, rg_error_name(rc), rg_error_detail());
-        if (f->dir[0]) nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+        if (f->dir[0])
+            nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
         free(f);
         return -1;
     }
@@ -116,11 +118,13 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    if (!f) return 0;
+    if (!f)
+        return 0;
     for (int i = 0; i < f->nwritten; i++)
         rg_search_remove(&f->port, f->written[i][0], f->written[i][1]);
     f->port.ops->close(f->port.s);
-    if (f->dir[0]) nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    if (f->dir[0])
+        nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
     free(f);
     return 0;
 }
@@ -132,7 +136,8 @@ static void put(struct fixture *f, const char *type, const char *id, const char 
 {
     rg_search_doc d = {.type = type, .id = id, .title = title, .body = body, .tags = tags};
     int rc = rg_search_upsert(&f->port, &d);
-    if (rc != 0) fail_msg("upsert %s/%s: %s (%s)", type, id, rg_error_name(rc), rg_error_detail());
+    if (rc != 0)
+        fail_msg("upsert %s/%s: %s (%s)", type, id, rg_error_name(rc), rg_error_detail());
     if (f->nwritten < MAX_WRITTEN) {
         snprintf(f->written[f->nwritten][0], 32, "%s", type);
         snprintf(f->written[f->nwritten][1], 32, "%s", id);
@@ -151,7 +156,8 @@ static void query(struct fixture *f, const char *q, const char *const *types, in
 {
     memset(r, 0, sizeof *r);
     int rc = rg_search_query(&f->port, q, types, ntypes, limit, &r->hits, &r->n);
-    if (rc != 0) fail_msg("query '%s': %s (%s)", q, rg_error_name(rc), rg_error_detail());
+    if (rc != 0)
+        fail_msg("query '%s': %s (%s)", q, rg_error_name(rc), rg_error_detail());
     size_t len = 0;
     for (int i = 0; i < r->n; i++)
         len += (size_t)snprintf(r->ids + len, len < sizeof r->ids ? sizeof r->ids - len : 0,
@@ -168,7 +174,8 @@ static void assert_query(struct fixture *f, const char *q, const char *want)
 {
     struct result r;
     query(f, q, NULL, 0, 50, &r);
-    if (strcmp(r.ids, want) != 0) fail_msg("query '%s': got [%s] want [%s]", q, r.ids, want);
+    if (strcmp(r.ids, want) != 0)
+        fail_msg("query '%s': got [%s] want [%s]", q, r.ids, want);
     result_free(&r);
 }
 
@@ -178,7 +185,8 @@ static void assert_query_set(struct fixture *f, const char *q, const char *const
 {
     struct result r;
     query(f, q, types, ntypes, 50, &r);
-    if (r.n != nwant) fail_msg("query '%s': got [%s], want %d hits", q, r.ids, nwant);
+    if (r.n != nwant)
+        fail_msg("query '%s': got [%s], want %d hits", q, r.ids, nwant);
     for (int i = 0; i < nwant; i++) {
         bool found = false;
         for (int j = 0; j < r.n && !found; j++) {
@@ -186,7 +194,8 @@ static void assert_query_set(struct fixture *f, const char *q, const char *const
             snprintf(key, sizeof key, "%s/%s", r.hits[j].type, r.hits[j].id);
             found = strcmp(key, want[i]) == 0;
         }
-        if (!found) fail_msg("query '%s': got [%s], missing %s", q, r.ids, want[i]);
+        if (!found)
+            fail_msg("query '%s': got [%s], missing %s", q, r.ids, want[i]);
     }
     result_free(&r);
 }
@@ -445,7 +454,8 @@ static void *writer_thread(void *arg)
             snprintf(title, sizeof title, "Parallel record %d, %s round", i,
                      round ? "second" : "first");
             rg_search_doc d = {.type = "event", .id = id, .title = title, .body = "", .tags = ""};
-            if (rg_search_upsert(w->port, &d) != 0) atomic_fetch_add(w->failures, 1);
+            if (rg_search_upsert(w->port, &d) != 0)
+                atomic_fetch_add(w->failures, 1);
             rg_search_hit *hits = NULL;
             int n = 0;
             if (rg_search_query(w->port, "parallel", NULL, 0, 5, &hits, &n) != 0)

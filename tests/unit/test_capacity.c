@@ -28,7 +28,8 @@ static int setup(void **state)
     snprintf(docs, sizeof docs, "sqlite:%s/docs.db", dir);
     snprintf(search, sizeof search, "sqlite:%s/search.db", dir);
     rg_store_urls u = {rel, docs, "memory:", search};
-    if (rg_app_open(&app, &u, true) < 0) return -1;
+    if (rg_app_open(&app, &u, true) < 0)
+        return -1;
     /* People are inserted with one precomputed hash: argon2 is not under test. */
     const char *hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNo";
     for (int i = 0; i < USERS; i++) {
@@ -40,7 +41,8 @@ static int setup(void **state)
         users[i][0] = '\0';
         int rc = rg_auth_insert_user(&app, u2, hash, users[i]);
         json_decref(u2);
-        if (rc < 0) return -1;
+        if (rc < 0)
+            return -1;
     }
     snprintf(organizer.user_id, sizeof organizer.user_id, "%s", users[0]);
     organizer.roles = RG_ROLE_ORGANIZER | RG_ROLE_PARTICIPANT;
@@ -243,7 +245,8 @@ static void age_rules(void **state)
 
 int main(void)
 {
-    if (sodium_init() < 0) return 1;
+    if (sodium_init() < 0)
+        return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(rush_never_oversells),
         cmocka_unit_test(waiting_list_moves_up),

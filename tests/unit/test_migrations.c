@@ -30,7 +30,8 @@ static int setup(void **state)
     rg_store_urls u = {rel, docs, "memory:", search};
     int n;
     const rg_doc_index *ix = rg_app_doc_indexes(&n);
-    if (rg_stores_open(&f->st, &u, ix, n) < 0) return -1;
+    if (rg_stores_open(&f->st, &u, ix, n) < 0)
+        return -1;
     *state = f;
     return 0;
 }
@@ -50,7 +51,8 @@ static int count_migrations(const char *dialect)
     int n = 0;
     snprintf(prefix, sizeof prefix, "migrations/%s/", dialect);
     for (const struct rg_embedded_file *e = rg_embedded_files; e->name; e++)
-        if (strncmp(e->name, prefix, strlen(prefix)) == 0 && strstr(e->name, ".up.sql")) n++;
+        if (strncmp(e->name, prefix, strlen(prefix)) == 0 && strstr(e->name, ".up.sql"))
+            n++;
     return n;
 }
 
@@ -144,15 +146,18 @@ static void dialects_are_twins(void **state)
         else
             continue;
         for (const struct rg_embedded_file *g = rg_embedded_files; g->name; g++)
-            if (strcmp(g->name, want) == 0) twin = g->name;
-        if (!twin) fail_msg("%s has no twin %s", e->name, want);
+            if (strcmp(g->name, want) == 0)
+                twin = g->name;
+        if (!twin)
+            fail_msg("%s has no twin %s", e->name, want);
     }
     assert_int_equal(count_migrations("sqlite"), count_migrations("postgresql"));
 }
 
 int main(void)
 {
-    if (sodium_init() < 0) return 1;
+    if (sodium_init() < 0)
+        return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(up_down_up, setup, teardown),
         cmocka_unit_test_setup_teardown(changed_file_is_refused, setup, teardown),

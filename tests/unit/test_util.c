@@ -138,7 +138,8 @@ static void hashing(void **state)
 
 int main(void)
 {
-    if (sodium_init() < 0) return 1;
+    if (sodium_init() < 0)
+        return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(time_round_trip), cmocka_unit_test(time_rejects),
         cmocka_unit_test(dates_and_ages),  cmocka_unit_test(money),

@@ -10,10 +10,12 @@ static inline const char *rg_test_tmpdir(void)
 {
     static char dir[512];
     const char *base = getenv("RG_TEST_TMP");
-    if (!base || !*base) base = "/tmp";
+    if (!base || !*base)
+        base = "/tmp";
     mkdir(base, 0700);
     snprintf(dir, sizeof dir, "%s/rgtest-XXXXXX", base);
-    if (!mkdtemp(dir)) abort();
+    if (!mkdtemp(dir))
+        abort();
     return dir;
 }
 
@@ -21,7 +23,8 @@ static inline void rg_test_rmdir(const char *dir)
 {
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
 }
 
 #endif

@@ -96,7 +96,8 @@ static struct entry *entry_new(const char *key, size_t klen, uint64_t hash, cons
     e->cost = sizeof *e + klen + vlen + 2 + MALLOC_OVERHEAD + sizeof(struct entry *);
     memcpy(e->data, key, klen);
     e->data[klen] = '\0';
-    if (vlen) memcpy(e->data + klen + 1, val, vlen);
+    if (vlen)
+        memcpy(e->data + klen + 1, val, vlen);
     e->data[klen + 1 + vlen] = '\0';
     return e;
 }
@@ -118,7 +119,8 @@ static struct entry **find_slot(struct stripe *s, uint64_t hash, const char *key
     struct entry **pp = &s->buckets[hash & (s->nbuckets - 1)];
     for (; *pp; pp = &(*pp)->hnext) {
         struct entry *e = *pp;
-        if (e->hash == hash && e->klen == klen && memcmp(e->data, key, klen) == 0) return pp;
+        if (e->hash == hash && e->klen == klen && memcmp(e->data, key, klen) == 0)
+            return pp;
     }
     return pp;
 }
@@ -140,9 +142,11 @@ static void lru_push(struct stripe *s, struct entry *e)
 {
     e->prev = NULL;
     e->next = s->head;
-    if (s->head) s->head->prev = e;
+    if (s->head)
+        s->head->prev = e;
     s->head = e;
-    if (!s->tail) s->tail = e;
+    if (!s->tail)
+        s->tail = e;
 }
 
 /* Takes the entry at *pp out of the stripe and puts it on *garbage. */
@@ -169,7 +173,8 @@ static void grow(struct stripe *s)
 {
     size_t n = s->nbuckets * 2;
     struct entry **b = calloc(n, sizeof *b);
-    if (!b) return; /* longer chains, still correct */
+    if (!b)
+        return; /* longer chains, still correct */
     for (size_t i = 0; i < s->nbuckets; i++) {
         struct entry *e = s->buckets[i];
         while (e) {
@@ -190,7 +195,8 @@ static void grow(struct stripe *s)
  * buckets for expired entries and evicts from the LRU end while over the bound. */
 static void insert_entry(struct stripe *s, struct entry *e, int64_t now, struct entry **garbage)
 {
-    if (s->count >= s->nbuckets) grow(s);
+    if (s->count >= s->nbuckets)
+        grow(s);
     struct entry **head = &s->buckets[e->hash & (s->nbuckets - 1)];
     e->hnext = *head;
     *head = e;
@@ -220,9 +226,11 @@ static struct stripe *stripe_of(rg_cache *c, uint64_t hash)
 
 static int check_key(const char *key, size_t *klen)
 {
-    if (!key || !*key) return rg_error_set(RG_EINVAL, "empty cache key");
+    if (!key || !*key)
+        return rg_error_set(RG_EINVAL, "empty cache key");
     *klen = strnlen(key, KEY_MAX + 1);
-    if (*klen > KEY_MAX) return rg_error_set(RG_EINVAL, "cache key too long");
+    if (*klen > KEY_MAX)
+        return rg_error_set(RG_EINVAL, "cache key too long");
     return 0;
 }
 
@@ -233,9 +241,12 @@ static int parse_url(const char *url, size_t *max_bytes)
     if (!url || strncmp(url, "memory:", 7) != 0)
         return rg_error_set(RG_EINVAL, "not a memory: URL");
     const char *p = url + 7;
-    if (strncmp(p, "//", 2) == 0) p += 2;
-    if (*p == '\0') return 0;
-    if (*p != '?') return rg_error_set(RG_EINVAL, "memory: URL takes no path");
+    if (strncmp(p, "//", 2) == 0)
+        p += 2;
+    if (*p == '\0')
+        return 0;
+    if (*p != '?')
+        return rg_error_set(RG_EINVAL, "memory: URL takes no path");
     p++;
     while (*p) {
         const char *amp = strchr(p, '&');
@@ -256,7 +267,8 @@ static int parse_url(const char *url, size_t *max_bytes)
             rg_warn("memory cache: ignoring unknown URL parameter %.*s", (int)n, p);
         }
         p += n;
-        if (*p == '&') p++;
+        if (*p == '&')
+            p++;
     }
     return 0;
 }
@@ -267,13 +279,15 @@ static int cache_open(rg_cache **out, const char *url)
     *out = NULL;
     size_t max_bytes;
     int rc = parse_url(url, &max_bytes);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     if (sodium_init() < 0) {
         rg_err("memory cache: libsodium cannot start");
         return rg_error_set(RG_EINTERNAL, "internal error");
     }
     void *mem;
-    if (posix_memalign(&mem, 64, sizeof(rg_cache)) != 0) abort();
+    if (posix_memalign(&mem, 64, sizeof(rg_cache)) != 0)
+        abort();
     rg_cache *c = mem;
     memset(c, 0, sizeof *c);
     randombytes_buf(c->hkey, sizeof c->hkey);
@@ -291,7 +305,8 @@ static int cache_open(rg_cache **out, const char *url)
 
 static void cache_close(rg_cache *c)
 {
-    if (!c) return;
+    if (!c)
+        return;
     for (int i = 0; i < NSTRIPES; i++) {
         struct stripe *s = &c->stripes[i];
         struct entry *e = s->head;
@@ -313,7 +328,8 @@ static int cache_get(rg_cache *c, const char *key, char **out, size_t *len)
     *out = NULL;
     size_t klen = 0;
     int rc = check_key(key, &klen);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     uint64_t h = key_hash(c, key, klen);
     struct stripe *s = stripe_of(c, h);
     int64_t now = mono_ms();
@@ -338,9 +354,11 @@ static int cache_get(rg_cache *c, const char *key, char **out, size_t *len)
     }
     pthread_mutex_unlock(&s->lock);
     free_chain(garbage);
-    if (!copy) return rg_error_set(RG_ENOTFOUND, "not in the cache");
+    if (!copy)
+        return rg_error_set(RG_ENOTFOUND, "not in the cache");
     *out = copy;
-    if (len) *len = vlen;
+    if (len)
+        *len = vlen;
     return 0;
 }
 
@@ -351,17 +369,21 @@ static int cache_set(rg_cache *c, const char *key, const char *val, size_t len, 
 {
     size_t klen = 0;
     int rc = check_key(key, &klen);
-    if (rc < 0) return rc;
-    if (ttl_ms < 0 || (len && !val)) return rg_error_set(RG_EINVAL, "invalid cache value or ttl");
+    if (rc < 0)
+        return rc;
+    if (ttl_ms < 0 || (len && !val))
+        return rg_error_set(RG_EINVAL, "invalid cache value or ttl");
     uint64_t h = key_hash(c, key, klen);
     struct stripe *s = stripe_of(c, h);
     int64_t now = mono_ms();
     struct entry *e = NULL;
-    if (len <= s->cap) e = entry_new(key, klen, h, val, len, ttl_ms ? now + ttl_ms : 0);
+    if (len <= s->cap)
+        e = entry_new(key, klen, h, val, len, ttl_ms ? now + ttl_ms : 0);
     struct entry *garbage = NULL;
     pthread_mutex_lock(&s->lock);
     struct entry **pp = find_slot(s, h, key, klen);
-    if (*pp) unlink_at(s, pp, &garbage);
+    if (*pp)
+        unlink_at(s, pp, &garbage);
     if (e && e->cost <= s->cap)
         insert_entry(s, e, now, &garbage);
     else if (e) {
@@ -371,7 +393,8 @@ static int cache_set(rg_cache *c, const char *key, const char *val, size_t len, 
     }
     pthread_mutex_unlock(&s->lock);
     free_chain(garbage);
-    if (!e) return rg_error_set(RG_ETOOBIG, "the value is too large for the cache");
+    if (!e)
+        return rg_error_set(RG_ETOOBIG, "the value is too large for the cache");
     return 0;
 }
 
@@ -380,13 +403,15 @@ static int cache_del(rg_cache *c, const char *key)
 {
     size_t klen = 0;
     int rc = check_key(key, &klen);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     uint64_t h = key_hash(c, key, klen);
     struct stripe *s = stripe_of(c, h);
     struct entry *garbage = NULL;
     pthread_mutex_lock(&s->lock);
     struct entry **pp = find_slot(s, h, key, klen);
-    if (*pp) unlink_at(s, pp, &garbage);
+    if (*pp)
+        unlink_at(s, pp, &garbage);
     pthread_mutex_unlock(&s->lock);
     free_chain(garbage);
     return 0;
@@ -395,12 +420,15 @@ static int cache_del(rg_cache *c, const char *key)
 /* The value as a strict decimal int64 ("-12", not " 12", "+12" or "12x"). */
 static bool parse_counter(const char *v, size_t len, int64_t *out)
 {
-    if (len == 0 || len >= INT_TEXT_MAX || strlen(v) != len) return false;
-    if (v[0] != '-' && (v[0] < '0' || v[0] > '9')) return false;
+    if (len == 0 || len >= INT_TEXT_MAX || strlen(v) != len)
+        return false;
+    if (v[0] != '-' && (v[0] < '0' || v[0] > '9'))
+        return false;
     char *end;
     errno = 0;
     long long n = strtoll(v, &end, 10);
-    if (errno || end != v + len) return false;
+    if (errno || end != v + len)
+        return false;
     *out = n;
     return true;
 }
@@ -413,8 +441,10 @@ static int cache_incr(rg_cache *c, const char *key, int64_t by, int64_t ttl_ms, 
 {
     size_t klen = 0;
     int rc = check_key(key, &klen);
-    if (rc < 0) return rc;
-    if (ttl_ms < 0) return rg_error_set(RG_EINVAL, "invalid ttl");
+    if (rc < 0)
+        return rc;
+    if (ttl_ms < 0)
+        return rg_error_set(RG_EINVAL, "invalid ttl");
     uint64_t h = key_hash(c, key, klen);
     struct stripe *s = stripe_of(c, h);
     int64_t now = mono_ms();
@@ -439,12 +469,14 @@ static int cache_incr(rg_cache *c, const char *key, int64_t by, int64_t ttl_ms, 
     if (rc == 0) {
         char text[INT_TEXT_MAX];
         int n = snprintf(text, sizeof text, "%" PRId64, sum);
-        if (old) unlink_at(s, pp, &garbage);
+        if (old)
+            unlink_at(s, pp, &garbage);
         insert_entry(s, entry_new(key, klen, h, text, (size_t)n, expires), now, &garbage);
     }
     pthread_mutex_unlock(&s->lock);
     free_chain(garbage);
-    if (rc == 0 && out) *out = sum;
+    if (rc == 0 && out)
+        *out = sum;
     return rc;
 }
 

@@ -22,6 +22,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define STMT_SLOTS    512 /* open addressing, power of two */
 #define STMT_MAX_USED 384 /* beyond this, statements are prepared uncached */
@@ -57,23 +58,28 @@ struct rg_docs {
 
 static bool valid_collection(const char *s)
 {
-    if (!s) return false;
+    if (!s)
+        return false;
     size_t n = 0;
     for (; s[n]; n++)
-        if (n >= COLL_MAX || !((s[n] >= 'a' && s[n] <= 'z') || s[n] == '_')) return false;
+        if (n >= COLL_MAX || !((s[n] >= 'a' && s[n] <= 'z') || s[n] == '_'))
+            return false;
     return n > 0;
 }
 
 /* [A-Za-z0-9_.]{1,64}, no empty segment ("a..b", ".a", "a."). */
 static bool valid_path(const char *s)
 {
-    if (!s) return false;
+    if (!s)
+        return false;
     size_t n = 0;
     for (; s[n]; n++) {
         char ch = s[n];
-        if (n >= PATH_MAX_LEN) return false;
+        if (n >= PATH_MAX_LEN)
+            return false;
         if (ch == '.') {
-            if (n == 0 || s[n - 1] == '.' || s[n + 1] == '\0') return false;
+            if (n == 0 || s[n - 1] == '.' || s[n + 1] == '\0')
+                return false;
             continue;
         }
         if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
@@ -90,7 +96,8 @@ static bool valid_id(const char *id)
 
 static int check_coll(const char *coll)
 {
-    if (!valid_collection(coll)) return rg_error_set(RG_EINVAL, "invalid collection name");
+    if (!valid_collection(coll))
+        return rg_error_set(RG_EINVAL, "invalid collection name");
     return 0;
 }
 
@@ -142,7 +149,8 @@ static int acquire(struct rg_docs *d, struct doc_conn **out)
     if (!c) {
         sqlite3 *db;
         int rc = rg__sqlite_open(d->path, d->sync_full, &db);
-        if (rc < 0) return rc;
+        if (rc < 0)
+            return rc;
         c = rg_xcalloc(1, sizeof *c);
         c->db = db;
         c->owner = d;
@@ -201,7 +209,8 @@ static int prepare(struct doc_conn *c, const char *sql, sqlite3_stmt **out, bool
 
 static void stmt_done(sqlite3_stmt *st, bool cached)
 {
-    if (!st) return;
+    if (!st)
+        return;
     if (cached) {
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
@@ -248,13 +257,16 @@ static int create_index(sqlite3 *db, const rg_doc_index *ix)
 static int ensure_collection(struct doc_conn *c, const char *coll)
 {
     for (int i = 0; i < c->ncolls; i++)
-        if (strcmp(c->colls[i], coll) == 0) return 0;
+        if (strcmp(c->colls[i], coll) == 0)
+            return 0;
     int rc = create_table(c->db, coll);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     if (c->ncolls == c->capcolls) {
         c->capcolls = c->capcolls ? c->capcolls * 2 : 8;
         char **n = realloc(c->colls, (size_t)c->capcolls * sizeof *n);
-        if (!n) abort();
+        if (!n)
+            abort();
         c->colls = n;
     }
     c->colls[c->ncolls++] = rg_xstrdup(coll);
@@ -265,8 +277,10 @@ static int ensure_collection(struct doc_conn *c, const char *coll)
 static int begin_op(struct rg_docs *d, const char *coll, struct doc_conn **out)
 {
     int rc = check_coll(coll);
-    if (rc < 0) return rc;
-    if ((rc = acquire(d, out)) < 0) return rc;
+    if (rc < 0)
+        return rc;
+    if ((rc = acquire(d, out)) < 0)
+        return rc;
     return ensure_collection(*out, coll);
 }
 
@@ -274,7 +288,8 @@ static int begin_op(struct rg_docs *d, const char *coll, struct doc_conn **out)
 
 static void docs_close(rg_docs *d)
 {
-    if (!d) return;
+    if (!d)
+        return;
     pthread_key_delete(d->key);
     while (d->conns) {
         struct doc_conn *c = d->conns;
@@ -286,20 +301,51 @@ static void docs_close(rg_docs *d)
     free(d);
 }
 
+/* rg__sqlite_open for the first connection of a store. Several processes
+ * that open a new file at once race to switch it to WAL, and SQLite answers
+ * SQLITE_BUSY to the losers without calling the busy handler; so on failure
+ * this waits (at most about 5 s) until the file is in WAL mode and opens
+ * again. A file that cannot be opened at all fails at once. */
+static int open_first(const char *path, bool sync_full, sqlite3 **out)
+{
+    int rc = rg__sqlite_open(path, sync_full, out);
+    if (rc != RG_EUNAVAIL)
+        return rc;
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+        sqlite3_close(db);
+        return rc;
+    }
+    sqlite3_busy_timeout(db, 100);
+    for (int attempt = 0; attempt < 50; attempt++) {
+        int src = sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
+        if ((src & 0xff) != SQLITE_BUSY && (src & 0xff) != SQLITE_LOCKED)
+            break;
+        struct timespec ts = {0, 5 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    sqlite3_close(db);
+    return rg__sqlite_open(path, sync_full, out);
+}
+
 /* Creates the tables and indexes for the declared indexes, in one write
  * transaction; several processes may do this at once on the same file. */
 static int ensure_indexes(sqlite3 *db, const rg_doc_index *indexes, int n)
 {
     int rc = exec_sql(db, "BEGIN IMMEDIATE", "documents begin");
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     for (int i = 0; i < n && rc == 0; i++) {
         bool seen = false;
         for (int j = 0; j < i && !seen; j++)
             seen = strcmp(indexes[j].collection, indexes[i].collection) == 0;
-        if (!seen) rc = create_table(db, indexes[i].collection);
-        if (rc == 0) rc = create_index(db, &indexes[i]);
+        if (!seen)
+            rc = create_table(db, indexes[i].collection);
+        if (rc == 0)
+            rc = create_index(db, &indexes[i]);
     }
-    if (rc == 0) return exec_sql(db, "COMMIT", "documents commit");
+    if (rc == 0)
+        return exec_sql(db, "COMMIT", "documents commit");
     sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     return rc;
 }
@@ -319,10 +365,11 @@ static int docs_open(rg_docs **out, const char *url, const rg_doc_index *indexes
     }
     bool sync_full;
     char *path = url ? rg__sqlite_path(url, &sync_full) : NULL;
-    if (!path) return rg_error_set(RG_EINVAL, "not a sqlite: URL");
+    if (!path)
+        return rg_error_set(RG_EINVAL, "not a sqlite: URL");
     /* Open once here so that a bad path fails at start, not at the first request. */
     sqlite3 *probe;
-    int rc = rg__sqlite_open(path, sync_full, &probe);
+    int rc = open_first(path, sync_full, &probe);
     if (rc < 0) {
         free(path);
         return rc;
@@ -354,9 +401,11 @@ static int docs_open(rg_docs **out, const char *url, const rg_doc_index *indexes
 static int dump_doc(json_t *doc, char **out)
 {
     *out = NULL;
-    if (!json_is_object(doc)) return rg_error_set(RG_EINVAL, "a document must be a JSON object");
+    if (!json_is_object(doc))
+        return rg_error_set(RG_EINVAL, "a document must be a JSON object");
     char *s = json_dumps(doc, JSON_COMPACT);
-    if (!s) return rg_error_set(RG_EINVAL, "the document cannot be encoded");
+    if (!s)
+        return rg_error_set(RG_EINVAL, "the document cannot be encoded");
     *out = s;
     return 0;
 }
@@ -379,12 +428,15 @@ static int load_body(sqlite3_stmt *st, int col, json_t **out)
 
 static int docs_insert(rg_docs *d, const char *coll, const char *id, json_t *doc)
 {
-    if (!valid_id(id)) return rg_error_set(RG_EINVAL, "invalid document id");
+    if (!valid_id(id))
+        return rg_error_set(RG_EINVAL, "invalid document id");
     struct doc_conn *c;
     int rc = begin_op(d, coll, &c);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     char *body;
-    if ((rc = dump_doc(doc, &body)) < 0) return rc;
+    if ((rc = dump_doc(doc, &body)) < 0)
+        return rc;
     char sql[128];
     snprintf(sql, sizeof sql, "INSERT INTO \"doc_%s\" (id, rev, body) VALUES (?1, 1, ?2)", coll);
     sqlite3_stmt *st;
@@ -403,19 +455,23 @@ static int docs_insert(rg_docs *d, const char *coll, const char *id, json_t *doc
 static int docs_get(rg_docs *d, const char *coll, const char *id, json_t **out, int64_t *rev)
 {
     *out = NULL;
-    if (!valid_id(id)) return rg_error_set(RG_EINVAL, "invalid document id");
+    if (!valid_id(id))
+        return rg_error_set(RG_EINVAL, "invalid document id");
     struct doc_conn *c;
     int rc = begin_op(d, coll, &c);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     char sql[128];
     snprintf(sql, sizeof sql, "SELECT rev, body FROM \"doc_%s\" WHERE id = ?1", coll);
     sqlite3_stmt *st;
     bool cached;
-    if ((rc = prepare(c, sql, &st, &cached)) < 0) return rc;
+    if ((rc = prepare(c, sql, &st, &cached)) < 0)
+        return rc;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     int src = sqlite3_step(st);
     if (src == SQLITE_ROW) {
-        if ((rc = load_body(st, 1, out)) == 0 && rev) *rev = sqlite3_column_int64(st, 0);
+        if ((rc = load_body(st, 1, out)) == 0 && rev)
+            *rev = sqlite3_column_int64(st, 0);
     } else if (src == SQLITE_DONE) {
         rc = rg_error_set(RG_ENOTFOUND, "no such document");
     } else {
@@ -433,7 +489,8 @@ static int doc_exists(struct doc_conn *c, const char *coll, const char *id)
     sqlite3_stmt *st;
     bool cached;
     int rc = prepare(c, sql, &st, &cached);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     int src = sqlite3_step(st);
     rc = src == SQLITE_ROW    ? 1
@@ -446,13 +503,17 @@ static int doc_exists(struct doc_conn *c, const char *coll, const char *id)
 static int docs_replace(rg_docs *d, const char *coll, const char *id, json_t *doc,
                         int64_t expect_rev)
 {
-    if (!valid_id(id)) return rg_error_set(RG_EINVAL, "invalid document id");
-    if (expect_rev < 0) return rg_error_set(RG_EINVAL, "invalid revision");
+    if (!valid_id(id))
+        return rg_error_set(RG_EINVAL, "invalid document id");
+    if (expect_rev < 0)
+        return rg_error_set(RG_EINVAL, "invalid revision");
     struct doc_conn *c;
     int rc = begin_op(d, coll, &c);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     char *body;
-    if ((rc = dump_doc(doc, &body)) < 0) return rc;
+    if ((rc = dump_doc(doc, &body)) < 0)
+        return rc;
     char sql[160];
     snprintf(
         sql, sizeof sql,
@@ -484,15 +545,18 @@ static int docs_replace(rg_docs *d, const char *coll, const char *id, json_t *do
 
 static int docs_remove(rg_docs *d, const char *coll, const char *id)
 {
-    if (!valid_id(id)) return rg_error_set(RG_EINVAL, "invalid document id");
+    if (!valid_id(id))
+        return rg_error_set(RG_EINVAL, "invalid document id");
     struct doc_conn *c;
     int rc = begin_op(d, coll, &c);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     char sql[128];
     snprintf(sql, sizeof sql, "DELETE FROM \"doc_%s\" WHERE id = ?1", coll);
     sqlite3_stmt *st;
     bool cached;
-    if ((rc = prepare(c, sql, &st, &cached)) < 0) return rc;
+    if ((rc = prepare(c, sql, &st, &cached)) < 0)
+        return rc;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     int src = sqlite3_step(st);
     rc = src == SQLITE_DONE ? 0 : rg__sqlite_error(c->db, src, "documents remove");
@@ -507,7 +571,8 @@ static int check_filters(const rg_doc_filter *filters, int n)
     if (n < 0 || n > FILTERS_MAX || (n > 0 && !filters))
         return rg_error_set(RG_EINVAL, "invalid filters");
     for (int i = 0; i < n; i++)
-        if (!valid_path(filters[i].path)) return rg_error_set(RG_EINVAL, "invalid filter path");
+        if (!valid_path(filters[i].path))
+            return rg_error_set(RG_EINVAL, "invalid filter path");
     return 0;
 }
 
@@ -541,22 +606,26 @@ enum key_type { KEY_NULL, KEY_INT, KEY_REAL, KEY_TEXT };
 
 static bool parse_int(const char *s, int64_t *out)
 {
-    if (!*s || (*s != '-' && (*s < '0' || *s > '9'))) return false;
+    if (!*s || (*s != '-' && (*s < '0' || *s > '9')))
+        return false;
     char *end;
     errno = 0;
     long long v = strtoll(s, &end, 10);
-    if (errno || *end) return false;
+    if (errno || *end)
+        return false;
     *out = v;
     return true;
 }
 
 static bool parse_real(const char *s, double *out)
 {
-    if (!*s || (*s != '-' && *s != '.' && (*s < '0' || *s > '9'))) return false;
+    if (!*s || (*s != '-' && *s != '.' && (*s < '0' || *s > '9')))
+        return false;
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (errno || *end) return false;
+    if (errno || *end)
+        return false;
     *out = v;
     return true;
 }
@@ -578,7 +647,8 @@ static int stored_type(struct doc_conn *c, const char *coll, const char *sort_pa
     bool cached;
     int rc = prepare(c, b.data, &st, &cached);
     rg_buf_free(&b);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     sqlite3_bind_text(st, 1, after_id, -1, SQLITE_STATIC);
     int src = sqlite3_step(st);
     type[0] = '\0';
@@ -600,7 +670,8 @@ static int key_value(struct doc_conn *c, const char *coll, const char *sort_path
     }
     char type[8];
     int rc = stored_type(c, coll, sort_path, after_id, type);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     if (strcmp(type, "text") == 0) {
         kv->type = KEY_TEXT;
     } else if (strcmp(type, "integer") == 0 &&
@@ -699,10 +770,12 @@ static int segment_stmt(struct doc_conn *c, const struct find_args *a, enum segm
     sqlite3_stmt *st;
     int rc = prepare(c, b.data, &st, cached);
     rg_buf_free(&b);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     int bind = 1;
     bind_filters(st, a->filters, a->nfilters, &bind);
-    if (p_after) sqlite3_bind_text(st, p_after, a->after_id, -1, SQLITE_STATIC);
+    if (p_after)
+        sqlite3_bind_text(st, p_after, a->after_id, -1, SQLITE_STATIC);
     if (p_val) {
         if (kv->type == KEY_INT)
             sqlite3_bind_int64(st, p_val, kv->i);
@@ -711,7 +784,8 @@ static int segment_stmt(struct doc_conn *c, const struct find_args *a, enum segm
         else
             sqlite3_bind_text(st, p_val, a->after_value, -1, SQLITE_STATIC);
     }
-    if (p_limit) sqlite3_bind_int(st, p_limit, limit);
+    if (p_limit)
+        sqlite3_bind_int(st, p_limit, limit);
     *out = st;
     return 0;
 }
@@ -723,17 +797,20 @@ static int run_segment(struct doc_conn *c, const struct find_args *a, enum segme
     sqlite3_stmt *st;
     bool cached;
     int rc = segment_stmt(c, a, seg, kv, limit, &st, &cached);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     int src;
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {
         json_t *doc;
-        if ((rc = load_body(st, 1, &doc)) < 0) break;
+        if ((rc = load_body(st, 1, &doc)) < 0)
+            break;
         json_t *item = json_object();
         json_object_set_new(item, "id", json_string((const char *)sqlite3_column_text(st, 0)));
         json_object_set_new(item, "doc", doc);
         json_array_append_new(arr, item);
     }
-    if (rc == 0 && src != SQLITE_DONE) rc = rg__sqlite_error(c->db, src, "documents find");
+    if (rc == 0 && src != SQLITE_DONE)
+        rc = rg__sqlite_error(c->db, src, "documents find");
     stmt_done(st, cached);
     return rc;
 }
@@ -743,7 +820,8 @@ static int run_fixed(struct doc_conn *c, const char *sql)
     sqlite3_stmt *st;
     bool cached;
     int rc = prepare(c, sql, &st, &cached);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     int src = sqlite3_step(st);
     rc = src == SQLITE_DONE || src == SQLITE_ROW ? 0 : rg__sqlite_error(c->db, src, sql);
     stmt_done(st, cached);
@@ -757,11 +835,14 @@ static int find_after(struct doc_conn *c, const struct find_args *a, int limit, 
 {
     struct key_value kv;
     int rc = key_value(c, a->coll, a->sort_path, a->after_value, a->after_id, &kv);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     enum segment first = kv.type == KEY_NULL ? SEG_NULL : SEG_VALUE;
     bool has_next = kv.type == KEY_NULL ? !a->desc : a->desc;
-    if (!has_next) return run_segment(c, a, first, &kv, limit, arr);
-    if ((rc = run_fixed(c, "BEGIN")) < 0) return rc;
+    if (!has_next)
+        return run_segment(c, a, first, &kv, limit, arr);
+    if ((rc = run_fixed(c, "BEGIN")) < 0)
+        return rc;
     rc = run_segment(c, a, first, &kv, limit, arr);
     int got = (int)json_array_size(arr);
     if (rc == 0 && got < limit)
@@ -785,12 +866,17 @@ static int docs_find(rg_docs *d, const char *coll, const rg_doc_filter *filters,
 {
     *out = NULL;
     int rc = check_filters(filters, nfilters);
-    if (rc < 0) return rc;
-    if (sort_path && !valid_path(sort_path)) return rg_error_set(RG_EINVAL, "invalid sort path");
-    if (after_id && !valid_id(after_id)) return rg_error_set(RG_EINVAL, "invalid keyset id");
-    if (limit <= 0) return rg_error_set(RG_EINVAL, "limit must be positive");
+    if (rc < 0)
+        return rc;
+    if (sort_path && !valid_path(sort_path))
+        return rg_error_set(RG_EINVAL, "invalid sort path");
+    if (after_id && !valid_id(after_id))
+        return rg_error_set(RG_EINVAL, "invalid keyset id");
+    if (limit <= 0)
+        return rg_error_set(RG_EINVAL, "limit must be positive");
     struct doc_conn *c;
-    if ((rc = begin_op(d, coll, &c)) < 0) return rc;
+    if ((rc = begin_op(d, coll, &c)) < 0)
+        return rc;
     struct find_args a = {coll, filters, nfilters, sort_path, desc, after_value, after_id};
     json_t *arr = json_array();
     if (after_id && sort_path)
@@ -809,13 +895,16 @@ static int docs_remove_where(rg_docs *d, const char *coll, const rg_doc_filter *
                              int nfilters)
 {
     int rc = check_filters(filters, nfilters);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     struct doc_conn *c;
-    if ((rc = begin_op(d, coll, &c)) < 0) return rc;
+    if ((rc = begin_op(d, coll, &c)) < 0)
+        return rc;
     struct find_args a = {.coll = coll, .filters = filters, .nfilters = nfilters};
     sqlite3_stmt *st;
     bool cached;
-    if ((rc = segment_stmt(c, &a, SEG_DELETE, NULL, 0, &st, &cached)) < 0) return rc;
+    if ((rc = segment_stmt(c, &a, SEG_DELETE, NULL, 0, &st, &cached)) < 0)
+        return rc;
     int src = sqlite3_step(st);
     rc = src == SQLITE_DONE ? sqlite3_changes(c->db)
                             : rg__sqlite_error(c->db, src, "documents remove_where");

@@ -69,7 +69,8 @@ static int sqlite_open(rg_rel **out, const char *url)
 {
     bool sync_full;
     char *path = rg__sqlite_path(url, &sync_full);
-    if (!path) return rg_error_set(RG_EINVAL, "not a sqlite: URL");
+    if (!path)
+        return rg_error_set(RG_EINVAL, "not a sqlite: URL");
     /* Open once here so that a bad path fails at start, not at the first request. */
     sqlite3 *probe;
     int rc = rg__sqlite_open(path, sync_full, &probe);
@@ -90,7 +91,8 @@ static int sqlite_open(rg_rel **out, const char *url)
 
 static void sqlite_close(rg_rel *r)
 {
-    if (!r) return;
+    if (!r)
+        return;
     pthread_key_delete(r->key);
     while (r->conns) {
         struct rg_rel_conn *c = r->conns;
@@ -109,7 +111,8 @@ static int sqlite_acquire(rg_rel *r, rg_rel_conn **out)
     if (!c) {
         sqlite3 *db;
         int rc = rg__sqlite_open(r->path, r->sync_full, &db);
-        if (rc < 0) return rc;
+        if (rc < 0)
+            return rc;
         c = rg_xcalloc(1, sizeof *c);
         c->db = db;
         c->owner = r;
@@ -135,8 +138,10 @@ static void sqlite_release(rg_rel *r, rg_rel_conn *c)
 {
     (void)r;
     /* A connection left inside a transaction by a failed caller is rolled back. */
-    if (c && !sqlite3_get_autocommit(c->db)) sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
-    if (c) write_unlock(c);
+    if (c && !sqlite3_get_autocommit(c->db))
+        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    if (c)
+        write_unlock(c);
 }
 
 static unsigned hash_name(const char *s)
@@ -162,7 +167,8 @@ static int prepare(struct rg_rel_conn *c, const char *name, const char *sql, sql
                 return rg_error_set(RG_EINTERNAL, "internal error");
             }
             int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->stmt, NULL);
-            if (rc != SQLITE_OK) return rg__sqlite_error(c->db, rc, name);
+            if (rc != SQLITE_OK)
+                return rg__sqlite_error(c->db, rc, name);
             s->name = rg_xstrdup(name);
             *out = s->stmt;
             return 0;
@@ -179,7 +185,8 @@ static int bind_params(sqlite3_stmt *st, const rg_param *p, int n)
     for (int i = 0; i < n; i++) {
         snprintf(pname, sizeof pname, "$%d", i + 1);
         int idx = sqlite3_bind_parameter_index(st, pname);
-        if (idx == 0) continue;
+        if (idx == 0)
+            continue;
         int rc;
         switch (p[i].type) {
         case RG_P_INT:
@@ -194,7 +201,8 @@ static int bind_params(sqlite3_stmt *st, const rg_param *p, int n)
         default:
             rc = sqlite3_bind_null(st, idx);
         }
-        if (rc != SQLITE_OK) return rc;
+        if (rc != SQLITE_OK)
+            return rc;
     }
     return SQLITE_OK;
 }
@@ -210,7 +218,8 @@ static rg_rows *pack_rows(sqlite3_stmt *st, int ncols, int nrows, rg_buf *text, 
     char **cellp = (char **)(rows + 1);
     char *names = (char *)(cellp + ptrs);
     char *data = names + names_len;
-    if (text->len) memcpy(data, text->data, text->len);
+    if (text->len)
+        memcpy(data, text->data, text->len);
     rows->ncols = ncols;
     rows->nrows = nrows;
     rows->names = cellp;
@@ -231,7 +240,8 @@ static int sqlite_query(rg_rel_conn *c, const char *name, const rg_param *params
 {
     sqlite3_stmt *st;
     int rc = prepare(c, name, NULL, &st);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     if ((rc = bind_params(st, params, n)) != SQLITE_OK) {
         sqlite3_clear_bindings(st);
         return rg__sqlite_error(c->db, rc, name);
@@ -241,11 +251,13 @@ static int sqlite_query(rg_rel_conn *c, const char *name, const rg_param *params
     long *offsets = NULL;
     size_t cap = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (!out) continue;
+        if (!out)
+            continue;
         if ((size_t)(nrows + 1) * (size_t)ncols > cap) {
             cap = cap ? cap * 2 : (size_t)ncols * 16;
             offsets = realloc(offsets, cap * sizeof *offsets);
-            if (!offsets) abort();
+            if (!offsets)
+                abort();
         }
         for (int i = 0; i < ncols; i++) {
             long *o = &offsets[nrows * ncols + i];
@@ -264,7 +276,8 @@ static int sqlite_query(rg_rel_conn *c, const char *name, const rg_param *params
     int result;
     if (rc == SQLITE_DONE) {
         result = sqlite3_changes(c->db);
-        if (out) *out = pack_rows(st, ncols, nrows, &text, offsets);
+        if (out)
+            *out = pack_rows(st, ncols, nrows, &text, offsets);
     } else {
         result = rg__sqlite_error(c->db, rc, name);
     }
@@ -279,7 +292,8 @@ static int run_fixed(rg_rel_conn *c, const char *name, const char *sql)
 {
     sqlite3_stmt *st;
     int rc = prepare(c, name, sql, &st);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     rc = sqlite3_step(st);
     sqlite3_reset(st);
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : rg__sqlite_error(c->db, rc, name);
@@ -290,18 +304,21 @@ static int run_fixed(rg_rel_conn *c, const char *name, const char *sql)
  * processes (the command line) writing to the same file. */
 static int sqlite_begin(rg_rel_conn *c, bool write)
 {
-    if (!write) return run_fixed(c, "#begin", "BEGIN");
+    if (!write)
+        return run_fixed(c, "#begin", "BEGIN");
     pthread_mutex_lock(&c->owner->write_lock);
     c->holds_write = true;
     int rc = run_fixed(c, "#begin_immediate", "BEGIN IMMEDIATE");
-    if (rc < 0) write_unlock(c);
+    if (rc < 0)
+        write_unlock(c);
     return rc;
 }
 
 static int sqlite_commit(rg_rel_conn *c)
 {
     int rc = run_fixed(c, "#commit", "COMMIT");
-    if (rc < 0 && !sqlite3_get_autocommit(c->db)) return rc; /* still open: the caller rolls back */
+    if (rc < 0 && !sqlite3_get_autocommit(c->db))
+        return rc; /* still open: the caller rolls back */
     write_unlock(c);
     return rc;
 }
@@ -329,7 +346,8 @@ static int sqlite_ping(rg_rel *r)
 {
     rg_rel_conn *c;
     int rc = sqlite_acquire(r, &c);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     return run_fixed(c, "#ping", "SELECT 1");
 }
 

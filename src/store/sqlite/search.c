@@ -26,6 +26,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define STMT_SLOTS 64 /* open addressing, power of two; statements vary only by ntypes */
 #define LIMIT_MAX  1000
@@ -73,7 +74,8 @@ static void conn_close(struct search_conn *c)
             sqlite3_finalize(c->slots[i].stmt);
             free(c->slots[i].sql);
         }
-    if (c->tok) c->tk.xDelete(c->tok);
+    if (c->tok)
+        c->tk.xDelete(c->tok);
     sqlite3_close(c->db);
     free(c);
 }
@@ -132,7 +134,8 @@ static int acquire(struct rg_search *s, struct search_conn **out)
     if (!c) {
         sqlite3 *db;
         int rc = rg__sqlite_open(s->path, s->sync_full, &db);
-        if (rc < 0) return rc;
+        if (rc < 0)
+            return rc;
         c = rg_xcalloc(1, sizeof *c);
         c->db = db;
         c->owner = s;
@@ -196,7 +199,8 @@ static int run(struct search_conn *c, const char *sql, const char *what)
 {
     sqlite3_stmt *st;
     int rc = prepare(c, sql, &st);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     int src = sqlite3_step(st);
     rc = src == SQLITE_DONE || src == SQLITE_ROW ? 0 : rg__sqlite_error(c->db, src, what);
     stmt_done(st);
@@ -205,14 +209,16 @@ static int run(struct search_conn *c, const char *sql, const char *what)
 
 static void rollback(struct search_conn *c)
 {
-    if (!sqlite3_get_autocommit(c->db)) sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    if (!sqlite3_get_autocommit(c->db))
+        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
 /* ---- open / close ---- */
 
 static void search_close(rg_search *s)
 {
-    if (!s) return;
+    if (!s)
+        return;
     pthread_key_delete(s->key);
     while (s->conns) {
         struct search_conn *c = s->conns;
@@ -224,6 +230,33 @@ static void search_close(rg_search *s)
     free(s);
 }
 
+/* rg__sqlite_open for the first connection of a store. Several processes
+ * that open a new file at once race to switch it to WAL, and SQLite answers
+ * SQLITE_BUSY to the losers without calling the busy handler; so on failure
+ * this waits (at most about 5 s) until the file is in WAL mode and opens
+ * again. A file that cannot be opened at all fails at once. */
+static int open_first(const char *path, bool sync_full, sqlite3 **out)
+{
+    int rc = rg__sqlite_open(path, sync_full, out);
+    if (rc != RG_EUNAVAIL)
+        return rc;
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+        sqlite3_close(db);
+        return rc;
+    }
+    sqlite3_busy_timeout(db, 100);
+    for (int attempt = 0; attempt < 50; attempt++) {
+        int src = sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
+        if ((src & 0xff) != SQLITE_BUSY && (src & 0xff) != SQLITE_LOCKED)
+            break;
+        struct timespec ts = {0, 5 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    sqlite3_close(db);
+    return rg__sqlite_open(path, sync_full, out);
+}
+
 /* Opens the index at a "sqlite:PATH" url, creating its tables. *out belongs
  * to the caller (search_close). */
 static int search_open(rg_search **out, const char *url)
@@ -231,15 +264,17 @@ static int search_open(rg_search **out, const char *url)
     *out = NULL;
     bool sync_full;
     char *path = url ? rg__sqlite_path(url, &sync_full) : NULL;
-    if (!path) return rg_error_set(RG_EINVAL, "not a sqlite: URL");
+    if (!path)
+        return rg_error_set(RG_EINVAL, "not a sqlite: URL");
     sqlite3 *probe;
-    int rc = rg__sqlite_open(path, sync_full, &probe);
+    int rc = open_first(path, sync_full, &probe);
     if (rc < 0) {
         free(path);
         return rc;
     }
     int src = sqlite3_exec(probe, SCHEMA, NULL, NULL, NULL);
-    if (src != SQLITE_OK) rc = rg__sqlite_error(probe, src, "search schema");
+    if (src != SQLITE_OK)
+        rc = rg__sqlite_error(probe, src, "search schema");
     sqlite3_close(probe);
     if (rc < 0) {
         free(path);
@@ -273,7 +308,8 @@ static int lookup_docid(struct search_conn *c, const char *type, const char *id,
 {
     sqlite3_stmt *st;
     int rc = prepare(c, "SELECT docid FROM search_keys WHERE type = ?1 AND rid = ?2", &st);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
     int src = sqlite3_step(st);
@@ -291,7 +327,8 @@ static int delete_fts_row(struct search_conn *c, int64_t docid)
 {
     sqlite3_stmt *st;
     int rc = prepare(c, "DELETE FROM search_fts WHERE rowid = ?1", &st);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     sqlite3_bind_int64(st, 1, docid);
     int src = sqlite3_step(st);
     rc = src == SQLITE_DONE ? 0 : rg__sqlite_error(c->db, src, "search delete");
@@ -303,11 +340,13 @@ static int upsert_locked(struct search_conn *c, const rg_search_doc *doc)
 {
     int64_t docid = 0;
     int rc = lookup_docid(c, doc->type, doc->id, &docid);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     sqlite3_stmt *st;
     int src;
     if (rc == 1) {
-        if ((rc = delete_fts_row(c, docid)) < 0) return rc;
+        if ((rc = delete_fts_row(c, docid)) < 0)
+            return rc;
     } else {
         if ((rc = prepare(c, "INSERT INTO search_keys (type, rid) VALUES (?1, ?2)", &st)) < 0)
             return rc;
@@ -317,7 +356,8 @@ static int upsert_locked(struct search_conn *c, const rg_search_doc *doc)
         rc = src == SQLITE_DONE ? 0 : rg__sqlite_error(c->db, src, "search key");
         docid = sqlite3_last_insert_rowid(c->db);
         stmt_done(st);
-        if (rc < 0) return rc;
+        if (rc < 0)
+            return rc;
     }
     if ((rc = prepare(c,
                       "INSERT INTO search_fts (rowid, type, rid, title, body, tags) "
@@ -344,21 +384,28 @@ static int search_upsert(rg_search *s, const rg_search_doc *doc)
         return rg_error_set(RG_EINVAL, "invalid search record type or id");
     struct search_conn *c;
     int rc = acquire(s, &c);
-    if (rc < 0) return rc;
-    if ((rc = run(c, "BEGIN IMMEDIATE", "search begin")) < 0) return rc;
-    if ((rc = upsert_locked(c, doc)) == 0) rc = run(c, "COMMIT", "search commit");
-    if (rc < 0) rollback(c);
+    if (rc < 0)
+        return rc;
+    if ((rc = run(c, "BEGIN IMMEDIATE", "search begin")) < 0)
+        return rc;
+    if ((rc = upsert_locked(c, doc)) == 0)
+        rc = run(c, "COMMIT", "search commit");
+    if (rc < 0)
+        rollback(c);
     return rc;
 }
 
 /* Removes the record; 0 also when it was not indexed. */
 static int search_remove(rg_search *s, const char *type, const char *id)
 {
-    if (!valid_key(type, id)) return rg_error_set(RG_EINVAL, "invalid search record type or id");
+    if (!valid_key(type, id))
+        return rg_error_set(RG_EINVAL, "invalid search record type or id");
     struct search_conn *c;
     int rc = acquire(s, &c);
-    if (rc < 0) return rc;
-    if ((rc = run(c, "BEGIN IMMEDIATE", "search begin")) < 0) return rc;
+    if (rc < 0)
+        return rc;
+    if ((rc = run(c, "BEGIN IMMEDIATE", "search begin")) < 0)
+        return rc;
     int64_t docid;
     rc = lookup_docid(c, type, id, &docid);
     if (rc == 1 && (rc = delete_fts_row(c, docid)) == 0) {
@@ -370,8 +417,10 @@ static int search_remove(rg_search *s, const char *type, const char *id)
             stmt_done(st);
         }
     }
-    if (rc == 0) rc = run(c, "COMMIT", "search commit");
-    if (rc < 0) rollback(c);
+    if (rc == 0)
+        rc = run(c, "COMMIT", "search commit");
+    if (rc < 0)
+        rollback(c);
     return rc;
 }
 
@@ -389,10 +438,12 @@ static int on_token(void *ctx, int tflags, const char *tok, int n, int start, in
     (void)start;
     (void)end;
     struct match_builder *mb = ctx;
-    if ((tflags & FTS5_TOKEN_COLOCATED) || n <= 0) return SQLITE_OK;
+    if ((tflags & FTS5_TOKEN_COLOCATED) || n <= 0)
+        return SQLITE_OK;
     if (mb->ntokens == TOKENS_MAX)
         return SQLITE_DONE; /* stops the tokenizer: the rest is ignored */
-    if (mb->ntokens) rg_buf_puts(&mb->buf, " AND ");
+    if (mb->ntokens)
+        rg_buf_puts(&mb->buf, " AND ");
     rg_buf_puts(&mb->buf, "\"");
     for (int i = 0; i < n; i++)
         rg_buf_put(&mb->buf, tok[i] == '"' ? "\"\"" : &tok[i], tok[i] == '"' ? 2 : 1);
@@ -437,18 +488,26 @@ static int search_query(rg_search *s, const char *q, const char *const *types, i
 {
     *out = NULL;
     *nout = 0;
-    if (limit <= 0) return rg_error_set(RG_EINVAL, "limit must be positive");
-    if (limit > LIMIT_MAX) limit = LIMIT_MAX;
-    if (!types) ntypes = 0;
-    if (ntypes < 0 || ntypes > TYPES_MAX) return rg_error_set(RG_EINVAL, "too many types");
+    if (limit <= 0)
+        return rg_error_set(RG_EINVAL, "limit must be positive");
+    if (limit > LIMIT_MAX)
+        limit = LIMIT_MAX;
+    if (!types)
+        ntypes = 0;
+    if (ntypes < 0 || ntypes > TYPES_MAX)
+        return rg_error_set(RG_EINVAL, "too many types");
     for (int i = 0; i < ntypes; i++)
-        if (!types[i]) return rg_error_set(RG_EINVAL, "invalid type");
-    if (!q) return 0;
+        if (!types[i])
+            return rg_error_set(RG_EINVAL, "invalid type");
+    if (!q)
+        return 0;
     struct search_conn *c;
     int rc = acquire(s, &c);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     char *match;
-    if ((rc = build_match(c, q, &match)) < 0 || !match) return rc;
+    if ((rc = build_match(c, q, &match)) < 0 || !match)
+        return rc;
 
     rg_buf sql = {0};
     rg_buf_puts(&sql, "SELECT type, rid, -" SCORE_EXPR " AS score, "
@@ -480,7 +539,8 @@ static int search_query(rg_search *s, const char *q, const char *const *types, i
         if (n == cap) {
             cap = cap ? cap * 2 : 16;
             rg_search_hit *grown = realloc(hits, (size_t)cap * sizeof *hits);
-            if (!grown) abort();
+            if (!grown)
+                abort();
             hits = grown;
         }
         rg_search_hit *h = &hits[n++];

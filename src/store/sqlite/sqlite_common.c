@@ -9,9 +9,11 @@
 
 char *rg__sqlite_path(const char *url, bool *sync_full)
 {
-    if (strncmp(url, "sqlite:", 7) != 0) return NULL;
+    if (strncmp(url, "sqlite:", 7) != 0)
+        return NULL;
     const char *p = url + 7;
-    if (strncmp(p, "//", 2) == 0) p += 2;
+    if (strncmp(p, "//", 2) == 0)
+        p += 2;
     char *path = rg_xstrdup(p);
     char *q = strchr(path, '?');
     *sync_full = false;
@@ -26,7 +28,8 @@ static void mkdirs_for(const char *path)
 {
     char *dir = rg_xstrdup(path);
     for (char *p = dir + 1; *p; p++) {
-        if (*p != '/') continue;
+        if (*p != '/')
+            continue;
         *p = '\0';
         if (mkdir(dir, 0700) != 0 && errno != EEXIST)
             rg_warn("cannot create folder %s: %s", dir, strerror(errno));
@@ -51,7 +54,8 @@ static void distance_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 int rg__sqlite_open(const char *path, bool sync_full, sqlite3 **out)
 {
     *out = NULL;
-    if (strcmp(path, ":memory:") != 0) mkdirs_for(path);
+    if (strcmp(path, ":memory:") != 0)
+        mkdirs_for(path);
     sqlite3 *db = NULL;
     int rc = sqlite3_open_v2(
         path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);

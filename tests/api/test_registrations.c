@@ -1,0 +1,514 @@
+/* Registrations: capacity, waiting list, cancel, check-in, visibility, and
+ * the capacity rule under 200 simultaneous registrations. */
+#include "support.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static struct {
+    bool ready;
+    api_user org, org2;
+    api_user p[4]; /* participants reused by the functional tests */
+    api_user *admin;
+} F;
+
+static void fixture(void)
+{
+    if (F.ready)
+        return;
+    organizer_signup(&F.org, "org");
+    organizer_signup(&F.org2, "orgtwo");
+    users_signup_parallel(F.p, (int)N_ELEMS(F.p), "part");
+    F.admin = admin_user();
+    F.ready = true;
+}
+
+static api_resp *get_reg(long long id, const char *token)
+{
+    return api("GET", fmt("/v1/registrations/%lld", id), NULL, token);
+}
+
+static void assert_reg_status(long long id, const char *status)
+{
+    api_resp *r = get_reg(id, F.admin->access);
+    assert_status(r, 200);
+    assert_str_eq(jstr(r->json, "status"), status);
+    resp_free(r);
+}
+
+static json_t *stats(long long event_id)
+{
+    api_resp *r = api("GET", fmt("/v1/events/%lld/stats", event_id), NULL, F.org.access);
+    assert_status(r, 200);
+    json_t *s = json_incref(r->json);
+    resp_free(r);
+    return s;
+}
+
+#define assert_stat(s, name, want) assert_int_equal(jint((s), (name)), (want))
+
+static void register_free_and_paid(void **state)
+{
+    (void)state;
+    fixture();
+    long long free_ev =
+        event_create_published(F.org.access, json_pack("{s:i}", "maxParticipants", 5));
+    api_resp *r =
+        api("POST", fmt("/v1/events/%lld/registrations", free_ev),
+            "{\"dietaryRequirements\":\"vegetarian\",\"specialNeeds\":\"step-free access\"}",
+            F.p[0].access);
+    assert_status(r, 201);
+    long long id = jint(r->json, "id");
+    assert_true(id > 0);
+    assert_int_equal(jint(r->json, "eventId"), free_ev);
+    assert_str_eq(jstr(r->json, "userId"), F.p[0].id);
+    assert_str_eq(jstr(r->json, "status"), "confirmed");
+    assert_str_eq(jstr(r->json, "paymentStatus"), "unpaid");
+    assert_str_eq(jstr(r->json, "dietaryRequirements"), "vegetarian");
+    assert_str_eq(jstr(r->json, "specialNeeds"), "step-free access");
+    assert_true(json_is_false(jget(r->json, "checkedIn")));
+    assert_true(json_is_string(jget(r->json, "registrationDate")));
+    assert_non_null(strstr(r->location, fmt("/v1/registrations/%lld", id)));
+    resp_free(r);
+    r = api("GET", fmt("/v1/events/%lld", free_ev), NULL, NULL);
+    assert_int_equal(jint(r->json, "spotsLeft"), 4);
+    resp_free(r);
+
+    /* Paid: pending, holding a place until holdExpiresAt. */
+    long long paid_ev = event_create_published(
+        F.org.access, json_pack("{s:i, s:{s:s, s:s}}", "maxParticipants", 5, "cost", "amount",
+                                "12.50", "currency", "GBP"));
+    r = register_for(F.p[0].access, paid_ev);
+    assert_status(r, 201);
+    assert_str_eq(jstr(r->json, "status"), "pending");
+    assert_str_eq(jstr(r->json, "paymentStatus"), "unpaid");
+    const char *hold = jstr(r->json, "holdExpiresAt");
+    const char *reg = jstr(r->json, "registrationDate");
+    assert_non_null(hold);
+    assert_non_null(reg);
+    assert_int_equal(strlen(hold), 20); /* 2030-06-01T12:00:00Z */
+    assert_true(hold[19] == 'Z');
+    assert_true(strcmp(hold, reg) > 0);
+    resp_free(r);
+    json_t *s = stats(paid_ev);
+    assert_stat(s, "pending", 1);
+    assert_stat(s, "confirmed", 0);
+    assert_stat(s, "spotsLeft", 4);
+    json_decref(s);
+
+    /* Twice: 409 already-registered, for either. */
+    r = register_for(F.p[0].access, free_ev);
+    assert_problem_type(r, 409, "already-registered");
+    resp_free(r);
+    r = register_for(F.p[0].access, paid_ev);
+    assert_problem_type(r, 409, "already-registered");
+    resp_free(r);
+
+    /* Signed in only; unknown events are 404; bad bodies 422. */
+    r = register_for(NULL, free_ev);
+    assert_problem(r, 401);
+    resp_free(r);
+    r = register_for(F.p[1].access, 999999);
+    assert_problem(r, 404);
+    resp_free(r);
+    r = api("POST", "/v1/events/not-a-number/registrations", NULL, F.p[1].access);
+    assert_problem(r, 404);
+    resp_free(r);
+    r = api("POST", fmt("/v1/events/%lld/registrations", free_ev), "{\"dietaryRequirements\":42}",
+            F.p[1].access);
+    assert_problem(r, 422);
+    assert_field_error(r, "dietaryRequirements");
+    resp_free(r);
+    s = stats(free_ev);
+    assert_stat(s, "confirmed", 1);
+    json_decref(s);
+}
+
+static void register_full_and_waitlist(void **state)
+{
+    (void)state;
+    fixture();
+    long long no_wl =
+        event_create_published(F.org.access, json_pack("{s:i}", "maxParticipants", 1));
+    register_ok(F.p[0].access, no_wl, "confirmed");
+    api_resp *r = register_for(F.p[1].access, no_wl);
+    assert_problem_type(r, 409, "event-full");
+    resp_free(r);
+
+    long long wl = event_create_published(
+        F.org.access, json_pack("{s:i, s:b}", "maxParticipants", 1, "waitlistEnabled", 1));
+    long long r0 = register_ok(F.p[0].access, wl, "confirmed");
+    long long r1 = register_ok(F.p[1].access, wl, "waitlisted");
+    long long r2 = register_ok(F.p[2].access, wl, "waitlisted");
+    json_t *s = stats(wl);
+    assert_stat(s, "maxParticipants", 1);
+    assert_stat(s, "confirmed", 1);
+    assert_stat(s, "waitlisted", 2);
+    assert_stat(s, "spotsLeft", 0);
+    json_decref(s);
+
+    /* The confirmed one cancels: the first waitlisted gets the place. */
+    r = api("POST", fmt("/v1/registrations/%lld/cancel", r0), "{\"reason\":\"cannot come\"}",
+            F.p[0].access);
+    assert_status(r, 200);
+    assert_str_eq(jstr(r->json, "status"), "cancelled");
+    assert_true(json_is_string(jget(r->json, "cancelledAt")));
+    assert_str_eq(jstr(r->json, "cancellationReason"), "cannot come");
+    resp_free(r);
+    r = get_reg(r1, F.p[1].access);
+    assert_status(r, 200);
+    assert_str_eq(jstr(r->json, "status"), "confirmed");
+    resp_free(r);
+    assert_reg_status(r2, "waitlisted");
+    s = stats(wl);
+    assert_stat(s, "confirmed", 1);
+    assert_stat(s, "waitlisted", 1);
+    assert_stat(s, "cancelled", 1);
+    assert_stat(s, "pending", 0);
+    assert_stat(s, "spotsLeft", 0);
+    json_decref(s);
+
+    /* The organizer cancels the new one: the next moves up. */
+    r = api("POST", fmt("/v1/registrations/%lld/cancel", r1), NULL, F.org.access);
+    assert_status(r, 200);
+    assert_str_eq(jstr(r->json, "status"), "cancelled");
+    resp_free(r);
+    assert_reg_status(r2, "confirmed");
+    s = stats(wl);
+    assert_stat(s, "confirmed", 1);
+    assert_stat(s, "waitlisted", 0);
+    assert_stat(s, "cancelled", 2);
+    assert_stat(s, "spotsLeft", 0);
+    json_decref(s);
+
+    /* The last one cancels (by the admin): a place is free again. */
+    r = api("POST", fmt("/v1/registrations/%lld/cancel", r2), NULL, F.admin->access);
+    assert_status(r, 200);
+    resp_free(r);
+    s = stats(wl);
+    assert_stat(s, "confirmed", 0);
+    assert_stat(s, "cancelled", 3);
+    assert_stat(s, "spotsLeft", 1);
+    json_decref(s);
+    r = api("GET", fmt("/v1/events/%lld", wl), NULL, NULL);
+    assert_int_equal(jint(r->json, "spotsLeft"), 1);
+    resp_free(r);
+
+    /* Someone else cannot cancel it; a cancelled person may register again. */
+    long long r3 = register_ok(F.p[3].access, wl, "confirmed");
+    r = api("POST", fmt("/v1/registrations/%lld/cancel", r3), NULL, F.p[0].access);
+    assert_problem(r, 404);
+    resp_free(r);
+    r = api("POST", fmt("/v1/registrations/%lld/cancel", r3), NULL, F.org2.access);
+    assert_status2(r, 403, 404);
+    assert_problem(r, r->status);
+    resp_free(r);
+    r = api("POST", fmt("/v1/registrations/%lld/cancel", r3), NULL, NULL);
+    assert_problem(r, 401);
+    resp_free(r);
+    assert_reg_status(r3, "confirmed");
+    r = register_for(F.p[0].access, wl);
+    assert_status(r, 201);
+    assert_str_eq(jstr(r->json, "status"), "waitlisted");
+    resp_free(r);
+}
+
+static void check_in(void **state)
+{
+    (void)state;
+    fixture();
+    long long ev = event_create_published(F.org.access, json_pack("{s:i}", "maxParticipants", 10));
+    long long a = register_ok(F.p[0].access, ev, "confirmed");
+    long long b = register_ok(F.p[1].access, ev, "confirmed");
+    const char *path = fmt("/v1/registrations/%lld/check-in", a);
+    char p[64];
+    snprintf(p, sizeof p, "%s", path);
+
+    /* Not by the registrant (403) nor strangers. */
+    api_resp *r = api("POST", p, NULL, F.p[0].access);
+    assert_problem(r, 403);
+    resp_free(r);
+    r = api("POST", p, NULL, F.p[1].access);
+    assert_status2(r, 403, 404);
+    assert_problem(r, r->status);
+    resp_free(r);
+    r = api("POST", p, NULL, F.org2.access);
+    assert_status2(r, 403, 404);
+    assert_problem(r, r->status);
+    resp_free(r);
+    r = api("POST", p, NULL, NULL);
+    assert_problem(r, 401);
+    resp_free(r);
+    assert_reg_status(a, "confirmed");
+    r = get_reg(a, F.org.access);
+    assert_true(json_is_false(jget(r->json, "checkedIn")));
+    resp_free(r);
+
+    /* The owner checks in; again gives the same time (idempotent). */
+    r = api("POST", p, NULL, F.org.access);
+    assert_status(r, 200);
+    assert_true(json_is_true(jget(r->json, "checkedIn")));
+    char at[40];
+    assert_non_null(jstr(r->json, "checkedInAt"));
+    snprintf(at, sizeof at, "%s", jstr(r->json, "checkedInAt"));
+    resp_free(r);
+    struct timespec ts = {1, 100 * 1000 * 1000}; /* so that a new time would differ */
+    nanosleep(&ts, NULL);
+    r = api("POST", p, NULL, F.org.access);
+    assert_status(r, 200);
+    assert_true(json_is_true(jget(r->json, "checkedIn")));
+    assert_str_eq(jstr(r->json, "checkedInAt"), at);
+    resp_free(r);
+    r = api("POST", p, NULL, F.admin->access);
+    assert_status(r, 200);
+    assert_str_eq(jstr(r->json, "checkedInAt"), at);
+    resp_free(r);
+    json_t *s = stats(ev);
+    assert_stat(s, "checkedIn", 1);
+    assert_stat(s, "confirmed", 2);
+    json_decref(s);
+
+    /* A cancelled registration cannot be checked in. */
+    r = api("POST", fmt("/v1/registrations/%lld/cancel", b), NULL, F.p[1].access);
+    assert_status(r, 200);
+    resp_free(r);
+    r = api("POST", fmt("/v1/registrations/%lld/check-in", b), NULL, F.org.access);
+    assert_problem(r, 409);
+    resp_free(r);
+    r = get_reg(b, F.org.access);
+    assert_true(json_is_false(jget(r->json, "checkedIn")));
+    resp_free(r);
+    r = api("POST", "/v1/registrations/999999/check-in", NULL, F.org.access);
+    assert_problem(r, 404);
+    resp_free(r);
+}
+
+static void get_registration_visibility(void **state)
+{
+    (void)state;
+    fixture();
+    long long ev = event_create_published(F.org.access, NULL);
+    long long id = register_ok(F.p[0].access, ev, "confirmed");
+    const char *who[] = {F.p[0].access, F.org.access, F.admin->access};
+    for (size_t i = 0; i < N_ELEMS(who); i++) {
+        api_resp *r = get_reg(id, who[i]);
+        assert_status(r, 200);
+        assert_int_equal(jint(r->json, "id"), id);
+        assert_int_equal(jint(r->json, "eventId"), ev);
+        assert_str_eq(jstr(r->json, "userId"), F.p[0].id);
+        static const char *const fields[] = {"id",
+                                             "eventId",
+                                             "userId",
+                                             "registrationDate",
+                                             "status",
+                                             "paymentStatus",
+                                             "paymentId",
+                                             "dietaryRequirements",
+                                             "specialNeeds",
+                                             "checkedIn",
+                                             "checkedInAt",
+                                             "cancelledAt",
+                                             "cancellationReason",
+                                             "guardianConsent"};
+        for (size_t k = 0; k < N_ELEMS(fields); k++)
+            if (!json_object_get(r->json, fields[k]))
+                fail_msg("the registration has no \"%s\": %s", fields[k], r->body);
+        resp_free(r);
+    }
+    api_resp *r = get_reg(id, F.p[1].access);
+    assert_problem(r, 404);
+    resp_free(r);
+    r = get_reg(id, F.org2.access);
+    assert_problem(r, 404);
+    resp_free(r);
+    r = get_reg(id, NULL);
+    assert_problem(r, 401);
+    resp_free(r);
+    r = get_reg(999999, F.admin->access);
+    assert_problem(r, 404);
+    resp_free(r);
+    r = api("GET", "/v1/registrations/abc", NULL, F.admin->access);
+    assert_problem(r, 404);
+    resp_free(r);
+}
+
+static void register_not_open(void **state)
+{
+    (void)state;
+    fixture();
+    /* A draft is not there for participants. */
+    long long draft = event_create(F.org.access, NULL);
+    api_resp *r = register_for(F.p[0].access, draft);
+    assert_problem(r, 404);
+    resp_free(r);
+    /* A cancelled event: 422. */
+    long long cancelled = event_create_published(F.org.access, NULL);
+    r = api("PATCH", fmt("/v1/events/%lld", cancelled), "{\"status\":\"cancelled\"}", F.org.access);
+    assert_status(r, 200);
+    resp_free(r);
+    r = register_for(F.p[0].access, cancelled);
+    assert_problem(r, 422);
+    resp_free(r);
+    /* A completed event: 422. */
+    long long done = event_create_published(F.org.access, NULL);
+    r = api("PATCH", fmt("/v1/events/%lld", done), "{\"status\":\"completed\"}", F.org.access);
+    assert_status(r, 200);
+    resp_free(r);
+    r = register_for(F.p[0].access, done);
+    assert_problem(r, 422);
+    resp_free(r);
+    /* Past the registration deadline: 422. */
+    long long late = event_create_published(
+        F.org.access, json_pack("{s:s}", "registrationDeadline", "2021-01-01T00:00:00Z"));
+    r = register_for(F.p[0].access, late);
+    assert_problem(r, 422);
+    resp_free(r);
+    /* An event that already ended (no deadline given): 422. */
+    long long past = event_create_published(
+        F.org.access, json_pack("{s:s, s:s}", "startDate", "2021-05-01T10:00:00Z", "endDate",
+                                "2021-05-02T10:00:00Z"));
+    r = register_for(F.p[0].access, past);
+    assert_problem(r, 422);
+    resp_free(r);
+    /* None of those took a place. */
+    long long ids[] = {cancelled, done, late, past};
+    for (size_t i = 0; i < N_ELEMS(ids); i++) {
+        json_t *s = stats(ids[i]);
+        assert_stat(s, "confirmed", 0);
+        assert_stat(s, "pending", 0);
+        json_decref(s);
+    }
+}
+
+static void user_registrations_list(void **state)
+{
+    (void)state;
+    fixture();
+    api_user u;
+    user_signup(&u, "lister");
+    long long ev = event_create_published(
+        F.org.access, json_pack("{s:s}", "title", "Listed event for registrations"));
+    long long ev2 = event_create_published(F.org.access, NULL);
+    long long id = register_ok(u.access, ev, "confirmed");
+    long long id2 = register_ok(u.access, ev2, "confirmed");
+    api_resp *r = api("GET", fmt("/v1/users/%s/registrations", u.id), NULL, u.access);
+    assert_status(r, 200);
+    assert_int_equal(jlen(r->json, "items"), 2);
+    bool found = false;
+    size_t i;
+    json_t *it;
+    json_array_foreach(json_object_get(r->json, "items"), i, it)
+    {
+        assert_str_eq(jstr(it, "userId"), u.id);
+        if (jint(it, "id") == id) {
+            found = true;
+            assert_int_equal(jint(it, "eventId"), ev);
+            assert_str_eq(jstr(it, "status"), "confirmed");
+            assert_true(json_is_object(jget(it, "event")));
+            assert_int_equal(jint(it, "event.id"), ev);
+            assert_str_eq(jstr(it, "event.title"), "Listed event for registrations");
+            assert_non_null(jstr(it, "event.slug"));
+            assert_non_null(jstr(it, "event.startDate"));
+        } else {
+            assert_int_equal(jint(it, "id"), id2);
+        }
+    }
+    assert_true(found);
+    resp_free(r);
+    /* Paging, one at a time. */
+    r = api("GET", fmt("/v1/users/%s/registrations?limit=1", u.id), NULL, F.admin->access);
+    assert_status(r, 200);
+    assert_int_equal(jlen(r->json, "items"), 1);
+    const char *next = jstr(r->json, "nextCursor");
+    assert_non_null(next);
+    api_resp *r2 =
+        api("GET", fmt("/v1/users/%s/registrations?limit=1&cursor=%s", u.id, urlenc(next)), NULL,
+            u.access);
+    assert_status(r2, 200);
+    assert_int_equal(jlen(r2->json, "items"), 1);
+    assert_true(jint(r->json, "items.0.id") != jint(r2->json, "items.0.id"));
+    resp_free(r2);
+    resp_free(r);
+    /* Others may not list them. */
+    r = api("GET", fmt("/v1/users/%s/registrations", u.id), NULL, F.p[0].access);
+    assert_status2(r, 403, 404);
+    assert_problem(r, r->status);
+    resp_free(r);
+    r = api("GET", fmt("/v1/users/%s/registrations", u.id), NULL, F.org.access);
+    assert_status2(r, 403, 404);
+    resp_free(r);
+}
+
+/* ---- the capacity rule under load ---- */
+
+enum { CROWD = 200, CAPACITY = 25, ROUNDS = 3 };
+
+static void concurrent_registrations(void **state)
+{
+    (void)state;
+    fixture();
+    static api_user crowd[CROWD];
+    users_signup_parallel(crowd, CROWD, "crowd");
+    static api_req reqs[CROWD];
+    static api_resp *out[CROWD];
+    static char paths[CROWD][64];
+    for (int round = 0; round < ROUNDS; round++) {
+        long long ev = event_create_published(
+            F.org.access, json_pack("{s:i, s:b, s:s}", "maxParticipants", CAPACITY,
+                                    "waitlistEnabled", 0, "title", fmt("Rush %d", round)));
+        for (int i = 0; i < CROWD; i++) {
+            snprintf(paths[i], sizeof paths[i], "/v1/events/%lld/registrations", ev);
+            reqs[i] = (api_req){.method = "POST", .path = paths[i], .token = crowd[i].access};
+        }
+        /* All at once: one connection per request. */
+        api_parallel(CROWD, reqs, out, 0);
+        int created = 0, full = 0, other = 0;
+        for (int i = 0; i < CROWD; i++) {
+            if (out[i]->status == 201 && jstr(out[i]->json, "status") &&
+                strcmp(jstr(out[i]->json, "status"), "confirmed") == 0) {
+                created++;
+            } else if (out[i]->status == 409 && jstr(out[i]->json, "type") &&
+                       strcmp(jstr(out[i]->json, "type"),
+                              "https://risinggen.dev/problems/event-full") == 0) {
+                full++;
+            } else {
+                if (other++ < 5)
+                    print_error("round %d: %s -> %ld %s %s\n", round, out[i]->what, out[i]->status,
+                                out[i]->body, out[i]->curl_error);
+            }
+        }
+        for (int i = 0; i < CROWD; i++)
+            resp_free(out[i]);
+        if (created != CAPACITY || full != CROWD - CAPACITY || other)
+            fail_msg("round %d: %d confirmed, %d event-full, %d other; expected %d and %d", round,
+                     created, full, other, CAPACITY, CROWD - CAPACITY);
+        json_t *s = stats(ev);
+        assert_stat(s, "confirmed", CAPACITY);
+        assert_stat(s, "pending", 0);
+        assert_stat(s, "waitlisted", 0);
+        assert_stat(s, "spotsLeft", 0);
+        json_decref(s);
+        api_resp *r = api("GET", fmt("/v1/events/%lld", ev), NULL, NULL);
+        assert_int_equal(jint(r->json, "spotsLeft"), 0);
+        resp_free(r);
+        r = api("GET", fmt("/v1/events/%lld/attendees?limit=100", ev), NULL, F.org.access);
+        assert_status(r, 200);
+        assert_int_equal(jlen(r->json, "items"), CAPACITY);
+        resp_free(r);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(register_free_and_paid),
+        cmocka_unit_test(register_full_and_waitlist),
+        cmocka_unit_test(check_in),
+        cmocka_unit_test(get_registration_visibility),
+        cmocka_unit_test(register_not_open),
+        cmocka_unit_test(user_registrations_list),
+        cmocka_unit_test(concurrent_registrations),
+    };
+    return cmocka_run_group_tests(tests, api_setup, api_teardown);
+}
