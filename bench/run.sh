@@ -65,6 +65,6 @@ printf '| registration rush (%s users, 1,000 places) | %s | %s | %s | %s | %s | 
 stats=$(api "http://$RG_LISTEN/v1/events/$rush/stats")
 echo
 echo "rush check: $stats"
-echo "peak server RSS: $(hwm) MB"
+echo "peak server RSS: $(hwm) MB; now: $(awk '/RssAnon|RssFile/ {printf "%s %d MB  ", $1, $2/1024}' /proc/$pid/status)"
 confirmed=$(echo "$stats" | sed 's/.*"confirmed":\([0-9]*\).*/\1/')
 [ "$confirmed" = 1000 ] || { echo "RUSH CHECK FAILED: $confirmed confirmed" >&2; exit 1; }

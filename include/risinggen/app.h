@@ -88,6 +88,9 @@ typedef struct rg_event_query {
 } rg_event_query;
 int rg_event_create(rg_app *app, const rg_principal *who, json_t *body, json_t **out);
 int rg_event_get(rg_app *app, const rg_principal *who, const char *id_or_slug, json_t **out);
+/* The same as JSON text (*out malloc'd, *len its length). */
+int rg_event_get_text(rg_app *app, const rg_principal *who, const char *id_or_slug, char **out,
+                      size_t *len);
 int rg_event_patch(rg_app *app, const rg_principal *who, const char *id, json_t *patch,
                    json_t **out);
 int rg_event_list(rg_app *app, const rg_event_query *q, json_t **out);

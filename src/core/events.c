@@ -365,33 +365,40 @@ static bool can_see(const rg_principal *who, const rg_rows *r)
     return strcmp(rg_rows_get(r, 0, "status"), "draft") != 0 && rg_rows_bool(r, 0, "is_public");
 }
 
-int rg_event_get(rg_app *app, const rg_principal *who, const char *id_or_slug, json_t **out)
+/* The cached view of an event is "<audience>\n<json>": audience "*" when
+ * everyone may see it, else the organizer's id (the owner and admins only). */
+static bool audience_allows(const char *audience, size_t alen, const rg_principal *who)
+{
+    if (alen == 1 && audience[0] == '*')
+        return true;
+    return rg_is_admin(who) ||
+           (who->user_id[0] && alen == RG_OID_LEN && memcmp(audience, who->user_id, alen) == 0);
+}
+
+int rg_event_get_text(rg_app *app, const rg_principal *who, const char *id_or_slug, char **out,
+                      size_t *len)
 {
     int64_t id;
     rg_rows *rows = NULL;
     int rc;
-    bool by_id = rg_parse_id(id_or_slug, &id);
-    char key[40] = "";
-    if (by_id) {
+    char key[40];
+    if (rg_parse_id(id_or_slug, &id)) {
         event_key(id, key, sizeof key);
         char *val = NULL;
-        size_t len;
-        if (rg_cache_get(&app->st.cache, key, &val, &len) == 0) {
-            json_t *ev = json_loadb(val, len, 0, NULL);
-            free(val);
-            if (ev) {
-                const char *status = json_string_value(json_object_get(ev, "status"));
-                bool visible = status && strcmp(status, "draft") != 0 &&
-                               json_is_true(json_object_get(ev, "isPublic"));
-                const char *org = json_string_value(json_object_get(ev, "organizerId"));
-                if (visible || rg_is_admin(who) ||
-                    (who->user_id[0] && org && strcmp(org, who->user_id) == 0)) {
-                    *out = ev;
-                    return 0;
+        size_t vlen;
+        if (rg_cache_get(&app->st.cache, key, &val, &vlen) == 0) {
+            char *nl = memchr(val, '\n', vlen);
+            if (nl) {
+                if (!audience_allows(val, (size_t)(nl - val), who)) {
+                    free(val);
+                    return rg_error_set(RG_ENOTFOUND, "no such event");
                 }
-                json_decref(ev);
-                return rg_error_set(RG_ENOTFOUND, "no such event");
+                *len = vlen - (size_t)(nl + 1 - val);
+                memmove(val, nl + 1, *len + 1);
+                *out = val;
+                return 0;
             }
+            free(val);
         }
         rc = load_event(app, id, &rows);
     } else {
@@ -403,24 +410,42 @@ int rg_event_get(rg_app *app, const rg_principal *who, const char *id_or_slug, j
             rg_rows_free(rows);
             return rg_error_set(RG_ENOTFOUND, "no such event");
         }
+        event_key(rg_rows_int(rows, 0, "id", 0), key, sizeof key);
     }
     if (rc < 0)
         return rc;
     json_t *ev = rg__event_view(rows, 0);
-    if (by_id) {
-        char *text = json_dumps(ev, JSON_COMPACT);
-        if (text)
-            rg_cache_set(&app->st.cache, key, text, strlen(text), EVENT_CACHE_TTL_MS);
+    char *text = json_dumps(ev, JSON_COMPACT);
+    json_decref(ev);
+    if (!text)
+        abort();
+    bool everyone =
+        strcmp(rg_rows_get(rows, 0, "status"), "draft") != 0 && rg_rows_bool(rows, 0, "is_public");
+    rg_buf entry = {0};
+    rg_buf_printf(&entry, "%s\n%s", everyone ? "*" : rg_rows_get(rows, 0, "organizer_id"), text);
+    rg_cache_set(&app->st.cache, key, entry.data, entry.len, EVENT_CACHE_TTL_MS);
+    rg_buf_free(&entry);
+    bool visible = can_see(who, rows);
+    rg_rows_free(rows);
+    if (!visible) {
         free(text);
-    }
-    if (!can_see(who, rows)) {
-        json_decref(ev);
-        rg_rows_free(rows);
         return rg_error_set(RG_ENOTFOUND, "no such event");
     }
-    rg_rows_free(rows);
-    *out = ev;
+    *out = text;
+    *len = strlen(text);
     return 0;
+}
+
+int rg_event_get(rg_app *app, const rg_principal *who, const char *id_or_slug, json_t **out)
+{
+    char *text;
+    size_t len;
+    int rc = rg_event_get_text(app, who, id_or_slug, &text, &len);
+    if (rc < 0)
+        return rc;
+    *out = json_loadb(text, len, 0, NULL);
+    free(text);
+    return *out ? 0 : rg_error_set(RG_EINTERNAL, "internal error");
 }
 
 static bool transition_ok(const char *from, const char *to)

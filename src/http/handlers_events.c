@@ -74,9 +74,12 @@ RG_HANDLER(rg_h_event_list)
 
 RG_HANDLER(rg_h_event_get)
 {
-    json_t *out = NULL;
-    int rc = rg_event_get(app, &req->who, req->params[0], &out);
-    return rg_h_result(res, rc, 200, out);
+    int rc = rg_event_get_text(app, &req->who, req->params[0], &res->body, &res->len);
+    if (rc < 0)
+        return rc;
+    res->status = 200;
+    res->content_type = "application/json";
+    return 0;
 }
 
 RG_HANDLER(rg_h_event_patch)

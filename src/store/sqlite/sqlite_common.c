@@ -68,7 +68,7 @@ int rg__sqlite_open(const char *path, bool sync_full, sqlite3 **out)
     char pragmas[512];
     snprintf(pragmas, sizeof pragmas,
              "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=ON;"
-             "PRAGMA mmap_size=268435456; PRAGMA cache_size=-4000; PRAGMA temp_store=MEMORY;",
+             "PRAGMA mmap_size=0; PRAGMA cache_size=-1024; PRAGMA temp_store=MEMORY;",
              sync_full ? "FULL" : "NORMAL");
     char *msg = NULL;
     if (sqlite3_exec(db, pragmas, NULL, NULL, &msg) != SQLITE_OK) {
