@@ -175,6 +175,16 @@ static int session_create(rg_app *app, const char *user_id, const char *family, 
     return 0;
 }
 
+/* Ends one access token. */
+static void session_remove(rg_app *app, const char *token)
+{
+    char hash[RG_SHA256_HEX + 1], key[80];
+    rg_sha256_hex(token, strlen(token), hash);
+    session_cache_key(hash, key, sizeof key);
+    rg_docs_remove(&app->st.docs, COLL_SESSIONS, hash);
+    rg_cache_del(&app->st.cache, key);
+}
+
 /* Ends every access token of a family. */
 static void sessions_revoke_family(rg_app *app, const char *family)
 {
@@ -672,14 +682,19 @@ int rg_auth_refresh(rg_app *app, json_t *body, json_t **out)
                                 .new_hash = nh,
                                 .old_hash = hash,
                                 .expiry = rg_now() + app->refresh_ttl};
-        rc = rg_doc_update(&app->st.docs, COLL_AUTH, uid, family_apply, &fc);
-        if (rc == RG_ESTALE)
-            continue; /* rotated concurrently: the next look sees it as reuse */
-        if (rc < 0)
-            return rc;
+        /* The access token exists before the rotation is written, so that a
+         * concurrent revocation of the family always finds and ends it. */
         char *at;
         if ((rc = session_create(app, uid, family, &at)) < 0)
             return rc;
+        rc = rg_doc_update(&app->st.docs, COLL_AUTH, uid, family_apply, &fc);
+        if (rc < 0) {
+            session_remove(app, at);
+            free(at);
+            if (rc == RG_ESTALE)
+                continue; /* rotated or revoked meanwhile: look again */
+            return rc;
+        }
         *out = json_pack("{s:s, s:s, s:i, s:s}", "accessToken", at, "refreshToken", nrt,
                          "expiresIn", app->access_ttl, "tokenType", "Bearer");
         free(at);

@@ -71,8 +71,11 @@ int rg_doc_update(rg_documents *docs, const char *coll, const char *id,
         if (rc < 0)
             return rc;
         rc = fn(doc, ctx);
-        if (rc == 0)
-            rc = rg_docs_replace(docs, coll, id, doc, rev);
+        if (rc < 0) { /* the callback's answer is final, RG_ESTALE included */
+            json_decref(doc);
+            return rc;
+        }
+        rc = rg_docs_replace(docs, coll, id, doc, rev);
         json_decref(doc);
         if (rc != RG_ESTALE)
             return rc;

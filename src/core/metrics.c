@@ -24,6 +24,7 @@ struct family {
 };
 
 static struct family routes = {.lock = PTHREAD_MUTEX_INITIALIZER};
+static struct family gauges = {.lock = PTHREAD_MUTEX_INITIALIZER};
 static struct family queries = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 int64_t rg_metrics_clock_us(void)
@@ -91,6 +92,13 @@ void rg_metrics_query(const char *name, int64_t dur_us, bool failed)
         atomic_fetch_add_explicit(&s->errors, 1, memory_order_relaxed);
 }
 
+void rg_metrics_gauge_add(const char *series, int64_t delta)
+{
+    struct series *s = lookup(&gauges, series);
+    if (s) /* sum_us holds the gauge's value (two's complement) */
+        atomic_fetch_add_explicit(&s->sum_us, (uint64_t)delta, memory_order_relaxed);
+}
+
 static void render_hist(rg_buf *out, const char *metric, const char *label, struct series *s)
 {
     uint64_t cum = 0;
@@ -133,6 +141,16 @@ void rg_metrics_render(rg_buf *out)
     for (int i = 0; i < n; i++)
         rg_buf_printf(out, "rg_query_errors_total{query=\"%s\"} %llu\n", queries.s[i].name,
                       (unsigned long long)atomic_load(&queries.s[i].errors));
+    n = atomic_load(&gauges.n);
+    rg_buf_puts(out, "# HELP rg_pool_connections Open store connections by store.\n"
+                     "# TYPE rg_pool_connections gauge\n"
+                     "# HELP rg_pool_in_use Store connections lent to a request now.\n"
+                     "# TYPE rg_pool_in_use gauge\n"
+                     "# HELP rg_http_in_flight Requests being served now.\n"
+                     "# TYPE rg_http_in_flight gauge\n");
+    for (int i = 0; i < n; i++)
+        rg_buf_printf(out, "%s %lld\n", gauges.s[i].name,
+                      (long long)(int64_t)atomic_load(&gauges.s[i].sum_us));
     uint64_t hits, misses;
     rg_cache_stats(&hits, &misses);
     rg_buf_printf(out,

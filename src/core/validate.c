@@ -223,8 +223,16 @@ bool v_only(v_ctx *v, json_t *obj, const char *const *allowed)
         for (a = allowed; *a && strcmp(*a, key) != 0; a++)
             ;
         if (!*a) {
+            /* The name, shortened to 64 bytes on a UTF-8 character boundary. */
             char f[80];
-            snprintf(f, sizeof f, "%.64s", key);
+            size_t n = strlen(key);
+            if (n > 64) {
+                n = 64;
+                while (n && ((unsigned char)key[n] & 0xc0) == 0x80)
+                    n--;
+            }
+            memcpy(f, key, n);
+            f[n] = '\0';
             v_fail(v, f, "is not a field that can be set here");
             ok = false;
         }

@@ -17,15 +17,37 @@
 static bool access_log = true;
 static atomic_int inflight; /* requests begun and not yet completed */
 
+/* A JSON string of s, with every byte that is not valid UTF-8 (or is a
+ * control character) replaced by '?': request lines can hold anything. */
+static json_t *safe_string(const char *s)
+{
+    json_t *j = json_string(s);
+    if (j)
+        return j;
+    size_t n = strlen(s);
+    char *copy = rg_xmalloc(n + 1);
+    for (size_t i = 0; i <= n; i++)
+        copy[i] =
+            (s[i] && ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x80)) ? '?' : s[i];
+    j = json_string(copy);
+    free(copy);
+    return j;
+}
+
 int rg_reply_json(rg_response *res, int status, json_t *body)
 {
     res->status = status;
-    res->body = json_dumps(body, JSON_COMPACT);
+    res->body = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
-    if (!res->body)
-        abort();
-    res->len = strlen(res->body);
     res->content_type = "application/json";
+    if (!res->body) { /* a value jansson cannot write: never a crash */
+        rg_err("response body could not be written as JSON");
+        res->status = 500;
+        res->body = rg_xstrdup("{\"type\":\"https://risinggen.dev/problems/internal\","
+                               "\"title\":\"Internal error\",\"status\":500}");
+        res->content_type = "application/problem+json";
+    }
+    res->len = strlen(res->body);
     return 0;
 }
 
@@ -48,10 +70,10 @@ void rg_reply_problem(rg_response *res, int code, const char *instance)
     char type[128];
     snprintf(type, sizeof type, "https://risinggen.dev/problems/%s", rg_error_slug(code));
     json_t *p =
-        json_pack("{s:s, s:s, s:i, s:s}", "type", type, "title", rg_error_title(code), "status",
-                  status, "detail", detail && *detail ? detail : rg_error_title(code));
+        json_pack("{s:s, s:s, s:i, s:o}", "type", type, "title", rg_error_title(code), "status",
+                  status, "detail", safe_string(detail && *detail ? detail : rg_error_title(code)));
     if (instance)
-        json_object_set_new(p, "instance", json_string(instance));
+        json_object_set_new(p, "instance", safe_string(instance));
     json_t *fields = rg_error_fields();
     if (fields && rg_error_last() == code)
         json_object_set(p, "errors", fields);
@@ -203,10 +225,11 @@ static void log_access(rg_request *req, const rg_response *res, int64_t dur_us)
 {
     char ts[RG_TIME_LEN + 1];
     rg_time_format(rg_now(), ts);
-    json_t *line = json_pack("{s:s, s:s, s:s, s:s, s:i, s:f, s:I, s:s?}", "ts", ts, "kind",
-                             "access", "method", req->method, "path", req->path, "status",
-                             res->status, "ms", dur_us / 1000.0, "bytes", (json_int_t)res->len,
-                             "user", req->who.user_id[0] ? req->who.user_id : NULL);
+    json_t *line =
+        json_pack("{s:s, s:s, s:o, s:o, s:i, s:f, s:I, s:s?}", "ts", ts, "kind", "access", "method",
+                  safe_string(req->method), "path", safe_string(req->path), "status", res->status,
+                  "ms", dur_us / 1000.0, "bytes", (json_int_t)res->len, "user",
+                  req->who.user_id[0] ? req->who.user_id : NULL);
     char *s = json_dumps(line, JSON_COMPACT);
     if (s) {
         fprintf(stderr, "%s\n", s);
@@ -258,6 +281,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         req->path = url;
         req->t0 = rg_metrics_clock_us();
         atomic_fetch_add(&inflight, 1);
+        rg_metrics_gauge_add("rg_http_in_flight", 1);
         const char *cl =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > RG_MAX_BODY)
@@ -297,6 +321,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     free(req);
     *con_cls = NULL;
     atomic_fetch_sub(&inflight, 1);
+    rg_metrics_gauge_add("rg_http_in_flight", -1);
 }
 
 struct sweeper {

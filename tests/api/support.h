@@ -42,6 +42,9 @@ int srv_start(api_server *s, const char *dir);
 /* SIGTERM, then waits up to 10 s. Returns the exit status (0..255), 128+N
  * when killed by signal N, or -1 when it had to be killed with SIGKILL. */
 int srv_stop(api_server *s);
+/* False when the server process has ended (it is then reaped, and *how
+ * receives its wait status description, e.g. "killed by signal 6"). */
+bool srv_alive(api_server *s, char *how, size_t cap);
 /* Removes the data folder (unless RG_TEST_KEEP=1). */
 void srv_remove_dir(api_server *s);
 /* Prints the last bytes of the server log (for failures). */
@@ -68,6 +71,7 @@ typedef struct api_resp {
     char location[256];
     char what[300]; /* "METHOD path", for messages */
     char curl_error[256];
+    struct api_resp *prev_, *next_; /* every live answer, freed at teardown */
 } api_resp;
 
 typedef struct api_req {
@@ -80,6 +84,7 @@ typedef struct api_req {
     const char *const *headers; /* extra "Name: value" lines, NULL-terminated, or NULL */
     bool chunked;               /* send the body with Transfer-Encoding: chunked */
     int trickle_ms;             /* > 0: send the body slowly, over about this long */
+    volatile int *sending;      /* if set, becomes 1 once the body starts going out */
     long timeout_ms;            /* 0: 60 s */
 } api_req;
 
@@ -93,7 +98,12 @@ api_resp *apij(const char *method, const char *path, json_t *body, const char *t
  * connection per request). out[i] receives the answer to reqs[i]. Never
  * fails the test by itself, so it may run on any thread. */
 void api_parallel(int n, const api_req *reqs, api_resp **out, int max_conns);
+/* The same with one thread per request, all released at once by a barrier
+ * (each thread has its own connection). */
+void api_parallel_threads(int n, const api_req *reqs, api_resp **out);
 void resp_free(api_resp *r);
+/* Frees every answer not yet freed (a failed assertion skips resp_free). */
+void resp_free_all(void);
 void api_allow_5xx(bool allow);
 
 /* printf into one of 32 rotating thread-local buffers (paths, emails). */
@@ -112,7 +122,9 @@ const char *urlenc(const char *s);
 #define assert_problem(r, st) assert_problem_((r), (st), __FILE__, __LINE__)
 /* A problem whose type ends with /slug (e.g. "event-full"). */
 #define assert_problem_type(r, st, slug) assert_problem_type_((r), (st), (slug), __FILE__, __LINE__)
-/* The problem's errors[] has an entry whose field is field. */
+/* The problem's errors[] has an entry whose field is field (nested names
+ * match either way: "shareProfile" ~ "preferences.privacy.shareProfile",
+ * "cost" ~ "cost.amount"). */
 #define assert_field_error(r, field) assert_field_error_((r), (field), __FILE__, __LINE__)
 #define assert_str_eq(a, b)          assert_str_eq_((a), (b), #a, __FILE__, __LINE__)
 
@@ -148,6 +160,8 @@ typedef struct api_user {
 const char *unique_email(const char *tag);
 /* Signs up (asserts 201) a participant with a unique email. */
 void user_signup(api_user *u, const char *tag);
+/* Signs up (asserts 201) a participant with this email. */
+void user_signup_email(api_user *u, const char *email);
 /* Signs up n users at once (16 connections), asserting 201 for each. */
 void users_signup_parallel(api_user *u, int n, const char *tag);
 /* Logs in again (asserts 200) and keeps the new tokens. */

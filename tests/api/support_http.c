@@ -63,6 +63,7 @@ struct xfer {
     const char *up;
     size_t up_len, up_off, chunk;
     int trickle_ms;
+    volatile int *sending;
 };
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
@@ -119,6 +120,8 @@ static size_t on_read(char *buf, size_t size, size_t n, void *ud)
 {
     struct xfer *x = ud;
     size_t room = size * n, left = x->up_len - x->up_off;
+    if (x->sending)
+        *x->sending = 1;
     if (left == 0)
         return 0;
     size_t take = left < room ? left : room;
@@ -131,17 +134,34 @@ static size_t on_read(char *buf, size_t size, size_t n, void *ud)
     return take;
 }
 
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static api_resp *live;
+
+static api_resp *resp_new(void)
+{
+    api_resp *r = calloc(1, sizeof *r);
+    pthread_mutex_lock(&live_lock);
+    r->next_ = live;
+    if (live)
+        live->prev_ = r;
+    live = r;
+    pthread_mutex_unlock(&live_lock);
+    return r;
+}
+
 static void xfer_init(struct xfer *x, const api_req *rq)
 {
     memset(x, 0, sizeof *x);
-    x->r = calloc(1, sizeof *x->r);
+    x->r = resp_new();
     x->r->body = calloc(1, 1);
     snprintf(x->r->what, sizeof x->r->what, "%s %.280s", rq->method, rq->path);
     x->h = curl_easy_init();
     CURL *h = x->h;
-    char url[4096];
-    snprintf(url, sizeof url, "%s%s", g_srv.base, rq->path);
-    curl_easy_setopt(h, CURLOPT_URL, url);
+    size_t ulen = strlen(g_srv.base) + strlen(rq->path) + 1;
+    char *url = malloc(ulen);
+    snprintf(url, ulen, "%s%s", g_srv.base, rq->path);
+    curl_easy_setopt(h, CURLOPT_URL, url); /* curl keeps its own copy */
+    free(url);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_PROXY, "");
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, rq->timeout_ms > 0 ? rq->timeout_ms : 60000L);
@@ -164,6 +184,7 @@ static void xfer_init(struct xfer *x, const api_req *rq)
         x->up = rq->body;
         x->up_len = blen;
         x->trickle_ms = rq->trickle_ms;
+        x->sending = rq->sending;
         x->chunk = rq->trickle_ms > 0 ? blen / 10 + 1 : 64 * 1024;
         curl_easy_setopt(h, CURLOPT_POST, 1L);
         curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
@@ -284,13 +305,59 @@ void api_parallel(int n, const api_req *reqs, api_resp **out, int max_conns)
     free(xs);
 }
 
+struct racer {
+    pthread_barrier_t *go;
+    const api_req *rq;
+    api_resp **out;
+};
+
+static void *race_one(void *p)
+{
+    struct racer *r = p;
+    pthread_barrier_wait(r->go);
+    *r->out = api_do(r->rq);
+    return NULL;
+}
+
+void api_parallel_threads(int n, const api_req *reqs, api_resp **out)
+{
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, (unsigned)n);
+    pthread_t *th = calloc((size_t)n, sizeof *th);
+    struct racer *rs = calloc((size_t)n, sizeof *rs);
+    for (int i = 0; i < n; i++) {
+        rs[i] = (struct racer){.go = &go, .rq = &reqs[i], .out = &out[i]};
+        if (pthread_create(&th[i], NULL, race_one, &rs[i]) != 0)
+            abort();
+    }
+    for (int i = 0; i < n; i++)
+        pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&go);
+    free(rs);
+    free(th);
+}
+
 void resp_free(api_resp *r)
 {
     if (!r)
         return;
+    pthread_mutex_lock(&live_lock);
+    if (r->prev_)
+        r->prev_->next_ = r->next_;
+    else
+        live = r->next_;
+    if (r->next_)
+        r->next_->prev_ = r->prev_;
+    pthread_mutex_unlock(&live_lock);
     json_decref(r->json);
     free(r->body);
     free(r);
+}
+
+void resp_free_all(void)
+{
+    while (live)
+        resp_free(live);
 }
 
 /* ---- assertions ---- */
@@ -362,7 +429,12 @@ void assert_field_error_(const api_resp *r, const char *field, const char *file,
     json_array_foreach(errors, i, e)
     {
         const char *f = json_string_value(json_object_get(e, "field"));
-        if (f && strcmp(f, field) == 0)
+        size_t fl = f ? strlen(f) : 0, wl = strlen(field);
+        /* "shareProfile" also matches "preferences.privacy.shareProfile", and
+         * "cost" matches "cost.amount": nested names may be given either way. */
+        if (f && (strcmp(f, field) == 0 ||
+                  (fl > wl && f[fl - wl - 1] == '.' && strcmp(f + fl - wl, field) == 0) ||
+                  (fl > wl && f[wl] == '.' && strncmp(f, field, wl) == 0)))
             return;
     }
     fail_at(r, file, line, fmt("expected errors[] to name the field \"%s\"", field));
@@ -459,6 +531,21 @@ void user_signup(api_user *u, const char *tag)
 {
     memset(u, 0, sizeof *u);
     api_resp *r = apij("POST", "/v1/auth/signup", signup_body(u, tag), NULL);
+    assert_status(r, 201);
+    take_tokens(u, r->json);
+    assert_true(u->id[0] && u->access[0] && u->refresh[0]);
+    resp_free(r);
+}
+
+void user_signup_email(api_user *u, const char *email)
+{
+    memset(u, 0, sizeof *u);
+    snprintf(u->email, sizeof u->email, "%s", email);
+    snprintf(u->password, sizeof u->password, "%s", test_password);
+    api_resp *r = apij("POST", "/v1/auth/signup",
+                       json_pack("{s:s, s:s, s:s, s:s}", "email", u->email, "password", u->password,
+                                 "firstName", "Test", "lastName", "User"),
+                       NULL);
     assert_status(r, 201);
     take_tokens(u, r->json);
     assert_true(u->id[0] && u->access[0] && u->refresh[0]);

@@ -217,10 +217,35 @@ int srv_start(api_server *s, const char *dir)
     return -1;
 }
 
+bool srv_alive(api_server *s, char *how, size_t cap)
+{
+    if (s->pid <= 0) {
+        snprintf(how, cap, "not started");
+        return false;
+    }
+    int st;
+    pid_t got = waitpid(s->pid, &st, WNOHANG);
+    if (got == 0)
+        return true;
+    if (got == s->pid && WIFSIGNALED(st))
+        snprintf(how, cap, "killed by signal %d", WTERMSIG(st));
+    else if (got == s->pid && WIFEXITED(st))
+        snprintf(how, cap, "exited with %d", WEXITSTATUS(st));
+    else
+        snprintf(how, cap, "gone");
+    s->pid = 0;
+    return false;
+}
+
 int srv_stop(api_server *s)
 {
     if (s->pid <= 0)
         return -1;
+    char how[64];
+    if (!srv_alive(s, how, sizeof how)) {
+        print_error("the server had ended before SIGTERM: %s\n", how);
+        return -1;
+    }
     kill(s->pid, SIGTERM);
     int64_t deadline = now_ms() + 10000;
     int st = 0;
@@ -351,6 +376,7 @@ int api_setup(void **state)
 int api_teardown(void **state)
 {
     (void)state;
+    resp_free_all();
     if (g_srv.pid <= 0) {
         print_error("no server was running at teardown\n");
         if (g_srv.dir[0])

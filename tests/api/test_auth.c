@@ -82,15 +82,17 @@ static void signup_shape(void **state)
 static void signup_duplicate_email_case_insensitive(void **state)
 {
     (void)state;
+    /* Signed up with mixed case; the same address in any case is taken. */
+    char mixed[160], lower[160], upper[160];
+    snprintf(lower, sizeof lower, "%s", unique_email("dup"));
+    for (size_t i = 0; i <= strlen(lower); i++) {
+        char c = lower[i];
+        mixed[i] = (char)(i % 2 && c >= 'a' && c <= 'z' ? c - 32 : c);
+        upper[i] = (char)(c >= 'a' && c <= 'z' ? c - 32 : c);
+    }
     api_user u;
-    user_signup(&u, "dup");
-    /* The same address with other letter case is the same account. */
-    char upper[160];
-    snprintf(upper, sizeof upper, "%s", u.email);
-    for (char *p = upper; *p; p++)
-        if (*p >= 'a' && *p <= 'z')
-            *p = (char)(*p - 32);
-    const char *variants[] = {u.email, upper};
+    user_signup_email(&u, mixed);
+    const char *variants[] = {mixed, lower, upper};
     for (size_t i = 0; i < N_ELEMS(variants); i++) {
         api_resp *r = apij("POST", "/v1/auth/signup",
                            json_pack("{s:s, s:s, s:s, s:s}", "email", variants[i], "password",
@@ -99,10 +101,15 @@ static void signup_duplicate_email_case_insensitive(void **state)
         assert_problem(r, 409);
         resp_free(r);
     }
-    /* The first account's password still works, with either case. */
-    api_resp *r = login(upper, u.password);
-    assert_status(r, 200);
-    assert_str_eq(jstr(r->json, "user.id"), u.id);
+    /* The first account's password still works, with any case. */
+    for (size_t i = 0; i < N_ELEMS(variants); i++) {
+        api_resp *r = login(variants[i], u.password);
+        assert_status(r, 200);
+        assert_str_eq(jstr(r->json, "user.id"), u.id);
+        resp_free(r);
+    }
+    api_resp *r = login(lower, "another-password");
+    assert_problem(r, 401);
     resp_free(r);
 }
 
@@ -139,6 +146,26 @@ static void signup_validation(void **state)
         assert_field_error(r, cases[i].field);
         resp_free(r);
     }
+    /* Too long: an email over 254 characters, a password over 128. */
+    char longmail[300], longpw[140];
+    memset(longmail, 'a', 260);
+    snprintf(longmail + 260, sizeof longmail - 260, "@test.risinggen.dev");
+    memset(longpw, 'p', 130);
+    longpw[130] = '\0';
+    api_resp *lr = apij("POST", "/v1/auth/signup",
+                        json_pack("{s:s, s:s, s:s, s:s}", "email", longmail, "password",
+                                  "long-enough-1", "firstName", "A", "lastName", "B"),
+                        NULL);
+    assert_problem(lr, 422);
+    assert_field_error(lr, "email");
+    resp_free(lr);
+    lr = apij("POST", "/v1/auth/signup",
+              json_pack("{s:s, s:s, s:s, s:s}", "email", unique_email("longpw"), "password", longpw,
+                        "firstName", "A", "lastName", "B"),
+              NULL);
+    assert_problem(lr, 422);
+    assert_field_error(lr, "password");
+    resp_free(lr);
     /* An empty or non-object body is not an account either. */
     api_resp *r = api("POST", "/v1/auth/signup", "[]", NULL);
     assert_status2(r, 400, 422);
@@ -147,6 +174,44 @@ static void signup_validation(void **state)
     r = api("POST", "/v1/auth/signup", NULL, NULL);
     assert_status2(r, 400, 422);
     assert_problem(r, r->status);
+    resp_free(r);
+}
+
+static void signup_cannot_choose_roles(void **state)
+{
+    (void)state;
+    /* Fields that are not the person's to set: refused, or ignored. */
+    const char *email = unique_email("escalate");
+    api_resp *r =
+        apij("POST", "/v1/auth/signup",
+             json_pack("{s:s, s:s, s:s, s:s, s:[s,s], s:s, s:s}", "email", email, "password",
+                       "long-enough-1", "firstName", "Eve", "lastName", "X", "roles", "participant",
+                       "admin", "id", "0123456789abcdef01234567", "passwordHash", "$argon2id$fake"),
+             NULL);
+    assert_status2(r, 201, 422);
+    if (r->status == 422) {
+        assert_problem(r, 422);
+        resp_free(r);
+        return;
+    }
+    assert_int_equal(jlen(r->json, "user.roles"), 1);
+    assert_str_eq(jstr(r->json, "user.roles.0"), "participant");
+    assert_true(strcmp(jstr(r->json, "user.id"), "0123456789abcdef01234567") != 0);
+    assert_null(strstr(r->body, "$argon2id$fake"));
+    char token[160];
+    snprintf(token, sizeof token, "%s", jstr(r->json, "accessToken"));
+    resp_free(r);
+    /* Not an admin: cannot grant roles, not even to itself. */
+    api_resp *me = api("GET", "/v1/users/me", NULL, token);
+    assert_status(me, 200);
+    assert_int_equal(jlen(me->json, "roles"), 1);
+    r = api("PATCH", fmt("/v1/users/%s", jstr(me->json, "id")), "{\"roles\":[\"admin\"]}", token);
+    assert_problem(r, 403);
+    resp_free(r);
+    resp_free(me);
+    /* The password given works; the smuggled hash does not. */
+    r = login(email, "long-enough-1");
+    assert_status(r, 200);
     resp_free(r);
 }
 
@@ -357,18 +422,155 @@ static void malformed_tokens(void **state)
     assert_int_equal(me_status(u.access), 200);
 }
 
+static void signup_same_email_concurrently(void **state)
+{
+    (void)state;
+    enum { N = 8 };
+    const char *email = unique_email("race");
+    char body[256];
+    snprintf(body, sizeof body,
+             "{\"email\":\"%s\",\"password\":\"race-password-1\",\"firstName\":\"R\","
+             "\"lastName\":\"C\"}",
+             email);
+    api_req reqs[N];
+    api_resp *out[N];
+    for (int i = 0; i < N; i++)
+        reqs[i] = (api_req){.method = "POST", .path = "/v1/auth/signup", .body = body};
+    api_parallel(N, reqs, out, 0);
+    int created = 0, conflict = 0;
+    for (int i = 0; i < N; i++) {
+        if (out[i]->status == 201)
+            created++;
+        else if (out[i]->status == 409)
+            conflict++;
+        else
+            fail_msg("%s -> %ld: %s", out[i]->what, out[i]->status, out[i]->body);
+        resp_free(out[i]);
+    }
+    assert_int_equal(created, 1);
+    assert_int_equal(conflict, N - 1);
+    api_resp *r = login(email, "race-password-1");
+    assert_status(r, 200);
+    resp_free(r);
+}
+
+static void lockout_counts_every_failure(void **state)
+{
+    (void)state;
+    /* Failures sent at the same moment are all counted. */
+    api_user u;
+    user_signup(&u, "lockrace");
+    enum { N = 8 };
+    char body[256];
+    snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"not-the-password\"}", u.email);
+    api_req reqs[N];
+    api_resp *out[N];
+    for (int i = 0; i < N; i++)
+        reqs[i] = (api_req){.method = "POST", .path = "/v1/auth/login", .body = body};
+    api_parallel(N, reqs, out, 0);
+    for (int i = 0; i < N; i++) {
+        assert_status2(out[i], 401, 423);
+        resp_free(out[i]);
+    }
+    api_resp *r = login(u.email, u.password);
+    assert_problem(r, 423);
+    resp_free(r);
+
+    /* A success before the fifth failure starts the count again; the email's
+     * letter case does not matter. */
+    api_user v;
+    user_signup(&v, "lockreset");
+    char upper[160];
+    snprintf(upper, sizeof upper, "%s", v.email);
+    upper[0] = (char)(upper[0] - 32);
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 4; i++) {
+            r = login(i % 2 ? upper : v.email, "wrong-password");
+            assert_problem(r, 401);
+            resp_free(r);
+        }
+        r = login(v.email, v.password);
+        assert_status(r, 200);
+        resp_free(r);
+    }
+    for (int i = 0; i < 5; i++) {
+        r = login(upper, "wrong-password");
+        assert_problem(r, 401);
+        resp_free(r);
+    }
+    r = login(v.email, v.password);
+    assert_problem(r, 423);
+    resp_free(r);
+}
+
+static void refresh_same_token_concurrently(void **state)
+{
+    (void)state;
+    /* Using one refresh token several times at once is reuse: at most one
+     * answer gets a new pair, the others are 401 (never a 5xx), and that
+     * family ends. Several rounds, as the overlap is a matter of timing. */
+    api_user u;
+    user_signup(&u, "refrace");
+    enum { N = 4, ROUNDS = 250 };
+    for (int round = 0; round < ROUNDS; round++) {
+        if (round)
+            user_login(&u); /* a new family */
+        char body[256];
+        snprintf(body, sizeof body, "{\"refreshToken\":\"%s\"}", u.refresh);
+        api_req reqs[N];
+        api_resp *out[N];
+        for (int i = 0; i < N; i++)
+            reqs[i] = (api_req){.method = "POST", .path = "/v1/auth/refresh", .body = body};
+        api_parallel_threads(N, reqs, out);
+        int ok = 0;
+        char new_refresh[200] = "", new_access[160] = "";
+        for (int i = 0; i < N; i++) {
+            if (out[i]->status == 200) {
+                ok++;
+                snprintf(new_refresh, sizeof new_refresh, "%s", jstr(out[i]->json, "refreshToken"));
+                snprintf(new_access, sizeof new_access, "%s", jstr(out[i]->json, "accessToken"));
+            } else {
+                if (out[i]->status != 401)
+                    print_error("round %d, request %d of %d concurrent refreshes of one token\n",
+                                round, i, N);
+                assert_problem(out[i], 401);
+            }
+            resp_free(out[i]);
+        }
+        assert_true(ok <= 1);
+        /* The family is over: its tokens, old and new, are refused. */
+        api_resp *r = refresh(u.refresh);
+        assert_problem(r, 401);
+        resp_free(r);
+        if (ok) {
+            r = refresh(new_refresh);
+            assert_problem(r, 401);
+            resp_free(r);
+            if (me_status(new_access) != 401)
+                fail_msg("round %d: the access token of the one refresh that won still works "
+                         "after the reuse revoked its family",
+                         round);
+        }
+        assert_int_equal(me_status(u.access), 401);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(signup_shape),
         cmocka_unit_test(signup_duplicate_email_case_insensitive),
         cmocka_unit_test(signup_validation),
+        cmocka_unit_test(signup_cannot_choose_roles),
         cmocka_unit_test(login_ok_and_wrong),
         cmocka_unit_test(lockout_after_five_failures),
         cmocka_unit_test(refresh_rotation_and_reuse),
         cmocka_unit_test(refresh_chain),
         cmocka_unit_test(logout_ends_the_session),
         cmocka_unit_test(malformed_tokens),
+        cmocka_unit_test(signup_same_email_concurrently),
+        cmocka_unit_test(lockout_counts_every_failure),
+        cmocka_unit_test(refresh_same_token_concurrently),
     };
     return cmocka_run_group_tests(tests, api_setup, api_teardown);
 }

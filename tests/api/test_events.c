@@ -335,11 +335,11 @@ static void events_create_validation(void **state)
         {"\"startDate\":\"2030-05-02T10:00:00Z\",\"endDate\":\"2030-05-01T10:00:00Z\"", "endDate"},
         {"\"startDate\":\"2030-13-01T10:00:00Z\"", "startDate"},
         {"\"startDate\":\"tomorrow\"", "startDate"},
-        {"\"cost\":{\"amount\":25.0,\"currency\":\"GBP\"}", "cost.amount"},
-        {"\"cost\":{\"amount\":25,\"currency\":\"GBP\"}", "cost.amount"},
-        {"\"cost\":{\"amount\":\"25.001\",\"currency\":\"GBP\"}", "cost.amount"},
-        {"\"cost\":{\"amount\":\"abc\",\"currency\":\"GBP\"}", "cost.amount"},
-        {"\"cost\":{\"amount\":\"25.00\",\"currency\":\"pounds\"}", "cost.currency"},
+        {"\"cost\":{\"amount\":25.0,\"currency\":\"GBP\"}", "cost"},
+        {"\"cost\":{\"amount\":25,\"currency\":\"GBP\"}", "cost"},
+        {"\"cost\":{\"amount\":\"25.001\",\"currency\":\"GBP\"}", "cost"},
+        {"\"cost\":{\"amount\":\"abc\",\"currency\":\"GBP\"}", "cost"},
+        {"\"cost\":{\"amount\":\"25.00\",\"currency\":\"pounds\"}", "cost"},
         {"\"cost\":25.5", "cost"},
         {"\"maxParticipants\":-1", "maxParticipants"},
         {"\"maxParticipants\":2.5", "maxParticipants"},
@@ -864,6 +864,93 @@ static void discovery_keyset_pagination(void **state)
     assert_int_equal(sizes[2], 5);
 }
 
+static void events_times_in_utc(void **state)
+{
+    (void)state;
+    fixture();
+    /* Times with an offset are the same instants, given back in UTC. */
+    long long id = event_create(
+        F.org.access, json_pack("{s:s, s:s, s:s}", "startDate", "2030-06-01T12:00:00+02:00",
+                                "endDate", "2030-06-01T18:30:00-01:00", "registrationDeadline",
+                                "2030-05-31T23:00:00-01:00"));
+    api_resp *r = api("GET", fmt("/v1/events/%lld", id), NULL, F.org.access);
+    assert_status(r, 200);
+    assert_str_eq(jstr(r->json, "startDate"), "2030-06-01T10:00:00Z");
+    assert_str_eq(jstr(r->json, "endDate"), "2030-06-01T19:30:00Z");
+    assert_str_eq(jstr(r->json, "registrationDeadline"), "2030-06-01T00:00:00Z");
+    const char *created = jstr(r->json, "createdAt");
+    assert_non_null(created);
+    assert_int_equal(strlen(created), 20);
+    assert_true(created[10] == 'T' && created[19] == 'Z');
+    resp_free(r);
+    /* An end before the start once offsets are applied. */
+    r = api("POST", "/v1/events",
+            "{\"title\":\"Offsets\",\"type\":\"talk\",\"startDate\":\"2030-06-01T10:00:00Z\","
+            "\"endDate\":\"2030-06-01T11:00:00+02:00\"}",
+            F.org.access);
+    assert_problem(r, 422);
+    assert_field_error(r, "endDate");
+    resp_free(r);
+}
+
+static void discovery_follows_writes(void **state)
+{
+    (void)state;
+    fixture();
+    /* The same query, asked again after each change, sees the change. */
+    char type[64], q[128], qs[160];
+    snprintf(type, sizeof type, "%s", unique_type("fresh"));
+    snprintf(q, sizeof q, "type=%s", type);
+    snprintf(qs, sizeof qs, "type=%s&hasSpots=true", type);
+    long long a = event_create_published(F.org.access, json_pack("{s:s}", "type", type));
+    long long b =
+        event_create(F.org.access, json_pack("{s:s, s:i}", "type", type, "maxParticipants", 1));
+    assert_lists(q, a);
+    assert_lists(qs, a);
+    event_publish(F.org.access, b);
+    assert_lists(q, a, b);
+    assert_lists(qs, a, b);
+
+    /* b fills up, and frees up again. */
+    api_resp *r = api("GET", fmt("/v1/events/%lld", b), NULL, NULL);
+    assert_int_equal(jint(r->json, "spotsLeft"), 1);
+    resp_free(r);
+    long long reg = register_ok(F.part.access, b, "confirmed");
+    assert_lists(qs, a);
+    r = api("GET", fmt("/v1/events/%lld", b), NULL, NULL);
+    assert_int_equal(jint(r->json, "spotsLeft"), 0);
+    resp_free(r);
+    r = api("POST", fmt("/v1/registrations/%lld/cancel", reg), NULL, F.part.access);
+    assert_status(r, 200);
+    resp_free(r);
+    assert_lists(qs, a, b);
+    r = api("GET", fmt("/v1/events/%lld", b), NULL, NULL);
+    assert_int_equal(jint(r->json, "spotsLeft"), 1);
+    resp_free(r);
+
+    /* Renamed, cancelled, made private. */
+    r = api("PATCH", fmt("/v1/events/%lld", b), "{\"title\":\"Fresh title\"}", F.org.access);
+    assert_status(r, 200);
+    resp_free(r);
+    r = api("GET", fmt("/v1/events/%lld", b), NULL, NULL);
+    assert_str_eq(jstr(r->json, "title"), "Fresh title");
+    resp_free(r);
+    r = api("PATCH", fmt("/v1/events/%lld", a), "{\"status\":\"cancelled\"}", F.org.access);
+    assert_status(r, 200);
+    resp_free(r);
+    assert_lists(q, b);
+    r = api("PATCH", fmt("/v1/events/%lld", b), "{\"isPublic\":false}", F.org.access);
+    assert_status(r, 200);
+    resp_free(r);
+    assert_lists_none(q);
+    r = api("GET", fmt("/v1/events/%lld", b), NULL, NULL);
+    assert_problem(r, 404);
+    resp_free(r);
+    r = api("GET", fmt("/v1/events/%lld", b), NULL, F.part.access);
+    assert_problem(r, 404);
+    resp_free(r);
+}
+
 /* ---- organizer views ---- */
 
 static void stats_and_attendees(void **state)
@@ -1006,6 +1093,8 @@ int main(void)
         cmocka_unit_test(discovery_text),
         cmocka_unit_test(discovery_limits),
         cmocka_unit_test(discovery_keyset_pagination),
+        cmocka_unit_test(events_times_in_utc),
+        cmocka_unit_test(discovery_follows_writes),
         cmocka_unit_test(stats_and_attendees),
     };
     return cmocka_run_group_tests(tests, api_setup, api_teardown);

@@ -342,6 +342,11 @@ static void register_not_open(void **state)
     api_resp *r = register_for(F.p[0].access, draft);
     assert_problem(r, 404);
     resp_free(r);
+    /* A published event that is not public is not there either. */
+    long long priv = event_create_published(F.org.access, json_pack("{s:b}", "isPublic", 0));
+    r = register_for(F.p[0].access, priv);
+    assert_problem(r, 404);
+    resp_free(r);
     /* A cancelled event: 422. */
     long long cancelled = event_create_published(F.org.access, NULL);
     r = api("PATCH", fmt("/v1/events/%lld", cancelled), "{\"status\":\"cancelled\"}", F.org.access);
@@ -440,6 +445,142 @@ static void user_registrations_list(void **state)
     resp_free(r);
 }
 
+static void holds_and_cancellations_keep_counts(void **state)
+{
+    (void)state;
+    fixture();
+    /* A pending (paid, unpaid yet) registration holds its place. */
+    long long paid = event_create_published(
+        F.org.access, json_pack("{s:i, s:{s:s, s:s}, s:b}", "maxParticipants", 1, "cost", "amount",
+                                "5.00", "currency", "EUR", "waitlistEnabled", 0));
+    long long hold = register_ok(F.p[0].access, paid, "pending");
+    api_resp *r = register_for(F.p[1].access, paid);
+    assert_problem_type(r, 409, "event-full");
+    resp_free(r);
+    /* Cancelling the hold gives the place back. */
+    r = api("POST", fmt("/v1/registrations/%lld/cancel", hold), NULL, F.p[0].access);
+    assert_status(r, 200);
+    assert_str_eq(jstr(r->json, "status"), "cancelled");
+    resp_free(r);
+    register_ok(F.p[1].access, paid, "pending");
+
+    /* A waitlisted person leaving frees no place. */
+    long long ev = event_create_published(
+        F.org.access, json_pack("{s:i, s:b}", "maxParticipants", 1, "waitlistEnabled", 1));
+    long long c = register_ok(F.p[0].access, ev, "confirmed");
+    long long w1 = register_ok(F.p[1].access, ev, "waitlisted");
+    long long w2 = register_ok(F.p[2].access, ev, "waitlisted");
+    r = api("POST", fmt("/v1/registrations/%lld/cancel", w1), NULL, F.p[1].access);
+    assert_status(r, 200);
+    resp_free(r);
+    assert_reg_status(c, "confirmed");
+    assert_reg_status(w2, "waitlisted");
+    json_t *s = stats(ev);
+    assert_stat(s, "confirmed", 1);
+    assert_stat(s, "waitlisted", 1);
+    assert_stat(s, "cancelled", 1);
+    assert_stat(s, "spotsLeft", 0);
+    json_decref(s);
+
+    /* Cancelling twice changes nothing the second time. */
+    r = api("POST", fmt("/v1/registrations/%lld/cancel", w1), NULL, F.p[1].access);
+    assert_status2(r, 200, 409);
+    resp_free(r);
+    s = stats(ev);
+    assert_stat(s, "confirmed", 1);
+    assert_stat(s, "waitlisted", 1);
+    assert_stat(s, "cancelled", 1);
+    assert_stat(s, "spotsLeft", 0);
+    json_decref(s);
+
+    /* The maximum cannot go below the places taken. */
+    long long big = event_create_published(F.org.access, json_pack("{s:i}", "maxParticipants", 5));
+    register_ok(F.p[0].access, big, "confirmed");
+    register_ok(F.p[1].access, big, "confirmed");
+    r = api("PATCH", fmt("/v1/events/%lld", big), "{\"maxParticipants\":1}", F.org.access);
+    assert_problem(r, 422);
+    assert_field_error(r, "maxParticipants");
+    resp_free(r);
+    r = api("PATCH", fmt("/v1/events/%lld", big), "{\"maxParticipants\":2}", F.org.access);
+    assert_status(r, 200);
+    assert_int_equal(jint(r->json, "spotsLeft"), 0);
+    resp_free(r);
+    r = register_for(F.p[2].access, big);
+    assert_problem_type(r, 409, "event-full");
+    resp_free(r);
+}
+
+static void age_rules(void **state)
+{
+    (void)state;
+    fixture();
+    api_user child, adult, unknown;
+    user_signup(&child, "child");
+    user_signup(&adult, "adult");
+    user_signup(&unknown, "noage");
+    api_resp *r = api("PATCH", "/v1/users/me", "{\"dateOfBirth\":\"2016-01-15\"}", child.access);
+    assert_status(r, 200);
+    resp_free(r);
+    r = api("PATCH", "/v1/users/me", "{\"dateOfBirth\":\"1990-01-15\"}", adult.access);
+    assert_status(r, 200);
+    resp_free(r);
+
+    long long adults_only = event_create_published(F.org.access, json_pack("{s:i}", "minAge", 18));
+    r = register_for(child.access, adults_only);
+    assert_problem(r, 422);
+    resp_free(r);
+    r = register_for(unknown.access, adults_only);
+    assert_problem(r, 422);
+    resp_free(r);
+    register_ok(adult.access, adults_only, "confirmed");
+
+    long long youth =
+        event_create_published(F.org.access, json_pack("{s:i}", "guardianConsentUnder", 16));
+    r = register_for(child.access, youth);
+    assert_problem(r, 422);
+    assert_field_error(r, "guardianConsent");
+    resp_free(r);
+    r = api("POST", fmt("/v1/events/%lld/registrations", youth),
+            "{\"guardianConsent\":{\"guardianName\":\"Pat Parent\"}}", child.access);
+    assert_problem(r, 422);
+    resp_free(r);
+    r = api("POST", fmt("/v1/events/%lld/registrations", youth),
+            "{\"guardianConsent\":{\"guardianName\":\"Pat Parent\",\"guardianEmail\":"
+            "\"pat@test.risinggen.dev\",\"relationship\":\"parent\",\"consentedAt\":"
+            "\"2029-01-01T10:00:00Z\"}}",
+            child.access);
+    assert_status(r, 201);
+    assert_str_eq(jstr(r->json, "status"), "confirmed");
+    assert_str_eq(jstr(r->json, "guardianConsent.guardianName"), "Pat Parent");
+    resp_free(r);
+    register_ok(adult.access, youth, "confirmed");
+    json_t *s = stats(youth);
+    assert_stat(s, "confirmed", 2);
+    json_decref(s);
+}
+
+static void attendees_follow_check_in(void **state)
+{
+    (void)state;
+    fixture();
+    long long ev = event_create_published(F.org.access, NULL);
+    long long a = register_ok(F.p[0].access, ev, "confirmed");
+    register_ok(F.p[1].access, ev, "confirmed");
+    api_resp *r = api("POST", fmt("/v1/registrations/%lld/check-in", a), NULL, F.org.access);
+    assert_status(r, 200);
+    resp_free(r);
+    r = api("GET", fmt("/v1/events/%lld/attendees?checkedIn=true", ev), NULL, F.org.access);
+    assert_status(r, 200);
+    assert_int_equal(jlen(r->json, "items"), 1);
+    assert_int_equal(jint(r->json, "items.0.id"), a);
+    assert_true(json_is_true(jget(r->json, "items.0.checkedIn")));
+    resp_free(r);
+    r = api("GET", fmt("/v1/events/%lld/attendees?checkedIn=false", ev), NULL, F.org.access);
+    assert_int_equal(jlen(r->json, "items"), 1);
+    assert_str_eq(jstr(r->json, "items.0.userId"), F.p[1].id);
+    resp_free(r);
+}
+
 /* ---- the capacity rule under load ---- */
 
 enum { CROWD = 200, CAPACITY = 25, ROUNDS = 3 };
@@ -499,6 +640,125 @@ static void concurrent_registrations(void **state)
     }
 }
 
+static void concurrent_same_user(void **state)
+{
+    (void)state;
+    fixture();
+    /* Each person sends three registrations at once: one each is created. */
+    enum { USERS = 20, TIMES = 3 };
+    static api_user people[USERS];
+    users_signup_parallel(people, USERS, "twice");
+    long long ev = event_create_published(F.org.access, json_pack("{s:i}", "maxParticipants", 100));
+    static char path[64];
+    snprintf(path, sizeof path, "/v1/events/%lld/registrations", ev);
+    static api_req reqs[USERS * TIMES];
+    static api_resp *out[USERS * TIMES];
+    for (int i = 0; i < USERS * TIMES; i++)
+        reqs[i] = (api_req){.method = "POST", .path = path, .token = people[i % USERS].access};
+    api_parallel(USERS * TIMES, reqs, out, 0);
+    int per_user[USERS] = {0}, already = 0;
+    for (int i = 0; i < USERS * TIMES; i++) {
+        if (out[i]->status == 201)
+            per_user[i % USERS]++;
+        else if (out[i]->status == 409 && jstr(out[i]->json, "type") &&
+                 strcmp(jstr(out[i]->json, "type"),
+                        "https://risinggen.dev/problems/already-registered") == 0)
+            already++;
+        else
+            fail_msg("%s -> %ld: %s", out[i]->what, out[i]->status, out[i]->body);
+        resp_free(out[i]);
+    }
+    for (int u = 0; u < USERS; u++)
+        if (per_user[u] != 1)
+            fail_msg("user %d got %d registrations", u, per_user[u]);
+    assert_int_equal(already, USERS * (TIMES - 1));
+    json_t *s = stats(ev);
+    assert_stat(s, "confirmed", USERS);
+    assert_stat(s, "spotsLeft", 100 - USERS);
+    json_decref(s);
+}
+
+static void concurrent_cancels_move_the_waitlist(void **state)
+{
+    (void)state;
+    fixture();
+    enum { MAX = 10, USERS = 30 };
+    static api_user people[USERS];
+    users_signup_parallel(people, USERS, "queue");
+    long long ev = event_create_published(
+        F.org.access, json_pack("{s:i, s:b}", "maxParticipants", MAX, "waitlistEnabled", 1));
+    long long regs[USERS];
+    for (int i = 0; i < USERS; i++)
+        regs[i] = register_ok(people[i].access, ev, i < MAX ? "confirmed" : "waitlisted");
+    /* All the confirmed cancel at once, each twice. */
+    static char paths[MAX * 2][64];
+    static api_req reqs[MAX * 2];
+    static api_resp *out[MAX * 2];
+    for (int i = 0; i < MAX * 2; i++) {
+        snprintf(paths[i], sizeof paths[i], "/v1/registrations/%lld/cancel", regs[i % MAX]);
+        reqs[i] = (api_req){.method = "POST", .path = paths[i], .token = people[i % MAX].access};
+    }
+    api_parallel(MAX * 2, reqs, out, 0);
+    for (int i = 0; i < MAX * 2; i++) {
+        assert_status2(out[i], 200, 409);
+        resp_free(out[i]);
+    }
+    json_t *s = stats(ev);
+    assert_stat(s, "confirmed", MAX);
+    assert_stat(s, "cancelled", MAX);
+    assert_stat(s, "waitlisted", USERS - 2 * MAX);
+    assert_stat(s, "pending", 0);
+    assert_stat(s, "spotsLeft", 0);
+    json_decref(s);
+    /* The first ten of the waiting list, in order, moved up. */
+    for (int i = MAX; i < USERS; i++)
+        assert_reg_status(regs[i], i < 2 * MAX ? "confirmed" : "waitlisted");
+}
+
+static void concurrent_capacity_change(void **state)
+{
+    (void)state;
+    fixture();
+    /* Registrations racing with the organizer lowering the maximum: never
+     * more confirmed than the maximum in the end. */
+    enum { USERS = 60, PATCHES = 4 };
+    static api_user people[USERS];
+    users_signup_parallel(people, USERS, "shrink");
+    long long ev = event_create_published(F.org.access, json_pack("{s:i}", "maxParticipants", 50));
+    static char path[64], epath[64];
+    snprintf(path, sizeof path, "/v1/events/%lld/registrations", ev);
+    snprintf(epath, sizeof epath, "/v1/events/%lld", ev);
+    static api_req reqs[USERS + PATCHES];
+    static api_resp *out[USERS + PATCHES];
+    int n = 0;
+    for (int i = 0; i < USERS; i++) {
+        reqs[n++] = (api_req){.method = "POST", .path = path, .token = people[i].access};
+        if (i % 15 == 7)
+            reqs[n++] = (api_req){.method = "PATCH",
+                                  .path = epath,
+                                  .body = "{\"maxParticipants\":20}",
+                                  .token = F.org.access};
+    }
+    api_parallel(n, reqs, out, 0);
+    int created = 0;
+    for (int i = 0; i < n; i++) {
+        if (strcmp(reqs[i].method, "POST") == 0 && out[i]->status == 201)
+            created++;
+        else if (strcmp(reqs[i].method, "POST") == 0)
+            assert_problem_type(out[i], 409, "event-full");
+        else if (out[i]->status != 200) /* more places were taken already: 409 or 422 */
+            assert_status2(out[i], 409, 422), assert_problem(out[i], out[i]->status);
+        resp_free(out[i]);
+    }
+    json_t *s = stats(ev);
+    json_int_t max = jint(s, "maxParticipants");
+    assert_true(max == 20 || max == 50);
+    assert_int_equal(jint(s, "confirmed"), created);
+    assert_true(jint(s, "confirmed") + jint(s, "pending") <= max);
+    assert_int_equal(jint(s, "spotsLeft"), max - created);
+    json_decref(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -508,7 +768,13 @@ int main(void)
         cmocka_unit_test(get_registration_visibility),
         cmocka_unit_test(register_not_open),
         cmocka_unit_test(user_registrations_list),
+        cmocka_unit_test(holds_and_cancellations_keep_counts),
+        cmocka_unit_test(age_rules),
+        cmocka_unit_test(attendees_follow_check_in),
         cmocka_unit_test(concurrent_registrations),
+        cmocka_unit_test(concurrent_same_user),
+        cmocka_unit_test(concurrent_cancels_move_the_waitlist),
+        cmocka_unit_test(concurrent_capacity_change),
     };
     return cmocka_run_group_tests(tests, api_setup, api_teardown);
 }

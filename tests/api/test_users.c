@@ -131,6 +131,24 @@ static void me_patch_refused_changes_nothing(void **state)
     resp_free(after);
 }
 
+static void me_patch_unknown_member_named(void **state)
+{
+    (void)state;
+    api_user u;
+    user_signup(&u, "longkey");
+    /* An unknown member with a long non-ASCII name is named too (its name
+     * may be shortened, but the entry is there). */
+    char key[128] = "x";
+    for (int i = 0; i < 40; i++)
+        strcat(key, "\xc3\xa9");
+    api_resp *r = apij("PATCH", "/v1/users/me", json_pack("{s:i}", key, 1), u.access);
+    assert_problem(r, 422);
+    const char *f = jstr(r->json, "errors.0.field");
+    if (jlen(r->json, "errors") != 1 || !f || !*f || strncmp(key, f, strlen(f)) != 0)
+        fail_msg("errors[] does not name the unknown member: %s", r->body);
+    resp_free(r);
+}
+
 static void user_get_privacy(void **state)
 {
     (void)state;
@@ -267,6 +285,55 @@ static void user_registrations_and_preferences_self_or_admin(void **state)
     resp_free(r);
 }
 
+static void me_patch_concurrent_no_lost_update(void **state)
+{
+    (void)state;
+    /* Patches of different members at the same moment all stick. */
+    api_user u;
+    user_signup(&u, "concurrent");
+    const char *bodies[] = {
+        "{\"preferences\":{\"notifications\":{\"sms\":true}}}",
+        "{\"preferences\":{\"notifications\":{\"push\":false}}}",
+        "{\"preferences\":{\"privacy\":{\"shareContact\":true}}}",
+        "{\"preferences\":{\"language\":\"fr\"}}",
+        "{\"churchId\":\"church-7\"}",
+        "{\"gender\":\"other\"}",
+        "{\"contact\":{\"phone\":\"+44 1632 960000\"}}",
+        "{\"churchUnit\":{\"wardName\":\"North Ward\"}}",
+    };
+    enum { N = (int)N_ELEMS(bodies) };
+    api_req reqs[N];
+    api_resp *out[N];
+    for (int i = 0; i < N; i++)
+        reqs[i] = (api_req){
+            .method = "PATCH", .path = "/v1/users/me", .body = bodies[i], .token = u.access};
+    api_parallel(N, reqs, out, 0);
+    for (int i = 0; i < N; i++) {
+        assert_status2(out[i], 200, 409);
+        bool ok = out[i]->status == 200;
+        resp_free(out[i]);
+        if (!ok) { /* a conflict must leave it to the client: retry it */
+            api_resp *r = patch_me(u.access, bodies[i]);
+            assert_status(r, 200);
+            resp_free(r);
+        }
+    }
+    api_resp *r = get_me(u.access);
+    assert_status(r, 200);
+    assert_true(json_is_true(jget(r->json, "preferences.notifications.sms")));
+    assert_true(json_is_false(jget(r->json, "preferences.notifications.push")));
+    assert_true(json_is_true(jget(r->json, "preferences.notifications.email")));
+    assert_true(json_is_true(jget(r->json, "preferences.privacy.shareContact")));
+    assert_true(json_is_true(jget(r->json, "preferences.privacy.shareProfile")));
+    assert_str_eq(jstr(r->json, "preferences.language"), "fr");
+    assert_str_eq(jstr(r->json, "churchId"), "church-7");
+    assert_str_eq(jstr(r->json, "gender"), "other");
+    assert_str_eq(jstr(r->json, "contact.phone"), "+44 1632 960000");
+    assert_str_eq(jstr(r->json, "churchUnit.wardName"), "North Ward");
+    assert_str_eq(jstr(r->json, "firstName"), "Test");
+    resp_free(r);
+}
+
 static bool has_role(json_t *user, const char *role)
 {
     size_t i;
@@ -357,6 +424,8 @@ int main(void)
         cmocka_unit_test(me_get),
         cmocka_unit_test(me_patch_merge),
         cmocka_unit_test(me_patch_refused_changes_nothing),
+        cmocka_unit_test(me_patch_unknown_member_named),
+        cmocka_unit_test(me_patch_concurrent_no_lost_update),
         cmocka_unit_test(user_get_privacy),
         cmocka_unit_test(user_registrations_and_preferences_self_or_admin),
         cmocka_unit_test(set_roles),

@@ -9,49 +9,33 @@
  * against strict patterns first ([a-z_]{1,32} and [A-Za-z0-9_.]{1,64}); every
  * value is bound as a parameter.
  *
- * Threads: one connection per thread (opened on first use, closed when the
- * thread ends or the store closes), statements prepared once per connection and
- * cached by their SQL text. rg_sqlite_doc_ops.close must not run while another
- * thread still uses the store. */
+ * Threads: one connection per thread from a sqlite_common pool, statements
+ * cached per connection by their SQL text. Each write is one autocommit
+ * statement under the pool's write mutex. rg_sqlite_doc_ops.close must not
+ * run while another thread still uses the store. */
 #include "risinggen/documents.h"
 #include "risinggen/error.h"
 #include "risinggen/util.h"
 #include "sqlite_common.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#define STMT_SLOTS    512 /* open addressing, power of two */
-#define STMT_MAX_USED 384 /* beyond this, statements are prepared uncached */
-#define COLL_MAX      32
-#define PATH_MAX_LEN  64
-#define ID_MAX        512
-#define FILTERS_MAX   16
+#define COLL_MAX     32
+#define PATH_MAX_LEN 64
+#define ID_MAX       512
+#define FILTERS_MAX  16
 
-struct stmt_slot {
-    char *sql; /* owned copy, the cache key */
-    sqlite3_stmt *stmt;
-};
-
+/* A pool connection and the collections whose table it has ensured. */
 struct doc_conn {
-    sqlite3 *db;
-    struct rg_docs *owner;
-    struct doc_conn *next;
-    char **colls; /* collections whose table this connection has ensured */
+    struct rg__sqlite_conn base;
+    char **colls;
     int ncolls, capcolls;
-    int nslots;
-    struct stmt_slot slots[STMT_SLOTS];
 };
 
 struct rg_docs {
-    char *path;
-    bool sync_full;
-    pthread_key_t key;
-    pthread_mutex_t lock; /* guards conns */
-    struct doc_conn *conns;
+    struct rg__sqlite_pool pool;
 };
 
 /* ---- names ---- */
@@ -109,114 +93,23 @@ static void put_expr(rg_buf *b, const char *path)
 
 /* ---- connections and statements ---- */
 
-static void conn_close(struct doc_conn *c)
+static void conn_free_colls(struct rg__sqlite_conn *base)
 {
-    for (int i = 0; i < STMT_SLOTS; i++)
-        if (c->slots[i].stmt) {
-            sqlite3_finalize(c->slots[i].stmt);
-            free(c->slots[i].sql);
-        }
+    struct doc_conn *c = (struct doc_conn *)base;
     for (int i = 0; i < c->ncolls; i++)
         free(c->colls[i]);
     free(c->colls);
-    sqlite3_close(c->db);
-    free(c);
-}
-
-static void conn_unlink(struct rg_docs *d, struct doc_conn *c)
-{
-    pthread_mutex_lock(&d->lock);
-    for (struct doc_conn **pp = &d->conns; *pp; pp = &(*pp)->next)
-        if (*pp == c) {
-            *pp = c->next;
-            break;
-        }
-    pthread_mutex_unlock(&d->lock);
-}
-
-/* Thread exit: the thread's connection goes with it. */
-static void conn_destructor(void *p)
-{
-    struct doc_conn *c = p;
-    conn_unlink(c->owner, c);
-    conn_close(c);
 }
 
 /* The calling thread's connection, opened on first use. Borrowed. */
 static int acquire(struct rg_docs *d, struct doc_conn **out)
 {
-    struct doc_conn *c = pthread_getspecific(d->key);
-    if (!c) {
-        sqlite3 *db;
-        int rc = rg__sqlite_open(d->path, d->sync_full, &db);
-        if (rc < 0)
-            return rc;
-        c = rg_xcalloc(1, sizeof *c);
-        c->db = db;
-        c->owner = d;
-        pthread_mutex_lock(&d->lock);
-        c->next = d->conns;
-        d->conns = c;
-        pthread_mutex_unlock(&d->lock);
-        pthread_setspecific(d->key, c);
-    }
-    *out = c;
+    struct rg__sqlite_conn *c;
+    int rc = rg__sqlite_pool_conn(&d->pool, &c);
+    if (rc < 0)
+        return rc;
+    *out = (struct doc_conn *)c;
     return 0;
-}
-
-static unsigned hash_text(const char *s)
-{
-    unsigned h = 2166136261u;
-    while (*s)
-        h = (h ^ (unsigned char)*s++) * 16777619u;
-    return h;
-}
-
-/* The statement for sql on c. *cached tells whether it belongs to the cache
- * (then stmt_done resets it) or to the caller (then stmt_done finalizes it). */
-static int prepare(struct doc_conn *c, const char *sql, sqlite3_stmt **out, bool *cached)
-{
-    unsigned h = hash_text(sql) & (STMT_SLOTS - 1);
-    struct stmt_slot *free_slot = NULL;
-    for (int probe = 0; probe < STMT_SLOTS; probe++, h = (h + 1) & (STMT_SLOTS - 1)) {
-        struct stmt_slot *s = &c->slots[h];
-        if (!s->stmt) {
-            free_slot = s;
-            break;
-        }
-        if (strcmp(s->sql, sql) == 0) {
-            *out = s->stmt;
-            *cached = true;
-            return 0;
-        }
-    }
-    bool keep = free_slot && c->nslots < STMT_MAX_USED;
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v3(c->db, sql, -1, keep ? SQLITE_PREPARE_PERSISTENT : 0, &st, NULL);
-    if (rc != SQLITE_OK) {
-        sqlite3_finalize(st);
-        return rg__sqlite_error(c->db, rc, "documents prepare");
-    }
-    if (keep) {
-        free_slot->sql = rg_xstrdup(sql);
-        free_slot->stmt = st;
-        c->nslots++;
-    }
-    *out = st;
-    *cached = keep;
-    return 0;
-}
-
-static void stmt_done(sqlite3_stmt *st, bool cached)
-{
-    if (!st)
-        return;
-    if (cached) {
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-    } else {
-        sqlite3_finalize(st);
-    }
 }
 
 /* Runs sql; the SQLite message goes to the log through rg__sqlite_error. */
@@ -259,7 +152,9 @@ static int ensure_collection(struct doc_conn *c, const char *coll)
     for (int i = 0; i < c->ncolls; i++)
         if (strcmp(c->colls[i], coll) == 0)
             return 0;
-    int rc = create_table(c->db, coll);
+    bool took = rg__sqlite_write_start(&c->base);
+    int rc = create_table(c->base.db, coll);
+    rg__sqlite_write_end(&c->base, took);
     if (rc < 0)
         return rc;
     if (c->ncolls == c->capcolls) {
@@ -290,48 +185,24 @@ static void docs_close(rg_docs *d)
 {
     if (!d)
         return;
-    pthread_key_delete(d->key);
-    while (d->conns) {
-        struct doc_conn *c = d->conns;
-        d->conns = c->next;
-        conn_close(c);
-    }
-    pthread_mutex_destroy(&d->lock);
-    free(d->path);
+    rg__sqlite_pool_close(&d->pool);
     free(d);
 }
 
-/* rg__sqlite_open for the first connection of a store. Several processes
- * that open a new file at once race to switch it to WAL, and SQLite answers
- * SQLITE_BUSY to the losers without calling the busy handler; so on failure
- * this waits (at most about 5 s) until the file is in WAL mode and opens
- * again. A file that cannot be opened at all fails at once. */
-static int open_first(const char *path, bool sync_full, sqlite3 **out)
-{
-    int rc = rg__sqlite_open(path, sync_full, out);
-    if (rc != RG_EUNAVAIL)
-        return rc;
-    sqlite3 *db = NULL;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
-        sqlite3_close(db);
-        return rc;
-    }
-    sqlite3_busy_timeout(db, 100);
-    for (int attempt = 0; attempt < 50; attempt++) {
-        int src = sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
-        if ((src & 0xff) != SQLITE_BUSY && (src & 0xff) != SQLITE_LOCKED)
-            break;
-        struct timespec ts = {0, 5 * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-    sqlite3_close(db);
-    return rg__sqlite_open(path, sync_full, out);
-}
+struct index_list {
+    const rg_doc_index *indexes;
+    int n;
+};
 
 /* Creates the tables and indexes for the declared indexes, in one write
  * transaction; several processes may do this at once on the same file. */
-static int ensure_indexes(sqlite3 *db, const rg_doc_index *indexes, int n)
+static int ensure_indexes(sqlite3 *db, void *ctx)
 {
+    const struct index_list *list = ctx;
+    const rg_doc_index *indexes = list->indexes;
+    int n = list->n;
+    if (n == 0)
+        return 0;
     int rc = exec_sql(db, "BEGIN IMMEDIATE", "documents begin");
     if (rc < 0)
         return rc;
@@ -350,6 +221,13 @@ static int ensure_indexes(sqlite3 *db, const rg_doc_index *indexes, int n)
     return rc;
 }
 
+static const struct rg__sqlite_hooks doc_hooks = {
+    .metric = "rg_pool_connections{store=\"documents\",adapter=\"sqlite\"}",
+    .conn_size = sizeof(struct doc_conn),
+    .on_open = ensure_indexes,
+    .on_close = conn_free_colls,
+};
+
 /* Opens the store at a "sqlite:PATH" url and ensures the declared indexes.
  * *out belongs to the caller (docs_close). indexes are borrowed. */
 static int docs_open(rg_docs **out, const char *url, const rg_doc_index *indexes, int nindexes)
@@ -363,33 +241,12 @@ static int docs_open(rg_docs **out, const char *url, const rg_doc_index *indexes
         if (!valid_path(indexes[i].path))
             return rg_error_set(RG_EINVAL, "invalid path in index %d", i);
     }
-    bool sync_full;
-    char *path = url ? rg__sqlite_path(url, &sync_full) : NULL;
-    if (!path)
-        return rg_error_set(RG_EINVAL, "not a sqlite: URL");
-    /* Open once here so that a bad path fails at start, not at the first request. */
-    sqlite3 *probe;
-    int rc = open_first(path, sync_full, &probe);
-    if (rc < 0) {
-        free(path);
-        return rc;
-    }
-    rc = nindexes ? ensure_indexes(probe, indexes, nindexes) : 0;
-    sqlite3_close(probe);
-    if (rc < 0) {
-        free(path);
-        return rc;
-    }
     struct rg_docs *d = rg_xcalloc(1, sizeof *d);
-    d->path = path;
-    d->sync_full = sync_full;
-    pthread_mutex_init(&d->lock, NULL);
-    if (pthread_key_create(&d->key, conn_destructor) != 0) {
-        pthread_mutex_destroy(&d->lock);
-        free(path);
+    struct index_list list = {indexes, nindexes};
+    int rc = rg__sqlite_pool_open(&d->pool, url, &doc_hooks, &list);
+    if (rc < 0) {
         free(d);
-        rg_err("documents: no thread-specific key left");
-        return rg_error_set(RG_EINTERNAL, "internal error");
+        return rc;
     }
     *out = d;
     return 0;
@@ -426,6 +283,18 @@ static int load_body(sqlite3_stmt *st, int col, json_t **out)
     return 0;
 }
 
+/* The statement "<head> FROM doc_<coll> WHERE id = ?1" with id bound. */
+static int by_id(struct doc_conn *c, const char *head, const char *coll, const char *id,
+                 sqlite3_stmt **out, bool *cached)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "%s FROM \"doc_%s\" WHERE id = ?1", head, coll);
+    int rc = rg__sqlite_stmt(&c->base, sql, NULL, out, cached);
+    if (rc == 0)
+        sqlite3_bind_text(*out, 1, id, -1, SQLITE_STATIC);
+    return rc;
+}
+
 static int docs_insert(rg_docs *d, const char *coll, const char *id, json_t *doc)
 {
     if (!valid_id(id))
@@ -441,12 +310,12 @@ static int docs_insert(rg_docs *d, const char *coll, const char *id, json_t *doc
     snprintf(sql, sizeof sql, "INSERT INTO \"doc_%s\" (id, rev, body) VALUES (?1, 1, ?2)", coll);
     sqlite3_stmt *st;
     bool cached;
-    if ((rc = prepare(c, sql, &st, &cached)) == 0) {
+    if ((rc = rg__sqlite_stmt(&c->base, sql, NULL, &st, &cached)) == 0) {
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, body, -1, SQLITE_STATIC);
-        int src = sqlite3_step(st);
-        rc = src == SQLITE_DONE ? 0 : rg__sqlite_error(c->db, src, "documents insert");
-        stmt_done(st, cached);
+        int src = rg__sqlite_step_write(&c->base, st);
+        rc = src == SQLITE_DONE ? 0 : rg__sqlite_error(c->base.db, src, "documents insert");
+        rg__sqlite_stmt_done(st, cached);
     }
     free(body);
     return rc;
@@ -461,13 +330,10 @@ static int docs_get(rg_docs *d, const char *coll, const char *id, json_t **out, 
     int rc = begin_op(d, coll, &c);
     if (rc < 0)
         return rc;
-    char sql[128];
-    snprintf(sql, sizeof sql, "SELECT rev, body FROM \"doc_%s\" WHERE id = ?1", coll);
     sqlite3_stmt *st;
     bool cached;
-    if ((rc = prepare(c, sql, &st, &cached)) < 0)
+    if ((rc = by_id(c, "SELECT rev, body", coll, id, &st, &cached)) < 0)
         return rc;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     int src = sqlite3_step(st);
     if (src == SQLITE_ROW) {
         if ((rc = load_body(st, 1, out)) == 0 && rev)
@@ -475,28 +341,25 @@ static int docs_get(rg_docs *d, const char *coll, const char *id, json_t **out, 
     } else if (src == SQLITE_DONE) {
         rc = rg_error_set(RG_ENOTFOUND, "no such document");
     } else {
-        rc = rg__sqlite_error(c->db, src, "documents get");
+        rc = rg__sqlite_error(c->base.db, src, "documents get");
     }
-    stmt_done(st, cached);
+    rg__sqlite_stmt_done(st, cached);
     return rc;
 }
 
 /* 1 when a document with id exists, 0 when not, or an error. */
 static int doc_exists(struct doc_conn *c, const char *coll, const char *id)
 {
-    char sql[128];
-    snprintf(sql, sizeof sql, "SELECT 1 FROM \"doc_%s\" WHERE id = ?1", coll);
     sqlite3_stmt *st;
     bool cached;
-    int rc = prepare(c, sql, &st, &cached);
+    int rc = by_id(c, "SELECT 1", coll, id, &st, &cached);
     if (rc < 0)
         return rc;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     int src = sqlite3_step(st);
     rc = src == SQLITE_ROW    ? 1
          : src == SQLITE_DONE ? 0
-                              : rg__sqlite_error(c->db, src, "documents exists");
-    stmt_done(st, cached);
+                              : rg__sqlite_error(c->base.db, src, "documents exists");
+    rg__sqlite_stmt_done(st, cached);
     return rc;
 }
 
@@ -521,16 +384,16 @@ static int docs_replace(rg_docs *d, const char *coll, const char *id, json_t *do
         coll);
     sqlite3_stmt *st;
     bool cached;
-    if ((rc = prepare(c, sql, &st, &cached)) == 0) {
+    if ((rc = rg__sqlite_stmt(&c->base, sql, NULL, &st, &cached)) == 0) {
         sqlite3_bind_text(st, 1, body, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 3, expect_rev);
-        int src = sqlite3_step(st);
+        int src = rg__sqlite_step_write(&c->base, st);
         if (src != SQLITE_DONE)
-            rc = rg__sqlite_error(c->db, src, "documents replace");
-        else if (sqlite3_changes(c->db) == 0)
+            rc = rg__sqlite_error(c->base.db, src, "documents replace");
+        else if (sqlite3_changes(c->base.db) == 0)
             rc = 1; /* decided below */
-        stmt_done(st, cached);
+        rg__sqlite_stmt_done(st, cached);
     }
     free(body);
     if (rc == 1) {
@@ -551,16 +414,13 @@ static int docs_remove(rg_docs *d, const char *coll, const char *id)
     int rc = begin_op(d, coll, &c);
     if (rc < 0)
         return rc;
-    char sql[128];
-    snprintf(sql, sizeof sql, "DELETE FROM \"doc_%s\" WHERE id = ?1", coll);
     sqlite3_stmt *st;
     bool cached;
-    if ((rc = prepare(c, sql, &st, &cached)) < 0)
+    if ((rc = by_id(c, "DELETE", coll, id, &st, &cached)) < 0)
         return rc;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    int src = sqlite3_step(st);
-    rc = src == SQLITE_DONE ? 0 : rg__sqlite_error(c->db, src, "documents remove");
-    stmt_done(st, cached);
+    int src = rg__sqlite_step_write(&c->base, st);
+    rc = src == SQLITE_DONE ? 0 : rg__sqlite_error(c->base.db, src, "documents remove");
+    rg__sqlite_stmt_done(st, cached);
     return rc;
 }
 
@@ -645,7 +505,7 @@ static int stored_type(struct doc_conn *c, const char *coll, const char *sort_pa
     rg_buf_printf(&b, ") FROM \"doc_%s\" WHERE id = ?1", coll);
     sqlite3_stmt *st;
     bool cached;
-    int rc = prepare(c, b.data, &st, &cached);
+    int rc = rg__sqlite_stmt(&c->base, b.data, NULL, &st, &cached);
     rg_buf_free(&b);
     if (rc < 0)
         return rc;
@@ -655,8 +515,8 @@ static int stored_type(struct doc_conn *c, const char *coll, const char *sort_pa
     if (src == SQLITE_ROW)
         snprintf(type, 8, "%s", (const char *)sqlite3_column_text(st, 0));
     else if (src != SQLITE_DONE)
-        rc = rg__sqlite_error(c->db, src, "documents keyset");
-    stmt_done(st, cached);
+        rc = rg__sqlite_error(c->base.db, src, "documents keyset");
+    rg__sqlite_stmt_done(st, cached);
     return rc;
 }
 
@@ -768,7 +628,7 @@ static int segment_stmt(struct doc_conn *c, const struct find_args *a, enum segm
         rg_buf_printf(&b, "id %s LIMIT ?%d", dir, p_limit);
     }
     sqlite3_stmt *st;
-    int rc = prepare(c, b.data, &st, cached);
+    int rc = rg__sqlite_stmt(&c->base, b.data, NULL, &st, cached);
     rg_buf_free(&b);
     if (rc < 0)
         return rc;
@@ -810,21 +670,8 @@ static int run_segment(struct doc_conn *c, const struct find_args *a, enum segme
         json_array_append_new(arr, item);
     }
     if (rc == 0 && src != SQLITE_DONE)
-        rc = rg__sqlite_error(c->db, src, "documents find");
-    stmt_done(st, cached);
-    return rc;
-}
-
-static int run_fixed(struct doc_conn *c, const char *sql)
-{
-    sqlite3_stmt *st;
-    bool cached;
-    int rc = prepare(c, sql, &st, &cached);
-    if (rc < 0)
-        return rc;
-    int src = sqlite3_step(st);
-    rc = src == SQLITE_DONE || src == SQLITE_ROW ? 0 : rg__sqlite_error(c->db, src, sql);
-    stmt_done(st, cached);
+        rc = rg__sqlite_error(c->base.db, src, "documents find");
+    rg__sqlite_stmt_done(st, cached);
     return rc;
 }
 
@@ -841,16 +688,16 @@ static int find_after(struct doc_conn *c, const struct find_args *a, int limit, 
     bool has_next = kv.type == KEY_NULL ? !a->desc : a->desc;
     if (!has_next)
         return run_segment(c, a, first, &kv, limit, arr);
-    if ((rc = run_fixed(c, "BEGIN")) < 0)
+    if ((rc = rg__sqlite_begin(&c->base, false)) < 0)
         return rc;
     rc = run_segment(c, a, first, &kv, limit, arr);
     int got = (int)json_array_size(arr);
     if (rc == 0 && got < limit)
         rc = run_segment(c, a, first == SEG_NULL ? SEG_VALUE : SEG_NULL, NULL, limit - got, arr);
     if (rc == 0)
-        rc = run_fixed(c, "COMMIT");
-    else
-        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+        rc = rg__sqlite_commit(&c->base);
+    if (rc < 0)
+        rg__sqlite_rollback(&c->base);
     return rc;
 }
 
@@ -905,10 +752,10 @@ static int docs_remove_where(rg_docs *d, const char *coll, const rg_doc_filter *
     bool cached;
     if ((rc = segment_stmt(c, &a, SEG_DELETE, NULL, 0, &st, &cached)) < 0)
         return rc;
-    int src = sqlite3_step(st);
-    rc = src == SQLITE_DONE ? sqlite3_changes(c->db)
-                            : rg__sqlite_error(c->db, src, "documents remove_where");
-    stmt_done(st, cached);
+    int src = rg__sqlite_step_write(&c->base, st);
+    rc = src == SQLITE_DONE ? sqlite3_changes(c->base.db)
+                            : rg__sqlite_error(c->base.db, src, "documents remove_where");
+    rg__sqlite_stmt_done(st, cached);
     return rc;
 }
 
@@ -916,7 +763,7 @@ static int docs_ping(rg_docs *d)
 {
     struct doc_conn *c;
     int rc = acquire(d, &c);
-    return rc < 0 ? rc : run_fixed(c, "SELECT 1");
+    return rc < 0 ? rc : rg__sqlite_run(&c->base, "SELECT 1");
 }
 
 const struct rg_doc_ops rg_sqlite_doc_ops = {

@@ -1,90 +1,38 @@
-/* Relational port on SQLite: one connection per thread (opened on first use,
- * closed when the thread ends or the store closes), statements prepared once
- * per connection by name, writes under BEGIN IMMEDIATE so the busy timeout
- * applies instead of a deadlock. */
+/* Relational port on SQLite: named queries from the embedded .sql files, run
+ * on the calling thread's connection of a sqlite_common pool (one per thread,
+ * statements prepared once per connection and cached by name), results copied
+ * into one rg_rows block. Writes run under BEGIN IMMEDIATE behind the pool's
+ * write mutex, so the busy timeout applies instead of a deadlock. */
 #include "risinggen/error.h"
 #include "risinggen/relational.h"
 #include "risinggen/util.h"
 #include "sqlite_common.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define STMT_SLOTS 256 /* open addressing, power of two */
-
-struct stmt_slot {
-    char *name; /* owned copy */
-    sqlite3_stmt *stmt;
-};
-
+/* A connection is the pool's, as it is: this adapter keeps nothing more. */
 struct rg_rel_conn {
-    sqlite3 *db;
-    struct rg_rel *owner;
-    struct rg_rel_conn *next;
-    bool holds_write; /* owns rg_rel.write_lock */
-    struct stmt_slot slots[STMT_SLOTS];
+    struct rg__sqlite_conn base;
 };
 
 struct rg_rel {
-    char *path;
-    bool sync_full;
-    pthread_key_t key;
-    pthread_mutex_t lock;       /* guards conns */
-    pthread_mutex_t write_lock; /* one writer at a time in this process */
-    struct rg_rel_conn *conns;
+    struct rg__sqlite_pool pool;
 };
 
-static void conn_close(struct rg_rel_conn *c)
-{
-    for (int i = 0; i < STMT_SLOTS; i++)
-        if (c->slots[i].stmt) {
-            sqlite3_finalize(c->slots[i].stmt);
-            free(c->slots[i].name);
-        }
-    sqlite3_close(c->db);
-    free(c);
-}
-
-static void conn_unlink(struct rg_rel *r, struct rg_rel_conn *c)
-{
-    pthread_mutex_lock(&r->lock);
-    for (struct rg_rel_conn **pp = &r->conns; *pp; pp = &(*pp)->next)
-        if (*pp == c) {
-            *pp = c->next;
-            break;
-        }
-    pthread_mutex_unlock(&r->lock);
-}
-
-/* Thread exit: the thread's connection goes with it. */
-static void conn_destructor(void *p)
-{
-    struct rg_rel_conn *c = p;
-    conn_unlink(c->owner, c);
-    conn_close(c);
-}
+static const struct rg__sqlite_hooks rel_hooks = {
+    .conn_size = sizeof(struct rg_rel_conn),
+    .metric = "rg_pool_connections{store=\"relational\",adapter=\"sqlite\"}",
+};
 
 static int sqlite_open(rg_rel **out, const char *url)
 {
-    bool sync_full;
-    char *path = rg__sqlite_path(url, &sync_full);
-    if (!path)
-        return rg_error_set(RG_EINVAL, "not a sqlite: URL");
-    /* Open once here so that a bad path fails at start, not at the first request. */
-    sqlite3 *probe;
-    int rc = rg__sqlite_open(path, sync_full, &probe);
+    struct rg_rel *r = rg_xcalloc(1, sizeof *r);
+    int rc = rg__sqlite_pool_open(&r->pool, url, &rel_hooks, NULL);
     if (rc < 0) {
-        free(path);
+        free(r);
         return rc;
     }
-    sqlite3_close(probe);
-    struct rg_rel *r = rg_xcalloc(1, sizeof *r);
-    r->path = path;
-    r->sync_full = sync_full;
-    pthread_mutex_init(&r->lock, NULL);
-    pthread_mutex_init(&r->write_lock, NULL);
-    pthread_key_create(&r->key, conn_destructor);
     *out = r;
     return 0;
 }
@@ -93,90 +41,41 @@ static void sqlite_close(rg_rel *r)
 {
     if (!r)
         return;
-    pthread_key_delete(r->key);
-    while (r->conns) {
-        struct rg_rel_conn *c = r->conns;
-        r->conns = c->next;
-        conn_close(c);
-    }
-    pthread_mutex_destroy(&r->lock);
-    pthread_mutex_destroy(&r->write_lock);
-    free(r->path);
+    rg__sqlite_pool_close(&r->pool);
     free(r);
 }
 
 static int sqlite_acquire(rg_rel *r, rg_rel_conn **out)
 {
-    struct rg_rel_conn *c = pthread_getspecific(r->key);
-    if (!c) {
-        sqlite3 *db;
-        int rc = rg__sqlite_open(r->path, r->sync_full, &db);
-        if (rc < 0)
-            return rc;
-        c = rg_xcalloc(1, sizeof *c);
-        c->db = db;
-        c->owner = r;
-        pthread_mutex_lock(&r->lock);
-        c->next = r->conns;
-        r->conns = c;
-        pthread_mutex_unlock(&r->lock);
-        pthread_setspecific(r->key, c);
-    }
-    *out = c;
+    struct rg__sqlite_conn *c;
+    int rc = rg__sqlite_pool_conn(&r->pool, &c);
+    if (rc < 0)
+        return rc;
+    *out = (struct rg_rel_conn *)c;
     return 0;
 }
 
-static void write_unlock(struct rg_rel_conn *c)
-{
-    if (c->holds_write) {
-        c->holds_write = false;
-        pthread_mutex_unlock(&c->owner->write_lock);
-    }
-}
-
+/* A connection left inside a transaction by a failed caller is rolled back. */
 static void sqlite_release(rg_rel *r, rg_rel_conn *c)
 {
     (void)r;
-    /* A connection left inside a transaction by a failed caller is rolled back. */
-    if (c && !sqlite3_get_autocommit(c->db))
-        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
-    if (c)
-        write_unlock(c);
+    rg__sqlite_release(c ? &c->base : NULL);
 }
 
-static unsigned hash_name(const char *s)
+/* The statement for a named query, looked up in the embedded queries the
+ * first time this connection runs it. */
+static int prepare(struct rg__sqlite_conn *c, const char *name, sqlite3_stmt **out, bool *cached)
 {
-    unsigned h = 2166136261u;
-    while (*s)
-        h = (h ^ (unsigned char)*s++) * 16777619u;
-    return h;
-}
-
-static int prepare(struct rg_rel_conn *c, const char *name, const char *sql, sqlite3_stmt **out)
-{
-    unsigned h = hash_name(name) & (STMT_SLOTS - 1);
-    for (int probe = 0; probe < STMT_SLOTS; probe++, h = (h + 1) & (STMT_SLOTS - 1)) {
-        struct stmt_slot *s = &c->slots[h];
-        if (s->stmt && strcmp(s->name, name) == 0) {
-            *out = s->stmt;
-            return 0;
-        }
-        if (!s->stmt) {
-            if (!sql && !(sql = rg_query_sql("sqlite", name))) {
-                rg_err("no sqlite query named %s", name);
-                return rg_error_set(RG_EINTERNAL, "internal error");
-            }
-            int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->stmt, NULL);
-            if (rc != SQLITE_OK)
-                return rg__sqlite_error(c->db, rc, name);
-            s->name = rg_xstrdup(name);
-            *out = s->stmt;
-            return 0;
-        }
+    if ((*out = rg__sqlite_stmt_cached(c, name))) {
+        *cached = true;
+        return 0;
     }
-    /* Table full: prepare without caching is not offered; raise STMT_SLOTS. */
-    rg_err("sqlite statement cache full at %s", name);
-    return rg_error_set(RG_EINTERNAL, "internal error");
+    const char *sql = rg_query_sql("sqlite", name);
+    if (!sql) {
+        rg_err("no sqlite query named %s", name);
+        return rg_error_set(RG_EINTERNAL, "internal error");
+    }
+    return rg__sqlite_stmt(c, name, sql, out, cached);
 }
 
 static int bind_params(sqlite3_stmt *st, const rg_param *p, int n)
@@ -235,16 +134,19 @@ static rg_rows *pack_rows(sqlite3_stmt *st, int ncols, int nrows, rg_buf *text, 
     return rows;
 }
 
-static int sqlite_query(rg_rel_conn *c, const char *name, const rg_param *params, int n,
+static int sqlite_query(rg_rel_conn *conn, const char *name, const rg_param *params, int n,
                         rg_rows **out)
 {
+    struct rg__sqlite_conn *c = &conn->base;
     sqlite3_stmt *st;
-    int rc = prepare(c, name, NULL, &st);
+    bool cached;
+    int rc = prepare(c, name, &st, &cached);
     if (rc < 0)
         return rc;
     if ((rc = bind_params(st, params, n)) != SQLITE_OK) {
-        sqlite3_clear_bindings(st);
-        return rg__sqlite_error(c->db, rc, name);
+        rc = rg__sqlite_error(c->db, rc, name);
+        rg__sqlite_stmt_done(st, cached);
+        return rc;
     }
     int ncols = sqlite3_column_count(st), nrows = 0;
     rg_buf text = {0};
@@ -281,59 +183,32 @@ static int sqlite_query(rg_rel_conn *c, const char *name, const rg_param *params
     } else {
         result = rg__sqlite_error(c->db, rc, name);
     }
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
+    rg__sqlite_stmt_done(st, cached);
     rg_buf_free(&text);
     free(offsets);
     return result;
 }
 
-static int run_fixed(rg_rel_conn *c, const char *name, const char *sql)
-{
-    sqlite3_stmt *st;
-    int rc = prepare(c, name, sql, &st);
-    if (rc < 0)
-        return rc;
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : rg__sqlite_error(c->db, rc, name);
-}
-
-/* Writers of this process queue on a mutex rather than in SQLite's busy
- * handler, which sleeps and polls; the busy timeout still covers other
- * processes (the command line) writing to the same file. */
+/* Write transactions take the pool's write mutex (see sqlite_common.h). */
 static int sqlite_begin(rg_rel_conn *c, bool write)
 {
-    if (!write)
-        return run_fixed(c, "#begin", "BEGIN");
-    pthread_mutex_lock(&c->owner->write_lock);
-    c->holds_write = true;
-    int rc = run_fixed(c, "#begin_immediate", "BEGIN IMMEDIATE");
-    if (rc < 0)
-        write_unlock(c);
-    return rc;
+    return rg__sqlite_begin(&c->base, write);
 }
 
 static int sqlite_commit(rg_rel_conn *c)
 {
-    int rc = run_fixed(c, "#commit", "COMMIT");
-    if (rc < 0 && !sqlite3_get_autocommit(c->db))
-        return rc; /* still open: the caller rolls back */
-    write_unlock(c);
-    return rc;
+    return rg__sqlite_commit(&c->base);
 }
 
 static int sqlite_rollback(rg_rel_conn *c)
 {
-    int rc = sqlite3_get_autocommit(c->db) ? 0 : run_fixed(c, "#rollback", "ROLLBACK");
-    write_unlock(c);
-    return rc;
+    return rg__sqlite_rollback(&c->base);
 }
 
 static int sqlite_exec_script(rg_rel_conn *c, const char *sql)
 {
     char *msg = NULL;
-    int rc = sqlite3_exec(c->db, sql, NULL, NULL, &msg);
+    int rc = sqlite3_exec(c->base.db, sql, NULL, NULL, &msg);
     if (rc != SQLITE_OK) {
         rg_err("sqlite script: %s", msg ? msg : sqlite3_errstr(rc));
         sqlite3_free(msg);
@@ -344,11 +219,9 @@ static int sqlite_exec_script(rg_rel_conn *c, const char *sql)
 
 static int sqlite_ping(rg_rel *r)
 {
-    rg_rel_conn *c;
-    int rc = sqlite_acquire(r, &c);
-    if (rc < 0)
-        return rc;
-    return run_fixed(c, "#ping", "SELECT 1");
+    struct rg__sqlite_conn *c;
+    int rc = rg__sqlite_pool_conn(&r->pool, &c);
+    return rc < 0 ? rc : rg__sqlite_run(c, "SELECT 1");
 }
 
 const struct rg_rel_ops rg_sqlite_rel_ops = {

@@ -15,20 +15,18 @@
  * one a prefix ("word"*), and they are ANDed. Ranking is
  * bm25(0, 0, 10, 1, 2): the title weighs most, then tags, then body.
  *
- * Threads: one connection per thread, statements cached per connection by
- * their SQL text, writes under BEGIN IMMEDIATE. rg_sqlite_search_ops.close must
- * not run while another thread still uses the store. */
+ * Threads: one connection per thread from a sqlite_common pool, statements
+ * cached per connection by their SQL text, writes under BEGIN IMMEDIATE behind
+ * the pool's write mutex. rg_sqlite_search_ops.close must not run while
+ * another thread still uses the store. */
 #include "risinggen/error.h"
 #include "risinggen/search.h"
 #include "risinggen/util.h"
 #include "sqlite_common.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#define STMT_SLOTS 64 /* open addressing, power of two; statements vary only by ntypes */
 #define LIMIT_MAX  1000
 #define TYPES_MAX  16
 #define TOKENS_MAX 16
@@ -43,61 +41,18 @@ static const char SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS search_keys (docid INTEGER PRIMARY KEY, type TEXT NOT NULL, "
     "rid TEXT NOT NULL, UNIQUE (type, rid));";
 
-struct stmt_slot {
-    char *sql; /* owned copy, the cache key */
-    sqlite3_stmt *stmt;
-};
-
+/* A pool connection and the query tokenizer made on it. */
 struct search_conn {
-    sqlite3 *db;
-    struct rg_search *owner;
-    struct search_conn *next;
+    struct rg__sqlite_conn base;
     fts5_tokenizer tk; /* unicode61, as the index uses it */
     Fts5Tokenizer *tok;
-    struct stmt_slot slots[STMT_SLOTS];
 };
 
 struct rg_search {
-    char *path;
-    bool sync_full;
-    pthread_key_t key;
-    pthread_mutex_t lock; /* guards conns */
-    struct search_conn *conns;
+    struct rg__sqlite_pool pool;
 };
 
 /* ---- connections and statements ---- */
-
-static void conn_close(struct search_conn *c)
-{
-    for (int i = 0; i < STMT_SLOTS; i++)
-        if (c->slots[i].stmt) {
-            sqlite3_finalize(c->slots[i].stmt);
-            free(c->slots[i].sql);
-        }
-    if (c->tok)
-        c->tk.xDelete(c->tok);
-    sqlite3_close(c->db);
-    free(c);
-}
-
-static void conn_unlink(struct rg_search *s, struct search_conn *c)
-{
-    pthread_mutex_lock(&s->lock);
-    for (struct search_conn **pp = &s->conns; *pp; pp = &(*pp)->next)
-        if (*pp == c) {
-            *pp = c->next;
-            break;
-        }
-    pthread_mutex_unlock(&s->lock);
-}
-
-/* Thread exit: the thread's connection goes with it. */
-static void conn_destructor(void *p)
-{
-    struct search_conn *c = p;
-    conn_unlink(c->owner, c);
-    conn_close(c);
-}
 
 /* The FTS5 API of db (documented way: SELECT fts5(?1) with a bound pointer). */
 static fts5_api *fts5_api_of(sqlite3 *db)
@@ -112,10 +67,12 @@ static fts5_api *fts5_api_of(sqlite3 *db)
     return api;
 }
 
-/* Creates the unicode61 tokenizer with the index's arguments on c. */
-static int tokenizer_open(struct search_conn *c)
+/* Creates the unicode61 tokenizer with the index's arguments on a new
+ * connection. */
+static int tokenizer_open(struct rg__sqlite_conn *base)
 {
-    fts5_api *api = fts5_api_of(c->db);
+    struct search_conn *c = (struct search_conn *)base;
+    fts5_api *api = fts5_api_of(base->db);
     void *ctx = NULL;
     const char *args[] = {"remove_diacritics", "2"};
     if (!api || api->xFindTokenizer(api, "unicode61", &ctx, &c->tk) != SQLITE_OK ||
@@ -127,90 +84,22 @@ static int tokenizer_open(struct search_conn *c)
     return 0;
 }
 
+static void tokenizer_close(struct rg__sqlite_conn *base)
+{
+    struct search_conn *c = (struct search_conn *)base;
+    if (c->tok)
+        c->tk.xDelete(c->tok);
+}
+
 /* The calling thread's connection, opened on first use. Borrowed. */
 static int acquire(struct rg_search *s, struct search_conn **out)
 {
-    struct search_conn *c = pthread_getspecific(s->key);
-    if (!c) {
-        sqlite3 *db;
-        int rc = rg__sqlite_open(s->path, s->sync_full, &db);
-        if (rc < 0)
-            return rc;
-        c = rg_xcalloc(1, sizeof *c);
-        c->db = db;
-        c->owner = s;
-        if ((rc = tokenizer_open(c)) < 0) {
-            conn_close(c);
-            return rc;
-        }
-        pthread_mutex_lock(&s->lock);
-        c->next = s->conns;
-        s->conns = c;
-        pthread_mutex_unlock(&s->lock);
-        pthread_setspecific(s->key, c);
-    }
-    *out = c;
-    return 0;
-}
-
-static unsigned hash_text(const char *s)
-{
-    unsigned h = 2166136261u;
-    while (*s)
-        h = (h ^ (unsigned char)*s++) * 16777619u;
-    return h;
-}
-
-/* The cached statement for sql on c (reset it with stmt_done). */
-static int prepare(struct search_conn *c, const char *sql, sqlite3_stmt **out)
-{
-    unsigned h = hash_text(sql) & (STMT_SLOTS - 1);
-    for (int probe = 0; probe < STMT_SLOTS; probe++, h = (h + 1) & (STMT_SLOTS - 1)) {
-        struct stmt_slot *sl = &c->slots[h];
-        if (sl->stmt && strcmp(sl->sql, sql) == 0) {
-            *out = sl->stmt;
-            return 0;
-        }
-        if (!sl->stmt) {
-            int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &sl->stmt, NULL);
-            if (rc != SQLITE_OK) {
-                sqlite3_finalize(sl->stmt);
-                sl->stmt = NULL;
-                return rg__sqlite_error(c->db, rc, "search prepare");
-            }
-            sl->sql = rg_xstrdup(sql);
-            *out = sl->stmt;
-            return 0;
-        }
-    }
-    /* Cannot happen: the set of statements is fixed and smaller than the table. */
-    rg_err("sqlite search statement cache full");
-    return rg_error_set(RG_EINTERNAL, "internal error");
-}
-
-static void stmt_done(sqlite3_stmt *st)
-{
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-}
-
-/* Runs a statement without result rows (or ignoring them). */
-static int run(struct search_conn *c, const char *sql, const char *what)
-{
-    sqlite3_stmt *st;
-    int rc = prepare(c, sql, &st);
+    struct rg__sqlite_conn *c;
+    int rc = rg__sqlite_pool_conn(&s->pool, &c);
     if (rc < 0)
         return rc;
-    int src = sqlite3_step(st);
-    rc = src == SQLITE_DONE || src == SQLITE_ROW ? 0 : rg__sqlite_error(c->db, src, what);
-    stmt_done(st);
-    return rc;
-}
-
-static void rollback(struct search_conn *c)
-{
-    if (!sqlite3_get_autocommit(c->db))
-        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    *out = (struct search_conn *)c;
+    return 0;
 }
 
 /* ---- open / close ---- */
@@ -219,77 +108,35 @@ static void search_close(rg_search *s)
 {
     if (!s)
         return;
-    pthread_key_delete(s->key);
-    while (s->conns) {
-        struct search_conn *c = s->conns;
-        s->conns = c->next;
-        conn_close(c);
-    }
-    pthread_mutex_destroy(&s->lock);
-    free(s->path);
+    rg__sqlite_pool_close(&s->pool);
     free(s);
 }
 
-/* rg__sqlite_open for the first connection of a store. Several processes
- * that open a new file at once race to switch it to WAL, and SQLite answers
- * SQLITE_BUSY to the losers without calling the busy handler; so on failure
- * this waits (at most about 5 s) until the file is in WAL mode and opens
- * again. A file that cannot be opened at all fails at once. */
-static int open_first(const char *path, bool sync_full, sqlite3 **out)
+static int create_schema(sqlite3 *db, void *ctx)
 {
-    int rc = rg__sqlite_open(path, sync_full, out);
-    if (rc != RG_EUNAVAIL)
-        return rc;
-    sqlite3 *db = NULL;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
-        sqlite3_close(db);
-        return rc;
-    }
-    sqlite3_busy_timeout(db, 100);
-    for (int attempt = 0; attempt < 50; attempt++) {
-        int src = sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
-        if ((src & 0xff) != SQLITE_BUSY && (src & 0xff) != SQLITE_LOCKED)
-            break;
-        struct timespec ts = {0, 5 * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-    sqlite3_close(db);
-    return rg__sqlite_open(path, sync_full, out);
+    (void)ctx;
+    int src = sqlite3_exec(db, SCHEMA, NULL, NULL, NULL);
+    return src == SQLITE_OK ? 0 : rg__sqlite_error(db, src, "search schema");
 }
+
+static const struct rg__sqlite_hooks search_hooks = {
+    .metric = "rg_pool_connections{store=\"search\",adapter=\"sqlite\"}",
+    .conn_size = sizeof(struct search_conn),
+    .on_open = create_schema,
+    .on_conn = tokenizer_open,
+    .on_close = tokenizer_close,
+};
 
 /* Opens the index at a "sqlite:PATH" url, creating its tables. *out belongs
  * to the caller (search_close). */
 static int search_open(rg_search **out, const char *url)
 {
     *out = NULL;
-    bool sync_full;
-    char *path = url ? rg__sqlite_path(url, &sync_full) : NULL;
-    if (!path)
-        return rg_error_set(RG_EINVAL, "not a sqlite: URL");
-    sqlite3 *probe;
-    int rc = open_first(path, sync_full, &probe);
-    if (rc < 0) {
-        free(path);
-        return rc;
-    }
-    int src = sqlite3_exec(probe, SCHEMA, NULL, NULL, NULL);
-    if (src != SQLITE_OK)
-        rc = rg__sqlite_error(probe, src, "search schema");
-    sqlite3_close(probe);
-    if (rc < 0) {
-        free(path);
-        return rc;
-    }
     struct rg_search *s = rg_xcalloc(1, sizeof *s);
-    s->path = path;
-    s->sync_full = sync_full;
-    pthread_mutex_init(&s->lock, NULL);
-    if (pthread_key_create(&s->key, conn_destructor) != 0) {
-        pthread_mutex_destroy(&s->lock);
-        free(path);
+    int rc = rg__sqlite_pool_open(&s->pool, url, &search_hooks, NULL);
+    if (rc < 0) {
         free(s);
-        rg_err("sqlite search: no thread-specific key left");
-        return rg_error_set(RG_EINTERNAL, "internal error");
+        return rc;
     }
     *out = s;
     return 0;
@@ -307,7 +154,9 @@ static bool valid_key(const char *type, const char *id)
 static int lookup_docid(struct search_conn *c, const char *type, const char *id, int64_t *docid)
 {
     sqlite3_stmt *st;
-    int rc = prepare(c, "SELECT docid FROM search_keys WHERE type = ?1 AND rid = ?2", &st);
+    bool cached;
+    int rc = rg__sqlite_stmt(&c->base, "SELECT docid FROM search_keys WHERE type = ?1 AND rid = ?2",
+                             NULL, &st, &cached);
     if (rc < 0)
         return rc;
     sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
@@ -317,52 +166,67 @@ static int lookup_docid(struct search_conn *c, const char *type, const char *id,
         *docid = sqlite3_column_int64(st, 0);
         rc = 1;
     } else {
-        rc = src == SQLITE_DONE ? 0 : rg__sqlite_error(c->db, src, "search lookup");
+        rc = src == SQLITE_DONE ? 0 : rg__sqlite_error(c->base.db, src, "search lookup");
     }
-    stmt_done(st);
+    rg__sqlite_stmt_done(st, cached);
+    return rc;
+}
+
+/* Runs a DELETE whose one parameter is a docid. */
+static int delete_docid(struct search_conn *c, const char *sql, int64_t docid, const char *what)
+{
+    sqlite3_stmt *st;
+    bool cached;
+    int rc = rg__sqlite_stmt(&c->base, sql, NULL, &st, &cached);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, docid);
+    int src = sqlite3_step(st);
+    rc = src == SQLITE_DONE ? 0 : rg__sqlite_error(c->base.db, src, what);
+    rg__sqlite_stmt_done(st, cached);
     return rc;
 }
 
 static int delete_fts_row(struct search_conn *c, int64_t docid)
 {
+    return delete_docid(c, "DELETE FROM search_fts WHERE rowid = ?1", docid, "search delete");
+}
+
+/* The docid for a new record (type, id). */
+static int insert_key(struct search_conn *c, const char *type, const char *id, int64_t *docid)
+{
     sqlite3_stmt *st;
-    int rc = prepare(c, "DELETE FROM search_fts WHERE rowid = ?1", &st);
+    bool cached;
+    int rc = rg__sqlite_stmt(&c->base, "INSERT INTO search_keys (type, rid) VALUES (?1, ?2)", NULL,
+                             &st, &cached);
     if (rc < 0)
         return rc;
-    sqlite3_bind_int64(st, 1, docid);
+    sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
     int src = sqlite3_step(st);
-    rc = src == SQLITE_DONE ? 0 : rg__sqlite_error(c->db, src, "search delete");
-    stmt_done(st);
+    rc = src == SQLITE_DONE ? 0 : rg__sqlite_error(c->base.db, src, "search key");
+    *docid = sqlite3_last_insert_rowid(c->base.db);
+    rg__sqlite_stmt_done(st, cached);
     return rc;
 }
 
-static int upsert_locked(struct search_conn *c, const rg_search_doc *doc)
+static int upsert_locked(struct search_conn *c, const void *arg)
 {
+    const rg_search_doc *doc = arg;
     int64_t docid = 0;
     int rc = lookup_docid(c, doc->type, doc->id, &docid);
+    if (rc == 1)
+        rc = delete_fts_row(c, docid);
+    else if (rc == 0)
+        rc = insert_key(c, doc->type, doc->id, &docid);
     if (rc < 0)
         return rc;
     sqlite3_stmt *st;
-    int src;
-    if (rc == 1) {
-        if ((rc = delete_fts_row(c, docid)) < 0)
-            return rc;
-    } else {
-        if ((rc = prepare(c, "INSERT INTO search_keys (type, rid) VALUES (?1, ?2)", &st)) < 0)
-            return rc;
-        sqlite3_bind_text(st, 1, doc->type, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, doc->id, -1, SQLITE_STATIC);
-        src = sqlite3_step(st);
-        rc = src == SQLITE_DONE ? 0 : rg__sqlite_error(c->db, src, "search key");
-        docid = sqlite3_last_insert_rowid(c->db);
-        stmt_done(st);
-        if (rc < 0)
-            return rc;
-    }
-    if ((rc = prepare(c,
-                      "INSERT INTO search_fts (rowid, type, rid, title, body, tags) "
-                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                      &st)) < 0)
+    bool cached;
+    if ((rc = rg__sqlite_stmt(&c->base,
+                              "INSERT INTO search_fts (rowid, type, rid, title, body, tags) "
+                              "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                              NULL, &st, &cached)) < 0)
         return rc;
     sqlite3_bind_int64(st, 1, docid);
     sqlite3_bind_text(st, 2, doc->type, -1, SQLITE_STATIC);
@@ -370,9 +234,41 @@ static int upsert_locked(struct search_conn *c, const rg_search_doc *doc)
     sqlite3_bind_text(st, 4, doc->title ? doc->title : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 5, doc->body ? doc->body : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 6, doc->tags ? doc->tags : "", -1, SQLITE_STATIC);
-    src = sqlite3_step(st);
-    rc = src == SQLITE_DONE ? 0 : rg__sqlite_error(c->db, src, "search insert");
-    stmt_done(st);
+    int src = sqlite3_step(st);
+    rc = src == SQLITE_DONE ? 0 : rg__sqlite_error(c->base.db, src, "search insert");
+    rg__sqlite_stmt_done(st, cached);
+    return rc;
+}
+
+struct record_key {
+    const char *type, *id;
+};
+
+static int remove_locked(struct search_conn *c, const void *arg)
+{
+    const struct record_key *k = arg;
+    int64_t docid;
+    int rc = lookup_docid(c, k->type, k->id, &docid);
+    if (rc == 1 && (rc = delete_fts_row(c, docid)) == 0)
+        rc = delete_docid(c, "DELETE FROM search_keys WHERE docid = ?1", docid, "search remove");
+    return rc;
+}
+
+/* Runs work in a write transaction (BEGIN IMMEDIATE behind the pool's write
+ * mutex) on the calling thread's connection. */
+static int write_tx(struct rg_search *s, int (*work)(struct search_conn *c, const void *arg),
+                    const void *arg)
+{
+    struct search_conn *c;
+    int rc = acquire(s, &c);
+    if (rc < 0)
+        return rc;
+    if ((rc = rg__sqlite_begin(&c->base, true)) < 0)
+        return rc;
+    if ((rc = work(c, arg)) == 0)
+        rc = rg__sqlite_commit(&c->base);
+    if (rc < 0)
+        rg__sqlite_rollback(&c->base);
     return rc;
 }
 
@@ -382,17 +278,7 @@ static int search_upsert(rg_search *s, const rg_search_doc *doc)
 {
     if (!doc || !valid_key(doc->type, doc->id))
         return rg_error_set(RG_EINVAL, "invalid search record type or id");
-    struct search_conn *c;
-    int rc = acquire(s, &c);
-    if (rc < 0)
-        return rc;
-    if ((rc = run(c, "BEGIN IMMEDIATE", "search begin")) < 0)
-        return rc;
-    if ((rc = upsert_locked(c, doc)) == 0)
-        rc = run(c, "COMMIT", "search commit");
-    if (rc < 0)
-        rollback(c);
-    return rc;
+    return write_tx(s, upsert_locked, doc);
 }
 
 /* Removes the record; 0 also when it was not indexed. */
@@ -400,28 +286,8 @@ static int search_remove(rg_search *s, const char *type, const char *id)
 {
     if (!valid_key(type, id))
         return rg_error_set(RG_EINVAL, "invalid search record type or id");
-    struct search_conn *c;
-    int rc = acquire(s, &c);
-    if (rc < 0)
-        return rc;
-    if ((rc = run(c, "BEGIN IMMEDIATE", "search begin")) < 0)
-        return rc;
-    int64_t docid;
-    rc = lookup_docid(c, type, id, &docid);
-    if (rc == 1 && (rc = delete_fts_row(c, docid)) == 0) {
-        sqlite3_stmt *st;
-        if ((rc = prepare(c, "DELETE FROM search_keys WHERE docid = ?1", &st)) == 0) {
-            sqlite3_bind_int64(st, 1, docid);
-            int src = sqlite3_step(st);
-            rc = src == SQLITE_DONE ? 0 : rg__sqlite_error(c->db, src, "search remove");
-            stmt_done(st);
-        }
-    }
-    if (rc == 0)
-        rc = run(c, "COMMIT", "search commit");
-    if (rc < 0)
-        rollback(c);
-    return rc;
+    struct record_key k = {type, id};
+    return write_tx(s, remove_locked, &k);
 }
 
 /* ---- queries ---- */
@@ -522,7 +388,8 @@ static int search_query(rg_search *s, const char *q, const char *const *types, i
     }
     rg_buf_printf(&sql, " ORDER BY score DESC, rowid LIMIT ?%d", ntypes + 2);
     sqlite3_stmt *st;
-    rc = prepare(c, sql.data, &st);
+    bool cached;
+    rc = rg__sqlite_stmt(&c->base, sql.data, NULL, &st, &cached);
     rg_buf_free(&sql);
     if (rc < 0) {
         free(match);
@@ -555,8 +422,8 @@ static int search_query(rg_search *s, const char *q, const char *const *types, i
         else if (has_em(title))
             h->highlight = rg_xstrdup((const char *)title);
     }
-    rc = src == SQLITE_DONE ? 0 : rg__sqlite_error(c->db, src, "search query");
-    stmt_done(st);
+    rc = src == SQLITE_DONE ? 0 : rg__sqlite_error(c->base.db, src, "search query");
+    rg__sqlite_stmt_done(st, cached);
     free(match);
     if (rc < 0) {
         rg_search_hits_free(hits, n);
@@ -571,7 +438,7 @@ static int search_ping(rg_search *s)
 {
     struct search_conn *c;
     int rc = acquire(s, &c);
-    return rc < 0 ? rc : run(c, "SELECT 1", "search ping");
+    return rc < 0 ? rc : rg__sqlite_run(&c->base, "SELECT 1");
 }
 
 const struct rg_search_ops rg_sqlite_search_ops = {

@@ -1,11 +1,15 @@
 #include "sqlite_common.h"
 #include "risinggen/error.h"
+#include "risinggen/metrics.h"
 #include "risinggen/util.h"
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 char *rg__sqlite_path(const char *url, bool *sync_full)
 {
@@ -51,6 +55,52 @@ static void distance_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
                             sqlite3_value_double(argv[2]), sqlite3_value_double(argv[3])));
 }
 
+static bool is_lock_error(int rc)
+{
+    return (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
+}
+
+static int64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+#define PRAGMA_RETRY_MS 2000 /* how long pragmas that meet a lock are retried */
+#define PRAGMA_PAUSE_MS 100  /* the longest pause between two tries */
+
+/* Runs the pragmas. Processes that open a new file at once race to switch it
+ * to WAL, and SQLite answers SQLITE_BUSY to the losers without calling the
+ * busy handler; so a lock error is retried with a growing pause until the
+ * file is in WAL mode or about 2 s have passed. One log line per failure. */
+static int run_pragmas(sqlite3 *db, const char *path, bool sync_full)
+{
+    char pragmas[512];
+    snprintf(pragmas, sizeof pragmas,
+             "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=ON;"
+             "PRAGMA mmap_size=0; PRAGMA cache_size=-1024; PRAGMA temp_store=MEMORY;",
+             sync_full ? "FULL" : "NORMAL");
+    int64_t start = monotonic_ms();
+    long pause_ms = 1;
+    for (int attempt = 1;; attempt++) {
+        char *msg = NULL;
+        int rc = sqlite3_exec(db, pragmas, NULL, NULL, &msg);
+        if (rc == SQLITE_OK)
+            return 0;
+        if (!is_lock_error(rc) || monotonic_ms() - start + pause_ms > PRAGMA_RETRY_MS) {
+            rg_err("sqlite pragmas on %s: %s (attempts: %d)", path, msg ? msg : sqlite3_errstr(rc),
+                   attempt);
+            sqlite3_free(msg);
+            return rg_error_set(RG_EUNAVAIL, "the database cannot be opened");
+        }
+        sqlite3_free(msg);
+        struct timespec ts = {0, pause_ms * 1000000L};
+        nanosleep(&ts, NULL);
+        pause_ms = pause_ms * 2 > PRAGMA_PAUSE_MS ? PRAGMA_PAUSE_MS : pause_ms * 2;
+    }
+}
+
 int rg__sqlite_open(const char *path, bool sync_full, sqlite3 **out)
 {
     *out = NULL;
@@ -65,17 +115,9 @@ int rg__sqlite_open(const char *path, bool sync_full, sqlite3 **out)
         return rg_error_set(RG_EUNAVAIL, "the database cannot be opened");
     }
     sqlite3_busy_timeout(db, 5000);
-    char pragmas[512];
-    snprintf(pragmas, sizeof pragmas,
-             "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=ON;"
-             "PRAGMA mmap_size=0; PRAGMA cache_size=-1024; PRAGMA temp_store=MEMORY;",
-             sync_full ? "FULL" : "NORMAL");
-    char *msg = NULL;
-    if (sqlite3_exec(db, pragmas, NULL, NULL, &msg) != SQLITE_OK) {
-        rg_err("sqlite pragmas on %s: %s", path, msg ? msg : "?");
-        sqlite3_free(msg);
+    if ((rc = run_pragmas(db, path, sync_full)) < 0) {
         sqlite3_close(db);
-        return rg_error_set(RG_EUNAVAIL, "the database cannot be opened");
+        return rc;
     }
     sqlite3_create_function(db, "rg_distance_km", 4, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
                             distance_fn, NULL, NULL);
@@ -110,4 +152,269 @@ int rg__sqlite_error(sqlite3 *db, int rc, const char *what)
         rg_err("sqlite %s: %s", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
         return rg_error_set(RG_EINTERNAL, "internal error");
     }
+}
+
+/* ---- connection pool ---- */
+
+static void conn_close(struct rg__sqlite_conn *c)
+{
+    if (c->pool->hooks && c->pool->hooks->on_close)
+        c->pool->hooks->on_close(c);
+    if (c->pool->hooks && c->pool->hooks->metric)
+        rg_metrics_gauge_add(c->pool->hooks->metric, -1);
+    for (int i = 0; i < RG__SQLITE_STMT_SLOTS; i++)
+        if (c->slots[i].stmt) {
+            sqlite3_finalize(c->slots[i].stmt);
+            free(c->slots[i].key);
+        }
+    sqlite3_close(c->db);
+    free(c);
+}
+
+static void conn_unlink(struct rg__sqlite_pool *pool, struct rg__sqlite_conn *c)
+{
+    pthread_mutex_lock(&pool->lock);
+    for (struct rg__sqlite_conn **pp = &pool->conns; *pp; pp = &(*pp)->next)
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+    pthread_mutex_unlock(&pool->lock);
+}
+
+/* Thread exit: the thread's connection goes with it, and so does a write
+ * mutex it still holds. */
+static void conn_destructor(void *p)
+{
+    struct rg__sqlite_conn *c = p;
+    rg__sqlite_release(c);
+    conn_unlink(c->pool, c);
+    conn_close(c);
+}
+
+int rg__sqlite_pool_open(struct rg__sqlite_pool *pool, const char *url,
+                         const struct rg__sqlite_hooks *hooks, void *ctx)
+{
+    memset(pool, 0, sizeof *pool);
+    bool sync_full;
+    char *path = url ? rg__sqlite_path(url, &sync_full) : NULL;
+    if (!path)
+        return rg_error_set(RG_EINVAL, "not a sqlite: URL");
+    sqlite3 *probe;
+    int rc = rg__sqlite_open(path, sync_full, &probe);
+    if (rc == 0 && hooks && hooks->on_open)
+        rc = hooks->on_open(probe, ctx);
+    sqlite3_close(probe);
+    if (rc < 0) {
+        free(path);
+        return rc;
+    }
+    if (pthread_key_create(&pool->key, conn_destructor) != 0) {
+        free(path);
+        rg_err("sqlite: no thread-specific key left");
+        return rg_error_set(RG_EINTERNAL, "internal error");
+    }
+    pool->path = path;
+    pool->sync_full = sync_full;
+    pool->hooks = hooks;
+    pthread_mutex_init(&pool->lock, NULL);
+    pthread_mutex_init(&pool->write_lock, NULL);
+    return 0;
+}
+
+void rg__sqlite_pool_close(struct rg__sqlite_pool *pool)
+{
+    pthread_key_delete(pool->key);
+    while (pool->conns) {
+        struct rg__sqlite_conn *c = pool->conns;
+        pool->conns = c->next;
+        conn_close(c);
+    }
+    pthread_mutex_destroy(&pool->lock);
+    pthread_mutex_destroy(&pool->write_lock);
+    free(pool->path);
+    pool->path = NULL;
+}
+
+int rg__sqlite_pool_conn(struct rg__sqlite_pool *pool, struct rg__sqlite_conn **out)
+{
+    struct rg__sqlite_conn *c = pthread_getspecific(pool->key);
+    if (!c) {
+        sqlite3 *db;
+        int rc = rg__sqlite_open(pool->path, pool->sync_full, &db);
+        if (rc < 0)
+            return rc;
+        const struct rg__sqlite_hooks *h = pool->hooks;
+        c = rg_xcalloc(1, h && h->conn_size > sizeof *c ? h->conn_size : sizeof *c);
+        c->db = db;
+        c->pool = pool;
+        if (h && h->metric)
+            rg_metrics_gauge_add(h->metric, 1);
+        if (h && h->on_conn && (rc = h->on_conn(c)) < 0) {
+            conn_close(c);
+            return rc;
+        }
+        pthread_mutex_lock(&pool->lock);
+        c->next = pool->conns;
+        pool->conns = c;
+        pthread_mutex_unlock(&pool->lock);
+        pthread_setspecific(pool->key, c);
+    }
+    *out = c;
+    return 0;
+}
+
+/* ---- statements ---- */
+
+static unsigned hash_key(const char *s)
+{
+    unsigned h = 2166136261u;
+    while (*s)
+        h = (h ^ (unsigned char)*s++) * 16777619u;
+    return h;
+}
+
+/* The slot that holds key, else the empty slot where it would go. The table
+ * is never full (RG__SQLITE_STMT_KEPT < RG__SQLITE_STMT_SLOTS). */
+static struct rg__sqlite_slot *find_slot(struct rg__sqlite_conn *c, const char *key)
+{
+    unsigned mask = RG__SQLITE_STMT_SLOTS - 1, h = hash_key(key) & mask;
+    for (;; h = (h + 1) & mask) {
+        struct rg__sqlite_slot *s = &c->slots[h];
+        if (!s->stmt || strcmp(s->key, key) == 0)
+            return s;
+    }
+}
+
+sqlite3_stmt *rg__sqlite_stmt_cached(struct rg__sqlite_conn *c, const char *key)
+{
+    return find_slot(c, key)->stmt;
+}
+
+int rg__sqlite_stmt(struct rg__sqlite_conn *c, const char *key, const char *sql, sqlite3_stmt **out,
+                    bool *cached)
+{
+    struct rg__sqlite_slot *s = find_slot(c, key);
+    if (s->stmt) {
+        *out = s->stmt;
+        *cached = true;
+        return 0;
+    }
+    bool keep = c->nslots < RG__SQLITE_STMT_KEPT;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v3(c->db, sql ? sql : key, -1, keep ? SQLITE_PREPARE_PERSISTENT : 0,
+                                &st, NULL);
+    if (rc != SQLITE_OK) {
+        sqlite3_finalize(st);
+        *out = NULL;
+        *cached = false;
+        return rg__sqlite_error(c->db, rc, key);
+    }
+    if (keep) {
+        s->key = rg_xstrdup(key);
+        s->stmt = st;
+        c->nslots++;
+    }
+    *out = st;
+    *cached = keep;
+    return 0;
+}
+
+void rg__sqlite_stmt_done(sqlite3_stmt *st, bool cached)
+{
+    if (!st)
+        return;
+    if (cached) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    } else {
+        sqlite3_finalize(st);
+    }
+}
+
+int rg__sqlite_run(struct rg__sqlite_conn *c, const char *sql)
+{
+    sqlite3_stmt *st;
+    bool cached;
+    int rc = rg__sqlite_stmt(c, sql, NULL, &st, &cached);
+    if (rc < 0)
+        return rc;
+    int src = sqlite3_step(st);
+    rc = src == SQLITE_DONE || src == SQLITE_ROW ? 0 : rg__sqlite_error(c->db, src, sql);
+    rg__sqlite_stmt_done(st, cached);
+    return rc;
+}
+
+/* ---- transactions and writes ---- */
+
+static void write_unlock(struct rg__sqlite_conn *c)
+{
+    if (c->holds_write) {
+        c->holds_write = false;
+        pthread_mutex_unlock(&c->pool->write_lock);
+    }
+}
+
+int rg__sqlite_begin(struct rg__sqlite_conn *c, bool write)
+{
+    if (!write)
+        return rg__sqlite_run(c, "BEGIN");
+    if (c->holds_write) { /* the mutex is not recursive: taking it again would hang */
+        rg_err("sqlite: a write transaction is already open on this connection");
+        return rg_error_set(RG_EINTERNAL, "internal error");
+    }
+    pthread_mutex_lock(&c->pool->write_lock);
+    c->holds_write = true;
+    int rc = rg__sqlite_run(c, "BEGIN IMMEDIATE");
+    if (rc < 0)
+        write_unlock(c);
+    return rc;
+}
+
+int rg__sqlite_commit(struct rg__sqlite_conn *c)
+{
+    int rc = rg__sqlite_run(c, "COMMIT");
+    if (rc < 0 && !sqlite3_get_autocommit(c->db))
+        return rc; /* still open: the caller rolls back */
+    write_unlock(c);
+    return rc;
+}
+
+int rg__sqlite_rollback(struct rg__sqlite_conn *c)
+{
+    int rc = sqlite3_get_autocommit(c->db) ? 0 : rg__sqlite_run(c, "ROLLBACK");
+    write_unlock(c);
+    return rc;
+}
+
+void rg__sqlite_release(struct rg__sqlite_conn *c)
+{
+    if (!c)
+        return;
+    if (!sqlite3_get_autocommit(c->db))
+        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    write_unlock(c);
+}
+
+bool rg__sqlite_write_start(struct rg__sqlite_conn *c)
+{
+    if (c->holds_write)
+        return false;
+    pthread_mutex_lock(&c->pool->write_lock);
+    c->holds_write = true;
+    return true;
+}
+
+void rg__sqlite_write_end(struct rg__sqlite_conn *c, bool took)
+{
+    if (took)
+        write_unlock(c);
+}
+
+int rg__sqlite_step_write(struct rg__sqlite_conn *c, sqlite3_stmt *st)
+{
+    bool took = rg__sqlite_write_start(c);
+    int rc = sqlite3_step(st);
+    rg__sqlite_write_end(c, took);
+    return rc;
 }

@@ -1,0 +1,311 @@
+/* Operations: /healthz, /readyz, /metrics, and a graceful shutdown under
+ * load followed by a restart on the same data folder. */
+#include "support.h"
+
+#include <ctype.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void healthz(void **state)
+{
+    (void)state;
+    api_resp *r = api("GET", "/healthz", NULL, NULL);
+    assert_status(r, 200);
+    assert_true(strncmp(r->content_type, "application/json", 16) == 0);
+    assert_str_eq(jstr(r->json, "status"), "ok");
+    resp_free(r);
+    /* A public route: a bad token does not matter. */
+    r = api("GET", "/healthz", NULL, "not-a-valid-token-at-all");
+    assert_status(r, 200);
+    resp_free(r);
+}
+
+static void readyz(void **state)
+{
+    (void)state;
+    api_resp *r = api("GET", "/readyz", NULL, NULL);
+    assert_status(r, 200);
+    json_t *stores = json_object_get(r->json, "stores");
+    assert_true(json_is_object(stores));
+    const char *names[] = {"relational", "documents", "cache", "search"};
+    for (size_t i = 0; i < N_ELEMS(names); i++)
+        assert_str_eq(jstr(stores, names[i]), "up");
+    const char *k;
+    json_t *v;
+    json_object_foreach(stores, k, v)
+    {
+        if (!json_is_string(v) || strcmp(json_string_value(v), "up") != 0)
+            fail_msg("store %s is not up: %s", k, r->body);
+    }
+    assert_null(json_object_get(r->json, "password"));
+    resp_free(r);
+}
+
+/* Sum of the samples of metric whose labels contain label (e.g.
+ * route="GET /healthz"); -1 when there is none. */
+static double metric_sum(const char *text, const char *metric, const char *label)
+{
+    double sum = -1;
+    size_t mlen = strlen(metric);
+    for (const char *line = text; line && *line;) {
+        const char *eol = strchr(line, '\n');
+        size_t len = eol ? (size_t)(eol - line) : strlen(line);
+        if (len > mlen && strncmp(line, metric, mlen) == 0 &&
+            (line[mlen] == '{' || line[mlen] == ' ')) {
+            char buf[1024];
+            snprintf(buf, sizeof buf, "%.*s", (int)len, line);
+            const char *close = strrchr(buf, '}');
+            if (!label || (strstr(buf, label) && close && strstr(buf, label) < close)) {
+                const char *val = strrchr(buf, ' ');
+                if (val) {
+                    if (sum < 0)
+                        sum = 0;
+                    sum += strtod(val + 1, NULL);
+                }
+            }
+        }
+        line = eol ? eol + 1 : NULL;
+    }
+    return sum;
+}
+
+/* Every line is a comment or "name{labels} value". */
+static void assert_prometheus_text(const char *text)
+{
+    int samples = 0;
+    for (const char *line = text; line && *line;) {
+        const char *eol = strchr(line, '\n');
+        size_t len = eol ? (size_t)(eol - line) : strlen(line);
+        char buf[2048];
+        snprintf(buf, sizeof buf, "%.*s", (int)len, line);
+        line = eol ? eol + 1 : NULL;
+        if (!buf[0] || buf[0] == '#')
+            continue;
+        const char *p = buf;
+        if (!(isalpha((unsigned char)*p) || *p == '_' || *p == ':'))
+            fail_msg("not a metric line: %s", buf);
+        while (isalnum((unsigned char)*p) || *p == '_' || *p == ':')
+            p++;
+        if (*p == '{') {
+            const char *close = strrchr(p, '}');
+            if (!close)
+                fail_msg("unclosed labels: %s", buf);
+            p = close + 1;
+        }
+        if (*p != ' ')
+            fail_msg("no value: %s", buf);
+        char *end;
+        strtod(p + 1, &end);
+        if (end == p + 1)
+            fail_msg("the value is not a number: %s", buf);
+        samples++;
+    }
+    assert_true(samples > 0);
+}
+
+static api_resp *metrics(void)
+{
+    api_resp *r = api("GET", "/metrics", NULL, NULL);
+    assert_status(r, 200);
+    assert_true(strncmp(r->content_type, "text/plain", 10) == 0);
+    return r;
+}
+
+static void metrics_counts_requests(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 5; i++) {
+        api_resp *r = api("GET", "/healthz", NULL, NULL);
+        assert_status(r, 200);
+        resp_free(r);
+    }
+    api_resp *m = metrics();
+    assert_prometheus_text(m->body);
+    assert_non_null(strstr(m->body, "rg_http_requests_total"));
+    assert_non_null(strstr(m->body, "route=\""));
+    double before = metric_sum(m->body, "rg_http_requests_total", "route=\"GET /healthz\"");
+    if (before < 5)
+        fail_msg("rg_http_requests_total{route=\"GET /healthz\"} is %g after 5 calls:\n%.2000s",
+                 before, m->body);
+    resp_free(m);
+
+    for (int i = 0; i < 3; i++) {
+        api_resp *r = api("GET", "/healthz", NULL, NULL);
+        resp_free(r);
+    }
+    m = metrics();
+    double after = metric_sum(m->body, "rg_http_requests_total", "route=\"GET /healthz\"");
+    if (after < before + 3)
+        fail_msg("GET /healthz went from %g to %g after 3 more calls", before, after);
+    resp_free(m);
+}
+
+static void metrics_cover_api_md(void **state)
+{
+    (void)state;
+    /* Some traffic that touches the stores and the cache. */
+    api_user u;
+    user_signup(&u, "metrics");
+    for (int i = 0; i < 3; i++) {
+        api_resp *r = api("GET", "/v1/users/me", NULL, u.access);
+        assert_status(r, 200);
+        resp_free(r);
+        r = api("GET", "/v1/events?limit=5", NULL, NULL);
+        assert_status(r, 200);
+        resp_free(r);
+    }
+    api_resp *m = metrics();
+    /* API.md: request counts and latency histograms per route, query
+     * timings per named query, cache hits and misses, pool use. */
+    if (!strstr(m->body, "_bucket{") ||
+        metric_sum(m->body, "rg_http_request_duration_seconds_count",
+                   "route=\"GET /v1/users/me\"") < 3)
+        fail_msg("no latency histogram for GET /v1/users/me:\n%.1500s", m->body);
+    if (!strstr(m->body, "query=\""))
+        fail_msg("no per-query timings in /metrics");
+    bool hits = false, misses = false, pool = false;
+    for (const char *line = m->body; line && *line;) {
+        const char *eol = strchr(line, '\n');
+        if (*line != '#') {
+            size_t n = strcspn(line, "{ \n");
+            char name[256];
+            snprintf(name, sizeof name, "%.*s", (int)(n < 255 ? n : 255), line);
+            hits |= strstr(name, "cache") && strstr(name, "hit");
+            misses |= strstr(name, "cache") && strstr(name, "miss");
+            pool |= strstr(name, "pool") != NULL;
+        }
+        line = eol ? eol + 1 : NULL;
+    }
+    if (!hits || !misses)
+        fail_msg("no cache hit/miss counters in /metrics");
+    if (!pool) {
+        print_error("metric names in /metrics: none mentions \"pool\"\n");
+        fail_msg("API.md: /metrics reports pool use; no pool metric found");
+    }
+    resp_free(m);
+}
+
+/* ---- graceful shutdown ---- */
+
+struct slow {
+    pthread_t th;
+    char email[160];
+    char body[512];
+    volatile int sending;
+    api_resp *resp;
+};
+
+static void *slow_signup(void *p)
+{
+    struct slow *s = p;
+    api_req rq = {.method = "POST",
+                  .path = "/v1/auth/signup",
+                  .body = s->body,
+                  .trickle_ms = 1500,
+                  .sending = &s->sending,
+                  .timeout_ms = 30000};
+    s->resp = api_do(&rq);
+    return NULL;
+}
+
+static void graceful_shutdown_keeps_data(void **state)
+{
+    (void)state;
+    api_user org, part;
+    organizer_signup(&org, "org");
+    user_signup(&part, "part");
+    long long ev = event_create_published(org.access, json_pack("{s:i}", "maxParticipants", 20));
+    long long reg = register_ok(part.access, ev, "confirmed");
+
+    /* A few slow requests in flight: each sends its body over 1.5 s. */
+    struct slow slow[3];
+    for (size_t i = 0; i < N_ELEMS(slow); i++) {
+        char email[160];
+        snprintf(email, sizeof email, "%s", unique_email("slow"));
+        snprintf(slow[i].email, sizeof slow[i].email, "%s", email);
+        snprintf(slow[i].body, sizeof slow[i].body,
+                 "{\"email\":\"%s\",\"password\":\"slow-password-1\",\"firstName\":\"Slow\","
+                 "\"lastName\":\"Request\"}",
+                 email);
+        slow[i].resp = NULL;
+        slow[i].sending = 0;
+        assert_int_equal(pthread_create(&slow[i].th, NULL, slow_signup, &slow[i]), 0);
+    }
+    /* Wait until every one is sending its body (so the server has its
+     * request line and headers), then a little more. */
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    for (int w = 0; w < 250; w++) {
+        bool all = true;
+        for (size_t i = 0; i < N_ELEMS(slow); i++)
+            all &= slow[i].sending != 0;
+        if (all)
+            break;
+        nanosleep(&ts, NULL);
+    }
+    for (size_t i = 0; i < N_ELEMS(slow); i++)
+        assert_true(slow[i].sending);
+    ts.tv_nsec = 200 * 1000 * 1000;
+    nanosleep(&ts, NULL);
+
+    /* SIGTERM while they are in flight: the server finishes them, exits 0. */
+    int rc = srv_stop(&g_srv);
+    if (rc != 0)
+        srv_dump_log(&g_srv);
+    assert_int_equal(rc, 0);
+    for (size_t i = 0; i < N_ELEMS(slow); i++) {
+        pthread_join(slow[i].th, NULL);
+        if (slow[i].resp->status != 201)
+            fail_msg("a request in flight at SIGTERM got %ld (%s): %s", slow[i].resp->status,
+                     slow[i].resp->curl_error, slow[i].resp->body);
+    }
+
+    /* Restart on the same data folder: everything is still there. */
+    assert_int_equal(srv_start(&g_srv, g_srv.dir), 0);
+    api_resp *r = api("GET", fmt("/v1/registrations/%lld", reg), NULL, part.access);
+    assert_status(r, 200);
+    assert_str_eq(jstr(r->json, "status"), "confirmed");
+    assert_int_equal(jint(r->json, "eventId"), ev);
+    resp_free(r);
+    r = api("GET", fmt("/v1/events/%lld", ev), NULL, NULL);
+    assert_status(r, 200);
+    assert_str_eq(jstr(r->json, "status"), "published");
+    assert_int_equal(jint(r->json, "spotsLeft"), 19);
+    resp_free(r);
+    r = api("GET", fmt("/v1/events/%lld/stats", ev), NULL, org.access);
+    assert_status(r, 200);
+    assert_int_equal(jint(r->json, "confirmed"), 1);
+    resp_free(r);
+    /* The organizer role and sessions survived too. */
+    r = api("POST", "/v1/venues", "{\"name\":\"After\",\"city\":\"Leeds\",\"country\":\"GB\"}",
+            org.access);
+    assert_status(r, 201);
+    resp_free(r);
+    /* What the in-flight requests wrote is there. */
+    for (size_t i = 0; i < N_ELEMS(slow); i++) {
+        r = apij("POST", "/v1/auth/login",
+                 json_pack("{s:s, s:s}", "email", slow[i].email, "password", "slow-password-1"),
+                 NULL);
+        assert_status(r, 200);
+        assert_str_eq(jstr(r->json, "user.id"), jstr(slow[i].resp->json, "user.id"));
+        resp_free(r);
+        resp_free(slow[i].resp);
+    }
+    /* And the restarted server is ready. */
+    r = api("GET", "/readyz", NULL, NULL);
+    assert_status(r, 200);
+    resp_free(r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(healthz),
+        cmocka_unit_test(readyz),
+        cmocka_unit_test(metrics_counts_requests),
+        cmocka_unit_test(metrics_cover_api_md),
+        cmocka_unit_test(graceful_shutdown_keeps_data),
+    };
+    return cmocka_run_group_tests(tests, api_setup, api_teardown);
+}
