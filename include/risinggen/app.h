@@ -49,6 +49,8 @@ int rg_auth_refresh(rg_app *app, json_t *body, json_t **out);
 int rg_auth_logout(rg_app *app, const char *access_token, json_t *body);
 /* Resolves a bearer token to its principal; RG_EUNAUTH if unknown/expired. */
 int rg_auth_authenticate(rg_app *app, const char *access_token, rg_principal *out);
+/* Removes session documents whose access token has expired; returns how many. */
+int rg_auth_purge_sessions(rg_app *app);
 /* Creates an admin account (command line). */
 int rg_auth_create_admin(rg_app *app, const char *email, const char *password, const char *first,
                          const char *last, char out_id[RG_OID_LEN + 1]);

@@ -26,13 +26,15 @@ typedef struct rg_doc_index {
     bool unique;
 } rg_doc_index;
 
-/* Equality filter on an indexed path; value is compared as text, or as a
- * number when is_int is set. */
+/* Filter on an indexed path: equality, or "less than" when less_than is
+ * set; value is compared as text, or as a number when is_int is set. A text
+ * equality filter whose value is NULL matches a missing or null field. */
 typedef struct rg_doc_filter {
     const char *path;
     const char *value;
     bool is_int;
     int64_t ival;
+    bool less_than;
 } rg_doc_filter;
 
 struct rg_doc_ops {

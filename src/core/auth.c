@@ -729,3 +729,9 @@ int rg_auth_hash_password(const char *password, char **out)
         *out = rg_xstrdup(hash);
     return rc;
 }
+
+int rg_auth_purge_sessions(rg_app *app)
+{
+    rg_doc_filter f = {.path = "expiresAt", .is_int = true, .ival = rg_now(), .less_than = true};
+    return rg_docs_remove_where(&app->st.docs, COLL_SESSIONS, &f, 1);
+}

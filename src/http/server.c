@@ -330,7 +330,7 @@ struct sweeper {
 };
 
 /* Expires lapsed holds in the background, so places come back even when
- * nobody registers for that event. */
+ * nobody registers for that event, and removes expired sessions. */
 static void *sweep_holds(void *p)
 {
     struct sweeper *s = p;
@@ -344,6 +344,9 @@ static void *sweep_holds(void *p)
         int n = rg_registration_expire_holds(s->app);
         if (n > 0)
             rg_info("expired %d unpaid hold%s", n, n == 1 ? "" : "s");
+        n = rg_auth_purge_sessions(s->app);
+        if (n > 0)
+            rg_info("removed %d expired session%s", n, n == 1 ? "" : "s");
         rg_error_clear();
     }
     return NULL;

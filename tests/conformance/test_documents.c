@@ -527,6 +527,22 @@ static void test_remove_where(void **state)
     assert_find_ids(&f->port, "items", NULL, 0, NULL, false, "i2,i6");
 }
 
+/* "less than" filters, the way expired sessions are purged. */
+static void test_less_than(void **state)
+{
+    struct fixture *f = *state;
+    insert_items(&f->port);
+    rg_doc_filter lt3 = {.path = "rank", .is_int = true, .ival = 3, .less_than = true};
+    assert_find_ids(&f->port, "items", &lt3, 1, NULL, false, "i2,i3");
+    rg_doc_filter lt_kiwi = {.path = "name", .value = "kiwi", .less_than = true};
+    assert_find_ids(&f->port, "items", &lt_kiwi, 1, NULL, false, "i2,i3,i6");
+    rg_doc_filter both[] = {{.path = "group", .value = "a"}, lt3};
+    assert_int_equal(rg_docs_remove_where(&f->port, "items", both, 2), 1);
+    assert_find_ids(&f->port, "items", NULL, 0, NULL, false, "i1,i2,i4,i5,i6");
+    rg_doc_filter lt100 = {.path = "rank", .is_int = true, .ival = 100, .less_than = true};
+    assert_int_equal(rg_docs_remove_where(&f->port, "items", &lt100, 1), 5);
+}
+
 static void test_unicode_roundtrip(void **state)
 {
     struct fixture *f = *state;
@@ -750,20 +766,11 @@ static void test_adapter_skipped(void **state)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 static const struct CMUnitTest tests[] = {
-    T(test_insert_get_roundtrip),
-    T(test_get_missing),
-    T(test_duplicate_id),
-    T(test_duplicate_unique_key),
-    T(test_replace_revisions),
-    T(test_replace_missing),
-    T(test_remove_idempotent),
-    T(test_find_filters),
-    T(test_find_sort),
-    T(test_keyset_pagination),
-    T(test_remove_where),
-    T(test_unicode_roundtrip),
-    T(test_bad_names),
-    T(test_concurrent_increments),
+    T(test_insert_get_roundtrip), T(test_get_missing),       T(test_duplicate_id),
+    T(test_duplicate_unique_key), T(test_replace_revisions), T(test_replace_missing),
+    T(test_remove_idempotent),    T(test_find_filters),      T(test_find_sort),
+    T(test_keyset_pagination),    T(test_remove_where),      T(test_less_than),
+    T(test_unicode_roundtrip),    T(test_bad_names),         T(test_concurrent_increments),
     T(test_concurrent_open),
 };
 

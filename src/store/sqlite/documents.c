@@ -436,17 +436,17 @@ static int check_filters(const rg_doc_filter *filters, int n)
     return 0;
 }
 
-/* Appends " AND expr = ?N" per filter (IS NULL for a text filter without a
- * value), numbering parameters from *next. */
+/* Appends " AND expr = ?N" (or "< ?N") per filter (IS NULL for a text
+ * equality filter without a value), numbering parameters from *next. */
 static void put_filters(rg_buf *b, const rg_doc_filter *filters, int n, int *next)
 {
     for (int i = 0; i < n; i++) {
         rg_buf_puts(b, " AND ");
         put_expr(b, filters[i].path);
         if (!filters[i].is_int && !filters[i].value)
-            rg_buf_puts(b, " IS NULL");
+            rg_buf_puts(b, filters[i].less_than ? " < NULL" : " IS NULL");
         else
-            rg_buf_printf(b, " = ?%d", (*next)++);
+            rg_buf_printf(b, " %s ?%d", filters[i].less_than ? "<" : "=", (*next)++);
     }
 }
 
