@@ -459,6 +459,41 @@ static bool transition_ok(const char *from, const char *to)
     return false;
 }
 
+/* Writes the event row and, when the change opened places (a larger
+ * maximum, a waiting list on a published event), moves waitlisted people up
+ * into them, all in one transaction. Returns rows changed (0: places were
+ * taken meanwhile below the new maximum) or an error. */
+static int update_and_fill(rg_app *app, int64_t id, const rg_param *p, const struct event_fields *f,
+                           const char *status, const char *now)
+{
+    rg_relational *rel = &app->st.rel;
+    rg_rel_conn *c;
+    int rc = rg_rel_acquire(rel, &c);
+    if (rc < 0)
+        return rc;
+    if ((rc = rg_rel_begin(rel, c, true)) < 0)
+        goto out;
+    int changed = rg_rel_query(rel, c, "event_update", p, 20, NULL);
+    if ((rc = changed) <= 0)
+        goto fail;
+    if (strcmp(status, "published") == 0 && f->waitlist) {
+        int moved;
+        while ((moved = rg__promote_waitlisted(app, c, id, f->has_cost, f->hold_minutes, now)) > 0)
+            ;
+        if ((rc = moved) < 0)
+            goto fail;
+    }
+    if ((rc = rg_rel_commit(rel, c)) < 0)
+        goto fail;
+    rc = changed;
+    goto out;
+fail:
+    rg_rel_rollback(rel, c);
+out:
+    rg_rel_release(rel, c);
+    return rc;
+}
+
 static const char *const patch_fields[] = {"title",       "slug",
                                            "description", "startDate",
                                            "endDate",     "registrationDeadline",
@@ -562,7 +597,7 @@ int rg_event_patch(rg_app *app, const rg_principal *who, const char *id_s, json_
     p[17] = f.has_guardian ? RG_PINT(f.guardian_under) : RG_PNULL;
     p[18] = RG_PINT(f.hold_minutes);
     p[19] = RG_PTEXT(now);
-    rc = rg_rel_run(app, "event_update", p, 20, NULL);
+    rc = update_and_fill(app, id, p, &f, new_status, now);
     if (rc == RG_ECONFLICT) {
         rg_error_clear();
         rg_error_field("slug", "is already used by another event");

@@ -45,8 +45,8 @@ json_t *rg__registration_view(const rg_rows *r, int i)
 
 /* Inside a write transaction: gives a freed place of event to the first
  * waitlisted registration, if any, and takes it again. */
-static int promote_waitlisted(rg_app *app, rg_rel_conn *c, int64_t event_id, bool paid,
-                              int64_t hold_minutes, const char *now)
+int rg__promote_waitlisted(rg_app *app, rg_rel_conn *c, int64_t event_id, bool paid,
+                           int64_t hold_minutes, const char *now)
 {
     rg_relational *r = &app->st.rel;
     rg_rows *w;
@@ -89,7 +89,7 @@ static int expire_event_holds(rg_app *app, rg_rel_conn *c, int64_t event_id, boo
     if (rc < 0)
         return rc;
     for (int i = 0; i < n; i++)
-        if ((rc = promote_waitlisted(app, c, event_id, paid, hold_minutes, now)) <= 0)
+        if ((rc = rg__promote_waitlisted(app, c, event_id, paid, hold_minutes, now)) <= 0)
             break;
     return rc < 0 ? rc : n;
 }
@@ -377,7 +377,7 @@ int rg_registration_cancel(rg_app *app, const rg_principal *who, const char *id_
         if (held_place) {
             rg_param rp[] = {RG_PINT(event_id), RG_PINT(1), RG_PTEXT(now)};
             if ((rc = rg_rel_query(rel, c, "event_release_places", rp, 3, NULL)) < 0 ||
-                (rc = promote_waitlisted(app, c, event_id, paid, hold_minutes, now)) < 0)
+                (rc = rg__promote_waitlisted(app, c, event_id, paid, hold_minutes, now)) < 0)
                 goto fail;
         }
         rg_rows_free(r);

@@ -3,6 +3,7 @@
 #define RG_REGISTRATIONS_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "risinggen/relational.h"
@@ -17,5 +18,11 @@ json_t *rg__event_view(const rg_rows *rows, int i);
 struct rg_app;
 /* Drops the cached view of event id and bumps the discovery generation. */
 void rg__event_uncache(struct rg_app *app, int64_t id);
+
+/* Inside a write transaction: gives one free place of the event to the first
+ * waitlisted registration (pending with a hold when paid). Returns 1 when
+ * someone moved up, 0 when nobody could, or an error. */
+int rg__promote_waitlisted(struct rg_app *app, struct rg_rel_conn *c, int64_t event_id, bool paid,
+                           int64_t hold_minutes, const char *now);
 
 #endif

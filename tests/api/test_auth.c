@@ -511,7 +511,7 @@ static void refresh_same_token_concurrently(void **state)
      * family ends. Several rounds, as the overlap is a matter of timing. */
     api_user u;
     user_signup(&u, "refrace");
-    enum { N = 4, ROUNDS = 250 };
+    enum { N = 4, ROUNDS = 150 };
     for (int round = 0; round < ROUNDS; round++) {
         if (round)
             user_login(&u); /* a new family */

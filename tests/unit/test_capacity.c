@@ -189,6 +189,35 @@ static void waiting_list_moves_up(void **state)
     json_decref(s);
 }
 
+static void larger_maximum_moves_waiting_list_up(void **state)
+{
+    (void)state;
+    char ev[32];
+    make_event(2, true, false, ev);
+    int ok, full, wl;
+    fire(ev, 5, &ok, &full, &wl);
+    assert_int_equal(ok, 2);
+    assert_int_equal(wl, 3);
+    json_t *patch = json_pack("{s:i}", "maxParticipants", 4), *out;
+    assert_int_equal(rg_event_patch(&app, &organizer, ev, patch, &out), 0);
+    assert_int_equal(json_integer_value(json_object_get(out, "spotsLeft")), 0);
+    json_decref(patch);
+    json_decref(out);
+    json_t *s;
+    stats_of(ev, &s);
+    assert_int_equal(json_integer_value(json_object_get(s, "confirmed")), 4);
+    assert_int_equal(json_integer_value(json_object_get(s, "waitlisted")), 1);
+    json_decref(s);
+    /* A maximum below the places taken is refused and changes nothing. */
+    patch = json_pack("{s:i}", "maxParticipants", 3);
+    assert_int_equal(rg_event_patch(&app, &organizer, ev, patch, &out), RG_EVALIDATION);
+    rg_error_clear();
+    json_decref(patch);
+    stats_of(ev, &s);
+    assert_int_equal(json_integer_value(json_object_get(s, "maxParticipants")), 4);
+    json_decref(s);
+}
+
 static void expired_holds_free_places(void **state)
 {
     (void)state;
@@ -250,6 +279,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(rush_never_oversells),
         cmocka_unit_test(waiting_list_moves_up),
+        cmocka_unit_test(larger_maximum_moves_waiting_list_up),
         cmocka_unit_test(expired_holds_free_places),
         cmocka_unit_test(age_rules),
     };
