@@ -1,9 +1,11 @@
 #!/bin/sh
 # Benchmarks the embedded default with wrk, load generator and server on this
-# machine. Prints a Markdown table; docs/performance.md keeps the figures.
-#   sh bench/run.sh            (after `make build`)
+# machine (2 cores shared). Each scenario runs RG_BENCH_ROUNDS times in one
+# run; the table shows the round with the median requests/s. The figures in
+# docs/performance.md come from this script.
+#   make bench            (or: sh bench/run.sh after `make build`)
 # Knobs: RG_BENCH_USERS (20000), RG_BENCH_SECONDS (10), RG_BENCH_CONNS (64),
-# RG_WRK_THREADS (2).
+# RG_WRK_THREADS (2), RG_BENCH_ROUNDS (3).
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin="$root/build/risinggen"
@@ -12,59 +14,81 @@ users=${RG_BENCH_USERS:-20000}
 secs=${RG_BENCH_SECONDS:-10}
 conns=${RG_BENCH_CONNS:-64}
 threads=${RG_WRK_THREADS:-2}
+rounds=${RG_BENCH_ROUNDS:-3}
 port=${RG_BENCH_PORT:-18181}
+command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
 rm -rf "$out" && mkdir -p "$out"
 export RG_DATA_DIR="$out/data" RG_LISTEN="127.0.0.1:$port" RG_ACCESS_LOG=0
 
 echo "seeding $users users (with tokens), 50 venues, 500 events, 5000 registrations" >&2
 t0=$(date +%s)
 "$bin" seed --users "$users" --venues 50 --events 500 --registrations 5000 \
-    --tokens "$out/tokens.txt" --seed 7 >"$out/seed.log"
-echo "seeded in $(( $(date +%s) - t0 )) s" >&2
+    --tokens "$out/tokens.txt" --seed 7 >"$out/seed.log" 2>"$out/seed.err"
+echo "seeded in $(($(date +%s) - t0)) s" >&2
 
 "$bin" serve 2>"$out/server.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do curl -sf "http://$RG_LISTEN/healthz" >/dev/null && break; sleep 0.1; done
 
-rss() { awk '/VmRSS/ {print int($2/1024)}' /proc/$pid/status; }
-hwm() { awk '/VmHWM/ {print int($2/1024)}' /proc/$pid/status; }
-row() { # name, wrk output file
-    line=$(grep '^wrk_result' "$2")
-    eval "$(echo "$line" | sed 's/^wrk_result //')"
-    printf '| %s | %s | %s | %s | %s | %s | %s MB |\n' "$1" "$rps" "$p50_ms" "$p99_ms" \
-        "$requests" "$non2xx" "$(rss)"
-}
+rss_mb() { awk '/VmRSS/ {print int($2/1024)}' /proc/$pid/status; }
 
-# The organizer of the seed (user 0) owns the rush event.
+# The seed's user 0 is an organizer and owns the rush events.
 org_token=$(head -n 1 "$out/tokens.txt" | cut -d' ' -f2)
 api() { curl -sf -H 'Content-Type: application/json' -H "Authorization: Bearer $org_token" "$@"; }
 event_id=$(curl -sf "http://$RG_LISTEN/v1/events?city=London&limit=1" |
     sed 's/.*"items":\[{"id":\([0-9]*\).*/\1/')
 
-echo "| scenario | req/s | p50 ms | p99 ms | requests | non-2xx | server RSS |"
-echo "|---|---|---|---|---|---|---|"
-wrk -t"$threads" -c"$conns" -d"${secs}s" -s "$root/bench/report.lua" \
-    "http://$RG_LISTEN/v1/events/$event_id" >"$out/read.txt"
-row "read one event (GET /v1/events/{id})" "$out/read.txt"
-wrk -t"$threads" -c"$conns" -d"${secs}s" -s "$root/bench/report.lua" \
-    "http://$RG_LISTEN/v1/events?city=London&limit=20" >"$out/discovery.txt"
-row "cached discovery (GET /v1/events?city=London)" "$out/discovery.txt"
+# One line per round: scenario rps p50 p99 requests extra rss
+results="$out/rounds.txt"
+: >"$results"
+for round in $(seq 1 "$rounds"); do
+    echo "round $round of $rounds" >&2
+    for scenario in read discovery; do
+        case $scenario in
+        read) url="http://$RG_LISTEN/v1/events/$event_id" ;;
+        discovery) url="http://$RG_LISTEN/v1/events?city=London&limit=20" ;;
+        esac
+        wrk -t"$threads" -c"$conns" -d"${secs}s" -s "$root/bench/report.lua" "$url" \
+            >"$out/$scenario-$round.txt"
+        eval "$(grep '^wrk_result' "$out/$scenario-$round.txt" | sed 's/^wrk_result //')"
+        echo "$scenario $rps $p50_ms $p99_ms $requests non2xx=$non2xx $(rss_mb)" >>"$results"
+    done
+    rush=$(api -X POST "http://$RG_LISTEN/v1/events" -d "{\"title\":\"Rush $round\",
+      \"slug\":\"bench-rush-$round\",\"startDate\":\"2031-06-01T09:00:00Z\",
+      \"endDate\":\"2031-06-03T17:00:00Z\",\"type\":\"conference\",\"maxParticipants\":1000}" |
+        sed 's/^{"id":\([0-9]*\).*/\1/')
+    api -X PATCH "http://$RG_LISTEN/v1/events/$rush" -d '{"status":"published"}' >/dev/null
+    RG_TOKENS="$out/tokens.txt" RG_WRK_THREADS=$threads \
+        RG_RUSH_PATH="/v1/events/$rush/registrations" \
+        wrk -t"$threads" -c"$conns" -d20s -s "$root/bench/rush.lua" "http://$RG_LISTEN/" \
+        >"$out/rush-$round.txt"
+    eval "$(grep '^rush_result' "$out/rush-$round.txt" | sed 's/^rush_result //')"
+    answers=$(grep '^rush_answers' "$out/rush-$round.txt" | sed 's/rush_answers //;s/ /,/g')
+    echo "rush $rps $p50_ms $p99_ms $requests $answers $(rss_mb)" >>"$results"
+    stats=$(api "http://$RG_LISTEN/v1/events/$rush/stats")
+    confirmed=$(echo "$stats" | sed 's/.*"confirmed":\([0-9]*\).*/\1/')
+    if [ "$confirmed" != 1000 ] || [ "$requests" -lt "$users" ]; then
+        echo "RUSH CHECK FAILED in round $round: $stats after $requests requests" >&2
+        exit 1
+    fi
+    echo "rush $round: $stats" >&2
+done
 
-rush=$(api -X POST "http://$RG_LISTEN/v1/events" -d '{"title":"Rush","slug":"bench-rush",
-  "startDate":"2031-06-01T09:00:00Z","endDate":"2031-06-03T17:00:00Z","type":"conference",
-  "maxParticipants":1000}' | sed 's/^{"id":\([0-9]*\).*/\1/')
-api -X PATCH "http://$RG_LISTEN/v1/events/$rush" -d '{"status":"published"}' >/dev/null
-RG_TOKENS="$out/tokens.txt" RG_WRK_THREADS=$threads RG_RUSH_PATH="/v1/events/$rush/registrations" \
-    wrk -t"$threads" -c"$conns" -d30s -s "$root/bench/rush.lua" \
-    "http://$RG_LISTEN/" >"$out/rush.txt"
-eval "$(grep '^rush_result' "$out/rush.txt" | sed 's/^rush_result //')"
-answers=$(grep '^rush_answers' "$out/rush.txt" | sed 's/rush_answers //')
-printf '| registration rush (%s users, 1,000 places) | %s | %s | %s | %s | %s | %s MB |\n' \
-    "$users" "$rps" "$p50_ms" "$p99_ms" "$requests" "$answers" "$(rss)"
-stats=$(api "http://$RG_LISTEN/v1/events/$rush/stats")
+median() { # scenario -> the line with the median rps
+    grep "^$1 " "$results" | sort -k2 -n | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}'
+}
+echo "| scenario | req/s (median of $rounds) | p50 ms | p99 ms | requests | answers | server RSS |"
+echo "|---|---|---|---|---|---|---|"
+for s in read discovery rush; do
+    set -- $(median "$s")
+    case $s in
+    read) name="read one event (GET /v1/events/{id})" ;;
+    discovery) name="cached discovery (GET /v1/events?city=London&limit=20)" ;;
+    rush) name="registration rush ($users people, 1,000 places)" ;;
+    esac
+    printf '| %s | %s | %s | %s | %s | %s | %s MB |\n' "$name" "$2" "$3" "$4" "$5" "$6" "$7"
+done
 echo
-echo "rush check: $stats"
-echo "peak server RSS: $(hwm) MB; now: $(awk '/RssAnon|RssFile/ {printf "%s %d MB  ", $1, $2/1024}' /proc/$pid/status)"
-confirmed=$(echo "$stats" | sed 's/.*"confirmed":\([0-9]*\).*/\1/')
-[ "$confirmed" = 1000 ] || { echo "RUSH CHECK FAILED: $confirmed confirmed" >&2; exit 1; }
+echo "every round: $(tr '\n' ';' <"$results")"
+echo "peak server RSS: $(awk '/VmHWM/ {print int($2/1024)}' /proc/$pid/status) MB"
