@@ -23,6 +23,7 @@ run: build
 # Every test, then the whole suite again under ASan + UBSan.
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+	@grep -h '^SKIPPED ' $(BUILD)/Testing/Temporary/LastTest.log | sort -u || true
 	@$(MAKE) --no-print-directory test-sanitize
 
 test-unit: build
