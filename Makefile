@@ -20,20 +20,20 @@ run: build
 	@mkdir -p data
 	./$(BUILD)/risinggen serve
 
-# Every test, then the whole suite again under ASan + UBSan.
+# Every test (against private PostgreSQL and Redis started for the run),
+# then the whole suite again under ASan + UBSan.
 test: build
-	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
-	@grep -h '^SKIPPED ' $(BUILD)/Testing/Temporary/LastTest.log | sort -u || true
+	@RG_REPORT_SKIPS=1 bash scripts/run-tests.sh $(BUILD)
 	@$(MAKE) --no-print-directory test-sanitize
 
 test-unit: build
-	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+	@RG_REPORT_SKIPS=1 bash scripts/run-tests.sh $(BUILD) -R 'unit_|conformance_'
 
 test-sanitize: deps
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DENABLE_WERROR=ON -DENABLE_SANITIZERS=ON >/dev/null
 	@cmake --build $(ASAN_BUILD) -j$(JOBS)
-	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j$(JOBS)
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		bash scripts/run-tests.sh $(ASAN_BUILD)
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
