@@ -31,7 +31,7 @@ free_port() {
 pg_opts() { # port
     echo "-p $1 -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
 -c full_page_writes=off -c wal_level=replica -c max_wal_senders=4 -c hot_standby=on \
--c max_connections=200 -c shared_buffers=32MB"
+-c max_connections=400 -c shared_buffers=32MB"
 }
 
 wait_pg() { # port

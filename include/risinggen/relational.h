@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RG_REL_OPS_VERSION 1
+#define RG_REL_OPS_VERSION 2
 
 enum rg_rel_caps {
     RG_REL_CAP_RETURNING = 1u << 0,   /* UPDATE … RETURNING */
@@ -73,6 +73,9 @@ struct rg_rel_ops {
     int (*exec_script)(rg_rel_conn *c, const char *sql);
     /* 0 when the store answers. */
     int (*ping)(rg_rel *db);
+    /* Version 2. A connection for reads that may lag behind the primary (a
+     * read replica); NULL when the adapter has none. Released with release. */
+    int (*acquire_read)(rg_rel *db, rg_rel_conn **out);
 };
 
 /* The wrappers the domain calls. */
@@ -82,6 +85,12 @@ typedef struct rg_relational {
 } rg_relational;
 
 int rg_rel_acquire(rg_relational *r, rg_rel_conn **out);
+/* A connection for a read that may be served by a replica: discovery,
+ * lists, stats. Never for capacity or money decisions. It is the primary
+ * while the calling thread reads its own writes (rg_rel_read_primary). */
+int rg_rel_acquire_read(rg_relational *r, rg_rel_conn **out);
+/* Sets, for the calling thread, whether reads must see its own writes. */
+void rg_rel_read_primary(bool on);
 void rg_rel_release(rg_relational *r, rg_rel_conn *c);
 int rg_rel_begin(rg_relational *r, rg_rel_conn *c, bool write);
 int rg_rel_commit(rg_relational *r, rg_rel_conn *c);
@@ -104,5 +113,8 @@ const char *rg_query_sql(const char *dialect, const char *name);
 
 /* Adapters known to this build. */
 extern const struct rg_rel_ops rg_sqlite_rel_ops;
+#ifdef RG_WITH_POSTGRES
+extern const struct rg_rel_ops rg_pg_rel_ops;
+#endif
 
 #endif

@@ -98,3 +98,11 @@ CREATE UNIQUE INDEX uq_registrations_active ON event_registrations (event_id, us
 CREATE INDEX idx_registrations_queue ON event_registrations (event_id, status, id);
 CREATE INDEX idx_registrations_holds ON event_registrations (hold_expires_at)
   WHERE status = 'pending' AND hold_expires_at IS NOT NULL;
+
+-- Great-circle distance in kilometres, as the SQLite adapter registers it.
+CREATE FUNCTION rg_distance_km(lat1 float8, lng1 float8, lat2 float8, lng2 float8)
+RETURNS float8 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+  SELECT 2 * 6371.0088 * asin(least(1.0, sqrt(
+    sin(radians(lat2 - lat1) / 2) ^ 2 +
+    cos(radians(lat1)) * cos(radians(lat2)) * sin(radians(lng2 - lng1) / 2) ^ 2)))
+$$;

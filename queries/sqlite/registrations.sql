@@ -1,28 +1,3 @@
--- name: event_take_place
-UPDATE events SET taken = taken + 1, updated_at = $2
-WHERE id = $1 AND (max_participants IS NULL OR taken < max_participants)
-RETURNING taken
-
--- name: event_release_places
-UPDATE events SET taken = taken - $2, updated_at = $3 WHERE id = $1 AND taken >= $2
-
--- name: registration_expire_holds
-UPDATE event_registrations
-SET status = 'cancelled', cancelled_at = $2, cancellation_reason = 'hold expired', updated_at = $2
-WHERE event_id = $1 AND status = 'pending' AND hold_expires_at IS NOT NULL AND hold_expires_at < $2
-RETURNING id
-
--- name: events_with_expired_holds
-SELECT DISTINCT event_id FROM event_registrations
-WHERE status = 'pending' AND hold_expires_at IS NOT NULL AND hold_expires_at < $1
-LIMIT 100
-
--- name: registration_insert
-INSERT INTO event_registrations (event_id, user_id, registration_date, status, payment_status,
-  dietary_requirements, special_needs, hold_expires_at, guardian_consent, updated_at)
-VALUES ($1, $2, $3, $4, 'unpaid', $5, $6, $7, $8, $3)
-RETURNING id
-
 -- name: registration_get
 SELECT r.id, r.event_id, r.user_id, r.registration_date, r.status, r.payment_status,
        r.payment_id, r.dietary_requirements, r.special_needs, r.checked_in, r.checked_in_at,
@@ -32,48 +7,11 @@ SELECT r.id, r.event_id, r.user_id, r.registration_date, r.status, r.payment_sta
 FROM event_registrations r JOIN events e ON e.id = r.event_id
 WHERE r.id = $1
 
--- name: registration_active_for_user
-SELECT id FROM event_registrations WHERE event_id = $1 AND user_id = $2 AND status <> 'cancelled'
-
--- name: registration_cancel
-UPDATE event_registrations
-SET status = 'cancelled', cancelled_at = $2, cancellation_reason = $3, hold_expires_at = NULL,
-    updated_at = $2
-WHERE id = $1 AND status <> 'cancelled'
-
--- name: registration_first_waitlisted
-SELECT id FROM event_registrations WHERE event_id = $1 AND status = 'waitlisted'
-ORDER BY id LIMIT 1
-
--- name: registration_promote
-UPDATE event_registrations SET status = $2, hold_expires_at = $3, updated_at = $4
-WHERE id = $1 AND status = 'waitlisted'
-
 -- name: registration_check_in
 UPDATE event_registrations SET checked_in = 1, checked_in_at = COALESCE(checked_in_at, $2),
   updated_at = $2
 WHERE id = $1 AND status IN ('confirmed', 'pending')
 
--- name: registrations_by_user
-SELECT r.id, r.event_id, r.user_id, r.registration_date, r.status, r.payment_status,
-       r.payment_id, r.dietary_requirements, r.special_needs, r.checked_in, r.checked_in_at,
-       r.cancelled_at, r.cancellation_reason, r.hold_expires_at, r.guardian_consent,
-       e.title AS event_title, e.slug AS event_slug, e.start_date AS event_start_date,
-       e.end_date AS event_end_date, e.status AS event_status, e.venue_id AS event_venue_id
-FROM event_registrations r JOIN events e ON e.id = r.event_id
-WHERE r.user_id = $1 AND r.id < $2
-ORDER BY r.id DESC LIMIT $3
-
--- name: event_attendees
-SELECT r.id, r.event_id, r.user_id, r.registration_date, r.status, r.payment_status,
-       r.payment_id, r.dietary_requirements, r.special_needs, r.checked_in, r.checked_in_at,
-       r.cancelled_at, r.cancellation_reason, r.hold_expires_at, r.guardian_consent
-FROM event_registrations r
-WHERE r.event_id = $1 AND ($2 IS NULL OR r.status = $2) AND ($3 IS NULL OR r.checked_in = $3)
-  AND r.id > $4
-ORDER BY r.id LIMIT $5
-
--- name: event_has_lapsed_holds
-SELECT 1 AS lapsed FROM event_registrations
-WHERE event_id = $1 AND status = 'pending' AND hold_expires_at IS NOT NULL AND hold_expires_at < $2
-LIMIT 1
+-- name: registration_first_waitlisted
+SELECT id FROM event_registrations WHERE event_id = $1 AND status = 'waitlisted'
+ORDER BY id LIMIT 1

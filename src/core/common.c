@@ -6,7 +6,7 @@
 
 bool rg_parse_id(const char *s, int64_t *out)
 {
-    if (!s || !*s || strlen(s) > 15)
+    if (!s || !*s || strlen(s) > 10)
         return false;
     int64_t v = 0;
     for (const char *p = s; *p; p++) {
@@ -14,7 +14,7 @@ bool rg_parse_id(const char *s, int64_t *out)
             return false;
         v = v * 10 + (*p - '0');
     }
-    if (v <= 0 || (s[0] == '0'))
+    if (v <= 0 || s[0] == '0' || v > INT32_MAX) /* ids are 32-bit in every store */
         return false;
     *out = v;
     return true;
@@ -87,6 +87,17 @@ int rg_rel_run(rg_app *app, const char *name, const rg_param *p, int n, rg_rows 
 {
     rg_rel_conn *c;
     int rc = rg_rel_acquire(&app->st.rel, &c);
+    if (rc < 0)
+        return rc;
+    rc = rg_rel_query(&app->st.rel, c, name, p, n, out);
+    rg_rel_release(&app->st.rel, c);
+    return rc;
+}
+
+int rg_rel_run_read(rg_app *app, const char *name, const rg_param *p, int n, rg_rows **out)
+{
+    rg_rel_conn *c;
+    int rc = rg_rel_acquire_read(&app->st.rel, &c);
     if (rc < 0)
         return rc;
     rc = rg_rel_query(&app->st.rel, c, name, p, n, out);

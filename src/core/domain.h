@@ -39,6 +39,8 @@ int rg_doc_update(rg_documents *docs, const char *coll, const char *id,
                   int (*fn)(json_t *doc, void *ctx), void *ctx);
 /* Runs a relational statement on a connection of its own (no transaction). */
 int rg_rel_run(rg_app *app, const char *name, const rg_param *p, int n, rg_rows **out);
+/* The same for a read that a replica may serve (lists, discovery, stats). */
+int rg_rel_run_read(rg_app *app, const char *name, const rg_param *p, int n, rg_rows **out);
 /* Validates the profile fields shared by signup and PATCH /users/me. */
 int rg__validate_profile(v_ctx *v, json_t *body);
 

@@ -265,10 +265,12 @@ static void index_event(rg_app *app, const rg_rows *r)
     rg_error_clear();
 }
 
-static int load_event(rg_app *app, int64_t id, rg_rows **out)
+/* The event row; read_only lets a replica answer (views, not decisions). */
+static int load_event_from(rg_app *app, int64_t id, bool read_only, rg_rows **out)
 {
     rg_param p[] = {RG_PINT(id)};
-    int rc = rg_rel_run(app, "event_get", p, 1, out);
+    int rc = read_only ? rg_rel_run_read(app, "event_get", p, 1, out)
+                       : rg_rel_run(app, "event_get", p, 1, out);
     if (rc < 0)
         return rc;
     if ((*out)->nrows == 0) {
@@ -277,6 +279,11 @@ static int load_event(rg_app *app, int64_t id, rg_rows **out)
         return rg_error_set(RG_ENOTFOUND, "no such event");
     }
     return 0;
+}
+
+static int load_event(rg_app *app, int64_t id, rg_rows **out)
+{
+    return load_event_from(app, id, false, out);
 }
 
 int rg_event_create(rg_app *app, const rg_principal *who, json_t *body, json_t **out)
@@ -400,12 +407,12 @@ int rg_event_get_text(rg_app *app, const rg_principal *who, const char *id_or_sl
             }
             free(val);
         }
-        rc = load_event(app, id, &rows);
+        rc = load_event_from(app, id, true, &rows);
     } else {
         if (strlen(id_or_slug) > 200)
             return rg_error_set(RG_ENOTFOUND, "no such event");
         rg_param p[] = {RG_PTEXT(id_or_slug)};
-        rc = rg_rel_run(app, "event_get_by_slug", p, 1, &rows);
+        rc = rg_rel_run_read(app, "event_get_by_slug", p, 1, &rows);
         if (rc >= 0 && rows->nrows == 0) {
             rg_rows_free(rows);
             return rg_error_set(RG_ENOTFOUND, "no such event");
@@ -684,7 +691,7 @@ static int discovery_query(rg_app *app, const rg_event_query *q, json_t **out)
         if (end == q->radius_km || *end || !(radius > 0 && radius <= 20000))
             return rg_error_set(RG_EINVAL, "radiusKm must be a number between 0 and 20000");
     }
-    char after_date[64] = "", after_id_s[32] = "0";
+    char after_date[64] = "0001-01-01T00:00:00Z", after_id_s[32] = "0";
     int64_t after_id = 0;
     if (q->cursor) {
         if ((rc = rg_cursor_decode(q->cursor, after_date, sizeof after_date, after_id_s,
@@ -730,7 +737,7 @@ static int discovery_query(rg_app *app, const rg_event_query *q, json_t **out)
                     RG_PINT(after_id),
                     RG_PINT(q->limit + 1)};
     rg_rows *rows;
-    rc = rg_rel_run(app, "event_list", p, 16, &rows);
+    rc = rg_rel_run_read(app, "event_list", p, 16, &rows);
     free(ids);
     if (rc < 0)
         return rc;
@@ -846,7 +853,7 @@ int rg_event_attendees(rg_app *app, const rg_principal *who, const char *id_s, c
     rg_param p[] = {RG_PINT(id), RG_PTEXT(status), checked_in ? RG_PBOOL(ci) : RG_PNULL,
                     RG_PINT(after), RG_PINT(limit + 1)};
     rg_rows *rows;
-    if ((rc = rg_rel_run(app, "event_attendees", p, 5, &rows)) < 0)
+    if ((rc = rg_rel_run_read(app, "event_attendees", p, 5, &rows)) < 0)
         return rc;
     json_t *items = json_array();
     int n = rows->nrows > limit ? limit : rows->nrows;
@@ -882,7 +889,7 @@ int rg_event_stats(rg_app *app, const rg_principal *who, const char *id_s, json_
     rg_rows_free(ev);
     rg_param p[] = {RG_PINT(id)};
     rg_rows *r;
-    if ((rc = rg_rel_run(app, "event_stats", p, 1, &r)) < 0)
+    if ((rc = rg_rel_run_read(app, "event_stats", p, 1, &r)) < 0)
         return rc;
     json_t *max = rg_rows_get(r, 0, "max_participants")
                       ? json_integer(rg_rows_int(r, 0, "max_participants", 0))

@@ -363,27 +363,27 @@ int rg_registration_cancel(rg_app *app, const rg_principal *who, const char *id_
     rg_param gp[] = {RG_PINT(id)};
     if ((rc = rg_rel_query(rel, c, "registration_get", gp, 1, &r)) < 0)
         goto fail;
-    const char *old = rg_rows_get(r, 0, "status");
-    if (strcmp(old, "cancelled") != 0) {
-        bool held_place = strcmp(old, "confirmed") == 0 || strcmp(old, "pending") == 0;
-        rg_param cp[] = {
-            RG_PINT(id), RG_PTEXT(now),
-            RG_PTEXT(reason ? reason
-                            : (manager && strcmp(rg_rows_get(r, 0, "user_id"), who->user_id) != 0
-                                   ? "cancelled by the organizer"
-                                   : "cancelled by the attendee"))};
-        if ((rc = rg_rel_query(rel, c, "registration_cancel", cp, 3, NULL)) < 0)
-            goto fail;
-        if (held_place) {
-            rg_param rp[] = {RG_PINT(event_id), RG_PINT(1), RG_PTEXT(now)};
-            if ((rc = rg_rel_query(rel, c, "event_release_places", rp, 3, NULL)) < 0 ||
-                (rc = rg__promote_waitlisted(app, c, event_id, paid, hold_minutes, now)) < 0)
-                goto fail;
-        }
-        rg_rows_free(r);
-        if ((rc = rg_rel_query(rel, c, "registration_get", gp, 1, &r)) < 0)
+    const char *why = reason ? reason
+                             : (manager && strcmp(rg_rows_get(r, 0, "user_id"), who->user_id) != 0
+                                    ? "cancelled by the organizer"
+                                    : "cancelled by the attendee");
+    /* Each UPDATE re-checks the status under the row lock, so of two
+     * concurrent cancellations only one frees the place. */
+    rg_param cp[] = {RG_PINT(id), RG_PTEXT(now), RG_PTEXT(why)};
+    int held = rg_rel_query(rel, c, "registration_cancel_holding", cp, 3, NULL);
+    if ((rc = held) < 0)
+        goto fail;
+    if (held == 0 && (rc = rg_rel_query(rel, c, "registration_cancel_waiting", cp, 3, NULL)) < 0)
+        goto fail;
+    if (held == 1) {
+        rg_param rp[] = {RG_PINT(event_id), RG_PINT(1), RG_PTEXT(now)};
+        if ((rc = rg_rel_query(rel, c, "event_release_places", rp, 3, NULL)) < 0 ||
+            (rc = rg__promote_waitlisted(app, c, event_id, paid, hold_minutes, now)) < 0)
             goto fail;
     }
+    rg_rows_free(r);
+    if ((rc = rg_rel_query(rel, c, "registration_get", gp, 1, &r)) < 0)
+        goto fail;
     if ((rc = rg_rel_commit(rel, c)) < 0)
         goto fail;
     rg__event_uncache(app, event_id);

@@ -265,7 +265,7 @@ int rg_user_registrations(rg_app *app, const rg_principal *who, const char *id, 
     if (!rg_oid_valid(id) || !self_or_admin(who, id))
         return rg_error_set(rg_oid_valid(id) ? RG_EFORBIDDEN : RG_ENOTFOUND,
                             "only the person or an admin can list registrations");
-    int64_t after = INT64_MAX;
+    int64_t after = INT32_MAX;
     if (cursor) {
         char a[32], b[32];
         int rc = rg_cursor_decode(cursor, a, sizeof a, b, sizeof b);
@@ -274,7 +274,7 @@ int rg_user_registrations(rg_app *app, const rg_principal *who, const char *id, 
     }
     rg_param p[] = {RG_PTEXT(id), RG_PINT(after), RG_PINT(limit + 1)};
     rg_rows *rows;
-    int rc = rg_rel_run(app, "registrations_by_user", p, 3, &rows);
+    int rc = rg_rel_run_read(app, "registrations_by_user", p, 3, &rows);
     if (rc < 0)
         return rc;
     json_t *items = json_array();

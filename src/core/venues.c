@@ -93,7 +93,7 @@ int rg_venue_list(rg_app *app, const char *city, const char *cursor, int limit, 
     }
     rg_param p[] = {RG_PTEXT(city), RG_PINT(after), RG_PINT(limit + 1)};
     rg_rows *rows;
-    int rc = rg_rel_run(app, "venue_list", p, 3, &rows);
+    int rc = rg_rel_run_read(app, "venue_list", p, 3, &rows);
     if (rc < 0)
         return rc;
     json_t *items = json_array();

@@ -14,6 +14,9 @@
 #include <string.h>
 #include <unistd.h>
 
+/* How long a person's reads go to the primary after a change they made. */
+#define RG_READ_OWN_WRITES_MS 5000
+
 static bool access_log = true;
 static atomic_int inflight; /* requests begun and not yet completed */
 
@@ -216,9 +219,24 @@ static void dispatch(rg_app *app, rg_request *req, rg_response *res)
             return;
         }
     }
+    /* Read your own writes: for a while after a change, this person's reads
+     * go to the primary, not to a replica that may lag. */
+    char rw_key[40] = "";
+    if (req->who.user_id[0]) {
+        snprintf(rw_key, sizeof rw_key, "rw:%s", req->who.user_id);
+        char *v = NULL;
+        size_t vlen;
+        rg_rel_read_primary(rg_cache_get(&app->st.cache, rw_key, &v, &vlen) == 0);
+        free(v);
+    } else {
+        rg_rel_read_primary(false);
+    }
     int rc = req->route->handler(app, req, res);
     if (rc < 0)
         rg_reply_problem(res, rc, req->path);
+    else if (rw_key[0] && strcmp(req->method, "GET") != 0 && res->status < 300)
+        rg_cache_set(&app->st.cache, rw_key, "1", 1, RG_READ_OWN_WRITES_MS);
+    rg_rel_read_primary(false);
 }
 
 static void log_access(rg_request *req, const rg_response *res, int64_t dur_us)

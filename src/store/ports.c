@@ -14,10 +14,29 @@
 
 /* ---- relational ---- */
 
+#define IN_USE "rg_pool_in_use{store=\"relational\"}"
+
 int rg_rel_acquire(rg_relational *r, rg_rel_conn **out)
 {
     return r->ops->acquire(r->db, out);
 }
+static _Thread_local bool read_primary;
+
+void rg_rel_read_primary(bool on)
+{
+    read_primary = on;
+}
+
+int rg_rel_acquire_read(rg_relational *r, rg_rel_conn **out)
+{
+    if (read_primary || r->ops->version < 2 || !r->ops->acquire_read)
+        return rg_rel_acquire(r, out);
+    int rc = r->ops->acquire_read(r->db, out);
+    if (rc == 0)
+        rg_metrics_gauge_add(IN_USE, 1);
+    return rc;
+}
+
 void rg_rel_release(rg_relational *r, rg_rel_conn *c)
 {
     if (c)

@@ -28,6 +28,9 @@ typedef struct api_server {
     char dir[512]; /* the data folder (RG_DATA_DIR) */
     char log[600]; /* dir/server.log: the server's stderr and stdout */
     char base[64]; /* "http://127.0.0.1:PORT" */
+    /* Server profile (RG_TEST_PROFILE=server): the store URLs the server
+     * gets, kept across restarts; empty on the embedded profile. */
+    char relational_url[256], document_url[256], cache_url[256];
 } api_server;
 
 /* The server of this test program; the HTTP helpers talk to it. */

@@ -1,6 +1,9 @@
 /* The server under test: a private `risinggen serve` per test program, on a
  * free port with a fresh data folder, stopped with SIGTERM at the end. */
 #include "support.h"
+#include "pgtest.h"
+#include "risinggen/stores.h"
+#include "risinggen/util.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -91,6 +94,44 @@ static void child_env(const api_server *s)
     setenv("RG_LISTEN", listen, 1);
     setenv("RG_DATA_DIR", s->dir, 1);
     setenv("RG_ACCESS_LOG", "0", 1);
+    if (s->relational_url[0])
+        setenv("RG_RELATIONAL_URL", s->relational_url, 1);
+    if (s->document_url[0])
+        setenv("RG_DOCUMENT_URL", s->document_url, 1);
+    if (s->cache_url[0])
+        setenv("RG_CACHE_URL", s->cache_url, 1);
+}
+
+/* The server profile: PostgreSQL (a fresh database per test program) for
+ * relational data and, where this build has the adapters, for documents,
+ * and Redis (a key prefix per test program) for the cache. */
+static int server_profile(api_server *s)
+{
+    const char *profile = getenv("RG_TEST_PROFILE");
+    if (!profile || strcmp(profile, "server") != 0 || s->relational_url[0])
+        return 0;
+#ifdef RG_WITH_POSTGRES
+    char *db = rg_test_pg_create_db("api");
+    if (!db) {
+        print_error("the server profile needs RG_TEST_PG_URL (scripts/run-tests.sh sets it)\n");
+        return -1;
+    }
+    snprintf(s->relational_url, sizeof s->relational_url, "%s", db);
+    if (rg_doc_adapter(db))
+        snprintf(s->document_url, sizeof s->document_url, "%s", db);
+    free(db);
+    const char *redis = getenv("RG_TEST_REDIS_URL");
+    if (redis && *redis) {
+        char url[256];
+        snprintf(url, sizeof url, "%s/0?prefix=api%d:", redis, (int)getpid());
+        if (rg_cache_adapter(url))
+            snprintf(s->cache_url, sizeof s->cache_url, "%s", url);
+    }
+    return 0;
+#else
+    print_error("the server profile needs a build WITH_POSTGRES\n");
+    return -1;
+#endif
 }
 
 static const char *rg_bin(void)
@@ -178,6 +219,8 @@ int srv_start(api_server *s, const char *dir)
         }
     }
     snprintf(s->log, sizeof s->log, "%s/server.log", s->dir);
+    if (server_profile(s) < 0)
+        return -1;
     for (int attempt = 0; attempt < 3; attempt++) {
         s->port = free_port();
         if (s->port <= 0) {
@@ -289,6 +332,12 @@ void srv_remove_dir(api_server *s)
     }
     if (s->dir[0])
         nftw(s->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+#ifdef RG_WITH_POSTGRES
+    if (s->relational_url[0]) {
+        rg_test_pg_drop_db(rg_xstrdup(s->relational_url));
+        s->relational_url[0] = s->document_url[0] = s->cache_url[0] = '\0';
+    }
+#endif
 }
 
 void srv_dump_log(const api_server *s)
@@ -362,6 +411,19 @@ int srv_cli(const api_server *s, char *out, size_t cap, ...)
     if (waitpid(pid, &st, 0) != pid)
         return -1;
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* A server-profile run without the private servers is skipped (ctest's
+ * SKIP_RETURN_CODE 77), saying why. */
+__attribute__((constructor)) static void skip_without_servers(void)
+{
+    const char *profile = getenv("RG_TEST_PROFILE");
+    const char *pg = getenv("RG_TEST_PG_URL");
+    if (profile && strcmp(profile, "server") == 0 && (!pg || !*pg)) {
+        printf("SKIPPED api/server profile: RG_TEST_PG_URL is not set\n");
+        fflush(stdout);
+        _exit(77);
+    }
 }
 
 int api_setup(void **state)

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "domain.h"
+#include "pgtest.h"
 #include "tmpdir.h"
 
 #define USERS 200
@@ -19,12 +20,18 @@ static char dir[512];
 static char users[USERS][RG_OID_LEN + 1];
 static rg_principal organizer;
 
+/* The relational store under test: NULL for SQLite in the scratch folder,
+ * else a PostgreSQL URL. */
+static const char *relational_url;
+
 static int setup(void **state)
 {
     (void)state;
     snprintf(dir, sizeof dir, "%s", rg_test_tmpdir());
     char rel[600], docs[600], search[600];
-    snprintf(rel, sizeof rel, "sqlite:%s/rel.db", dir);
+    snprintf(rel, sizeof rel, "%s%s%s",
+             relational_url ? "" : "sqlite:", relational_url ? relational_url : dir,
+             relational_url ? "" : "/rel.db");
     snprintf(docs, sizeof docs, "sqlite:%s/docs.db", dir);
     snprintf(search, sizeof search, "sqlite:%s/search.db", dir);
     rg_store_urls u = {rel, docs, "memory:", search};
@@ -283,5 +290,16 @@ int main(void)
         cmocka_unit_test(expired_holds_free_places),
         cmocka_unit_test(age_rules),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    int failed = cmocka_run_group_tests_name("capacity on sqlite", tests, setup, teardown);
+#ifdef RG_WITH_POSTGRES
+    char *pg = rg_test_pg_create_db("capacity");
+    if (pg) {
+        relational_url = pg;
+        failed += cmocka_run_group_tests_name("capacity on postgresql", tests, setup, teardown);
+        rg_test_pg_drop_db(pg);
+    } else {
+        printf("SKIPPED relational/postgresql capacity: RG_TEST_PG_URL is not set\n");
+    }
+#endif
+    return failed;
 }

@@ -12,6 +12,7 @@
 #include "risinggen/app.h"
 #include "risinggen/error.h"
 #include "risinggen/migrate.h"
+#include "pgtest.h"
 #include "tmpdir.h"
 
 struct fixture {
@@ -19,12 +20,26 @@ struct fixture {
     rg_stores st;
 };
 
+/* false: SQLite in a scratch folder; true: a fresh PostgreSQL database per
+ * test on the private server. */
+static bool on_postgres;
+
+static char *pg_url;
+
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof *f);
     snprintf(f->dir, sizeof f->dir, "%s", rg_test_tmpdir());
     char rel[600], docs[600], search[600];
     snprintf(rel, sizeof rel, "sqlite:%s/rel.db", f->dir);
+#ifdef RG_WITH_POSTGRES
+    if (on_postgres) {
+        pg_url = rg_test_pg_create_db("migrations");
+        if (!pg_url)
+            return -1;
+        snprintf(rel, sizeof rel, "%s", pg_url);
+    }
+#endif
     snprintf(docs, sizeof docs, "sqlite:%s/docs.db", f->dir);
     snprintf(search, sizeof search, "sqlite:%s/search.db", f->dir);
     rg_store_urls u = {rel, docs, "memory:", search};
@@ -41,6 +56,12 @@ static int teardown(void **state)
     struct fixture *f = *state;
     rg_stores_close(&f->st);
     rg_test_rmdir(f->dir);
+#ifdef RG_WITH_POSTGRES
+    if (pg_url) {
+        rg_test_pg_drop_db(pg_url);
+        pg_url = NULL;
+    }
+#endif
     free(f);
     return 0;
 }
@@ -164,5 +185,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(unknown_version_is_refused, setup, teardown),
         cmocka_unit_test(dialects_are_twins),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = cmocka_run_group_tests_name("migrations on sqlite", tests, NULL, NULL);
+#ifdef RG_WITH_POSTGRES
+    if (getenv("RG_TEST_PG_URL") && *getenv("RG_TEST_PG_URL")) {
+        on_postgres = true;
+        failed += cmocka_run_group_tests_name("migrations on postgresql", tests, NULL, NULL);
+    } else {
+        printf("SKIPPED relational/postgresql migrations: RG_TEST_PG_URL is not set\n");
+    }
+#endif
+    return failed;
 }

@@ -1,0 +1,19 @@
+-- name: registration_get
+SELECT r.id, r.event_id, r.user_id, r.registration_date, r.status, r.payment_status,
+       r.payment_id, r.dietary_requirements, r.special_needs, r.checked_in, r.checked_in_at,
+       r.cancelled_at, r.cancellation_reason, r.hold_expires_at, r.guardian_consent,
+       e.organizer_id AS event_organizer_id, (e.cost_amount * 100)::bigint AS event_cost_minor,
+       e.hold_minutes AS event_hold_minutes
+FROM event_registrations r JOIN events e ON e.id = r.event_id
+WHERE r.id = $1
+
+-- name: registration_check_in
+UPDATE event_registrations SET checked_in = true,
+  checked_in_at = COALESCE(checked_in_at, $2), updated_at = $2
+WHERE id = $1 AND status IN ('confirmed', 'pending')
+
+-- name: registration_first_waitlisted
+-- Locks the row it returns; concurrent promoters each take a different one.
+SELECT id FROM event_registrations WHERE event_id = $1 AND status = 'waitlisted'
+ORDER BY id LIMIT 1
+FOR UPDATE SKIP LOCKED

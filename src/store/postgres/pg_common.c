@@ -1,0 +1,260 @@
+#include "pg_common.h"
+#include "risinggen/error.h"
+#include "risinggen/metrics.h"
+#include "risinggen/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The first line of a libpq message, for the log. */
+static const char *first_line(const char *msg, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%.*s", (int)strcspn(msg ? msg : "", "\n"), msg ? msg : "");
+    return buf;
+}
+
+static void conn_drop(struct rg__pg_conn *c)
+{
+    if (c->conn) {
+        PQfinish(c->conn);
+        c->conn = NULL;
+        if (c->pool->metric)
+            rg_metrics_gauge_add(c->pool->metric, -1);
+    }
+    for (int i = 0; i < c->nprepared; i++)
+        free(c->prepared[i]);
+    c->nprepared = 0;
+    c->in_tx = false;
+}
+
+static void conn_free(struct rg__pg_conn *c)
+{
+    conn_drop(c);
+    free(c->prepared);
+    free(c);
+}
+
+static void conn_unlink(struct rg__pg_pool *pool, struct rg__pg_conn *c)
+{
+    pthread_mutex_lock(&pool->lock);
+    for (struct rg__pg_conn **pp = &pool->conns; *pp; pp = &(*pp)->next)
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+    pthread_mutex_unlock(&pool->lock);
+}
+
+static void conn_destructor(void *p)
+{
+    struct rg__pg_conn *c = p;
+    conn_unlink(c->pool, c);
+    conn_free(c);
+}
+
+/* Server notices ("relation … already exists, skipping") go to the log at
+ * debug level; libpq's default would print them to stderr, outside the
+ * structured log. */
+static void on_notice(void *arg, const char *message)
+{
+    (void)arg;
+    char line[256];
+    rg_log(RG_LOG_DEBUG, "postgresql: %s", first_line(message, line, sizeof line));
+}
+
+/* Opens a connection with a bounded connect time, UTC times, a bounded
+ * statement time and UTF-8 text whatever the database's encoding or
+ * PGCLIENTENCODING say (every string in the program is UTF-8). */
+static PGconn *connect_url(const char *url)
+{
+    const char *keys[] = {"dbname",          "connect_timeout", "application_name",
+                          "client_encoding", "options",         NULL};
+    const char *vals[] = {url,
+                          "3",
+                          "risinggen",
+                          "UTF8",
+                          "-c TimeZone=UTC -c DateStyle=ISO -c statement_timeout=15000",
+                          NULL};
+    PGconn *conn = PQconnectdbParams(keys, vals, 1);
+    if (conn && PQstatus(conn) == CONNECTION_OK) {
+        PQsetNoticeProcessor(conn, on_notice, NULL);
+        return conn;
+    }
+    char line[256];
+    rg_warn("postgresql connect: %s",
+            conn ? first_line(PQerrorMessage(conn), line, sizeof line) : "out of memory");
+    PQfinish(conn);
+    return NULL;
+}
+
+int rg__pg_pool_open(struct rg__pg_pool *pool, const char *url, const char *metric)
+{
+    memset(pool, 0, sizeof *pool);
+    if (!url || (strncmp(url, "postgresql://", 13) != 0 && strncmp(url, "postgres://", 11) != 0))
+        return rg_error_set(RG_EINVAL, "not a postgresql:// URL");
+    PGconn *probe = connect_url(url);
+    if (!probe)
+        return rg_error_set(RG_EUNAVAIL, "the PostgreSQL server cannot be reached");
+    PQfinish(probe);
+    if (pthread_key_create(&pool->key, conn_destructor) != 0)
+        return rg_error_set(RG_ENOMEM, "out of memory");
+    pool->url = rg_xstrdup(url);
+    pool->metric = metric;
+    pthread_mutex_init(&pool->lock, NULL);
+    return 0;
+}
+
+void rg__pg_pool_close(struct rg__pg_pool *pool)
+{
+    if (!pool->url)
+        return;
+    pthread_key_delete(pool->key);
+    while (pool->conns) {
+        struct rg__pg_conn *c = pool->conns;
+        pool->conns = c->next;
+        conn_free(c);
+    }
+    pthread_mutex_destroy(&pool->lock);
+    free(pool->url);
+    pool->url = NULL;
+}
+
+int rg__pg_conn(struct rg__pg_pool *pool, struct rg__pg_conn **out)
+{
+    struct rg__pg_conn *c = pthread_getspecific(pool->key);
+    if (!c) {
+        c = rg_xcalloc(1, sizeof *c);
+        c->pool = pool;
+        pthread_mutex_lock(&pool->lock);
+        c->next = pool->conns;
+        pool->conns = c;
+        pthread_mutex_unlock(&pool->lock);
+        pthread_setspecific(pool->key, c);
+    }
+    if (c->conn && PQstatus(c->conn) != CONNECTION_OK)
+        conn_drop(c);
+    if (!c->conn) {
+        if (!(c->conn = connect_url(pool->url)))
+            return rg_error_set(RG_EUNAVAIL, "the database is not reachable; try again");
+        if (pool->metric)
+            rg_metrics_gauge_add(pool->metric, 1);
+    }
+    *out = c;
+    return 0;
+}
+
+int rg__pg_error(struct rg__pg_conn *c, PGresult *res, const char *what)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    char buf[512];
+    const char *msg = first_line(res       ? PQresultErrorMessage(res)
+                                 : c->conn ? PQerrorMessage(c->conn)
+                                           : "",
+                                 buf, sizeof buf);
+    if (!state || c->conn == NULL || PQstatus(c->conn) != CONNECTION_OK) {
+        rg_warn("postgresql %s: connection lost: %s", what, msg);
+        conn_drop(c);
+        return rg_error_set(RG_EUNAVAIL, "the database is not reachable; try again");
+    }
+    if (strcmp(state, "23505") == 0)
+        return rg_error_set(RG_ECONFLICT, "a record with the same key already exists");
+    if (strncmp(state, "23", 2) == 0) {
+        rg_warn("postgresql %s: %s", what, msg);
+        return rg_error_set(RG_EUNPROCESSABLE, "the change breaks a data rule");
+    }
+    if (strncmp(state, "22", 2) == 0) { /* data exception: a value out of range */
+        rg_warn("postgresql %s: %s", what, msg);
+        return rg_error_set(RG_EINVAL, "a value is out of range");
+    }
+    if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 || strcmp(state, "57014") == 0 ||
+        strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0 ||
+        strncmp(state, "53", 2) == 0) {
+        rg_warn("postgresql %s: %s (%s)", what, msg, state);
+        return rg_error_set(RG_EUNAVAIL, "the database is busy; try again");
+    }
+    rg_err("postgresql %s: %s (%s)", what, msg, state);
+    return rg_error_set(RG_EINTERNAL, "internal error");
+}
+
+static bool is_prepared(struct rg__pg_conn *c, const char *name)
+{
+    for (int i = 0; i < c->nprepared; i++)
+        if (strcmp(c->prepared[i], name) == 0)
+            return true;
+    return false;
+}
+
+static int result_rc(struct rg__pg_conn *c, PGresult *res, const char *what, PGresult **out)
+{
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        int rc = rg__pg_error(c, res, what);
+        PQclear(res);
+        return rc;
+    }
+    const char *tuples = PQcmdTuples(res);
+    int n = tuples && *tuples ? atoi(tuples) : PQntuples(res);
+    if (out)
+        *out = res;
+    else
+        PQclear(res);
+    return n;
+}
+
+int rg__pg_exec(struct rg__pg_conn *c, const char *name, const char *sql, int n,
+                const char *const *values, PGresult **out)
+{
+    if (out)
+        *out = NULL;
+    if (!c->conn)
+        return rg_error_set(RG_EUNAVAIL, "the database is not reachable; try again");
+    if (!name)
+        return result_rc(c, PQexecParams(c->conn, sql, n, NULL, values, NULL, NULL, 0), "query",
+                         out);
+    if (!is_prepared(c, name)) {
+        PGresult *p = PQprepare(c->conn, name, sql, 0, NULL);
+        int rc = result_rc(c, p, name, NULL);
+        if (rc < 0)
+            return rc;
+        if (c->nprepared == c->cap) {
+            c->cap = c->cap ? c->cap * 2 : 32;
+            c->prepared = realloc(c->prepared, sizeof *c->prepared * (size_t)c->cap);
+            if (!c->prepared)
+                abort();
+        }
+        c->prepared[c->nprepared++] = rg_xstrdup(name);
+    }
+    return result_rc(c, PQexecPrepared(c->conn, name, n, values, NULL, NULL, 0), name, out);
+}
+
+int rg__pg_command(struct rg__pg_conn *c, const char *sql)
+{
+    if (!c->conn)
+        return rg_error_set(RG_EUNAVAIL, "the database is not reachable; try again");
+    int rc = result_rc(c, PQexec(c->conn, sql), "command", NULL);
+    return rc < 0 ? rc : 0;
+}
+
+void rg__pg_release(struct rg__pg_conn *c)
+{
+    if (!c || !c->conn)
+        return;
+    if (c->in_tx || PQtransactionStatus(c->conn) != PQTRANS_IDLE) {
+        PGresult *r = PQexec(c->conn, "ROLLBACK");
+        PQclear(r);
+        c->in_tx = false;
+    }
+    if (PQstatus(c->conn) != CONNECTION_OK)
+        conn_drop(c);
+}
+
+int rg__pg_ping(struct rg__pg_pool *pool)
+{
+    struct rg__pg_conn *c;
+    int rc = rg__pg_conn(pool, &c);
+    if (rc < 0)
+        return rc;
+    rc = rg__pg_command(c, "SELECT 1");
+    return rc;
+}

@@ -1,0 +1,272 @@
+/* Relational port on PostgreSQL (libpq): one connection per thread per
+ * server, named statements prepared once per connection, transactions in
+ * READ COMMITTED (the capacity UPDATE re-checks its WHERE after waiting for
+ * a row lock, so one statement both decides and reserves a place).
+ *
+ * Read replicas (RG_RELATIONAL_REPLICA_URLS, comma-separated): connections
+ * acquired with rg_rel_acquire_read go to a replica, round robin, unless the
+ * calling thread is told to read its own writes (rg_rel_read_primary); any
+ * replica that cannot be reached sends the read to the primary. Values
+ * come back as text; timestamptz as RFC 3339 UTC, booleans as 1/0. */
+#include "pg_common.h"
+#include "risinggen/error.h"
+#include "risinggen/relational.h"
+#include "risinggen/util.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_REPLICAS    8
+#define OID_BOOL        16
+#define OID_TIMESTAMPTZ 1184
+
+struct rg_rel_conn {
+    struct rg__pg_conn *pg;
+};
+
+struct rg_rel {
+    struct rg__pg_pool primary;
+    struct rg__pg_pool replicas[MAX_REPLICAS];
+    int nreplicas;
+    atomic_uint next_replica;
+};
+
+/* Each thread gets one handle per pool; the handle only points at the
+ * thread's pooled connection. */
+static _Thread_local struct rg_rel_conn handles[1 + MAX_REPLICAS];
+
+static int pg_open(rg_rel **out, const char *url)
+{
+    struct rg_rel *r = rg_xcalloc(1, sizeof *r);
+    int rc = rg__pg_pool_open(&r->primary, url,
+                              "rg_pool_connections{store=\"relational\",adapter=\"postgresql\"}");
+    if (rc < 0) {
+        free(r);
+        return rc;
+    }
+    const char *list = getenv("RG_RELATIONAL_REPLICA_URLS");
+    while (list && *list && r->nreplicas < MAX_REPLICAS) {
+        size_t n = strcspn(list, ",");
+        char *one = rg_xmalloc(n + 1);
+        memcpy(one, list, n);
+        one[n] = '\0';
+        if (n && rg__pg_pool_open(&r->replicas[r->nreplicas], one,
+                                  "rg_pool_connections{store=\"relational-replica\","
+                                  "adapter=\"postgresql\"}") == 0)
+            r->nreplicas++;
+        else if (n)
+            rg_warn("read replica %d cannot be reached; reads go to the primary until restart",
+                    r->nreplicas + 1);
+        free(one);
+        list += n + (list[n] == ',');
+    }
+    rg_error_clear();
+    *out = r;
+    return 0;
+}
+
+static void pg_close(rg_rel *r)
+{
+    if (!r)
+        return;
+    rg__pg_pool_close(&r->primary);
+    for (int i = 0; i < r->nreplicas; i++)
+        rg__pg_pool_close(&r->replicas[i]);
+    free(r);
+}
+
+static int pg_acquire(rg_rel *r, rg_rel_conn **out)
+{
+    struct rg__pg_conn *c;
+    int rc = rg__pg_conn(&r->primary, &c);
+    if (rc < 0)
+        return rc;
+    handles[0].pg = c;
+    *out = &handles[0];
+    return 0;
+}
+
+static int pg_acquire_read(rg_rel *r, rg_rel_conn **out)
+{
+    if (r->nreplicas == 0)
+        return pg_acquire(r, out);
+    unsigned start = atomic_fetch_add(&r->next_replica, 1);
+    for (int k = 0; k < r->nreplicas; k++) {
+        int i = (int)((start + (unsigned)k) % (unsigned)r->nreplicas);
+        struct rg__pg_conn *c;
+        if (rg__pg_conn(&r->replicas[i], &c) == 0) {
+            handles[1 + i].pg = c;
+            *out = &handles[1 + i];
+            return 0;
+        }
+    }
+    rg_error_clear();
+    return pg_acquire(r, out);
+}
+
+static void pg_release(rg_rel *r, rg_rel_conn *c)
+{
+    (void)r;
+    rg__pg_release(c->pg);
+}
+
+static int pg_begin(rg_rel_conn *c, bool write)
+{
+    (void)write; /* row locks taken by the statements themselves */
+    int rc = rg__pg_command(c->pg, "BEGIN");
+    if (rc == 0)
+        c->pg->in_tx = true;
+    return rc;
+}
+
+static int pg_commit(rg_rel_conn *c)
+{
+    int rc = rg__pg_command(c->pg, "COMMIT");
+    c->pg->in_tx = false;
+    return rc;
+}
+
+static int pg_rollback(rg_rel_conn *c)
+{
+    if (!c->pg->conn || !c->pg->in_tx)
+        return 0;
+    int rc = rg__pg_command(c->pg, "ROLLBACK");
+    c->pg->in_tx = false;
+    return rc;
+}
+
+/* "2026-06-01 12:00:00.123+00" → "2026-06-01T12:00:00Z" (the session runs in UTC). */
+static size_t put_time(rg_buf *b, const char *v)
+{
+    size_t n = strlen(v);
+    if (n < 19 || v[10] != ' ') {
+        rg_buf_put(b, v, n + 1);
+        return n;
+    }
+    char t[RG_TIME_LEN + 1];
+    memcpy(t, v, 19);
+    t[10] = 'T';
+    t[19] = 'Z';
+    t[20] = '\0';
+    rg_buf_put(b, t, RG_TIME_LEN + 1);
+    return RG_TIME_LEN;
+}
+
+static rg_rows *to_rows(PGresult *res)
+{
+    int ncols = PQnfields(res), nrows = PQntuples(res);
+    rg_buf text = {0};
+    size_t ncells = (size_t)ncols * (size_t)nrows;
+    long *offsets = rg_xcalloc(ncells ? ncells : 1, sizeof *offsets);
+    size_t names_len = 0;
+    for (int j = 0; j < ncols; j++)
+        names_len += strlen(PQfname(res, j)) + 1;
+    for (int i = 0; i < nrows; i++)
+        for (int j = 0; j < ncols; j++) {
+            long *o = &offsets[(size_t)i * (size_t)ncols + (size_t)j];
+            if (PQgetisnull(res, i, j)) {
+                *o = -1;
+                continue;
+            }
+            *o = (long)text.len;
+            const char *v = PQgetvalue(res, i, j);
+            Oid type = PQftype(res, j);
+            if (type == OID_BOOL)
+                rg_buf_put(&text, v[0] == 't' ? "1" : "0", 2);
+            else if (type == OID_TIMESTAMPTZ)
+                put_time(&text, v);
+            else
+                rg_buf_put(&text, v, strlen(v) + 1);
+        }
+    size_t ptrs = (size_t)ncols * (size_t)(nrows + 1);
+    rg_rows *rows = rg_xmalloc(sizeof *rows + ptrs * sizeof(char *) + names_len + text.len + 1);
+    char **cellp = (char **)(rows + 1);
+    char *names = (char *)(cellp + ptrs);
+    char *data = names + names_len;
+    if (text.len)
+        memcpy(data, text.data, text.len);
+    rows->ncols = ncols;
+    rows->nrows = nrows;
+    rows->names = cellp;
+    rows->cells = cellp + ncols;
+    for (int j = 0; j < ncols; j++) {
+        size_t l = strlen(PQfname(res, j)) + 1;
+        memcpy(names, PQfname(res, j), l);
+        rows->names[j] = names;
+        names += l;
+    }
+    for (size_t k = 0; k < ncells; k++)
+        rows->cells[k] = offsets[k] < 0 ? NULL : data + offsets[k];
+    rg_buf_free(&text);
+    free(offsets);
+    return rows;
+}
+
+#define MAX_PARAMS 32
+
+static int pg_query(rg_rel_conn *c, const char *name, const rg_param *p, int n, rg_rows **out)
+{
+    const char *sql = rg_query_sql("postgresql", name);
+    if (!sql) {
+        rg_err("no postgresql query named %s", name);
+        return rg_error_set(RG_EINTERNAL, "internal error");
+    }
+    if (n > MAX_PARAMS)
+        return rg_error_set(RG_EINTERNAL, "internal error");
+    char bufs[MAX_PARAMS][32];
+    const char *values[MAX_PARAMS];
+    for (int i = 0; i < n; i++) {
+        switch (p[i].type) {
+        case RG_P_INT:
+            snprintf(bufs[i], sizeof bufs[i], "%lld", (long long)p[i].i);
+            values[i] = bufs[i];
+            break;
+        case RG_P_REAL:
+            snprintf(bufs[i], sizeof bufs[i], "%.17g", p[i].d);
+            values[i] = bufs[i];
+            break;
+        case RG_P_TEXT:
+            values[i] = p[i].s;
+            break;
+        default:
+            values[i] = NULL;
+        }
+    }
+    PGresult *res = NULL;
+    int rc = rg__pg_exec(c->pg, name, sql, n, values, out ? &res : NULL);
+    if (rc >= 0 && out) {
+        *out = to_rows(res);
+        PQclear(res);
+    }
+    return rc;
+}
+
+static int pg_exec_script(rg_rel_conn *c, const char *sql)
+{
+    return rg__pg_command(c->pg, sql);
+}
+
+static int pg_ping(rg_rel *r)
+{
+    return rg__pg_ping(&r->primary);
+}
+
+const struct rg_rel_ops rg_pg_rel_ops = {
+    .version = RG_REL_OPS_VERSION,
+    .caps = RG_REL_CAP_RETURNING | RG_REL_CAP_REPLICAS,
+    .scheme = "postgresql",
+    .dialect = "postgresql",
+    .open = pg_open,
+    .close = pg_close,
+    .acquire = pg_acquire,
+    .release = pg_release,
+    .begin = pg_begin,
+    .commit = pg_commit,
+    .rollback = pg_rollback,
+    .query = pg_query,
+    .exec_script = pg_exec_script,
+    .ping = pg_ping,
+    .acquire_read = pg_acquire_read,
+};
