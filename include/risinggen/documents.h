@@ -14,6 +14,9 @@
 enum rg_doc_caps {
     RG_DOC_CAP_UNIQUE = 1u << 0, /* enforces unique indexes */
     RG_DOC_CAP_TTL = 1u << 1,
+    /* stores strings holding U+0000; without it such a document is refused
+     * with RG_EVALIDATION (PostgreSQL JSONB cannot hold it) */
+    RG_DOC_CAP_NUL_IN_STRINGS = 1u << 2,
 };
 
 typedef struct rg_docs rg_docs;
@@ -90,5 +93,8 @@ int rg_docs_remove_where(rg_documents *s, const char *coll, const rg_doc_filter 
 int rg_docs_ping(rg_documents *s);
 
 extern const struct rg_doc_ops rg_sqlite_doc_ops;
+#ifdef RG_WITH_POSTGRES
+extern const struct rg_doc_ops rg_pg_doc_ops;
+#endif
 
 #endif

@@ -393,7 +393,8 @@ int rg_event_get_text(rg_app *app, const rg_principal *who, const char *id_or_sl
         event_key(id, key, sizeof key);
         char *val = NULL;
         size_t vlen;
-        if (rg_cache_get(&app->st.cache, key, &val, &vlen) == 0) {
+        /* Someone who just changed data skips views a replica may have filled. */
+        if (!rg_rel_reading_own_writes() && rg_cache_get(&app->st.cache, key, &val, &vlen) == 0) {
             char *nl = memchr(val, '\n', vlen);
             if (nl) {
                 if (!audience_allows(val, (size_t)(nl - val), who)) {
@@ -773,7 +774,8 @@ int rg_event_list_text(rg_app *app, const rg_event_query *q, char **out, size_t 
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
         rg_buf_printf(&key, "|%s", parts[i] ? parts[i] : "\x01");
     bool cacheable = key.len < 1024;
-    if (cacheable && rg_cache_get(&app->st.cache, key.data, out, len) == 0) {
+    if (cacheable && !rg_rel_reading_own_writes() &&
+        rg_cache_get(&app->st.cache, key.data, out, len) == 0) {
         rg_buf_free(&key);
         return 0;
     }

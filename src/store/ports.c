@@ -27,6 +27,11 @@ void rg_rel_read_primary(bool on)
     read_primary = on;
 }
 
+bool rg_rel_reading_own_writes(void)
+{
+    return read_primary;
+}
+
 int rg_rel_acquire_read(rg_relational *r, rg_rel_conn **out)
 {
     if (read_primary || r->ops->version < 2 || !r->ops->acquire_read)

@@ -14,7 +14,12 @@ static const struct rg_rel_ops *const rel_adapters[] = {
     &rg_pg_rel_ops,
 #endif
 };
-static const struct rg_doc_ops *const doc_adapters[] = {&rg_sqlite_doc_ops};
+static const struct rg_doc_ops *const doc_adapters[] = {
+    &rg_sqlite_doc_ops,
+#ifdef RG_WITH_POSTGRES
+    &rg_pg_doc_ops,
+#endif
+};
 static const struct rg_cache_ops *const cache_adapters[] = {&rg_memory_cache_ops};
 static const struct rg_search_ops *const search_adapters[] = {&rg_sqlite_search_ops};
 

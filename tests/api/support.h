@@ -31,6 +31,7 @@ typedef struct api_server {
     /* Server profile (RG_TEST_PROFILE=server): the store URLs the server
      * gets, kept across restarts; empty on the embedded profile. */
     char relational_url[256], document_url[256], cache_url[256];
+    char replica_url[256]; /* with RG_TEST_WITH_REPLICA=1: the same database on the replica */
 } api_server;
 
 /* The server of this test program; the HTTP helpers talk to it. */

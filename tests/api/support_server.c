@@ -100,6 +100,8 @@ static void child_env(const api_server *s)
         setenv("RG_DOCUMENT_URL", s->document_url, 1);
     if (s->cache_url[0])
         setenv("RG_CACHE_URL", s->cache_url, 1);
+    if (s->replica_url[0])
+        setenv("RG_RELATIONAL_REPLICA_URLS", s->replica_url, 1);
 }
 
 /* The server profile: PostgreSQL (a fresh database per test program) for
@@ -117,6 +119,21 @@ static int server_profile(api_server *s)
         return -1;
     }
     snprintf(s->relational_url, sizeof s->relational_url, "%s", db);
+    const char *replica = getenv("RG_TEST_PG_REPLICA_URL"), *want = getenv("RG_TEST_WITH_REPLICA");
+    if (replica && want && strcmp(want, "1") == 0) {
+        const char *slash = strchr(replica + strlen("postgresql://"), '/');
+        snprintf(s->replica_url, sizeof s->replica_url, "%.*s%s",
+                 (int)(slash ? slash - replica : (long)strlen(replica)), replica, strrchr(db, '/'));
+        /* The new database reaches the replica a moment later. */
+        for (int i = 0; i < 100; i++) {
+            PGconn *c = PQconnectdb(s->replica_url);
+            bool ok = PQstatus(c) == CONNECTION_OK;
+            PQfinish(c);
+            if (ok)
+                break;
+            usleep(50 * 1000);
+        }
+    }
     if (rg_doc_adapter(db))
         snprintf(s->document_url, sizeof s->document_url, "%s", db);
     free(db);
@@ -335,7 +352,7 @@ void srv_remove_dir(api_server *s)
 #ifdef RG_WITH_POSTGRES
     if (s->relational_url[0]) {
         rg_test_pg_drop_db(rg_xstrdup(s->relational_url));
-        s->relational_url[0] = s->document_url[0] = s->cache_url[0] = '\0';
+        s->relational_url[0] = s->document_url[0] = s->cache_url[0] = s->replica_url[0] = '\0';
     }
 #endif
 }

@@ -3,6 +3,7 @@
 #include "risinggen/metrics.h"
 #include "risinggen/util.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,21 +89,33 @@ static PGconn *connect_url(const char *url)
     return NULL;
 }
 
-int rg__pg_pool_open(struct rg__pg_pool *pool, const char *url, const char *metric)
+static int pool_init(struct rg__pg_pool *pool, const char *url, const char *metric, bool probe)
 {
     memset(pool, 0, sizeof *pool);
     if (!url || (strncmp(url, "postgresql://", 13) != 0 && strncmp(url, "postgres://", 11) != 0))
         return rg_error_set(RG_EINVAL, "not a postgresql:// URL");
-    PGconn *probe = connect_url(url);
-    if (!probe)
-        return rg_error_set(RG_EUNAVAIL, "the PostgreSQL server cannot be reached");
-    PQfinish(probe);
+    if (probe) {
+        PGconn *c = connect_url(url);
+        if (!c)
+            return rg_error_set(RG_EUNAVAIL, "the PostgreSQL server cannot be reached");
+        PQfinish(c);
+    }
     if (pthread_key_create(&pool->key, conn_destructor) != 0)
         return rg_error_set(RG_ENOMEM, "out of memory");
     pool->url = rg_xstrdup(url);
     pool->metric = metric;
     pthread_mutex_init(&pool->lock, NULL);
     return 0;
+}
+
+int rg__pg_pool_open(struct rg__pg_pool *pool, const char *url, const char *metric)
+{
+    return pool_init(pool, url, metric, true);
+}
+
+int rg__pg_pool_open_lazy(struct rg__pg_pool *pool, const char *url, const char *metric)
+{
+    return pool_init(pool, url, metric, false);
 }
 
 void rg__pg_pool_close(struct rg__pg_pool *pool)
@@ -135,8 +148,12 @@ int rg__pg_conn(struct rg__pg_pool *pool, struct rg__pg_conn **out)
     if (c->conn && PQstatus(c->conn) != CONNECTION_OK)
         conn_drop(c);
     if (!c->conn) {
-        if (!(c->conn = connect_url(pool->url)))
+        if (rg_now_ms() < atomic_load(&pool->down_until_ms))
             return rg_error_set(RG_EUNAVAIL, "the database is not reachable; try again");
+        if (!(c->conn = connect_url(pool->url))) {
+            atomic_store(&pool->down_until_ms, rg_now_ms() + 1000);
+            return rg_error_set(RG_EUNAVAIL, "the database is not reachable; try again");
+        }
         if (pool->metric)
             rg_metrics_gauge_add(pool->metric, 1);
     }

@@ -23,18 +23,22 @@ struct rg__pg_conn {
 
 struct rg__pg_pool {
     char *url;
-    const char *metric; /* gauge series of open connections, or NULL */
+    _Atomic long long down_until_ms; /* after a failed connect, fail fast until then */
+    const char *metric;              /* gauge series of open connections, or NULL */
     pthread_key_t key;
     pthread_mutex_t lock; /* guards conns */
     struct rg__pg_conn *conns;
 };
 
-/* Sets up pool for url ("postgresql://…" or "postgres://…") and connects
- * once, so that an unreachable server fails at start. metric is static. */
+/* Sets up pool for url ("postgresql://…" or "postgres://…"). With probe it
+ * connects once, so that an unreachable server fails at start; without it
+ * the first use connects (read replicas). metric is static. */
 int rg__pg_pool_open(struct rg__pg_pool *pool, const char *url, const char *metric);
+int rg__pg_pool_open_lazy(struct rg__pg_pool *pool, const char *url, const char *metric);
 void rg__pg_pool_close(struct rg__pg_pool *pool);
 /* This thread's connection, (re)connected when needed. RG_EUNAVAIL when the
- * server cannot be reached. */
+ * server cannot be reached; for a second after a failed connect, every caller
+ * gets RG_EUNAVAIL at once instead of waiting for its own timeout. */
 int rg__pg_conn(struct rg__pg_pool *pool, struct rg__pg_conn **out);
 /* Runs the statement sql under name (prepared once per connection; name NULL
  * runs it unprepared) with text parameters (NULL for SQL NULL). *out (may be

@@ -24,6 +24,8 @@
 
 struct rg_rel_conn {
     struct rg__pg_conn *pg;
+    struct rg_rel *owner;
+    bool replica;
 };
 
 struct rg_rel {
@@ -52,13 +54,13 @@ static int pg_open(rg_rel **out, const char *url)
         char *one = rg_xmalloc(n + 1);
         memcpy(one, list, n);
         one[n] = '\0';
-        if (n && rg__pg_pool_open(&r->replicas[r->nreplicas], one,
-                                  "rg_pool_connections{store=\"relational-replica\","
-                                  "adapter=\"postgresql\"}") == 0)
+        /* A replica that is down (or behind) now is tried again later. */
+        if (n && rg__pg_pool_open_lazy(&r->replicas[r->nreplicas], one,
+                                       "rg_pool_connections{store=\"relational-replica\","
+                                       "adapter=\"postgresql\"}") == 0)
             r->nreplicas++;
         else if (n)
-            rg_warn("read replica %d cannot be reached; reads go to the primary until restart",
-                    r->nreplicas + 1);
+            rg_warn("read replica %d is not a postgresql:// URL; ignored", r->nreplicas + 1);
         free(one);
         list += n + (list[n] == ',');
     }
@@ -83,7 +85,7 @@ static int pg_acquire(rg_rel *r, rg_rel_conn **out)
     int rc = rg__pg_conn(&r->primary, &c);
     if (rc < 0)
         return rc;
-    handles[0].pg = c;
+    handles[0] = (struct rg_rel_conn){.pg = c, .owner = r};
     *out = &handles[0];
     return 0;
 }
@@ -97,7 +99,7 @@ static int pg_acquire_read(rg_rel *r, rg_rel_conn **out)
         int i = (int)((start + (unsigned)k) % (unsigned)r->nreplicas);
         struct rg__pg_conn *c;
         if (rg__pg_conn(&r->replicas[i], &c) == 0) {
-            handles[1 + i].pg = c;
+            handles[1 + i] = (struct rg_rel_conn){.pg = c, .owner = r, .replica = true};
             *out = &handles[1 + i];
             return 0;
         }
@@ -236,6 +238,13 @@ static int pg_query(rg_rel_conn *c, const char *name, const rg_param *p, int n, 
     }
     PGresult *res = NULL;
     int rc = rg__pg_exec(c->pg, name, sql, n, values, out ? &res : NULL);
+    if (rc < 0 && c->replica) {
+        /* A replica that lags behind a migration, or went away: ask the primary. */
+        rg_error_clear();
+        rg_rel_conn *primary;
+        if ((rc = pg_acquire(c->owner, &primary)) == 0)
+            rc = rg__pg_exec(primary->pg, name, sql, n, values, out ? &res : NULL);
+    }
     if (rc >= 0 && out) {
         *out = to_rows(res);
         PQclear(res);

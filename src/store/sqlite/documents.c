@@ -768,7 +768,7 @@ static int docs_ping(rg_docs *d)
 
 const struct rg_doc_ops rg_sqlite_doc_ops = {
     .version = RG_DOC_OPS_VERSION,
-    .caps = RG_DOC_CAP_UNIQUE,
+    .caps = RG_DOC_CAP_UNIQUE | RG_DOC_CAP_NUL_IN_STRINGS,
     .scheme = "sqlite",
     .open = docs_open,
     .close = docs_close,
