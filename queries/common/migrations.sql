@@ -14,3 +14,6 @@ INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES ($1, 
 
 -- name: migrations_delete
 DELETE FROM schema_migrations WHERE version = $1
+
+-- name: migrations_get
+SELECT version FROM schema_migrations WHERE version = $1

@@ -1,6 +1,6 @@
 -- name: event_take_place
 UPDATE events SET taken = taken + 1, updated_at = $2
-WHERE id = $1 AND (max_participants IS NULL OR taken < max_participants)
+WHERE id = $1 AND status = 'published' AND (max_participants IS NULL OR taken < max_participants)
 RETURNING taken
 
 -- name: event_release_places
@@ -10,11 +10,13 @@ UPDATE events SET taken = taken - $2, updated_at = $3 WHERE id = $1 AND taken >=
 UPDATE event_registrations
 SET status = 'cancelled', cancelled_at = $2, cancellation_reason = 'hold expired', updated_at = $2
 WHERE event_id = $1 AND status = 'pending' AND hold_expires_at IS NOT NULL AND hold_expires_at < $2
+  AND checked_in = CAST(0 AS BOOLEAN)
 RETURNING id
 
 -- name: events_with_expired_holds
 SELECT DISTINCT event_id FROM event_registrations
 WHERE status = 'pending' AND hold_expires_at IS NOT NULL AND hold_expires_at < $1
+  AND checked_in = CAST(0 AS BOOLEAN)
 LIMIT 100
 
 -- name: registration_insert
@@ -64,4 +66,9 @@ ORDER BY r.id LIMIT $5
 -- name: event_has_lapsed_holds
 SELECT 1 AS lapsed FROM event_registrations
 WHERE event_id = $1 AND status = 'pending' AND hold_expires_at IS NOT NULL AND hold_expires_at < $2
+  AND checked_in = CAST(0 AS BOOLEAN)
 LIMIT 1
+
+-- name: registrations_confirm_pending
+UPDATE event_registrations SET status = 'confirmed', hold_expires_at = NULL, updated_at = $2
+WHERE event_id = $1 AND status = 'pending'

@@ -27,7 +27,7 @@ UPDATE events SET title = $2, slug = $3, description = $4, start_date = $5, end_
   is_featured = $12, is_public = $13, cost_amount_minor = $14, cost_currency = $15,
   waitlist_enabled = $16, min_age = $17, guardian_consent_under = $18, hold_minutes = $19,
   updated_at = $20
-WHERE id = $1 AND (max_participants IS NULL OR $9 IS NULL OR taken <= $9)
+WHERE id = $1 AND ($9 IS NULL OR taken <= $9)
 
 -- name: event_list
 SELECT e.id, e.title, e.slug, e.description, e.start_date, e.end_date, e.registration_deadline,
@@ -64,3 +64,6 @@ FROM events e WHERE e.id = $1
 -- name: event_index_all
 SELECT id, title, description, type, status, is_public FROM events
 WHERE status = 'published' AND is_public = 1 AND id > $1 ORDER BY id LIMIT 500
+
+-- name: event_unlisted_ids
+SELECT id FROM events WHERE NOT (status = 'published' AND is_public = 1) AND id > $1 ORDER BY id LIMIT 500

@@ -78,7 +78,10 @@ static void event_key(int64_t id, char *key, size_t cap)
 void rg_event_cache_bump(rg_app *app)
 {
     int64_t g;
-    rg_cache_incr(&app->st.cache, "gen:events", 1, 0, &g);
+    /* A generation that was evicted starts again from the clock, never
+     * from a number an older page may still be cached under. */
+    if (rg_cache_incr(&app->st.cache, "gen:events", 1, 0, &g) == 0 && g == 1)
+        rg_cache_incr(&app->st.cache, "gen:events", rg_now_ms(), 0, &g);
 }
 
 void rg__event_uncache(rg_app *app, int64_t id)
@@ -286,6 +289,17 @@ static int load_event(rg_app *app, int64_t id, rg_rows **out)
     return load_event_from(app, id, false, out);
 }
 
+/* The fields a client may set on an event. */
+static const char *const patch_fields[] = {"title",       "slug",
+                                           "description", "startDate",
+                                           "endDate",     "registrationDeadline",
+                                           "venueId",     "maxParticipants",
+                                           "status",      "type",
+                                           "isFeatured",  "isPublic",
+                                           "cost",        "waitlistEnabled",
+                                           "minAge",      "guardianConsentUnder",
+                                           "holdMinutes", NULL};
+
 int rg_event_create(rg_app *app, const rg_principal *who, json_t *body, json_t **out)
 {
     if (!(who->roles & (RG_ROLE_ORGANIZER | RG_ROLE_ADMIN)))
@@ -294,9 +308,10 @@ int rg_event_create(rg_app *app, const rg_principal *who, json_t *body, json_t *
         return rg_error_set(RG_EVALIDATION, "the body must be a JSON object");
     struct event_fields f = {.is_public = true, .hold_minutes = 30};
     v_ctx v = {0};
+    v_only(&v, body, patch_fields); /* the same fields as PATCH; a typo is an error */
     apply_fields(&v, body, &f, true);
-    if (json_object_get(body, "status") &&
-        !json_equal(json_object_get(body, "status"), json_string("draft")))
+    json_t *status = json_object_get(body, "status");
+    if (status && !(json_is_string(status) && strcmp(json_string_value(status), "draft") == 0))
         v_fail(&v, "status", "a new event starts as a draft; publish it with PATCH");
     int rc = v_finish(&v);
     if (rc < 0)
@@ -468,8 +483,9 @@ static bool transition_ok(const char *from, const char *to)
 }
 
 /* Writes the event row and, when the change opened places (a larger
- * maximum, a waiting list on a published event), moves waitlisted people up
- * into them, all in one transaction. Returns rows changed (0: places were
+ * maximum, a published event with people waiting), moves waitlisted people up
+ * into them, all in one transaction; an event that became free confirms the
+ * registrations that were waiting for payment. Returns rows changed (0: places were
  * taken meanwhile below the new maximum) or an error. */
 static int update_and_fill(rg_app *app, int64_t id, const rg_param *p, const struct event_fields *f,
                            const char *status, const char *now)
@@ -484,7 +500,12 @@ static int update_and_fill(rg_app *app, int64_t id, const rg_param *p, const str
     int changed = rg_rel_query(rel, c, "event_update", p, 20, NULL);
     if ((rc = changed) <= 0)
         goto fail;
-    if (strcmp(status, "published") == 0 && f->waitlist) {
+    if (!f->has_cost) { /* free now: nobody has anything left to pay */
+        rg_param cp[] = {RG_PINT(id), RG_PTEXT(now)};
+        if ((rc = rg_rel_query(rel, c, "registrations_confirm_pending", cp, 2, NULL)) < 0)
+            goto fail;
+    }
+    if (strcmp(status, "published") == 0) {
         int moved;
         while ((moved = rg__promote_waitlisted(app, c, id, f->has_cost, f->hold_minutes, now)) > 0)
             ;
@@ -501,16 +522,6 @@ out:
     rg_rel_release(rel, c);
     return rc;
 }
-
-static const char *const patch_fields[] = {"title",       "slug",
-                                           "description", "startDate",
-                                           "endDate",     "registrationDeadline",
-                                           "venueId",     "maxParticipants",
-                                           "status",      "type",
-                                           "isFeatured",  "isPublic",
-                                           "cost",        "waitlistEnabled",
-                                           "minAge",      "guardianConsentUnder",
-                                           "holdMinutes", NULL};
 
 int rg_event_patch(rg_app *app, const rg_principal *who, const char *id_s, json_t *patch,
                    json_t **out)
@@ -771,8 +782,11 @@ int rg_event_list_text(rg_app *app, const rg_event_query *q, char **out, size_t 
     rg_buf_printf(&key, "d:%lld:%d", (long long)gen, q->limit);
     const char *parts[] = {q->q,    q->type,      q->city,      q->country,  q->from,  q->to,
                            q->near, q->radius_km, q->has_spots, q->featured, q->cursor};
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
-        rg_buf_printf(&key, "|%s", parts[i] ? parts[i] : "\x01");
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) /* length-prefixed: no collisions */
+        if (parts[i])
+            rg_buf_printf(&key, "|%zu:%s", strlen(parts[i]), parts[i]);
+        else
+            rg_buf_puts(&key, "|-");
     bool cacheable = key.len < 1024;
     if (cacheable && !rg_rel_reading_own_writes() &&
         rg_cache_get(&app->st.cache, key.data, out, len) == 0) {
@@ -866,6 +880,8 @@ int rg_event_attendees(rg_app *app, const rg_principal *who, const char *id_s, c
         if (rg_oid_valid(uid) && rg_user_load(app, uid, &user) == 0) {
             json_object_set(att, "firstName", json_object_get(user, "firstName"));
             json_object_set(att, "lastName", json_object_get(user, "lastName"));
+            /* The organizer of an event a person registered for reaches them
+             * by email, whatever their profile shares with other people. */
             json_object_set(att, "email", json_object_get(user, "email"));
             json_decref(user);
         }
@@ -915,6 +931,25 @@ int rg_event_reindex(rg_app *app, int *count)
     int64_t after = 0;
     int rc = 0;
     *count = 0;
+    /* First take out every event that must not be found (drafts, cancelled,
+     * non-public), whatever an interrupted update left behind. */
+    for (;;) {
+        rg_param p[] = {RG_PINT(after)};
+        rg_rows *rows;
+        if ((rc = rg_rel_run(app, "event_unlisted_ids", p, 1, &rows)) < 0)
+            return rc;
+        for (int i = 0; i < rows->nrows && rc >= 0; i++) {
+            rc = rg_search_remove(&app->st.search, "event", rg_rows_get(rows, i, "id"));
+            after = rg_rows_int(rows, i, "id", after);
+        }
+        int n = rows->nrows;
+        rg_rows_free(rows);
+        if (rc < 0)
+            return rc;
+        if (n == 0)
+            break;
+    }
+    after = 0;
     for (;;) {
         rg_param p[] = {RG_PINT(after)};
         rg_rows *rows;

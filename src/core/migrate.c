@@ -148,6 +148,19 @@ int rg_migrate_up(rg_relational *r, int *applied)
                         RG_PTEXT(now)};
         if ((rc = rg_rel_begin(r, s.conn, true)) < 0)
             break;
+        /* Another process may have applied it since the ledger was read. */
+        rg_rows *now_applied = NULL;
+        rg_param vp[] = {RG_PINT(m->version)};
+        if ((rc = rg_rel_query(r, s.conn, "migrations_get", vp, 1, &now_applied)) < 0) {
+            rg_rel_rollback(r, s.conn);
+            break;
+        }
+        int there = now_applied->nrows;
+        rg_rows_free(now_applied);
+        if (there) {
+            rg_rel_rollback(r, s.conn);
+            continue;
+        }
         if ((rc = rg_rel_exec_script(r, s.conn, m->up)) < 0 ||
             (rc = rg_rel_query(r, s.conn, "migrations_insert", p, 4, NULL)) < 0 ||
             (rc = rg_rel_commit(r, s.conn)) < 0) {

@@ -245,6 +245,11 @@ int rg_registration_create(rg_app *app, const rg_principal *who, const char *eve
     int64_t hold_minutes = rg_rows_int(ev, 0, "hold_minutes", 30);
     if ((rc = expire_event_holds(app, c, event_id, paid, hold_minutes, now)) < 0)
         goto fail;
+    /* A free place belongs to whoever waits for it first. */
+    while ((rc = rg__promote_waitlisted(app, c, event_id, paid, hold_minutes, now)) > 0)
+        ;
+    if (rc < 0)
+        goto fail;
     rg_param tp[] = {RG_PINT(event_id), RG_PTEXT(now)};
     if ((rc = rg_rel_query(r, c, "event_take_place", tp, 2, NULL)) < 0)
         goto fail;
@@ -363,6 +368,10 @@ int rg_registration_cancel(rg_app *app, const rg_principal *who, const char *id_
     rg_param gp[] = {RG_PINT(id)};
     if ((rc = rg_rel_query(rel, c, "registration_get", gp, 1, &r)) < 0)
         goto fail;
+    if (rg_rows_bool(r, 0, "checked_in")) {
+        rc = rg_error_set(RG_ECONFLICT, "a checked-in registration cannot be cancelled");
+        goto fail;
+    }
     const char *why = reason ? reason
                              : (manager && strcmp(rg_rows_get(r, 0, "user_id"), who->user_id) != 0
                                     ? "cancelled by the organizer"

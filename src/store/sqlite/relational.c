@@ -152,6 +152,8 @@ static int sqlite_query(rg_rel_conn *conn, const char *name, const rg_param *par
     rg_buf text = {0};
     long *offsets = NULL;
     size_t cap = 0;
+    /* A single write outside a transaction queues on the write mutex too. */
+    bool took = !sqlite3_stmt_readonly(st) && rg__sqlite_write_start(c);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (!out)
             continue;
@@ -184,6 +186,8 @@ static int sqlite_query(rg_rel_conn *conn, const char *name, const rg_param *par
         result = rg__sqlite_error(c->db, rc, name);
     }
     rg__sqlite_stmt_done(st, cached);
+    if (took)
+        rg__sqlite_write_end(c, true);
     rg_buf_free(&text);
     free(offsets);
     return result;
