@@ -185,9 +185,19 @@ static void session_remove(rg_app *app, const char *token)
     rg_cache_del(&app->st.cache, key);
 }
 
-/* Ends every access token of a family. */
+static void revoked_key(const char *family, char *key, size_t cap)
+{
+    snprintf(key, cap, "rf:%s", family);
+}
+
+/* Ends every access token of a family. A marker goes first: a request that
+ * read a session just before its document was deleted would otherwise put
+ * it back into the cache for the token's remaining life. */
 static void sessions_revoke_family(rg_app *app, const char *family)
 {
+    char mark[64];
+    revoked_key(family, mark, sizeof mark);
+    rg_cache_set(&app->st.cache, mark, "1", 1, (int64_t)app->access_ttl * 1000);
     rg_doc_filter f = {.path = "familyId", .value = family};
     json_t *arr = NULL;
     if (rg_docs_find(&app->st.docs, COLL_SESSIONS, &f, 1, NULL, false, NULL, NULL, 1000, &arr) ==
@@ -240,6 +250,14 @@ int rg_auth_authenticate(rg_app *app, const char *token, rg_principal *out)
     }
     if (exp <= rg_now())
         return rg_error_set(RG_EUNAUTH, "the access token has expired");
+    char mark[64], *m = NULL;
+    size_t mlen;
+    revoked_key(fam, mark, sizeof mark);
+    if (rg_cache_get(&app->st.cache, mark, &m, &mlen) == 0) {
+        free(m);
+        rg_cache_del(&app->st.cache, key);
+        return rg_error_set(RG_EUNAUTH, "the session has ended");
+    }
     json_t *user;
     int rc = rg_user_load(app, uid, &user);
     if (rc == RG_ENOTFOUND)
@@ -485,29 +503,50 @@ int rg_auth_create_admin(rg_app *app, const char *email, const char *password, c
 }
 
 struct login_ctx {
-    bool success;
     int64_t now;
-    int attempts; /* after the update */
+    int64_t locked_for; /* seconds, when the account is locked */
 };
 
-static int record_attempt(json_t *auth, void *p)
+/* Runs before the password is checked, in one revision-checked write: a
+ * locked account is refused, otherwise this attempt is counted as a failure
+ * until the password proves right, so that guesses sent in parallel cannot
+ * get past the limit. Failures count within 15 minutes of the first; five
+ * lock the account for 15 minutes after the last. */
+static int reserve_attempt(json_t *auth, void *p)
 {
     struct login_ctx *c = p;
-    if (c->success) {
-        json_object_set_new(auth, "failedAttempts", json_integer(0));
-        json_object_set_new(auth, "lastFailedAttempt", json_null());
-        return 0;
-    }
-    int64_t last = 0;
-    const char *lf = json_string_value(json_object_get(auth, "lastFailedAttempt"));
     int attempts = (int)json_integer_value(json_object_get(auth, "failedAttempts"));
-    if (!lf || rg_time_parse(lf, &last) < 0 || c->now - last >= LOCK_WINDOW)
+    int64_t start = 0, last = 0;
+    const char *ws = json_string_value(json_object_get(auth, "failedWindowStart"));
+    const char *lf = json_string_value(json_object_get(auth, "lastFailedAttempt"));
+    if (!ws || rg_time_parse(ws, &start) < 0)
+        start = c->now;
+    if (!lf || rg_time_parse(lf, &last) < 0)
+        last = 0;
+    if (attempts >= LOCK_ATTEMPTS && c->now - last < LOCK_WINDOW) {
+        c->locked_for = LOCK_WINDOW - (c->now - last);
+        return RG_ELOCKED;
+    }
+    if (attempts >= LOCK_ATTEMPTS || c->now - start >= LOCK_WINDOW) {
         attempts = 0;
-    c->attempts = attempts + 1;
-    char now[RG_TIME_LEN + 1];
+        start = c->now;
+    }
+    char now[RG_TIME_LEN + 1], st[RG_TIME_LEN + 1];
     rg_time_format(c->now, now);
-    json_object_set_new(auth, "failedAttempts", json_integer(c->attempts));
+    rg_time_format(start, st);
+    json_object_set_new(auth, "failedAttempts", json_integer(attempts + 1));
     json_object_set_new(auth, "lastFailedAttempt", json_string(now));
+    json_object_set_new(auth, "failedWindowStart", json_string(st));
+    return 0;
+}
+
+/* After the right password: the attempt did not fail after all. */
+static int clear_attempts(json_t *auth, void *p)
+{
+    (void)p;
+    json_object_set_new(auth, "failedAttempts", json_integer(0));
+    json_object_set_new(auth, "lastFailedAttempt", json_null());
+    json_object_del(auth, "failedWindowStart");
     return 0;
 }
 
@@ -550,33 +589,30 @@ int rg_auth_login(rg_app *app, json_t *body, json_t **out)
             rc = rg_error_set(RG_EUNAUTH, "the email or password is wrong");
         goto done;
     }
-    int64_t now = rg_now(), last = 0;
-    const char *lf = json_string_value(json_object_get(auth, "lastFailedAttempt"));
-    if (json_integer_value(json_object_get(auth, "failedAttempts")) >= LOCK_ATTEMPTS && lf &&
-        rg_time_parse(lf, &last) == 0 && now - last < LOCK_WINDOW) {
+    struct login_ctx lc = {.now = rg_now()};
+    rc = rg_doc_update(&app->st.docs, COLL_AUTH, id, reserve_attempt, &lc);
+    if (rc == RG_ELOCKED) {
         rc = rg_error_set(RG_ELOCKED,
                           "too many failed logins; the account is locked for %lld more seconds",
-                          (long long)(LOCK_WINDOW - (now - last)));
+                          (long long)lc.locked_for);
         goto done;
     }
+    if (rc < 0)
+        goto done;
     const char *hash = json_string_value(json_object_get(auth, "passwordHash"));
     bool ok = hash && crypto_pwhash_str_verify(hash, pw, strlen(pw)) == 0;
     if (!hash) {
         pthread_once(&dummy_once, dummy_init);
         (void)!crypto_pwhash_str_verify(dummy_hash, pw, strlen(pw));
     }
-    struct login_ctx lc = {.success = ok, .now = now};
-    if (!ok || json_integer_value(json_object_get(auth, "failedAttempts")) != 0)
-        if ((rc = rg_doc_update(&app->st.docs, COLL_AUTH, id, record_attempt, &lc)) < 0)
-            goto done;
     if (!ok) {
         rc = rg_error_set(RG_EUNAUTH, "the email or password is wrong");
         goto done;
     }
+    if ((rc = rg_doc_update(&app->st.docs, COLL_AUTH, id, clear_attempts, NULL)) < 0)
+        goto done;
     rg_doc_update(&app->st.docs, COLL_USERS, id, set_last_login, NULL);
-    char key[64];
-    snprintf(key, sizeof key, "u:%s", id);
-    rg_cache_del(&app->st.cache, key);
+    rg__user_uncache(app, id);
     json_t *tokens;
     if ((rc = issue_tokens(app, id, &tokens)) < 0)
         goto done;

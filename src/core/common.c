@@ -1,6 +1,7 @@
 #include "domain.h"
 
 #include <ctype.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,7 +65,9 @@ json_t *rg_list_page(json_t *items, const char *next)
 int rg_doc_update(rg_documents *docs, const char *coll, const char *id,
                   int (*fn)(json_t *doc, void *ctx), void *ctx)
 {
-    for (int attempt = 0; attempt < 16; attempt++) {
+    for (int attempt = 0; attempt < 64; attempt++) {
+        if (attempt)
+            sched_yield();
         json_t *doc;
         int64_t rev;
         int rc = rg_docs_get(docs, coll, id, &doc, &rev);
@@ -103,4 +106,47 @@ int rg_rel_run_read(rg_app *app, const char *name, const rg_param *p, int n, rg_
     rc = rg_rel_query(&app->st.rel, c, name, p, n, out);
     rg_rel_release(&app->st.rel, c);
     return rc;
+}
+
+int rg_vcache_get(rg_app *app, const char *key, const char *verkey, char **val, size_t *len,
+                  int64_t *version)
+{
+    char *v = NULL;
+    size_t vlen;
+    *val = NULL;
+    *version = 0;
+    if (rg_cache_get(&app->st.cache, verkey, &v, &vlen) == 0)
+        *version = strtoll(v, NULL, 10);
+    free(v);
+    v = NULL;
+    if (rg_cache_get(&app->st.cache, key, &v, &vlen) != 0)
+        return RG_ENOTFOUND;
+    char *nl = memchr(v, '\n', vlen);
+    if (!nl || strtoll(v, NULL, 10) != *version) {
+        free(v);
+        return RG_ENOTFOUND;
+    }
+    *len = vlen - (size_t)(nl + 1 - v);
+    memmove(v, nl + 1, *len + 1);
+    *val = v;
+    return 0;
+}
+
+void rg_vcache_set(rg_app *app, const char *key, int64_t version, const char *val, size_t len,
+                   int64_t ttl_ms)
+{
+    rg_buf b = {0};
+    rg_buf_printf(&b, "%lld\n", (long long)version);
+    rg_buf_put(&b, val, len);
+    rg_cache_set(&app->st.cache, key, b.data, b.len, ttl_ms);
+    rg_buf_free(&b);
+}
+
+void rg_vcache_bump(rg_app *app, const char *verkey)
+{
+    /* A version that was evicted starts again from the clock, never from a
+     * number an older entry may still carry. */
+    int64_t v;
+    if (rg_cache_incr(&app->st.cache, verkey, 1, 0, &v) == 0 && v == 1)
+        rg_cache_incr(&app->st.cache, verkey, rg_now_ms(), 0, &v);
 }

@@ -37,6 +37,21 @@ json_t *rg_list_page(json_t *items, const char *next);
  * fn may change doc in place and return 0, or an error to stop. */
 int rg_doc_update(rg_documents *docs, const char *coll, const char *id,
                   int (*fn)(json_t *doc, void *ctx), void *ctx);
+/* Versioned cache entries, so that a reader that loaded data before a write
+ * never puts it back into the cache after the writer cleared it. An entry is
+ * "<version>\n<value>"; a reader takes the version first (rg_vcache_get
+ * does), loads from the store, then stores with that version; a writer
+ * bumps the version after its write, which makes every older entry a miss.
+ * rg_vcache_get: 0 and *val (malloc'd, after the version line) on a hit that
+ * matches; otherwise RG_ENOTFOUND with *version to store under. */
+int rg_vcache_get(rg_app *app, const char *key, const char *verkey, char **val, size_t *len,
+                  int64_t *version);
+void rg_vcache_set(rg_app *app, const char *key, int64_t version, const char *val, size_t len,
+                   int64_t ttl_ms);
+void rg_vcache_bump(rg_app *app, const char *verkey);
+/* Drops the cached profile of a user after a change to it. */
+void rg__user_uncache(rg_app *app, const char *id);
+
 /* Runs a relational statement on a connection of its own (no transaction). */
 int rg_rel_run(rg_app *app, const char *name, const rg_param *p, int n, rg_rows **out);
 /* The same for a read that a replica may serve (lists, discovery, stats). */

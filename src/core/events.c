@@ -84,9 +84,16 @@ void rg_event_cache_bump(rg_app *app)
         rg_cache_incr(&app->st.cache, "gen:events", rg_now_ms(), 0, &g);
 }
 
+static void event_verkey(int64_t id, char *key, size_t cap)
+{
+    snprintf(key, cap, "ev:%lld", (long long)id);
+}
+
 void rg__event_uncache(rg_app *app, int64_t id)
 {
-    char key[40];
+    char key[40], verkey[40];
+    event_verkey(id, verkey, sizeof verkey);
+    rg_vcache_bump(app, verkey);
     event_key(id, key, sizeof key);
     rg_cache_del(&app->st.cache, key);
     rg_event_cache_bump(app);
@@ -400,16 +407,19 @@ static bool audience_allows(const char *audience, size_t alen, const rg_principa
 int rg_event_get_text(rg_app *app, const rg_principal *who, const char *id_or_slug, char **out,
                       size_t *len)
 {
-    int64_t id;
+    int64_t id, version = 0;
     rg_rows *rows = NULL;
     int rc;
-    char key[40];
+    char key[40] = "";
     if (rg_parse_id(id_or_slug, &id)) {
+        char verkey[40];
         event_key(id, key, sizeof key);
+        event_verkey(id, verkey, sizeof verkey);
         char *val = NULL;
         size_t vlen;
         /* Someone who just changed data skips views a replica may have filled. */
-        if (!rg_rel_reading_own_writes() && rg_cache_get(&app->st.cache, key, &val, &vlen) == 0) {
+        if (rg_vcache_get(app, key, verkey, &val, &vlen, &version) == 0 &&
+            !rg_rel_reading_own_writes()) {
             char *nl = memchr(val, '\n', vlen);
             if (nl) {
                 if (!audience_allows(val, (size_t)(nl - val), who)) {
@@ -421,10 +431,11 @@ int rg_event_get_text(rg_app *app, const rg_principal *who, const char *id_or_sl
                 *out = val;
                 return 0;
             }
-            free(val);
         }
+        free(val);
         rc = load_event_from(app, id, true, &rows);
     } else {
+        /* By slug: not cached, as the version must be known before reading. */
         if (strlen(id_or_slug) > 200)
             return rg_error_set(RG_ENOTFOUND, "no such event");
         rg_param p[] = {RG_PTEXT(id_or_slug)};
@@ -433,7 +444,6 @@ int rg_event_get_text(rg_app *app, const rg_principal *who, const char *id_or_sl
             rg_rows_free(rows);
             return rg_error_set(RG_ENOTFOUND, "no such event");
         }
-        event_key(rg_rows_int(rows, 0, "id", 0), key, sizeof key);
     }
     if (rc < 0)
         return rc;
@@ -442,12 +452,15 @@ int rg_event_get_text(rg_app *app, const rg_principal *who, const char *id_or_sl
     json_decref(ev);
     if (!text)
         abort();
-    bool everyone =
-        strcmp(rg_rows_get(rows, 0, "status"), "draft") != 0 && rg_rows_bool(rows, 0, "is_public");
-    rg_buf entry = {0};
-    rg_buf_printf(&entry, "%s\n%s", everyone ? "*" : rg_rows_get(rows, 0, "organizer_id"), text);
-    rg_cache_set(&app->st.cache, key, entry.data, entry.len, EVENT_CACHE_TTL_MS);
-    rg_buf_free(&entry);
+    if (key[0]) {
+        bool everyone = strcmp(rg_rows_get(rows, 0, "status"), "draft") != 0 &&
+                        rg_rows_bool(rows, 0, "is_public");
+        rg_buf entry = {0};
+        rg_buf_printf(&entry, "%s\n%s", everyone ? "*" : rg_rows_get(rows, 0, "organizer_id"),
+                      text);
+        rg_vcache_set(app, key, version, entry.data, entry.len, EVENT_CACHE_TTL_MS);
+        rg_buf_free(&entry);
+    }
     bool visible = can_see(who, rows);
     rg_rows_free(rows);
     if (!visible) {

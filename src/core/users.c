@@ -24,11 +24,13 @@ json_t *rg_user_view(const char *id, json_t *doc)
 
 int rg_user_load(rg_app *app, const char *id, json_t **out)
 {
-    char key[64];
+    char key[64], verkey[64];
     user_key(id, key, sizeof key);
+    snprintf(verkey, sizeof verkey, "uv:%s", id);
     char *val = NULL;
     size_t len;
-    if (rg_cache_get(&app->st.cache, key, &val, &len) == 0) {
+    int64_t version;
+    if (rg_vcache_get(app, key, verkey, &val, &len, &version) == 0) {
         *out = json_loadb(val, len, 0, NULL);
         free(val);
         if (*out)
@@ -40,16 +42,18 @@ int rg_user_load(rg_app *app, const char *id, json_t **out)
         return rc;
     char *text = json_dumps(doc, JSON_COMPACT);
     if (text) {
-        rg_cache_set(&app->st.cache, key, text, strlen(text), USER_CACHE_TTL_MS);
+        rg_vcache_set(app, key, version, text, strlen(text), USER_CACHE_TTL_MS);
         free(text);
     }
     *out = doc;
     return 0;
 }
 
-static void user_uncache(rg_app *app, const char *id)
+void rg__user_uncache(rg_app *app, const char *id)
 {
-    char key[64];
+    char key[64], verkey[64];
+    snprintf(verkey, sizeof verkey, "uv:%s", id);
+    rg_vcache_bump(app, verkey);
     user_key(id, key, sizeof key);
     rg_cache_del(&app->st.cache, key);
 }
@@ -123,7 +127,7 @@ int rg_user_patch_me(rg_app *app, const rg_principal *who, json_t *patch, json_t
         return rc;
     struct patch_ctx c = {.patch = patch};
     rc = rg_doc_update(&app->st.docs, COLL_USERS, who->user_id, apply_patch, &c);
-    user_uncache(app, who->user_id);
+    rg__user_uncache(app, who->user_id);
     if (rc == 0)
         *out = rg_user_view(who->user_id, c.result);
     json_decref(c.result);
@@ -231,7 +235,7 @@ int rg_user_set_roles(rg_app *app, const rg_principal *who, const char *id, json
     struct roles_ctx c = {.roles = clean};
     rc = rg_doc_update(&app->st.docs, COLL_USERS, id, apply_roles, &c);
     json_decref(clean);
-    user_uncache(app, id);
+    rg__user_uncache(app, id);
     if (rc == RG_ENOTFOUND)
         rc = rg_error_set(RG_ENOTFOUND, "no such user");
     if (rc == 0) {

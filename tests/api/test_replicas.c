@@ -30,7 +30,7 @@ static void wait_replica_has(long long id)
     PGconn *c = PQconnectdb(replica_conninfo());
     assert_int_equal(PQstatus(c), CONNECTION_OK);
     char sql[96];
-    snprintf(sql, sizeof sql, "SELECT 1 FROM events WHERE id = %lld", id);
+    snprintf(sql, sizeof sql, "SELECT 1 FROM events WHERE id = %lld AND status = 'published'", id);
     for (int i = 0; i < 400; i++) {
         PGresult *r = PQexec(c, sql);
         bool found = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;

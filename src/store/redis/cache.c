@@ -847,9 +847,9 @@ static void *sub_main(void *arg)
             sub_listen(c, ctx, why);
             atomic_fetch_add(&c->gen, 1); /* odd: L1 off */
             redisFree(ctx);
-            if (atomic_load(&c->stopping))
-                break;
         }
+        if (atomic_load(&c->stopping))
+            break;
         if (!said_down)
             rg_warn("redis cache %s: invalidation channel lost (%s); in-process level off until "
                     "it is back",
