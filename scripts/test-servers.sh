@@ -21,7 +21,7 @@ port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 free_port() {
     local p
     for _ in $(seq 1 200); do
-        p=$((20000 + RANDOM % 40000))
+        p=$((20000 + RANDOM % 12000)) # below the kernel's ephemeral range
         if port_free "$p" && port_free "$((p + 1))"; then echo "$p"; return; fi
     done
     echo "no free port" >&2

@@ -45,5 +45,10 @@ int rg_cache_ping(rg_cache_port *p);
 void rg_cache_stats(uint64_t *hits, uint64_t *misses);
 
 extern const struct rg_cache_ops rg_memory_cache_ops;
+#ifdef RG_WITH_REDIS
+/* "redis://[[user]:password@]host[:port][/db][?prefix=P&l1_mb=N]": Redis with
+ * a small in-process level kept coherent across instances (at most 1 s). */
+extern const struct rg_cache_ops rg_redis_cache_ops;
+#endif
 
 #endif

@@ -20,7 +20,12 @@ static const struct rg_doc_ops *const doc_adapters[] = {
     &rg_pg_doc_ops,
 #endif
 };
-static const struct rg_cache_ops *const cache_adapters[] = {&rg_memory_cache_ops};
+static const struct rg_cache_ops *const cache_adapters[] = {
+    &rg_memory_cache_ops,
+#ifdef RG_WITH_REDIS
+    &rg_redis_cache_ops,
+#endif
+};
 static const struct rg_search_ops *const search_adapters[] = {&rg_sqlite_search_ops};
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))

@@ -4,7 +4,13 @@
  * test. Server adapters run when their URL is in the environment; every key
  * then carries a per-run prefix so that runs do not see each other. An adapter
  * that is not in this build or has no URL prints
- * "SKIPPED cache/<adapter>: <reason>" and its group is skipped. */
+ * "SKIPPED cache/<adapter>: <reason>" and its group is skipped.
+ *
+ * Shared adapters (RG_CACHE_CAP_SHARED) also run tests with two instances of
+ * the adapter on one URL, standing for two instances of the service: what one
+ * writes, the other sees within 1 s. With RG_TEST_SERVERS set (by
+ * scripts/run-tests.sh) the Redis adapter is also taken through an outage of
+ * the private server. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,6 +29,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifdef RG_WITH_REDIS
+#include <hiredis/hiredis.h>
+#endif
+
 struct adapter {
     const char *name;
     const struct rg_cache_ops *ops; /* NULL: not in this build */
@@ -37,14 +47,66 @@ static const char *const memory_bad_urls[] = {
     "memory:/some/path", "memory:?max_mb=99999999999", "redis://x",          NULL,
 };
 
+#ifdef RG_WITH_REDIS
+static const char *const redis_bad_urls[] = {
+    "redis://",
+    "redis://:6379",
+    "redis://localhost:0",
+    "redis://localhost:65536",
+    "redis://localhost:12x",
+    "redis://localhost:6379/abc",
+    "redis://localhost:6379/-1",
+    "redis://localhost?l1_mb=-1",
+    "redis://localhost?l1_mb=abc",
+    "redis://localhost?l1_mb=2000000",
+    "redis://localhost?prefix=",
+    "redis://localhost?prefix=%zz",
+    "redis://secret@localhost",
+    "redis://[::1",
+    "redis://local host",
+    "redis:localhost",
+    "memory:",
+    NULL,
+};
+#endif
+
 static const struct adapter adapters[] = {
     {"memory", &rg_memory_cache_ops, NULL, "memory:", "memory:?max_mb=1", memory_bad_urls},
+#ifdef RG_WITH_REDIS
+    {"redis", &rg_redis_cache_ops, "RG_TEST_REDIS_URL", NULL, NULL, redis_bad_urls},
+#else
     {"redis", NULL, "RG_TEST_REDIS_URL", NULL, NULL, NULL},
+#endif
 };
 
 static const struct adapter *current;
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The key prefix a server adapter's URL gets for this run ("rgt<pid>:"), so
+ * that runs sharing a server do not see each other. */
+static char url_prefix[32];
+
+/* The URL the current adapter opens: an embedded adapter's own, or a server's
+ * from the environment with this run's prefix and the extra parameters. */
+static void adapter_url(char *buf, size_t cap, const char *extra)
+{
+    if (!current->url_env) {
+        snprintf(buf, cap, "%s", current->url);
+        return;
+    }
+    const char *env = getenv(current->url_env);
+    snprintf(url_prefix, sizeof url_prefix, "rgt%ld:", (long)getpid());
+    snprintf(buf, cap, "%s%sprefix=%s%s%s", env, strchr(env, '?') ? "&" : "?", url_prefix,
+             extra ? "&" : "", extra ? extra : "");
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 struct fixture {
     rg_cache_port port;
@@ -55,7 +117,8 @@ static int setup(void **state)
 {
     static atomic_int run;
     struct fixture *f = calloc(1, sizeof *f);
-    const char *url = current->url_env ? getenv(current->url_env) : current->url;
+    char url[512];
+    adapter_url(url, sizeof url, NULL);
     snprintf(f->prefix, sizeof f->prefix, "rgtest:%ld:%ld:%d:", (long)getpid(), (long)time(NULL),
              atomic_fetch_add(&run, 1));
     int rc = current->ops->open(&f->port.c, url);
@@ -351,6 +414,12 @@ static void test_binary_values(void **state)
 static void test_memory_bound(void **state)
 {
     (void)state;
+    if (current->ops->caps & RG_CACHE_CAP_SHARED) {
+        printf("SKIPPED cache/%s memory bound: a shared cache is bounded by its server "
+               "(maxmemory), not in this process\n",
+               current->name);
+        skip();
+    }
     if (!current->bounded_url) {
         printf("SKIPPED cache/%s memory bound: the bound is the server's setting\n", current->name);
         skip();
@@ -407,14 +476,33 @@ static void test_bad_urls(void **state)
             fail_msg("open %s: %s, want EINVAL", *u, rg_error_name(rc));
         assert_null(c);
     }
-    rg_cache *c = NULL;
-    assert_int_equal(current->ops->open(&c, "memory://?max_mb=2"), 0);
-    current->ops->close(c);
+    /* Another spelling that must open: a memory cache of 2 MiB, or the
+     * server without its in-process level. */
+    char url[512];
+    if (current->url_env)
+        adapter_url(url, sizeof url, "l1_mb=0");
+    else
+        snprintf(url, sizeof url, "memory://?max_mb=2");
+    rg_cache_port p = {.ops = current->ops};
+    assert_int_equal(current->ops->open(&p.c, url), 0);
+    char key[64];
+    snprintf(key, sizeof key, "alt:%ld", (long)getpid());
+    assert_int_equal(rg_cache_set(&p, key, "v", 1, 0), 0);
+    assert_value(&p, key, "v", 1);
+    assert_int_equal(rg_cache_del(&p, key), 0);
+    assert_miss(&p, key);
+    current->ops->close(p.c);
 }
 
 static void test_lru_order(void **state)
 {
     (void)state;
+    if (current->ops->caps & RG_CACHE_CAP_SHARED) {
+        printf("SKIPPED cache/%s LRU order: a shared cache evicts by its server's policy "
+               "(maxmemory-policy), not in this process\n",
+               current->name);
+        skip();
+    }
     if (!current->bounded_url) {
         printf("SKIPPED cache/%s LRU order: the bound is the server's setting\n", current->name);
         skip();
@@ -435,6 +523,461 @@ static void test_lru_order(void **state)
     current->ops->close(p.c);
 }
 
+/* ---- shared adapters: two instances on one URL ---- */
+
+struct pair {
+    rg_cache_port a, b; /* two instances of the service */
+    char prefix[48];
+    bool redis_stopped; /* the outage test stopped the server: teardown restarts it */
+};
+
+static int setup_pair(void **state)
+{
+    *state = NULL;
+    if (!(current->ops->caps & RG_CACHE_CAP_SHARED))
+        return 0;
+    static atomic_int run;
+    struct pair *f = calloc(1, sizeof *f);
+    char url[512];
+    adapter_url(url, sizeof url, NULL);
+    snprintf(f->prefix, sizeof f->prefix, "pair:%ld:%ld:%d:", (long)getpid(), (long)time(NULL),
+             atomic_fetch_add(&run, 1));
+    int rc = current->ops->open(&f->a.c, url);
+    if (rc == 0 && (rc = current->ops->open(&f->b.c, url)) < 0)
+        current->ops->close(f->a.c);
+    if (rc < 0) {
+        fprintf(stderr, "open %s: %s (%s)\n", current->name, rg_error_name(rc), rg_error_detail());
+        free(f);
+        return -1;
+    }
+    f->a.ops = f->b.ops = current->ops;
+    *state = f;
+    return 0;
+}
+
+/* Runs scripts/test-servers.sh CMD on this run's private servers. */
+static int servers(const char *cmd)
+{
+    const char *script = getenv("RG_TEST_SERVERS_SCRIPT"), *dir = getenv("RG_TEST_SERVERS");
+    if (!script || !dir)
+        return -1;
+    char line[1024];
+    snprintf(line, sizeof line, "bash '%s' %s '%s' >/dev/null 2>&1", script, cmd, dir);
+    return system(line);
+}
+
+static int teardown_pair(void **state)
+{
+    struct pair *f = *state;
+    if (f) {
+        if (f->redis_stopped && servers("redis-start") != 0)
+            fprintf(stderr, "could not start Redis again\n");
+        f->a.ops->close(f->a.c);
+        f->b.ops->close(f->b.c);
+        free(f);
+    }
+    return 0;
+}
+
+#define NEED_SHARED(f, what)                                                                       \
+    do {                                                                                           \
+        if (!(f)) {                                                                                \
+            printf("SKIPPED cache/%s %s: not shared between instances\n", current->name, what);    \
+            skip();                                                                                \
+        }                                                                                          \
+    } while (0)
+
+static const char *KP(const struct pair *f, const char *name)
+{
+    static _Thread_local char bufs[4][256];
+    static _Thread_local int next;
+    char *b = bufs[next++ & 3];
+    snprintf(b, sizeof bufs[0], "%s%s", f->prefix, name);
+    return b;
+}
+
+/* Polls get on p every 20 ms until it gives want (NULL: a miss); returns the
+ * ms that took, or -1 after limit_ms. */
+static long wait_for(rg_cache_port *p, const char *key, const char *want, size_t want_len,
+                     long limit_ms)
+{
+    int64_t t0 = now_ms();
+    for (;;) {
+        char *out = NULL;
+        size_t len = 0;
+        int rc = rg_cache_get(p, key, &out, &len);
+        bool ok =
+            want ? rc == 0 && len == want_len && memcmp(out, want, len) == 0 : rc == RG_ENOTFOUND;
+        free(out);
+        long elapsed = (long)(now_ms() - t0);
+        if (ok)
+            return elapsed;
+        if (elapsed > limit_ms)
+            return -1;
+        sleep_ms(20);
+    }
+}
+
+#define COHERENT_MS 1100 /* the bound is 1 s; 100 ms for the poll and a busy machine */
+
+static void test_shared_coherence(void **state)
+{
+    struct pair *f = *state;
+    NEED_SHARED(f, "two instances");
+    char k[256];
+    snprintf(k, sizeof k, "%s", KP(f, "k"));
+    /* A writes, B reads (B keeps it in its in-process level, if any). */
+    assert_int_equal(rg_cache_set(&f->a, k, "v1", 2, 0), 0);
+    assert_value(&f->b, k, "v1", 2);
+    assert_value(&f->b, k, "v1", 2);
+    /* A overwrites: B sees the new value within 1 s. */
+    assert_int_equal(rg_cache_set(&f->a, k, "v2", 2, 0), 0);
+    long ms = wait_for(&f->b, k, "v2", 2, COHERENT_MS);
+    if (ms < 0)
+        fail_msg("instance B still served the old value %d ms after A's write", COHERENT_MS);
+    printf("cache/%s: B saw A's overwrite after %ld ms\n", current->name, ms);
+    /* A reads its own write at once. */
+    assert_int_equal(rg_cache_set(&f->a, k, "v3", 2, 0), 0);
+    assert_value(&f->a, k, "v3", 2);
+    assert_true(wait_for(&f->b, k, "v3", 2, COHERENT_MS) >= 0);
+    /* A deletes: B misses within 1 s. */
+    assert_int_equal(rg_cache_del(&f->a, k), 0);
+    assert_miss(&f->a, k);
+    ms = wait_for(&f->b, k, NULL, 0, COHERENT_MS);
+    if (ms < 0)
+        fail_msg("instance B still served a deleted value %d ms after A's del", COHERENT_MS);
+    printf("cache/%s: B saw A's del after %ld ms\n", current->name, ms);
+    /* And the other way round. */
+    assert_int_equal(rg_cache_set(&f->b, k, "w", 1, 0), 0);
+    assert_true(wait_for(&f->a, k, "w", 1, COHERENT_MS) >= 0);
+    /* A counter moved on A is seen moved on B. */
+    int64_t n = 0;
+    assert_int_equal(rg_cache_incr(&f->a, KP(f, "c"), 5, 0, &n), 0);
+    assert_int_equal(n, 5);
+    assert_value(&f->b, KP(f, "c"), "5", 1);
+    assert_int_equal(rg_cache_incr(&f->a, KP(f, "c"), 1, 0, &n), 0);
+    assert_true(wait_for(&f->b, KP(f, "c"), "6", 1, COHERENT_MS) >= 0);
+    /* A value with a TTL expires for both. */
+    assert_int_equal(rg_cache_set(&f->a, KP(f, "t"), "x", 1, 100), 0);
+    assert_value(&f->b, KP(f, "t"), "x", 1);
+    sleep_ms(150);
+    assert_miss(&f->a, KP(f, "t"));
+    assert_miss(&f->b, KP(f, "t"));
+}
+
+#define SHARED_THREADS 4 /* per instance */
+#define SHARED_PER     500
+
+struct shared_incr_ctx {
+    rg_cache_port *p;
+    const char *key;
+    atomic_int *failures;
+};
+
+static void *shared_incr_thread(void *arg)
+{
+    struct shared_incr_ctx *ctx = arg;
+    for (int i = 0; i < SHARED_PER; i++) {
+        int64_t n;
+        if (rg_cache_incr(ctx->p, ctx->key, 1, 0, &n) != 0 || n < 1 ||
+            n > 2 * SHARED_THREADS * SHARED_PER)
+            atomic_fetch_add(ctx->failures, 1);
+    }
+    return NULL;
+}
+
+static void test_shared_incr(void **state)
+{
+    struct pair *f = *state;
+    NEED_SHARED(f, "two-instance incr");
+    char key[256];
+    snprintf(key, sizeof key, "%s", KP(f, "sum"));
+    atomic_int failures = 0;
+    struct shared_incr_ctx ctx[2] = {{&f->a, key, &failures}, {&f->b, key, &failures}};
+    pthread_t th[2 * SHARED_THREADS];
+    for (int i = 0; i < 2 * SHARED_THREADS; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, shared_incr_thread, &ctx[i & 1]), 0);
+    for (int i = 0; i < 2 * SHARED_THREADS; i++)
+        pthread_join(th[i], NULL);
+    assert_int_equal(atomic_load(&failures), 0);
+    char want[16];
+    snprintf(want, sizeof want, "%d", 2 * SHARED_THREADS * SHARED_PER);
+    assert_true(wait_for(&f->a, key, want, strlen(want), COHERENT_MS) >= 0);
+    assert_true(wait_for(&f->b, key, want, strlen(want), COHERENT_MS) >= 0);
+}
+
+/* expr must fail with RG_EUNAVAIL within 50 ms. */
+#define FAILS_FAST(expr)                                                                           \
+    do {                                                                                           \
+        int64_t t0_ = now_ms();                                                                    \
+        int rc_ = (expr);                                                                          \
+        long ms_ = (long)(now_ms() - t0_);                                                         \
+        if (rc_ != RG_EUNAVAIL || ms_ > 50)                                                        \
+            fail_msg("%s: %s after %ld ms, want EUNAVAIL within 50 ms", #expr, rg_error_name(rc_), \
+                     ms_);                                                                         \
+    } while (0)
+
+static void test_shared_outage(void **state)
+{
+    struct pair *f = *state;
+    NEED_SHARED(f, "outage");
+    if (!getenv("RG_TEST_SERVERS") || !getenv("RG_TEST_SERVERS_SCRIPT")) {
+        printf("SKIPPED cache/%s outage: RG_TEST_SERVERS is not set (scripts/run-tests.sh sets "
+               "it)\n",
+               current->name);
+        skip();
+    }
+    char k[256];
+    snprintf(k, sizeof k, "%s", KP(f, "k"));
+    assert_int_equal(rg_cache_set(&f->a, k, "before", 6, 0), 0);
+    assert_value(&f->a, k, "before", 6);
+    assert_value(&f->b, k, "before", 6);
+    int64_t filled = now_ms();
+
+    f->redis_stopped = true;
+    assert_int_equal(servers("redis-stop"), 0);
+    rg_cache_port *ports[2] = {&f->a, &f->b};
+    for (int round = 0; round < 3; round++)
+        for (int i = 0; i < 2; i++) {
+            rg_cache_port *p = ports[i];
+            char fresh[64];
+            snprintf(fresh, sizeof fresh, "fresh%d%d", round, i);
+            char *out = NULL;
+            size_t len;
+            int64_t n = 0;
+            FAILS_FAST(rg_cache_get(p, KP(f, fresh), &out, &len));
+            assert_null(out);
+            FAILS_FAST(rg_cache_set(p, KP(f, "w"), "x", 1, 0));
+            FAILS_FAST(rg_cache_del(p, KP(f, "w")));
+            FAILS_FAST(rg_cache_incr(p, KP(f, "n"), 1, 0, &n));
+            FAILS_FAST(rg_cache_ping(p));
+        }
+
+    assert_int_equal(servers("redis-start"), 0);
+    f->redis_stopped = false;
+    int64_t started = now_ms();
+    while (rg_cache_ping(&f->a) != 0 || rg_cache_ping(&f->b) != 0) {
+        if (now_ms() - started > 2000)
+            fail_msg("the cache was still unavailable 2 s after the server came back");
+        sleep_ms(20);
+    }
+    int64_t usable = now_ms();
+    printf("cache/%s: usable again %ld ms after the server came back\n", current->name,
+           (long)(usable - started));
+    /* The restarted server is empty: neither instance may still answer from
+     * its in-process level. */
+    assert_miss(&f->a, k);
+    assert_miss(&f->b, k);
+    printf("cache/%s: in-process levels were empty %ld ms after they were filled%s\n",
+           current->name, (long)(now_ms() - filled),
+           now_ms() - filled < 1000 ? "" : " (their 1 s life had ended anyway)");
+    assert_int_equal(rg_cache_set(&f->a, k, "after", 5, 0), 0);
+    assert_value(&f->a, k, "after", 5);
+    assert_true(wait_for(&f->b, k, "after", 5, COHERENT_MS) >= 0);
+    int64_t n = 0;
+    int rc = rg_cache_incr(&f->b, KP(f, "n"), 1, 0, &n);
+    if (rc != 0)
+        fail_msg("incr after the outage: %s (%s)", rg_error_name(rc), rg_error_detail());
+    assert_int_equal(n, 1);
+}
+
+/* ---- Redis only: writes behind the adapter's back ---- */
+
+#ifdef RG_WITH_REDIS
+/* A plain connection to the test server, or NULL (with the reason printed)
+ * when the URL is not a plain redis://host:port. */
+static redisContext *raw_redis(void)
+{
+    const char *url = getenv("RG_TEST_REDIS_URL");
+    char host[256];
+    int port = 0;
+    if (!url || strchr(url, '@') || sscanf(url, "redis://%255[^:/?]:%d", host, &port) != 2) {
+        printf("SKIPPED cache/redis raw: RG_TEST_REDIS_URL is not redis://host:port\n");
+        return NULL;
+    }
+    struct timeval tv = {2, 0};
+    redisContext *c = redisConnectWithTimeout(host, port, tv);
+    if (!c || c->err) {
+        printf("SKIPPED cache/redis raw: cannot connect\n");
+        if (c)
+            redisFree(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* Runs a command on the raw connection; true when it gave no error. */
+static bool raw_ok(redisContext *c, const char *fmt, const char *a, const char *b)
+{
+    redisReply *r = redisCommand(c, fmt, a, b);
+    bool ok = r && r->type != REDIS_REPLY_ERROR;
+    if (r)
+        freeReplyObject(r);
+    return ok;
+}
+
+static bool is_redis(void)
+{
+    return current->ops == &rg_redis_cache_ops;
+}
+#endif
+
+/* A write that bypasses the adapter (so no invalidation message) is still
+ * seen within 1 s: the life of an in-process entry is the hard bound. */
+static void test_redis_stale_bound(void **state)
+{
+    struct pair *f = *state;
+#ifdef RG_WITH_REDIS
+    if (f && is_redis()) {
+        redisContext *raw = raw_redis();
+        if (!raw)
+            skip();
+        char rk[300];
+        char k[256];
+        snprintf(k, sizeof k, "%s", KP(f, "behind"));
+        snprintf(rk, sizeof rk, "%s%s", url_prefix, k);
+        long stale_ms = -1;
+        for (int attempt = 0; attempt < 10 && stale_ms < 0; attempt++) {
+            sleep_ms(100); /* lets B's invalidation channel come up */
+            assert_int_equal(rg_cache_set(&f->a, k, "v1", 2, 0), 0);
+            /* B may answer from its in-process level until A's message comes
+             * (the previous attempt left "v2" there); and a message arriving
+             * while B's GET is in flight makes B drop what it read. */
+            sleep_ms(50);
+            assert_true(wait_for(&f->b, k, "v1", 2, COHERENT_MS) >= 0);
+            assert_true(raw_ok(raw, "SET %s %s", rk, "v2"));
+            int64_t t0 = now_ms();
+            char *out = NULL;
+            size_t len;
+            bool served_stale =
+                rg_cache_get(&f->b, k, &out, &len) == 0 && len == 2 && memcmp(out, "v1", 2) == 0;
+            free(out);
+            if (!served_stale)
+                continue; /* B did not keep it in process this time; try again */
+            long ms = wait_for(&f->b, k, "v2", 2, COHERENT_MS);
+            if (ms < 0)
+                fail_msg("instance B served a replaced value for more than %d ms", COHERENT_MS);
+            stale_ms = (long)(now_ms() - t0);
+        }
+        redisFree(raw);
+        if (stale_ms < 0)
+            fail_msg("instance B never kept a value in its in-process level");
+        printf(
+            "cache/redis: a value replaced behind the adapter's back was served for at most %ld ms "
+            "(bound 1000, polled every 20 ms)\n",
+            stale_ms);
+        return;
+    }
+#endif
+    (void)f;
+    printf("SKIPPED cache/%s stale bound: Redis only\n", current->name);
+    skip();
+}
+
+/* When the invalidation channel is cut (the server kills its pub/sub
+ * clients), the adapter subscribes again and empties its in-process level,
+ * since messages may have been lost meanwhile: a value replaced behind its
+ * back is then served for much less than the 1 s bound. */
+static void test_redis_resubscribe_clears(void **state)
+{
+    struct pair *f = *state;
+#ifdef RG_WITH_REDIS
+    if (f && is_redis()) {
+        redisContext *raw = raw_redis();
+        if (!raw)
+            skip();
+        char rk[300], k[256];
+        snprintf(k, sizeof k, "%s", KP(f, "resub"));
+        snprintf(rk, sizeof rk, "%s%s", url_prefix, k);
+        long ms = -1;
+        for (int attempt = 0; attempt < 10 && ms < 0; attempt++) {
+            sleep_ms(100);
+            assert_int_equal(rg_cache_set(&f->a, k, "v1", 2, 0), 0);
+            sleep_ms(50); /* as in test_redis_stale_bound */
+            int64_t filled = now_ms();
+            assert_true(wait_for(&f->b, k, "v1", 2, COHERENT_MS) >= 0);
+            assert_true(raw_ok(raw, "SET %s %s", rk, "v2"));
+            char *out = NULL;
+            size_t len;
+            bool in_l1 =
+                rg_cache_get(&f->b, k, &out, &len) == 0 && len == 2 && memcmp(out, "v1", 2) == 0;
+            free(out);
+            if (!in_l1)
+                continue;
+            assert_true(raw_ok(raw, "CLIENT KILL TYPE %s%s", "pubsub", ""));
+            assert_true(wait_for(&f->b, k, "v2", 2, COHERENT_MS) >= 0);
+            ms = (long)(now_ms() - filled);
+        }
+        redisFree(raw);
+        if (ms < 0)
+            fail_msg("instance B never kept a value in its in-process level");
+        printf("cache/redis: after its channel was cut, B dropped a value %ld ms after reading "
+               "it\n",
+               ms);
+        assert_true(ms < 700);
+        return;
+    }
+#endif
+    (void)f;
+    printf("SKIPPED cache/%s resubscribe: Redis only\n", current->name);
+    skip();
+}
+
+/* A write that times out (the server pauses writes) is undone when the
+ * server answers again, before anything is read: the old value it was meant
+ * to replace is never served afterwards. */
+static void test_redis_lost_write(void **state)
+{
+    struct pair *f = *state;
+#ifdef RG_WITH_REDIS
+    if (f && is_redis()) {
+        redisContext *raw = raw_redis();
+        if (!raw)
+            skip();
+        char rk[300];
+        char k[256];
+        snprintf(k, sizeof k, "%s", KP(f, "lost"));
+        snprintf(rk, sizeof rk, "%s%s", url_prefix, k);
+        assert_true(raw_ok(raw, "SET %s %s", rk, "stale"));
+        assert_value(&f->a, k, "stale", 5);
+        assert_true(raw_ok(raw, "CLIENT PAUSE %s %s", "1200", "WRITE"));
+        int64_t t0 = now_ms();
+        int rc = rg_cache_set(&f->a, k, "new", 3, 0);
+        long ms = (long)(now_ms() - t0);
+        printf("cache/redis: a write during CLIENT PAUSE gave %s after %ld ms\n", rg_error_name(rc),
+               ms);
+        assert_int_equal(rc, RG_EUNAVAIL);
+        assert_true(ms < 900);
+        char *out = NULL;
+        size_t len;
+        FAILS_FAST(rg_cache_get(&f->a, k, &out, &len));
+        /* Once the pause is over, the key is gone rather than "stale". */
+        t0 = now_ms();
+        for (;;) {
+            rc = rg_cache_get(&f->a, k, &out, &len);
+            if (rc != RG_EUNAVAIL)
+                break;
+            if (now_ms() - t0 > 5000)
+                fail_msg("the cache was still unavailable 5 s after the pause");
+            sleep_ms(20);
+        }
+        if (rc == 0)
+            fail_msg("served \"%.*s\" after a lost write", (int)len, out);
+        assert_int_equal(rc, RG_ENOTFOUND);
+        assert_true(wait_for(&f->b, k, NULL, 0, COHERENT_MS) >= 0);
+        redisReply *r = redisCommand(raw, "EXISTS %s", rk);
+        assert_non_null(r);
+        assert_int_equal(r->integer, 0);
+        freeReplyObject(r);
+        redisFree(raw);
+        return;
+    }
+#endif
+    (void)f;
+    printf("SKIPPED cache/%s lost write: Redis only\n", current->name);
+    skip();
+}
+
 /* ---- running ---- */
 
 static void test_adapter_skipped(void **state)
@@ -443,7 +986,8 @@ static void test_adapter_skipped(void **state)
     skip();
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn)  cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T2(fn) cmocka_unit_test_setup_teardown(fn, setup_pair, teardown_pair)
 
 static const struct CMUnitTest tests[] = {
     T(test_set_get_del),
@@ -457,6 +1001,12 @@ static const struct CMUnitTest tests[] = {
     T(test_memory_bound),
     T(test_lru_order),
     T(test_bad_urls),
+    T2(test_shared_coherence),
+    T2(test_shared_incr),
+    T2(test_shared_outage),
+    T2(test_redis_stale_bound),
+    T2(test_redis_resubscribe_clears),
+    T2(test_redis_lost_write),
 };
 
 static const struct CMUnitTest skipped[] = {cmocka_unit_test(test_adapter_skipped)};
