@@ -3,6 +3,7 @@
 #include "risinggen/metrics.h"
 #include "risinggen/util.h"
 
+#include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,6 +134,26 @@ void rg__pg_pool_close(struct rg__pg_pool *pool)
     pool->url = NULL;
 }
 
+/* True when the server has closed an idle connection (a restart, an
+ * administrator): its socket is readable before anything was asked. Checked
+ * before each use so that the first request after a restart does not fail. */
+static bool closed_by_server(PGconn *conn)
+{
+    if (PQtransactionStatus(conn) != PQTRANS_IDLE)
+        return false;
+    struct pollfd pfd = {.fd = PQsocket(conn), .events = POLLIN};
+    if (pfd.fd < 0)
+        return true;
+    if (poll(&pfd, 1, 0) <= 0)
+        return false;
+    if (!PQconsumeInput(conn))
+        return true;
+    PGnotify *n;
+    while ((n = PQnotifies(conn)))
+        PQfreemem(n);
+    return PQstatus(conn) != CONNECTION_OK;
+}
+
 int rg__pg_conn(struct rg__pg_pool *pool, struct rg__pg_conn **out)
 {
     struct rg__pg_conn *c = pthread_getspecific(pool->key);
@@ -145,7 +166,7 @@ int rg__pg_conn(struct rg__pg_pool *pool, struct rg__pg_conn **out)
         pthread_mutex_unlock(&pool->lock);
         pthread_setspecific(pool->key, c);
     }
-    if (c->conn && PQstatus(c->conn) != CONNECTION_OK)
+    if (c->conn && (PQstatus(c->conn) != CONNECTION_OK || closed_by_server(c->conn)))
         conn_drop(c);
     if (!c->conn) {
         if (rg_now_ms() < atomic_load(&pool->down_until_ms))
