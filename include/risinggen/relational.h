@@ -65,7 +65,8 @@ struct rg_rel_ops {
     int (*begin)(rg_rel_conn *c, bool write);
     int (*commit)(rg_rel_conn *c);
     int (*rollback)(rg_rel_conn *c);
-    /* Runs the named statement. Returns rows changed (>= 0) or RG_E*. When out
+    /* Runs the named statement. Returns rows changed by a write or rows
+     * returned by a read (>= 0), or RG_E*. When out
      * is not NULL it receives the result rows (caller frees). A unique-key
      * violation is RG_ECONFLICT; a store that cannot be reached RG_EUNAVAIL. */
     int (*query)(rg_rel_conn *c, const char *name, const rg_param *params, int n, rg_rows **out);

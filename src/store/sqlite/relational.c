@@ -154,7 +154,9 @@ static int sqlite_query(rg_rel_conn *conn, const char *name, const rg_param *par
     size_t cap = 0;
     /* A single write outside a transaction queues on the write mutex too. */
     bool took = !sqlite3_stmt_readonly(st) && rg__sqlite_write_start(c);
+    int seen = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        seen++;
         if (!out)
             continue;
         if ((size_t)(nrows + 1) * (size_t)ncols > cap) {
@@ -179,7 +181,8 @@ static int sqlite_query(rg_rel_conn *conn, const char *name, const rg_param *par
     }
     int result;
     if (rc == SQLITE_DONE) {
-        result = sqlite3_changes(c->db);
+        /* Rows changed by a write; rows returned by a read (as libpq counts). */
+        result = sqlite3_stmt_readonly(st) ? seen : sqlite3_changes(c->db);
         if (out)
             *out = pack_rows(st, ncols, nrows, &text, offsets);
     } else {
