@@ -18,7 +18,10 @@
 
 int rg_rel_acquire(rg_relational *r, rg_rel_conn **out)
 {
-    return r->ops->acquire(r->db, out);
+    int rc = r->ops->acquire(r->db, out);
+    if (rc == 0)
+        rg_metrics_gauge_add(IN_USE, 1);
+    return rc;
 }
 static _Thread_local bool read_primary;
 
@@ -44,8 +47,10 @@ int rg_rel_acquire_read(rg_relational *r, rg_rel_conn **out)
 
 void rg_rel_release(rg_relational *r, rg_rel_conn *c)
 {
-    if (c)
+    if (c) {
         r->ops->release(r->db, c);
+        rg_metrics_gauge_add(IN_USE, -1);
+    }
 }
 int rg_rel_begin(rg_relational *r, rg_rel_conn *c, bool write)
 {
