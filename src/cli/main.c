@@ -63,6 +63,22 @@ static bool auto_migrate(void)
     return !(e && (strcmp(e, "0") == 0 || strcmp(e, "false") == 0));
 }
 
+/* url with any password replaced by "***", for logs (static buffer per slot). */
+static const char *redact(const char *url, int slot)
+{
+    static char bufs[4][512];
+    char *out = bufs[slot & 3];
+    const char *scheme = strstr(url, "://");
+    const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
+    const char *colon = at ? memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) : NULL;
+    if (!colon) {
+        snprintf(out, 512, "%s", url);
+        return out;
+    }
+    snprintf(out, 512, "%.*s:***%s", (int)(colon - url), url, at);
+    return out;
+}
+
 static int cmd_serve(const rg_store_urls *urls)
 {
     rg_app app;
@@ -81,7 +97,8 @@ static int cmd_serve(const rg_store_urls *urls)
             "RisingGen is serving http://%s (relational %s, documents %s, cache %s, search %s)\n"
             "Create the first admin with:\n"
             "  ./build/risinggen admin create --email admin@example.org\n",
-            listen, urls->relational, urls->documents, urls->cache, urls->search);
+            listen, redact(urls->relational, 0), redact(urls->documents, 1), redact(urls->cache, 2),
+            redact(urls->search, 3));
     rc = rg_server_run(&app, listen, &stop_flag);
     rg_app_close(&app);
     return rc < 0 ? 1 : 0;
