@@ -3,7 +3,7 @@
 # only those that are missing. Runs apt-get only when something is missing.
 set -eu
 pkgs="build-essential cmake pkg-config libsqlite3-dev libmicrohttpd-dev libjansson-dev
-libsodium-dev libcmocka-dev libcurl4-openssl-dev libpq-dev libhiredis-dev
+libsodium-dev libcmocka-dev libcurl4-openssl-dev libssl-dev libpq-dev libhiredis-dev
 postgresql redis-server wrk clang-format"
 missing=""
 for p in $pkgs; do

@@ -128,4 +128,113 @@ int rg_seed(rg_app *app, const rg_seed_opts *opts, FILE *report);
 /* An argon2id hash of password with the service's parameters (malloc'd). */
 int rg_auth_hash_password(const char *password, char **out);
 
+/* ---- accounts and privacy (src/core/accounts.c, sso.c, audit.c) ---- */
+/* POST /v1/auth/password-reset: always 0 for a well-formed body, whether or
+ * not the email has an account; the token goes out through the outbox. */
+int rg_auth_password_reset(rg_app *app, json_t *body);
+/* POST /v1/auth/password-reset/confirm: RG_EINVAL for a bad, used or expired
+ * token. Ends every session of the account. */
+int rg_auth_password_reset_confirm(rg_app *app, json_t *body);
+/* POST /v1/auth/sso: an OIDC id_token (RS256) from the church's identity
+ * provider (RG_SSO_ISSUER, RG_SSO_AUDIENCE, RG_SSO_JWKS); tokens like login. */
+int rg_auth_sso(rg_app *app, json_t *body, json_t **out);
+/* GET /v1/users/me/export: everything the stores hold about the caller. */
+int rg_user_export(rg_app *app, const rg_principal *who, json_t **out);
+/* DELETE /v1/users/me: erases the caller from every store (see
+ * docs/architecture.md, "Erasure"). RG_ECONFLICT while they organize
+ * upcoming events. */
+int rg_user_erase(rg_app *app, const rg_principal *who);
+/* Records the intent to erase user_id (the first step of rg_user_erase);
+ * *tombstone (may be NULL) receives the anonymous id that replaces it. */
+int rg_erasure_record(rg_app *app, const char *user_id, char tombstone[RG_OID_LEN + 1]);
+/* Finishes every recorded erasure that is not done (run at start and by the
+ * sweep); max_steps > 0 stops each after that many steps (tests). Returns
+ * how many were finished. */
+int rg_erasure_resume(rg_app *app, int max_steps);
+
+/* Records an organizer or admin action in the relational audit_log: who
+ * (the actor's user id; NULL for the service itself) did action
+ * ("event.publish", "payment.refund", …) to target_type/target_id, with
+ * details (borrowed JSON object, may be NULL). c: the caller's open write
+ * transaction, so that the entry commits or rolls back with the change; NULL
+ * writes it in a transaction of its own. */
+int rg_audit(rg_app *app, rg_rel_conn *c, const char *who, const char *action,
+             const char *target_type, const char *target_id, json_t *details);
+typedef struct rg_audit_query {
+    const char *action, *actor, *from, *to, *cursor;
+    int limit;
+} rg_audit_query;
+/* GET /v1/admin/audit: newest first, admins only. */
+int rg_audit_list(rg_app *app, const rg_principal *who, const rg_audit_query *q, json_t **out);
+/* ---- end of accounts and privacy ---- */
+
+/* ---- payments (src/core/payments.c, payments_providers.c) ---- */
+/* An answer kept with its Idempotency-Key and replayed byte for byte. */
+typedef struct rg_saved_reply {
+    int status;    /* HTTP status */
+    char *body;    /* JSON text, malloc'd (caller frees) */
+    int64_t id;    /* the payment it is about */
+    bool replayed; /* an earlier request with the same key was answered so */
+} rg_saved_reply;
+/* POST /v1/payments: idem_key is the Idempotency-Key header (RG_EINVAL when
+ * NULL). The amount comes from the event; a success confirms the
+ * registration in the same transaction. */
+int rg_payment_create(rg_app *app, const rg_principal *who, const char *idem_key, json_t *body,
+                      rg_saved_reply *out);
+/* GET /v1/payments/{id}: the payer, the event's organizer, an admin. */
+int rg_payment_get(rg_app *app, const rg_principal *who, const char *id, json_t **out);
+/* POST /v1/payments/{id}/refund: {amount?, reason?}; idem_key optional. */
+int rg_payment_refund(rg_app *app, const rg_principal *who, const char *id, const char *idem_key,
+                      json_t *body, rg_saved_reply *out);
+/* POST /v1/webhooks/payments/{provider}: raw/len is the signed body,
+ * signature the X-RisingGen-Signature header. */
+int rg_payment_webhook(rg_app *app, const char *provider, const char *signature, const void *raw,
+                       size_t len, json_t *body, json_t **out);
+/* GET /v1/users/{id}/payments: self or admin, newest first. */
+int rg_user_payments(rg_app *app, const rg_principal *who, const char *id, const char *cursor,
+                     int limit, json_t **out);
+/* GET /v1/events/{id}/finance: the organizer or an admin. */
+int rg_event_finance(rg_app *app, const rg_principal *who, const char *id, json_t **out);
+/* ---- end of payments ---- */
+
+/* ---- channels, messages, content, feedback, search (src/core/comms.c, content.c) ---- */
+/* POST /v1/channels: organizer or admin; {name, description?, members?}
+ * makes a group channel, {eventId, name?, description?} the channel of an
+ * event the caller organizes (409 when it has one). */
+int rg_channel_create(rg_app *app, const rg_principal *who, json_t *body, json_t **out);
+/* GET /v1/channels/{id}: its organizer, members, admins (404 to others). */
+int rg_channel_get(rg_app *app, const rg_principal *who, const char *id, json_t **out);
+/* GET /v1/events/{id}/channel: the channel of a published event. */
+int rg_event_channel(rg_app *app, const rg_principal *who, const char *event_id, json_t **out);
+/* GET /v1/channels/{id}/messages: members; newest first, keyset cursor. */
+int rg_message_list(rg_app *app, const rg_principal *who, const char *channel_id,
+                    const char *cursor, int limit, json_t **out);
+/* POST /v1/channels/{id}/messages: members post messages, the organizer
+ * announcements; members with e-mail notifications on get one outbox e-mail. */
+int rg_message_post(rg_app *app, const rg_principal *who, const char *channel_id, json_t *body,
+                    json_t **out);
+/* GET /v1/messages/{id}: members of its channel. */
+int rg_message_get(rg_app *app, const rg_principal *who, const char *id, json_t **out);
+/* POST /v1/messages/{id}/read: one readBy entry per person, idempotent. */
+int rg_message_read(rg_app *app, const rg_principal *who, const char *id, json_t **out);
+/* Resources: organizers and admins write; public ones anyone reads and finds. */
+int rg_resource_create(rg_app *app, const rg_principal *who, json_t *body, json_t **out);
+int rg_resource_get(rg_app *app, const rg_principal *who, const char *id, json_t **out);
+int rg_resource_patch(rg_app *app, const rg_principal *who, const char *id, json_t *patch,
+                      json_t **out);
+int rg_resource_delete(rg_app *app, const rg_principal *who, const char *id);
+/* Rebuilds the search entries of every resource; *count the public ones. */
+int rg_resource_reindex(rg_app *app, int *count);
+/* POST /v1/events/{id}/feedback: confirmed or checked-in attendees, once the
+ * event has started; one per person and event (409). */
+int rg_feedback_create(rg_app *app, const rg_principal *who, const char *event_id, json_t *body,
+                       json_t **out);
+/* GET /v1/events/{id}/feedback: the organizer or an admin; summary and items. */
+int rg_feedback_list(rg_app *app, const rg_principal *who, const char *event_id, const char *cursor,
+                     int limit, json_t **out);
+/* GET /v1/search: q (required), types "event,resource" (NULL: both). */
+int rg_search_all(rg_app *app, const char *q, const char *types, const char *cursor, int limit,
+                  json_t **out);
+/* ---- end of channels, messages, content, feedback, search ---- */
+
 #endif

@@ -14,8 +14,8 @@
 #include "risinggen/app.h"
 
 typedef struct rg_notification {
-    const char *channel;    /* "email" */
-    const char *to;         /* address */
+    const char *channel; /* "email" */
+    const char *to;      /* address */
     const char *subject;
     const char *body;       /* plain text */
     const char *dedupe_key; /* optional: a second enqueue with the same key is a no-op */

@@ -213,10 +213,15 @@ static int cmd_reindex(const rg_store_urls *urls)
         return fail(rc);
     int total = 0;
     rc = rg_event_reindex(&app, &total);
+    /* Resources (content.c) are indexed too. */
+    int resources = 0;
+    if (rc == 0)
+        rc = rg_resource_reindex(&app, &resources);
     rg_app_close(&app);
     if (rc < 0)
         return fail(rc);
     printf("indexed %d events\n", total);
+    printf("indexed %d resources\n", resources);
     return 0;
 }
 

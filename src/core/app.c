@@ -4,9 +4,28 @@
 #include <string.h>
 
 static const rg_doc_index indexes[] = {
-    {COLL_USERS, "email", true},      {COLL_USERS, "churchId", false},
-    {COLL_AUTH, "userId", true},      {COLL_AUTH, "churchAccountId", false},
-    {COLL_SESSIONS, "userId", false}, {COLL_SESSIONS, "familyId", false},
+    {COLL_USERS, "email", true},
+    {COLL_USERS, "churchId", false},
+    {COLL_AUTH, "userId", true},
+    {COLL_AUTH, "churchAccountId", false},
+    {COLL_SESSIONS, "userId", false},
+    {COLL_SESSIONS, "familyId", false},
+    /* accounts and privacy (accounts.c): a reset token is found by its hash;
+     * what a person wrote is found for their export and erasure */
+    {COLL_AUTH, "passwordResetToken", false},
+    {"messages", "sender.userId", false},
+    {"feedback", "userId", false},
+    {"channels", "createdBy", false},
+    /* end of accounts and privacy */
+    /* channels, messages, content, feedback (comms.c, content.c) */
+    {COLL_CHANNELS, "eventId", true},
+    {COLL_CHANNELS, "organizerId", false},
+    {COLL_MESSAGES, "channelId", false},
+    {COLL_MESSAGES, "sentAt", false},
+    {COLL_RESOURCES, "createdBy", false},
+    {COLL_FEEDBACK, "key", true},
+    {COLL_FEEDBACK, "eventId", false},
+    /* end of channels, messages, content, feedback */
 };
 
 const rg_doc_index *rg_app_doc_indexes(int *n)
@@ -39,6 +58,15 @@ int rg_app_open(rg_app *app, const rg_store_urls *urls, bool migrate)
         rg_stores_close(&app->st);
         return rc;
     }
+    /* accounts and privacy: erasures a previous run left unfinished */
+    int erased = rg_erasure_resume(app, 0);
+    if (erased > 0)
+        rg_info("finished %d interrupted erasure%s", erased, erased == 1 ? "" : "s");
+    else if (erased < 0)
+        rg_warn("interrupted erasures not finished now: %s (the sweep tries again)",
+                rg_error_detail());
+    rg_error_clear();
+    /* end of accounts and privacy */
     return 0;
 }
 

@@ -655,7 +655,7 @@ static const char *family_of(json_t *auth, const char *hash, bool *rotated)
 
 static int revoke_family(rg_app *app, const char *user_id, const char *family)
 {
-    char fam[RG_OID_LEN + 8];
+    char fam[64];
     snprintf(fam, sizeof fam, "%s", family);
     struct family_ctx fc = {.family = fam, .remove = true};
     int rc = rg_doc_update(&app->st.docs, COLL_AUTH, user_id, family_apply, &fc);
@@ -770,4 +770,26 @@ int rg_auth_purge_sessions(rg_app *app)
 {
     rg_doc_filter f = {.path = "expiresAt", .is_int = true, .ival = rg_now(), .less_than = true};
     return rg_docs_remove_where(&app->st.docs, COLL_SESSIONS, &f, 1);
+}
+
+/* ---- shared with accounts.c (password reset, church sign-in, erasure) ---- */
+
+void rg__sessions_revoke_family(rg_app *app, const char *family)
+{
+    sessions_revoke_family(app, family);
+}
+
+int rg__auth_issue_tokens(rg_app *app, const char *user_id, json_t **out)
+{
+    return issue_tokens(app, user_id, out);
+}
+
+void rg__normalize_email(const char *in, char *out, size_t cap)
+{
+    normalize_email(in, out, cap);
+}
+
+json_t *rg__default_preferences(void)
+{
+    return default_preferences();
 }

@@ -59,4 +59,37 @@ int rg_rel_run_read(rg_app *app, const char *name, const rg_param *p, int n, rg_
 /* Validates the profile fields shared by signup and PATCH /users/me. */
 int rg__validate_profile(v_ctx *v, json_t *body);
 
+/* ---- accounts and privacy (accounts.c, sso.c, audit.c) ---- */
+/* sso_links/<sha256 of the church account id>: {userId}, the one mapping from
+ * a church account to its user, taken by insert so that two first sign-ins
+ * at once make one account. */
+#define COLL_SSO_LINKS "sso_links"
+/* Ends every access token of a refresh-token family (auth.c). */
+void rg__sessions_revoke_family(rg_app *app, const char *family);
+/* Starts a refresh-token family for user_id: {accessToken, refreshToken,
+ * expiresIn, tokenType} (auth.c). */
+int rg__auth_issue_tokens(rg_app *app, const char *user_id, json_t **out);
+/* Lowercase copy of an email address (auth.c). */
+void rg__normalize_email(const char *in, char *out, size_t cap);
+/* The preferences a new account starts with (auth.c). New reference. */
+json_t *rg__default_preferences(void);
+/* Verifies an OIDC id_token against RG_SSO_ISSUER, RG_SSO_AUDIENCE and the
+ * keys of RG_SSO_JWKS; *claims receives its payload (sso.c). */
+int rg__sso_verify(const char *id_token, json_t **claims);
+/* Every audit entry whose actor is user_id, oldest first (audit.c). */
+int rg__audit_by_actor(rg_app *app, const char *user_id, json_t **out);
+/* ---- end of accounts and privacy ---- */
+
+/* ---- channels, messages, content, feedback (comms.c, content.c) ---- */
+#define COLL_CHANNELS  "channels"
+#define COLL_MESSAGES  "messages"
+#define COLL_RESOURCES "resources"
+#define COLL_FEEDBACK  "feedback"
+/* Makes the channel of a published event unless it has one (idempotent, safe
+ * under concurrent publishes: channels.eventId is unique); out_id (may be
+ * NULL) receives its id (comms.c). */
+int rg__event_channel_ensure(rg_app *app, int64_t event_id, const char *title,
+                             const char *organizer_id, char out_id[RG_OID_LEN + 1]);
+/* ---- end of channels, messages, content, feedback ---- */
+
 #endif

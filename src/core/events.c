@@ -500,8 +500,8 @@ static bool transition_ok(const char *from, const char *to)
  * into them, all in one transaction; an event that became free confirms the
  * registrations that were waiting for payment. Returns rows changed (0: places were
  * taken meanwhile below the new maximum) or an error. */
-static int update_and_fill(rg_app *app, int64_t id, const rg_param *p, const struct event_fields *f,
-                           const char *status, const char *now)
+static int update_and_fill(rg_app *app, const rg_principal *who, int64_t id, const rg_param *p,
+                           const struct event_fields *f, const char *status, const char *now)
 {
     rg_relational *rel = &app->st.rel;
     rg_rel_conn *c;
@@ -523,6 +523,21 @@ static int update_and_fill(rg_app *app, int64_t id, const rg_param *p, const str
         while ((moved = rg__promote_waitlisted(app, c, id, f->has_cost, f->hold_minutes, now)) > 0)
             ;
         if ((rc = moved) < 0)
+            goto fail;
+    }
+    /* Audit (accounts and privacy): a status change commits with its entry. */
+    if (strcmp(f->status, status) != 0) {
+        char action[32], target[24];
+        snprintf(action, sizeof action, "event.%s",
+                 strcmp(status, "published") == 0   ? "publish"
+                 : strcmp(status, "cancelled") == 0 ? "cancel"
+                 : strcmp(status, "completed") == 0 ? "complete"
+                                                    : "status");
+        snprintf(target, sizeof target, "%lld", (long long)id);
+        json_t *d = json_pack("{s:s, s:s}", "from", f->status, "to", status);
+        rc = rg_audit(app, c, who->user_id, action, "event", target, d);
+        json_decref(d);
+        if (rc < 0)
             goto fail;
     }
     if ((rc = rg_rel_commit(rel, c)) < 0)
@@ -629,7 +644,7 @@ int rg_event_patch(rg_app *app, const rg_principal *who, const char *id_s, json_
     p[17] = f.has_guardian ? RG_PINT(f.guardian_under) : RG_PNULL;
     p[18] = RG_PINT(f.hold_minutes);
     p[19] = RG_PTEXT(now);
-    rc = update_and_fill(app, id, p, &f, new_status, now);
+    rc = update_and_fill(app, who, id, p, &f, new_status, now);
     if (rc == RG_ECONFLICT) {
         rg_error_clear();
         rg_error_field("slug", "is already used by another event");
@@ -640,15 +655,20 @@ int rg_event_patch(rg_app *app, const rg_principal *who, const char *id_s, json_
         rc = rg_error_set(RG_ECONFLICT, "places were taken meanwhile; read the event and retry");
     if (rc < 0)
         goto done;
-    if (strcmp(f.status, new_status) != 0)
-        rg_info("audit: user %s moved event %lld from %s to %s", who->user_id, (long long)id,
-                f.status, new_status);
     rg_rows_free(r);
     r = NULL;
     rg__event_uncache(app, id);
     if ((rc = load_event(app, id, &r)) < 0)
         goto done;
     index_event(app, r);
+    /* Channels (comms.c): publishing gives the event its channel, once. The
+     * event stands if this fails; GET /v1/events/{id}/channel makes it later. */
+    if (json_object_get(patch, "status") && strcmp(rg_rows_get(r, 0, "status"), "published") == 0 &&
+        rg__event_channel_ensure(app, id, rg_rows_get(r, 0, "title"),
+                                 rg_rows_get(r, 0, "organizer_id"), NULL) < 0) {
+        rg_warn("event %lld: its channel could not be made now", (long long)id);
+        rg_error_clear();
+    }
     *out = rg__event_view(r, 0);
     rc = 0;
 done:

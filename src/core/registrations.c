@@ -390,6 +390,20 @@ int rg_registration_cancel(rg_app *app, const rg_principal *who, const char *id_
             (rc = rg__promote_waitlisted(app, c, event_id, paid, hold_minutes, now)) < 0)
             goto fail;
     }
+    /* Audit (accounts and privacy): someone else's registration cancelled by
+     * the organizer or an admin, in the same transaction. */
+    if (manager && strcmp(rg_rows_get(r, 0, "user_id"), who->user_id) != 0 &&
+        strcmp(rg_rows_get(r, 0, "status"), "cancelled") != 0) {
+        char target[24];
+        snprintf(target, sizeof target, "%lld", (long long)id);
+        json_t *d = json_pack("{s:I, s:s, s:s, s:s}", "eventId", (json_int_t)event_id, "userId",
+                              rg_rows_get(r, 0, "user_id"), "previousStatus",
+                              rg_rows_get(r, 0, "status"), "reason", why);
+        rc = rg_audit(app, c, who->user_id, "registration.cancel", "registration", target, d);
+        json_decref(d);
+        if (rc < 0)
+            goto fail;
+    }
     rg_rows_free(r);
     if ((rc = rg_rel_query(rel, c, "registration_get", gp, 1, &r)) < 0)
         goto fail;
@@ -426,14 +440,35 @@ int rg_registration_check_in(rg_app *app, const rg_principal *who, const char *i
     }
     int64_t id = rg_rows_int(r, 0, "id", 0);
     int64_t event_id = rg_rows_int(r, 0, "event_id", 0);
+    bool again = rg_rows_bool(r, 0, "checked_in");
     rg_rows_free(r);
     char now[RG_TIME_LEN + 1];
     rg_time_format(rg_now(), now);
     rg_param p[] = {RG_PINT(id), RG_PTEXT(now)};
-    if ((rc = rg_rel_run(app, "registration_check_in", p, 2, NULL)) < 0)
+    /* The check-in and its audit entry (accounts and privacy) commit together. */
+    rg_relational *rel = &app->st.rel;
+    rg_rel_conn *c;
+    if ((rc = rg_rel_acquire(rel, &c)) < 0)
         return rc;
-    if (rc == 0) /* cancelled meanwhile */
-        return rg_error_set(RG_ECONFLICT, "the registration was cancelled");
+    if ((rc = rg_rel_begin(rel, c, true)) == 0) {
+        rc = rg_rel_query(rel, c, "registration_check_in", p, 2, NULL);
+        if (rc == 0) /* cancelled meanwhile */
+            rc = rg_error_set(RG_ECONFLICT, "the registration was cancelled");
+        if (rc > 0) {
+            char target[24];
+            snprintf(target, sizeof target, "%lld", (long long)id);
+            json_t *d = json_pack("{s:I, s:b}", "eventId", (json_int_t)event_id, "again", again);
+            rc = rg_audit(app, c, who->user_id, "registration.check_in", "registration", target, d);
+            json_decref(d);
+        }
+        if (rc >= 0)
+            rc = rg_rel_commit(rel, c);
+        if (rc < 0)
+            rg_rel_rollback(rel, c);
+    }
+    rg_rel_release(rel, c);
+    if (rc < 0)
+        return rc;
     rg__event_uncache(app, event_id);
     rg_param gp[] = {RG_PINT(id)};
     if ((rc = rg_rel_run(app, "registration_get", gp, 1, &r)) < 0)

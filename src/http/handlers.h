@@ -38,6 +38,41 @@ RG_HANDLER(rg_h_registration_get);
 RG_HANDLER(rg_h_registration_cancel);
 RG_HANDLER(rg_h_registration_check_in);
 
+/* ---- payments: handlers_payments.c ---- */
+RG_HANDLER(rg_h_payment_create);
+RG_HANDLER(rg_h_payment_get);
+RG_HANDLER(rg_h_payment_refund);
+RG_HANDLER(rg_h_payment_webhook);
+RG_HANDLER(rg_h_user_payments);
+RG_HANDLER(rg_h_event_finance);
+/* ---- end of payments ---- */
+
+/* ---- channels, messages, content, feedback, search: handlers_comms.c ---- */
+RG_HANDLER(rg_h_channel_create);
+RG_HANDLER(rg_h_channel_get);
+RG_HANDLER(rg_h_event_channel);
+RG_HANDLER(rg_h_message_list);
+RG_HANDLER(rg_h_message_post);
+RG_HANDLER(rg_h_message_get);
+RG_HANDLER(rg_h_message_read);
+RG_HANDLER(rg_h_resource_create);
+RG_HANDLER(rg_h_resource_get);
+RG_HANDLER(rg_h_resource_patch);
+RG_HANDLER(rg_h_resource_delete);
+RG_HANDLER(rg_h_feedback_create);
+RG_HANDLER(rg_h_feedback_list);
+RG_HANDLER(rg_h_search);
+/* ---- end of channels, messages, content, feedback, search ---- */
+
+/* ---- accounts and privacy: handlers_accounts.c ---- */
+RG_HANDLER(rg_h_sso);
+RG_HANDLER(rg_h_password_reset);
+RG_HANDLER(rg_h_password_reset_confirm);
+RG_HANDLER(rg_h_me_export);
+RG_HANDLER(rg_h_me_delete);
+RG_HANDLER(rg_h_audit_list);
+/* ---- end of accounts and privacy ---- */
+
 /* Replies with out (stolen) and status when rc is 0; returns rc. */
 int rg_h_result(rg_response *res, int rc, int status, json_t *out);
 

@@ -138,7 +138,9 @@ static void csv_row(rg_buf *b, json_t *reg)
     csv_field(b, jstr(reg, "checkedInAt"), false);
     csv_field(b, jstr(reg, "registrationDate"), false);
     csv_field(b, jstr(gc, "guardianName"), false);
-    csv_field(b, jstr(gc, "guardianEmail"), true);
+    csv_field(b, jstr(gc, "guardianEmail"), false);
+    csv_field(b, jstr(gc, "relationship"), false);
+    csv_field(b, jstr(gc, "consentedAt"), true);
 }
 
 static bool wants_csv(rg_request *req)
@@ -165,7 +167,7 @@ RG_HANDLER(rg_h_event_attendees)
     rg_buf b = {0};
     rg_buf_puts(&b, "registrationId,userId,firstName,lastName,email,status,paymentStatus,"
                     "dietaryRequirements,specialNeeds,checkedIn,checkedInAt,registrationDate,"
-                    "guardianName,guardianEmail\r\n");
+                    "guardianName,guardianEmail,guardianRelationship,guardianConsentedAt\r\n");
     char *cursor = NULL;
     do {
         rc = rg_event_attendees(app, &req->who, req->params[0], status, checked_in, cursor, 100,

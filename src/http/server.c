@@ -4,6 +4,7 @@
 #include "http.h"
 #include "risinggen/error.h"
 #include "risinggen/metrics.h"
+#include "risinggen/outbox.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -353,9 +354,19 @@ static void *sweep_holds(void *p)
 {
     struct sweeper *s = p;
     int waited = 0;
+    /* Outbox (messages/content work): pending notifications, every ~1 s;
+     * while the store fails, less often (up to every 30 s). */
+    int outbox_waited = 0, outbox_every = 1000;
     while (!*s->stop) {
         usleep(100 * 1000);
         waited += 100;
+        outbox_waited += 100;
+        if (outbox_waited >= outbox_every) {
+            outbox_waited = 0;
+            bool failed = rg_outbox_deliver(s->app, 50) < 0;
+            outbox_every = failed ? (outbox_every < 15000 ? outbox_every * 2 : 30000) : 1000;
+            rg_error_clear();
+        }
         if (waited < s->app->hold_sweep_ms)
             continue;
         waited = 0;
@@ -365,6 +376,10 @@ static void *sweep_holds(void *p)
         n = rg_auth_purge_sessions(s->app);
         if (n > 0)
             rg_info("removed %d expired session%s", n, n == 1 ? "" : "s");
+        /* Accounts and privacy: erasures a store outage interrupted. */
+        n = rg_erasure_resume(s->app, 0);
+        if (n > 0)
+            rg_info("finished %d interrupted erasure%s", n, n == 1 ? "" : "s");
         rg_error_clear();
     }
     return NULL;

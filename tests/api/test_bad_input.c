@@ -51,6 +51,41 @@ static const struct route {
     {"GET", "/v1/registrations/{id}", REQUIRED, NULL, NULL},
     {"POST", "/v1/registrations/{id}/cancel", REQUIRED, "{\"reason\":5}", "reason"},
     {"POST", "/v1/registrations/{id}/check-in", REQUIRED, NULL, NULL},
+    /* ---- channels, messages, content, feedback, search ---- */
+    {"POST", "/v1/channels", REQUIRED, "{\"name\":5,\"members\":\"x\"}", "name"},
+    {"GET", "/v1/channels/{id}", REQUIRED, NULL, NULL},
+    {"GET", "/v1/channels/{id}/messages", REQUIRED, NULL, NULL},
+    {"POST", "/v1/channels/{id}/messages", REQUIRED,
+     "{\"messageType\":5,\"content\":{\"text\":true}}", "messageType"},
+    {"GET", "/v1/messages/{id}", REQUIRED, NULL, NULL},
+    {"POST", "/v1/messages/{id}/read", REQUIRED, NULL, NULL},
+    {"GET", "/v1/events/{id}/channel", REQUIRED, NULL, NULL},
+    {"POST", "/v1/resources", REQUIRED, "{\"title\":5,\"isPublic\":\"yes\"}", "title"},
+    {"GET", "/v1/resources/{id}", OPTIONAL, NULL, NULL},
+    {"PATCH", "/v1/resources/{id}", REQUIRED, "{\"title\":5,\"tags\":\"x\"}", "title"},
+    {"DELETE", "/v1/resources/{id}", REQUIRED, NULL, NULL},
+    {"POST", "/v1/events/{id}/feedback", REQUIRED, "{\"rating\":\"5\",\"comment\":5}", "rating"},
+    {"GET", "/v1/events/{id}/feedback", REQUIRED, NULL, NULL},
+    {"GET", "/v1/search", NONE, NULL, NULL},
+    /* ---- end of channels, messages, content, feedback, search ---- */
+    /* ---- payments ---- */
+    {"POST", "/v1/payments", REQUIRED,
+     "{\"registrationId\":\"1\",\"paymentMethod\":5,\"provider\":true}", "paymentMethod"},
+    {"GET", "/v1/payments/{id}", REQUIRED, NULL, NULL},
+    {"POST", "/v1/payments/{id}/refund", REQUIRED, "{\"amount\":25,\"reason\":5}", "reason"},
+    {"POST", "/v1/webhooks/payments/{provider}", NONE, "{\"id\":5,\"type\":[]}", "id"},
+    {"GET", "/v1/users/{id}/payments", REQUIRED, NULL, NULL},
+    {"GET", "/v1/events/{id}/finance", REQUIRED, NULL, NULL},
+    /* ---- end of payments ---- */
+    /* ---- accounts and privacy ---- */
+    {"POST", "/v1/auth/sso", NONE, "{\"idToken\":5}", "idToken"},
+    {"POST", "/v1/auth/password-reset", NONE, "{\"email\":5}", "email"},
+    {"POST", "/v1/auth/password-reset/confirm", NONE, "{\"token\":5,\"newPassword\":true}",
+     "token"},
+    {"GET", "/v1/users/me/export", REQUIRED, NULL, NULL},
+    {"DELETE", "/v1/users/me", REQUIRED, NULL, NULL},
+    {"GET", "/v1/admin/audit", REQUIRED, NULL, NULL},
+    /* ---- end of accounts and privacy ---- */
 };
 
 /* What the program starts with, and what must still be there at the end. */
@@ -107,6 +142,76 @@ static void fixture(void)
     F.ready = true;
 }
 
+/* ---- channels, messages, content: ids for path_of ---- */
+/* A new resource of the organizer; its id goes to out. */
+static void comms_resource(char out[32])
+{
+    api_resp *r = api("POST", "/v1/resources", "{\"title\":\"Handbook\"}", F.org.access);
+    assert_status(r, 201);
+    snprintf(out, 32, "%s", jstr(r->json, "id"));
+    resp_free(r);
+}
+
+/* An id for the route's {id} when it names a channel, message or resource
+ * (made once; DELETE gets a resource of its own each time), else NULL. */
+static const char *comms_id(const struct route *rt)
+{
+    static char channel[32], message[32], resource[32];
+    static char doomed[32];
+    if (!channel[0]) {
+        api_resp *r = api("GET", fmt("/v1/events/%lld/channel", F.events[1]), NULL, F.org.access);
+        assert_status(r, 200);
+        snprintf(channel, sizeof channel, "%s", jstr(r->json, "id"));
+        resp_free(r);
+        r = api("POST", fmt("/v1/channels/%s/messages", channel), "{\"content\":{\"text\":\"hi\"}}",
+                F.org.access);
+        assert_status(r, 201);
+        snprintf(message, sizeof message, "%s", jstr(r->json, "id"));
+        resp_free(r);
+        comms_resource(resource);
+    }
+    if (strncmp(rt->pattern, "/v1/channels/{id}", 17) == 0)
+        return channel;
+    if (strncmp(rt->pattern, "/v1/messages/{id}", 17) == 0)
+        return message;
+    if (strncmp(rt->pattern, "/v1/resources/{id}", 18) == 0) {
+        if (strcmp(rt->method, "DELETE") != 0)
+            return resource;
+        comms_resource(doomed);
+        return doomed;
+    }
+    return NULL;
+}
+/* ---- end of channels, messages, content ---- */
+
+/* ---- payments: ids for path_of ---- */
+/* A payment (made once) of the admin's, for a paid event that is not public,
+ * so that what discovery finds does not change. */
+static const char *payment_id(void)
+{
+    static char id[32];
+    if (id[0])
+        return id;
+    long long ev =
+        event_create_published(F.org.access, json_pack("{s:b, s:{s:s, s:s}}", "isPublic", 0, "cost",
+                                                       "amount", "5.00", "currency", "GBP"));
+    long long reg = register_ok(F.admin->access, ev, "pending");
+    const char *hdrs[] = {"Idempotency-Key: bad-input-payment", NULL};
+    api_req rq = {.method = "POST",
+                  .path = "/v1/payments",
+                  .body = fmt("{\"registrationId\":%lld,\"paymentMethod\":\"card\","
+                              "\"provider\":\"test\"}",
+                              reg),
+                  .token = F.admin->access,
+                  .headers = hdrs};
+    api_resp *r = api_do(&rq);
+    assert_status(r, 201);
+    snprintf(id, sizeof id, "%lld", (long long)jint(r->json, "id"));
+    resp_free(r);
+    return id;
+}
+/* ---- end of payments ---- */
+
 /* The route's path with {id} filled in with something that exists. */
 static const char *path_of(const struct route *rt)
 {
@@ -119,6 +224,12 @@ static const char *path_of(const struct route *rt)
         id = fmt("%lld", F.events[1]);
     else if (strncmp(rt->pattern, "/v1/registrations/{id}", 22) == 0)
         id = fmt("%lld", F.reg);
+    if (!id && strstr(rt->pattern, "{id}"))
+        id = comms_id(rt); /* channels, messages, resources */
+    if (!id && strncmp(rt->pattern, "/v1/payments/{id}", 17) == 0)
+        id = payment_id(); /* payments */
+    if (strcmp(rt->pattern, "/v1/webhooks/payments/{provider}") == 0)
+        return "/v1/webhooks/payments/test"; /* payments */
     if (!id)
         return rt->pattern;
     const char *brace = strstr(rt->pattern, "{id}");
@@ -135,6 +246,12 @@ static const char *token_for(const struct route *rt)
     if (strcmp(rt->pattern, "/v1/auth/logout") == 0) {
         user_login(&F.quitter);
         return F.quitter.access;
+    }
+    /* accounts and privacy: an erasure takes someone of its own */
+    if (strcmp(rt->method, "DELETE") == 0 && strcmp(rt->pattern, "/v1/users/me") == 0) {
+        static api_user doomed;
+        user_signup(&doomed, "doomed");
+        return doomed.access;
     }
     return F.admin->access;
 }

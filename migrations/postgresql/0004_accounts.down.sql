@@ -1,0 +1,2 @@
+DROP TABLE erasures;
+DROP TABLE audit_log;

@@ -1,0 +1,10 @@
+DROP TABLE webhook_events;
+DROP TABLE idempotency_keys;
+DROP TABLE payment_refunds;
+DROP TRIGGER trg_payments_refund_bounds;
+DROP INDEX idx_payments_event_status;
+DROP INDEX idx_payments_user_newest;
+DROP INDEX uq_payments_provider_tx;
+DROP INDEX uq_payments_registration_open;
+DROP INDEX idx_payments_registration;
+ALTER TABLE payments DROP COLUMN registration_id;

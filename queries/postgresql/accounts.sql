@@ -1,0 +1,14 @@
+-- Accounts and privacy on PostgreSQL.
+
+-- name: audit_list
+SELECT id, occurred_at, actor_id, action, target_type, target_id, details FROM audit_log
+WHERE ($1::text IS NULL OR action = $1::text) AND ($2::text IS NULL OR actor_id = $2::text)
+  AND ($3::timestamptz IS NULL OR occurred_at >= $3::timestamptz)
+  AND ($4::timestamptz IS NULL OR occurred_at <= $4::timestamptz) AND id < $5
+ORDER BY id DESC LIMIT $6
+
+-- name: export_payments
+SELECT id, user_id, event_id, (amount * 100)::bigint AS amount_minor, currency, payment_method,
+       status, provider, provider_transaction_id, payment_date, refund_status,
+       (refund_amount * 100)::bigint AS refund_amount_minor, refund_date, created_at
+FROM payments WHERE user_id = $1 AND id > $2 ORDER BY id LIMIT $3
