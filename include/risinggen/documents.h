@@ -92,6 +92,12 @@ int rg_docs_remove_where(rg_documents *s, const char *coll, const rg_doc_filter 
                          int nfilters);
 int rg_docs_ping(rg_documents *s);
 
+/* The names every adapter accepts, since they become part of its query text:
+ * a collection is [a-z_]{1,32}; a path is [A-Za-z0-9_.]{1,64} without an
+ * empty segment ("a..b", ".a", "a."). */
+bool rg_doc_collection_valid(const char *s);
+bool rg_doc_path_valid(const char *s);
+
 extern const struct rg_doc_ops rg_sqlite_doc_ops;
 #ifdef RG_WITH_POSTGRES
 extern const struct rg_doc_ops rg_pg_doc_ops;

@@ -187,6 +187,38 @@ int rg_docs_remove_where(rg_documents *s, const char *coll, const rg_doc_filter 
     return s->ops->remove_where(s->d, coll, filters, nfilters);
 }
 
+bool rg_doc_collection_valid(const char *s)
+{
+    if (!s)
+        return false;
+    size_t n = 0;
+    for (; s[n]; n++)
+        if (n >= 32 || !((s[n] >= 'a' && s[n] <= 'z') || s[n] == '_'))
+            return false;
+    return n > 0;
+}
+
+bool rg_doc_path_valid(const char *s)
+{
+    if (!s)
+        return false;
+    size_t n = 0;
+    for (; s[n]; n++) {
+        char ch = s[n];
+        if (n >= 64)
+            return false;
+        if (ch == '.') {
+            if (n == 0 || s[n - 1] == '.' || s[n + 1] == '\0')
+                return false;
+            continue;
+        }
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '_'))
+            return false;
+    }
+    return n > 0;
+}
+
 int rg_docs_ping(rg_documents *s)
 {
     return s->ops->ping(s->d);

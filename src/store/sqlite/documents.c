@@ -22,10 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define COLL_MAX     32
-#define PATH_MAX_LEN 64
-#define ID_MAX       512
-#define FILTERS_MAX  16
+#define ID_MAX      512
+#define FILTERS_MAX 16
 
 /* A pool connection and the collections whose table it has ensured. */
 struct doc_conn {
@@ -42,35 +40,12 @@ struct rg_docs {
 
 static bool valid_collection(const char *s)
 {
-    if (!s)
-        return false;
-    size_t n = 0;
-    for (; s[n]; n++)
-        if (n >= COLL_MAX || !((s[n] >= 'a' && s[n] <= 'z') || s[n] == '_'))
-            return false;
-    return n > 0;
+    return rg_doc_collection_valid(s);
 }
 
-/* [A-Za-z0-9_.]{1,64}, no empty segment ("a..b", ".a", "a."). */
 static bool valid_path(const char *s)
 {
-    if (!s)
-        return false;
-    size_t n = 0;
-    for (; s[n]; n++) {
-        char ch = s[n];
-        if (n >= PATH_MAX_LEN)
-            return false;
-        if (ch == '.') {
-            if (n == 0 || s[n - 1] == '.' || s[n + 1] == '\0')
-                return false;
-            continue;
-        }
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '_'))
-            return false;
-    }
-    return n > 0;
+    return rg_doc_path_valid(s);
 }
 
 static bool valid_id(const char *id)
