@@ -22,6 +22,7 @@
  * in one relational transaction; metadata then records how many. A crash
  * between the two stores leaves deliveryStatus "pending". */
 #include "domain.h"
+#include "registrations.h"
 #include "risinggen/outbox.h"
 
 #include <stdlib.h>
@@ -301,21 +302,6 @@ int rg__event_channel_ensure(rg_app *app, int64_t event_id, const char *title,
     return rc;
 }
 
-/* The event row (event_get) or RG_ENOTFOUND. */
-static int load_event_row(rg_app *app, int64_t id, rg_rows **out)
-{
-    rg_param p[] = {RG_PINT(id)};
-    int rc = rg_rel_run(app, "event_get", p, 1, out);
-    if (rc < 0)
-        return rc;
-    if ((*out)->nrows == 0) {
-        rg_rows_free(*out);
-        *out = NULL;
-        return rg_error_set(RG_ENOTFOUND, "no such event");
-    }
-    return 0;
-}
-
 int rg_event_channel(rg_app *app, const rg_principal *who, const char *event_id, json_t **out)
 {
     int64_t eid;
@@ -328,7 +314,7 @@ int rg_event_channel(rg_app *app, const rg_principal *who, const char *event_id,
         /* Published before channels existed, or the publish could not make
          * it: made now. */
         rg_rows *ev;
-        if ((rc = load_event_row(app, eid, &ev)) < 0)
+        if ((rc = rg__event_row(app, eid, false, &ev)) < 0)
             return rc;
         bool published = strcmp(rg_rows_get(ev, 0, "status"), "draft") != 0;
         if (published)
@@ -400,7 +386,7 @@ int rg_channel_create(rg_app *app, const rg_principal *who, json_t *body, json_t
     char id[RG_OID_LEN + 1], now[RG_TIME_LEN + 1];
     if (has_event) {
         rg_rows *ev;
-        if ((rc = load_event_row(app, event_id, &ev)) < 0) {
+        if ((rc = rg__event_row(app, event_id, false, &ev)) < 0) {
             if (rc != RG_ENOTFOUND)
                 goto done;
             rg_error_clear();

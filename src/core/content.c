@@ -12,6 +12,7 @@
  * - Search: the port's ranked hits, each checked against its store of
  *   record (published public events, public resources) and titled from it. */
 #include "domain.h"
+#include "registrations.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -109,20 +110,6 @@ static bool https_url_ok(const char *s)
     return true;
 }
 
-static int load_event_row(rg_app *app, int64_t id, rg_rows **out)
-{
-    rg_param p[] = {RG_PINT(id)};
-    int rc = rg_rel_run(app, "event_get", p, 1, out);
-    if (rc < 0)
-        return rc;
-    if ((*out)->nrows == 0) {
-        rg_rows_free(*out);
-        *out = NULL;
-        return rg_error_set(RG_ENOTFOUND, "no such event");
-    }
-    return 0;
-}
-
 static bool manages(const rg_principal *who, const rg_rows *ev)
 {
     return rg_is_admin(who) ||
@@ -206,7 +193,7 @@ static int check_resource_event(rg_app *app, const rg_principal *who, json_t *do
     if (!json_is_integer(ev))
         return 0;
     rg_rows *r = NULL;
-    int rc = load_event_row(app, json_integer_value(ev), &r);
+    int rc = rg__event_row(app, json_integer_value(ev), false, &r);
     if (rc == RG_ENOTFOUND || (rc == 0 && !manages(who, r))) {
         rg_rows_free(r);
         rg_error_clear();
@@ -442,7 +429,7 @@ int rg_feedback_create(rg_app *app, const rg_principal *who, const char *event_i
     if (!rg_parse_id(event_id, &eid))
         return rg_error_set(RG_ENOTFOUND, "no such event");
     rg_rows *ev;
-    int rc = load_event_row(app, eid, &ev);
+    int rc = rg__event_row(app, eid, false, &ev);
     if (rc < 0)
         return rc;
     bool visible = event_visible(who, ev);
@@ -544,7 +531,7 @@ int rg_feedback_list(rg_app *app, const rg_principal *who, const char *event_id,
                    !rg_oid_valid(after)))
         return rg_error_set(RG_EINVAL, "the cursor is not valid");
     rg_rows *ev;
-    int rc = load_event_row(app, eid, &ev);
+    int rc = rg__event_row(app, eid, false, &ev);
     if (rc < 0)
         return rc;
     bool mine = manages(who, ev), visible = event_visible(who, ev);

@@ -276,7 +276,7 @@ static void index_event(rg_app *app, const rg_rows *r)
 }
 
 /* The event row; read_only lets a replica answer (views, not decisions). */
-static int load_event_from(rg_app *app, int64_t id, bool read_only, rg_rows **out)
+int rg__event_row(rg_app *app, int64_t id, bool read_only, rg_rows **out)
 {
     rg_param p[] = {RG_PINT(id)};
     int rc = read_only ? rg_rel_run_read(app, "event_get", p, 1, out)
@@ -293,7 +293,7 @@ static int load_event_from(rg_app *app, int64_t id, bool read_only, rg_rows **ou
 
 static int load_event(rg_app *app, int64_t id, rg_rows **out)
 {
-    return load_event_from(app, id, false, out);
+    return rg__event_row(app, id, false, out);
 }
 
 /* The fields a client may set on an event. */
@@ -433,7 +433,7 @@ int rg_event_get_text(rg_app *app, const rg_principal *who, const char *id_or_sl
             }
         }
         free(val);
-        rc = load_event_from(app, id, true, &rows);
+        rc = rg__event_row(app, id, true, &rows);
     } else {
         /* By slug: not cached, as the version must be known before reading. */
         if (strlen(id_or_slug) > 200)

@@ -16,6 +16,9 @@ json_t *rg__event_summary(const rg_rows *rows, int i);
 json_t *rg__event_view(const rg_rows *rows, int i);
 
 struct rg_app;
+/* The event row (columns of event_get), or RG_ENOTFOUND; read_only lets a
+ * replica answer (views, never decisions). *out is the caller's. */
+int rg__event_row(struct rg_app *app, int64_t id, bool read_only, rg_rows **out);
 /* Drops the cached view of event id and bumps the discovery generation. */
 void rg__event_uncache(struct rg_app *app, int64_t id);
 
