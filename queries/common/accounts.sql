@@ -63,3 +63,6 @@ DELETE FROM idempotency_keys WHERE user_id = $1
 
 -- name: erasure_organized_events
 SELECT id FROM events WHERE organizer_id = $1
+
+-- name: erasure_registered_events
+SELECT DISTINCT event_id FROM event_registrations WHERE user_id = $1 OR user_id = $2

@@ -30,7 +30,13 @@
  *     goes.
  *   4 search: their entry, if any.
  *   5 account documents: sessions, auth, user.
- *   6 cache, then the row is marked done with an audit entry (user.erase). */
+ *   6 channels: the person leaves every group channel's members list, and
+ *     their readBy entries go from the messages of every channel they could
+ *     read (event channels of their registrations, group channels that list
+ *     them, channels they organized or created). Arrays cannot be searched
+ *     through the documents port's indexes, so the channels are read page by
+ *     page (keyset by id); messages are found by their indexed channelId.
+ *   7 cache, then the row is marked done with an audit entry (user.erase). */
 #include "domain.h"
 #include "registrations.h"
 #include "risinggen/outbox.h"
@@ -47,7 +53,8 @@
 #define RESET_WINDOW_MS   (15 * 60 * 1000)
 #define RESET_FLOOR_MS    50 /* every reset request takes at least this long */
 #define EXPORT_MAX_ITEMS  10000
-#define ERASE_STEPS       6
+#define ERASE_STEPS       7
+#define ERASE_PAGE        100
 #define SSO_LINK_ATTEMPTS 4
 
 /* Documents of the content features that name a person as their author or
@@ -1039,7 +1046,178 @@ static int step_account(rg_app *app, const erasure *e)
     return rc < 0 ? rc : 0;
 }
 
-/* Step 6: caches forget, and the ledger forgets who it was. */
+/* Step 6 helpers: the person's id leaves channels' members and messages'
+ * readBy. Each callback answers RG_EALREADY when there is nothing to change,
+ * so rg_doc_update writes nothing and a rerun is cheap. */
+static int drop_member(json_t *doc, void *p)
+{
+    const char *uid = p;
+    json_t *members = json_object_get(doc, "members");
+    bool changed = false;
+    for (size_t i = json_array_size(members); i-- > 0;) {
+        const char *m = json_string_value(json_array_get(members, i));
+        if (m && strcmp(m, uid) == 0) {
+            json_array_remove(members, i);
+            changed = true;
+        }
+    }
+    return changed ? 0 : RG_EALREADY;
+}
+
+static int drop_read(json_t *doc, void *p)
+{
+    const char *uid = p;
+    json_t *read_by = json_object_get(doc, "readBy");
+    bool changed = false;
+    for (size_t i = json_array_size(read_by); i-- > 0;) {
+        const char *u = json_string_value(json_object_get(json_array_get(read_by, i), "userId"));
+        if (u && strcmp(u, uid) == 0) {
+            json_array_remove(read_by, i);
+            changed = true;
+        }
+    }
+    return changed ? 0 : RG_EALREADY;
+}
+
+static bool has_member(json_t *doc, const char *uid)
+{
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(doc, "members"), i, m)
+    {
+        if (json_is_string(m) && strcmp(json_string_value(m), uid) == 0)
+            return true;
+    }
+    return false;
+}
+
+static bool has_reader(json_t *doc, const char *uid)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(doc, "readBy"), i, e)
+    {
+        const char *u = json_string_value(json_object_get(e, "userId"));
+        if (u && strcmp(u, uid) == 0)
+            return true;
+    }
+    return false;
+}
+
+static bool names(json_t *doc, const char *path, const erasure *e)
+{
+    const char *v = json_string_value(json_object_get(doc, path));
+    return v && (strcmp(v, e->user_id) == 0 || strcmp(v, e->tombstone) == 0);
+}
+
+/* Applies fn to the document id of coll; a document gone or unchanged is
+ * not an error. */
+static int update_quietly(rg_app *app, const char *coll, const char *id,
+                          int (*fn)(json_t *, void *), const char *uid)
+{
+    int rc = rg_doc_update(&app->st.docs, coll, id, fn, (void *)uid);
+    if (rc == RG_ENOTFOUND || rc == RG_EALREADY)
+        rc = 0;
+    rg_error_clear();
+    return rc < 0 ? rc : 0;
+}
+
+/* Drops the person's readBy entries from every message of channel. */
+static int unread_channel(rg_app *app, const erasure *e, const char *channel)
+{
+    rg_doc_filter f = {.path = "channelId", .value = channel};
+    char after[RG_OID_LEN + 8] = "";
+    for (;;) {
+        json_t *arr = NULL;
+        int rc = rg_docs_find(&app->st.docs, COLL_MESSAGES, &f, 1, NULL, false,
+                              after[0] ? after : NULL, after[0] ? after : NULL, ERASE_PAGE, &arr);
+        if (rc < 0)
+            return rc;
+        size_t n = json_array_size(arr), i;
+        json_t *x;
+        json_array_foreach(arr, i, x)
+        {
+            const char *id = json_string_value(json_object_get(x, "id"));
+            snprintf(after, sizeof after, "%s", id ? id : "");
+            if (id && has_reader(json_object_get(x, "doc"), e->user_id) &&
+                (rc = update_quietly(app, COLL_MESSAGES, id, drop_read, e->user_id)) < 0)
+                break;
+        }
+        json_decref(arr);
+        if (rc < 0)
+            return rc;
+        if (n < ERASE_PAGE)
+            return 0;
+    }
+}
+
+/* Step 6: the person leaves every channel's members and read receipts. */
+static int step_channels(rg_app *app, const erasure *e)
+{
+    /* Events they registered for, whatever the status (a cancelled
+     * registration may have read messages before): after step 2 their
+     * registrations carry the tombstone. */
+    rg_param p[] = {RG_PTEXT(e->user_id), RG_PTEXT(e->tombstone)};
+    rg_rows *rows;
+    int rc = rg_rel_run(app, "erasure_registered_events", p, 2, &rows);
+    if (rc < 0)
+        return rc;
+    json_t *events = json_object();
+    for (int i = 0; i < rows->nrows; i++) {
+        const char *ev = rg_rows_get(rows, i, "event_id");
+        if (ev)
+            json_object_set_new(events, ev, json_true());
+    }
+    rg_rows_free(rows);
+    /* Every channel, page by page: drop the person from members, and note
+     * the channels whose messages they could read. */
+    json_t *read = json_array();
+    char after[RG_OID_LEN + 8] = "";
+    for (;;) {
+        json_t *arr = NULL;
+        if ((rc = rg_docs_find(&app->st.docs, COLL_CHANNELS, NULL, 0, NULL, false,
+                               after[0] ? after : NULL, after[0] ? after : NULL, ERASE_PAGE,
+                               &arr)) < 0)
+            break;
+        size_t n = json_array_size(arr), i;
+        json_t *x;
+        json_array_foreach(arr, i, x)
+        {
+            const char *id = json_string_value(json_object_get(x, "id"));
+            json_t *doc = json_object_get(x, "doc");
+            if (!id)
+                continue;
+            snprintf(after, sizeof after, "%s", id);
+            json_t *ev = json_object_get(doc, "eventId");
+            char evs[32] = "";
+            if (json_is_integer(ev))
+                snprintf(evs, sizeof evs, "%lld", (long long)json_integer_value(ev));
+            bool member = has_member(doc, e->user_id);
+            if (member || (evs[0] && json_object_get(events, evs)) ||
+                names(doc, "organizerId", e) || names(doc, "createdBy", e))
+                json_array_append_new(read, json_string(id));
+            if (member &&
+                (rc = update_quietly(app, COLL_CHANNELS, id, drop_member, e->user_id)) < 0)
+                break;
+        }
+        json_decref(arr);
+        if (rc < 0 || n < ERASE_PAGE)
+            break;
+    }
+    size_t i;
+    json_t *id;
+    json_array_foreach(read, i, id)
+    {
+        if (rc < 0)
+            break;
+        rc = unread_channel(app, e, json_string_value(id));
+    }
+    json_decref(read);
+    json_decref(events);
+    return rc < 0 ? rc : 0;
+}
+
+/* Step 7: caches forget, and the ledger forgets who it was. */
 static int step_finish(rg_app *app, const erasure *e)
 {
     char key[64];
@@ -1079,7 +1257,8 @@ out:
 static int run_erasure(rg_app *app, erasure *e, int max_steps)
 {
     static int (*const steps[ERASE_STEPS])(rg_app *, const erasure *) = {
-        step_sessions, step_relational, step_content, step_search, step_account, step_finish};
+        step_sessions, step_relational, step_content, step_search,
+        step_account,  step_channels,   step_finish};
     int done = 0;
     for (int s = e->step + 1; s <= ERASE_STEPS; s++) {
         if (max_steps > 0 && done == max_steps)

@@ -5,7 +5,9 @@
  * RG_SSO_JWKS, the provider's key set: a file path, read on every use, or an
  * https:// URL fetched with libcurl and kept for 10 minutes (fetched again,
  * at most every 30 s, when a token names a key the kept set lacks, so that a
- * rotated key works at once).
+ * rotated key works at once). Plain http:// is accepted only for a loopback
+ * host (127.0.0.1, localhost, ::1: a provider or test double on this
+ * machine); any other http:// URL is refused, as are redirects off https.
  *
  * A token is accepted only when: it is three base64url parts; its header's
  * alg is exactly RS256 (never "none", HS256 or another family: the key type
@@ -66,8 +68,36 @@ static void curl_init(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
+/* Whether src is a URL (http:// or https://) rather than a file path. */
+static bool jwks_is_url(const char *src)
+{
+    return strncmp(src, "https://", 8) == 0 || strncmp(src, "http://", 7) == 0;
+}
+
+/* Whether url is http:// to a loopback host. The host is taken by libcurl's
+ * own parser, so "http://127.0.0.1@elsewhere/" names elsewhere. */
+static bool loopback_http(const char *url)
+{
+    if (strncmp(url, "http://", 7) != 0)
+        return false;
+    CURLU *u = curl_url();
+    char *host = NULL;
+    bool ok = u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+              curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && host &&
+              (strcmp(host, "127.0.0.1") == 0 || strcasecmp(host, "localhost") == 0 ||
+               strcmp(host, "[::1]") == 0 || strcmp(host, "::1") == 0);
+    curl_free(host);
+    curl_url_cleanup(u);
+    return ok;
+}
+
 static int fetch_url(const char *url, json_t **out)
 {
+    bool http = strncmp(url, "http://", 7) == 0;
+    if (http && !loopback_http(url)) {
+        rg_err("sso: RG_SSO_JWKS must be an https:// URL (plain http only for a loopback host)");
+        return rg_error_set(RG_EUNAVAIL, "church sign-in is not available now");
+    }
     pthread_once(&curl_once, curl_init);
     CURL *h = curl_easy_init();
     if (!h)
@@ -75,7 +105,7 @@ static int fetch_url(const char *url, json_t **out)
     struct fetch_buf f = {0};
     char err[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, http ? "http" : "https");
     curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "https");
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(h, CURLOPT_MAXREDIRS, 3L);
@@ -126,7 +156,7 @@ static int read_file(const char *path, json_t **out)
  * missing). *out is a new reference. */
 static int jwks_get(const char *src, bool refresh, json_t **out)
 {
-    if (strncmp(src, "https://", 8) != 0)
+    if (!jwks_is_url(src))
         return read_file(src, out);
     pthread_mutex_lock(&jwks_mu);
     int64_t now = rg_now();
@@ -342,7 +372,7 @@ int rg__sso_verify(const char *token, json_t **claims)
     if ((rc = jwks_get(jwks, false, &set)) < 0)
         goto done;
     json_t *key = find_key(set, kid);
-    if (!key && strncmp(jwks, "https://", 8) == 0) {
+    if (!key && jwks_is_url(jwks)) {
         json_decref(set);
         set = NULL;
         if ((rc = jwks_get(jwks, true, &set)) < 0)

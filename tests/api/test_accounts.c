@@ -4,7 +4,8 @@
  * Reset emails are caught by a small SMTP server of this program
  * (RG_SMTP_URL points the service's outbox at it). Id tokens are signed
  * with RSA keys made at run time; the service reads their public halves
- * from a JWKS file (RG_SSO_JWKS). */
+ * from a JWKS file (RG_SSO_JWKS), or, in one test, from a JWKS URL served
+ * over plain HTTP on 127.0.0.1 by a small server of this program. */
 #include "support.h"
 #include "risinggen/app.h"
 #include "risinggen/util.h"
@@ -274,6 +275,87 @@ static const char *sub_unique(const char *tag)
 {
     static int n;
     return fmt("%s-%d-%ld", tag, ++n, (long)getpid());
+}
+
+/* ---- a JWKS server: answers every GET with the key set ---- */
+
+static struct {
+    int fd, port;
+    pthread_t thread;
+    char *body;
+    volatile int stop;
+    volatile int hits; /* requests answered */
+} jwks_srv = {.fd = -1};
+
+static void *jwks_loop(void *p)
+{
+    (void)p;
+    while (!jwks_srv.stop) {
+        struct pollfd pfd = {.fd = jwks_srv.fd, .events = POLLIN};
+        if (poll(&pfd, 1, 100) <= 0)
+            continue;
+        int c = accept(jwks_srv.fd, NULL, NULL);
+        if (c < 0)
+            continue;
+        /* Reads the request head (no body for a GET), then answers. */
+        char req[4096];
+        size_t len = 0;
+        while (len < sizeof req - 1) {
+            struct pollfd cp = {.fd = c, .events = POLLIN};
+            if (poll(&cp, 1, 5000) <= 0)
+                break;
+            ssize_t n = read(c, req + len, sizeof req - 1 - len);
+            if (n <= 0)
+                break;
+            len += (size_t)n;
+            req[len] = '\0';
+            if (strstr(req, "\r\n\r\n"))
+                break;
+        }
+        char head[256];
+        snprintf(head, sizeof head,
+                 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                 "Connection: close\r\n\r\n",
+                 strlen(jwks_srv.body));
+        say(c, head);
+        say(c, jwks_srv.body);
+        __atomic_add_fetch(&jwks_srv.hits, 1, __ATOMIC_SEQ_CST);
+        close(c);
+    }
+    return NULL;
+}
+
+static int jwks_srv_start(json_t *set)
+{
+    jwks_srv.body = json_dumps(set, JSON_COMPACT);
+    jwks_srv.stop = 0;
+    jwks_srv.hits = 0;
+    jwks_srv.fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    if (jwks_srv.fd < 0 || bind(jwks_srv.fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+        listen(jwks_srv.fd, 16) < 0 || getsockname(jwks_srv.fd, (struct sockaddr *)&sa, &len) < 0)
+        return -1;
+    jwks_srv.port = ntohs(sa.sin_port);
+    return pthread_create(&jwks_srv.thread, NULL, jwks_loop, NULL);
+}
+
+/* Stops answering: the port is closed, so a fetch is refused at once. */
+static void jwks_srv_stop(void)
+{
+    if (jwks_srv.fd < 0)
+        return;
+    jwks_srv.stop = 1;
+    pthread_join(jwks_srv.thread, NULL);
+    close(jwks_srv.fd);
+    jwks_srv.fd = -1;
+    free(jwks_srv.body);
+    jwks_srv.body = NULL;
+}
+
+static int jwks_hits(void)
+{
+    return __atomic_load_n(&jwks_srv.hits, __ATOMIC_SEQ_CST);
 }
 
 /* ---- password reset ---- */
@@ -814,6 +896,67 @@ static void sso_email_of_password_account(void **state)
     resp_free(r);
 }
 
+/* Restarts the service with RG_SSO_JWKS set to src. */
+static void restart_with_jwks(const char *src)
+{
+    setenv("RG_SSO_JWKS", src, 1);
+    assert_int_equal(srv_stop(&g_srv), 0);
+    assert_int_equal(srv_start(&g_srv, g_srv.dir), 0);
+}
+
+static void sso_jwks_url(void **state)
+{
+    (void)state;
+    json_t *set = json_pack("{s:[o]}", "keys", jwk_of(key_a, "k1"));
+    assert_int_equal(jwks_srv_start(set), 0);
+    json_decref(set);
+    restart_with_jwks(fmt("http://127.0.0.1:%d/jwks.json", jwks_srv.port));
+    char subject[64];
+    snprintf(subject, sizeof subject, "%s", sub_unique("url"));
+
+    /* The first sign-in fetches the set; the next ones use the kept copy. */
+    assert_int_equal(sso_status(jwt_sign(header_rs256("k1"), claims_for(subject, NULL), key_a)),
+                     200);
+    assert_int_equal(jwks_hits(), 1);
+    assert_int_equal(sso_status(jwt_sign(header_rs256("k1"), claims_for(subject, NULL), key_a)),
+                     200);
+    assert_int_equal(jwks_hits(), 1);
+    /* A kid the set lacks asks the provider again at most once, however
+     * often it comes. */
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(
+            sso_status(jwt_sign(header_rs256("rotated"), claims_for(subject, NULL), key_b)), 401);
+    assert_true(jwks_hits() <= 2);
+
+    /* The provider goes away: the kept set still signs people in, and an
+     * unknown kid is still refused 401 (not 5xx). */
+    jwks_srv_stop();
+    assert_int_equal(sso_status(jwt_sign(header_rs256("k1"), claims_for(subject, NULL), key_a)),
+                     200);
+    assert_int_equal(
+        sso_status(jwt_sign(header_rs256("rotated"), claims_for(subject, NULL), key_b)), 401);
+    assert_int_equal(sso_status(jwt_sign(header_rs256("k1"), claims_for(subject, NULL), key_a)),
+                     200);
+
+    /* Plain http to any other host is refused before anything is fetched,
+     * also when the URL only looks like loopback (user info). */
+    const char *refused[] = {"http://192.0.2.1/jwks.json", "http://127.0.0.1@192.0.2.1/jwks.json",
+                             "http://127.0.0.1.example.test/jwks.json"};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        restart_with_jwks(refused[i]);
+        char *tok = jwt_sign(header_rs256("k1"), claims_for(subject, NULL), key_a);
+        api_allow_5xx(true);
+        api_resp *r = sso(tok);
+        api_allow_5xx(false);
+        free(tok);
+        assert_problem(r, 503);
+        resp_free(r);
+    }
+    restart_with_jwks(jwks_path);
+    assert_int_equal(sso_status(jwt_sign(header_rs256("k1"), claims_for(subject, NULL), key_a)),
+                     200);
+}
+
 /* ---- audit log ---- */
 
 static json_t *audit(const char *query)
@@ -1030,6 +1173,7 @@ static int teardown(void **state)
         free(smtp.rcpt[i]);
         free(smtp.data[i]);
     }
+    jwks_srv_stop();
     unlink(jwks_path);
     EVP_PKEY_free(key_a);
     EVP_PKEY_free(key_b);
@@ -1051,6 +1195,7 @@ int main(void)
         cmocka_unit_test(sso_concurrent_first_sign_in_one_account),
         cmocka_unit_test(sso_refusals),
         cmocka_unit_test(sso_email_of_password_account),
+        cmocka_unit_test(sso_jwks_url),
         cmocka_unit_test(audit_records_actions),
         cmocka_unit_test(audit_paging_and_filters),
     };

@@ -105,6 +105,56 @@ static void post_message(const char *channel, const char *token, const char *tex
     resp_free(r);
 }
 
+/* Marks message read as token's person. */
+static void mark_read(const char *msg, const char *token)
+{
+    api_resp *r = api("POST", fmt("/v1/messages/%s/read", msg), NULL, token);
+    assert_status(r, 200);
+    resp_free(r);
+}
+
+/* Whether arr (members: ids, or readBy: {userId}) names id. */
+static bool names_id(json_t *arr, const char *id)
+{
+    size_t i;
+    json_t *x;
+    json_array_foreach(arr, i, x)
+    {
+        const char *v = json_is_string(x) ? json_string_value(x)
+                                          : json_string_value(json_object_get(x, "userId"));
+        if (v && strcmp(v, id) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* How many messages of channel (read as token, every page) have id in
+ * their readBy; *total receives how many messages there are. */
+static int readers_in_channel(const char *channel, const char *token, const char *id, int *total)
+{
+    int n = 0;
+    *total = 0;
+    char cursor[256] = "";
+    for (int page = 0; page < 100; page++) {
+        json_t *j = get_json(fmt("/v1/channels/%s/messages?limit=100%s%s", channel,
+                                 cursor[0] ? "&cursor=" : "", cursor[0] ? urlenc(cursor) : ""),
+                             token);
+        size_t i;
+        json_t *m;
+        json_array_foreach(json_object_get(j, "items"), i, m)
+        {
+            (*total)++;
+            n += names_id(json_object_get(m, "readBy"), id);
+        }
+        const char *next = jstr(j, "nextCursor");
+        snprintf(cursor, sizeof cursor, "%s", next ? next : "");
+        json_decref(j);
+        if (!cursor[0])
+            break;
+    }
+    return n;
+}
+
 static void give_feedback(long long ev, const char *token, int rating, const char *comment)
 {
     api_resp *r = apij("POST", fmt("/v1/events/%lld/feedback", ev),
@@ -259,6 +309,24 @@ static void erase_person(void **state)
     post_message(chan, p.access, "Hello from me", msg);
     post_message(chan, other.access, "Hello back", msg_other);
     give_feedback(ev, p.access, 4, "Good");
+    /* Read receipts in the event's channel, and a group channel of the
+     * organizer that lists both of them, with a message both have read. */
+    mark_read(msg_other, p.access);
+    mark_read(msg_other, other.access);
+    mark_read(msg, other.access);
+    r = apij("POST", "/v1/channels",
+             json_pack("{s:s, s:[s, s]}", "name", "Helpers", "members", p.id, other.id),
+             F.org.access);
+    assert_status(r, 201);
+    char group[32], group_msg[32];
+    snprintf(group, sizeof group, "%s", jstr(r->json, "id"));
+    resp_free(r);
+    post_message(group, F.org.access, "Thanks for helping", group_msg);
+    mark_read(group_msg, p.access);
+    mark_read(group_msg, other.access);
+    int total;
+    assert_int_equal(readers_in_channel(chan, F.org.access, p.id, &total), 1);
+    assert_int_equal(readers_in_channel(group, F.org.access, p.id, &total), 1);
 
     json_t *stats = get_json(fmt("/v1/events/%lld/stats", ev), F.org.access);
     json_t *finance = get_json(fmt("/v1/events/%lld/finance", paid), F.org.access);
@@ -325,7 +393,25 @@ static void erase_person(void **state)
     json_decref(m);
     m = get_json(fmt("/v1/messages/%s", msg_other), F.org.access);
     assert_str_eq(jstr(m, "sender.userId"), other.id);
+    assert_false(names_id(json_object_get(m, "readBy"), p.id));
+    assert_false(names_id(json_object_get(m, "readBy"), t));
+    assert_true(names_id(json_object_get(m, "readBy"), other.id));
     json_decref(m);
+    /* No channel lists them and no message says they read it, while the
+     * others' memberships and receipts stay. */
+    json_t *g = get_json(fmt("/v1/channels/%s", group), F.org.access);
+    assert_false(names_id(json_object_get(g, "members"), p.id));
+    assert_true(names_id(json_object_get(g, "members"), other.id));
+    json_decref(g);
+    g = get_json(fmt("/v1/channels/%s", group), F.admin->access);
+    assert_int_equal(json_array_size(json_object_get(g, "members")), 1);
+    json_decref(g);
+    assert_int_equal(readers_in_channel(chan, F.org.access, p.id, &total), 0);
+    assert_int_equal(total, 2);
+    assert_int_equal(readers_in_channel(chan, F.admin->access, other.id, &total), 2);
+    assert_int_equal(readers_in_channel(group, F.org.access, p.id, &total), 0);
+    assert_int_equal(total, 1);
+    assert_int_equal(readers_in_channel(group, F.admin->access, other.id, &total), 1);
     /* The erasure is in the audit log, under the tombstone only. */
     json_t *log = get_json("/v1/admin/audit?action=user.erase&limit=100", F.admin->access);
     bool found = false;
