@@ -630,8 +630,8 @@ int rg_payment_refund(rg_app *app, const rg_principal *who, const char *id_s, co
     char amount_s[24], pid[32];
     rg_money_format(amount, amount_s);
     snprintf(pid, sizeof pid, "%lld", (long long)id);
-    json_t *details = json_pack("{s:s, s:s, s:s?}", "amount", amount_s, "currency", currency,
-                                "reason", reason);
+    json_t *details =
+        json_pack("{s:s, s:s, s:s?}", "amount", amount_s, "currency", currency, "reason", reason);
     rc = rg_audit(app, c, who->user_id, "payment.refund", "payment", pid, details);
     json_decref(details);
     if (rc < 0)
