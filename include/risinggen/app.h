@@ -211,6 +211,9 @@ int rg_message_list(rg_app *app, const rg_principal *who, const char *channel_id
                     const char *cursor, int limit, json_t **out);
 /* POST /v1/channels/{id}/messages: members post messages, the organizer
  * announcements; members with e-mail notifications on get one outbox e-mail. */
+/* Queues the notifications of messages a crash left at deliveryStatus
+ * "pending" (run by the sweep). Returns how many were completed. */
+int rg_message_resume_deliveries(rg_app *app);
 int rg_message_post(rg_app *app, const rg_principal *who, const char *channel_id, json_t *body,
                     json_t **out);
 /* GET /v1/messages/{id}: members of its channel. */

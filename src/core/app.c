@@ -22,6 +22,7 @@ static const rg_doc_index indexes[] = {
     {COLL_CHANNELS, "organizerId", false},
     {COLL_MESSAGES, "channelId", false},
     {COLL_MESSAGES, "sentAt", false},
+    {COLL_MESSAGES, "metadata.deliveryStatus", false},
     {COLL_RESOURCES, "createdBy", false},
     {COLL_FEEDBACK, "key", true},
     {COLL_FEEDBACK, "eventId", false},

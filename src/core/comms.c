@@ -922,3 +922,51 @@ int rg_message_read(rg_app *app, const rg_principal *who, const char *id, json_t
     json_decref(r.result);
     return rc;
 }
+
+/* Messages whose notifications a crash left unqueued (deliveryStatus still
+ * "pending" a minute after they were sent) get them now. Enqueueing is keyed
+ * by message and member, so a message half-notified before the crash is not
+ * notified twice. Returns how many messages were completed. */
+int rg_message_resume_deliveries(rg_app *app)
+{
+    char cutoff[RG_TIME_LEN + 1];
+    rg_time_format(rg_now() - 60, cutoff);
+    rg_doc_filter f = {.path = "metadata.deliveryStatus", .value = "pending"};
+    json_t *page = NULL;
+    int rc = rg_docs_find(&app->st.docs, COLL_MESSAGES, &f, 1, NULL, false, NULL, NULL, 50, &page);
+    if (rc < 0)
+        return rc;
+    int done = 0;
+    size_t i;
+    json_t *item;
+    json_array_foreach(page, i, item)
+    {
+        const char *id = json_string_value(json_object_get(item, "id"));
+        json_t *msg = json_object_get(item, "doc");
+        const char *sent = json_string_value(json_object_get(msg, "sentAt"));
+        const char *chan_id = json_string_value(json_object_get(msg, "channelId"));
+        if (!id || !sent || !chan_id || strcmp(sent, cutoff) > 0)
+            continue; /* recent: its request may still be queueing */
+        json_t *chan = NULL;
+        if (rg_docs_get(&app->st.docs, COLL_CHANNELS, chan_id, &chan, NULL) < 0) {
+            rg_error_clear();
+            continue;
+        }
+        int count = 0;
+        const char *sender =
+            json_string_value(json_object_get(json_object_get(msg, "sender"), "userId"));
+        int nrc = notify(app, chan, id, msg, sender ? sender : "", &count);
+        json_decref(chan);
+        if (nrc < 0) {
+            rg_error_clear();
+            continue;
+        }
+        struct meta_ctx m = {.status = "sent", .count = count};
+        if (rg_doc_update(&app->st.docs, COLL_MESSAGES, id, set_meta, &m) == 0)
+            done++;
+        json_decref(m.result);
+        rg_error_clear();
+    }
+    json_decref(page);
+    return done;
+}

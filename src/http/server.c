@@ -377,6 +377,9 @@ static void *sweep_holds(void *p)
         if (n > 0)
             rg_info("removed %d expired session%s", n, n == 1 ? "" : "s");
         /* Accounts and privacy: erasures a store outage interrupted. */
+        n = rg_message_resume_deliveries(s->app);
+        if (n > 0)
+            rg_info("queued the notifications of %d interrupted message%s", n, n == 1 ? "" : "s");
         n = rg_erasure_resume(s->app, 0);
         if (n > 0)
             rg_info("finished %d interrupted erasure%s", n, n == 1 ? "" : "s");
