@@ -97,6 +97,11 @@ int rg_docs_ping(rg_documents *s);
  * empty segment ("a..b", ".a", "a."). */
 bool rg_doc_collection_valid(const char *s);
 bool rg_doc_path_valid(const char *s);
+/* The arguments of find that every adapter refuses alike: at most 16
+ * filters on valid paths, a valid sort path, a keyset id of 1..512 bytes, a
+ * positive limit. 0 or RG_EINVAL with the detail set. */
+int rg_doc_find_args_check(const rg_doc_filter *filters, int nfilters, const char *sort_path,
+                           const char *after_id, int limit);
 
 extern const struct rg_doc_ops rg_sqlite_doc_ops;
 #ifdef RG_WITH_POSTGRES

@@ -219,6 +219,23 @@ bool rg_doc_path_valid(const char *s)
     return n > 0;
 }
 
+int rg_doc_find_args_check(const rg_doc_filter *filters, int nfilters, const char *sort_path,
+                           const char *after_id, int limit)
+{
+    if (nfilters < 0 || nfilters > 16 || (nfilters > 0 && !filters))
+        return rg_error_set(RG_EINVAL, "invalid filters");
+    for (int i = 0; i < nfilters; i++)
+        if (!rg_doc_path_valid(filters[i].path))
+            return rg_error_set(RG_EINVAL, "invalid filter path");
+    if (sort_path && !rg_doc_path_valid(sort_path))
+        return rg_error_set(RG_EINVAL, "invalid sort path");
+    if (after_id && (!*after_id || strlen(after_id) > 512))
+        return rg_error_set(RG_EINVAL, "invalid keyset id");
+    if (limit <= 0)
+        return rg_error_set(RG_EINVAL, "limit must be positive");
+    return 0;
+}
+
 int rg_docs_ping(rg_documents *s)
 {
     return s->ops->ping(s->d);

@@ -860,15 +860,9 @@ static int docs_find(rg_docs *d, const char *coll, const rg_doc_filter *filters,
                      const char *after_id, int limit, json_t **out)
 {
     *out = NULL;
-    int rc = check_filters(filters, nfilters);
-    if (rc < 0)
+    int rc = rg_doc_find_args_check(filters, nfilters, sort_path, after_id, limit);
+    if (rc < 0 || (rc = check_filters(filters, nfilters)) < 0) /* and UTF-8 values */
         return rc;
-    if (sort_path && !valid_path(sort_path))
-        return rg_error_set(RG_EINVAL, "invalid sort path");
-    if (after_id && !valid_id(after_id))
-        return rg_error_set(RG_EINVAL, "invalid keyset id");
-    if (limit <= 0)
-        return rg_error_set(RG_EINVAL, "limit must be positive");
     struct find_args a = {coll, filters, nfilters, sort_path, desc, after_value, after_id, limit};
     json_t *arr = NULL;
     for (int attempt = 0; attempt < 2; attempt++) {

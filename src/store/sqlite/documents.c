@@ -687,15 +687,9 @@ static int docs_find(rg_docs *d, const char *coll, const rg_doc_filter *filters,
                      const char *after_id, int limit, json_t **out)
 {
     *out = NULL;
-    int rc = check_filters(filters, nfilters);
+    int rc = rg_doc_find_args_check(filters, nfilters, sort_path, after_id, limit);
     if (rc < 0)
         return rc;
-    if (sort_path && !valid_path(sort_path))
-        return rg_error_set(RG_EINVAL, "invalid sort path");
-    if (after_id && !valid_id(after_id))
-        return rg_error_set(RG_EINVAL, "invalid keyset id");
-    if (limit <= 0)
-        return rg_error_set(RG_EINVAL, "limit must be positive");
     struct doc_conn *c;
     if ((rc = begin_op(d, coll, &c)) < 0)
         return rc;
