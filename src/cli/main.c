@@ -1,8 +1,9 @@
 /* risinggen: the service and its command line. */
 #include "http/http.h"
-#include "risinggen/app.h"
-#include "risinggen/error.h"
-#include "risinggen/migrate.h"
+#include "risinggen/domain/app.h"
+#include "risinggen/base/error.h"
+#include "risinggen/store/migrate.h"
+#include "risinggen/base/id.h"
 
 #include <signal.h>
 #include <sodium.h>

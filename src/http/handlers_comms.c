@@ -1,6 +1,6 @@
 /* Channels, messages, resources, feedback and search. */
 #include "handlers.h"
-#include "risinggen/error.h"
+#include "risinggen/base/error.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,5 +1,7 @@
 #include "handlers.h"
-#include "risinggen/error.h"
+#include "risinggen/base/error.h"
+#include "risinggen/base/alloc.h"
+#include "risinggen/base/buf.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,6 @@
 #include "handlers.h"
-#include "risinggen/metrics.h"
+#include "risinggen/base/metrics.h"
+#include "risinggen/base/buf.h"
 
 #include <stdlib.h>
 

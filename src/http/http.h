@@ -9,8 +9,8 @@
 #include <signal.h>
 #include <stdbool.h>
 
-#include "risinggen/app.h"
-#include "risinggen/util.h"
+#include "risinggen/domain/app.h"
+#include "risinggen/base/buf.h"
 
 #define RG_MAX_BODY       (1024 * 1024)
 #define RG_MAX_JSON_DEPTH 32

@@ -2,7 +2,8 @@
  * them and which handler serves them. docs/openapi.yaml and the
  * authorization tests follow it. */
 #include "handlers.h"
-#include "risinggen/error.h"
+#include "risinggen/base/error.h"
+#include "risinggen/base/alloc.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -2,9 +2,12 @@
  * synchronous handlers (one SQLite connection per thread). Bodies are
  * collected up to RG_MAX_BODY, then the route runs once per request. */
 #include "http.h"
-#include "risinggen/error.h"
-#include "risinggen/metrics.h"
-#include "risinggen/outbox.h"
+#include "risinggen/base/error.h"
+#include "risinggen/base/metrics.h"
+#include "risinggen/domain/outbox.h"
+#include "risinggen/base/alloc.h"
+#include "risinggen/base/clock.h"
+#include "risinggen/base/log.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -298,7 +301,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         req->conn = conn;
         req->method = method;
         req->path = url;
-        req->t0 = rg_metrics_clock_us();
+        req->t0 = rg_mono_us();
         atomic_fetch_add(&inflight, 1);
         rg_metrics_gauge_add("rg_http_in_flight", 1);
         const char *cl =
@@ -320,7 +323,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     rg_response res = {0};
     dispatch(app, req, &res);
     rg_error_clear();
-    int64_t dur = rg_metrics_clock_us() - req->t0;
+    int64_t dur = rg_mono_us() - req->t0;
     rg_metrics_request(req->route ? req->route->name : "unmatched", res.status, dur);
     if (access_log)
         log_access(req, &res, dur);
@@ -413,6 +416,7 @@ int rg_server_run(rg_app *app, const char *listen, volatile sig_atomic_t *stop)
         rg_err("RG_LISTEN must be HOST:PORT with an IPv4 address, not %s", listen);
         return RG_EINVAL;
     }
+    rg_metrics_describe("rg_http_in_flight", "gauge", "Requests being served now.");
     const char *log_env = getenv("RG_ACCESS_LOG");
     access_log = !(log_env && (strcmp(log_env, "0") == 0 || strcmp(log_env, "off") == 0));
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);

@@ -1,12 +1,13 @@
 /* The wrappers through which the domain calls every port slot: the single
  * place for checks and per-query metrics, whatever the adapter. */
-#include "risinggen/cache.h"
-#include "risinggen/documents.h"
-#include "risinggen/error.h"
-#include "risinggen/metrics.h"
-#include "risinggen/relational.h"
-#include "risinggen/search.h"
-#include "risinggen/util.h"
+#include "risinggen/store/cache.h"
+#include "risinggen/store/documents.h"
+#include "risinggen/base/error.h"
+#include "risinggen/base/metrics.h"
+#include "risinggen/store/relational.h"
+#include "risinggen/store/search.h"
+#include "risinggen/base/alloc.h"
+#include "risinggen/base/clock.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -70,9 +71,9 @@ int rg_rel_query(rg_relational *r, rg_rel_conn *c, const char *name, const rg_pa
 {
     if (out)
         *out = NULL;
-    int64_t t0 = rg_metrics_clock_us();
+    int64_t t0 = rg_mono_us();
     int rc = r->ops->query(c, name, params, n, out);
-    rg_metrics_query(name, rg_metrics_clock_us() - t0, rc < 0);
+    rg_metrics_query(name, rg_mono_us() - t0, rc < 0);
     return rc;
 }
 
@@ -243,16 +244,11 @@ int rg_docs_ping(rg_documents *s)
 
 /* ---- cache ---- */
 
-static atomic_uint_fast64_t cache_hits, cache_misses;
-
 int rg_cache_get(rg_cache_port *p, const char *key, char **out, size_t *len)
 {
     *out = NULL;
     int rc = p->ops->get(p->c, key, out, len);
-    if (rc == 0)
-        atomic_fetch_add_explicit(&cache_hits, 1, memory_order_relaxed);
-    else
-        atomic_fetch_add_explicit(&cache_misses, 1, memory_order_relaxed);
+    rg_metrics_count(rc == 0 ? "rg_cache_hits_total" : "rg_cache_misses_total", 1);
     return rc;
 }
 
@@ -278,8 +274,8 @@ int rg_cache_ping(rg_cache_port *p)
 
 void rg_cache_stats(uint64_t *hits, uint64_t *misses)
 {
-    *hits = atomic_load(&cache_hits);
-    *misses = atomic_load(&cache_misses);
+    *hits = (uint64_t)rg_metrics_value("rg_cache_hits_total");
+    *misses = (uint64_t)rg_metrics_value("rg_cache_misses_total");
 }
 
 /* ---- search ---- */

@@ -1,8 +1,9 @@
 /* The one place where adapters are chosen, by URL scheme. An adapter that
  * this build does not include is simply absent from these tables. */
-#include "risinggen/error.h"
-#include "risinggen/stores.h"
-#include "risinggen/util.h"
+#include "risinggen/base/error.h"
+#include "risinggen/base/metrics.h"
+#include "risinggen/store/stores.h"
+#include "risinggen/base/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +93,10 @@ static int unknown(const char *what, const char *url)
 
 int rg_stores_open(rg_stores *s, const rg_store_urls *u, const rg_doc_index *indexes, int nindexes)
 {
+    rg_metrics_describe("rg_pool_connections", "gauge", "Open store connections by store.");
+    rg_metrics_describe("rg_pool_in_use", "gauge", "Store connections lent to a request now.");
+    rg_metrics_describe("rg_cache_hits_total", "counter", "Cache hits.");
+    rg_metrics_describe("rg_cache_misses_total", "counter", "Cache misses.");
     memset(s, 0, sizeof *s);
     int rc;
     if (!(s->rel.ops = rg_rel_adapter(u->relational)))

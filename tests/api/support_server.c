@@ -2,8 +2,8 @@
  * free port with a fresh data folder, stopped with SIGTERM at the end. */
 #include "support.h"
 #include "pgtest.h"
-#include "risinggen/stores.h"
-#include "risinggen/util.h"
+#include "risinggen/store/stores.h"
+#include "risinggen/base/alloc.h"
 
 #include <curl/curl.h>
 #include <errno.h>

@@ -7,8 +7,9 @@
  * from a JWKS file (RG_SSO_JWKS), or, in one test, from a JWKS URL served
  * over plain HTTP on 127.0.0.1 by a small server of this program. */
 #include "support.h"
-#include "risinggen/app.h"
-#include "risinggen/util.h"
+#include "risinggen/domain/app.h"
+#include "risinggen/base/clock.h"
+#include "risinggen/base/id.h"
 
 #include <netinet/in.h>
 #include <openssl/bn.h>

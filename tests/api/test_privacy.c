@@ -2,8 +2,8 @@
  * /v1/users/me (erasure across every store, finished after a crash), and the
  * guardian's consent in the attendee list. */
 #include "support.h"
-#include "risinggen/app.h"
-#include "risinggen/util.h"
+#include "risinggen/domain/app.h"
+#include "risinggen/base/id.h"
 
 #include <stdlib.h>
 #include <string.h>

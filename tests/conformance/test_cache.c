@@ -17,8 +17,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "risinggen/cache.h"
-#include "risinggen/error.h"
+#include "risinggen/store/cache.h"
+#include "risinggen/base/error.h"
 
 #include <pthread.h>
 #include <stdbool.h>

@@ -12,8 +12,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "risinggen/documents.h"
-#include "risinggen/error.h"
+#include "risinggen/store/documents.h"
+#include "risinggen/base/error.h"
 #ifdef RG_WITH_POSTGRES
 #include "pgtest.h"
 #endif

@@ -9,10 +9,10 @@
 #include <cmocka.h>
 
 #include "pgtest.h"
-#include "risinggen/error.h"
-#include "risinggen/migrate.h"
-#include "risinggen/relational.h"
-#include "risinggen/stores.h"
+#include "risinggen/base/error.h"
+#include "risinggen/store/migrate.h"
+#include "risinggen/store/relational.h"
+#include "risinggen/store/stores.h"
 #include "tmpdir.h"
 
 #include <pthread.h>

@@ -11,8 +11,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "risinggen/error.h"
-#include "risinggen/search.h"
+#include "risinggen/base/error.h"
+#include "risinggen/store/search.h"
 
 #include <errno.h>
 #include <ftw.h>

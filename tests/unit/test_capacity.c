@@ -12,6 +12,8 @@
 #include "domain.h"
 #include "pgtest.h"
 #include "tmpdir.h"
+#include "risinggen/base/id.h"
+#include "risinggen/base/error.h"
 
 #define USERS 200
 

@@ -10,6 +10,8 @@
 
 #include "domain.h"
 #include "tmpdir.h"
+#include "risinggen/base/clock.h"
+#include "risinggen/base/id.h"
 
 static rg_app app;
 static char dir[512];

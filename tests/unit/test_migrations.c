@@ -9,9 +9,9 @@
 #include <string.h>
 
 #include "embedded.h"
-#include "risinggen/app.h"
-#include "risinggen/error.h"
-#include "risinggen/migrate.h"
+#include "risinggen/domain/app.h"
+#include "risinggen/base/error.h"
+#include "risinggen/store/migrate.h"
 #include "pgtest.h"
 #include "tmpdir.h"
 

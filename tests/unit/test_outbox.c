@@ -18,8 +18,10 @@
 #include "domain.h"
 #include "outbox_sender.h"
 #include "pgtest.h"
-#include "risinggen/outbox.h"
+#include "risinggen/domain/outbox.h"
 #include "tmpdir.h"
+#include "risinggen/base/clock.h"
+#include "risinggen/base/error.h"
 
 static rg_app app;
 static char dir[512];

@@ -11,7 +11,8 @@
 #include <string.h>
 
 #include "payments.h"
-#include "risinggen/error.h"
+#include "risinggen/base/error.h"
+#include "risinggen/base/id.h"
 
 #define SECRET "whsec-unit"
 #define NOW    1780000000LL

@@ -15,6 +15,9 @@
 #include "payments.h"
 #include "pgtest.h"
 #include "tmpdir.h"
+#include "risinggen/base/clock.h"
+#include "risinggen/base/id.h"
+#include "risinggen/base/error.h"
 
 #define USERS  8
 #define SECRET "whsec-store-test"

@@ -8,7 +8,10 @@
 #include <string.h>
 
 #include "domain.h"
-#include "risinggen/util.h"
+#include "risinggen/base/clock.h"
+#include "risinggen/base/id.h"
+#include "risinggen/base/geo.h"
+#include "risinggen/base/error.h"
 
 static void time_round_trip(void **state)
 {

@@ -6,8 +6,8 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "risinggen/error.h"
-#include "validate.h"
+#include "risinggen/base/error.h"
+#include "risinggen/base/validate.h"
 
 static int field_errors(void)
 {

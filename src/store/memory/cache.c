@@ -10,9 +10,10 @@
  * monotonic clock, so a wall-clock step does not expire or revive entries.
  *
  * The cache is private to the process: caps has no RG_CACHE_CAP_SHARED. */
-#include "risinggen/cache.h"
-#include "risinggen/error.h"
-#include "risinggen/util.h"
+#include "risinggen/store/cache.h"
+#include "risinggen/base/error.h"
+#include "risinggen/base/alloc.h"
+#include "risinggen/base/log.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -42,9 +42,11 @@
  * reconnects. rg_pg_doc_ops.close must not run while another thread still
  * uses the store. */
 #include "pg_common.h"
-#include "risinggen/documents.h"
-#include "risinggen/error.h"
-#include "risinggen/util.h"
+#include "risinggen/store/documents.h"
+#include "risinggen/base/error.h"
+#include "risinggen/base/alloc.h"
+#include "risinggen/base/buf.h"
+#include "risinggen/base/log.h"
 
 #include <errno.h>
 #include <math.h>

@@ -1,7 +1,9 @@
 #include "pg_common.h"
-#include "risinggen/error.h"
-#include "risinggen/metrics.h"
-#include "risinggen/util.h"
+#include "risinggen/base/error.h"
+#include "risinggen/base/metrics.h"
+#include "risinggen/base/alloc.h"
+#include "risinggen/base/log.h"
+#include "risinggen/base/clock.h"
 
 #include <poll.h>
 #include <stdatomic.h>

@@ -9,9 +9,12 @@
  * replica that cannot be reached sends the read to the primary. Values
  * come back as text; timestamptz as RFC 3339 UTC, booleans as 1/0. */
 #include "pg_common.h"
-#include "risinggen/error.h"
-#include "risinggen/relational.h"
-#include "risinggen/util.h"
+#include "risinggen/base/error.h"
+#include "risinggen/store/relational.h"
+#include "risinggen/base/alloc.h"
+#include "risinggen/base/buf.h"
+#include "risinggen/base/log.h"
+#include "risinggen/base/clock.h"
 
 #include <stdatomic.h>
 #include <stdio.h>

@@ -39,10 +39,12 @@
  * afterwards: an outage costs speed, not correctness.
  *
  * caps: RG_CACHE_CAP_SHARED. */
-#include "risinggen/cache.h"
-#include "risinggen/error.h"
-#include "risinggen/metrics.h"
-#include "risinggen/util.h"
+#include "risinggen/store/cache.h"
+#include "risinggen/base/error.h"
+#include "risinggen/base/metrics.h"
+#include "risinggen/base/alloc.h"
+#include "risinggen/base/buf.h"
+#include "risinggen/base/log.h"
 
 #include <hiredis/hiredis.h>
 

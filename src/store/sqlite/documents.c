@@ -13,9 +13,11 @@
  * cached per connection by their SQL text. Each write is one autocommit
  * statement under the pool's write mutex. rg_sqlite_doc_ops.close must not
  * run while another thread still uses the store. */
-#include "risinggen/documents.h"
-#include "risinggen/error.h"
-#include "risinggen/util.h"
+#include "risinggen/store/documents.h"
+#include "risinggen/base/error.h"
+#include "risinggen/base/alloc.h"
+#include "risinggen/base/buf.h"
+#include "risinggen/base/log.h"
 #include "sqlite_common.h"
 
 #include <errno.h>

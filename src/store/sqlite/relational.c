@@ -3,9 +3,11 @@
  * statements prepared once per connection and cached by name), results copied
  * into one rg_rows block. Writes run under BEGIN IMMEDIATE behind the pool's
  * write mutex, so the busy timeout applies instead of a deadlock. */
-#include "risinggen/error.h"
-#include "risinggen/relational.h"
-#include "risinggen/util.h"
+#include "risinggen/base/error.h"
+#include "risinggen/store/relational.h"
+#include "risinggen/base/alloc.h"
+#include "risinggen/base/buf.h"
+#include "risinggen/base/log.h"
 #include "sqlite_common.h"
 
 #include <stdlib.h>

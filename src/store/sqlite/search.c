@@ -19,9 +19,11 @@
  * cached per connection by their SQL text, writes under BEGIN IMMEDIATE behind
  * the pool's write mutex. rg_sqlite_search_ops.close must not run while
  * another thread still uses the store. */
-#include "risinggen/error.h"
-#include "risinggen/search.h"
-#include "risinggen/util.h"
+#include "risinggen/base/error.h"
+#include "risinggen/store/search.h"
+#include "risinggen/base/alloc.h"
+#include "risinggen/base/buf.h"
+#include "risinggen/base/log.h"
 #include "sqlite_common.h"
 
 #include <stdlib.h>

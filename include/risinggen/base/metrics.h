@@ -1,0 +1,35 @@
+/* Process-wide metrics rendered as Prometheus text: latency histograms of
+ * HTTP routes and named queries, counters and gauges. Any module adds to a
+ * series by its full name with labels ("rg_cache_hits_total",
+ * "rg_job_runs_total{job=\"outbox\"}"); the module that owns a family
+ * describes it once (rg_metrics_describe) so that /metrics carries its HELP
+ * and TYPE. Names and label values passed in must outlive the process
+ * (string literals, route patterns, query names); at most 256 series of each
+ * kind are kept, and later ones are dropped. */
+#ifndef RISINGGEN_BASE_METRICS_H
+#define RISINGGEN_BASE_METRICS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "risinggen/base/buf.h"
+
+/* One HTTP request on route (pattern, e.g. "GET /v1/events/{id}"). */
+void rg_metrics_request(const char *route, int status, int64_t dur_us);
+/* One named query. */
+void rg_metrics_query(const char *name, int64_t dur_us, bool failed);
+/* Adds n to a counter series. */
+void rg_metrics_count(const char *series, uint64_t n);
+/* Adds delta to a gauge series, or sets it. */
+void rg_metrics_gauge_add(const char *series, double delta);
+void rg_metrics_gauge_set(const char *series, double value);
+/* HELP and TYPE ("counter", "gauge") of the family whose series start with
+ * family followed by '{' or nothing. Describing a family twice is harmless. */
+void rg_metrics_describe(const char *family, const char *type, const char *help);
+/* The current value of a counter or gauge series (0 when unknown): for tests
+ * and for the operator's command line. */
+double rg_metrics_value(const char *series);
+/* Appends the whole exposition to out. */
+void rg_metrics_render(rg_buf *out);
+
+#endif

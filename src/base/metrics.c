@@ -1,0 +1,219 @@
+#include "risinggen/base/metrics.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#define NBUCKETS 12
+static const double bucket_ms[NBUCKETS] = {0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500};
+
+struct series {
+    const char *name;
+    atomic_uint_fast64_t count, errors, sum_us;
+    atomic_uint_fast64_t buckets[NBUCKETS];
+    atomic_uint_fast64_t by_class[6]; /* 1xx..5xx */
+    _Atomic double value;             /* counters and gauges */
+};
+
+#define MAX_SERIES 256
+struct family {
+    struct series s[MAX_SERIES];
+    atomic_int n;
+    pthread_mutex_t lock;
+};
+
+static struct family routes = {.lock = PTHREAD_MUTEX_INITIALIZER};
+static struct family queries = {.lock = PTHREAD_MUTEX_INITIALIZER};
+static struct family values = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+struct description {
+    const char *family, *type, *help;
+};
+static struct description described[64];
+static int ndescribed;
+static pthread_mutex_t describe_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The series called name, created on first use; NULL when the family is
+ * full. Readers never lock: a series is written in full before n moves on. */
+static struct series *lookup(struct family *f, const char *name)
+{
+    int n = atomic_load_explicit(&f->n, memory_order_acquire);
+    for (int i = 0; i < n; i++)
+        if (f->s[i].name == name || strcmp(f->s[i].name, name) == 0)
+            return &f->s[i];
+    pthread_mutex_lock(&f->lock);
+    n = atomic_load(&f->n);
+    for (int i = 0; i < n; i++)
+        if (strcmp(f->s[i].name, name) == 0) {
+            pthread_mutex_unlock(&f->lock);
+            return &f->s[i];
+        }
+    struct series *s = NULL;
+    if (n < MAX_SERIES) {
+        s = &f->s[n];
+        s->name = name;
+        atomic_store_explicit(&f->n, n + 1, memory_order_release);
+    }
+    pthread_mutex_unlock(&f->lock);
+    return s;
+}
+
+static void observe(struct series *s, int64_t dur_us)
+{
+    atomic_fetch_add_explicit(&s->count, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->sum_us, (uint64_t)dur_us, memory_order_relaxed);
+    double ms = dur_us / 1000.0;
+    for (int i = 0; i < NBUCKETS; i++)
+        if (ms <= bucket_ms[i]) {
+            atomic_fetch_add_explicit(&s->buckets[i], 1, memory_order_relaxed);
+            break;
+        }
+}
+
+void rg_metrics_request(const char *route, int status, int64_t dur_us)
+{
+    struct series *s = lookup(&routes, route);
+    if (!s)
+        return;
+    observe(s, dur_us);
+    int cls = status / 100;
+    if (cls >= 1 && cls <= 5)
+        atomic_fetch_add_explicit(&s->by_class[cls], 1, memory_order_relaxed);
+    if (status >= 500)
+        atomic_fetch_add_explicit(&s->errors, 1, memory_order_relaxed);
+}
+
+void rg_metrics_query(const char *name, int64_t dur_us, bool failed)
+{
+    struct series *s = lookup(&queries, name);
+    if (!s)
+        return;
+    observe(s, dur_us);
+    if (failed)
+        atomic_fetch_add_explicit(&s->errors, 1, memory_order_relaxed);
+}
+
+static void value_add(const char *series, double delta)
+{
+    struct series *s = lookup(&values, series);
+    if (!s)
+        return;
+    double old = atomic_load_explicit(&s->value, memory_order_relaxed);
+    while (!atomic_compare_exchange_weak_explicit(&s->value, &old, old + delta,
+                                                  memory_order_relaxed, memory_order_relaxed))
+        ;
+}
+
+void rg_metrics_count(const char *series, uint64_t n)
+{
+    value_add(series, (double)n);
+}
+
+void rg_metrics_gauge_add(const char *series, double delta)
+{
+    value_add(series, delta);
+}
+
+void rg_metrics_gauge_set(const char *series, double value)
+{
+    struct series *s = lookup(&values, series);
+    if (s)
+        atomic_store_explicit(&s->value, value, memory_order_relaxed);
+}
+
+double rg_metrics_value(const char *series)
+{
+    int n = atomic_load_explicit(&values.n, memory_order_acquire);
+    for (int i = 0; i < n; i++)
+        if (strcmp(values.s[i].name, series) == 0)
+            return atomic_load(&values.s[i].value);
+    return 0;
+}
+
+void rg_metrics_describe(const char *family, const char *type, const char *help)
+{
+    pthread_mutex_lock(&describe_lock);
+    bool known = false;
+    for (int i = 0; i < ndescribed && !known; i++)
+        known = strcmp(described[i].family, family) == 0;
+    if (!known && ndescribed < (int)(sizeof described / sizeof described[0]))
+        described[ndescribed++] = (struct description){family, type, help};
+    pthread_mutex_unlock(&describe_lock);
+}
+
+static void render_hist(rg_buf *out, const char *metric, const char *label, struct series *s)
+{
+    uint64_t cum = 0;
+    for (int i = 0; i < NBUCKETS; i++) {
+        cum += atomic_load(&s->buckets[i]);
+        rg_buf_printf(out, "%s_bucket{%s=\"%s\",le=\"%g\"} %llu\n", metric, label, s->name,
+                      bucket_ms[i] / 1000.0, (unsigned long long)cum);
+    }
+    rg_buf_printf(out, "%s_bucket{%s=\"%s\",le=\"+Inf\"} %llu\n", metric, label, s->name,
+                  (unsigned long long)atomic_load(&s->count));
+    rg_buf_printf(out, "%s_sum{%s=\"%s\"} %.6f\n", metric, label, s->name,
+                  atomic_load(&s->sum_us) / 1e6);
+    rg_buf_printf(out, "%s_count{%s=\"%s\"} %llu\n", metric, label, s->name,
+                  (unsigned long long)atomic_load(&s->count));
+}
+
+/* Whether series belongs to family: its name, or its name and labels. */
+static bool in_family(const char *series, const char *family)
+{
+    size_t n = strlen(family);
+    return strncmp(series, family, n) == 0 && (series[n] == '\0' || series[n] == '{');
+}
+
+static void render_value(rg_buf *out, struct series *s)
+{
+    rg_buf_printf(out, "%s %.17g\n", s->name, atomic_load(&s->value));
+}
+
+void rg_metrics_render(rg_buf *out)
+{
+    int n = atomic_load(&routes.n);
+    rg_buf_puts(out, "# HELP rg_http_requests_total HTTP requests by route and status class.\n"
+                     "# TYPE rg_http_requests_total counter\n");
+    for (int i = 0; i < n; i++)
+        for (int c = 1; c <= 5; c++) {
+            uint64_t v = atomic_load(&routes.s[i].by_class[c]);
+            if (v)
+                rg_buf_printf(out, "rg_http_requests_total{route=\"%s\",code=\"%dxx\"} %llu\n",
+                              routes.s[i].name, c, (unsigned long long)v);
+        }
+    rg_buf_puts(out, "# HELP rg_http_request_duration_seconds Request latency by route.\n"
+                     "# TYPE rg_http_request_duration_seconds histogram\n");
+    for (int i = 0; i < n; i++)
+        render_hist(out, "rg_http_request_duration_seconds", "route", &routes.s[i]);
+    n = atomic_load(&queries.n);
+    rg_buf_puts(out, "# HELP rg_query_duration_seconds Named query latency.\n"
+                     "# TYPE rg_query_duration_seconds histogram\n");
+    for (int i = 0; i < n; i++)
+        render_hist(out, "rg_query_duration_seconds", "query", &queries.s[i]);
+    rg_buf_puts(out, "# HELP rg_query_errors_total Named queries that failed.\n"
+                     "# TYPE rg_query_errors_total counter\n");
+    for (int i = 0; i < n; i++)
+        rg_buf_printf(out, "rg_query_errors_total{query=\"%s\"} %llu\n", queries.s[i].name,
+                      (unsigned long long)atomic_load(&queries.s[i].errors));
+
+    /* Described families in the order they were described, each with its
+     * series; then whatever series no description claims. */
+    n = atomic_load(&values.n);
+    pthread_mutex_lock(&describe_lock);
+    int nd = ndescribed;
+    pthread_mutex_unlock(&describe_lock);
+    for (int d = 0; d < nd; d++) {
+        rg_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", described[d].family, described[d].help,
+                      described[d].family, described[d].type);
+        for (int i = 0; i < n; i++)
+            if (in_family(values.s[i].name, described[d].family))
+                render_value(out, &values.s[i]);
+    }
+    for (int i = 0; i < n; i++) {
+        bool claimed = false;
+        for (int d = 0; d < nd && !claimed; d++)
+            claimed = in_family(values.s[i].name, described[d].family);
+        if (!claimed)
+            render_value(out, &values.s[i]);
+    }
+}

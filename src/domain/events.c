@@ -1,0 +1,1013 @@
+/* Events (relational) with their search entry, discovery and statistics.
+ * Cache keys: "e:<id>" the event's JSON (dropped on every write to the event
+ * or its registrations), "gen:events" a generation number that every write
+ * bumps, "d:<gen>:<query>" a discovery page. TTLs bound staleness anyway. */
+#include "domain.h"
+#include "registrations.h"
+#include "risinggen/base/buf.h"
+#include "risinggen/base/log.h"
+#include "risinggen/base/clock.h"
+#include "risinggen/base/id.h"
+#include "risinggen/base/error.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EVENT_CACHE_TTL_MS 10000
+#define DISCOVERY_TTL_MS   10000
+
+static json_t *time_or_null(const char *t)
+{
+    return rg_json_time(t);
+}
+
+static json_t *int_or_null(const rg_rows *r, int i, const char *col)
+{
+    const char *v = rg_rows_get(r, i, col);
+    return v ? json_integer(strtoll(v, NULL, 10)) : json_null();
+}
+
+json_t *rg__event_view(const rg_rows *r, int i)
+{
+    json_t *cost = json_null();
+    const char *minor = rg_rows_get(r, i, "cost_minor");
+    if (minor && rg_rows_get(r, i, "cost_currency")) {
+        char amount[24];
+        rg_money_format(strtoll(minor, NULL, 10), amount);
+        cost = json_pack("{s:s, s:s}", "amount", amount, "currency",
+                         rg_rows_get(r, i, "cost_currency"));
+    }
+    json_t *spots = json_null();
+    if (rg_rows_get(r, i, "max_participants")) {
+        int64_t left = rg_rows_int(r, i, "max_participants", 0) - rg_rows_int(r, i, "taken", 0);
+        spots = json_integer(left < 0 ? 0 : left);
+    }
+    return json_pack(
+        "{s:I, s:s, s:s, s:s?, s:s, s:s, s:o, s:o, s:s, s:o, s:s, s:s, s:b, s:b, s:o, s:b, s:o, "
+        "s:o, s:I, s:s, s:s, s:o}",
+        "id", (json_int_t)rg_rows_int(r, i, "id", 0), "title", rg_rows_get(r, i, "title"), "slug",
+        rg_rows_get(r, i, "slug"), "description", rg_rows_get(r, i, "description"), "startDate",
+        rg_rows_get(r, i, "start_date"), "endDate", rg_rows_get(r, i, "end_date"),
+        "registrationDeadline", time_or_null(rg_rows_get(r, i, "registration_deadline")), "venueId",
+        int_or_null(r, i, "venue_id"), "organizerId", rg_rows_get(r, i, "organizer_id"),
+        "maxParticipants", int_or_null(r, i, "max_participants"), "status",
+        rg_rows_get(r, i, "status"), "type", rg_rows_get(r, i, "type"), "isFeatured",
+        rg_rows_bool(r, i, "is_featured"), "isPublic", rg_rows_bool(r, i, "is_public"), "cost",
+        cost, "waitlistEnabled", rg_rows_bool(r, i, "waitlist_enabled"), "minAge",
+        int_or_null(r, i, "min_age"), "guardianConsentUnder",
+        int_or_null(r, i, "guardian_consent_under"), "holdMinutes",
+        (json_int_t)rg_rows_int(r, i, "hold_minutes", 30), "createdAt",
+        rg_rows_get(r, i, "created_at"), "updatedAt", rg_rows_get(r, i, "updated_at"), "spotsLeft",
+        spots);
+}
+
+json_t *rg__event_summary(const rg_rows *r, int i)
+{
+    return json_pack(
+        "{s:I, s:s?, s:s?, s:s?, s:s?, s:s?, s:o}", "id",
+        (json_int_t)rg_rows_int(r, i, "event_id", 0), "title", rg_rows_get(r, i, "event_title"),
+        "slug", rg_rows_get(r, i, "event_slug"), "startDate", rg_rows_get(r, i, "event_start_date"),
+        "endDate", rg_rows_get(r, i, "event_end_date"), "status", rg_rows_get(r, i, "event_status"),
+        "venueId", int_or_null(r, i, "event_venue_id"));
+}
+
+/* ---- cache ---- */
+
+static void event_key(int64_t id, char *key, size_t cap)
+{
+    snprintf(key, cap, "e:%lld", (long long)id);
+}
+
+void rg_event_cache_bump(rg_app *app)
+{
+    int64_t g;
+    /* A generation that was evicted starts again from the clock, never
+     * from a number an older page may still be cached under. */
+    if (rg_cache_incr(&app->st.cache, "gen:events", 1, 0, &g) == 0 && g == 1)
+        rg_cache_incr(&app->st.cache, "gen:events", rg_now_ms(), 0, &g);
+}
+
+static void event_verkey(int64_t id, char *key, size_t cap)
+{
+    snprintf(key, cap, "ev:%lld", (long long)id);
+}
+
+void rg__event_uncache(rg_app *app, int64_t id)
+{
+    char key[40], verkey[40];
+    event_verkey(id, verkey, sizeof verkey);
+    rg_vcache_bump(app, verkey);
+    event_key(id, key, sizeof key);
+    rg_cache_del(&app->st.cache, key);
+    rg_event_cache_bump(app);
+}
+
+/* ---- fields shared by create and patch ---- */
+
+struct event_fields {
+    const char *title, *slug, *description, *type, *status, *currency;
+    char start[RG_TIME_LEN + 1], end[RG_TIME_LEN + 1], deadline[RG_TIME_LEN + 1];
+    int64_t start_t, end_t, deadline_t;
+    bool has_deadline, has_venue, has_max, has_cost, has_min_age, has_guardian;
+    int64_t venue_id, max, cost_minor, min_age, guardian_under, hold_minutes;
+    bool featured, is_public, waitlist;
+};
+
+static bool slug_ok(const char *s)
+{
+    bool digit_only = true;
+    size_t n = strlen(s);
+    if (n == 0 || n > 200 || s[0] == '-' || s[n - 1] == '-')
+        return false;
+    for (const char *p = s; *p; p++) {
+        if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '-'))
+            return false;
+        if (*p == '-' && p[1] == '-')
+            return false;
+        digit_only &= isdigit((unsigned char)*p) != 0;
+    }
+    return !digit_only; /* an all-digit slug would read as an id */
+}
+
+/* Lowercase ASCII letters and digits joined by single dashes, from title. */
+static void slugify(const char *title, char *out, size_t cap)
+{
+    size_t n = 0;
+    bool dash = false;
+    for (const unsigned char *p = (const unsigned char *)title; *p && n + 2 < cap && n < 120; p++) {
+        if (isalnum(*p)) {
+            if (dash && n)
+                out[n++] = '-';
+            out[n++] = (char)tolower(*p);
+            dash = false;
+        } else {
+            dash = true;
+        }
+    }
+    out[n] = '\0';
+    if (n == 0 || strspn(out, "0123456789") == n)
+        snprintf(out + n, cap - n, "%sevent", n ? "-" : "");
+}
+
+static const char *const status_values[] = {"draft", "published", "cancelled", "completed", NULL};
+
+/* Applies the body's fields onto f (which holds the current values for a
+ * patch), checking each. Strings stay borrowed from body or the row. */
+static void apply_fields(v_ctx *v, json_t *body, struct event_fields *f, bool creating)
+{
+    int64_t t;
+    bool present;
+    v_string(v, body, "title", creating, 1, 255, &f->title);
+    if (json_object_get(body, "slug") && !json_is_null(json_object_get(body, "slug"))) {
+        const char *s = NULL;
+        if (v_string(v, body, "slug", false, 1, 200, &s) && s && !slug_ok(s))
+            v_fail(v, "slug",
+                   "must be lowercase letters, digits and single dashes, not only "
+                   "digits");
+        else if (s)
+            f->slug = s;
+    }
+    if (json_object_get(body, "description")) {
+        f->description = NULL;
+        v_string(v, body, "description", false, 0, 20000, &f->description);
+    }
+    if (v_time(v, body, "startDate", creating, &t, &present) && present)
+        f->start_t = t, rg_time_format(t, f->start);
+    if (v_time(v, body, "endDate", creating, &t, &present) && present)
+        f->end_t = t, rg_time_format(t, f->end);
+    if (json_object_get(body, "registrationDeadline")) {
+        f->has_deadline = false;
+        if (v_time(v, body, "registrationDeadline", false, &t, &present) && present)
+            f->has_deadline = true, f->deadline_t = t, rg_time_format(t, f->deadline);
+    }
+    if (json_object_get(body, "venueId")) {
+        f->has_venue = false;
+        v_int(v, body, "venueId", false, 1, INT32_MAX, &f->venue_id, &f->has_venue);
+    }
+    if (json_object_get(body, "maxParticipants")) {
+        f->has_max = false;
+        v_int(v, body, "maxParticipants", false, 0, 1000000, &f->max, &f->has_max);
+    }
+    v_string(v, body, "type", creating, 1, 50, &f->type);
+    v_bool(v, body, "isFeatured", &f->featured, NULL);
+    v_bool(v, body, "isPublic", &f->is_public, NULL);
+    v_bool(v, body, "waitlistEnabled", &f->waitlist, NULL);
+    if (json_object_get(body, "minAge")) {
+        f->has_min_age = false;
+        v_int(v, body, "minAge", false, 0, 120, &f->min_age, &f->has_min_age);
+    }
+    if (json_object_get(body, "guardianConsentUnder")) {
+        f->has_guardian = false;
+        v_int(v, body, "guardianConsentUnder", false, 0, 120, &f->guardian_under, &f->has_guardian);
+    }
+    v_int(v, body, "holdMinutes", false, 1, 10080, &f->hold_minutes, NULL);
+    json_t *cost = json_object_get(body, "cost");
+    if (cost) {
+        f->has_cost = false;
+        if (json_is_object(cost)) {
+            const char *amount = NULL, *cur = NULL;
+            json_t *a = json_object_get(cost, "amount");
+            if (json_is_number(a))
+                v_fail(v, "cost.amount", "must be a decimal string such as \"25.00\"");
+            else if (!json_is_string(a) || rg_money_parse(json_string_value(a), &f->cost_minor) < 0)
+                v_fail(v, "cost.amount", "must be a decimal string such as \"25.00\"");
+            else
+                amount = json_string_value(a);
+            json_t *c = json_object_get(cost, "currency");
+            cur = json_string_value(c);
+            if (!cur || strlen(cur) != 3 || !isupper((unsigned char)cur[0]) ||
+                !isupper((unsigned char)cur[1]) || !isupper((unsigned char)cur[2])) {
+                v_fail(v, "cost.currency", "must be an ISO 4217 code such as GBP");
+                cur = NULL;
+            }
+            if (amount && cur && f->cost_minor > 0)
+                f->has_cost = true, f->currency = cur;
+        } else if (!json_is_null(cost)) {
+            v_fail(v, "cost", "must be {\"amount\": \"25.00\", \"currency\": \"GBP\"} or null");
+        }
+    }
+    if (f->start[0] && f->end[0] && f->end_t < f->start_t)
+        v_fail(v, "endDate", "must not be before startDate");
+    if (f->has_deadline && f->end[0] && f->deadline_t > f->end_t)
+        v_fail(v, "registrationDeadline", "must not be after endDate");
+}
+
+static int venue_exists(rg_app *app, int64_t id)
+{
+    rg_param p[] = {RG_PINT(id)};
+    rg_rows *rows;
+    int rc = rg_rel_run(app, "venue_get", p, 1, &rows);
+    if (rc < 0)
+        return rc;
+    rc = rows->nrows;
+    rg_rows_free(rows);
+    return rc;
+}
+
+static void fill_params(const struct event_fields *f, rg_param *p)
+{
+    p[0] = RG_PTEXT(f->title);
+    p[1] = RG_PTEXT(f->slug);
+    p[2] = RG_PTEXT(f->description);
+    p[3] = RG_PTEXT(f->start);
+    p[4] = RG_PTEXT(f->end);
+    p[5] = f->has_deadline ? RG_PTEXT(f->deadline) : RG_PNULL;
+    p[6] = f->has_venue ? RG_PINT(f->venue_id) : RG_PNULL;
+    p[7] = f->has_max ? RG_PINT(f->max) : RG_PNULL;
+}
+
+/* Keeps the search index in step with a published, public event. */
+static void index_event(rg_app *app, const rg_rows *r)
+{
+    char id[32];
+    snprintf(id, sizeof id, "%lld", (long long)rg_rows_int(r, 0, "id", 0));
+    const char *status = rg_rows_get(r, 0, "status");
+    int rc;
+    if (strcmp(status, "published") == 0 && rg_rows_bool(r, 0, "is_public")) {
+        rg_search_doc d = {.type = "event",
+                           .id = id,
+                           .title = rg_rows_get(r, 0, "title"),
+                           .body = rg_rows_get(r, 0, "description"),
+                           .tags = rg_rows_get(r, 0, "type")};
+        rc = rg_search_upsert(&app->st.search, &d);
+    } else {
+        rc = rg_search_remove(&app->st.search, "event", id);
+    }
+    if (rc < 0)
+        rg_warn("search index not updated for event %s (rebuild with `risinggen reindex`)", id);
+    rg_error_clear();
+}
+
+/* The event row; read_only lets a replica answer (views, not decisions). */
+int rg__event_row(rg_app *app, int64_t id, bool read_only, rg_rows **out)
+{
+    rg_param p[] = {RG_PINT(id)};
+    int rc = read_only ? rg_rel_run_read(app, "event_get", p, 1, out)
+                       : rg_rel_run(app, "event_get", p, 1, out);
+    if (rc < 0)
+        return rc;
+    if ((*out)->nrows == 0) {
+        rg_rows_free(*out);
+        *out = NULL;
+        return rg_error_set(RG_ENOTFOUND, "no such event");
+    }
+    return 0;
+}
+
+static int load_event(rg_app *app, int64_t id, rg_rows **out)
+{
+    return rg__event_row(app, id, false, out);
+}
+
+/* The fields a client may set on an event. */
+static const char *const patch_fields[] = {"title",       "slug",
+                                           "description", "startDate",
+                                           "endDate",     "registrationDeadline",
+                                           "venueId",     "maxParticipants",
+                                           "status",      "type",
+                                           "isFeatured",  "isPublic",
+                                           "cost",        "waitlistEnabled",
+                                           "minAge",      "guardianConsentUnder",
+                                           "holdMinutes", NULL};
+
+int rg_event_create(rg_app *app, const rg_principal *who, json_t *body, json_t **out)
+{
+    if (!(who->roles & (RG_ROLE_ORGANIZER | RG_ROLE_ADMIN)))
+        return rg_error_set(RG_EFORBIDDEN, "only organizers and admins create events");
+    if (!json_is_object(body))
+        return rg_error_set(RG_EVALIDATION, "the body must be a JSON object");
+    struct event_fields f = {.is_public = true, .hold_minutes = 30};
+    v_ctx v = {0};
+    v_only(&v, body, patch_fields); /* the same fields as PATCH; a typo is an error */
+    apply_fields(&v, body, &f, true);
+    json_t *status = json_object_get(body, "status");
+    if (status && !(json_is_string(status) && strcmp(json_string_value(status), "draft") == 0))
+        v_fail(&v, "status", "a new event starts as a draft; publish it with PATCH");
+    int rc = v_finish(&v);
+    if (rc < 0)
+        return rc;
+    if (f.has_venue && (rc = venue_exists(app, f.venue_id)) <= 0) {
+        if (rc < 0)
+            return rc;
+        rg_error_field("venueId", "no such venue");
+        return rg_error_set(RG_EVALIDATION, "the venue does not exist");
+    }
+    char slug[160];
+    bool generated = !f.slug;
+    if (generated) {
+        slugify(f.title, slug, sizeof slug);
+        f.slug = slug;
+    }
+    char now[RG_TIME_LEN + 1];
+    rg_time_format(rg_now(), now);
+    rg_param p[19];
+    fill_params(&f, p);
+    p[8] = RG_PTEXT(who->user_id);
+    p[9] = RG_PTEXT(f.type);
+    p[10] = RG_PBOOL(f.featured);
+    p[11] = RG_PBOOL(f.is_public);
+    p[12] = f.has_cost ? RG_PINT(f.cost_minor) : RG_PNULL;
+    p[13] = f.has_cost ? RG_PTEXT(f.currency) : RG_PNULL;
+    p[14] = RG_PBOOL(f.waitlist);
+    p[15] = f.has_min_age ? RG_PINT(f.min_age) : RG_PNULL;
+    p[16] = f.has_guardian ? RG_PINT(f.guardian_under) : RG_PNULL;
+    p[17] = RG_PINT(f.hold_minutes);
+    p[18] = RG_PTEXT(now);
+    rg_rows *rows = NULL;
+    rc = rg_rel_run(app, "event_insert", p, 19, &rows);
+    /* A generated slug that is taken gets a short random suffix. */
+    for (int attempt = 0; rc == RG_ECONFLICT && generated && attempt < 5; attempt++) {
+        char suffix[16];
+        rg_random_token(suffix, 4);
+        for (char *s = suffix; *s; s++)
+            *s = isalnum((unsigned char)*s) ? (char)tolower((unsigned char)*s) : 'x';
+        char base[128];
+        snprintf(base, sizeof base, "%.100s", slug);
+        snprintf(slug, sizeof slug, "%s-%s", base, suffix);
+        rg_error_clear();
+        rc = rg_rel_run(app, "event_insert", p, 19, &rows);
+    }
+    if (rc == RG_ECONFLICT) {
+        rg_error_clear();
+        rg_error_field("slug", "is already used by another event");
+        return rg_error_set(RG_ECONFLICT, "the slug is already taken");
+    }
+    if (rc < 0)
+        return rc;
+    int64_t id = rg_rows_int(rows, 0, "id", 0);
+    rg_rows_free(rows);
+    if ((rc = load_event(app, id, &rows)) < 0)
+        return rc;
+    *out = rg__event_view(rows, 0);
+    rg_rows_free(rows);
+    return 0;
+}
+
+static bool can_manage(const rg_principal *who, const rg_rows *r)
+{
+    return rg_is_admin(who) ||
+           (who->user_id[0] && strcmp(who->user_id, rg_rows_get(r, 0, "organizer_id")) == 0);
+}
+
+/* Drafts and non-public events exist only for their owner and admins. */
+static bool can_see(const rg_principal *who, const rg_rows *r)
+{
+    if (can_manage(who, r))
+        return true;
+    return strcmp(rg_rows_get(r, 0, "status"), "draft") != 0 && rg_rows_bool(r, 0, "is_public");
+}
+
+/* The cached view of an event is "<audience>\n<json>": audience "*" when
+ * everyone may see it, else the organizer's id (the owner and admins only). */
+static bool audience_allows(const char *audience, size_t alen, const rg_principal *who)
+{
+    if (alen == 1 && audience[0] == '*')
+        return true;
+    return rg_is_admin(who) ||
+           (who->user_id[0] && alen == RG_OID_LEN && memcmp(audience, who->user_id, alen) == 0);
+}
+
+int rg_event_get_text(rg_app *app, const rg_principal *who, const char *id_or_slug, char **out,
+                      size_t *len)
+{
+    int64_t id, version = 0;
+    rg_rows *rows = NULL;
+    int rc;
+    char key[40] = "";
+    if (rg_parse_id(id_or_slug, &id)) {
+        char verkey[40];
+        event_key(id, key, sizeof key);
+        event_verkey(id, verkey, sizeof verkey);
+        char *val = NULL;
+        size_t vlen;
+        /* Someone who just changed data skips views a replica may have filled. */
+        if (rg_vcache_get(app, key, verkey, &val, &vlen, &version) == 0 &&
+            !rg_rel_reading_own_writes()) {
+            char *nl = memchr(val, '\n', vlen);
+            if (nl) {
+                if (!audience_allows(val, (size_t)(nl - val), who)) {
+                    free(val);
+                    return rg_error_set(RG_ENOTFOUND, "no such event");
+                }
+                *len = vlen - (size_t)(nl + 1 - val);
+                memmove(val, nl + 1, *len + 1);
+                *out = val;
+                return 0;
+            }
+        }
+        free(val);
+        rc = rg__event_row(app, id, true, &rows);
+    } else {
+        /* By slug: not cached, as the version must be known before reading. */
+        if (strlen(id_or_slug) > 200)
+            return rg_error_set(RG_ENOTFOUND, "no such event");
+        rg_param p[] = {RG_PTEXT(id_or_slug)};
+        rc = rg_rel_run_read(app, "event_get_by_slug", p, 1, &rows);
+        if (rc >= 0 && rows->nrows == 0) {
+            rg_rows_free(rows);
+            return rg_error_set(RG_ENOTFOUND, "no such event");
+        }
+    }
+    if (rc < 0)
+        return rc;
+    json_t *ev = rg__event_view(rows, 0);
+    char *text = json_dumps(ev, JSON_COMPACT);
+    json_decref(ev);
+    if (!text)
+        abort();
+    if (key[0]) {
+        bool everyone = strcmp(rg_rows_get(rows, 0, "status"), "draft") != 0 &&
+                        rg_rows_bool(rows, 0, "is_public");
+        rg_buf entry = {0};
+        rg_buf_printf(&entry, "%s\n%s", everyone ? "*" : rg_rows_get(rows, 0, "organizer_id"),
+                      text);
+        rg_vcache_set(app, key, version, entry.data, entry.len, EVENT_CACHE_TTL_MS);
+        rg_buf_free(&entry);
+    }
+    bool visible = can_see(who, rows);
+    rg_rows_free(rows);
+    if (!visible) {
+        free(text);
+        return rg_error_set(RG_ENOTFOUND, "no such event");
+    }
+    *out = text;
+    *len = strlen(text);
+    return 0;
+}
+
+int rg_event_get(rg_app *app, const rg_principal *who, const char *id_or_slug, json_t **out)
+{
+    char *text;
+    size_t len;
+    int rc = rg_event_get_text(app, who, id_or_slug, &text, &len);
+    if (rc < 0)
+        return rc;
+    *out = json_loadb(text, len, 0, NULL);
+    free(text);
+    return *out ? 0 : rg_error_set(RG_EINTERNAL, "internal error");
+}
+
+static bool transition_ok(const char *from, const char *to)
+{
+    if (strcmp(from, to) == 0)
+        return true;
+    if (strcmp(from, "draft") == 0)
+        return strcmp(to, "published") == 0 || strcmp(to, "cancelled") == 0;
+    if (strcmp(from, "published") == 0)
+        return strcmp(to, "cancelled") == 0 || strcmp(to, "completed") == 0;
+    return false;
+}
+
+/* Writes the event row and, when the change opened places (a larger
+ * maximum, a published event with people waiting), moves waitlisted people up
+ * into them, all in one transaction; an event that became free confirms the
+ * registrations that were waiting for payment. Returns rows changed (0: places were
+ * taken meanwhile below the new maximum) or an error. */
+static int update_and_fill(rg_app *app, const rg_principal *who, int64_t id, const rg_param *p,
+                           const struct event_fields *f, const char *status, const char *now)
+{
+    rg_relational *rel = &app->st.rel;
+    rg_rel_conn *c;
+    int rc = rg_rel_acquire(rel, &c);
+    if (rc < 0)
+        return rc;
+    if ((rc = rg_rel_begin(rel, c, true)) < 0)
+        goto out;
+    int changed = rg_rel_query(rel, c, "event_update", p, 20, NULL);
+    if ((rc = changed) <= 0)
+        goto fail;
+    if (!f->has_cost) { /* free now: nobody has anything left to pay */
+        rg_param cp[] = {RG_PINT(id), RG_PTEXT(now)};
+        if ((rc = rg_rel_query(rel, c, "registrations_confirm_pending", cp, 2, NULL)) < 0)
+            goto fail;
+    }
+    if (strcmp(status, "published") == 0) {
+        int moved;
+        while ((moved = rg__promote_waitlisted(app, c, id, f->has_cost, f->hold_minutes, now)) > 0)
+            ;
+        if ((rc = moved) < 0)
+            goto fail;
+    }
+    /* Audit (accounts and privacy): a status change commits with its entry. */
+    if (strcmp(f->status, status) != 0) {
+        char action[32], target[24];
+        snprintf(action, sizeof action, "event.%s",
+                 strcmp(status, "published") == 0   ? "publish"
+                 : strcmp(status, "cancelled") == 0 ? "cancel"
+                 : strcmp(status, "completed") == 0 ? "complete"
+                                                    : "status");
+        snprintf(target, sizeof target, "%lld", (long long)id);
+        json_t *d = json_pack("{s:s, s:s}", "from", f->status, "to", status);
+        rc = rg_audit(app, c, who->user_id, action, "event", target, d);
+        json_decref(d);
+        if (rc < 0)
+            goto fail;
+    }
+    if ((rc = rg_rel_commit(rel, c)) < 0)
+        goto fail;
+    rc = changed;
+    goto out;
+fail:
+    rg_rel_rollback(rel, c);
+out:
+    rg_rel_release(rel, c);
+    return rc;
+}
+
+int rg_event_patch(rg_app *app, const rg_principal *who, const char *id_s, json_t *patch,
+                   json_t **out)
+{
+    int64_t id;
+    if (!rg_parse_id(id_s, &id))
+        return rg_error_set(RG_ENOTFOUND, "no such event");
+    if (!json_is_object(patch))
+        return rg_error_set(RG_EVALIDATION, "the body must be a JSON object");
+    rg_rows *r;
+    int rc = load_event(app, id, &r);
+    if (rc < 0)
+        return rc;
+    if (!can_manage(who, r)) {
+        bool visible = can_see(who, r);
+        rg_rows_free(r);
+        return visible ? rg_error_set(RG_EFORBIDDEN, "only the organizer or an admin can change "
+                                                     "this event")
+                       : rg_error_set(RG_ENOTFOUND, "no such event");
+    }
+    struct event_fields f = {0};
+    f.title = rg_rows_get(r, 0, "title");
+    f.slug = rg_rows_get(r, 0, "slug");
+    f.description = rg_rows_get(r, 0, "description");
+    f.type = rg_rows_get(r, 0, "type");
+    f.status = rg_rows_get(r, 0, "status");
+    snprintf(f.start, sizeof f.start, "%s", rg_rows_get(r, 0, "start_date"));
+    snprintf(f.end, sizeof f.end, "%s", rg_rows_get(r, 0, "end_date"));
+    rg_time_parse(f.start, &f.start_t);
+    rg_time_parse(f.end, &f.end_t);
+    if ((f.has_deadline = rg_rows_get(r, 0, "registration_deadline") != NULL)) {
+        snprintf(f.deadline, sizeof f.deadline, "%s", rg_rows_get(r, 0, "registration_deadline"));
+        rg_time_parse(f.deadline, &f.deadline_t);
+    }
+    f.has_venue = rg_rows_get(r, 0, "venue_id") != NULL;
+    f.venue_id = rg_rows_int(r, 0, "venue_id", 0);
+    f.has_max = rg_rows_get(r, 0, "max_participants") != NULL;
+    f.max = rg_rows_int(r, 0, "max_participants", 0);
+    f.has_cost = rg_rows_get(r, 0, "cost_minor") != NULL;
+    f.cost_minor = rg_rows_int(r, 0, "cost_minor", 0);
+    f.currency = rg_rows_get(r, 0, "cost_currency");
+    f.featured = rg_rows_bool(r, 0, "is_featured");
+    f.is_public = rg_rows_bool(r, 0, "is_public");
+    f.waitlist = rg_rows_bool(r, 0, "waitlist_enabled");
+    f.has_min_age = rg_rows_get(r, 0, "min_age") != NULL;
+    f.min_age = rg_rows_int(r, 0, "min_age", 0);
+    f.has_guardian = rg_rows_get(r, 0, "guardian_consent_under") != NULL;
+    f.guardian_under = rg_rows_int(r, 0, "guardian_consent_under", 0);
+    f.hold_minutes = rg_rows_int(r, 0, "hold_minutes", 30);
+    int64_t taken = rg_rows_int(r, 0, "taken", 0);
+
+    v_ctx v = {0};
+    v_only(&v, patch, patch_fields);
+    apply_fields(&v, patch, &f, false);
+    const char *new_status = f.status;
+    if (json_object_get(patch, "status") &&
+        v_enum(&v, patch, "status", true, status_values, &new_status) &&
+        !transition_ok(f.status, new_status)) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "cannot go from %s to %s", f.status, new_status);
+        v_fail(&v, "status", msg);
+    }
+    if (f.has_max && f.max < taken) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "cannot be below the %lld places already taken",
+                 (long long)taken);
+        v_fail(&v, "maxParticipants", msg);
+    }
+    if ((rc = v_finish(&v)) < 0)
+        goto done;
+    if (f.has_venue && json_object_get(patch, "venueId") &&
+        (rc = venue_exists(app, f.venue_id)) <= 0) {
+        if (rc == 0) {
+            rg_error_field("venueId", "no such venue");
+            rc = rg_error_set(RG_EVALIDATION, "the venue does not exist");
+        }
+        goto done;
+    }
+    char now[RG_TIME_LEN + 1];
+    rg_time_format(rg_now(), now);
+    rg_param p[20];
+    p[0] = RG_PINT(id);
+    fill_params(&f, p + 1);
+    p[9] = RG_PTEXT(new_status);
+    p[10] = RG_PTEXT(f.type);
+    p[11] = RG_PBOOL(f.featured);
+    p[12] = RG_PBOOL(f.is_public);
+    p[13] = f.has_cost ? RG_PINT(f.cost_minor) : RG_PNULL;
+    p[14] = f.has_cost ? RG_PTEXT(f.currency) : RG_PNULL;
+    p[15] = RG_PBOOL(f.waitlist);
+    p[16] = f.has_min_age ? RG_PINT(f.min_age) : RG_PNULL;
+    p[17] = f.has_guardian ? RG_PINT(f.guardian_under) : RG_PNULL;
+    p[18] = RG_PINT(f.hold_minutes);
+    p[19] = RG_PTEXT(now);
+    rc = update_and_fill(app, who, id, p, &f, new_status, now);
+    if (rc == RG_ECONFLICT) {
+        rg_error_clear();
+        rg_error_field("slug", "is already used by another event");
+        rc = rg_error_set(RG_ECONFLICT, "the slug is already taken");
+        goto done;
+    }
+    if (rc == 0) /* places were taken meanwhile below the new maximum */
+        rc = rg_error_set(RG_ECONFLICT, "places were taken meanwhile; read the event and retry");
+    if (rc < 0)
+        goto done;
+    rg_rows_free(r);
+    r = NULL;
+    rg__event_uncache(app, id);
+    if ((rc = load_event(app, id, &r)) < 0)
+        goto done;
+    index_event(app, r);
+    /* Channels (comms.c): publishing gives the event its channel, once. The
+     * event stands if this fails; GET /v1/events/{id}/channel makes it later. */
+    if (json_object_get(patch, "status") && strcmp(rg_rows_get(r, 0, "status"), "published") == 0 &&
+        rg__event_channel_ensure(app, id, rg_rows_get(r, 0, "title"),
+                                 rg_rows_get(r, 0, "organizer_id"), NULL) < 0) {
+        rg_warn("event %lld: its channel could not be made now", (long long)id);
+        rg_error_clear();
+    }
+    *out = rg__event_view(r, 0);
+    rc = 0;
+done:
+    rg_rows_free(r);
+    return rc;
+}
+
+/* ---- discovery ---- */
+
+static int parse_bool_param(const char *name, const char *s, bool *out)
+{
+    if (!s) {
+        *out = false;
+        return 0;
+    }
+    if (strcmp(s, "true") == 0 || strcmp(s, "1") == 0)
+        *out = true;
+    else if (strcmp(s, "false") == 0 || strcmp(s, "0") == 0)
+        *out = false;
+    else
+        return rg_error_set(RG_EINVAL, "%s must be true or false", name);
+    return 0;
+}
+
+/* from/to take a date (whole day) or an RFC 3339 time. */
+static int parse_bound(const char *name, const char *s, bool end_of_day, char out[RG_TIME_LEN + 1])
+{
+    int64_t t;
+    if (rg_date_parse(s, &t) == 0)
+        t += end_of_day ? 86399 : 0;
+    else if (rg_time_parse(s, &t) < 0)
+        return rg_error_set(RG_EINVAL, "%s must be a date YYYY-MM-DD or an RFC 3339 time", name);
+    rg_time_format(t, out);
+    return 0;
+}
+
+static int discovery_query(rg_app *app, const rg_event_query *q, json_t **out)
+{
+    char from[RG_TIME_LEN + 1], to[RG_TIME_LEN + 1];
+    bool has_spots, featured;
+    int rc;
+    if ((rc = parse_bool_param("hasSpots", q->has_spots, &has_spots)) < 0 ||
+        (rc = parse_bool_param("featured", q->featured, &featured)) < 0)
+        return rc;
+    if (q->from && (rc = parse_bound("from", q->from, false, from)) < 0)
+        return rc;
+    if (q->to && (rc = parse_bound("to", q->to, true, to)) < 0)
+        return rc;
+    if (q->from && q->to && strcmp(from, to) > 0)
+        return rg_error_set(RG_EINVAL, "from must not be after to");
+    double lat = 0, lng = 0, radius = 50;
+    if (q->near) {
+        char *end;
+        lat = strtod(q->near, &end);
+        if (end == q->near || *end != ',')
+            return rg_error_set(RG_EINVAL, "near must be lat,lng");
+        const char *l2 = end + 1;
+        lng = strtod(l2, &end);
+        if (end == l2 || *end || !(lat >= -90 && lat <= 90) || !(lng >= -180 && lng <= 180))
+            return rg_error_set(RG_EINVAL, "near must be lat,lng within -90..90, -180..180");
+    }
+    if (q->radius_km) {
+        char *end;
+        radius = strtod(q->radius_km, &end);
+        if (end == q->radius_km || *end || !(radius > 0 && radius <= 20000))
+            return rg_error_set(RG_EINVAL, "radiusKm must be a number between 0 and 20000");
+    }
+    char after_date[64] = "0001-01-01T00:00:00Z", after_id_s[32] = "0";
+    int64_t after_id = 0;
+    if (q->cursor) {
+        if ((rc = rg_cursor_decode(q->cursor, after_date, sizeof after_date, after_id_s,
+                                   sizeof after_id_s)) < 0 ||
+            !rg_parse_id(after_id_s, &after_id))
+            return rg_error_set(RG_EINVAL, "the cursor is not valid");
+    }
+    char *ids = NULL;
+    if (q->q) {
+        if (strlen(q->q) > 200)
+            return rg_error_set(RG_EINVAL, "q is limited to 200 characters");
+        static const char *const types[] = {"event"};
+        rg_search_hit *hits;
+        int n;
+        if ((rc = rg_search_query(&app->st.search, q->q, types, 1, 1000, &hits, &n)) < 0)
+            return rc;
+        rg_buf b = {0};
+        rg_buf_puts(&b, "[");
+        for (int i = 0; i < n; i++)
+            rg_buf_printf(&b, "%s%s", i ? "," : "", hits[i].id);
+        rg_buf_puts(&b, "]");
+        rg_search_hits_free(hits, n);
+        ids = rg_buf_steal(&b);
+    }
+    /* Degrees of latitude/longitude that cover the radius (bounding box). */
+    double dlat = radius / 111.0;
+    double coslat = cos(lat * M_PI / 180.0);
+    double dlng = coslat > 0.01 ? radius / (111.0 * coslat) : 360.0;
+    rg_param p[] = {RG_PTEXT(q->type),
+                    RG_PTEXT(q->city),
+                    RG_PTEXT(q->country),
+                    q->from ? RG_PTEXT(from) : RG_PNULL,
+                    q->to ? RG_PTEXT(to) : RG_PNULL,
+                    q->near ? RG_PREAL(lat) : RG_PNULL,
+                    RG_PREAL(lng),
+                    RG_PREAL(radius),
+                    RG_PREAL(dlat),
+                    RG_PREAL(dlng),
+                    RG_PBOOL(has_spots),
+                    RG_PBOOL(featured),
+                    RG_PTEXT(ids),
+                    RG_PTEXT(after_date),
+                    RG_PINT(after_id),
+                    RG_PINT(q->limit + 1)};
+    rg_rows *rows;
+    rc = rg_rel_run_read(app, "event_list", p, 16, &rows);
+    free(ids);
+    if (rc < 0)
+        return rc;
+    json_t *items = json_array();
+    int n = rows->nrows > q->limit ? q->limit : rows->nrows;
+    for (int i = 0; i < n; i++)
+        json_array_append_new(items, rg__event_view(rows, i));
+    char next[128] = "";
+    if (rows->nrows > q->limit)
+        rg_cursor_encode(rg_rows_get(rows, q->limit - 1, "start_date"),
+                         rg_rows_get(rows, q->limit - 1, "id"), next, sizeof next);
+    rg_rows_free(rows);
+    *out = rg_list_page(items, next);
+    return 0;
+}
+
+int rg_event_list_text(rg_app *app, const rg_event_query *q, char **out, size_t *len)
+{
+    /* The cache key is every parameter, so equal queries share a page; the
+     * page is kept as the response text, served without parsing. */
+    int64_t gen = 0;
+    char *g = NULL;
+    size_t glen;
+    if (rg_cache_get(&app->st.cache, "gen:events", &g, &glen) == 0)
+        gen = strtoll(g, NULL, 10);
+    else
+        rg_cache_incr(&app->st.cache, "gen:events", rg_now_ms(), 0, &gen);
+    free(g);
+    rg_buf key = {0};
+    rg_buf_printf(&key, "d:%lld:%d", (long long)gen, q->limit);
+    const char *parts[] = {q->q,    q->type,      q->city,      q->country,  q->from,  q->to,
+                           q->near, q->radius_km, q->has_spots, q->featured, q->cursor};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) /* length-prefixed: no collisions */
+        if (parts[i])
+            rg_buf_printf(&key, "|%zu:%s", strlen(parts[i]), parts[i]);
+        else
+            rg_buf_puts(&key, "|-");
+    bool cacheable = key.len < 1024;
+    if (cacheable && !rg_rel_reading_own_writes() &&
+        rg_cache_get(&app->st.cache, key.data, out, len) == 0) {
+        rg_buf_free(&key);
+        return 0;
+    }
+    json_t *page = NULL;
+    int rc = discovery_query(app, q, &page);
+    if (rc == 0) {
+        *out = json_dumps(page, JSON_COMPACT);
+        json_decref(page);
+        if (!*out)
+            abort();
+        *len = strlen(*out);
+        if (cacheable)
+            rg_cache_set(&app->st.cache, key.data, *out, *len, DISCOVERY_TTL_MS);
+    }
+    rg_buf_free(&key);
+    return rc;
+}
+
+int rg_event_list(rg_app *app, const rg_event_query *q, json_t **out)
+{
+    char *text;
+    size_t len;
+    int rc = rg_event_list_text(app, q, &text, &len);
+    if (rc < 0)
+        return rc;
+    *out = json_loadb(text, len, 0, NULL);
+    free(text);
+    return *out ? 0 : rg_error_set(RG_EINTERNAL, "internal error");
+}
+
+/* ---- organizer views ---- */
+
+static int load_managed(rg_app *app, const rg_principal *who, const char *id_s, int64_t *id,
+                        rg_rows **out)
+{
+    if (!rg_parse_id(id_s, id))
+        return rg_error_set(RG_ENOTFOUND, "no such event");
+    int rc = load_event(app, *id, out);
+    if (rc < 0)
+        return rc;
+    if (!can_manage(who, *out)) {
+        bool visible = can_see(who, *out);
+        rg_rows_free(*out);
+        *out = NULL;
+        return visible ? rg_error_set(RG_EFORBIDDEN, "only the organizer or an admin can see this")
+                       : rg_error_set(RG_ENOTFOUND, "no such event");
+    }
+    return 0;
+}
+
+int rg_event_attendees(rg_app *app, const rg_principal *who, const char *id_s, const char *status,
+                       const char *checked_in, const char *cursor, int limit, json_t **out)
+{
+    int64_t id, after = 0;
+    rg_rows *ev;
+    int rc = load_managed(app, who, id_s, &id, &ev);
+    if (rc < 0)
+        return rc;
+    rg_rows_free(ev);
+    static const char *const statuses[] = {"pending", "confirmed", "waitlisted", "cancelled"};
+    if (status) {
+        size_t k;
+        for (k = 0; k < 4 && strcmp(status, statuses[k]) != 0; k++)
+            ;
+        if (k == 4)
+            return rg_error_set(RG_EINVAL,
+                                "status must be pending, confirmed, waitlisted or cancelled");
+    }
+    bool ci = false;
+    if ((rc = parse_bool_param("checkedIn", checked_in, &ci)) < 0)
+        return rc;
+    if (cursor) {
+        char a[32], b[8];
+        if (rg_cursor_decode(cursor, a, sizeof a, b, sizeof b) < 0 || !rg_parse_id(a, &after))
+            return rg_error_set(RG_EINVAL, "the cursor is not valid");
+    }
+    rg_param p[] = {RG_PINT(id), RG_PTEXT(status), checked_in ? RG_PBOOL(ci) : RG_PNULL,
+                    RG_PINT(after), RG_PINT(limit + 1)};
+    rg_rows *rows;
+    if ((rc = rg_rel_run_read(app, "event_attendees", p, 5, &rows)) < 0)
+        return rc;
+    json_t *items = json_array();
+    int n = rows->nrows > limit ? limit : rows->nrows;
+    for (int i = 0; i < n; i++) {
+        json_t *reg = rg__registration_view(rows, i), *user = NULL;
+        const char *uid = rg_rows_get(rows, i, "user_id");
+        json_t *att = json_object();
+        if (rg_oid_valid(uid) && rg_user_load(app, uid, &user) == 0) {
+            json_object_set(att, "firstName", json_object_get(user, "firstName"));
+            json_object_set(att, "lastName", json_object_get(user, "lastName"));
+            /* The organizer of an event a person registered for reaches them
+             * by email, whatever their profile shares with other people. */
+            json_object_set(att, "email", json_object_get(user, "email"));
+            json_decref(user);
+        }
+        rg_error_clear();
+        json_object_set_new(reg, "attendee", att);
+        json_array_append_new(items, reg);
+    }
+    char next[96] = "";
+    if (rows->nrows > limit)
+        rg_cursor_encode(rg_rows_get(rows, limit - 1, "id"), "", next, sizeof next);
+    rg_rows_free(rows);
+    *out = rg_list_page(items, next);
+    return 0;
+}
+
+int rg_event_stats(rg_app *app, const rg_principal *who, const char *id_s, json_t **out)
+{
+    int64_t id;
+    rg_rows *ev;
+    int rc = load_managed(app, who, id_s, &id, &ev);
+    if (rc < 0)
+        return rc;
+    rg_rows_free(ev);
+    rg_param p[] = {RG_PINT(id)};
+    rg_rows *r;
+    if ((rc = rg_rel_run_read(app, "event_stats", p, 1, &r)) < 0)
+        return rc;
+    json_t *max = rg_rows_get(r, 0, "max_participants")
+                      ? json_integer(rg_rows_int(r, 0, "max_participants", 0))
+                      : json_null();
+    json_t *left = json_is_null(max) ? json_null()
+                                     : json_integer(rg_rows_int(r, 0, "max_participants", 0) -
+                                                    rg_rows_int(r, 0, "taken", 0));
+    *out = json_pack("{s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:o}", "eventId", (json_int_t)id,
+                     "maxParticipants", max, "confirmed",
+                     (json_int_t)rg_rows_int(r, 0, "confirmed", 0), "pending",
+                     (json_int_t)rg_rows_int(r, 0, "pending", 0), "waitlisted",
+                     (json_int_t)rg_rows_int(r, 0, "waitlisted", 0), "cancelled",
+                     (json_int_t)rg_rows_int(r, 0, "cancelled", 0), "checkedIn",
+                     (json_int_t)rg_rows_int(r, 0, "checked_in", 0), "spotsLeft", left);
+    rg_rows_free(r);
+    return 0;
+}
+
+int rg_event_reindex(rg_app *app, int *count)
+{
+    int64_t after = 0;
+    int rc = 0;
+    *count = 0;
+    /* First take out every event that must not be found (drafts, cancelled,
+     * non-public), whatever an interrupted update left behind. */
+    for (;;) {
+        rg_param p[] = {RG_PINT(after)};
+        rg_rows *rows;
+        if ((rc = rg_rel_run(app, "event_unlisted_ids", p, 1, &rows)) < 0)
+            return rc;
+        for (int i = 0; i < rows->nrows && rc >= 0; i++) {
+            rc = rg_search_remove(&app->st.search, "event", rg_rows_get(rows, i, "id"));
+            after = rg_rows_int(rows, i, "id", after);
+        }
+        int n = rows->nrows;
+        rg_rows_free(rows);
+        if (rc < 0)
+            return rc;
+        if (n == 0)
+            break;
+    }
+    after = 0;
+    for (;;) {
+        rg_param p[] = {RG_PINT(after)};
+        rg_rows *rows;
+        if ((rc = rg_rel_run(app, "event_index_all", p, 1, &rows)) < 0)
+            return rc;
+        for (int i = 0; i < rows->nrows && rc >= 0; i++) {
+            char id[32];
+            snprintf(id, sizeof id, "%s", rg_rows_get(rows, i, "id"));
+            rg_search_doc d = {.type = "event",
+                               .id = id,
+                               .title = rg_rows_get(rows, i, "title"),
+                               .body = rg_rows_get(rows, i, "description"),
+                               .tags = rg_rows_get(rows, i, "type")};
+            rc = rg_search_upsert(&app->st.search, &d);
+            after = rg_rows_int(rows, i, "id", after);
+            (*count)++;
+        }
+        int n = rows->nrows;
+        rg_rows_free(rows);
+        if (rc < 0 || n == 0)
+            return rc < 0 ? rc : 0;
+    }
+}

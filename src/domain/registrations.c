@@ -1,0 +1,525 @@
+/* Registrations (relational). The capacity rule: confirmed + pending never
+ * exceed maxParticipants. events.taken counts them; one conditional UPDATE
+ * (event_take_place) both decides and reserves a place inside the write
+ * transaction, so no interleaving can oversell. A paid event's registration
+ * holds its place as `pending` until hold_expires_at; expired holds give
+ * their place back (and the waiting list moves up) before anyone registers
+ * and in the background sweep. */
+#include "domain.h"
+#include "registrations.h"
+#include "risinggen/base/log.h"
+#include "risinggen/base/clock.h"
+#include "risinggen/base/error.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static json_t *str_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+json_t *rg__registration_view(const rg_rows *r, int i)
+{
+    json_t *consent = json_null();
+    const char *gc = rg_rows_get(r, i, "guardian_consent");
+    if (gc) {
+        json_t *x = json_loads(gc, 0, NULL);
+        if (x)
+            consent = x;
+    }
+    const char *pid = rg_rows_get(r, i, "payment_id");
+    return json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:b, s:o, s:o, s:o, s:o, "
+                     "s:o}",
+                     "id", (json_int_t)rg_rows_int(r, i, "id", 0), "eventId",
+                     (json_int_t)rg_rows_int(r, i, "event_id", 0), "userId",
+                     rg_rows_get(r, i, "user_id"), "registrationDate",
+                     rg_rows_get(r, i, "registration_date"), "status", rg_rows_get(r, i, "status"),
+                     "paymentStatus", rg_rows_get(r, i, "payment_status"), "paymentId",
+                     pid ? json_integer(strtoll(pid, NULL, 10)) : json_null(),
+                     "dietaryRequirements", str_or_null(rg_rows_get(r, i, "dietary_requirements")),
+                     "specialNeeds", str_or_null(rg_rows_get(r, i, "special_needs")), "checkedIn",
+                     rg_rows_bool(r, i, "checked_in"), "checkedInAt",
+                     str_or_null(rg_rows_get(r, i, "checked_in_at")), "cancelledAt",
+                     str_or_null(rg_rows_get(r, i, "cancelled_at")), "cancellationReason",
+                     str_or_null(rg_rows_get(r, i, "cancellation_reason")), "holdExpiresAt",
+                     str_or_null(rg_rows_get(r, i, "hold_expires_at")), "guardianConsent", consent);
+}
+
+/* Inside a write transaction: gives a freed place of event to the first
+ * waitlisted registration, if any, and takes it again. */
+int rg__promote_waitlisted(rg_app *app, rg_rel_conn *c, int64_t event_id, bool paid,
+                           int64_t hold_minutes, const char *now)
+{
+    rg_relational *r = &app->st.rel;
+    rg_rows *w;
+    rg_param p[] = {RG_PINT(event_id)};
+    int rc = rg_rel_query(r, c, "registration_first_waitlisted", p, 1, &w);
+    if (rc < 0)
+        return rc;
+    if (w->nrows == 0) {
+        rg_rows_free(w);
+        return 0;
+    }
+    int64_t rid = rg_rows_int(w, 0, "id", 0);
+    rg_rows_free(w);
+    rg_param tp[] = {RG_PINT(event_id), RG_PTEXT(now)};
+    if ((rc = rg_rel_query(r, c, "event_take_place", tp, 2, NULL)) <= 0)
+        return rc; /* 0: no place after all */
+    char hold[RG_TIME_LEN + 1];
+    rg_time_format(rg_now() + hold_minutes * 60, hold);
+    rg_param pp[] = {RG_PINT(rid), RG_PTEXT(paid ? "pending" : "confirmed"),
+                     paid ? RG_PTEXT(hold) : RG_PNULL, RG_PTEXT(now)};
+    if ((rc = rg_rel_query(r, c, "registration_promote", pp, 4, NULL)) < 0)
+        return rc;
+    rg_info("registration %lld moved up from the waiting list of event %lld", (long long)rid,
+            (long long)event_id);
+    return 1;
+}
+
+/* Inside a write transaction: expires the event's lapsed holds, frees their
+ * places and moves the waiting list up. Returns how many expired. */
+static int expire_event_holds(rg_app *app, rg_rel_conn *c, int64_t event_id, bool paid,
+                              int64_t hold_minutes, const char *now)
+{
+    rg_relational *r = &app->st.rel;
+    rg_param p[] = {RG_PINT(event_id), RG_PTEXT(now)};
+    int n = rg_rel_query(r, c, "registration_expire_holds", p, 2, NULL);
+    if (n <= 0)
+        return n;
+    rg_param rp[] = {RG_PINT(event_id), RG_PINT(n), RG_PTEXT(now)};
+    int rc = rg_rel_query(r, c, "event_release_places", rp, 3, NULL);
+    if (rc < 0)
+        return rc;
+    for (int i = 0; i < n; i++)
+        if ((rc = rg__promote_waitlisted(app, c, event_id, paid, hold_minutes, now)) <= 0)
+            break;
+    return rc < 0 ? rc : n;
+}
+
+static int validate_consent(v_ctx *v, json_t *consent)
+{
+    static const char *const rel[] = {"parent", "guardian", "legal_guardian", "other", NULL};
+    v_string(v, consent, "guardianName", true, 1, 200, NULL);
+    v_email(v, consent, "guardianEmail", true, NULL);
+    v_enum(v, consent, "relationship", true, rel, NULL);
+    int64_t t;
+    v_time(v, consent, "consentedAt", true, &t, NULL);
+    return 0;
+}
+
+/* Every rule that decides whether who may register for the event, except
+ * capacity: visible, published, before the deadline, old enough, guardian
+ * consent, not already registered. *ev_out receives the event row. */
+static int check_admission(rg_relational *r, rg_rel_conn *c, const rg_principal *who,
+                           int64_t event_id, int age, json_t *consent, const char *now,
+                           rg_rows **ev_out)
+{
+    rg_rows *ev = NULL;
+    int rc;
+    rg_param ep[] = {RG_PINT(event_id)};
+    if ((rc = rg_rel_query(r, c, "event_get", ep, 1, &ev)) < 0)
+        goto refuse;
+    bool owner = ev->nrows && strcmp(rg_rows_get(ev, 0, "organizer_id"), who->user_id) == 0;
+    if (ev->nrows == 0 || (!owner && !rg_is_admin(who) &&
+                           (strcmp(rg_rows_get(ev, 0, "status"), "draft") == 0 ||
+                            !rg_rows_bool(ev, 0, "is_public")))) {
+        rc = rg_error_set(RG_ENOTFOUND, "no such event");
+        goto refuse;
+    }
+    if (strcmp(rg_rows_get(ev, 0, "status"), "published") != 0) {
+        rc = rg_error_set(RG_EUNPROCESSABLE, "the event is not open for registration (%s)",
+                          rg_rows_get(ev, 0, "status"));
+        goto refuse;
+    }
+    const char *deadline = rg_rows_get(ev, 0, "registration_deadline");
+    if (!deadline)
+        deadline = rg_rows_get(ev, 0, "end_date");
+    if (strcmp(now, deadline) > 0) {
+        rc = rg_error_set(RG_EUNPROCESSABLE, "registration closed at %s", deadline);
+        goto refuse;
+    }
+    if (rg_rows_get(ev, 0, "min_age")) {
+        int64_t min_age = rg_rows_int(ev, 0, "min_age", 0);
+        if (age < 0 && min_age > 0) {
+            rg_error_field("dateOfBirth", "is needed on your profile for this event");
+            rc = rg_error_set(RG_EUNPROCESSABLE, "this event has a minimum age of %lld",
+                              (long long)min_age);
+            goto refuse;
+        }
+        if (age >= 0 && age < min_age) {
+            rc = rg_error_set(RG_EUNPROCESSABLE, "this event has a minimum age of %lld",
+                              (long long)min_age);
+            goto refuse;
+        }
+    }
+    if (rg_rows_get(ev, 0, "guardian_consent_under")) {
+        int64_t under = rg_rows_int(ev, 0, "guardian_consent_under", 0);
+        if ((age < 0 || age < under) && !consent) {
+            rg_error_field("guardianConsent", "is required for attendees under %lld",
+                           (long long)under);
+            rc = rg_error_set(RG_EUNPROCESSABLE, "a guardian's consent is required");
+            goto refuse;
+        }
+    }
+    rg_param up[] = {RG_PINT(event_id), RG_PTEXT(who->user_id)};
+    rg_rows *dup;
+    if ((rc = rg_rel_query(r, c, "registration_active_for_user", up, 2, &dup)) < 0)
+        goto refuse;
+    int have = dup->nrows;
+    rg_rows_free(dup);
+    if (have) {
+        rc = rg_error_set(RG_EALREADY, "you are already registered for this event");
+        goto refuse;
+    }
+    *ev_out = ev;
+    return 0;
+refuse:
+    rg_rows_free(ev);
+    return rc;
+}
+
+/* True when the event is full, keeps no waiting list and has no lapsed hold
+ * to give back: the answer can only be event-full. */
+static bool surely_full(rg_relational *r, rg_rel_conn *c, const rg_rows *ev, const char *now)
+{
+    if (!rg_rows_get(ev, 0, "max_participants") || rg_rows_bool(ev, 0, "waitlist_enabled") ||
+        rg_rows_int(ev, 0, "taken", 0) < rg_rows_int(ev, 0, "max_participants", 0))
+        return false;
+    rg_param p[] = {RG_PINT(rg_rows_int(ev, 0, "id", 0)), RG_PTEXT(now)};
+    rg_rows *h = NULL;
+    int rc = rg_rel_query(r, c, "event_has_lapsed_holds", p, 2, &h);
+    bool full = rc >= 0 && h->nrows == 0;
+    rg_rows_free(h);
+    rg_error_clear();
+    return full;
+}
+
+int rg_registration_create(rg_app *app, const rg_principal *who, const char *event_id_s,
+                           json_t *body, json_t **out)
+{
+    int64_t event_id;
+    if (!rg_parse_id(event_id_s, &event_id))
+        return rg_error_set(RG_ENOTFOUND, "no such event");
+    if (body && !json_is_object(body))
+        return rg_error_set(RG_EVALIDATION, "the body must be a JSON object");
+    v_ctx v = {0};
+    const char *diet = NULL, *needs = NULL;
+    json_t *consent = NULL;
+    v_string(&v, body, "dietaryRequirements", false, 0, 1000, &diet);
+    v_string(&v, body, "specialNeeds", false, 0, 1000, &needs);
+    if (v_object(&v, body, "guardianConsent", &consent) && consent)
+        validate_consent(&v, consent);
+    int rc = v_finish(&v);
+    if (rc < 0)
+        return rc;
+
+    /* The person's age, for events with an age rule. */
+    json_t *user = NULL;
+    if ((rc = rg_user_load(app, who->user_id, &user)) < 0)
+        return rc;
+    int age = rg_age_at(json_string_value(json_object_get(user, "dateOfBirth")), rg_now());
+    json_decref(user);
+
+    rg_relational *r = &app->st.rel;
+    rg_rel_conn *c;
+    if ((rc = rg_rel_acquire(r, &c)) < 0)
+        return rc;
+    rg_rows *ev = NULL, *reg = NULL;
+    char now[RG_TIME_LEN + 1];
+    int64_t now_t = rg_now();
+    rg_time_format(now_t, now);
+    /* First without the write lock: in a sold-out rush most people are
+     * refused here, and only the others queue for the lock. */
+    if ((rc = check_admission(r, c, who, event_id, age, consent, now, &ev)) < 0)
+        goto out;
+    if (surely_full(r, c, ev, now)) {
+        rc = rg_error_set(RG_EFULL, "the event is full");
+        goto out;
+    }
+    rg_rows_free(ev);
+    ev = NULL;
+    /* Then for real, inside the write transaction. */
+    if ((rc = rg_rel_begin(r, c, true)) < 0)
+        goto out;
+    if ((rc = check_admission(r, c, who, event_id, age, consent, now, &ev)) < 0)
+        goto fail;
+    bool paid = rg_rows_get(ev, 0, "cost_minor") != NULL;
+    int64_t hold_minutes = rg_rows_int(ev, 0, "hold_minutes", 30);
+    if ((rc = expire_event_holds(app, c, event_id, paid, hold_minutes, now)) < 0)
+        goto fail;
+    /* A free place belongs to whoever waits for it first. */
+    while ((rc = rg__promote_waitlisted(app, c, event_id, paid, hold_minutes, now)) > 0)
+        ;
+    if (rc < 0)
+        goto fail;
+    rg_param tp[] = {RG_PINT(event_id), RG_PTEXT(now)};
+    if ((rc = rg_rel_query(r, c, "event_take_place", tp, 2, NULL)) < 0)
+        goto fail;
+    const char *status;
+    char hold[RG_TIME_LEN + 1] = "";
+    if (rc == 1) {
+        status = paid ? "pending" : "confirmed";
+        if (paid)
+            rg_time_format(now_t + hold_minutes * 60, hold);
+    } else if (rg_rows_bool(ev, 0, "waitlist_enabled")) {
+        status = "waitlisted";
+    } else {
+        rc = rg_error_set(RG_EFULL, "the event is full");
+        goto fail;
+    }
+    char *consent_text = consent ? json_dumps(consent, JSON_COMPACT) : NULL;
+    rg_param ip[] = {RG_PINT(event_id),
+                     RG_PTEXT(who->user_id),
+                     RG_PTEXT(now),
+                     RG_PTEXT(status),
+                     RG_PTEXT(diet),
+                     RG_PTEXT(needs),
+                     hold[0] ? RG_PTEXT(hold) : RG_PNULL,
+                     RG_PTEXT(consent_text)};
+    rg_rows *ins;
+    rc = rg_rel_query(r, c, "registration_insert", ip, 8, &ins);
+    free(consent_text);
+    if (rc == RG_ECONFLICT) {
+        rc = rg_error_set(RG_EALREADY, "you are already registered for this event");
+        goto fail;
+    }
+    if (rc < 0)
+        goto fail;
+    rg_param gp[] = {RG_PINT(rg_rows_int(ins, 0, "id", 0))};
+    rg_rows_free(ins);
+    if ((rc = rg_rel_query(r, c, "registration_get", gp, 1, &reg)) < 0)
+        goto fail;
+    if ((rc = rg_rel_commit(r, c)) < 0)
+        goto fail;
+    rg__event_uncache(app, event_id);
+    *out = rg__registration_view(reg, 0);
+    rc = 0;
+    goto out;
+fail:
+    rg_rel_rollback(r, c);
+out:
+    rg_rows_free(ev);
+    rg_rows_free(reg);
+    rg_rel_release(r, c);
+    return rc;
+}
+
+/* The registration row with its event's organizer, when who may see it. */
+static int load_visible(rg_app *app, const rg_principal *who, const char *id_s, rg_rows **out,
+                        bool *manager)
+{
+    int64_t id;
+    if (!rg_parse_id(id_s, &id))
+        return rg_error_set(RG_ENOTFOUND, "no such registration");
+    rg_param p[] = {RG_PINT(id)};
+    int rc = rg_rel_run(app, "registration_get", p, 1, out);
+    if (rc < 0)
+        return rc;
+    rg_rows *r = *out;
+    *manager = r->nrows && (rg_is_admin(who) ||
+                            strcmp(rg_rows_get(r, 0, "event_organizer_id"), who->user_id) == 0);
+    if (r->nrows == 0 || (!*manager && strcmp(rg_rows_get(r, 0, "user_id"), who->user_id) != 0)) {
+        rg_rows_free(r);
+        *out = NULL;
+        return rg_error_set(RG_ENOTFOUND, "no such registration");
+    }
+    return 0;
+}
+
+int rg_registration_get(rg_app *app, const rg_principal *who, const char *id, json_t **out)
+{
+    rg_rows *r;
+    bool manager;
+    int rc = load_visible(app, who, id, &r, &manager);
+    if (rc < 0)
+        return rc;
+    *out = rg__registration_view(r, 0);
+    rg_rows_free(r);
+    return 0;
+}
+
+int rg_registration_cancel(rg_app *app, const rg_principal *who, const char *id_s, json_t *body,
+                           json_t **out)
+{
+    v_ctx v = {0};
+    const char *reason = NULL;
+    if (body && !json_is_object(body))
+        return rg_error_set(RG_EVALIDATION, "the body must be a JSON object");
+    v_string(&v, body, "reason", false, 0, 500, &reason);
+    int rc = v_finish(&v);
+    if (rc < 0)
+        return rc;
+    rg_rows *r;
+    bool manager;
+    if ((rc = load_visible(app, who, id_s, &r, &manager)) < 0)
+        return rc;
+    int64_t id = rg_rows_int(r, 0, "id", 0), event_id = rg_rows_int(r, 0, "event_id", 0);
+    bool paid = rg_rows_get(r, 0, "event_cost_minor") != NULL;
+    int64_t hold_minutes = rg_rows_int(r, 0, "event_hold_minutes", 30);
+    rg_rows_free(r);
+    r = NULL;
+
+    rg_relational *rel = &app->st.rel;
+    rg_rel_conn *c;
+    if ((rc = rg_rel_acquire(rel, &c)) < 0)
+        return rc;
+    char now[RG_TIME_LEN + 1];
+    rg_time_format(rg_now(), now);
+    if ((rc = rg_rel_begin(rel, c, true)) < 0)
+        goto out;
+    rg_param gp[] = {RG_PINT(id)};
+    if ((rc = rg_rel_query(rel, c, "registration_get", gp, 1, &r)) < 0)
+        goto fail;
+    if (rg_rows_bool(r, 0, "checked_in")) {
+        rc = rg_error_set(RG_ECONFLICT, "a checked-in registration cannot be cancelled");
+        goto fail;
+    }
+    const char *why = reason ? reason
+                             : (manager && strcmp(rg_rows_get(r, 0, "user_id"), who->user_id) != 0
+                                    ? "cancelled by the organizer"
+                                    : "cancelled by the attendee");
+    /* Each UPDATE re-checks the status under the row lock, so of two
+     * concurrent cancellations only one frees the place. */
+    rg_param cp[] = {RG_PINT(id), RG_PTEXT(now), RG_PTEXT(why)};
+    int held = rg_rel_query(rel, c, "registration_cancel_holding", cp, 3, NULL);
+    if ((rc = held) < 0)
+        goto fail;
+    if (held == 0 && (rc = rg_rel_query(rel, c, "registration_cancel_waiting", cp, 3, NULL)) < 0)
+        goto fail;
+    if (held == 1) {
+        rg_param rp[] = {RG_PINT(event_id), RG_PINT(1), RG_PTEXT(now)};
+        if ((rc = rg_rel_query(rel, c, "event_release_places", rp, 3, NULL)) < 0 ||
+            (rc = rg__promote_waitlisted(app, c, event_id, paid, hold_minutes, now)) < 0)
+            goto fail;
+    }
+    /* Audit (accounts and privacy): someone else's registration cancelled by
+     * the organizer or an admin, in the same transaction. */
+    if (manager && strcmp(rg_rows_get(r, 0, "user_id"), who->user_id) != 0 &&
+        strcmp(rg_rows_get(r, 0, "status"), "cancelled") != 0) {
+        char target[24];
+        snprintf(target, sizeof target, "%lld", (long long)id);
+        json_t *d = json_pack("{s:I, s:s, s:s, s:s}", "eventId", (json_int_t)event_id, "userId",
+                              rg_rows_get(r, 0, "user_id"), "previousStatus",
+                              rg_rows_get(r, 0, "status"), "reason", why);
+        rc = rg_audit(app, c, who->user_id, "registration.cancel", "registration", target, d);
+        json_decref(d);
+        if (rc < 0)
+            goto fail;
+    }
+    rg_rows_free(r);
+    if ((rc = rg_rel_query(rel, c, "registration_get", gp, 1, &r)) < 0)
+        goto fail;
+    if ((rc = rg_rel_commit(rel, c)) < 0)
+        goto fail;
+    rg__event_uncache(app, event_id);
+    *out = rg__registration_view(r, 0);
+    rc = 0;
+    goto out;
+fail:
+    rg_rel_rollback(rel, c);
+out:
+    rg_rows_free(r);
+    rg_rel_release(rel, c);
+    return rc;
+}
+
+int rg_registration_check_in(rg_app *app, const rg_principal *who, const char *id_s, json_t **out)
+{
+    rg_rows *r;
+    bool manager;
+    int rc = load_visible(app, who, id_s, &r, &manager);
+    if (rc < 0)
+        return rc;
+    if (!manager) {
+        rg_rows_free(r);
+        return rg_error_set(RG_EFORBIDDEN, "only the organizer or an admin checks people in");
+    }
+    const char *status = rg_rows_get(r, 0, "status");
+    if (strcmp(status, "cancelled") == 0 || strcmp(status, "waitlisted") == 0) {
+        rc = rg_error_set(RG_ECONFLICT, "a %s registration cannot be checked in", status);
+        rg_rows_free(r);
+        return rc;
+    }
+    int64_t id = rg_rows_int(r, 0, "id", 0);
+    int64_t event_id = rg_rows_int(r, 0, "event_id", 0);
+    bool again = rg_rows_bool(r, 0, "checked_in");
+    rg_rows_free(r);
+    char now[RG_TIME_LEN + 1];
+    rg_time_format(rg_now(), now);
+    rg_param p[] = {RG_PINT(id), RG_PTEXT(now)};
+    /* The check-in and its audit entry (accounts and privacy) commit together. */
+    rg_relational *rel = &app->st.rel;
+    rg_rel_conn *c;
+    if ((rc = rg_rel_acquire(rel, &c)) < 0)
+        return rc;
+    if ((rc = rg_rel_begin(rel, c, true)) == 0) {
+        rc = rg_rel_query(rel, c, "registration_check_in", p, 2, NULL);
+        if (rc == 0) /* cancelled meanwhile */
+            rc = rg_error_set(RG_ECONFLICT, "the registration was cancelled");
+        if (rc > 0) {
+            char target[24];
+            snprintf(target, sizeof target, "%lld", (long long)id);
+            json_t *d = json_pack("{s:I, s:b}", "eventId", (json_int_t)event_id, "again", again);
+            rc = rg_audit(app, c, who->user_id, "registration.check_in", "registration", target, d);
+            json_decref(d);
+        }
+        if (rc >= 0)
+            rc = rg_rel_commit(rel, c);
+        if (rc < 0)
+            rg_rel_rollback(rel, c);
+    }
+    rg_rel_release(rel, c);
+    if (rc < 0)
+        return rc;
+    rg__event_uncache(app, event_id);
+    rg_param gp[] = {RG_PINT(id)};
+    if ((rc = rg_rel_run(app, "registration_get", gp, 1, &r)) < 0)
+        return rc;
+    *out = rg__registration_view(r, 0);
+    rg_rows_free(r);
+    return 0;
+}
+
+int rg_registration_expire_holds(rg_app *app)
+{
+    char now[RG_TIME_LEN + 1];
+    rg_time_format(rg_now(), now);
+    rg_param p[] = {RG_PTEXT(now)};
+    rg_rows *events;
+    int rc = rg_rel_run(app, "events_with_expired_holds", p, 1, &events);
+    if (rc < 0)
+        return rc;
+    int total = 0;
+    rg_relational *rel = &app->st.rel;
+    rg_rel_conn *c;
+    if ((rc = rg_rel_acquire(rel, &c)) < 0) {
+        rg_rows_free(events);
+        return rc;
+    }
+    for (int i = 0; i < events->nrows; i++) {
+        int64_t eid = rg_rows_int(events, i, "event_id", 0);
+        rg_rows *ev = NULL;
+        rg_param ep[] = {RG_PINT(eid)};
+        if ((rc = rg_rel_begin(rel, c, true)) < 0)
+            break;
+        if ((rc = rg_rel_query(rel, c, "event_get", ep, 1, &ev)) < 0 || ev->nrows == 0) {
+            rg_rows_free(ev);
+            rg_rel_rollback(rel, c);
+            continue;
+        }
+        int n = expire_event_holds(app, c, eid, rg_rows_get(ev, 0, "cost_minor") != NULL,
+                                   rg_rows_int(ev, 0, "hold_minutes", 30), now);
+        rg_rows_free(ev);
+        if (n < 0 || (rc = rg_rel_commit(rel, c)) < 0) {
+            rg_rel_rollback(rel, c);
+            rc = n < 0 ? n : rc;
+            break;
+        }
+        total += n;
+        rg__event_uncache(app, eid);
+    }
+    rg_rel_release(rel, c);
+    rg_rows_free(events);
+    return rc < 0 ? rc : total;
+}

@@ -1,0 +1,308 @@
+/* User profiles (documents store), cached as JSON text under "u:<id>". */
+#include "domain.h"
+#include "registrations.h"
+#include "risinggen/base/id.h"
+#include "risinggen/base/error.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define USER_CACHE_TTL_MS 60000
+
+static void user_key(const char *id, char *key, size_t cap)
+{
+    snprintf(key, cap, "u:%s", id);
+}
+
+json_t *rg_user_view(const char *id, json_t *doc)
+{
+    json_t *v = json_deep_copy(doc);
+    json_object_del(v, "schemaVersion");
+    json_t *out = json_pack("{s:s}", "id", id);
+    json_object_update(out, v);
+    json_decref(v);
+    return out;
+}
+
+int rg_user_load(rg_app *app, const char *id, json_t **out)
+{
+    char key[64], verkey[64];
+    user_key(id, key, sizeof key);
+    snprintf(verkey, sizeof verkey, "uv:%s", id);
+    char *val = NULL;
+    size_t len;
+    int64_t version;
+    if (rg_vcache_get(app, key, verkey, &val, &len, &version) == 0) {
+        *out = json_loadb(val, len, 0, NULL);
+        free(val);
+        if (*out)
+            return 0;
+    }
+    json_t *doc;
+    int rc = rg_docs_get(&app->st.docs, COLL_USERS, id, &doc, NULL);
+    if (rc < 0)
+        return rc;
+    char *text = json_dumps(doc, JSON_COMPACT);
+    if (text) {
+        rg_vcache_set(app, key, version, text, strlen(text), USER_CACHE_TTL_MS);
+        free(text);
+    }
+    *out = doc;
+    return 0;
+}
+
+void rg__user_uncache(rg_app *app, const char *id)
+{
+    char key[64], verkey[64];
+    snprintf(verkey, sizeof verkey, "uv:%s", id);
+    rg_vcache_bump(app, verkey);
+    user_key(id, key, sizeof key);
+    rg_cache_del(&app->st.cache, key);
+}
+
+int rg_user_get_me(rg_app *app, const rg_principal *who, json_t **out)
+{
+    json_t *doc;
+    int rc = rg_user_load(app, who->user_id, &doc);
+    if (rc < 0)
+        return rc;
+    *out = rg_user_view(who->user_id, doc);
+    json_decref(doc);
+    return 0;
+}
+
+/* RFC 7396 JSON merge patch of patch onto target (in place). */
+static void merge_patch(json_t *target, json_t *patch)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(patch, k, v)
+    {
+        if (json_is_null(v)) {
+            json_object_del(target, k);
+        } else if (json_is_object(v)) {
+            json_t *t = json_object_get(target, k);
+            if (!json_is_object(t)) {
+                t = json_object();
+                json_object_set_new(target, k, t);
+            }
+            merge_patch(t, v);
+        } else {
+            json_object_set(target, k, v);
+        }
+    }
+}
+
+static const char *const patchable[] = {"firstName",   "lastName", "dateOfBirth",
+                                        "gender",      "contact",  "churchUnit",
+                                        "preferences", "churchId", NULL};
+
+struct patch_ctx {
+    json_t *patch;
+    json_t *result;
+};
+
+static int apply_patch(json_t *doc, void *p)
+{
+    struct patch_ctx *c = p;
+    merge_patch(doc, c->patch);
+    v_ctx v = {0};
+    v_string(&v, doc, "firstName", true, 1, 100, NULL);
+    v_string(&v, doc, "lastName", true, 1, 100, NULL);
+    rg__validate_profile(&v, doc);
+    int rc = v_finish(&v);
+    if (rc == 0) {
+        json_decref(c->result);
+        c->result = json_incref(doc);
+    }
+    return rc;
+}
+
+int rg_user_patch_me(rg_app *app, const rg_principal *who, json_t *patch, json_t **out)
+{
+    if (!json_is_object(patch))
+        return rg_error_set(RG_EVALIDATION, "the body must be a JSON merge patch object");
+    v_ctx v = {0};
+    v_only(&v, patch, patchable);
+    int rc = v_finish(&v);
+    if (rc < 0)
+        return rc;
+    struct patch_ctx c = {.patch = patch};
+    rc = rg_doc_update(&app->st.docs, COLL_USERS, who->user_id, apply_patch, &c);
+    rg__user_uncache(app, who->user_id);
+    if (rc == 0)
+        *out = rg_user_view(who->user_id, c.result);
+    json_decref(c.result);
+    return rc;
+}
+
+static bool self_or_admin(const rg_principal *who, const char *id)
+{
+    return rg_is_admin(who) || strcmp(who->user_id, id) == 0;
+}
+
+int rg_user_get(rg_app *app, const rg_principal *who, const char *id, json_t **out)
+{
+    if (!rg_oid_valid(id))
+        return rg_error_set(RG_ENOTFOUND, "no such user");
+    json_t *doc;
+    int rc = rg_user_load(app, id, &doc);
+    if (rc == RG_ENOTFOUND)
+        return rg_error_set(RG_ENOTFOUND, "no such user");
+    if (rc < 0)
+        return rc;
+    if (self_or_admin(who, id)) {
+        *out = rg_user_view(id, doc);
+        json_decref(doc);
+        return 0;
+    }
+    json_t *privacy = json_object_get(json_object_get(doc, "preferences"), "privacy");
+    if (json_is_false(json_object_get(privacy, "shareProfile"))) {
+        json_decref(doc);
+        return rg_error_set(RG_ENOTFOUND, "no such user");
+    }
+    json_t *pub = json_pack(
+        "{s:s, s:O?, s:O?, s:O?, s:O?}", "id", id, "firstName", json_object_get(doc, "firstName"),
+        "lastName", json_object_get(doc, "lastName"), "churchUnit",
+        json_object_get(doc, "churchUnit"), "roles", json_object_get(doc, "roles"));
+    if (json_is_true(json_object_get(privacy, "shareContact"))) {
+        json_t *c = json_object_get(doc, "contact");
+        if (c)
+            json_object_set(pub, "contact", c);
+        json_object_set(pub, "email", json_object_get(doc, "email"));
+    }
+    json_decref(doc);
+    *out = pub;
+    return 0;
+}
+
+struct roles_ctx {
+    json_t *roles;
+    json_t *result;
+    json_t *previous; /* the roles before (for the audit log) */
+};
+
+static int apply_roles(json_t *doc, void *p)
+{
+    struct roles_ctx *c = p;
+    json_decref(c->previous);
+    c->previous = json_deep_copy(json_object_get(doc, "roles"));
+    json_object_set(doc, "roles", c->roles);
+    json_decref(c->result);
+    c->result = json_incref(doc);
+    return 0;
+}
+
+int rg_user_set_roles(rg_app *app, const rg_principal *who, const char *id, json_t *body,
+                      json_t **out)
+{
+    if (!rg_is_admin(who))
+        return rg_error_set(RG_EFORBIDDEN, "only an admin can change roles");
+    if (!rg_oid_valid(id))
+        return rg_error_set(RG_ENOTFOUND, "no such user");
+    v_ctx v = {0};
+    static const char *const only[] = {"roles", NULL};
+    if (!json_is_object(body))
+        return rg_error_set(RG_EVALIDATION, "the body must be a JSON object");
+    v_only(&v, body, only);
+    json_t *roles = json_object_get(body, "roles");
+    json_t *clean = json_array();
+    if (!json_is_array(roles)) {
+        v_fail(&v, "roles", "must be an array of roles");
+    } else {
+        static const char *const names[] = {"participant", "organizer", "admin"};
+        size_t i;
+        json_t *r;
+        json_array_foreach(roles, i, r)
+        {
+            const char *s = json_string_value(r);
+            size_t k;
+            for (k = 0; k < 3 && (!s || strcmp(s, names[k]) != 0); k++)
+                ;
+            if (k == 3) {
+                v_fail(&v, "roles", "each role must be participant, organizer or admin");
+                break;
+            }
+            /* Keep each role once. */
+            size_t j;
+            json_t *e;
+            bool dup = false;
+            json_array_foreach(clean, j, e) dup |= strcmp(json_string_value(e), s) == 0;
+            if (!dup)
+                json_array_append_new(clean, json_string(s));
+        }
+    }
+    int rc = v_finish(&v);
+    if (rc < 0) {
+        json_decref(clean);
+        return rc;
+    }
+    struct roles_ctx c = {.roles = clean};
+    rc = rg_doc_update(&app->st.docs, COLL_USERS, id, apply_roles, &c);
+    rg__user_uncache(app, id);
+    if (rc == RG_ENOTFOUND)
+        rc = rg_error_set(RG_ENOTFOUND, "no such user");
+    if (rc == 0) {
+        /* Audit (accounts and privacy): the documents store cannot share a
+         * transaction with the log; a failed entry is logged in full. */
+        json_t *d = json_pack("{s:O, s:O?}", "roles", clean, "previous", c.previous);
+        rg_audit(app, NULL, who->user_id, "user.roles", "user", id, d);
+        json_decref(d);
+        rg_error_clear();
+        *out = rg_user_view(id, c.result);
+    }
+    json_decref(clean);
+    json_decref(c.previous);
+    json_decref(c.result);
+    return rc;
+}
+
+int rg_user_preferences(rg_app *app, const rg_principal *who, const char *id, json_t **out)
+{
+    if (!rg_oid_valid(id) || !self_or_admin(who, id))
+        return rg_error_set(rg_oid_valid(id) ? RG_EFORBIDDEN : RG_ENOTFOUND,
+                            "only the person or an admin can read preferences");
+    json_t *doc;
+    int rc = rg_user_load(app, id, &doc);
+    if (rc == RG_ENOTFOUND)
+        return rg_error_set(RG_ENOTFOUND, "no such user");
+    if (rc < 0)
+        return rc;
+    json_t *p = json_object_get(doc, "preferences");
+    *out = p ? json_incref(p) : json_object();
+    json_decref(doc);
+    return 0;
+}
+
+int rg_user_registrations(rg_app *app, const rg_principal *who, const char *id, const char *cursor,
+                          int limit, json_t **out)
+{
+    if (!rg_oid_valid(id) || !self_or_admin(who, id))
+        return rg_error_set(rg_oid_valid(id) ? RG_EFORBIDDEN : RG_ENOTFOUND,
+                            "only the person or an admin can list registrations");
+    int64_t after = INT32_MAX;
+    if (cursor) {
+        char a[32], b[32];
+        int rc = rg_cursor_decode(cursor, a, sizeof a, b, sizeof b);
+        if (rc < 0 || !rg_parse_id(a, &after))
+            return rg_error_set(RG_EINVAL, "the cursor is not valid");
+    }
+    rg_param p[] = {RG_PTEXT(id), RG_PINT(after), RG_PINT(limit + 1)};
+    rg_rows *rows;
+    int rc = rg_rel_run_read(app, "registrations_by_user", p, 3, &rows);
+    if (rc < 0)
+        return rc;
+    json_t *items = json_array();
+    int n = rows->nrows > limit ? limit : rows->nrows;
+    for (int i = 0; i < n; i++) {
+        json_t *r = rg__registration_view(rows, i);
+        json_object_set_new(r, "event", rg__event_summary(rows, i));
+        json_array_append_new(items, r);
+    }
+    char next[96] = "";
+    if (rows->nrows > limit)
+        rg_cursor_encode(rg_rows_get(rows, limit - 1, "id"), "", next, sizeof next);
+    rg_rows_free(rows);
+    *out = rg_list_page(items, next);
+    return 0;
+}
