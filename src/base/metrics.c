@@ -1,4 +1,5 @@
 #include "risinggen/base/metrics.h"
+#include "risinggen/base/alloc.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -8,7 +9,8 @@
 static const double bucket_ms[NBUCKETS] = {0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500};
 
 struct series {
-    const char *name;
+    const char *name; /* owned copy */
+    const char *key;  /* the caller's pointer, compared first */
     atomic_uint_fast64_t count, errors, sum_us;
     atomic_uint_fast64_t buckets[NBUCKETS];
     atomic_uint_fast64_t by_class[6]; /* 1xx..5xx */
@@ -34,12 +36,15 @@ static int ndescribed;
 static pthread_mutex_t describe_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* The series called name, created on first use; NULL when the family is
- * full. Readers never lock: a series is written in full before n moves on. */
+ * full. Readers never lock: a series is written in full before n moves on.
+ * Route and query names live as long as the process, so their pointer is
+ * compared first (key); other names may be built in a caller's buffer. */
 static struct series *lookup(struct family *f, const char *name)
 {
     int n = atomic_load_explicit(&f->n, memory_order_acquire);
+    bool stable = f != &values;
     for (int i = 0; i < n; i++)
-        if (f->s[i].name == name || strcmp(f->s[i].name, name) == 0)
+        if ((stable && f->s[i].key == name) || strcmp(f->s[i].name, name) == 0)
             return &f->s[i];
     pthread_mutex_lock(&f->lock);
     n = atomic_load(&f->n);
@@ -51,7 +56,8 @@ static struct series *lookup(struct family *f, const char *name)
     struct series *s = NULL;
     if (n < MAX_SERIES) {
         s = &f->s[n];
-        s->name = name;
+        s->name = rg_xstrdup(name); /* the caller's string may not outlive the series */
+        s->key = name;
         atomic_store_explicit(&f->n, n + 1, memory_order_release);
     }
     pthread_mutex_unlock(&f->lock);
@@ -93,9 +99,20 @@ void rg_metrics_query(const char *name, int64_t dur_us, bool failed)
         atomic_fetch_add_explicit(&s->errors, 1, memory_order_relaxed);
 }
 
+void rg_metrics_add(rg_metric *m, double delta);
 static void value_add(const char *series, double delta)
 {
-    struct series *s = lookup(&values, series);
+    rg_metrics_add((rg_metric *)lookup(&values, series), delta);
+}
+
+rg_metric *rg_metrics_series(const char *series)
+{
+    return (rg_metric *)lookup(&values, series);
+}
+
+void rg_metrics_add(rg_metric *m, double delta)
+{
+    struct series *s = (struct series *)m;
     if (!s)
         return;
     double old = atomic_load_explicit(&s->value, memory_order_relaxed);

@@ -25,6 +25,36 @@ bool v_text_ok(const char *s, bool multiline, size_t *chars)
     return true; /* jansson has already refused invalid UTF-8 */
 }
 
+bool rg_utf8_valid(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    while (p < end) {
+        unsigned c = *p++;
+        int more;
+        unsigned min;
+        if (c < 0x80)
+            continue;
+        if ((c & 0xE0) == 0xC0)
+            more = 1, min = 0x80, c &= 0x1F;
+        else if ((c & 0xF0) == 0xE0)
+            more = 2, min = 0x800, c &= 0x0F;
+        else if ((c & 0xF8) == 0xF0)
+            more = 3, min = 0x10000, c &= 0x07;
+        else
+            return false;
+        if (end - p < more)
+            return false;
+        for (int i = 0; i < more; i++, p++) {
+            if ((*p & 0xC0) != 0x80)
+                return false;
+            c = (c << 6) | (*p & 0x3F);
+        }
+        if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+            return false;
+    }
+    return true;
+}
+
 static json_t *field_value(json_t *obj, const char *field)
 {
     json_t *x = json_object_get(obj, field);

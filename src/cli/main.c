@@ -1,5 +1,8 @@
 /* risinggen: the service and its command line. */
 #include "http/http.h"
+#include "risinggen/base/buf.h"
+#include "risinggen/base/config.h"
+#include "risinggen/base/log.h"
 #include "risinggen/domain/app.h"
 #include "risinggen/base/error.h"
 #include "risinggen/store/migrate.h"
@@ -33,6 +36,8 @@ static void usage(FILE *out)
             "                              add deterministic synthetic data\n"
             "  reindex                     rebuild the search index from the stores\n"
             "  check                       verify the schema and that every store answers\n"
+            "  config [--markdown]         print the effective settings (secrets hidden), or\n"
+            "                              the table of every RG_* variable\n"
             "Stores: RG_RELATIONAL_URL, RG_DOCUMENT_URL, RG_CACHE_URL, RG_SEARCH_URL\n"
             "(default: embedded SQLite under RG_DATA_DIR, default ./data, and memory:).\n");
 }
@@ -58,37 +63,21 @@ static int fail(int rc)
     return 1;
 }
 
-static bool auto_migrate(void)
-{
-    const char *e = getenv("RG_AUTO_MIGRATE");
-    return !(e && (strcmp(e, "0") == 0 || strcmp(e, "false") == 0));
-}
-
 /* url with any password replaced by "***", for logs (static buffer per slot). */
 static const char *redact(const char *url, int slot)
 {
     static char bufs[4][512];
     char *out = bufs[slot & 3];
-    const char *scheme = strstr(url, "://");
-    const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
-    const char *colon = at ? memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) : NULL;
-    if (!colon) {
-        snprintf(out, 512, "%s", url);
-        return out;
-    }
-    snprintf(out, 512, "%.*s:***%s", (int)(colon - url), url, at);
+    rg_config_redact_url(url, out, 512);
     return out;
 }
 
-static int cmd_serve(const rg_store_urls *urls)
+static int cmd_serve(const rg_config *cfg)
 {
     rg_app app;
-    int rc = rg_app_open(&app, urls, auto_migrate());
+    int rc = rg_app_open(&app, cfg, cfg->auto_migrate);
     if (rc < 0)
         return fail(rc);
-    const char *listen = getenv("RG_LISTEN");
-    if (!listen || !*listen)
-        listen = "127.0.0.1:8080";
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
@@ -98,23 +87,21 @@ static int cmd_serve(const rg_store_urls *urls)
             "RisingGen is serving http://%s (relational %s, documents %s, cache %s, search %s)\n"
             "Create the first admin with:\n"
             "  ./build/risinggen admin create --email admin@example.org\n",
-            listen, redact(urls->relational, 0), redact(urls->documents, 1), redact(urls->cache, 2),
-            redact(urls->search, 3));
-    rc = rg_server_run(&app, listen, &stop_flag);
+            cfg->listen, redact(cfg->relational_url, 0), redact(cfg->document_url, 1),
+            redact(cfg->cache_url, 2), redact(cfg->search_url, 3));
+    rc = rg_server_run(&app, &stop_flag);
     rg_app_close(&app);
     return rc < 0 ? 1 : 0;
 }
 
-static int cmd_migrate(const rg_store_urls *urls, int argc, char **argv)
+static int cmd_migrate(const rg_config *cfg, int argc, char **argv)
 {
     if (argc < 1) {
         usage(stderr);
         return 2;
     }
     rg_stores st;
-    int n;
-    const rg_doc_index *ix = rg_app_doc_indexes(&n);
-    int rc = rg_stores_open(&st, urls, ix, n);
+    int rc = rg_stores_open(&st, cfg, rg_app_store_needs());
     if (rc < 0)
         return fail(rc);
     if (strcmp(argv[0], "up") == 0) {
@@ -141,7 +128,7 @@ static int cmd_migrate(const rg_store_urls *urls, int argc, char **argv)
     return rc < 0 ? fail(rc) : 0;
 }
 
-static int cmd_admin(const rg_store_urls *urls, int argc, char **argv)
+static int cmd_admin(const rg_config *cfg, int argc, char **argv)
 {
     if (argc < 1 || strcmp(argv[0], "create") != 0 || !opt(argc, argv, "--email")) {
         usage(stderr);
@@ -149,8 +136,8 @@ static int cmd_admin(const rg_store_urls *urls, int argc, char **argv)
     }
     const char *pw = opt(argc, argv, "--password");
     char line[256];
-    if (!pw)
-        pw = getenv("RG_ADMIN_PASSWORD");
+    if (!pw && *cfg->admin_password)
+        pw = cfg->admin_password;
     if (!pw) {
         if (isatty(STDIN_FILENO))
             fprintf(stderr, "password for the new admin (8 characters or more): ");
@@ -163,7 +150,7 @@ static int cmd_admin(const rg_store_urls *urls, int argc, char **argv)
     }
     const char *first = opt(argc, argv, "--first-name"), *last = opt(argc, argv, "--last-name");
     rg_app app;
-    int rc = rg_app_open(&app, urls, auto_migrate());
+    int rc = rg_app_open(&app, cfg, cfg->auto_migrate);
     if (rc < 0)
         return fail(rc);
     char id[RG_OID_LEN + 1];
@@ -177,7 +164,7 @@ static int cmd_admin(const rg_store_urls *urls, int argc, char **argv)
     return 0;
 }
 
-static int cmd_seed(const rg_store_urls *urls, int argc, char **argv)
+static int cmd_seed(const rg_config *cfg, int argc, char **argv)
 {
     rg_seed_opts o = {.users = 200, .venues = 20, .events = 100, .registrations = 1000, .seed = 1};
     const char *v;
@@ -198,7 +185,7 @@ static int cmd_seed(const rg_store_urls *urls, int argc, char **argv)
         return 2;
     }
     rg_app app;
-    int rc = rg_app_open(&app, urls, auto_migrate());
+    int rc = rg_app_open(&app, cfg, cfg->auto_migrate);
     if (rc < 0)
         return fail(rc);
     rc = rg_seed(&app, &o, stdout);
@@ -206,10 +193,10 @@ static int cmd_seed(const rg_store_urls *urls, int argc, char **argv)
     return rc < 0 ? fail(rc) : 0;
 }
 
-static int cmd_reindex(const rg_store_urls *urls)
+static int cmd_reindex(const rg_config *cfg)
 {
     rg_app app;
-    int rc = rg_app_open(&app, urls, false);
+    int rc = rg_app_open(&app, cfg, false);
     if (rc < 0)
         return fail(rc);
     int total = 0;
@@ -226,10 +213,10 @@ static int cmd_reindex(const rg_store_urls *urls)
     return 0;
 }
 
-static int cmd_check(const rg_store_urls *urls)
+static int cmd_check(const rg_config *cfg)
 {
     rg_app app;
-    int rc = rg_app_open(&app, urls, false);
+    int rc = rg_app_open(&app, cfg, false);
     if (rc < 0)
         return fail(rc);
     json_t *state;
@@ -242,6 +229,43 @@ static int cmd_check(const rg_store_urls *urls)
     return rc < 0 ? 1 : 0;
 }
 
+static int cmd_config(const rg_config *cfg, int argc, char **argv)
+{
+    rg_buf out = {0};
+    if (argc > 0 && strcmp(argv[0], "--markdown") == 0)
+        rg_config_markdown(&out);
+    else if (argc > 0) {
+        usage(stderr);
+        return 2;
+    } else
+        rg_config_print(cfg, &out);
+    fputs(out.data ? out.data : "", stdout);
+    rg_buf_free(&out);
+    return 0;
+}
+
+static int run(const rg_config *cfg, int argc, char **argv)
+{
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "serve") == 0)
+        return cmd_serve(cfg);
+    if (strcmp(cmd, "migrate") == 0)
+        return cmd_migrate(cfg, argc - 2, argv + 2);
+    if (strcmp(cmd, "admin") == 0)
+        return cmd_admin(cfg, argc - 2, argv + 2);
+    if (strcmp(cmd, "seed") == 0)
+        return cmd_seed(cfg, argc - 2, argv + 2);
+    if (strcmp(cmd, "reindex") == 0)
+        return cmd_reindex(cfg);
+    if (strcmp(cmd, "check") == 0)
+        return cmd_check(cfg);
+    if (strcmp(cmd, "config") == 0)
+        return cmd_config(cfg, argc - 2, argv + 2);
+    fprintf(stderr, "risinggen: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
     if (sodium_init() < 0) {
@@ -252,22 +276,16 @@ int main(int argc, char **argv)
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    rg_store_urls urls;
-    rg_store_urls_from_env(&urls);
-    const char *cmd = argv[1];
-    if (strcmp(cmd, "serve") == 0)
-        return cmd_serve(&urls);
-    if (strcmp(cmd, "migrate") == 0)
-        return cmd_migrate(&urls, argc - 2, argv + 2);
-    if (strcmp(cmd, "admin") == 0)
-        return cmd_admin(&urls, argc - 2, argv + 2);
-    if (strcmp(cmd, "seed") == 0)
-        return cmd_seed(&urls, argc - 2, argv + 2);
-    if (strcmp(cmd, "reindex") == 0)
-        return cmd_reindex(&urls);
-    if (strcmp(cmd, "check") == 0)
-        return cmd_check(&urls);
-    fprintf(stderr, "risinggen: unknown command '%s'\n", cmd);
-    usage(stderr);
-    return 2;
+    /* The environment is read here, once; a wrong value stops every command
+     * with a message naming the variable. */
+    rg_config cfg;
+    int rc = rg_config_load(&cfg);
+    if (rc < 0) {
+        fprintf(stderr, "risinggen: %s\n", rg_error_detail());
+        return 2;
+    }
+    rg_log_set_level((enum rg_log_level)cfg.log_level);
+    rc = run(&cfg, argc, argv);
+    rg_config_free(&cfg);
+    return rc;
 }

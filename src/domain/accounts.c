@@ -273,8 +273,8 @@ static void end_all_sessions(rg_app *app, const char *user_id, json_t *families)
     rg_doc_filter flt = {.path = "userId", .value = user_id};
     for (int round = 0; round < 100; round++) {
         json_t *arr = NULL;
-        if (rg_docs_find(&app->st.docs, COLL_SESSIONS, &flt, 1, NULL, false, NULL, NULL, 200,
-                         &arr) < 0 ||
+        if (rg_docs_find(&app->st.docs, COLL_SESSIONS,
+                         &(rg_doc_query){.filters = &flt, .nfilters = 1, .limit = 200}, &arr) < 0 ||
             json_array_size(arr) == 0) {
             json_decref(arr);
             break;
@@ -611,8 +611,11 @@ static int docs_of(rg_app *app, const char *coll, const char *path, const char *
     char after[512] = "";
     while (json_array_size(items) < EXPORT_MAX_ITEMS) {
         json_t *arr = NULL;
-        int rc = rg_docs_find(&app->st.docs, coll, &f, 1, NULL, false, after[0] ? after : NULL,
-                              after[0] ? after : NULL, 100, &arr);
+        int rc = rg_docs_find(
+            &app->st.docs, coll,
+            &(rg_doc_query){
+                .filters = &f, .nfilters = 1, .after_id = after[0] ? after : NULL, .limit = 100},
+            &arr);
         if (rc < 0) {
             json_decref(items);
             return rc;
@@ -725,8 +728,11 @@ static int count_sessions(rg_app *app, const char *uid, json_int_t *out)
     *out = 0;
     for (int page = 0; page < 100; page++) {
         json_t *arr = NULL;
-        int rc = rg_docs_find(&app->st.docs, COLL_SESSIONS, &f, 1, NULL, false,
-                              after[0] ? after : NULL, after[0] ? after : NULL, 500, &arr);
+        int rc = rg_docs_find(
+            &app->st.docs, COLL_SESSIONS,
+            &(rg_doc_query){
+                .filters = &f, .nfilters = 1, .after_id = after[0] ? after : NULL, .limit = 500},
+            &arr);
         if (rc < 0)
             return rc;
         size_t n = json_array_size(arr);
@@ -1000,8 +1006,9 @@ static int step_content(rg_app *app, const erasure *e)
         struct reauthor ctx = {authored[k].path, e->user_id, e->tombstone};
         for (int round = 0; round < 10000; round++) {
             json_t *arr = NULL;
-            int rc = rg_docs_find(&app->st.docs, authored[k].coll, &f, 1, NULL, false, NULL, NULL,
-                                  100, &arr);
+            int rc =
+                rg_docs_find(&app->st.docs, authored[k].coll,
+                             &(rg_doc_query){.filters = &f, .nfilters = 1, .limit = 100}, &arr);
             if (rc < 0)
                 return rc;
             size_t n = json_array_size(arr), i;
@@ -1134,8 +1141,12 @@ static int unread_channel(rg_app *app, const erasure *e, const char *channel)
     char after[RG_OID_LEN + 8] = "";
     for (;;) {
         json_t *arr = NULL;
-        int rc = rg_docs_find(&app->st.docs, COLL_MESSAGES, &f, 1, NULL, false,
-                              after[0] ? after : NULL, after[0] ? after : NULL, ERASE_PAGE, &arr);
+        int rc = rg_docs_find(&app->st.docs, COLL_MESSAGES,
+                              &(rg_doc_query){.filters = &f,
+                                              .nfilters = 1,
+                                              .after_id = after[0] ? after : NULL,
+                                              .limit = ERASE_PAGE},
+                              &arr);
         if (rc < 0)
             return rc;
         size_t n = json_array_size(arr), i;
@@ -1180,9 +1191,10 @@ static int step_channels(rg_app *app, const erasure *e)
     char after[RG_OID_LEN + 8] = "";
     for (;;) {
         json_t *arr = NULL;
-        if ((rc = rg_docs_find(&app->st.docs, COLL_CHANNELS, NULL, 0, NULL, false,
-                               after[0] ? after : NULL, after[0] ? after : NULL, ERASE_PAGE,
-                               &arr)) < 0)
+        if ((rc = rg_docs_find(
+                 &app->st.docs, COLL_CHANNELS,
+                 &(rg_doc_query){.after_id = after[0] ? after : NULL, .limit = ERASE_PAGE}, &arr)) <
+            0)
             break;
         size_t n = json_array_size(arr), i;
         json_t *x;

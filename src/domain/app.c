@@ -31,21 +31,29 @@ static const rg_doc_index indexes[] = {
     /* end of channels, messages, content, feedback */
 };
 
-const rg_doc_index *rg_app_doc_indexes(int *n)
+/* RETURNING: the capacity rule and every insert read back what they wrote.
+ * Unique indexes: one account per e-mail, one channel per event, one
+ * feedback per person and event. */
+static const rg_store_needs needs = {
+    .rel_caps = RG_REL_CAP_RETURNING,
+    .doc_caps = RG_DOC_CAP_UNIQUE,
+    .indexes = indexes,
+    .nindexes = (int)(sizeof indexes / sizeof indexes[0]),
+};
+
+const rg_store_needs *rg_app_store_needs(void)
 {
-    *n = (int)(sizeof indexes / sizeof indexes[0]);
-    return indexes;
+    return &needs;
 }
 
-int rg_app_open(rg_app *app, const rg_store_urls *urls, bool migrate)
+int rg_app_open(rg_app *app, const rg_config *cfg, bool migrate)
 {
     memset(app, 0, sizeof *app);
+    app->cfg = cfg;
     app->access_ttl = 900;
     app->refresh_ttl = 30 * 86400;
     app->hold_sweep_ms = 30000;
-    int n;
-    const rg_doc_index *ix = rg_app_doc_indexes(&n);
-    int rc = rg_stores_open(&app->st, urls, ix, n);
+    int rc = rg_stores_open(&app->st, cfg, &needs);
     if (rc < 0)
         return rc;
     if (migrate) {

@@ -205,8 +205,8 @@ static void sessions_revoke_family(rg_app *app, const char *family)
     rg_cache_set(&app->st.cache, mark, "1", 1, (int64_t)app->access_ttl * 1000);
     rg_doc_filter f = {.path = "familyId", .value = family};
     json_t *arr = NULL;
-    if (rg_docs_find(&app->st.docs, COLL_SESSIONS, &f, 1, NULL, false, NULL, NULL, 1000, &arr) ==
-        0) {
+    if (rg_docs_find(&app->st.docs, COLL_SESSIONS,
+                     &(rg_doc_query){.filters = &f, .nfilters = 1, .limit = 1000}, &arr) == 0) {
         size_t i;
         json_t *x;
         json_array_foreach(arr, i, x)

@@ -252,7 +252,8 @@ static int find_event_channel(rg_app *app, int64_t event_id, char out[RG_OID_LEN
 {
     rg_doc_filter f = {.path = "eventId", .is_int = true, .ival = event_id};
     json_t *arr;
-    int rc = rg_docs_find(&app->st.docs, COLL_CHANNELS, &f, 1, NULL, false, NULL, NULL, 1, &arr);
+    int rc = rg_docs_find(&app->st.docs, COLL_CHANNELS,
+                          &(rg_doc_query){.filters = &f, .nfilters = 1, .limit = 1}, &arr);
     if (rc < 0)
         return rc;
     json_t *first = json_array_get(arr, 0);
@@ -817,9 +818,18 @@ int rg_message_list(rg_app *app, const rg_principal *who, const char *channel_id
         return rc;
     json_decref(chan);
     rg_doc_filter f = {.path = "channelId", .value = channel_id};
+    /* sentAt is always a string (an RFC 3339 time) */
+    json_t *after_value = cursor ? json_string(after_at) : NULL;
+    rg_doc_query q = {.filters = &f,
+                      .nfilters = 1,
+                      .sort_path = "sentAt",
+                      .desc = true,
+                      .after_id = cursor ? after_id : NULL,
+                      .after_value = after_value,
+                      .limit = limit + 1};
     json_t *arr;
-    rc = rg_docs_find(&app->st.docs, COLL_MESSAGES, &f, 1, "sentAt", true, cursor ? after_at : NULL,
-                      cursor ? after_id : NULL, limit + 1, &arr);
+    rc = rg_docs_find(&app->st.docs, COLL_MESSAGES, &q, &arr);
+    json_decref(after_value);
     if (rc < 0)
         return rc;
     json_t *items = json_array();
@@ -939,7 +949,8 @@ int rg_message_resume_deliveries(rg_app *app)
     rg_time_format(rg_now() - 60, cutoff);
     rg_doc_filter f = {.path = "metadata.deliveryStatus", .value = "pending"};
     json_t *page = NULL;
-    int rc = rg_docs_find(&app->st.docs, COLL_MESSAGES, &f, 1, NULL, false, NULL, NULL, 50, &page);
+    int rc = rg_docs_find(&app->st.docs, COLL_MESSAGES,
+                          &(rg_doc_query){.filters = &f, .nfilters = 1, .limit = 50}, &page);
     if (rc < 0)
         return rc;
     int done = 0;

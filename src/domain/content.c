@@ -383,8 +383,9 @@ int rg_resource_reindex(rg_app *app, int *count)
     char after[RG_OID_LEN + 1] = "";
     for (;;) {
         json_t *arr;
-        int rc = rg_docs_find(&app->st.docs, COLL_RESOURCES, NULL, 0, NULL, false, NULL,
-                              after[0] ? after : NULL, 200, &arr);
+        int rc =
+            rg_docs_find(&app->st.docs, COLL_RESOURCES,
+                         &(rg_doc_query){.after_id = after[0] ? after : NULL, .limit = 200}, &arr);
         if (rc < 0)
             return rc;
         size_t i;
@@ -495,8 +496,12 @@ static int feedback_summary(rg_app *app, int64_t eid, json_t **out)
     char after[RG_OID_LEN + 1] = "";
     for (;;) {
         json_t *arr;
-        int rc = rg_docs_find(&app->st.docs, COLL_FEEDBACK, &f, 1, NULL, false, NULL,
-                              after[0] ? after : NULL, SUMMARY_PAGE, &arr);
+        int rc = rg_docs_find(&app->st.docs, COLL_FEEDBACK,
+                              &(rg_doc_query){.filters = &f,
+                                              .nfilters = 1,
+                                              .after_id = after[0] ? after : NULL,
+                                              .limit = SUMMARY_PAGE},
+                              &arr);
         if (rc < 0)
             return rc;
         size_t i;
@@ -549,8 +554,13 @@ int rg_feedback_list(rg_app *app, const rg_principal *who, const char *event_id,
         return rc;
     rg_doc_filter f = {.path = "eventId", .is_int = true, .ival = eid};
     json_t *arr;
-    rc = rg_docs_find(&app->st.docs, COLL_FEEDBACK, &f, 1, NULL, true, NULL, cursor ? after : NULL,
-                      limit + 1, &arr);
+    rc = rg_docs_find(&app->st.docs, COLL_FEEDBACK,
+                      &(rg_doc_query){.filters = &f,
+                                      .nfilters = 1,
+                                      .desc = true,
+                                      .after_id = cursor ? after : NULL,
+                                      .limit = limit + 1},
+                      &arr);
     if (rc < 0) {
         json_decref(summary);
         return rc;

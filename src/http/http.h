@@ -79,8 +79,8 @@ int rg_req_limit(rg_request *req, int *out);
 /* The body as a JSON object, or RG_EVALIDATION when absent. */
 int rg_req_body_object(rg_request *req, json_t **out);
 
-/* Runs the server on listen ("127.0.0.1:8080") until *stop becomes true.
- * Finishes in-flight requests before returning. */
-int rg_server_run(rg_app *app, const char *listen, volatile sig_atomic_t *stop);
+/* Runs the server on app->cfg's RG_LISTEN with RG_THREADS workers until
+ * *stop becomes true. Finishes in-flight requests before returning. */
+int rg_server_run(rg_app *app, volatile sig_atomic_t *stop);
 
 #endif

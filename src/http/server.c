@@ -409,21 +409,17 @@ static int parse_listen(const char *listen, struct sockaddr_in *sa)
     return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
 }
 
-int rg_server_run(rg_app *app, const char *listen, volatile sig_atomic_t *stop)
+int rg_server_run(rg_app *app, volatile sig_atomic_t *stop)
 {
+    const char *listen = app->cfg->listen;
     struct sockaddr_in sa;
     if (parse_listen(listen, &sa) < 0) {
         rg_err("RG_LISTEN must be HOST:PORT with an IPv4 address, not %s", listen);
         return RG_EINVAL;
     }
     rg_metrics_describe("rg_http_in_flight", "gauge", "Requests being served now.");
-    const char *log_env = getenv("RG_ACCESS_LOG");
-    access_log = !(log_env && (strcmp(log_env, "0") == 0 || strcmp(log_env, "off") == 0));
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    unsigned threads = (unsigned)(ncpu > 0 ? ncpu * 4 : 8);
-    const char *t_env = getenv("RG_THREADS");
-    if (t_env && atoi(t_env) > 0)
-        threads = (unsigned)atoi(t_env);
+    access_log = app->cfg->access_log;
+    unsigned threads = (unsigned)app->cfg->threads;
     /* No MHD_USE_TURBO: with it, libmicrohttpd (0.9.75) puts a new
      * connection on its ready list instead of in the epoll set and relies on
      * an optimistic read; under a burst of connections some were then never

@@ -6,6 +6,7 @@
  * with RSA keys made at run time; the service reads their public halves
  * from a JWKS file (RG_SSO_JWKS), or, in one test, from a JWKS URL served
  * over plain HTTP on 127.0.0.1 by a small server of this program. */
+#include "testcfg.h"
 #include "support.h"
 #include "risinggen/domain/app.h"
 #include "risinggen/base/clock.h"
@@ -582,8 +583,10 @@ static void open_stores(rg_app *app)
     if (!docs[0])
         snprintf(docs, sizeof docs, "sqlite:%s/documents.db", g_srv.dir);
     snprintf(search, sizeof search, "sqlite:%s/search.db", g_srv.dir);
-    rg_store_urls u = {rel, docs, g_srv.cache_url[0] ? g_srv.cache_url : "memory:", search};
-    assert_int_equal(rg_app_open(app, &u, false), 0);
+    static rg_config cfg;
+    rg_config_free(&cfg);
+    rg_test_config(&cfg, rel, docs, g_srv.cache_url[0] ? g_srv.cache_url : "memory:", search);
+    assert_int_equal(rg_app_open(app, &cfg, false), 0);
 }
 
 static void reset_expired_code_refused(void **state)

@@ -1,6 +1,7 @@
 /* Data rights and minors, over HTTP: GET /v1/users/me/export, DELETE
  * /v1/users/me (erasure across every store, finished after a crash), and the
  * guardian's consent in the attendee list. */
+#include "testcfg.h"
 #include "support.h"
 #include "risinggen/domain/app.h"
 #include "risinggen/base/id.h"
@@ -489,8 +490,10 @@ static void open_stores(rg_app *app)
     if (!docs[0])
         snprintf(docs, sizeof docs, "sqlite:%s/documents.db", g_srv.dir);
     snprintf(search, sizeof search, "sqlite:%s/search.db", g_srv.dir);
-    rg_store_urls u = {rel, docs, g_srv.cache_url[0] ? g_srv.cache_url : "memory:", search};
-    assert_int_equal(rg_app_open(app, &u, false), 0);
+    static rg_config cfg;
+    rg_config_free(&cfg);
+    rg_test_config(&cfg, rel, docs, g_srv.cache_url[0] ? g_srv.cache_url : "memory:", search);
+    assert_int_equal(rg_app_open(app, &cfg, false), 0);
 }
 
 static void erasure_finished_after_crash(void **state)

@@ -121,7 +121,7 @@ static int setup(void **state)
         }
         snprintf(url, sizeof f->url, "sqlite:%s/%s", f->dir, current->file);
     }
-    int rc = current->ops->open(&f->port.d, url, indexes, (int)N(indexes));
+    int rc = rg_docs_open(&f->port, current->ops, url, NULL, indexes, (int)N(indexes));
     if (rc < 0) {
         fprintf(stderr, "open %s: %s (%s)\n", current->name, rg_error_name(rc), rg_error_detail());
         if (f->dir[0])
@@ -129,7 +129,6 @@ static int setup(void **state)
         free(f);
         return -1;
     }
-    f->port.ops = current->ops;
     for (size_t i = 0; i < N(collections); i++)
         if (rg_docs_remove_where(&f->port, collections[i], NULL, 0) < 0) {
             fprintf(stderr, "cannot empty %s\n", collections[i]);
@@ -144,7 +143,7 @@ static int teardown(void **state)
     struct fixture *f = *state;
     if (!f)
         return 0;
-    f->port.ops->close(f->port.d);
+    rg_docs_close(&f->port);
     if (f->dir[0])
         nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
     free(f);
@@ -152,6 +151,15 @@ static int teardown(void **state)
 }
 
 /* ---- helpers ---- */
+
+/* A find without a keyset position. */
+static int find_q(rg_documents *p, const char *coll, const rg_doc_filter *filters, int nfilters,
+                  const char *sort, bool desc, int limit, json_t **out)
+{
+    rg_doc_query q = {
+        .filters = filters, .nfilters = nfilters, .sort_path = sort, .desc = desc, .limit = limit};
+    return rg_docs_find(p, coll, &q, out);
+}
 
 static json_t *parse(const char *text)
 {
@@ -200,7 +208,7 @@ static void assert_find_ids(rg_documents *p, const char *coll, const rg_doc_filt
                             int nfilters, const char *sort, bool desc, const char *want)
 {
     json_t *arr = NULL;
-    int rc = rg_docs_find(p, coll, filters, nfilters, sort, desc, NULL, NULL, 100, &arr);
+    int rc = find_q(p, coll, filters, nfilters, sort, desc, 100, &arr);
     assert_int_equal(rc, 0);
     assert_true(json_is_array(arr));
     char buf[1024];
@@ -395,15 +403,14 @@ static void test_find_filters(void **state)
     /* The result carries each document whole. */
     json_t *arr = NULL;
     rg_doc_filter kiwi = {.path = "name", .value = "kiwi"};
-    assert_int_equal(rg_docs_find(&f->port, "items", &kiwi, 1, NULL, false, NULL, NULL, 10, &arr),
-                     0);
+    assert_int_equal(find_q(&f->port, "items", &kiwi, 1, NULL, false, 10, &arr), 0);
     assert_int_equal(json_array_size(arr), 1);
     assert_doc_equals(json_object_get(json_array_get(arr, 0), "doc"),
                       "{\"group\":\"b\",\"rank\":3,\"name\":\"kiwi\",\"meta\":{\"c\":\"x\"}}");
     json_decref(arr);
 
     /* limit */
-    assert_int_equal(rg_docs_find(&f->port, "items", &ga, 1, NULL, false, NULL, NULL, 2, &arr), 0);
+    assert_int_equal(find_q(&f->port, "items", &ga, 1, NULL, false, 2, &arr), 0);
     assert_int_equal(json_array_size(arr), 2);
     json_decref(arr);
 
@@ -434,20 +441,27 @@ static void test_find_sort(void **state)
     assert_find_ids(&f->port, "items", &ga, 1, "rank", true, "i5,i1,i3");
 }
 
-/* Pages through the 25 items sorted by sort_path (NULL: id) with pages of
- * size and checks that the concatenation is exactly want. */
-static void page_through(rg_documents *p, const char *sort_path, bool desc, int size,
-                         const char *want)
+/* Pages through the items of coll sorted by sort_path (NULL: id) with pages
+ * of size, each page starting after the last one's position (its sort value
+ * as the page showed it, typed), and checks that the concatenation is
+ * exactly want. When drop is set, the document at each position is removed
+ * before the next page is asked for: a position needs no document. */
+static void page_through_ex(rg_documents *p, const char *coll, const char *sort_path, bool desc,
+                            int size, bool drop, const char *want)
 {
-    char got[2048] = "", after_value[64], after_id[64];
+    char got[4096] = "", after_id[64];
     size_t len = 0;
-    bool have_after = false, after_null = false;
-    int pages = 0;
+    json_t *after_value = NULL;
+    bool have_after = false;
+    int pages = 0, total = 0;
     for (;;) {
         json_t *arr = NULL;
-        int rc = rg_docs_find(p, "items", NULL, 0, sort_path, desc,
-                              have_after && !after_null ? after_value : NULL,
-                              have_after ? after_id : NULL, size, &arr);
+        rg_doc_query q = {.sort_path = sort_path,
+                          .desc = desc,
+                          .after_id = have_after ? after_id : NULL,
+                          .after_value = after_value,
+                          .limit = size};
+        int rc = rg_docs_find(p, coll, &q, &arr);
         assert_int_equal(rc, 0);
         size_t n = json_array_size(arr);
         assert_true(n <= (size_t)size);
@@ -456,7 +470,8 @@ static void page_through(rg_documents *p, const char *sort_path, bool desc, int 
             break;
         }
         pages++;
-        assert_true(pages <= 25 / size + 1);
+        total += (int)n;
+        assert_true(pages <= 200);
         for (size_t i = 0; i < n; i++) {
             json_t *item = json_array_get(arr, i);
             len += (size_t)snprintf(got + len, sizeof got - len, "%s%s", len ? "," : "",
@@ -464,17 +479,26 @@ static void page_through(rg_documents *p, const char *sort_path, bool desc, int 
         }
         json_t *last = json_array_get(arr, n - 1);
         snprintf(after_id, sizeof after_id, "%s", json_string_value(json_object_get(last, "id")));
-        json_t *v = sort_path ? json_object_get(json_object_get(last, "doc"), sort_path) : NULL;
-        after_null = !v || json_is_null(v);
-        if (json_is_integer(v))
-            snprintf(after_value, sizeof after_value, "%lld", (long long)json_integer_value(v));
-        else if (json_is_string(v))
-            snprintf(after_value, sizeof after_value, "%s", json_string_value(v));
+        json_decref(after_value);
+        after_value = NULL;
+        if (sort_path) {
+            json_t *v = json_object_get(json_object_get(last, "doc"), sort_path);
+            after_value = v ? json_deep_copy(v) : NULL;
+        }
         have_after = true;
+        if (drop)
+            assert_int_equal(rg_docs_remove(p, coll, after_id), 0);
         json_decref(arr);
     }
-    assert_int_equal(pages, (25 + size - 1) / size);
+    json_decref(after_value);
+    assert_int_equal(pages, (total + size - 1) / size);
     assert_string_equal(got, want);
+}
+
+static void page_through(rg_documents *p, const char *sort_path, bool desc, int size,
+                         const char *want)
+{
+    page_through_ex(p, "items", sort_path, desc, size, false, want);
 }
 
 static void test_keyset_pagination(void **state)
@@ -573,7 +597,7 @@ static void test_unicode_roundtrip(void **state)
          * stored; the same text without it goes through. */
         json_t *doc = parse(text);
         assert_int_equal(rg_docs_insert(&f->port, "users", "u-ünï", doc), RG_EVALIDATION);
-        assert_true(strstr(rg_error_detail(), "NUL") != NULL);
+        assert_true(strstr(rg_error_detail(), "U+0000") != NULL);
         assert_int_equal(rg_docs_get(&f->port, "users", "u-ünï", &got, NULL), RG_ENOTFOUND);
         insert_text(&f->port, "notes", "n1", "{\"v\":1}");
         assert_int_equal(rg_docs_replace(&f->port, "notes", "n1", doc, 0), RG_EVALIDATION);
@@ -625,8 +649,7 @@ static void test_bad_names(void **state)
         assert_int_equal(rg_docs_get(&f->port, c, "x", &got, NULL), RG_EINVAL);
         assert_int_equal(rg_docs_replace(&f->port, c, "x", doc, 0), RG_EINVAL);
         assert_int_equal(rg_docs_remove(&f->port, c, "x"), RG_EINVAL);
-        assert_int_equal(rg_docs_find(&f->port, c, NULL, 0, NULL, false, NULL, NULL, 10, &arr),
-                         RG_EINVAL);
+        assert_int_equal(find_q(&f->port, c, NULL, 0, NULL, false, 10, &arr), RG_EINVAL);
         assert_int_equal(rg_docs_remove_where(&f->port, c, NULL, 0), RG_EINVAL);
     }
     assert_int_equal(rg_docs_insert(&f->port, NULL, "x", doc), RG_EINVAL);
@@ -636,11 +659,9 @@ static void test_bad_names(void **state)
     static const char *const bad_paths[] = {"", "a..b", ".a", "a.", "a-b", "a')--", "$.a", "a b"};
     for (size_t i = 0; i < N(bad_paths); i++) {
         rg_doc_filter flt = {.path = bad_paths[i], .value = "1"};
-        assert_int_equal(
-            rg_docs_find(&f->port, "items", &flt, 1, NULL, false, NULL, NULL, 10, &arr), RG_EINVAL);
-        assert_int_equal(
-            rg_docs_find(&f->port, "items", NULL, 0, bad_paths[i], false, NULL, NULL, 10, &arr),
-            RG_EINVAL);
+        assert_int_equal(find_q(&f->port, "items", &flt, 1, NULL, false, 10, &arr), RG_EINVAL);
+        assert_int_equal(find_q(&f->port, "items", NULL, 0, bad_paths[i], false, 10, &arr),
+                         RG_EINVAL);
         assert_int_equal(rg_docs_remove_where(&f->port, "items", &flt, 1), RG_EINVAL);
     }
     /* A document is an object. */
@@ -657,11 +678,11 @@ static void test_bad_names(void **state)
         else
             snprintf(url, sizeof url, "sqlite:%s/other.db", f->dir);
         rg_doc_index bad[] = {{"users", "email", true}, {"Bad", "x", false}};
-        rg_docs *d = NULL;
-        assert_int_equal(current->ops->open(&d, url, bad, 2), RG_EINVAL);
-        assert_null(d);
+        rg_documents d;
+        assert_int_equal(rg_docs_open(&d, current->ops, url, NULL, bad, 2), RG_EINVAL);
+        assert_null(d.d);
         rg_doc_index bad_path[] = {{"users", "x'); DROP TABLE y; --", false}};
-        assert_int_equal(current->ops->open(&d, url, bad_path, 1), RG_EINVAL);
+        assert_int_equal(rg_docs_open(&d, current->ops, url, NULL, bad_path, 1), RG_EINVAL);
     }
 }
 
@@ -738,8 +759,8 @@ static void test_concurrent_increments(void **state)
 
 static int child_work(const char *url, int k)
 {
-    rg_documents p = {.ops = current->ops};
-    int rc = current->ops->open(&p.d, url, indexes, (int)N(indexes));
+    rg_documents p;
+    int rc = rg_docs_open(&p, current->ops, url, NULL, indexes, (int)N(indexes));
     if (rc < 0)
         return 10;
     for (int i = 0; i < PER_PROC && rc == 0; i++) {
@@ -753,7 +774,7 @@ static int child_work(const char *url, int k)
             rc = rg_docs_insert(&p, "users", id, doc);
         json_decref(doc);
     }
-    current->ops->close(p.d);
+    rg_docs_close(&p);
     return rc == 0 ? 0 : 11;
 }
 
@@ -794,10 +815,10 @@ static void test_concurrent_open(void **state)
         assert_true(WIFEXITED(status));
         assert_int_equal(WEXITSTATUS(status), 0);
     }
-    rg_documents p = {.ops = current->ops};
-    assert_int_equal(current->ops->open(&p.d, url, indexes, (int)N(indexes)), 0);
+    rg_documents p;
+    assert_int_equal(rg_docs_open(&p, current->ops, url, NULL, indexes, (int)N(indexes)), 0);
     json_t *arr = NULL;
-    assert_int_equal(rg_docs_find(&p, "notes", NULL, 0, NULL, false, NULL, NULL, 1000, &arr), 0);
+    assert_int_equal(find_q(&p, "notes", NULL, 0, NULL, false, 1000, &arr), 0);
     assert_int_equal(json_array_size(arr), PROCS * PER_PROC);
     json_decref(arr);
     rg_doc_filter one = {.path = "email", .value = "p3-07@example.org"};
@@ -806,9 +827,191 @@ static void test_concurrent_open(void **state)
     json_t *dup = json_pack("{s:s}", "email", "p0-00@example.org");
     assert_int_equal(rg_docs_insert(&p, "users", "dup", dup), RG_ECONFLICT);
     json_decref(dup);
-    current->ops->close(p.d);
+    rg_docs_close(&p);
     if (race_db)
         current->drop_db(race_db);
+}
+
+/* ---- the contract of risinggen/store/documents.h, rule by rule ---- */
+
+/* Values of every JSON type at one sort path, and documents without one. */
+static void insert_mixed(rg_documents *p)
+{
+    static const char *const docs[][2] = {
+        {"m01", "{\"rank\":2}"},         {"m02", "{\"rank\":\"9\"}"},
+        {"m03", "{\"rank\":true}"},      {"m04", "{}"},
+        {"m05", "{\"rank\":-3}"},        {"m06", "{\"rank\":\"10\"}"},
+        {"m07", "{\"rank\":[1]}"},       {"m08", "{\"rank\":null}"},
+        {"m09", "{\"rank\":1.5}"},       {"m10", "{\"rank\":false}"},
+        {"m11", "{\"rank\":{\"a\":1}}"}, {"m12", "{\"rank\":\"b\"}"},
+        {"m13", "{\"rank\":2.0}"},       {"m14", "{\"rank\":\"\\u00e9\"}"},
+        {"m15", "{\"rank\":\"Z\"}"},     {"m16", "{\"rank\":1e3}"},
+    };
+    for (size_t i = 0; i < N(docs); i++)
+        insert_text(p, "items", docs[i][0], docs[i][1]);
+}
+
+/* no value < numbers < strings (UTF-8 bytes) < objects < arrays < booleans,
+ * ties by id; descending is the exact reverse. */
+#define MIXED_ASC  "m04,m08,m05,m09,m01,m13,m16,m06,m02,m15,m12,m14,m11,m07,m10,m03"
+#define MIXED_DESC "m03,m10,m07,m11,m14,m12,m15,m02,m06,m16,m13,m01,m09,m05,m08,m04"
+
+static void test_order_of_types(void **state)
+{
+    struct fixture *f = *state;
+    insert_mixed(&f->port);
+    assert_find_ids(&f->port, "items", NULL, 0, "rank", false, MIXED_ASC);
+    assert_find_ids(&f->port, "items", NULL, 0, "rank", true, MIXED_DESC);
+    /* Keyset pages of every size visit each document once, in that order. */
+    for (int size = 1; size <= 5; size++) {
+        page_through(&f->port, "rank", false, size, MIXED_ASC);
+        page_through(&f->port, "rank", true, size, MIXED_DESC);
+    }
+}
+
+static void test_keyset_without_the_document(void **state)
+{
+    struct fixture *f = *state;
+    insert_mixed(&f->port);
+    /* Each page starts after a document that is gone by then. */
+    page_through_ex(&f->port, "items", "rank", false, 3, true, MIXED_ASC);
+    assert_true(rg_docs_remove_where(&f->port, "items", NULL, 0) >= 0);
+    insert_mixed(&f->port);
+    page_through_ex(&f->port, "items", "rank", true, 2, true, MIXED_DESC);
+    /* A position nobody ever held: after the number 1.7 comes 2 (m01). */
+    assert_true(rg_docs_remove_where(&f->port, "items", NULL, 0) >= 0);
+    insert_mixed(&f->port);
+    json_t *arr = NULL, *v = json_real(1.7);
+    rg_doc_query q = {.sort_path = "rank", .after_id = "zzz", .after_value = v, .limit = 2};
+    assert_int_equal(rg_docs_find(&f->port, "items", &q, &arr), 0);
+    char buf[256];
+    assert_string_equal(ids_of(arr, buf, sizeof buf), "m01,m13");
+    json_decref(arr);
+    json_decref(v);
+    /* After the string "9", whatever the id: "Z" (m15). */
+    v = json_string("9");
+    q = (rg_doc_query){.sort_path = "rank", .after_id = "m99", .after_value = v, .limit = 1};
+    assert_int_equal(rg_docs_find(&f->port, "items", &q, &arr), 0);
+    assert_string_equal(ids_of(arr, buf, sizeof buf), "m15");
+    json_decref(arr);
+    json_decref(v);
+    /* A JSON null position is the same as none: among documents without a value. */
+    v = json_null();
+    q = (rg_doc_query){.sort_path = "rank", .after_id = "m04", .after_value = v, .limit = 2};
+    assert_int_equal(rg_docs_find(&f->port, "items", &q, &arr), 0);
+    assert_string_equal(ids_of(arr, buf, sizeof buf), "m08,m05");
+    json_decref(arr);
+    json_decref(v);
+}
+
+static void test_typed_filters(void **state)
+{
+    struct fixture *f = *state;
+    insert_mixed(&f->port);
+    insert_text(&f->port, "items", "m17", "{\"rank\":1}");
+    insert_text(&f->port, "items", "m18", "{\"rank\":\"1\"}");
+    insert_text(&f->port, "items", "m19", "{\"rank\":1.0}");
+    /* An integer matches numbers of that value, never true or "1". */
+    rg_doc_filter one = {.path = "rank", .is_int = true, .ival = 1};
+    assert_find_ids(&f->port, "items", &one, 1, NULL, false, "m17,m19");
+    rg_doc_filter two = {.path = "rank", .is_int = true, .ival = 2};
+    assert_find_ids(&f->port, "items", &two, 1, NULL, false, "m01,m13");
+    rg_doc_filter zero = {.path = "rank", .is_int = true, .ival = 0};
+    assert_find_ids(&f->port, "items", &zero, 1, NULL, false, "");
+    /* A text matches strings only. */
+    rg_doc_filter t1 = {.path = "rank", .value = "1"};
+    assert_find_ids(&f->port, "items", &t1, 1, NULL, false, "m18");
+    rg_doc_filter ttrue = {.path = "rank", .value = "true"};
+    assert_find_ids(&f->port, "items", &ttrue, 1, NULL, false, "");
+    /* No value: missing or null. */
+    rg_doc_filter none = {.path = "rank"};
+    assert_find_ids(&f->port, "items", &none, 1, NULL, false, "m04,m08");
+    /* Less than, within the filter's type: numbers below 2 (not false, not
+     * strings), strings before "9" by bytes (not numbers). */
+    rg_doc_filter lt2 = {.path = "rank", .is_int = true, .ival = 2, .less_than = true};
+    assert_find_ids(&f->port, "items", &lt2, 1, NULL, false, "m05,m09,m17,m19");
+    rg_doc_filter lt9 = {.path = "rank", .value = "9", .less_than = true};
+    assert_find_ids(&f->port, "items", &lt9, 1, NULL, false, "m06,m18");
+    rg_doc_filter lt_none = {.path = "rank", .less_than = true};
+    assert_find_ids(&f->port, "items", &lt_none, 1, NULL, false, "");
+    /* remove_where obeys the same rules. */
+    assert_int_equal(rg_docs_remove_where(&f->port, "items", &one, 1), 2);
+    assert_find_ids(&f->port, "items", &t1, 1, NULL, false, "m18");
+}
+
+static void test_unique_is_typed(void **state)
+{
+    struct fixture *f = *state;
+    if (!(f->port.ops->caps & RG_DOC_CAP_UNIQUE)) {
+        printf("SKIPPED documents/%s typed unique keys: adapter lacks RG_DOC_CAP_UNIQUE\n",
+               current->name);
+        skip();
+    }
+    insert_text(&f->port, "users", "u1", "{\"email\":1}");
+    /* Another type with a look-alike value is another key. */
+    insert_text(&f->port, "users", "u2", "{\"email\":\"1\"}");
+    insert_text(&f->port, "users", "u3", "{\"email\":true}");
+    insert_text(&f->port, "users", "u4", "{\"email\":[1]}");
+    /* The same number written otherwise is the same key. */
+    json_t *doc = parse("{\"email\":1.0}");
+    assert_int_equal(rg_docs_insert(&f->port, "users", "u5", doc), RG_ECONFLICT);
+    json_decref(doc);
+    doc = parse("{\"email\":true}");
+    assert_int_equal(rg_docs_insert(&f->port, "users", "u6", doc), RG_ECONFLICT);
+    json_decref(doc);
+    /* No value never conflicts, null or missing. */
+    insert_text(&f->port, "users", "u7", "{\"email\":null}");
+    insert_text(&f->port, "users", "u8", "{\"email\":null}");
+    insert_text(&f->port, "users", "u9", "{}");
+}
+
+static void test_path_rules(void **state)
+{
+    struct fixture *f = *state;
+    /* A path names object members only: a segment that starts with a digit
+     * (an array position in some stores) is refused. */
+    static const char *const bad[] = {"tags.0", "0", "a.1b", "a.b.", "-a"};
+    json_t *arr = NULL;
+    for (size_t i = 0; i < N(bad); i++) {
+        rg_doc_filter flt = {.path = bad[i], .value = "x"};
+        assert_int_equal(find_q(&f->port, "items", &flt, 1, NULL, false, 10, &arr), RG_EINVAL);
+        assert_int_equal(find_q(&f->port, "items", NULL, 0, bad[i], false, 10, &arr), RG_EINVAL);
+    }
+    assert_true(rg_doc_path_valid("a2.b_3._c"));
+    /* A path through an array finds nothing. */
+    insert_text(&f->port, "items", "a1", "{\"meta\":[{\"c\":\"x\"}]}");
+    insert_text(&f->port, "items", "a2", "{\"meta\":{\"c\":\"x\"}}");
+    rg_doc_filter c = {.path = "meta.c", .value = "x"};
+    assert_find_ids(&f->port, "items", &c, 1, NULL, false, "a2");
+    /* Bounds: limit, filters, keyset id, value length. */
+    assert_int_equal(find_q(&f->port, "items", NULL, 0, NULL, false, 0, &arr), RG_EINVAL);
+    assert_int_equal(find_q(&f->port, "items", NULL, 0, NULL, false, RG_DOC_LIMIT_MAX + 1, &arr),
+                     RG_EINVAL);
+    rg_doc_filter many[RG_DOC_FILTERS_MAX + 1];
+    for (int i = 0; i <= RG_DOC_FILTERS_MAX; i++)
+        many[i] = (rg_doc_filter){.path = "group", .value = "a"};
+    assert_int_equal(find_q(&f->port, "items", many, RG_DOC_FILTERS_MAX + 1, NULL, false, 10, &arr),
+                     RG_EINVAL);
+    assert_int_equal(find_q(&f->port, "items", many, RG_DOC_FILTERS_MAX, NULL, false, 10, &arr), 0);
+    json_decref(arr);
+    char *long_value = malloc(RG_DOC_VALUE_MAX + 2);
+    memset(long_value, 'v', RG_DOC_VALUE_MAX + 1);
+    long_value[RG_DOC_VALUE_MAX + 1] = '\0';
+    rg_doc_filter lv = {.path = "group", .value = long_value};
+    assert_int_equal(find_q(&f->port, "items", &lv, 1, NULL, false, 10, &arr), RG_EINVAL);
+    free(long_value);
+    rg_doc_filter bad_utf8 = {.path = "group", .value = "\xc3\x28"};
+    assert_int_equal(find_q(&f->port, "items", &bad_utf8, 1, NULL, false, 10, &arr), RG_EINVAL);
+    json_t *doc = parse("{\"v\":1}");
+    assert_int_equal(rg_docs_insert(&f->port, "notes", "\xff", doc), RG_EINVAL);
+    char long_id[RG_DOC_ID_MAX + 2];
+    memset(long_id, 'i', sizeof long_id - 1);
+    long_id[sizeof long_id - 1] = '\0';
+    assert_int_equal(rg_docs_insert(&f->port, "notes", long_id, doc), RG_EINVAL);
+    long_id[RG_DOC_ID_MAX] = '\0';
+    assert_int_equal(rg_docs_insert(&f->port, "notes", long_id, doc), 0);
+    assert_int_equal(rg_docs_replace(&f->port, "notes", long_id, doc, -1), RG_EINVAL);
+    json_decref(doc);
 }
 
 /* ---- running ---- */
@@ -827,7 +1030,8 @@ static const struct CMUnitTest tests[] = {
     T(test_remove_idempotent),    T(test_find_filters),      T(test_find_sort),
     T(test_keyset_pagination),    T(test_remove_where),      T(test_less_than),
     T(test_unicode_roundtrip),    T(test_bad_names),         T(test_concurrent_increments),
-    T(test_concurrent_open),
+    T(test_concurrent_open),      T(test_order_of_types),    T(test_keyset_without_the_document),
+    T(test_typed_filters),        T(test_unique_is_typed),   T(test_path_rules),
 };
 
 static const struct CMUnitTest skipped[] = {cmocka_unit_test(test_adapter_skipped)};

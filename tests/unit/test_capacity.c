@@ -11,6 +11,7 @@
 
 #include "domain.h"
 #include "pgtest.h"
+#include "testcfg.h"
 #include "tmpdir.h"
 #include "risinggen/base/id.h"
 #include "risinggen/base/error.h"
@@ -36,8 +37,10 @@ static int setup(void **state)
              relational_url ? "" : "/rel.db");
     snprintf(docs, sizeof docs, "sqlite:%s/docs.db", dir);
     snprintf(search, sizeof search, "sqlite:%s/search.db", dir);
-    rg_store_urls u = {rel, docs, "memory:", search};
-    if (rg_app_open(&app, &u, true) < 0)
+    static rg_config cfg;
+    rg_config_free(&cfg);
+    rg_test_config(&cfg, rel, docs, "memory:", search);
+    if (rg_app_open(&app, &cfg, true) < 0)
         return -1;
     /* People are inserted with one precomputed hash: argon2 is not under test. */
     const char *hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNo";

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "domain.h"
+#include "testcfg.h"
 #include "tmpdir.h"
 #include "risinggen/base/clock.h"
 #include "risinggen/base/id.h"
@@ -104,8 +105,10 @@ int main(void)
     snprintf(rel, sizeof rel, "sqlite:%s/rel.db", dir);
     snprintf(docs, sizeof docs, "sqlite:%s/docs.db", dir);
     snprintf(search, sizeof search, "sqlite:%s/search.db", dir);
-    rg_store_urls u = {rel, docs, "memory:", search};
-    if (rg_app_open(&app, &u, true) < 0)
+    static rg_config cfg;
+    rg_config_free(&cfg);
+    rg_test_config(&cfg, rel, docs, "memory:", search);
+    if (rg_app_open(&app, &cfg, true) < 0)
         return 1;
     const struct CMUnitTest tests[] = {cmocka_unit_test(interrupted_message_is_completed)};
     int failed = cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,6 +8,7 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "testcfg.h"
 #include "embedded.h"
 #include "risinggen/domain/app.h"
 #include "risinggen/base/error.h"
@@ -42,10 +43,11 @@ static int setup(void **state)
 #endif
     snprintf(docs, sizeof docs, "sqlite:%s/docs.db", f->dir);
     snprintf(search, sizeof search, "sqlite:%s/search.db", f->dir);
-    rg_store_urls u = {rel, docs, "memory:", search};
-    int n;
-    const rg_doc_index *ix = rg_app_doc_indexes(&n);
-    if (rg_stores_open(&f->st, &u, ix, n) < 0)
+    rg_config cfg;
+    rg_test_config(&cfg, rel, docs, NULL, search);
+    int rc = rg_stores_open(&f->st, &cfg, rg_app_store_needs());
+    rg_config_free(&cfg);
+    if (rc < 0)
         return -1;
     *state = f;
     return 0;

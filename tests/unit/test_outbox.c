@@ -19,6 +19,7 @@
 #include "outbox_sender.h"
 #include "pgtest.h"
 #include "risinggen/domain/outbox.h"
+#include "testcfg.h"
 #include "tmpdir.h"
 #include "risinggen/base/clock.h"
 #include "risinggen/base/error.h"
@@ -38,8 +39,10 @@ static int setup(void **state)
              relational_url ? "" : "/rel.db");
     snprintf(docs, sizeof docs, "sqlite:%s/docs.db", dir);
     snprintf(search, sizeof search, "sqlite:%s/search.db", dir);
-    rg_store_urls u = {rel, docs, "memory:", search};
-    return rg_app_open(&app, &u, true) < 0 ? -1 : 0;
+    static rg_config cfg;
+    rg_config_free(&cfg);
+    rg_test_config(&cfg, rel, docs, "memory:", search);
+    return rg_app_open(&app, &cfg, true) < 0 ? -1 : 0;
 }
 
 static int teardown(void **state)

@@ -14,6 +14,7 @@
 #include "domain.h"
 #include "payments.h"
 #include "pgtest.h"
+#include "testcfg.h"
 #include "tmpdir.h"
 #include "risinggen/base/clock.h"
 #include "risinggen/base/id.h"
@@ -38,8 +39,10 @@ static int setup(void **state)
              relational_url ? "" : "/rel.db");
     snprintf(docs, sizeof docs, "sqlite:%s/docs.db", dir);
     snprintf(search, sizeof search, "sqlite:%s/search.db", dir);
-    rg_store_urls u = {rel, docs, "memory:", search};
-    if (rg_app_open(&app, &u, true) < 0)
+    static rg_config cfg;
+    rg_config_free(&cfg);
+    rg_test_config(&cfg, rel, docs, "memory:", search);
+    if (rg_app_open(&app, &cfg, true) < 0)
         return -1;
     const char *hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNo";
     for (int i = 0; i < USERS; i++) {

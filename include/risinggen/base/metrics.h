@@ -3,9 +3,10 @@
  * series by its full name with labels ("rg_cache_hits_total",
  * "rg_job_runs_total{job=\"outbox\"}"); the module that owns a family
  * describes it once (rg_metrics_describe) so that /metrics carries its HELP
- * and TYPE. Names and label values passed in must outlive the process
- * (string literals, route patterns, query names); at most 256 series of each
- * kind are kept, and later ones are dropped. */
+ * and TYPE. Route and query names, and family names given to
+ * rg_metrics_describe, must outlive the process (string literals, route
+ * patterns); counter and gauge series names are copied on first use. At
+ * most 256 series of each kind are kept, and later ones are dropped. */
 #ifndef RISINGGEN_BASE_METRICS_H
 #define RISINGGEN_BASE_METRICS_H
 
@@ -23,6 +24,11 @@ void rg_metrics_count(const char *series, uint64_t n);
 /* Adds delta to a gauge series, or sets it. */
 void rg_metrics_gauge_add(const char *series, double delta);
 void rg_metrics_gauge_set(const char *series, double value);
+/* A counter or gauge series looked up once, for hot paths: NULL when the
+ * table is full (rg_metrics_add accepts NULL). */
+typedef struct rg_metric rg_metric;
+rg_metric *rg_metrics_series(const char *series);
+void rg_metrics_add(rg_metric *m, double delta);
 /* HELP and TYPE ("counter", "gauge") of the family whose series start with
  * family followed by '{' or nothing. Describing a family twice is harmless. */
 void rg_metrics_describe(const char *family, const char *type, const char *help);

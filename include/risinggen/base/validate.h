@@ -36,6 +36,9 @@ bool v_only(v_ctx *v, json_t *obj, const char *const *allowed);
 void v_fail(v_ctx *v, const char *field, const char *msg);
 /* 0 when no error was recorded, else RG_EVALIDATION with a summary detail. */
 int v_finish(v_ctx *v);
+/* True when the n bytes at s are well-formed UTF-8 (no overlong forms,
+ * surrogates or code points past U+10FFFF); a NUL byte counts as U+0000. */
+bool rg_utf8_valid(const char *s, size_t n);
 /* True when s is valid UTF-8 without control characters (tab/newline allowed
  * when multiline). Length in characters goes to *chars. */
 bool v_text_ok(const char *s, bool multiline, size_t *chars);

@@ -27,18 +27,20 @@ typedef struct rg_principal {
 } rg_principal;
 
 typedef struct rg_app {
+    const rg_config *cfg; /* borrowed: outlives the app */
     rg_stores st;
     int access_ttl;  /* seconds an access token lives */
     int refresh_ttl; /* seconds a refresh token family lives */
     int hold_sweep_ms;
 } rg_app;
 
-/* Opens the stores named by urls, applies pending migrations when migrate is
- * set (or refuses to start when the schema is behind or changed). */
-int rg_app_open(rg_app *app, const rg_store_urls *urls, bool migrate);
+/* Opens the stores that cfg names (cfg is borrowed and must outlive the
+ * app), applies pending migrations when migrate is set (or refuses to start
+ * when the schema is behind or changed). */
+int rg_app_open(rg_app *app, const rg_config *cfg, bool migrate);
+/* What the domain needs of the stores: capabilities and document indexes. */
+const rg_store_needs *rg_app_store_needs(void);
 void rg_app_close(rg_app *app);
-/* The document indexes the domain relies on. */
-const rg_doc_index *rg_app_doc_indexes(int *n);
 /* Per-store readiness: {"relational": "up"|"down", …}; returns 0 if all up. */
 int rg_app_ready(rg_app *app, json_t **out);
 

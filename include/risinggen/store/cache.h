@@ -1,13 +1,24 @@
 /* The cache port: sessions, rate-limit counters, hot query results. Never the
  * source of truth: a miss or an outage only costs speed. Values are opaque
- * bytes; ttl_ms 0 means no expiry. */
+ * bytes; ttl_ms 0 means no expiry.
+ *
+ * The rg_cache_* wrappers check every argument before an adapter runs: a
+ * key is 1..RG_CACHE_KEY_MAX bytes, a value at most RG_CACHE_VALUE_MAX
+ * bytes, a TTL 0..RG_CACHE_TTL_MAX_MS; anything else is RG_EINVAL. They
+ * count hits and misses (rg_cache_hits_total, rg_cache_misses_total). */
 #ifndef RISINGGEN_CACHE_H
 #define RISINGGEN_CACHE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#define RG_CACHE_OPS_VERSION 1
+#include "risinggen/store/options.h"
+
+#define RG_CACHE_OPS_VERSION 2
+
+#define RG_CACHE_KEY_MAX    4096
+#define RG_CACHE_VALUE_MAX  (16 * 1024 * 1024)
+#define RG_CACHE_TTL_MAX_MS (30LL * 24 * 3600 * 1000)
 
 enum rg_cache_caps {
     RG_CACHE_CAP_SHARED = 1u << 0, /* seen by every instance of the service */
@@ -19,7 +30,7 @@ struct rg_cache_ops {
     int version;
     unsigned caps;
     const char *scheme;
-    int (*open)(rg_cache **out, const char *url);
+    int (*open)(rg_cache **out, const char *url, const rg_store_options *opts);
     void (*close)(rg_cache *c);
     /* *out is malloc'd (caller frees) and NUL-terminated; RG_ENOTFOUND on a miss. */
     int (*get)(rg_cache *c, const char *key, char **out, size_t *len);
@@ -36,13 +47,18 @@ typedef struct rg_cache_port {
     rg_cache *c;
 } rg_cache_port;
 
+/* Opens the adapter ops (NULL: the one serving url's scheme) after checking
+ * it against this port. *out belongs to the caller (rg_cache_close). */
+int rg_cache_open(rg_cache_port *out, const struct rg_cache_ops *ops, const char *url,
+                  const rg_store_options *opts);
+void rg_cache_close(rg_cache_port *p);
 int rg_cache_get(rg_cache_port *p, const char *key, char **out, size_t *len);
 int rg_cache_set(rg_cache_port *p, const char *key, const char *val, size_t len, int64_t ttl_ms);
 int rg_cache_del(rg_cache_port *p, const char *key);
 int rg_cache_incr(rg_cache_port *p, const char *key, int64_t by, int64_t ttl_ms, int64_t *out);
 int rg_cache_ping(rg_cache_port *p);
-/* Hit and miss counters since start (for /metrics). */
-void rg_cache_stats(uint64_t *hits, uint64_t *misses);
+/* Checks ops against this port (version, slots). 0 or RG_EINVAL. */
+int rg_cache_ops_check(const struct rg_cache_ops *ops);
 
 extern const struct rg_cache_ops rg_memory_cache_ops;
 #ifdef RG_WITH_REDIS

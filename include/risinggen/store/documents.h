@@ -1,37 +1,99 @@
 /* The documents port: users, auth, sessions, channels, messages, resources,
- * feedback. Documents are JSON objects kept by collection and id; each has a
- * revision for optimistic concurrency. Indexes (and unique keys) are declared
- * by the domain at open, the way a MongoDB application ensures its indexes. */
-#ifndef RISINGGEN_DOCUMENTS_H
-#define RISINGGEN_DOCUMENTS_H
+ * feedback. This header is the contract every adapter meets (SQLite JSON,
+ * PostgreSQL JSONB, and MongoDB when it comes); tests/conformance/
+ * test_documents.c checks each rule below on each adapter.
+ *
+ * Documents. A document is a JSON object kept in a collection under an id,
+ * with a revision: 1 when inserted, one more on each replace. Key order
+ * inside a document is not kept. A number comes back with its value (an
+ * integer as an integer; 1.50 may come back as 1.5).
+ *
+ * Names and bounds (checked by the rg_docs_* wrappers before any adapter
+ * runs; a call outside them is RG_EINVAL and reaches no adapter):
+ * - a collection is [a-z_], 1..RG_DOC_COLLECTION_MAX bytes;
+ * - a path is member names joined by '.', 1..RG_DOC_PATH_MAX bytes; a name
+ *   is [A-Za-z0-9_] and starts with a letter or '_', so that a path only
+ *   ever names object members (never an array position);
+ * - an id is valid UTF-8, 1..RG_DOC_ID_MAX bytes;
+ * - a text value in a filter is valid UTF-8 of at most RG_DOC_VALUE_MAX
+ *   bytes; at most RG_DOC_FILTERS_MAX filters; a find's limit is
+ *   1..RG_DOC_LIMIT_MAX; a document is an object of at most RG_DOC_BYTES_MAX
+ *   bytes as compact JSON; at most RG_DOC_INDEXES_MAX declared indexes.
+ * - an adapter without RG_DOC_CAP_NUL_IN_STRINGS is never given a document
+ *   with U+0000 in a string: such a write is RG_EVALIDATION.
+ *
+ * The value at a path. Missing and JSON null are the same: "no value".
+ * Values are typed, and the type decides both matching and order.
+ *
+ * Order (sorts and keyset pages). Documents are ordered by the value at the
+ * sort path, then by id (bytes), both in the requested direction. Values of
+ * different types are ordered by type, as MongoDB orders them:
+ *     no value < numbers < strings < objects < arrays < booleans
+ * Numbers compare by value (1 == 1.0 < 1.5), strings by their UTF-8 bytes
+ * (code point order, whatever a server's locale says), false < true.
+ * Objects and arrays come in a fixed order among themselves that each
+ * adapter chooses. Ascending, documents without a value come first;
+ * descending, last.
+ *
+ * Filters (all must hold). An equality filter with a text value matches
+ * strings equal to it; with an integer value (is_int) numbers equal to it:
+ * never a string "1", never true. A text equality filter whose value is
+ * NULL matches documents without a value. A less-than filter matches values
+ * of the filter's type below it (text: strings before it in byte order;
+ * integer: smaller numbers); no value never matches.
+ *
+ * Keyset paging. A find that gives after_id returns the documents that come
+ * after the position (after_value, after_id) in the order above, whether or
+ * not that document still exists; after_value is the sort value as the
+ * previous page showed it (a JSON value of its type; NULL or JSON null for
+ * no value) and is ignored without a sort path. Paging through a collection
+ * that no one writes visits every matching document exactly once.
+ *
+ * Uniqueness. An index declared unique refuses (RG_ECONFLICT) a second
+ * document with an equal value (same type and value, as filters compare) at
+ * its path; documents without a value never conflict. Ids are unique in a
+ * collection. An insert or replace that breaks either changes nothing.
+ *
+ * Indexes are declared by the domain at open, the way a MongoDB
+ * application ensures its indexes; every path used in a filter or sort of a
+ * hot query should have one. Collections come into being on first use. */
+#ifndef RISINGGEN_STORE_DOCUMENTS_H
+#define RISINGGEN_STORE_DOCUMENTS_H
 
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
-#define RG_DOC_OPS_VERSION 1
+#include "risinggen/store/options.h"
+
+#define RG_DOC_OPS_VERSION 2
+
+#define RG_DOC_COLLECTION_MAX 32
+#define RG_DOC_PATH_MAX       64
+#define RG_DOC_ID_MAX         512
+#define RG_DOC_VALUE_MAX      4096
+#define RG_DOC_FILTERS_MAX    16
+#define RG_DOC_LIMIT_MAX      10000
+#define RG_DOC_INDEXES_MAX    64
+#define RG_DOC_BYTES_MAX      (16 * 1024 * 1024)
 
 enum rg_doc_caps {
     RG_DOC_CAP_UNIQUE = 1u << 0, /* enforces unique indexes */
-    RG_DOC_CAP_TTL = 1u << 1,
-    /* stores strings holding U+0000; without it such a document is refused
-     * with RG_EVALIDATION (PostgreSQL JSONB cannot hold it) */
+    /* stores strings holding U+0000 (PostgreSQL JSONB cannot) */
     RG_DOC_CAP_NUL_IN_STRINGS = 1u << 2,
 };
 
 typedef struct rg_docs rg_docs;
 
-/* One index: collection, dotted path into the document ("email",
- * "preferences.language"), unique or not. Collection names are [a-z_]. */
+/* One declared index: collection, path, unique or not. */
 typedef struct rg_doc_index {
     const char *collection;
     const char *path;
     bool unique;
 } rg_doc_index;
 
-/* Filter on an indexed path: equality, or "less than" when less_than is
- * set; value is compared as text, or as a number when is_int is set. A text
- * equality filter whose value is NULL matches a missing or null field. */
+/* A filter on a path (see "Filters" above): text (value) or integer
+ * (is_int, ival); equality, or less-than when less_than is set. */
 typedef struct rg_doc_filter {
     const char *path;
     const char *value;
@@ -40,12 +102,28 @@ typedef struct rg_doc_filter {
     bool less_than;
 } rg_doc_filter;
 
+/* What a find asks for. Every member may be 0 except limit. */
+typedef struct rg_doc_query {
+    const rg_doc_filter *filters;
+    int nfilters;
+    const char *sort_path; /* NULL: by id only */
+    bool desc;
+    /* Keyset position (see above): start after it; after_id NULL: from the
+     * start. after_value is borrowed. */
+    const char *after_id;
+    json_t *after_value;
+    int limit;
+} rg_doc_query;
+
+/* An adapter. The wrappers below have checked every argument against the
+ * bounds above before a slot is called. */
 struct rg_doc_ops {
-    int version;
+    int version; /* RG_DOC_OPS_VERSION */
     unsigned caps;
     const char *scheme;
     /* Opens the store and ensures the given indexes exist. */
-    int (*open)(rg_docs **out, const char *url, const rg_doc_index *indexes, int nindexes);
+    int (*open)(rg_docs **out, const char *url, const rg_store_options *opts,
+                const rg_doc_index *indexes, int nindexes);
     void (*close)(rg_docs *d);
     /* Inserts doc under id (revision 1). RG_ECONFLICT if the id or a unique
      * key is taken. doc is borrowed. */
@@ -59,13 +137,9 @@ struct rg_doc_ops {
     int (*replace)(rg_docs *d, const char *coll, const char *id, json_t *doc, int64_t expect_rev);
     /* Removes one document; 0 also when it was already gone. */
     int (*remove)(rg_docs *d, const char *coll, const char *id);
-    /* Documents matching every filter, ordered by sort_path (NULL: id),
-     * descending if desc, after the keyset position (after_value, after_id)
-     * when after_id is not NULL, at most limit. *out is a new array of
-     * {"id": …, "doc": {…}} objects. */
-    int (*find)(rg_docs *d, const char *coll, const rg_doc_filter *filters, int nfilters,
-                const char *sort_path, bool desc, const char *after_value, const char *after_id,
-                int limit, json_t **out);
+    /* The documents q selects, in its order, at most q->limit; *out is a new
+     * array of {"id": …, "doc": {…}} objects. */
+    int (*find)(rg_docs *d, const char *coll, const rg_doc_query *q, json_t **out);
     /* Removes every document matching the filters; returns how many. */
     int (*remove_where)(rg_docs *d, const char *coll, const rg_doc_filter *filters, int nfilters);
     int (*ping)(rg_docs *d);
@@ -76,32 +150,34 @@ typedef struct rg_documents {
     rg_docs *d;
 } rg_documents;
 
+/* Opens the adapter ops (NULL: the one serving url's scheme) after checking
+ * it against this port (version, slots), and the indexes against the
+ * bounds. *out belongs to the caller (rg_docs_close). */
+int rg_docs_open(rg_documents *out, const struct rg_doc_ops *ops, const char *url,
+                 const rg_store_options *opts, const rg_doc_index *indexes, int nindexes);
+void rg_docs_close(rg_documents *s);
+
 int rg_docs_insert(rg_documents *s, const char *coll, const char *id, json_t *doc);
 int rg_docs_get(rg_documents *s, const char *coll, const char *id, json_t **out, int64_t *rev);
 int rg_docs_replace(rg_documents *s, const char *coll, const char *id, json_t *doc,
                     int64_t expect_rev);
 int rg_docs_remove(rg_documents *s, const char *coll, const char *id);
-int rg_docs_find(rg_documents *s, const char *coll, const rg_doc_filter *filters, int nfilters,
-                 const char *sort_path, bool desc, const char *after_value, const char *after_id,
-                 int limit, json_t **out);
-/* The first match of path == value; RG_ENOTFOUND when none. *id_out (may be
- * NULL) receives a malloc'd copy of its id. */
+int rg_docs_find(rg_documents *s, const char *coll, const rg_doc_query *q, json_t **out);
+/* The first document (by id) whose text at path equals value; RG_ENOTFOUND
+ * when none. *id_out (may be NULL) receives a malloc'd copy of its id. */
 int rg_docs_find_one(rg_documents *s, const char *coll, const char *path, const char *value,
                      json_t **out, char **id_out);
 int rg_docs_remove_where(rg_documents *s, const char *coll, const rg_doc_filter *filters,
                          int nfilters);
 int rg_docs_ping(rg_documents *s);
 
-/* The names every adapter accepts, since they become part of its query text:
- * a collection is [a-z_]{1,32}; a path is [A-Za-z0-9_.]{1,64} without an
- * empty segment ("a..b", ".a", "a."). */
+/* Whether a collection name or a path follows the rules above. */
 bool rg_doc_collection_valid(const char *s);
 bool rg_doc_path_valid(const char *s);
-/* The arguments of find that every adapter refuses alike: at most 16
- * filters on valid paths, a valid sort path, a keyset id of 1..512 bytes, a
- * positive limit. 0 or RG_EINVAL with the detail set. */
-int rg_doc_find_args_check(const rg_doc_filter *filters, int nfilters, const char *sort_path,
-                           const char *after_id, int limit);
+
+/* Checks ops against this port: RG_DOC_OPS_VERSION and every slot set.
+ * 0, or RG_EINVAL with a detail naming what is wrong. */
+int rg_doc_ops_check(const struct rg_doc_ops *ops);
 
 extern const struct rg_doc_ops rg_sqlite_doc_ops;
 #ifdef RG_WITH_POSTGRES

@@ -2,10 +2,19 @@
  * migrations ledger.
  *
  * An adapter is one static const struct rg_rel_ops. The domain never calls a
- * slot: it calls the rg_rel_* wrappers below (timing and checks live there).
- * Statements are named: each dialect's queries/<dialect>/ files is embedded in
- * the binary and every statement is looked up by name and prepared once per
- * connection. Parameters are written $1, $2… in every dialect. */
+ * slot: it calls the rg_rel_* wrappers below, which check every argument
+ * (query names, parameter counts and types) before an adapter runs and time
+ * each named query for /metrics. Statements are named: each dialect's
+ * queries/<dialect>/ files are embedded in the binary and every statement is
+ * looked up by name and prepared once per connection. Parameters are
+ * written $1, $2… in every dialect.
+ *
+ * Connections come from a bounded pool owned by the store (see
+ * risinggen/store/pool.h): rg_rel_acquire waits up to the pool's wait and
+ * then answers RG_EUNAVAIL; every connection acquired is released once, and
+ * a thread holds at most one connection of a store at a time (a nested
+ * acquire aborts debug builds). Releasing a connection rolls back a
+ * transaction left open on it. */
 #ifndef RISINGGEN_RELATIONAL_H
 #define RISINGGEN_RELATIONAL_H
 
@@ -13,12 +22,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RG_REL_OPS_VERSION 2
+#include "risinggen/store/options.h"
+
+#define RG_REL_OPS_VERSION 3
+
+#define RG_REL_PARAMS_MAX 32 /* parameters of one statement */
+#define RG_REL_NAME_MAX   63 /* bytes of a query name */
 
 enum rg_rel_caps {
-    RG_REL_CAP_RETURNING = 1u << 0,   /* UPDATE … RETURNING */
-    RG_REL_CAP_PREPARED_TX = 1u << 1, /* PREPARE TRANSACTION */
-    RG_REL_CAP_REPLICAS = 1u << 2,
+    RG_REL_CAP_RETURNING = 1u << 0, /* INSERT/UPDATE … RETURNING */
+    /* 1u << 1 is reserved for two-phase commit (PREPARE TRANSACTION) */
+    RG_REL_CAP_REPLICAS = 1u << 2, /* acquire_read may lend a replica's connection */
 };
 
 typedef struct rg_rel rg_rel;           /* one adapter instance (a database) */
@@ -50,33 +64,34 @@ typedef struct rg_rows {
     char **cells; /* nrows * ncols, row-major */
 } rg_rows;
 
+/* An adapter. The wrappers have checked every argument before a slot runs. */
 struct rg_rel_ops {
     int version; /* RG_REL_OPS_VERSION */
     unsigned caps;
     const char *scheme;  /* URL scheme this adapter serves: "sqlite" */
     const char *dialect; /* query and migration folder: "sqlite", "postgresql" */
     /* url is the whole RG_RELATIONAL_URL; *out belongs to the caller (close). */
-    int (*open)(rg_rel **out, const char *url);
+    int (*open)(rg_rel **out, const char *url, const rg_store_options *opts);
     void (*close)(rg_rel *db);
-    /* A connection for the calling thread; release gives it back. */
+    /* A connection of the primary from the pool; release gives it back. */
     int (*acquire)(rg_rel *db, rg_rel_conn **out);
+    /* A connection for reads that may lag behind the primary (a replica);
+     * set only with RG_REL_CAP_REPLICAS. Released with release. */
+    int (*acquire_read)(rg_rel *db, rg_rel_conn **out);
     void (*release)(rg_rel *db, rg_rel_conn *c);
     /* write=true takes the write lock at once (BEGIN IMMEDIATE). */
     int (*begin)(rg_rel_conn *c, bool write);
     int (*commit)(rg_rel_conn *c);
     int (*rollback)(rg_rel_conn *c);
     /* Runs the named statement. Returns rows changed by a write or rows
-     * returned by a read (>= 0), or RG_E*. When out
-     * is not NULL it receives the result rows (caller frees). A unique-key
-     * violation is RG_ECONFLICT; a store that cannot be reached RG_EUNAVAIL. */
+     * returned by a read (>= 0), or RG_E*. When out is not NULL it receives
+     * the result rows (caller frees). A unique-key violation is
+     * RG_ECONFLICT; a store that cannot be reached RG_EUNAVAIL. */
     int (*query)(rg_rel_conn *c, const char *name, const rg_param *params, int n, rg_rows **out);
     /* Runs a script of several statements (migrations). */
     int (*exec_script)(rg_rel_conn *c, const char *sql);
     /* 0 when the store answers. */
     int (*ping)(rg_rel *db);
-    /* Version 2. A connection for reads that may lag behind the primary (a
-     * read replica); NULL when the adapter has none. Released with release. */
-    int (*acquire_read)(rg_rel *db, rg_rel_conn **out);
 };
 
 /* The wrappers the domain calls. */
@@ -85,15 +100,20 @@ typedef struct rg_relational {
     rg_rel *db;
 } rg_relational;
 
+/* Opens the adapter ops (NULL: the one serving url's scheme) after checking
+ * it against this port. *out belongs to the caller (rg_rel_close). */
+int rg_rel_open(rg_relational *out, const struct rg_rel_ops *ops, const char *url,
+                const rg_store_options *opts);
+void rg_rel_close(rg_relational *r);
 int rg_rel_acquire(rg_relational *r, rg_rel_conn **out);
-/* A connection for a read that may be served by a replica: discovery,
- * lists, stats. Never for capacity or money decisions. It is the primary
- * while the calling thread reads its own writes (rg_rel_read_primary). */
+/* A connection for a read that a replica may serve: discovery, lists,
+ * stats. Never for capacity or money decisions, nor for a caller that must
+ * read its own writes (take rg_rel_acquire then). The primary's when the
+ * adapter has no replicas. */
 int rg_rel_acquire_read(rg_relational *r, rg_rel_conn **out);
 /* Sets, for the calling thread, whether reads must see its own writes. */
 void rg_rel_read_primary(bool on);
-/* Whether the calling thread reads its own writes now (caches filled from a
- * replica are then skipped too). */
+/* Whether the calling thread reads its own writes now. */
 bool rg_rel_reading_own_writes(void);
 void rg_rel_release(rg_relational *r, rg_rel_conn *c);
 int rg_rel_begin(rg_relational *r, rg_rel_conn *c, bool write);
@@ -103,6 +123,10 @@ int rg_rel_query(rg_relational *r, rg_rel_conn *c, const char *name, const rg_pa
                  rg_rows **out);
 int rg_rel_exec_script(rg_relational *r, rg_rel_conn *c, const char *sql);
 int rg_rel_ping(rg_relational *r);
+
+/* Checks ops against this port: RG_REL_OPS_VERSION, every slot set, and
+ * acquire_read set exactly when RG_REL_CAP_REPLICAS is. 0 or RG_EINVAL. */
+int rg_rel_ops_check(const struct rg_rel_ops *ops);
 
 void rg_rows_free(rg_rows *rows);
 /* Cell by column name; NULL for SQL NULL or an unknown column. */

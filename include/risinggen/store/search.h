@@ -1,16 +1,31 @@
 /* The search port: ranked full-text search over events and resources. The
  * store that owns a record (relational or documents) stays its source of
- * truth; the search index is rebuilt from it by `risinggen reindex`. */
+ * truth; the search index is rebuilt from it by `risinggen reindex`.
+ *
+ * The rg_search_* wrappers check every argument before an adapter runs: a
+ * record type is [a-z]{1,RG_SEARCH_TYPE_MAX}, an id 1..RG_SEARCH_ID_MAX
+ * bytes, indexed text valid UTF-8 of at most RG_SEARCH_TEXT_MAX bytes per
+ * field; a query's text at most RG_SEARCH_QUERY_MAX bytes of UTF-8, at most
+ * RG_SEARCH_TYPES_MAX types, a limit 1..RG_SEARCH_LIMIT_MAX. */
 #ifndef RISINGGEN_SEARCH_H
 #define RISINGGEN_SEARCH_H
 
 #include <stdint.h>
 
-#define RG_SEARCH_OPS_VERSION 1
+#include "risinggen/store/options.h"
+
+#define RG_SEARCH_OPS_VERSION 2
+
+#define RG_SEARCH_TYPE_MAX  15 /* bytes, without the NUL (rg_search_hit.type) */
+#define RG_SEARCH_ID_MAX    31 /* bytes, without the NUL (rg_search_hit.id) */
+#define RG_SEARCH_TEXT_MAX  (256 * 1024)
+#define RG_SEARCH_QUERY_MAX 1024
+#define RG_SEARCH_TYPES_MAX 16
+#define RG_SEARCH_LIMIT_MAX 1000
 
 enum rg_search_caps {
-    RG_SEARCH_CAP_HIGHLIGHT = 1u << 0,
-    RG_SEARCH_CAP_PREFIX = 1u << 1,
+    RG_SEARCH_CAP_HIGHLIGHT = 1u << 0, /* hits carry a highlight */
+    RG_SEARCH_CAP_PREFIX = 1u << 1,    /* the last word matches as a prefix */
 };
 
 typedef struct rg_search rg_search;
@@ -35,7 +50,7 @@ struct rg_search_ops {
     int version;
     unsigned caps;
     const char *scheme;
-    int (*open)(rg_search **out, const char *url);
+    int (*open)(rg_search **out, const char *url, const rg_store_options *opts);
     void (*close)(rg_search *s);
     /* Inserts or replaces the record (type, id). */
     int (*upsert)(rg_search *s, const rg_search_doc *doc);
@@ -53,12 +68,19 @@ typedef struct rg_search_port {
     rg_search *s;
 } rg_search_port;
 
+/* Opens the adapter ops (NULL: the one serving url's scheme) after checking
+ * it against this port. *out belongs to the caller (rg_search_close). */
+int rg_search_open(rg_search_port *out, const struct rg_search_ops *ops, const char *url,
+                   const rg_store_options *opts);
+void rg_search_close(rg_search_port *p);
 int rg_search_upsert(rg_search_port *p, const rg_search_doc *doc);
 int rg_search_remove(rg_search_port *p, const char *type, const char *id);
 int rg_search_query(rg_search_port *p, const char *q, const char *const *types, int ntypes,
                     int limit, rg_search_hit **out, int *nout);
 int rg_search_ping(rg_search_port *p);
 void rg_search_hits_free(rg_search_hit *hits, int n);
+/* Checks ops against this port (version, slots). 0 or RG_EINVAL. */
+int rg_search_ops_check(const struct rg_search_ops *ops);
 
 extern const struct rg_search_ops rg_sqlite_search_ops;
 

@@ -27,7 +27,6 @@
 #define NSTRIPES        16 /* power of two */
 #define STRIPE_SHIFT    60 /* top 4 bits of the hash pick the stripe */
 #define BUCKETS_MIN     64
-#define KEY_MAX         4096
 #define DEFAULT_MB      32
 #define MAX_MB          (1 << 20)
 #define SWEEP_BUCKETS   2  /* buckets checked for expired entries per write */
@@ -225,16 +224,6 @@ static struct stripe *stripe_of(rg_cache *c, uint64_t hash)
     return &c->stripes[(hash >> STRIPE_SHIFT) & (NSTRIPES - 1)];
 }
 
-static int check_key(const char *key, size_t *klen)
-{
-    if (!key || !*key)
-        return rg_error_set(RG_EINVAL, "empty cache key");
-    *klen = strnlen(key, KEY_MAX + 1);
-    if (*klen > KEY_MAX)
-        return rg_error_set(RG_EINVAL, "cache key too long");
-    return 0;
-}
-
 /* "memory:", "memory://", optionally followed by "?max_mb=N" (1 ≤ N ≤ 2^20). */
 static int parse_url(const char *url, size_t *max_bytes)
 {
@@ -275,8 +264,9 @@ static int parse_url(const char *url, size_t *max_bytes)
 }
 
 /* *out belongs to the caller (cache_close). */
-static int cache_open(rg_cache **out, const char *url)
+static int cache_open(rg_cache **out, const char *url, const rg_store_options *opts)
 {
+    (void)opts; /* nothing to pool: the cache is this process's memory */
     *out = NULL;
     size_t max_bytes;
     int rc = parse_url(url, &max_bytes);
@@ -327,10 +317,7 @@ static void cache_close(rg_cache *c)
 static int cache_get(rg_cache *c, const char *key, char **out, size_t *len)
 {
     *out = NULL;
-    size_t klen = 0;
-    int rc = check_key(key, &klen);
-    if (rc < 0)
-        return rc;
+    size_t klen = strlen(key);
     uint64_t h = key_hash(c, key, klen);
     struct stripe *s = stripe_of(c, h);
     int64_t now = mono_ms();
@@ -368,12 +355,7 @@ static int cache_get(rg_cache *c, const char *key, char **out, size_t *len)
  * any older value under key is dropped. */
 static int cache_set(rg_cache *c, const char *key, const char *val, size_t len, int64_t ttl_ms)
 {
-    size_t klen = 0;
-    int rc = check_key(key, &klen);
-    if (rc < 0)
-        return rc;
-    if (ttl_ms < 0 || (len && !val))
-        return rg_error_set(RG_EINVAL, "invalid cache value or ttl");
+    size_t klen = strlen(key);
     uint64_t h = key_hash(c, key, klen);
     struct stripe *s = stripe_of(c, h);
     int64_t now = mono_ms();
@@ -402,10 +384,7 @@ static int cache_set(rg_cache *c, const char *key, const char *val, size_t len, 
 /* Removes key; 0 also when it was absent. */
 static int cache_del(rg_cache *c, const char *key)
 {
-    size_t klen = 0;
-    int rc = check_key(key, &klen);
-    if (rc < 0)
-        return rc;
+    size_t klen = strlen(key);
     uint64_t h = key_hash(c, key, klen);
     struct stripe *s = stripe_of(c, h);
     struct entry *garbage = NULL;
@@ -440,12 +419,8 @@ static bool parse_counter(const char *v, size_t len, int64_t *out)
  * or the sum overflows. */
 static int cache_incr(rg_cache *c, const char *key, int64_t by, int64_t ttl_ms, int64_t *out)
 {
-    size_t klen = 0;
-    int rc = check_key(key, &klen);
-    if (rc < 0)
-        return rc;
-    if (ttl_ms < 0)
-        return rg_error_set(RG_EINVAL, "invalid ttl");
+    size_t klen = strlen(key);
+    int rc;
     uint64_t h = key_hash(c, key, klen);
     struct stripe *s = stripe_of(c, h);
     int64_t now = mono_ms();

@@ -1,63 +1,56 @@
 /* Documents port on PostgreSQL (JSONB). One table per collection,
  *   "doc_<collection>" (id TEXT COLLATE "C" PRIMARY KEY, rev BIGINT, body JSONB),
- * created at open for every collection that has a declared index and lazily
- * on first use of any other collection. Ids compare byte by byte (COLLATE
- * "C"), as in the SQLite adapter, whatever the database's locale.
+ * created at open for every collection that has a declared index and on
+ * first use of any other collection. Ids compare byte by byte (COLLATE "C"),
+ * whatever the database's locale.
  *
- * The value at a path is the expression
- *   NULLIF(body #> '{"a","b"}', 'null'::jsonb)
- * so that a missing field and a JSON null are both SQL NULL, as
- * json_extract makes them in SQLite. Each declared index is a btree on that
- * expression, NULLS FIRST (a forward scan serves ascending order with
- * documents without a value first, a backward scan descending order with
- * them last); a non-unique one also holds id, the tie-break of every sort.
- * Filters, sorts and keyset ranges use exactly that expression, so that
- * PostgreSQL uses the index.
+ * The order of risinggen/store/documents.h comes from three expressions per
+ * path, over the value v = body -> 'a' -> 'b' (member names only: "->" with
+ * a text key never indexes an array):
+ *   rank  CASE jsonb_typeof(v) WHEN 'number' THEN 1 WHEN 'string' THEN 2
+ *           WHEN 'object' THEN 3 WHEN 'array' THEN 4 WHEN 'boolean' THEN 5
+ *           ELSE 0 END                                  (0: no value)
+ *   num   the number (booleans as 1/0), else 0
+ *   txt   the string (objects and arrays as their JSONB text), else '',
+ *         COLLATE "C" so that strings compare by bytes whatever the locale.
+ * A declared index is a btree on (rank, num, txt, id); a unique one adds a
+ * unique index on (rank, num, txt) over the documents that have a value.
+ * Filters, sorts and keyset ranges are written with exactly those
+ * expressions: an equality filter is "rank = T AND num = … AND txt = …",
+ * a keyset page one row comparison "(rank, num, txt, id) > (…)", so that
+ * PostgreSQL seeks in the index.
  *
- * Collection names and paths are written into SQL text, so they are checked
- * against strict patterns first ([a-z_]{1,32} and [A-Za-z0-9_.]{1,64}, path
- * segments quoted in the array literal); every value is a parameter.
- * Statements are prepared once per connection under a name derived from a
- * hash of their text (pg_common keeps the names).
+ * Collection names and paths are written into SQL text; the port's wrappers
+ * have checked them against strict patterns, and every value is a
+ * parameter. Statements are prepared once per connection under a name
+ * derived from a hash of their text (pg_common keeps the names).
  *
- * What differs from the SQLite adapter, for callers:
- * - JSONB cannot hold U+0000 in a string: such a document is refused with
- *   RG_EVALIDATION (caps lack RG_DOC_CAP_NUL_IN_STRINGS).
- * - Key order inside a document is not kept (JSONB orders keys). A real
- *   number of magnitude >= 1e17 comes back as an integer when it fits in 64
- *   bits (JSONB keeps numeric values, not the double's written form).
- * - Sorting across JSON types follows JSONB (string < number < boolean <
- *   array < object), not SQLite's (number < text); strings sort by the
- *   database's collation (use a C or C.UTF-8 database for byte order).
- *   Equality and less-than match only values of the filter's JSON type
- *   (a boolean is not the number 1).
- * - Ids, text filter values and keyset values must be valid UTF-8
- *   (RG_EINVAL otherwise). A path segment of digits also indexes an array
- *   ("tags.0" is the first tag); in SQLite it only names a member "0".
+ * What differs from the SQLite adapter, for callers (within the contract):
+ * - JSONB cannot hold U+0000 in a string: the adapter lacks
+ *   RG_DOC_CAP_NUL_IN_STRINGS, so the wrappers refuse such documents.
+ * - A real number of magnitude >= 1e17 comes back as an integer when it
+ *   fits in 64 bits (JSONB keeps numeric values, not the double's form).
+ * - Objects and arrays as sort values order by their JSONB text.
  *
- * Threads: one connection per thread from the pg_common pool; every write
- * is one autocommit statement. Reads (get, find) and remove are run once
- * more when the connection turned out to be lost, so a server restart costs
- * idle threads nothing; other writes report RG_EUNAVAIL and the next call
- * reconnects. rg_pg_doc_ops.close must not run while another thread still
- * uses the store. */
+ * Connections come from the bounded pg_common pool, one per operation;
+ * every write is one autocommit statement. Reads (get, find) and remove are
+ * run once more on a new connection when the first turned out to be lost,
+ * so a server restart costs idle connections nothing; other writes report
+ * RG_EUNAVAIL. */
 #include "pg_common.h"
-#include "risinggen/store/documents.h"
-#include "risinggen/base/error.h"
 #include "risinggen/base/alloc.h"
 #include "risinggen/base/buf.h"
+#include "risinggen/base/error.h"
 #include "risinggen/base/log.h"
+#include "risinggen/store/documents.h"
 
 #include <errno.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define ID_MAX       512
-#define FILTERS_MAX  16
-#define PARAMS_MAX   (FILTERS_MAX + 4)
+#define PARAMS_MAX   (2 * RG_DOC_FILTERS_MAX + 8)
 #define DDL_ATTEMPTS 5
 
 struct rg_docs {
@@ -67,68 +60,71 @@ struct rg_docs {
     int ncolls, capcolls;
 };
 
-/* ---- names and values ---- */
+/* ---- expressions ---- */
 
-static bool valid_collection(const char *s)
+/* The value at path: body -> 'a' -> 'b'. */
+static void put_v(rg_buf *b, const char *path)
 {
-    return rg_doc_collection_valid(s);
-}
-
-static bool valid_path(const char *s)
-{
-    return rg_doc_path_valid(s);
-}
-
-/* Well-formed UTF-8 (PostgreSQL refuses anything else in a text value). */
-static bool valid_utf8(const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        unsigned c = *p;
-        int more;
-        unsigned min;
-        if (c < 0x80) {
-            p++;
-            continue;
-        } else if ((c & 0xE0) == 0xC0) {
-            more = 1, min = 0x80, c &= 0x1F;
-        } else if ((c & 0xF0) == 0xE0) {
-            more = 2, min = 0x800, c &= 0x0F;
-        } else if ((c & 0xF8) == 0xF0) {
-            more = 3, min = 0x10000, c &= 0x07;
-        } else {
-            return false;
-        }
-        p++;
-        for (int i = 0; i < more; i++, p++) {
-            if ((*p & 0xC0) != 0x80)
-                return false;
-            c = (c << 6) | (*p & 0x3F);
-        }
-        if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
-            return false;
+    rg_buf_puts(b, "(body");
+    for (const char *p = path; *p;) {
+        size_t n = strcspn(p, ".");
+        rg_buf_printf(b, " -> '%.*s'", (int)n, p);
+        p += n + (p[n] == '.');
     }
-    return true;
+    rg_buf_puts(b, ")");
 }
 
-static bool valid_id(const char *id)
+static void put_rank(rg_buf *b, const char *path)
 {
-    return id && *id && strlen(id) <= ID_MAX && valid_utf8(id);
+    rg_buf_puts(b, "(CASE jsonb_typeof(");
+    put_v(b, path);
+    rg_buf_puts(b, ") WHEN 'number' THEN 1 WHEN 'string' THEN 2 WHEN 'object' THEN 3 "
+                   "WHEN 'array' THEN 4 WHEN 'boolean' THEN 5 ELSE 0 END)");
 }
 
-/* Appends the indexed expression for path:
- * NULLIF(body #> '{"a","b"}', 'null'::jsonb). Segments are quoted so that a
- * segment such as "null" is a key, not an SQL NULL in the array literal. */
-static void put_expr(rg_buf *b, const char *path)
+static void put_num(rg_buf *b, const char *path)
 {
-    rg_buf_puts(b, "NULLIF(body #> '{\"");
-    for (const char *p = path; *p; p++) {
-        if (*p == '.')
-            rg_buf_puts(b, "\",\"");
-        else
-            rg_buf_put(b, p, 1);
+    rg_buf_puts(b, "(CASE jsonb_typeof(");
+    put_v(b, path);
+    rg_buf_puts(b, ") WHEN 'number' THEN ");
+    put_v(b, path);
+    rg_buf_puts(b, "::numeric WHEN 'boolean' THEN CASE WHEN ");
+    put_v(b, path);
+    rg_buf_puts(b, "::boolean THEN 1 ELSE 0 END ELSE 0 END)");
+}
+
+static void put_txt(rg_buf *b, const char *path)
+{
+    rg_buf_puts(b, "((CASE jsonb_typeof(");
+    put_v(b, path);
+    rg_buf_puts(b, ") WHEN 'string' THEN ");
+    put_v(b, path);
+    rg_buf_puts(b, " #>> '{}' WHEN 'object' THEN ");
+    put_v(b, path);
+    rg_buf_puts(b, "::text WHEN 'array' THEN ");
+    put_v(b, path);
+    rg_buf_puts(b, "::text ELSE '' END) COLLATE \"C\")");
+}
+
+/* The rank of a JSON value as the rank expression computes it. */
+static int rank_of(json_t *v)
+{
+    switch (v ? json_typeof(v) : JSON_NULL) {
+    case JSON_INTEGER:
+    case JSON_REAL:
+        return 1;
+    case JSON_STRING:
+        return 2;
+    case JSON_OBJECT:
+        return 3;
+    case JSON_ARRAY:
+        return 4;
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return 5;
+    default:
+        return 0;
     }
-    rg_buf_puts(b, "\"}', 'null'::jsonb)");
 }
 
 /* 64-bit FNV-1a of s. */
@@ -150,7 +146,7 @@ struct query {
     const char *values[PARAMS_MAX];
     char ints[PARAMS_MAX][24];
     int n;
-    char *owned; /* a malloc'd parameter (the keyset value), or NULL */
+    char *owned[2]; /* malloc'd parameters (the keyset value), or NULL */
 };
 
 /* Adds a text parameter (borrowed) and returns its number. */
@@ -180,8 +176,9 @@ static int run(struct rg__pg_conn *c, const char *sql, int n, const char *const 
 static void query_free(struct query *q)
 {
     rg_buf_free(&q->sql);
-    free(q->owned);
-    q->owned = NULL;
+    free(q->owned[0]);
+    free(q->owned[1]);
+    q->owned[0] = q->owned[1] = NULL;
 }
 
 /* Runs q and frees it. */
@@ -234,30 +231,55 @@ static int create_table(struct rg__pg_conn *c, const char *coll)
     return run_ddl(c, sql, "documents create table");
 }
 
-/* Index names: ix_<collection>_<path, dots as _>, cut to fit PostgreSQL's 63
- * bytes, then a hash of what the index is (so that "a.b" and "a_b", long
- * paths cut alike, or an index turned unique never share a name). */
-static void index_name(const rg_doc_index *ix, char out[64])
+/* Index names: <kind>_<collection>_<path, dots as _>, cut to fit PostgreSQL's
+ * 63 bytes, then a hash of what the index is (so that "a.b" and "a_b", long
+ * paths cut alike, or an index turned unique never share a name). version
+ * "v1" is the layout before type ranks, on the JSONB value alone. */
+static void index_name(const rg_doc_index *ix, const char *kind, const char *version, char out[64])
 {
     char what[160];
-    snprintf(what, sizeof what, "%s|%s|%s|v1", ix->collection, ix->path,
-             ix->unique ? "unique" : "id");
-    int len = snprintf(out, 64, "ix_%s_", ix->collection);
+    snprintf(what, sizeof what, "%s|%s|%s|%s", ix->collection, ix->path,
+             ix->unique ? "unique" : "id", version);
+    int len = snprintf(out, 64, "%s_%s_", kind, ix->collection);
     for (const char *p = ix->path; *p && len < 54; p++)
         out[len++] = *p == '.' ? '_' : *p;
     snprintf(out + len, (size_t)(64 - len), "_%08x", (unsigned)(fnv1a(what) & 0xffffffffu));
 }
 
+static void put_key(rg_buf *b, const char *path)
+{
+    put_rank(b, path);
+    rg_buf_puts(b, ", ");
+    put_num(b, path);
+    rg_buf_puts(b, ", ");
+    put_txt(b, path);
+}
+
 static int create_index(struct rg__pg_conn *c, const rg_doc_index *ix)
 {
     char name[64];
-    index_name(ix, name);
+    index_name(ix, "ix", "v1", name);
     rg_buf b = {0};
-    rg_buf_printf(&b, "CREATE %sINDEX IF NOT EXISTS \"%s\" ON \"doc_%s\" ((",
-                  ix->unique ? "UNIQUE " : "", name, ix->collection);
-    put_expr(&b, ix->path);
-    rg_buf_puts(&b, ix->unique ? ") NULLS FIRST)" : ") NULLS FIRST, id)");
-    int rc = run_ddl(c, b.data, "documents create index");
+    rg_buf_printf(&b, "DROP INDEX IF EXISTS \"%s\"", name);
+    int rc = run_ddl(c, b.data, "documents drop index");
+    b.len = 0;
+    index_name(ix, "ik", "v2", name);
+    rg_buf_printf(&b, "CREATE INDEX IF NOT EXISTS \"%s\" ON \"doc_%s\" (", name, ix->collection);
+    put_key(&b, ix->path);
+    rg_buf_puts(&b, ", id)");
+    if (rc == 0)
+        rc = run_ddl(c, b.data, "documents create index");
+    if (rc == 0 && ix->unique) {
+        b.len = 0;
+        index_name(ix, "iu", "v2", name);
+        rg_buf_printf(&b, "CREATE UNIQUE INDEX IF NOT EXISTS \"%s\" ON \"doc_%s\" (", name,
+                      ix->collection);
+        put_key(&b, ix->path);
+        rg_buf_puts(&b, ") WHERE ");
+        put_rank(&b, ix->path);
+        rg_buf_puts(&b, " <> 0");
+        rc = run_ddl(c, b.data, "documents create index");
+    }
     if (rc < 0) /* e.g. a unique index over documents that already collide */
         rg_err("documents: cannot create the index on %s.%s", ix->collection, ix->path);
     rg_buf_free(&b);
@@ -281,10 +303,7 @@ static void remember_collection(struct rg_docs *d, const char *coll)
     pthread_mutex_lock(&d->lock);
     if (d->ncolls == d->capcolls) {
         d->capcolls = d->capcolls ? d->capcolls * 2 : 8;
-        char **n = realloc(d->colls, (size_t)d->capcolls * sizeof *n);
-        if (!n)
-            abort();
-        d->colls = n;
+        d->colls = rg_xrealloc(d->colls, (size_t)d->capcolls * sizeof *d->colls);
     }
     d->colls[d->ncolls++] = rg_xstrdup(coll);
     pthread_mutex_unlock(&d->lock);
@@ -301,20 +320,22 @@ static int ensure_collection(struct rg_docs *d, struct rg__pg_conn *c, const cha
     return rc;
 }
 
-/* The calling thread's connection for an operation on coll: checks the name
- * and ensures the table. Borrowed. */
+/* A connection for an operation on coll, with its table ensured; given back
+ * with rg__pg_put. */
 static int begin_op(struct rg_docs *d, const char *coll, struct rg__pg_conn **out)
 {
-    if (!valid_collection(coll))
-        return rg_error_set(RG_EINVAL, "invalid collection name");
-    int rc = rg__pg_conn(&d->pool, out);
+    int rc = rg__pg_get(&d->pool, out);
     if (rc < 0)
         return rc;
-    return ensure_collection(d, *out, coll);
+    if ((rc = ensure_collection(d, *out, coll)) < 0) {
+        rg__pg_put(*out);
+        *out = NULL;
+    }
+    return rc;
 }
 
-/* True when an operation failed because the connection was lost (it has
- * been dropped, so running an idempotent operation again reconnects). */
+/* True when an operation failed because the connection was lost: running an
+ * idempotent operation again takes a new one. */
 static bool retry_lost(int rc, const struct rg__pg_conn *c, int attempt)
 {
     return rc == RG_EUNAVAIL && c && !c->conn && attempt == 0;
@@ -341,32 +362,25 @@ static int ensure_indexes(struct rg_docs *d, const rg_doc_index *indexes, int n)
     if (n == 0)
         return 0;
     struct rg__pg_conn *c;
-    int rc = rg__pg_conn(&d->pool, &c);
+    int rc = rg__pg_get(&d->pool, &c);
     for (int i = 0; i < n && rc == 0; i++) {
         rc = ensure_collection(d, c, indexes[i].collection);
         if (rc == 0)
             rc = create_index(c, &indexes[i]);
     }
+    rg__pg_put(c);
     return rc;
 }
 
 /* Opens the store at a "postgresql://…" (or "postgres://…") url and ensures
- * the declared indexes. *out belongs to the caller (docs_close). indexes are
- * borrowed. */
-static int docs_open(rg_docs **out, const char *url, const rg_doc_index *indexes, int nindexes)
+ * the declared indexes. *out belongs to the caller (docs_close). */
+static int docs_open(rg_docs **out, const char *url, const rg_store_options *opts,
+                     const rg_doc_index *indexes, int nindexes)
 {
     *out = NULL;
-    if (nindexes < 0 || (nindexes > 0 && !indexes))
-        return rg_error_set(RG_EINVAL, "invalid index list");
-    for (int i = 0; i < nindexes; i++) {
-        if (!valid_collection(indexes[i].collection))
-            return rg_error_set(RG_EINVAL, "invalid collection name in index %d", i);
-        if (!valid_path(indexes[i].path))
-            return rg_error_set(RG_EINVAL, "invalid path in index %d", i);
-    }
     struct rg_docs *d = rg_xcalloc(1, sizeof *d);
-    int rc = rg__pg_pool_open(&d->pool, url,
-                              "rg_pool_connections{store=\"documents\",adapter=\"postgresql\"}");
+    int rc = rg__pg_pool_open(&d->pool, url, opts, "store=\"documents\",adapter=\"postgresql\"", 0,
+                              true);
     if (rc < 0) {
         free(d);
         return rc;
@@ -382,36 +396,11 @@ static int docs_open(rg_docs **out, const char *url, const rg_doc_index *indexes
 
 /* ---- single documents ---- */
 
-/* True when the compact JSON text s holds an escaped U+0000 (JSON text has
- * a backslash only inside strings, always starting an escape). */
-static bool has_nul_escape(const char *s)
-{
-    for (; *s; s++)
-        if (*s == '\\') {
-            if (s[1] == 'u' && strncmp(s + 2, "0000", 4) == 0)
-                return true;
-            if (s[1])
-                s++;
-        }
-    return false;
-}
-
-/* The compact JSON text of doc (an object), malloc'd. */
+/* The compact JSON text of doc, malloc'd. */
 static int dump_doc(json_t *doc, char **out)
 {
-    *out = NULL;
-    if (!json_is_object(doc))
-        return rg_error_set(RG_EINVAL, "a document must be a JSON object");
-    char *s = json_dumps(doc, JSON_COMPACT);
-    if (!s)
-        return rg_error_set(RG_EINVAL, "the document cannot be encoded");
-    if (has_nul_escape(s)) {
-        free(s);
-        return rg_error_set(RG_EVALIDATION,
-                            "text in a document cannot contain the NUL character (\\u0000)");
-    }
-    *out = s;
-    return 0;
+    *out = json_dumps(doc, JSON_COMPACT);
+    return *out ? 0 : rg_error_set(RG_EINVAL, "the document cannot be encoded");
 }
 
 /* JSONB writes numbers without an exponent, so a large real (1e20) comes
@@ -482,54 +471,53 @@ static int load_body(const char *text, int len, json_t **out)
 
 static int docs_insert(rg_docs *d, const char *coll, const char *id, json_t *doc)
 {
-    if (!valid_id(id))
-        return rg_error_set(RG_EINVAL, "invalid document id");
-    struct rg__pg_conn *c;
-    int rc = begin_op(d, coll, &c);
+    char *body;
+    int rc = dump_doc(doc, &body);
     if (rc < 0)
         return rc;
-    char *body;
-    if ((rc = dump_doc(doc, &body)) < 0)
-        return rc;
-    char sql[128];
-    snprintf(sql, sizeof sql, "INSERT INTO \"doc_%s\" (id, rev, body) VALUES ($1, 1, $2::jsonb)",
-             coll);
-    const char *values[] = {id, body};
-    rc = run(c, sql, 2, values, NULL);
+    struct rg__pg_conn *c;
+    if ((rc = begin_op(d, coll, &c)) == 0) {
+        char sql[128];
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO \"doc_%s\" (id, rev, body) VALUES ($1, 1, $2::jsonb)", coll);
+        const char *values[] = {id, body};
+        rc = run(c, sql, 2, values, NULL);
+        rg__pg_put(c);
+    }
     free(body);
     return rc < 0 ? rc : 0;
 }
 
 static int get_once(struct rg_docs *d, const char *coll, const char *id, json_t **out, int64_t *rev,
-                    struct rg__pg_conn **cp)
+                    bool *lost)
 {
-    int rc = begin_op(d, coll, cp);
+    struct rg__pg_conn *c;
+    int rc = begin_op(d, coll, &c);
     if (rc < 0)
         return rc;
     char sql[96];
     snprintf(sql, sizeof sql, "SELECT rev, body FROM \"doc_%s\" WHERE id = $1", coll);
     PGresult *res;
-    if ((rc = run(*cp, sql, 1, &id, &res)) < 0)
-        return rc;
-    if (PQntuples(res) == 0) {
-        rc = rg_error_set(RG_ENOTFOUND, "no such document");
-    } else if ((rc = load_body(PQgetvalue(res, 0, 1), PQgetlength(res, 0, 1), out)) == 0 && rev) {
-        *rev = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    if ((rc = run(c, sql, 1, &id, &res)) >= 0) {
+        if (PQntuples(res) == 0)
+            rc = rg_error_set(RG_ENOTFOUND, "no such document");
+        else if ((rc = load_body(PQgetvalue(res, 0, 1), PQgetlength(res, 0, 1), out)) == 0 && rev)
+            *rev = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        PQclear(res);
     }
-    PQclear(res);
+    *lost = !c->conn;
+    rg__pg_put(c);
     return rc;
 }
 
 static int docs_get(rg_docs *d, const char *coll, const char *id, json_t **out, int64_t *rev)
 {
     *out = NULL;
-    if (!valid_id(id))
-        return rg_error_set(RG_EINVAL, "invalid document id");
     int rc = 0;
     for (int attempt = 0; attempt < 2; attempt++) {
-        struct rg__pg_conn *c = NULL;
-        rc = get_once(d, coll, id, out, rev, &c);
-        if (!retry_lost(rc, c, attempt))
+        bool lost = false;
+        rc = get_once(d, coll, id, out, rev, &lost);
+        if (!(rc == RG_EUNAVAIL && lost && attempt == 0))
             break;
     }
     return rc;
@@ -538,17 +526,15 @@ static int docs_get(rg_docs *d, const char *coll, const char *id, json_t **out, 
 static int docs_replace(rg_docs *d, const char *coll, const char *id, json_t *doc,
                         int64_t expect_rev)
 {
-    if (!valid_id(id))
-        return rg_error_set(RG_EINVAL, "invalid document id");
-    if (expect_rev < 0)
-        return rg_error_set(RG_EINVAL, "invalid revision");
-    struct rg__pg_conn *c;
-    int rc = begin_op(d, coll, &c);
+    char *body;
+    int rc = dump_doc(doc, &body);
     if (rc < 0)
         return rc;
-    char *body;
-    if ((rc = dump_doc(doc, &body)) < 0)
+    struct rg__pg_conn *c;
+    if ((rc = begin_op(d, coll, &c)) < 0) {
+        free(body);
         return rc;
+    }
     char sql[192];
     snprintf(sql, sizeof sql,
              "UPDATE \"doc_%s\" SET body = $2::jsonb, rev = rev + 1 "
@@ -559,21 +545,21 @@ static int docs_replace(rg_docs *d, const char *coll, const char *id, json_t *do
     const char *values[] = {id, body, revs};
     rc = run(c, sql, 3, values, NULL);
     free(body);
-    if (rc != 0)
-        return rc < 0 ? rc : 0;
-    /* No row changed: the document is gone, or (only with expect_rev) another
-     * write came first. Read committed: this sees the latest commit. */
-    snprintf(sql, sizeof sql, "SELECT 1 FROM \"doc_%s\" WHERE id = $1", coll);
-    if ((rc = run(c, sql, 1, &id, NULL)) < 0)
-        return rc;
-    return rc > 0 ? rg_error_set(RG_ESTALE, "the document was changed by another request")
-                  : rg_error_set(RG_ENOTFOUND, "no such document");
+    if (rc == 0) {
+        /* No row changed: the document is gone, or (only with expect_rev)
+         * another write came first. Read committed: this sees the latest
+         * commit. */
+        snprintf(sql, sizeof sql, "SELECT 1 FROM \"doc_%s\" WHERE id = $1", coll);
+        if ((rc = run(c, sql, 1, &id, NULL)) >= 0)
+            rc = rc > 0 ? rg_error_set(RG_ESTALE, "the document was changed by another request")
+                        : rg_error_set(RG_ENOTFOUND, "no such document");
+    }
+    rg__pg_put(c);
+    return rc < 0 ? rc : 0;
 }
 
 static int docs_remove(rg_docs *d, const char *coll, const char *id)
 {
-    if (!valid_id(id))
-        return rg_error_set(RG_EINVAL, "invalid document id");
     int rc = 0;
     for (int attempt = 0; attempt < 2; attempt++) {
         struct rg__pg_conn *c = NULL;
@@ -582,7 +568,9 @@ static int docs_remove(rg_docs *d, const char *coll, const char *id)
         char sql[96];
         snprintf(sql, sizeof sql, "DELETE FROM \"doc_%s\" WHERE id = $1", coll);
         rc = run(c, sql, 1, &id, NULL);
-        if (!retry_lost(rc, c, attempt))
+        bool again = retry_lost(rc, c, attempt);
+        rg__pg_put(c);
+        if (!again)
             break;
     }
     return rc < 0 ? rc : 0;
@@ -590,230 +578,112 @@ static int docs_remove(rg_docs *d, const char *coll, const char *id)
 
 /* ---- queries ---- */
 
-static int check_filters(const rg_doc_filter *filters, int n)
-{
-    if (n < 0 || n > FILTERS_MAX || (n > 0 && !filters))
-        return rg_error_set(RG_EINVAL, "invalid filters");
-    for (int i = 0; i < n; i++) {
-        if (!valid_path(filters[i].path))
-            return rg_error_set(RG_EINVAL, "invalid filter path");
-        if (!filters[i].is_int && filters[i].value && !valid_utf8(filters[i].value))
-            return rg_error_set(RG_EINVAL, "invalid filter value");
-    }
-    return 0;
-}
-
-/* Appends " AND <condition>" per filter to b, adding parameters to q:
- * equality with the JSON value (text or number), IS NULL for a text equality
- * without a value; "less than" only among values of the filter's JSON type
- * (in JSONB every string sorts before every number). */
+/* Appends " AND <condition>" per filter to b, adding parameters to q: a
+ * typed equality or less-than on (rank, num, txt). */
 static void put_filters(rg_buf *b, struct query *q, const rg_doc_filter *filters, int n)
 {
     for (int i = 0; i < n; i++) {
         const rg_doc_filter *f = &filters[i];
         rg_buf_puts(b, " AND ");
-        if (!f->is_int && !f->value) {
+        if (!f->is_int && !f->value) { /* no value: never less than anything */
             if (f->less_than) {
                 rg_buf_puts(b, "FALSE");
             } else {
-                put_expr(b, f->path);
-                rg_buf_puts(b, " IS NULL");
+                put_rank(b, f->path);
+                rg_buf_puts(b, " = 0");
             }
             continue;
         }
-        put_expr(b, f->path);
-        int p = f->is_int ? q_int(q, f->ival) : q_text(q, f->value);
-        rg_buf_printf(b, " %s to_jsonb($%d::%s)", f->less_than ? "<" : "=", p,
-                      f->is_int ? "bigint" : "text");
-        if (f->less_than && f->is_int) {
-            rg_buf_puts(b, " AND jsonb_typeof(");
-            put_expr(b, f->path);
-            rg_buf_puts(b, ") = 'number'");
+        const char *op = f->less_than ? "<" : "=";
+        put_rank(b, f->path);
+        if (f->is_int) {
+            rg_buf_puts(b, " = 1 AND ");
+            put_num(b, f->path);
+            rg_buf_printf(b, " %s $%d::numeric", op, q_int(q, f->ival));
+        } else {
+            rg_buf_puts(b, " = 2 AND ");
+            put_num(b, f->path);
+            rg_buf_puts(b, " = 0 AND ");
+            put_txt(b, f->path);
+            rg_buf_printf(b, " %s ($%d::text COLLATE \"C\")", op, q_text(q, f->value));
         }
     }
 }
 
-static bool parse_int(const char *s, int64_t *out)
+/* The num and txt parameters of a keyset value, as the expressions hold
+ * it; *owned receives text to free. */
+static void key_params(struct query *q, json_t *v, int *p_num, int *p_txt)
 {
-    if (!*s || (*s != '-' && (*s < '0' || *s > '9')))
-        return false;
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || *end)
-        return false;
-    *out = v;
-    return true;
-}
-
-static bool parse_real(const char *s, double *out)
-{
-    if (!*s || (*s != '-' && *s != '.' && (*s < '0' || *s > '9')))
-        return false;
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || *end || !isfinite(v))
-        return false;
-    *out = v;
-    return true;
-}
-
-struct find_args {
-    const char *coll;
-    const rg_doc_filter *filters;
-    int nfilters;
-    const char *sort_path;
-    bool desc;
-    const char *after_value, *after_id;
-    int limit;
-};
-
-/* The keyset value as JSON text (malloc'd), of the JSON type that sort_path
- * has in the after_id document when it still exists, else as the literal
- * looks (a number, or else a string), as the SQLite adapter binds it. */
-static int key_json(struct rg__pg_conn *c, const struct find_args *a, char **out)
-{
-    *out = NULL;
-    if (!valid_utf8(a->after_value))
-        return rg_error_set(RG_EINVAL, "invalid keyset value");
-    rg_buf b = {0};
-    rg_buf_puts(&b, "SELECT jsonb_typeof(");
-    put_expr(&b, a->sort_path);
-    rg_buf_printf(&b, ") FROM \"doc_%s\" WHERE id = $1", a->coll);
-    PGresult *res;
-    int rc = run(c, b.data, 1, &a->after_id, &res);
-    rg_buf_free(&b);
-    if (rc < 0)
-        return rc;
-    char type[16] = "";
-    if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
-        snprintf(type, sizeof type, "%s", PQgetvalue(res, 0, 0));
-    PQclear(res);
-
-    const char *v = a->after_value;
-    int64_t i;
-    double r;
-    char num[40];
-    json_t *j = NULL;
-    if (strcmp(type, "string") == 0) {
-        j = json_string(v);
-    } else if (strcmp(type, "boolean") == 0 && (!strcmp(v, "true") || !strcmp(v, "false"))) {
-        j = json_boolean(v[0] == 't');
-    } else if (strcmp(type, "object") == 0 || strcmp(type, "array") == 0) {
-        j = json_loads(v, JSON_DECODE_ANY, NULL);
-        if (!json_is_object(j) && !json_is_array(j)) {
-            json_decref(j);
-            j = NULL;
-        }
+    char *num = NULL, *txt = NULL;
+    switch (v ? json_typeof(v) : JSON_NULL) {
+    case JSON_INTEGER:
+    case JSON_REAL:
+        num = json_dumps(v, JSON_ENCODE_ANY);
+        break;
+    case JSON_TRUE:
+        num = rg_xstrdup("1");
+        break;
+    case JSON_STRING:
+        txt = rg_xstrndup(json_string_value(v), json_string_length(v));
+        break;
+    case JSON_OBJECT:
+    case JSON_ARRAY:
+        /* given as JSON; the statement turns it into JSONB's own text,
+         * which is what the txt expression holds */
+        txt = json_dumps(v, JSON_COMPACT);
+        break;
+    default:
+        break;
     }
-    if (j) {
-        *out = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
-        json_decref(j);
-    } else if (parse_int(v, &i)) {
-        snprintf(num, sizeof num, "%lld", (long long)i);
-        *out = rg_xstrdup(num);
-    } else if (parse_real(v, &r)) {
-        snprintf(num, sizeof num, "%.17g", r);
-        *out = rg_xstrdup(num);
-    } else {
-        j = json_string(v);
-        *out = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
-        json_decref(j);
-    }
-    if (!*out)
-        return rg_error_set(RG_EINVAL, "invalid keyset value");
-    return 0;
+    if (!num)
+        num = rg_xstrdup("0");
+    if (!txt)
+        txt = rg_xstrdup("");
+    q->owned[0] = num;
+    q->owned[1] = txt;
+    *p_num = q_text(q, num);
+    *p_txt = q_text(q, txt);
 }
 
-/* Appends the order of the sort: value (documents without one first
- * ascending, last descending, as in SQLite), then id; "k" names the value
- * column of the union's outer query. */
-static void put_order(rg_buf *b, const struct find_args *a, bool outer)
+static void put_order(rg_buf *b, const rg_doc_query *a)
 {
+    const char *dir = a->desc ? " DESC" : " ASC";
     rg_buf_puts(b, " ORDER BY ");
     if (a->sort_path) {
-        if (outer)
-            rg_buf_puts(b, "k");
-        else
-            put_expr(b, a->sort_path);
-        rg_buf_puts(b, a->desc ? " DESC NULLS LAST, " : " ASC NULLS FIRST, ");
+        put_rank(b, a->sort_path);
+        rg_buf_puts(b, dir);
+        rg_buf_puts(b, ", ");
+        put_num(b, a->sort_path);
+        rg_buf_puts(b, dir);
+        rg_buf_puts(b, ", ");
+        put_txt(b, a->sort_path);
+        rg_buf_puts(b, dir);
+        rg_buf_puts(b, ", ");
     }
-    rg_buf_puts(b, a->desc ? "id DESC" : "id ASC");
+    rg_buf_printf(b, "id%s", dir);
 }
 
-/* One SELECT over the collection: the filters (where), an extra condition
- * (cond, may be NULL), the sort order and the limit. */
-static void put_select(rg_buf *b, const struct find_args *a, const char *cols, const char *where,
-                       const char *cond, int p_limit)
+/* Builds the find statement into q (free it with query_free). */
+static void build_find(const char *coll, const rg_doc_query *a, struct query *q)
 {
-    rg_buf_printf(b, "SELECT %s FROM \"doc_%s\" WHERE TRUE%s", cols, a->coll, where);
-    if (cond)
-        rg_buf_printf(b, " AND %s", cond);
-    put_order(b, a, false);
-    rg_buf_printf(b, " LIMIT $%d", p_limit);
-}
-
-/* Builds the find statement into q (free it with query_free). With a keyset
- * position on a sort path, documents without a value are a segment of their
- * own (by id); the position lies in one segment, read from there with a
- * range its index can seek to, and when the order goes on into the other
- * segment, that one is read from its start in the same statement (UNION ALL
- * of two index scans, so one snapshot). */
-static int build_find(struct rg__pg_conn *c, const struct find_args *a, struct query *q)
-{
-    rg_buf where = {0}, e = {0}, seg1 = {0}, seg2 = {0};
-    put_filters(&where, q, a->filters, a->nfilters);
-    const char *w = where.data ? where.data : "";
-    int rc = 0;
-    if (!a->sort_path || !a->after_id) {
-        char cond[32] = "";
-        if (a->after_id)
-            snprintf(cond, sizeof cond, "id %s $%d", a->desc ? "<" : ">", q_text(q, a->after_id));
-        int p_limit = q_int(q, a->limit);
-        put_select(&q->sql, a, "id, body", w, cond[0] ? cond : NULL, p_limit);
-        rg_buf_free(&where);
-        return 0;
+    rg_buf_printf(&q->sql, "SELECT id, body FROM \"doc_%s\" WHERE TRUE", coll);
+    put_filters(&q->sql, q, a->filters, a->nfilters);
+    const char *gt = a->desc ? "<" : ">";
+    if (a->after_id && !a->sort_path) {
+        rg_buf_printf(&q->sql, " AND id %s $%d", gt, q_text(q, a->after_id));
+    } else if (a->after_id) {
+        int p_rank = q_int(q, rank_of(a->after_value)), p_num, p_txt;
+        key_params(q, a->after_value, &p_num, &p_txt);
+        int p_id = q_text(q, a->after_id);
+        bool json_text = json_is_object(a->after_value) || json_is_array(a->after_value);
+        rg_buf_puts(&q->sql, " AND (");
+        put_key(&q->sql, a->sort_path);
+        rg_buf_printf(&q->sql,
+                      ", id) %s ($%d::int, $%d::numeric, ($%d::%s) COLLATE \"C\", $%d::text)", gt,
+                      p_rank, p_num, p_txt, json_text ? "jsonb::text" : "text", p_id);
     }
-    put_expr(&e, a->sort_path);
-    const char *lt = a->desc ? "<" : ">";
-    bool in_null = a->after_value == NULL;
-    if (in_null) {
-        int p_after = q_text(q, a->after_id);
-        rg_buf_printf(&seg1, "%s IS NULL AND id %s $%d", e.data, lt, p_after);
-        rg_buf_printf(&seg2, "%s IS NOT NULL", e.data);
-    } else {
-        if ((rc = key_json(c, a, &q->owned)) < 0)
-            goto done;
-        int p_val = q_text(q, q->owned);
-        int p_after = q_text(q, a->after_id);
-        rg_buf_printf(&seg1, "(%s, id) %s ($%d::jsonb, $%d)", e.data, lt, p_val, p_after);
-        rg_buf_printf(&seg2, "%s IS NULL", e.data);
-    }
-    int p_limit = q_int(q, a->limit);
-    /* Ascending, nothing-first: after the null segment comes the value one.
-     * Descending, nothing-last: after the value segment comes the null one. */
-    bool two = in_null ? !a->desc : a->desc;
-    if (!two) {
-        put_select(&q->sql, a, "id, body", w, seg1.data, p_limit);
-    } else {
-        rg_buf cols = {0};
-        rg_buf_printf(&cols, "id, body, %s AS k", e.data);
-        rg_buf_puts(&q->sql, "SELECT id, body FROM ((");
-        put_select(&q->sql, a, cols.data, w, seg1.data, p_limit);
-        rg_buf_puts(&q->sql, ") UNION ALL (");
-        put_select(&q->sql, a, cols.data, w, seg2.data, p_limit);
-        rg_buf_puts(&q->sql, ")) s");
-        put_order(&q->sql, a, true);
-        rg_buf_printf(&q->sql, " LIMIT $%d", p_limit);
-        rg_buf_free(&cols);
-    }
-done:
-    rg_buf_free(&where);
-    rg_buf_free(&e);
-    rg_buf_free(&seg1);
-    rg_buf_free(&seg2);
-    return rc;
+    put_order(&q->sql, a);
+    rg_buf_printf(&q->sql, " LIMIT $%d", q_int(q, a->limit));
 }
 
 /* Appends the rows (id, body) of res to arr as {"id", "doc"} objects. */
@@ -832,18 +702,19 @@ static int append_rows(PGresult *res, json_t *arr)
     return 0;
 }
 
-static int find_once(struct rg_docs *d, const struct find_args *a, json_t *arr,
-                     struct rg__pg_conn **cp)
+static int find_once(struct rg_docs *d, const char *coll, const rg_doc_query *a, json_t *arr,
+                     bool *lost)
 {
-    int rc = begin_op(d, a->coll, cp);
+    struct rg__pg_conn *c;
+    int rc = begin_op(d, coll, &c);
     if (rc < 0)
         return rc;
     struct query q = {0};
     PGresult *res = NULL;
-    if ((rc = build_find(*cp, a, &q)) == 0)
-        rc = run_query(*cp, &q, &res);
-    else
-        query_free(&q);
+    build_find(coll, a, &q);
+    rc = run_query(c, &q, &res);
+    *lost = !c->conn;
+    rg__pg_put(c);
     if (rc < 0)
         return rc;
     rc = append_rows(res, arr);
@@ -851,28 +722,17 @@ static int find_once(struct rg_docs *d, const struct find_args *a, json_t *arr,
     return rc;
 }
 
-/* Documents matching the filters in the requested order; *out is a new array
- * (json_decref) of {"id", "doc"} objects. limit must be positive. after_value
- * is taken with the JSON type that sort_path has in the after_id document
- * (so that "10" is a number or a string as stored), or as its literal looks
- * when that document is gone; NULL after_value is the position among
- * documents without a sort value. */
-static int docs_find(rg_docs *d, const char *coll, const rg_doc_filter *filters, int nfilters,
-                     const char *sort_path, bool desc, const char *after_value,
-                     const char *after_id, int limit, json_t **out)
+static int docs_find(rg_docs *d, const char *coll, const rg_doc_query *q, json_t **out)
 {
     *out = NULL;
-    int rc = rg_doc_find_args_check(filters, nfilters, sort_path, after_id, limit);
-    if (rc < 0 || (rc = check_filters(filters, nfilters)) < 0) /* and UTF-8 values */
-        return rc;
-    struct find_args a = {coll, filters, nfilters, sort_path, desc, after_value, after_id, limit};
+    int rc = 0;
     json_t *arr = NULL;
     for (int attempt = 0; attempt < 2; attempt++) {
-        struct rg__pg_conn *c = NULL;
+        bool lost = false;
         json_decref(arr);
         arr = json_array();
-        rc = find_once(d, &a, arr, &c);
-        if (!retry_lost(rc, c, attempt))
+        rc = find_once(d, coll, q, arr, &lost);
+        if (!(rc == RG_EUNAVAIL && lost && attempt == 0))
             break;
     }
     if (rc < 0) {
@@ -886,16 +746,16 @@ static int docs_find(rg_docs *d, const char *coll, const rg_doc_filter *filters,
 static int docs_remove_where(rg_docs *d, const char *coll, const rg_doc_filter *filters,
                              int nfilters)
 {
-    int rc = check_filters(filters, nfilters);
-    if (rc < 0)
-        return rc;
     struct rg__pg_conn *c;
-    if ((rc = begin_op(d, coll, &c)) < 0)
+    int rc = begin_op(d, coll, &c);
+    if (rc < 0)
         return rc;
     struct query q = {0};
     rg_buf_printf(&q.sql, "DELETE FROM \"doc_%s\" WHERE TRUE", coll);
     put_filters(&q.sql, &q, filters, nfilters);
-    return run_query(c, &q, NULL);
+    rc = run_query(c, &q, NULL);
+    rg__pg_put(c);
+    return rc;
 }
 
 static int docs_ping(rg_docs *d)

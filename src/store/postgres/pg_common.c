@@ -1,6 +1,5 @@
 #include "pg_common.h"
 #include "risinggen/base/error.h"
-#include "risinggen/base/metrics.h"
 #include "risinggen/base/alloc.h"
 #include "risinggen/base/log.h"
 #include "risinggen/base/clock.h"
@@ -18,43 +17,26 @@ static const char *first_line(const char *msg, char *buf, size_t cap)
     return buf;
 }
 
-static void conn_drop(struct rg__pg_conn *c)
+/* Closes the libpq connection; the struct stays with its borrower until it
+ * comes back to the pool, which then closes it. */
+static void conn_lose(struct rg__pg_conn *c)
 {
     if (c->conn) {
         PQfinish(c->conn);
         c->conn = NULL;
-        if (c->pool->metric)
-            rg_metrics_gauge_add(c->pool->metric, -1);
     }
-    for (int i = 0; i < c->nprepared; i++)
-        free(c->prepared[i]);
-    c->nprepared = 0;
     c->in_tx = false;
 }
 
-static void conn_free(struct rg__pg_conn *c)
+static void conn_close(void *ctx, void *p)
 {
-    conn_drop(c);
+    (void)ctx;
+    struct rg__pg_conn *c = p;
+    conn_lose(c);
+    for (int i = 0; i < c->nprepared; i++)
+        free(c->prepared[i]);
     free(c->prepared);
     free(c);
-}
-
-static void conn_unlink(struct rg__pg_pool *pool, struct rg__pg_conn *c)
-{
-    pthread_mutex_lock(&pool->lock);
-    for (struct rg__pg_conn **pp = &pool->conns; *pp; pp = &(*pp)->next)
-        if (*pp == c) {
-            *pp = c->next;
-            break;
-        }
-    pthread_mutex_unlock(&pool->lock);
-}
-
-static void conn_destructor(void *p)
-{
-    struct rg__pg_conn *c = p;
-    conn_unlink(c->pool, c);
-    conn_free(c);
 }
 
 /* Server notices ("relation … already exists, skipping") go to the log at
@@ -92,7 +74,30 @@ static PGconn *connect_url(const char *url)
     return NULL;
 }
 
-static int pool_init(struct rg__pg_pool *pool, const char *url, const char *metric, bool probe)
+static int conn_open(void *ctx, void **out)
+{
+    struct rg__pg_pool *pool = ctx;
+    if (rg_now_ms() < atomic_load(&pool->down_until_ms))
+        return rg_error_set(RG_EUNAVAIL, "the database is not reachable; try again");
+    PGconn *conn = connect_url(pool->url);
+    if (!conn) {
+        atomic_store(&pool->down_until_ms, rg_now_ms() + 1000);
+        return rg_error_set(RG_EUNAVAIL, "the database is not reachable; try again");
+    }
+    struct rg__pg_conn *c = rg_xcalloc(1, pool->conn_size);
+    c->conn = conn;
+    c->pool = pool;
+    *out = c;
+    return 0;
+}
+
+static bool conn_usable(void *ctx, void *p);
+
+static const rg_pool_methods pg_pool_methods = {
+    .open = conn_open, .close = conn_close, .usable = conn_usable};
+
+int rg__pg_pool_open(struct rg__pg_pool *pool, const char *url, const rg_store_options *opts,
+                     const char *labels, size_t conn_size, bool probe)
 {
     memset(pool, 0, sizeof *pool);
     if (!url || (strncmp(url, "postgresql://", 13) != 0 && strncmp(url, "postgres://", 11) != 0))
@@ -103,35 +108,21 @@ static int pool_init(struct rg__pg_pool *pool, const char *url, const char *metr
             return rg_error_set(RG_EUNAVAIL, "the PostgreSQL server cannot be reached");
         PQfinish(c);
     }
-    if (pthread_key_create(&pool->key, conn_destructor) != 0)
-        return rg_error_set(RG_ENOMEM, "out of memory");
     pool->url = rg_xstrdup(url);
-    pool->metric = metric;
-    pthread_mutex_init(&pool->lock, NULL);
+    pool->conn_size =
+        conn_size > sizeof(struct rg__pg_conn) ? conn_size : sizeof(struct rg__pg_conn);
+    int size = opts && opts->pool_size > 0 ? opts->pool_size : RG_POOL_SIZE_DEFAULT;
+    int wait = opts ? opts->pool_wait_ms : RG_POOL_WAIT_MS_DEFAULT;
+    pool->conns = rg_pool_new(labels, size, wait, &pg_pool_methods, pool);
     return 0;
-}
-
-int rg__pg_pool_open(struct rg__pg_pool *pool, const char *url, const char *metric)
-{
-    return pool_init(pool, url, metric, true);
-}
-
-int rg__pg_pool_open_lazy(struct rg__pg_pool *pool, const char *url, const char *metric)
-{
-    return pool_init(pool, url, metric, false);
 }
 
 void rg__pg_pool_close(struct rg__pg_pool *pool)
 {
     if (!pool->url)
         return;
-    pthread_key_delete(pool->key);
-    while (pool->conns) {
-        struct rg__pg_conn *c = pool->conns;
-        pool->conns = c->next;
-        conn_free(c);
-    }
-    pthread_mutex_destroy(&pool->lock);
+    rg_pool_free(pool->conns);
+    pool->conns = NULL;
     free(pool->url);
     pool->url = NULL;
 }
@@ -152,32 +143,33 @@ static bool closed_by_server(PGconn *conn)
     return poll(&pfd, 1, 0) > 0;
 }
 
-int rg__pg_conn(struct rg__pg_pool *pool, struct rg__pg_conn **out)
+static bool conn_usable(void *ctx, void *p)
 {
-    struct rg__pg_conn *c = pthread_getspecific(pool->key);
-    if (!c) {
-        c = rg_xcalloc(1, sizeof *c);
-        c->pool = pool;
-        pthread_mutex_lock(&pool->lock);
-        c->next = pool->conns;
-        pool->conns = c;
-        pthread_mutex_unlock(&pool->lock);
-        pthread_setspecific(pool->key, c);
+    (void)ctx;
+    struct rg__pg_conn *c = p;
+    return c->conn && PQstatus(c->conn) == CONNECTION_OK && !closed_by_server(c->conn);
+}
+
+int rg__pg_get(struct rg__pg_pool *pool, struct rg__pg_conn **out)
+{
+    void *c;
+    int rc = rg_pool_get(pool->conns, &c);
+    *out = rc == 0 ? c : NULL;
+    return rc;
+}
+
+void rg__pg_put(struct rg__pg_conn *c)
+{
+    if (!c)
+        return;
+    if (c->conn && (c->in_tx || PQtransactionStatus(c->conn) != PQTRANS_IDLE)) {
+        PGresult *r = PQexec(c->conn, "ROLLBACK");
+        PQclear(r);
+        c->in_tx = false;
     }
-    if (c->conn && (PQstatus(c->conn) != CONNECTION_OK || closed_by_server(c->conn)))
-        conn_drop(c);
-    if (!c->conn) {
-        if (rg_now_ms() < atomic_load(&pool->down_until_ms))
-            return rg_error_set(RG_EUNAVAIL, "the database is not reachable; try again");
-        if (!(c->conn = connect_url(pool->url))) {
-            atomic_store(&pool->down_until_ms, rg_now_ms() + 1000);
-            return rg_error_set(RG_EUNAVAIL, "the database is not reachable; try again");
-        }
-        if (pool->metric)
-            rg_metrics_gauge_add(pool->metric, 1);
-    }
-    *out = c;
-    return 0;
+    bool broken = !c->conn || PQstatus(c->conn) != CONNECTION_OK ||
+                  PQtransactionStatus(c->conn) != PQTRANS_IDLE;
+    rg_pool_put(c->pool->conns, c, broken);
 }
 
 int rg__pg_error(struct rg__pg_conn *c, PGresult *res, const char *what)
@@ -190,7 +182,7 @@ int rg__pg_error(struct rg__pg_conn *c, PGresult *res, const char *what)
                                  buf, sizeof buf);
     if (!state || c->conn == NULL || PQstatus(c->conn) != CONNECTION_OK) {
         rg_warn("postgresql %s: connection lost: %s", what, msg);
-        conn_drop(c);
+        conn_lose(c);
         return rg_error_set(RG_EUNAVAIL, "the database is not reachable; try again");
     }
     if (strcmp(state, "23505") == 0)
@@ -255,9 +247,7 @@ int rg__pg_exec(struct rg__pg_conn *c, const char *name, const char *sql, int n,
             return rc;
         if (c->nprepared == c->cap) {
             c->cap = c->cap ? c->cap * 2 : 32;
-            c->prepared = realloc(c->prepared, sizeof *c->prepared * (size_t)c->cap);
-            if (!c->prepared)
-                abort();
+            c->prepared = rg_xrealloc(c->prepared, sizeof *c->prepared * (size_t)c->cap);
         }
         c->prepared[c->nprepared++] = rg_xstrdup(name);
     }
@@ -272,25 +262,13 @@ int rg__pg_command(struct rg__pg_conn *c, const char *sql)
     return rc < 0 ? rc : 0;
 }
 
-void rg__pg_release(struct rg__pg_conn *c)
-{
-    if (!c || !c->conn)
-        return;
-    if (c->in_tx || PQtransactionStatus(c->conn) != PQTRANS_IDLE) {
-        PGresult *r = PQexec(c->conn, "ROLLBACK");
-        PQclear(r);
-        c->in_tx = false;
-    }
-    if (PQstatus(c->conn) != CONNECTION_OK)
-        conn_drop(c);
-}
-
 int rg__pg_ping(struct rg__pg_pool *pool)
 {
     struct rg__pg_conn *c;
-    int rc = rg__pg_conn(pool, &c);
+    int rc = rg__pg_get(pool, &c);
     if (rc < 0)
         return rc;
     rc = rg__pg_command(c, "SELECT 1");
+    rg__pg_put(c);
     return rc;
 }

@@ -1,13 +1,15 @@
-/* Relational port on PostgreSQL (libpq): one connection per thread per
- * server, named statements prepared once per connection, transactions in
- * READ COMMITTED (the capacity UPDATE re-checks its WHERE after waiting for
- * a row lock, so one statement both decides and reserves a place).
+/* Relational port on PostgreSQL (libpq): a bounded pool of connections per
+ * server (pg_common), named statements prepared once per connection,
+ * transactions in READ COMMITTED (the capacity UPDATE re-checks its WHERE
+ * after waiting for a row lock, so one statement both decides and reserves
+ * a place).
  *
- * Read replicas (RG_RELATIONAL_REPLICA_URLS, comma-separated): connections
- * acquired with rg_rel_acquire_read go to a replica, round robin, unless the
- * calling thread is told to read its own writes (rg_rel_read_primary); any
- * replica that cannot be reached sends the read to the primary. Values
- * come back as text; timestamptz as RFC 3339 UTC, booleans as 1/0. */
+ * Read replicas (RG_RELATIONAL_REPLICA_URLS, comma-separated), each with a
+ * pool of its own: connections acquired with rg_rel_acquire_read go to a
+ * replica, round robin; any replica that cannot be reached sends the read
+ * to the primary, and a read that fails on a replica (it lags behind a
+ * migration, or went away) is run again on the primary. Values come back
+ * as text; timestamptz as RFC 3339 UTC, booleans as 1/0. */
 #include "pg_common.h"
 #include "risinggen/base/error.h"
 #include "risinggen/store/relational.h"
@@ -25,10 +27,10 @@
 #define OID_BOOL        16
 #define OID_TIMESTAMPTZ 1184
 
+/* A pooled connection of the primary or of a replica. */
 struct rg_rel_conn {
-    struct rg__pg_conn *pg;
-    struct rg_rel *owner;
-    bool replica;
+    struct rg__pg_conn pg;
+    struct rg_rel *owner; /* set at each acquire */
 };
 
 struct rg_rel {
@@ -38,29 +40,33 @@ struct rg_rel {
     atomic_uint next_replica;
 };
 
-/* Each thread gets one handle per pool; the handle only points at the
- * thread's pooled connection. */
-static _Thread_local struct rg_rel_conn handles[1 + MAX_REPLICAS];
-
-static int pg_open(rg_rel **out, const char *url)
+static int pg_open(rg_rel **out, const char *url, const rg_store_options *opts)
 {
     struct rg_rel *r = rg_xcalloc(1, sizeof *r);
-    int rc = rg__pg_pool_open(&r->primary, url,
-                              "rg_pool_connections{store=\"relational\",adapter=\"postgresql\"}");
+    int rc = rg__pg_pool_open(&r->primary, url, opts,
+                              "store=\"relational\",adapter=\"postgresql\",server=\"primary\"",
+                              sizeof(struct rg_rel_conn), true);
     if (rc < 0) {
         free(r);
         return rc;
     }
-    const char *list = getenv("RG_RELATIONAL_REPLICA_URLS");
+    static const char *const labels[MAX_REPLICAS] = {
+        "store=\"relational\",adapter=\"postgresql\",server=\"replica1\"",
+        "store=\"relational\",adapter=\"postgresql\",server=\"replica2\"",
+        "store=\"relational\",adapter=\"postgresql\",server=\"replica3\"",
+        "store=\"relational\",adapter=\"postgresql\",server=\"replica4\"",
+        "store=\"relational\",adapter=\"postgresql\",server=\"replica5\"",
+        "store=\"relational\",adapter=\"postgresql\",server=\"replica6\"",
+        "store=\"relational\",adapter=\"postgresql\",server=\"replica7\"",
+        "store=\"relational\",adapter=\"postgresql\",server=\"replica8\"",
+    };
+    const char *list = opts ? opts->replica_urls : NULL;
     while (list && *list && r->nreplicas < MAX_REPLICAS) {
         size_t n = strcspn(list, ",");
-        char *one = rg_xmalloc(n + 1);
-        memcpy(one, list, n);
-        one[n] = '\0';
+        char *one = rg_xstrndup(list, n);
         /* A replica that is down (or behind) now is tried again later. */
-        if (n && rg__pg_pool_open_lazy(&r->replicas[r->nreplicas], one,
-                                       "rg_pool_connections{store=\"relational-replica\","
-                                       "adapter=\"postgresql\"}") == 0)
+        if (n && rg__pg_pool_open(&r->replicas[r->nreplicas], one, opts, labels[r->nreplicas],
+                                  sizeof(struct rg_rel_conn), false) == 0)
             r->nreplicas++;
         else if (n)
             rg_warn("read replica %d is not a postgresql:// URL; ignored", r->nreplicas + 1);
@@ -85,12 +91,11 @@ static void pg_close(rg_rel *r)
 static int pg_acquire(rg_rel *r, rg_rel_conn **out)
 {
     struct rg__pg_conn *c;
-    int rc = rg__pg_conn(&r->primary, &c);
-    if (rc < 0)
-        return rc;
-    handles[0] = (struct rg_rel_conn){.pg = c, .owner = r};
-    *out = &handles[0];
-    return 0;
+    int rc = rg__pg_get(&r->primary, &c);
+    *out = rc == 0 ? (struct rg_rel_conn *)c : NULL;
+    if (rc == 0)
+        (*out)->owner = r;
+    return rc;
 }
 
 static int pg_acquire_read(rg_rel *r, rg_rel_conn **out)
@@ -101,9 +106,9 @@ static int pg_acquire_read(rg_rel *r, rg_rel_conn **out)
     for (int k = 0; k < r->nreplicas; k++) {
         int i = (int)((start + (unsigned)k) % (unsigned)r->nreplicas);
         struct rg__pg_conn *c;
-        if (rg__pg_conn(&r->replicas[i], &c) == 0) {
-            handles[1 + i] = (struct rg_rel_conn){.pg = c, .owner = r, .replica = true};
-            *out = &handles[1 + i];
+        if (rg__pg_get(&r->replicas[i], &c) == 0) {
+            *out = (struct rg_rel_conn *)c;
+            (*out)->owner = r;
             return 0;
         }
     }
@@ -114,31 +119,31 @@ static int pg_acquire_read(rg_rel *r, rg_rel_conn **out)
 static void pg_release(rg_rel *r, rg_rel_conn *c)
 {
     (void)r;
-    rg__pg_release(c->pg);
+    rg__pg_put(&c->pg);
 }
 
 static int pg_begin(rg_rel_conn *c, bool write)
 {
     (void)write; /* row locks taken by the statements themselves */
-    int rc = rg__pg_command(c->pg, "BEGIN");
+    int rc = rg__pg_command(&c->pg, "BEGIN");
     if (rc == 0)
-        c->pg->in_tx = true;
+        c->pg.in_tx = true;
     return rc;
 }
 
 static int pg_commit(rg_rel_conn *c)
 {
-    int rc = rg__pg_command(c->pg, "COMMIT");
-    c->pg->in_tx = false;
+    int rc = rg__pg_command(&c->pg, "COMMIT");
+    c->pg.in_tx = false;
     return rc;
 }
 
 static int pg_rollback(rg_rel_conn *c)
 {
-    if (!c->pg->conn || !c->pg->in_tx)
+    if (!c->pg.conn || !c->pg.in_tx)
         return 0;
-    int rc = rg__pg_command(c->pg, "ROLLBACK");
-    c->pg->in_tx = false;
+    int rc = rg__pg_command(&c->pg, "ROLLBACK");
+    c->pg.in_tx = false;
     return rc;
 }
 
@@ -209,8 +214,6 @@ static rg_rows *to_rows(PGresult *res)
     return rows;
 }
 
-#define MAX_PARAMS 32
-
 static int pg_query(rg_rel_conn *c, const char *name, const rg_param *p, int n, rg_rows **out)
 {
     const char *sql = rg_query_sql("postgresql", name);
@@ -218,10 +221,8 @@ static int pg_query(rg_rel_conn *c, const char *name, const rg_param *p, int n, 
         rg_err("no postgresql query named %s", name);
         return rg_error_set(RG_EINTERNAL, "internal error");
     }
-    if (n > MAX_PARAMS)
-        return rg_error_set(RG_EINTERNAL, "internal error");
-    char bufs[MAX_PARAMS][32];
-    const char *values[MAX_PARAMS];
+    char bufs[RG_REL_PARAMS_MAX][32];
+    const char *values[RG_REL_PARAMS_MAX];
     for (int i = 0; i < n; i++) {
         switch (p[i].type) {
         case RG_P_INT:
@@ -240,13 +241,16 @@ static int pg_query(rg_rel_conn *c, const char *name, const rg_param *p, int n, 
         }
     }
     PGresult *res = NULL;
-    int rc = rg__pg_exec(c->pg, name, sql, n, values, out ? &res : NULL);
-    if (rc < 0 && c->replica) {
-        /* A replica that lags behind a migration, or went away: ask the primary. */
+    int rc = rg__pg_exec(&c->pg, name, sql, n, values, out ? &res : NULL);
+    if (rc < 0 && c->pg.pool != &c->owner->primary) {
+        /* A replica that lags behind a migration, or went away: ask the
+         * primary, on a connection taken and given back here. */
         rg_error_clear();
         rg_rel_conn *primary;
-        if ((rc = pg_acquire(c->owner, &primary)) == 0)
-            rc = rg__pg_exec(primary->pg, name, sql, n, values, out ? &res : NULL);
+        if ((rc = pg_acquire(c->owner, &primary)) == 0) {
+            rc = rg__pg_exec(&primary->pg, name, sql, n, values, out ? &res : NULL);
+            pg_release(c->owner, primary);
+        }
     }
     if (rc >= 0 && out) {
         *out = to_rows(res);
@@ -257,7 +261,7 @@ static int pg_query(rg_rel_conn *c, const char *name, const rg_param *p, int n, 
 
 static int pg_exec_script(rg_rel_conn *c, const char *sql)
 {
-    return rg__pg_command(c->pg, sql);
+    return rg__pg_command(&c->pg, sql);
 }
 
 static int pg_ping(rg_rel *r)

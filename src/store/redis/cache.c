@@ -40,6 +40,7 @@
  *
  * caps: RG_CACHE_CAP_SHARED. */
 #include "risinggen/store/cache.h"
+#include "risinggen/store/pool.h"
 #include "risinggen/base/error.h"
 #include "risinggen/base/metrics.h"
 #include "risinggen/base/alloc.h"
@@ -86,7 +87,6 @@
 #define SCAN_COUNT      1000
 #define WHY             160 /* room for a cause in the log */
 #define INT_TEXT_MAX    24
-#define CONN_METRIC     "rg_pool_connections{store=\"cache\"}"
 
 /* KEYS[1] prefixed key; ARGV: by, ttl_ms, channel, caller's key. The counter
  * gets its TTL only when this call created it; the new value is returned as
@@ -98,11 +98,10 @@ static const char INCR_SCRIPT[] =
     "redis.call('PUBLISH', ARGV[3], ARGV[4])\n"
     "return redis.call('GET', KEYS[1])\n";
 
-/* One thread's command connection. */
+/* One pooled command connection. */
 struct conn {
-    redisContext *ctx; /* NULL: opened again on next use */
+    redisContext *ctx; /* NULL once lost: the pool closes it when it comes back */
     rg_cache *cache;
-    struct conn *next;
     char sha[41]; /* the incr script's SHA1 on this server; "" unknown */
 };
 
@@ -126,9 +125,7 @@ struct rg_cache {
     _Atomic uint32_t epochs[EPOCHS];
 
     /* command connections */
-    pthread_key_t key;
-    pthread_mutex_t conns_lock; /* guards conns */
-    struct conn *conns;
+    rg_pool *conns;
 
     /* breaker */
     _Atomic int64_t down_until; /* monotonic ms; 0: closed */
@@ -162,16 +159,6 @@ static uint64_t key_hash(const char *key, size_t klen)
     for (size_t i = 0; i < klen; i++)
         h = (h ^ (unsigned char)key[i]) * 1099511628211ull;
     return h;
-}
-
-static int check_key(const char *key, size_t *klen)
-{
-    if (!key || !*key)
-        return rg_error_set(RG_EINVAL, "empty cache key");
-    *klen = strnlen(key, KEY_MAX + 1);
-    if (*klen > KEY_MAX)
-        return rg_error_set(RG_EINVAL, "cache key too long");
-    return 0;
 }
 
 static int unavailable(void)
@@ -364,23 +351,7 @@ static void conn_drop(struct conn *k)
         redisFree(k->ctx);
         k->ctx = NULL;
         k->sha[0] = '\0';
-        rg_metrics_gauge_add(CONN_METRIC, -1);
     }
-}
-
-static void conn_destructor(void *p)
-{
-    struct conn *k = p;
-    rg_cache *c = k->cache;
-    pthread_mutex_lock(&c->conns_lock);
-    for (struct conn **pp = &c->conns; *pp; pp = &(*pp)->next)
-        if (*pp == k) {
-            *pp = k->next;
-            break;
-        }
-    pthread_mutex_unlock(&c->conns_lock);
-    conn_drop(k);
-    free(k);
 }
 
 /* True when an idle connection has something to read: the server closed it
@@ -433,15 +404,56 @@ static int conn_open(rg_cache *c, struct conn *k, char why[WHY])
         return rc;
     }
     k->ctx = ctx;
-    rg_metrics_gauge_add(CONN_METRIC, 1);
     return 0;
 }
 
+/* The pool's methods: a connection is opened when the pool has room and
+ * none idle; one the server closed while idle is replaced. */
+static int pool_open(void *ctx, void **out)
+{
+    rg_cache *c = ctx;
+    struct conn *k = rg_xcalloc(1, sizeof *k);
+    k->cache = c;
+    char why[WHY];
+    if (conn_open(c, k, why) < 0) {
+        free(k);
+        breaker_trip(c, why);
+        return unavailable();
+    }
+    *out = k;
+    return 0;
+}
+
+static void pool_close(void *ctx, void *p)
+{
+    (void)ctx;
+    conn_drop(p);
+    free(p);
+}
+
+static bool pool_usable(void *ctx, void *p)
+{
+    (void)ctx;
+    const struct conn *k = p;
+    return k->ctx && !conn_stale(k->ctx);
+}
+
+static const rg_pool_methods redis_pool_methods = {
+    .open = pool_open, .close = pool_close, .usable = pool_usable};
+
 static int journal_replay(rg_cache *c, struct conn *k);
 
-/* This thread's usable connection. While the breaker is open: RG_EUNAVAIL at
- * once, except for the one caller that probes after BREAK_MS. Writes lost in
- * an outage are undone before the connection is handed out. */
+/* Gives k back to the pool; a lost one is closed. */
+static void conn_put(rg_cache *c, struct conn *k)
+{
+    if (k)
+        rg_pool_put(c->conns, k, !k->ctx);
+}
+
+/* A usable connection from the pool (given back with conn_put). While the
+ * breaker is open: RG_EUNAVAIL at once, except for the one caller that
+ * probes after BREAK_MS. Writes lost in an outage are undone before the
+ * connection is handed out. */
 static int conn_get(rg_cache *c, struct conn **out)
 {
     *out = NULL;
@@ -455,29 +467,14 @@ static int conn_get(rg_cache *c, struct conn **out)
         if (!atomic_compare_exchange_strong(&c->down_until, &du, probe_until))
             return unavailable(); /* another thread is probing */
     }
-    struct conn *k = pthread_getspecific(c->key);
-    if (!k) {
-        k = rg_xcalloc(1, sizeof *k);
-        k->cache = c;
-        pthread_mutex_lock(&c->conns_lock);
-        k->next = c->conns;
-        c->conns = k;
-        pthread_mutex_unlock(&c->conns_lock);
-        pthread_setspecific(c->key, k);
-    }
-    if (k->ctx && conn_stale(k->ctx))
-        conn_drop(k);
-    if (!k->ctx) {
-        char why[WHY];
-        if (conn_open(c, k, why) < 0) {
-            breaker_trip(c, why);
-            return unavailable();
-        }
-    }
-    if (atomic_load(&c->journal_pending)) {
-        int rc = journal_replay(c, k);
-        if (rc < 0)
-            return rc;
+    void *p;
+    int rc = rg_pool_get(c->conns, &p);
+    if (rc < 0)
+        return rc == RG_EUNAVAIL ? unavailable() : rc;
+    struct conn *k = p;
+    if (atomic_load(&c->journal_pending) && (rc = journal_replay(c, k)) < 0) {
+        conn_put(c, k);
+        return rc;
     }
     if (probe_until)
         breaker_reset(c, probe_until);
@@ -1059,17 +1056,10 @@ static void cache_close(rg_cache *c)
         close(c->wake[0]);
     if (c->wake[1] >= 0)
         close(c->wake[1]);
-    pthread_key_delete(c->key);
-    while (c->conns) {
-        struct conn *k = c->conns;
-        c->conns = k->next;
-        conn_drop(k);
-        free(k);
-    }
+    rg_pool_free(c->conns);
     journal_free(&c->journal);
     if (c->l1)
         rg_memory_cache_ops.close(c->l1);
-    pthread_mutex_destroy(&c->conns_lock);
     pthread_mutex_destroy(&c->journal_lock);
     pthread_mutex_destroy(&c->replay_lock);
     free(c->host);
@@ -1093,7 +1083,7 @@ static void free_settings(rg_cache *c)
  * RG_EINVAL; a server that refuses the password or database is RG_EUNAVAIL;
  * a server that cannot be reached is not an error (the service runs without
  * the cache, slower, until it can be reached). */
-static int cache_open(rg_cache **out, const char *url)
+static int cache_open(rg_cache **out, const char *url, const rg_store_options *opts)
 {
     *out = NULL;
     rg_cache *c = rg_xcalloc(1, sizeof *c);
@@ -1115,18 +1105,12 @@ static int cache_open(rg_cache **out, const char *url)
     atomic_init(&c->stopping, false);
     for (int i = 0; i < EPOCHS; i++)
         atomic_init(&c->epochs[i], 0);
-    pthread_mutex_init(&c->conns_lock, NULL);
     pthread_mutex_init(&c->journal_lock, NULL);
     pthread_mutex_init(&c->replay_lock, NULL);
-    if (pthread_key_create(&c->key, conn_destructor) != 0) {
-        pthread_mutex_destroy(&c->conns_lock);
-        pthread_mutex_destroy(&c->journal_lock);
-        pthread_mutex_destroy(&c->replay_lock);
-        free(c->channel);
-        free_settings(c);
-        rg_err("redis cache: no thread-specific key left");
-        return rg_error_set(RG_EINTERNAL, "internal error");
-    }
+    c->conns =
+        rg_pool_new("store=\"cache\",adapter=\"redis\"",
+                    opts && opts->pool_size > 0 ? opts->pool_size : RG_POOL_SIZE_DEFAULT,
+                    opts ? opts->pool_wait_ms : RG_POOL_WAIT_MS_DEFAULT, &redis_pool_methods, c);
     if (pipe2(c->wake, O_CLOEXEC) != 0) {
         c->wake[0] = c->wake[1] = -1;
         rg_err("redis cache: pipe: %s", strerror(errno));
@@ -1136,7 +1120,7 @@ static int cache_open(rg_cache **out, const char *url)
     if (c->l1_mb > 0) {
         char l1url[48];
         snprintf(l1url, sizeof l1url, "memory:?max_mb=%d", c->l1_mb);
-        if ((rc = rg_memory_cache_ops.open(&c->l1, l1url)) < 0) {
+        if ((rc = rg_memory_cache_ops.open(&c->l1, l1url, NULL)) < 0) {
             cache_close(c);
             return rc;
         }
@@ -1171,10 +1155,8 @@ static int cache_open(rg_cache **out, const char *url)
 static int cache_get(rg_cache *c, const char *key, char **out, size_t *len)
 {
     *out = NULL;
-    size_t klen = 0;
-    int rc = check_key(key, &klen);
-    if (rc < 0)
-        return rc;
+    size_t klen = strlen(key);
+    int rc;
     char l1k[L1_KEY_MAX + 1];
     bool fill = false;
     uint64_t g = 0;
@@ -1201,6 +1183,7 @@ static int cache_get(rg_cache *c, const char *key, char **out, size_t *len)
     int n = fill ? 2 : 1;
     rc = roundtrip(c, k, &b, n, r);
     rg_buf_free(&b);
+    conn_put(c, k);
     if (rc < 0)
         return rc;
     if (r[0]->type == REDIS_REPLY_NIL) {
@@ -1245,14 +1228,8 @@ static int write_done(rg_cache *c, const char *key, size_t klen, int rc)
  * (0: no expiry). */
 static int cache_set(rg_cache *c, const char *key, const char *val, size_t len, int64_t ttl_ms)
 {
-    size_t klen = 0;
-    int rc = check_key(key, &klen);
-    if (rc < 0)
-        return rc;
-    if (ttl_ms < 0 || (len && !val))
-        return rg_error_set(RG_EINVAL, "invalid cache value or ttl");
-    if (!val)
-        val = "";
+    size_t klen = strlen(key);
+    int rc;
     struct conn *k;
     if ((rc = conn_get(c, &k)) == 0) {
         rg_buf b = {0};
@@ -1265,6 +1242,7 @@ static int cache_set(rg_cache *c, const char *key, const char *val, size_t len, 
         redisReply *r[2];
         rc = roundtrip(c, k, &b, 2, r);
         rg_buf_free(&b);
+        conn_put(c, k);
         if (rc == 0) {
             if (r[0]->type != REDIS_REPLY_STATUS)
                 rc = bad_reply(c, r[0], "SET");
@@ -1279,10 +1257,8 @@ static int cache_set(rg_cache *c, const char *key, const char *val, size_t len, 
 /* Removes key; 0 also when it was absent. */
 static int cache_del(rg_cache *c, const char *key)
 {
-    size_t klen = 0;
-    int rc = check_key(key, &klen);
-    if (rc < 0)
-        return rc;
+    size_t klen = strlen(key);
+    int rc;
     struct conn *k;
     if ((rc = conn_get(c, &k)) == 0) {
         rg_buf b = {0};
@@ -1291,6 +1267,7 @@ static int cache_del(rg_cache *c, const char *key)
         redisReply *r[2];
         rc = roundtrip(c, k, &b, 2, r);
         rg_buf_free(&b);
+        conn_put(c, k);
         if (rc == 0) {
             if (r[0]->type != REDIS_REPLY_INTEGER)
                 rc = bad_reply(c, r[0], "DEL");
@@ -1313,12 +1290,8 @@ static bool reply_mentions(const redisReply *r, const char *what)
  * overflows (the value stays as it was). */
 static int cache_incr(rg_cache *c, const char *key, int64_t by, int64_t ttl_ms, int64_t *out)
 {
-    size_t klen = 0;
-    int rc = check_key(key, &klen);
-    if (rc < 0)
-        return rc;
-    if (ttl_ms < 0)
-        return rg_error_set(RG_EINVAL, "invalid ttl");
+    size_t klen = strlen(key);
+    int rc;
     struct conn *k;
     if ((rc = conn_get(c, &k)) < 0)
         return write_done(c, key, klen, rc);
@@ -1334,8 +1307,10 @@ static int cache_incr(rg_cache *c, const char *key, int64_t by, int64_t ttl_ms, 
                     klen, (long long)by, (long long)ttl_ms, c->channel, c->chlen, key, klen);
         rc = roundtrip(c, k, &b, 1, r);
         rg_buf_free(&b);
-        if (rc < 0)
+        if (rc < 0) {
+            conn_put(c, k);
             return write_done(c, key, klen, rc);
+        }
         if (!by_sha || !reply_mentions(r[0], "NOSCRIPT"))
             break;
         /* The server lost its scripts (restart, SCRIPT FLUSH): send the text,
@@ -1343,6 +1318,7 @@ static int cache_incr(rg_cache *c, const char *key, int64_t by, int64_t ttl_ms, 
         by_sha = false;
         free_replies(r, 1);
     }
+    conn_put(c, k);
     if (reply_mentions(r[0], "not an integer")) {
         free_replies(r, 1);
         return rg_error_set(RG_EINVAL, "the cached value is not an integer");
@@ -1384,6 +1360,7 @@ static int cache_ping(rg_cache *c)
     redisReply *r[1];
     rc = roundtrip(c, k, &b, 1, r);
     rg_buf_free(&b);
+    conn_put(c, k);
     if (rc < 0)
         return rc;
     if (r[0]->type != REDIS_REPLY_STATUS)

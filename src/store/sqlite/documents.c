@@ -1,31 +1,39 @@
-/* Documents port on SQLite (JSON1). One table per collection,
+/* Documents port on SQLite (JSON1), "sqlite:PATH". One table per collection,
  *   "doc_<collection>" (id TEXT PRIMARY KEY, rev INTEGER, body TEXT) WITHOUT ROWID,
- * created lazily on first use of a collection and at open for every collection
- * that has a declared index. Each declared index is an expression index on
- * json_extract(body, '$.<path>'); filters and sorts use exactly that expression
- * so that SQLite picks the index.
+ * created on first use of a collection and at open for every collection
+ * that has a declared index.
  *
- * Collection names and paths are written into SQL text, so they are checked
- * against strict patterns first ([a-z_]{1,32} and [A-Za-z0-9_.]{1,64}); every
- * value is bound as a parameter.
+ * The order of risinggen/store/documents.h comes from two expressions per
+ * path: its type rank,
+ *   CASE json_type(body, '$.p') WHEN 'integer' THEN 1 WHEN 'real' THEN 1
+ *     WHEN 'text' THEN 2 WHEN 'object' THEN 3 WHEN 'array' THEN 4
+ *     WHEN 'true' THEN 5 WHEN 'false' THEN 5 ELSE 0 END
+ * (0: no value), and its value, coalesce(json_extract(body, '$.p'), 0):
+ * numbers as numbers, strings as text compared by bytes (BINARY), booleans
+ * as 1/0, objects and arrays as their JSON text, no value as 0. A declared
+ * index is an expression index on (rank, value, id); a unique one adds a
+ * unique index on (rank, json_extract(…)) over the documents that have a
+ * value. Filters, sorts and keyset ranges are written with exactly those
+ * expressions, so that SQLite uses the index: an equality filter is
+ * "rank = T AND value = ?", and a keyset page is read as two index ranges
+ * (the rest of the position's rank, then the ranks after it) in one read
+ * transaction.
  *
- * Threads: one connection per thread from a sqlite_common pool, statements
- * cached per connection by their SQL text. Each write is one autocommit
- * statement under the pool's write mutex. rg_sqlite_doc_ops.close must not
- * run while another thread still uses the store. */
-#include "risinggen/store/documents.h"
-#include "risinggen/base/error.h"
+ * Collection names and paths are written into SQL text; the port's wrappers
+ * have checked them against strict patterns, and every value is bound.
+ *
+ * Connections come from the bounded sqlite_common pool, one per operation,
+ * with statements cached per connection by their SQL text. Each write is
+ * one autocommit statement under the pool's write mutex. */
 #include "risinggen/base/alloc.h"
 #include "risinggen/base/buf.h"
+#include "risinggen/base/error.h"
 #include "risinggen/base/log.h"
+#include "risinggen/store/documents.h"
 #include "sqlite_common.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define ID_MAX      512
-#define FILTERS_MAX 16
 
 /* A pool connection and the collections whose table it has ensured. */
 struct doc_conn {
@@ -38,34 +46,68 @@ struct rg_docs {
     struct rg__sqlite_pool pool;
 };
 
-/* ---- names ---- */
+/* ---- expressions ---- */
 
-static bool valid_collection(const char *s)
+static void put_rank(rg_buf *b, const char *path)
 {
-    return rg_doc_collection_valid(s);
+    rg_buf_printf(b,
+                  "(CASE json_type(body, '$.%s') WHEN 'integer' THEN 1 WHEN 'real' THEN 1 "
+                  "WHEN 'text' THEN 2 WHEN 'object' THEN 3 WHEN 'array' THEN 4 "
+                  "WHEN 'true' THEN 5 WHEN 'false' THEN 5 ELSE 0 END)",
+                  path);
 }
 
-static bool valid_path(const char *s)
+static void put_value(rg_buf *b, const char *path)
 {
-    return rg_doc_path_valid(s);
+    rg_buf_printf(b, "coalesce(json_extract(body, '$.%s'), 0)", path);
 }
 
-static bool valid_id(const char *id)
+/* The rank of a JSON value as the rank expression computes it. */
+static int rank_of(json_t *v)
 {
-    return id && *id && strlen(id) <= ID_MAX;
+    switch (v ? json_typeof(v) : JSON_NULL) {
+    case JSON_INTEGER:
+    case JSON_REAL:
+        return 1;
+    case JSON_STRING:
+        return 2;
+    case JSON_OBJECT:
+        return 3;
+    case JSON_ARRAY:
+        return 4;
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return 5;
+    default:
+        return 0;
+    }
 }
 
-static int check_coll(const char *coll)
+/* Binds v as the value expression holds it; *owned receives text to free
+ * after the statement ran (objects and arrays). */
+static void bind_value(sqlite3_stmt *st, int idx, json_t *v, char **owned)
 {
-    if (!valid_collection(coll))
-        return rg_error_set(RG_EINVAL, "invalid collection name");
-    return 0;
-}
-
-/* Appends the indexed expression for path: json_extract(body, '$.path'). */
-static void put_expr(rg_buf *b, const char *path)
-{
-    rg_buf_printf(b, "json_extract(body, '$.%s')", path);
+    switch (v ? json_typeof(v) : JSON_NULL) {
+    case JSON_INTEGER:
+        sqlite3_bind_int64(st, idx, json_integer_value(v));
+        break;
+    case JSON_REAL:
+        sqlite3_bind_double(st, idx, json_real_value(v));
+        break;
+    case JSON_STRING:
+        sqlite3_bind_text(st, idx, json_string_value(v), (int)json_string_length(v), SQLITE_STATIC);
+        break;
+    case JSON_TRUE:
+        sqlite3_bind_int(st, idx, 1);
+        break;
+    case JSON_OBJECT:
+    case JSON_ARRAY:
+        *owned = json_dumps(v, JSON_COMPACT);
+        sqlite3_bind_text(st, idx, *owned ? *owned : "", -1, SQLITE_STATIC);
+        break;
+    default: /* false, and no value (coalesced to 0) */
+        sqlite3_bind_int(st, idx, 0);
+    }
 }
 
 /* ---- connections and statements ---- */
@@ -76,17 +118,6 @@ static void conn_free_colls(struct rg__sqlite_conn *base)
     for (int i = 0; i < c->ncolls; i++)
         free(c->colls[i]);
     free(c->colls);
-}
-
-/* The calling thread's connection, opened on first use. Borrowed. */
-static int acquire(struct rg_docs *d, struct doc_conn **out)
-{
-    struct rg__sqlite_conn *c;
-    int rc = rg__sqlite_pool_conn(&d->pool, &c);
-    if (rc < 0)
-        return rc;
-    *out = (struct doc_conn *)c;
-    return 0;
 }
 
 /* Runs sql; the SQLite message goes to the log through rg__sqlite_error. */
@@ -106,16 +137,38 @@ static int create_table(sqlite3 *db, const char *coll)
     return exec_sql(db, sql, "documents create table");
 }
 
+/* Index names: "<kind>_<collection>_<path, dots as _>". ix_ is the index of
+ * an earlier layout (on json_extract alone), dropped at open. */
+static void index_name(rg_buf *b, const char *kind, const rg_doc_index *ix)
+{
+    rg_buf_printf(b, "\"%s_%s_", kind, ix->collection);
+    for (const char *p = ix->path; *p; p++)
+        rg_buf_put(b, *p == '.' ? "_" : p, 1);
+    rg_buf_puts(b, "\"");
+}
+
 static int create_index(sqlite3 *db, const rg_doc_index *ix)
 {
     rg_buf b = {0};
-    rg_buf_printf(&b, "CREATE %sINDEX IF NOT EXISTS \"ix_%s_", ix->unique ? "UNIQUE " : "",
-                  ix->collection);
-    for (const char *p = ix->path; *p; p++)
-        rg_buf_put(&b, *p == '.' ? "_" : p, 1);
-    rg_buf_printf(&b, "\" ON \"doc_%s\" (", ix->collection);
-    put_expr(&b, ix->path);
-    rg_buf_puts(&b, ")");
+    rg_buf_puts(&b, "DROP INDEX IF EXISTS ");
+    index_name(&b, "ix", ix);
+    rg_buf_puts(&b, "; CREATE INDEX IF NOT EXISTS ");
+    index_name(&b, "ik", ix);
+    rg_buf_printf(&b, " ON \"doc_%s\" (", ix->collection);
+    put_rank(&b, ix->path);
+    rg_buf_puts(&b, ", ");
+    put_value(&b, ix->path);
+    rg_buf_puts(&b, ", id)");
+    if (ix->unique) {
+        rg_buf_puts(&b, "; CREATE UNIQUE INDEX IF NOT EXISTS ");
+        index_name(&b, "iu", ix);
+        rg_buf_printf(&b, " ON \"doc_%s\" (", ix->collection);
+        put_rank(&b, ix->path);
+        rg_buf_printf(&b,
+                      ", json_extract(body, '$.%s')) WHERE json_type(body, '$.%s') IS NOT NULL "
+                      "AND json_type(body, '$.%s') <> 'null'",
+                      ix->path, ix->path, ix->path);
+    }
     int rc = exec_sql(db, b.data, "documents create index");
     if (rc < 0) /* e.g. a unique index over documents that already collide */
         rg_err("documents: cannot create the index on %s.%s", ix->collection, ix->path);
@@ -136,24 +189,31 @@ static int ensure_collection(struct doc_conn *c, const char *coll)
         return rc;
     if (c->ncolls == c->capcolls) {
         c->capcolls = c->capcolls ? c->capcolls * 2 : 8;
-        char **n = realloc(c->colls, (size_t)c->capcolls * sizeof *n);
-        if (!n)
-            abort();
-        c->colls = n;
+        c->colls = rg_xrealloc(c->colls, (size_t)c->capcolls * sizeof *c->colls);
     }
     c->colls[c->ncolls++] = rg_xstrdup(coll);
     return 0;
 }
 
-/* Connection for an operation on coll: checks the name and ensures the table. */
+/* A connection for an operation on coll, with its table ensured. Given back
+ * with end_op. */
 static int begin_op(struct rg_docs *d, const char *coll, struct doc_conn **out)
 {
-    int rc = check_coll(coll);
+    struct rg__sqlite_conn *c;
+    int rc = rg__sqlite_pool_get(&d->pool, &c);
     if (rc < 0)
         return rc;
-    if ((rc = acquire(d, out)) < 0)
-        return rc;
-    return ensure_collection(*out, coll);
+    *out = (struct doc_conn *)c;
+    if ((rc = ensure_collection(*out, coll)) < 0) {
+        rg__sqlite_pool_put(c);
+        *out = NULL;
+    }
+    return rc;
+}
+
+static void end_op(struct doc_conn *c)
+{
+    rg__sqlite_pool_put(c ? &c->base : NULL);
 }
 
 /* ---- open / close ---- */
@@ -199,7 +259,7 @@ static int ensure_indexes(sqlite3 *db, void *ctx)
 }
 
 static const struct rg__sqlite_hooks doc_hooks = {
-    .metric = "rg_pool_connections{store=\"documents\",adapter=\"sqlite\"}",
+    .labels = "store=\"documents\",adapter=\"sqlite\"",
     .conn_size = sizeof(struct doc_conn),
     .on_open = ensure_indexes,
     .on_close = conn_free_colls,
@@ -207,20 +267,13 @@ static const struct rg__sqlite_hooks doc_hooks = {
 
 /* Opens the store at a "sqlite:PATH" url and ensures the declared indexes.
  * *out belongs to the caller (docs_close). indexes are borrowed. */
-static int docs_open(rg_docs **out, const char *url, const rg_doc_index *indexes, int nindexes)
+static int docs_open(rg_docs **out, const char *url, const rg_store_options *opts,
+                     const rg_doc_index *indexes, int nindexes)
 {
     *out = NULL;
-    if (nindexes < 0 || (nindexes > 0 && !indexes))
-        return rg_error_set(RG_EINVAL, "invalid index list");
-    for (int i = 0; i < nindexes; i++) {
-        if (!valid_collection(indexes[i].collection))
-            return rg_error_set(RG_EINVAL, "invalid collection name in index %d", i);
-        if (!valid_path(indexes[i].path))
-            return rg_error_set(RG_EINVAL, "invalid path in index %d", i);
-    }
     struct rg_docs *d = rg_xcalloc(1, sizeof *d);
     struct index_list list = {indexes, nindexes};
-    int rc = rg__sqlite_pool_open(&d->pool, url, &doc_hooks, &list);
+    int rc = rg__sqlite_pool_open(&d->pool, url, opts, &doc_hooks, &list);
     if (rc < 0) {
         free(d);
         return rc;
@@ -234,14 +287,8 @@ static int docs_open(rg_docs **out, const char *url, const rg_doc_index *indexes
 /* The compact JSON text of doc (an object), malloc'd. */
 static int dump_doc(json_t *doc, char **out)
 {
-    *out = NULL;
-    if (!json_is_object(doc))
-        return rg_error_set(RG_EINVAL, "a document must be a JSON object");
-    char *s = json_dumps(doc, JSON_COMPACT);
-    if (!s)
-        return rg_error_set(RG_EINVAL, "the document cannot be encoded");
-    *out = s;
-    return 0;
+    *out = json_dumps(doc, JSON_COMPACT);
+    return *out ? 0 : rg_error_set(RG_EINVAL, "the document cannot be encoded");
 }
 
 /* Parses a stored body; *out is a new reference. */
@@ -272,44 +319,44 @@ static int by_id(struct doc_conn *c, const char *head, const char *coll, const c
     return rc;
 }
 
-static int docs_insert(rg_docs *d, const char *coll, const char *id, json_t *doc)
+static int insert_on(struct doc_conn *c, const char *coll, const char *id, const char *body)
 {
-    if (!valid_id(id))
-        return rg_error_set(RG_EINVAL, "invalid document id");
-    struct doc_conn *c;
-    int rc = begin_op(d, coll, &c);
-    if (rc < 0)
-        return rc;
-    char *body;
-    if ((rc = dump_doc(doc, &body)) < 0)
-        return rc;
     char sql[128];
     snprintf(sql, sizeof sql, "INSERT INTO \"doc_%s\" (id, rev, body) VALUES (?1, 1, ?2)", coll);
     sqlite3_stmt *st;
     bool cached;
-    if ((rc = rg__sqlite_stmt(&c->base, sql, NULL, &st, &cached)) == 0) {
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, body, -1, SQLITE_STATIC);
-        int src = rg__sqlite_step_write(&c->base, st);
-        rc = src == SQLITE_DONE ? 0 : rg__sqlite_error(c->base.db, src, "documents insert");
-        rg__sqlite_stmt_done(st, cached);
+    int rc = rg__sqlite_stmt(&c->base, sql, NULL, &st, &cached);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, body, -1, SQLITE_STATIC);
+    int src = rg__sqlite_step_write(&c->base, st);
+    rc = src == SQLITE_DONE ? 0 : rg__sqlite_error(c->base.db, src, "documents insert");
+    rg__sqlite_stmt_done(st, cached);
+    return rc;
+}
+
+static int docs_insert(rg_docs *d, const char *coll, const char *id, json_t *doc)
+{
+    char *body;
+    int rc = dump_doc(doc, &body);
+    if (rc < 0)
+        return rc;
+    struct doc_conn *c;
+    if ((rc = begin_op(d, coll, &c)) == 0) {
+        rc = insert_on(c, coll, id, body);
+        end_op(c);
     }
     free(body);
     return rc;
 }
 
-static int docs_get(rg_docs *d, const char *coll, const char *id, json_t **out, int64_t *rev)
+static int get_on(struct doc_conn *c, const char *coll, const char *id, json_t **out, int64_t *rev)
 {
-    *out = NULL;
-    if (!valid_id(id))
-        return rg_error_set(RG_EINVAL, "invalid document id");
-    struct doc_conn *c;
-    int rc = begin_op(d, coll, &c);
-    if (rc < 0)
-        return rc;
     sqlite3_stmt *st;
     bool cached;
-    if ((rc = by_id(c, "SELECT rev, body", coll, id, &st, &cached)) < 0)
+    int rc = by_id(c, "SELECT rev, body", coll, id, &st, &cached);
+    if (rc < 0)
         return rc;
     int src = sqlite3_step(st);
     if (src == SQLITE_ROW) {
@@ -321,6 +368,18 @@ static int docs_get(rg_docs *d, const char *coll, const char *id, json_t **out, 
         rc = rg__sqlite_error(c->base.db, src, "documents get");
     }
     rg__sqlite_stmt_done(st, cached);
+    return rc;
+}
+
+static int docs_get(rg_docs *d, const char *coll, const char *id, json_t **out, int64_t *rev)
+{
+    *out = NULL;
+    struct doc_conn *c;
+    int rc = begin_op(d, coll, &c);
+    if (rc < 0)
+        return rc;
+    rc = get_on(c, coll, id, out, rev);
+    end_op(c);
     return rc;
 }
 
@@ -340,20 +399,9 @@ static int doc_exists(struct doc_conn *c, const char *coll, const char *id)
     return rc;
 }
 
-static int docs_replace(rg_docs *d, const char *coll, const char *id, json_t *doc,
-                        int64_t expect_rev)
+static int replace_on(struct doc_conn *c, const char *coll, const char *id, const char *body,
+                      int64_t expect_rev)
 {
-    if (!valid_id(id))
-        return rg_error_set(RG_EINVAL, "invalid document id");
-    if (expect_rev < 0)
-        return rg_error_set(RG_EINVAL, "invalid revision");
-    struct doc_conn *c;
-    int rc = begin_op(d, coll, &c);
-    if (rc < 0)
-        return rc;
-    char *body;
-    if ((rc = dump_doc(doc, &body)) < 0)
-        return rc;
     char sql[160];
     snprintf(
         sql, sizeof sql,
@@ -361,69 +409,80 @@ static int docs_replace(rg_docs *d, const char *coll, const char *id, json_t *do
         coll);
     sqlite3_stmt *st;
     bool cached;
-    if ((rc = rg__sqlite_stmt(&c->base, sql, NULL, &st, &cached)) == 0) {
-        sqlite3_bind_text(st, 1, body, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, expect_rev);
-        int src = rg__sqlite_step_write(&c->base, st);
-        if (src != SQLITE_DONE)
-            rc = rg__sqlite_error(c->base.db, src, "documents replace");
-        else if (sqlite3_changes(c->base.db) == 0)
-            rc = 1; /* decided below */
-        rg__sqlite_stmt_done(st, cached);
+    int rc = rg__sqlite_stmt(&c->base, sql, NULL, &st, &cached);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_text(st, 1, body, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, expect_rev);
+    int src = rg__sqlite_step_write(&c->base, st);
+    bool changed = src == SQLITE_DONE && sqlite3_changes(c->base.db) > 0;
+    if (src != SQLITE_DONE)
+        rc = rg__sqlite_error(c->base.db, src, "documents replace");
+    rg__sqlite_stmt_done(st, cached);
+    if (rc < 0 || changed)
+        return rc;
+    rc = doc_exists(c, coll, id);
+    if (rc == 1)
+        return rg_error_set(RG_ESTALE, "the document was changed by another request");
+    return rc == 0 ? rg_error_set(RG_ENOTFOUND, "no such document") : rc;
+}
+
+static int docs_replace(rg_docs *d, const char *coll, const char *id, json_t *doc,
+                        int64_t expect_rev)
+{
+    char *body;
+    int rc = dump_doc(doc, &body);
+    if (rc < 0)
+        return rc;
+    struct doc_conn *c;
+    if ((rc = begin_op(d, coll, &c)) == 0) {
+        rc = replace_on(c, coll, id, body, expect_rev);
+        end_op(c);
     }
     free(body);
-    if (rc == 1) {
-        rc = doc_exists(c, coll, id);
-        if (rc == 1)
-            rc = rg_error_set(RG_ESTALE, "the document was changed by another request");
-        else if (rc == 0)
-            rc = rg_error_set(RG_ENOTFOUND, "no such document");
-    }
     return rc;
 }
 
 static int docs_remove(rg_docs *d, const char *coll, const char *id)
 {
-    if (!valid_id(id))
-        return rg_error_set(RG_EINVAL, "invalid document id");
     struct doc_conn *c;
     int rc = begin_op(d, coll, &c);
     if (rc < 0)
         return rc;
     sqlite3_stmt *st;
     bool cached;
-    if ((rc = by_id(c, "DELETE", coll, id, &st, &cached)) < 0)
-        return rc;
-    int src = rg__sqlite_step_write(&c->base, st);
-    rc = src == SQLITE_DONE ? 0 : rg__sqlite_error(c->base.db, src, "documents remove");
-    rg__sqlite_stmt_done(st, cached);
+    if ((rc = by_id(c, "DELETE", coll, id, &st, &cached)) == 0) {
+        int src = rg__sqlite_step_write(&c->base, st);
+        rc = src == SQLITE_DONE ? 0 : rg__sqlite_error(c->base.db, src, "documents remove");
+        rg__sqlite_stmt_done(st, cached);
+    }
+    end_op(c);
     return rc;
 }
 
 /* ---- queries ---- */
 
-static int check_filters(const rg_doc_filter *filters, int n)
-{
-    if (n < 0 || n > FILTERS_MAX || (n > 0 && !filters))
-        return rg_error_set(RG_EINVAL, "invalid filters");
-    for (int i = 0; i < n; i++)
-        if (!valid_path(filters[i].path))
-            return rg_error_set(RG_EINVAL, "invalid filter path");
-    return 0;
-}
-
-/* Appends " AND expr = ?N" (or "< ?N") per filter (IS NULL for a text
- * equality filter without a value), numbering parameters from *next. */
+/* Appends " AND <condition>" per filter, numbering parameters from *next:
+ * a typed equality or less-than on (rank, value). */
 static void put_filters(rg_buf *b, const rg_doc_filter *filters, int n, int *next)
 {
     for (int i = 0; i < n; i++) {
+        const rg_doc_filter *f = &filters[i];
         rg_buf_puts(b, " AND ");
-        put_expr(b, filters[i].path);
-        if (!filters[i].is_int && !filters[i].value)
-            rg_buf_puts(b, filters[i].less_than ? " < NULL" : " IS NULL");
-        else
-            rg_buf_printf(b, " %s ?%d", filters[i].less_than ? "<" : "=", (*next)++);
+        if (!f->is_int && !f->value) { /* no value: never less than anything */
+            if (f->less_than) {
+                rg_buf_puts(b, "0");
+            } else {
+                put_rank(b, f->path);
+                rg_buf_puts(b, " = 0");
+            }
+            continue;
+        }
+        put_rank(b, f->path);
+        rg_buf_printf(b, " = %d AND ", f->is_int ? 1 : 2);
+        put_value(b, f->path);
+        rg_buf_printf(b, " %s ?%d", f->less_than ? "<" : "=", (*next)++);
     }
 }
 
@@ -437,172 +496,75 @@ static void bind_filters(sqlite3_stmt *st, const rg_doc_filter *filters, int n, 
     }
 }
 
-/* How the keyset value is bound: as the type the sort path has in the
- * after_id document when it still exists, else as its literal looks. */
-enum key_type { KEY_NULL, KEY_INT, KEY_REAL, KEY_TEXT };
-
-static bool parse_int(const char *s, int64_t *out)
-{
-    if (!*s || (*s != '-' && (*s < '0' || *s > '9')))
-        return false;
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || *end)
-        return false;
-    *out = v;
-    return true;
-}
-
-static bool parse_real(const char *s, double *out)
-{
-    if (!*s || (*s != '-' && *s != '.' && (*s < '0' || *s > '9')))
-        return false;
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || *end)
-        return false;
-    *out = v;
-    return true;
-}
-
-struct key_value {
-    enum key_type type;
-    int64_t i;
-    double r;
+/* Which part of the order one statement reads. */
+enum part {
+    PART_ALL,    /* from the start (keyset on id only, when there is no sort path) */
+    PART_SAME,   /* the rest of the keyset position's rank */
+    PART_AFTER,  /* the ranks after the position's */
+    PART_DELETE, /* DELETE of every document matching the filters */
 };
 
-static int stored_type(struct doc_conn *c, const char *coll, const char *sort_path,
-                       const char *after_id, char type[8])
+static void put_order(rg_buf *b, const rg_doc_query *q, bool with_rank)
 {
-    rg_buf b = {0};
-    rg_buf_puts(&b, "SELECT typeof(");
-    put_expr(&b, sort_path);
-    rg_buf_printf(&b, ") FROM \"doc_%s\" WHERE id = ?1", coll);
-    sqlite3_stmt *st;
-    bool cached;
-    int rc = rg__sqlite_stmt(&c->base, b.data, NULL, &st, &cached);
-    rg_buf_free(&b);
-    if (rc < 0)
-        return rc;
-    sqlite3_bind_text(st, 1, after_id, -1, SQLITE_STATIC);
-    int src = sqlite3_step(st);
-    type[0] = '\0';
-    if (src == SQLITE_ROW)
-        snprintf(type, 8, "%s", (const char *)sqlite3_column_text(st, 0));
-    else if (src != SQLITE_DONE)
-        rc = rg__sqlite_error(c->base.db, src, "documents keyset");
-    rg__sqlite_stmt_done(st, cached);
-    return rc;
-}
-
-static int key_value(struct doc_conn *c, const char *coll, const char *sort_path,
-                     const char *after_value, const char *after_id, struct key_value *kv)
-{
-    memset(kv, 0, sizeof *kv);
-    if (!after_value) {
-        kv->type = KEY_NULL;
-        return 0;
+    const char *dir = q->desc ? "DESC" : "ASC";
+    rg_buf_puts(b, " ORDER BY ");
+    if (q->sort_path) {
+        if (with_rank) {
+            put_rank(b, q->sort_path);
+            rg_buf_printf(b, " %s, ", dir);
+        }
+        put_value(b, q->sort_path);
+        rg_buf_printf(b, " %s, ", dir);
     }
-    char type[8];
-    int rc = stored_type(c, coll, sort_path, after_id, type);
-    if (rc < 0)
-        return rc;
-    if (strcmp(type, "text") == 0) {
-        kv->type = KEY_TEXT;
-    } else if (strcmp(type, "integer") == 0 &&
-               (strcmp(after_value, "true") == 0 || strcmp(after_value, "false") == 0)) {
-        kv->type = KEY_INT;
-        kv->i = after_value[0] == 't';
-    } else if (strcmp(type, "real") != 0 && parse_int(after_value, &kv->i)) {
-        kv->type = KEY_INT;
-    } else if (parse_real(after_value, &kv->r)) {
-        kv->type = KEY_REAL;
-    } else {
-        kv->type = KEY_TEXT;
-    }
-    return 0;
+    rg_buf_printf(b, "id %s", dir);
 }
 
-struct find_args {
-    const char *coll;
-    const rg_doc_filter *filters;
-    int nfilters;
-    const char *sort_path;
-    bool desc;
-    const char *after_value, *after_id;
-};
-
-/* Which documents one statement covers. With a sort path, documents without a
- * value (NULL) come first ascending and last descending, as SQLite orders
- * them; a keyset position lies in one of the two segments, and each segment
- * is read with a range its index can seek to. */
-enum segment {
-    SEG_ALL,   /* every document, in the requested order (keyset on id only) */
-    SEG_NULL,  /* documents without a sort value, by id */
-    SEG_VALUE, /* documents with a sort value, by (value, id) */
-    SEG_DELETE /* DELETE of every document matching the filters */
-};
-
-/* Prepares and binds the statement for seg; kv is the keyset position, or
- * NULL to start at the segment's beginning. */
-static int segment_stmt(struct doc_conn *c, const struct find_args *a, enum segment seg,
-                        const struct key_value *kv, int limit, sqlite3_stmt **out, bool *cached)
+/* Prepares and binds the statement for part (limit for the reads). */
+static int part_stmt(struct doc_conn *c, const char *coll, const rg_doc_query *q, enum part part,
+                     int limit, sqlite3_stmt **out, bool *cached, char **owned)
 {
     rg_buf b = {0};
     int next = 1;
     rg_buf_printf(&b, "%s FROM \"doc_%s\" WHERE 1",
-                  seg == SEG_DELETE ? "DELETE" : "SELECT id, body", a->coll);
-    put_filters(&b, a->filters, a->nfilters, &next);
-    const char *lt = a->desc ? "<" : ">", *le = a->desc ? "<=" : ">=";
-    const char *dir = a->desc ? "DESC" : "ASC";
-    int p_after = 0, p_val = 0, p_limit = 0;
-    switch (seg) {
-    case SEG_ALL:
-        if (a->after_id) {
-            p_after = next++;
-            rg_buf_printf(&b, " AND id %s ?%d", lt, p_after);
+                  part == PART_DELETE ? "DELETE" : "SELECT id, body", coll);
+    put_filters(&b, q->filters, q->nfilters, &next);
+    const char *gt = q->desc ? "<" : ">", *ge = q->desc ? "<=" : ">=";
+    int p_rank = 0, p_val = 0, p_id = 0, p_limit = 0;
+    switch (part) {
+    case PART_ALL:
+        if (q->after_id) {
+            p_id = next++;
+            rg_buf_printf(&b, " AND id %s ?%d", gt, p_id);
         }
-        rg_buf_puts(&b, " ORDER BY ");
-        if (a->sort_path) {
-            put_expr(&b, a->sort_path);
-            rg_buf_printf(&b, " %s, ", dir);
-        }
+        put_order(&b, q, true);
         break;
-    case SEG_NULL:
+    case PART_SAME:
+        /* rank = r AND value >= v AND (value > v OR id > after): one range */
+        p_rank = next++;
+        p_val = next++;
+        p_id = next++;
         rg_buf_puts(&b, " AND ");
-        put_expr(&b, a->sort_path);
-        rg_buf_puts(&b, " IS NULL");
-        if (kv) {
-            p_after = next++;
-            rg_buf_printf(&b, " AND id %s ?%d", lt, p_after);
-        }
-        rg_buf_puts(&b, " ORDER BY ");
+        put_rank(&b, q->sort_path);
+        rg_buf_printf(&b, " = ?%d AND ", p_rank);
+        put_value(&b, q->sort_path);
+        rg_buf_printf(&b, " %s ?%d AND (", ge, p_val);
+        put_value(&b, q->sort_path);
+        rg_buf_printf(&b, " %s ?%d OR id %s ?%d)", gt, p_val, gt, p_id);
+        put_order(&b, q, false);
         break;
-    case SEG_VALUE:
+    case PART_AFTER:
+        p_rank = next++;
         rg_buf_puts(&b, " AND ");
-        put_expr(&b, a->sort_path);
-        if (kv) {
-            /* value >= v AND (value > v OR id > after): a seekable range */
-            p_val = next++;
-            p_after = next++;
-            rg_buf_printf(&b, " %s ?%d AND (", le, p_val);
-            put_expr(&b, a->sort_path);
-            rg_buf_printf(&b, " %s ?%d OR id %s ?%d)", lt, p_val, lt, p_after);
-        } else {
-            rg_buf_puts(&b, " IS NOT NULL");
-        }
-        rg_buf_puts(&b, " ORDER BY ");
-        put_expr(&b, a->sort_path);
-        rg_buf_printf(&b, " %s, ", dir);
+        put_rank(&b, q->sort_path);
+        rg_buf_printf(&b, " %s ?%d", gt, p_rank);
+        put_order(&b, q, true);
         break;
-    case SEG_DELETE:
+    case PART_DELETE:
         break;
     }
-    if (seg != SEG_DELETE) {
+    if (part != PART_DELETE) {
         p_limit = next++;
-        rg_buf_printf(&b, "id %s LIMIT ?%d", dir, p_limit);
+        rg_buf_printf(&b, " LIMIT ?%d", p_limit);
     }
     sqlite3_stmt *st;
     int rc = rg__sqlite_stmt(&c->base, b.data, NULL, &st, cached);
@@ -610,32 +572,31 @@ static int segment_stmt(struct doc_conn *c, const struct find_args *a, enum segm
     if (rc < 0)
         return rc;
     int bind = 1;
-    bind_filters(st, a->filters, a->nfilters, &bind);
-    if (p_after)
-        sqlite3_bind_text(st, p_after, a->after_id, -1, SQLITE_STATIC);
-    if (p_val) {
-        if (kv->type == KEY_INT)
-            sqlite3_bind_int64(st, p_val, kv->i);
-        else if (kv->type == KEY_REAL)
-            sqlite3_bind_double(st, p_val, kv->r);
-        else
-            sqlite3_bind_text(st, p_val, a->after_value, -1, SQLITE_STATIC);
-    }
+    bind_filters(st, q->filters, q->nfilters, &bind);
+    if (p_rank)
+        sqlite3_bind_int(st, p_rank, rank_of(q->after_value));
+    if (p_val)
+        bind_value(st, p_val, q->after_value, owned);
+    if (p_id)
+        sqlite3_bind_text(st, p_id, q->after_id, -1, SQLITE_STATIC);
     if (p_limit)
         sqlite3_bind_int(st, p_limit, limit);
     *out = st;
     return 0;
 }
 
-/* Runs one segment and appends its rows to arr as {"id", "doc"} objects. */
-static int run_segment(struct doc_conn *c, const struct find_args *a, enum segment seg,
-                       const struct key_value *kv, int limit, json_t *arr)
+/* Runs one part and appends its rows to arr as {"id", "doc"} objects. */
+static int run_part(struct doc_conn *c, const char *coll, const rg_doc_query *q, enum part part,
+                    int limit, json_t *arr)
 {
     sqlite3_stmt *st;
     bool cached;
-    int rc = segment_stmt(c, a, seg, kv, limit, &st, &cached);
-    if (rc < 0)
+    char *owned = NULL;
+    int rc = part_stmt(c, coll, q, part, limit, &st, &cached, &owned);
+    if (rc < 0) {
+        free(owned);
         return rc;
+    }
     int src;
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {
         json_t *doc;
@@ -649,28 +610,22 @@ static int run_segment(struct doc_conn *c, const struct find_args *a, enum segme
     if (rc == 0 && src != SQLITE_DONE)
         rc = rg__sqlite_error(c->base.db, src, "documents find");
     rg__sqlite_stmt_done(st, cached);
+    free(owned);
     return rc;
 }
 
-/* Keyset read: the segment holding the position from there on, then, if the
- * page is not full, the next segment from its start; in one read transaction
- * so that both parts see the same data. */
-static int find_after(struct doc_conn *c, const struct find_args *a, int limit, json_t *arr)
+/* A keyset page on a sort path: the rest of the position's rank, then (if
+ * the page is not full) the ranks after it, in one read transaction so that
+ * both parts see the same data. */
+static int find_after(struct doc_conn *c, const char *coll, const rg_doc_query *q, json_t *arr)
 {
-    struct key_value kv;
-    int rc = key_value(c, a->coll, a->sort_path, a->after_value, a->after_id, &kv);
+    int rc = rg__sqlite_begin(&c->base, false);
     if (rc < 0)
         return rc;
-    enum segment first = kv.type == KEY_NULL ? SEG_NULL : SEG_VALUE;
-    bool has_next = kv.type == KEY_NULL ? !a->desc : a->desc;
-    if (!has_next)
-        return run_segment(c, a, first, &kv, limit, arr);
-    if ((rc = rg__sqlite_begin(&c->base, false)) < 0)
-        return rc;
-    rc = run_segment(c, a, first, &kv, limit, arr);
+    rc = run_part(c, coll, q, PART_SAME, q->limit, arr);
     int got = (int)json_array_size(arr);
-    if (rc == 0 && got < limit)
-        rc = run_segment(c, a, first == SEG_NULL ? SEG_VALUE : SEG_NULL, NULL, limit - got, arr);
+    if (rc == 0 && got < q->limit)
+        rc = run_part(c, coll, q, PART_AFTER, q->limit - got, arr);
     if (rc == 0)
         rc = rg__sqlite_commit(&c->base);
     if (rc < 0)
@@ -678,29 +633,19 @@ static int find_after(struct doc_conn *c, const struct find_args *a, int limit, 
     return rc;
 }
 
-/* Documents matching the filters in the requested order; *out is a new array
- * (json_decref) of {"id", "doc"} objects. limit must be positive. after_value
- * is bound with the type that sort_path has in the after_id document (so that
- * "10" is a number or a text as stored), or as its literal looks when that
- * document is gone; NULL after_value is the position among documents without
- * a sort value. */
-static int docs_find(rg_docs *d, const char *coll, const rg_doc_filter *filters, int nfilters,
-                     const char *sort_path, bool desc, const char *after_value,
-                     const char *after_id, int limit, json_t **out)
+static int docs_find(rg_docs *d, const char *coll, const rg_doc_query *q, json_t **out)
 {
     *out = NULL;
-    int rc = rg_doc_find_args_check(filters, nfilters, sort_path, after_id, limit);
+    struct doc_conn *c;
+    int rc = begin_op(d, coll, &c);
     if (rc < 0)
         return rc;
-    struct doc_conn *c;
-    if ((rc = begin_op(d, coll, &c)) < 0)
-        return rc;
-    struct find_args a = {coll, filters, nfilters, sort_path, desc, after_value, after_id};
     json_t *arr = json_array();
-    if (after_id && sort_path)
-        rc = find_after(c, &a, limit, arr);
+    if (q->after_id && q->sort_path)
+        rc = find_after(c, coll, q, arr);
     else
-        rc = run_segment(c, &a, SEG_ALL, NULL, limit, arr);
+        rc = run_part(c, coll, q, PART_ALL, q->limit, arr);
+    end_op(c);
     if (rc < 0) {
         json_decref(arr);
         return rc;
@@ -712,29 +657,34 @@ static int docs_find(rg_docs *d, const char *coll, const rg_doc_filter *filters,
 static int docs_remove_where(rg_docs *d, const char *coll, const rg_doc_filter *filters,
                              int nfilters)
 {
-    int rc = check_filters(filters, nfilters);
+    struct doc_conn *c;
+    int rc = begin_op(d, coll, &c);
     if (rc < 0)
         return rc;
-    struct doc_conn *c;
-    if ((rc = begin_op(d, coll, &c)) < 0)
-        return rc;
-    struct find_args a = {.coll = coll, .filters = filters, .nfilters = nfilters};
+    rg_doc_query q = {.filters = filters, .nfilters = nfilters};
     sqlite3_stmt *st;
     bool cached;
-    if ((rc = segment_stmt(c, &a, SEG_DELETE, NULL, 0, &st, &cached)) < 0)
-        return rc;
-    int src = rg__sqlite_step_write(&c->base, st);
-    rc = src == SQLITE_DONE ? sqlite3_changes(c->base.db)
-                            : rg__sqlite_error(c->base.db, src, "documents remove_where");
-    rg__sqlite_stmt_done(st, cached);
+    char *owned = NULL;
+    if ((rc = part_stmt(c, coll, &q, PART_DELETE, 0, &st, &cached, &owned)) == 0) {
+        int src = rg__sqlite_step_write(&c->base, st);
+        rc = src == SQLITE_DONE ? sqlite3_changes(c->base.db)
+                                : rg__sqlite_error(c->base.db, src, "documents remove_where");
+        rg__sqlite_stmt_done(st, cached);
+    }
+    free(owned);
+    end_op(c);
     return rc;
 }
 
 static int docs_ping(rg_docs *d)
 {
-    struct doc_conn *c;
-    int rc = acquire(d, &c);
-    return rc < 0 ? rc : rg__sqlite_run(&c->base, "SELECT 1");
+    struct rg__sqlite_conn *c;
+    int rc = rg__sqlite_pool_get(&d->pool, &c);
+    if (rc < 0)
+        return rc;
+    rc = rg__sqlite_run(c, "SELECT 1");
+    rg__sqlite_pool_put(c);
+    return rc;
 }
 
 const struct rg_doc_ops rg_sqlite_doc_ops = {

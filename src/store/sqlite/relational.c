@@ -1,6 +1,6 @@
 /* Relational port on SQLite: named queries from the embedded .sql files, run
- * on the calling thread's connection of a sqlite_common pool (one per thread,
- * statements prepared once per connection and cached by name), results copied
+ * on a connection borrowed from a sqlite_common pool (statements prepared
+ * once per connection and cached by name), results copied
  * into one rg_rows block. Writes run under BEGIN IMMEDIATE behind the pool's
  * write mutex, so the busy timeout applies instead of a deadlock. */
 #include "risinggen/base/error.h"
@@ -24,13 +24,13 @@ struct rg_rel {
 
 static const struct rg__sqlite_hooks rel_hooks = {
     .conn_size = sizeof(struct rg_rel_conn),
-    .metric = "rg_pool_connections{store=\"relational\",adapter=\"sqlite\"}",
+    .labels = "store=\"relational\",adapter=\"sqlite\"",
 };
 
-static int sqlite_open(rg_rel **out, const char *url)
+static int sqlite_open(rg_rel **out, const char *url, const rg_store_options *opts)
 {
     struct rg_rel *r = rg_xcalloc(1, sizeof *r);
-    int rc = rg__sqlite_pool_open(&r->pool, url, &rel_hooks, NULL);
+    int rc = rg__sqlite_pool_open(&r->pool, url, opts, &rel_hooks, NULL);
     if (rc < 0) {
         free(r);
         return rc;
@@ -50,7 +50,7 @@ static void sqlite_close(rg_rel *r)
 static int sqlite_acquire(rg_rel *r, rg_rel_conn **out)
 {
     struct rg__sqlite_conn *c;
-    int rc = rg__sqlite_pool_conn(&r->pool, &c);
+    int rc = rg__sqlite_pool_get(&r->pool, &c);
     if (rc < 0)
         return rc;
     *out = (struct rg_rel_conn *)c;
@@ -61,7 +61,7 @@ static int sqlite_acquire(rg_rel *r, rg_rel_conn **out)
 static void sqlite_release(rg_rel *r, rg_rel_conn *c)
 {
     (void)r;
-    rg__sqlite_release(c ? &c->base : NULL);
+    rg__sqlite_pool_put(c ? &c->base : NULL);
 }
 
 /* The statement for a named query, looked up in the embedded queries the
@@ -229,8 +229,12 @@ static int sqlite_exec_script(rg_rel_conn *c, const char *sql)
 static int sqlite_ping(rg_rel *r)
 {
     struct rg__sqlite_conn *c;
-    int rc = rg__sqlite_pool_conn(&r->pool, &c);
-    return rc < 0 ? rc : rg__sqlite_run(c, "SELECT 1");
+    int rc = rg__sqlite_pool_get(&r->pool, &c);
+    if (rc < 0)
+        return rc;
+    rc = rg__sqlite_run(c, "SELECT 1");
+    rg__sqlite_pool_put(c);
+    return rc;
 }
 
 const struct rg_rel_ops rg_sqlite_rel_ops = {

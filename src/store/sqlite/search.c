@@ -15,10 +15,10 @@
  * one a prefix ("word"*), and they are ANDed. Ranking is
  * bm25(0, 0, 10, 1, 2): the title weighs most, then tags, then body.
  *
- * Threads: one connection per thread from a sqlite_common pool, statements
- * cached per connection by their SQL text, writes under BEGIN IMMEDIATE behind
- * the pool's write mutex. rg_sqlite_search_ops.close must not run while
- * another thread still uses the store. */
+ * Connections come from the bounded sqlite_common pool, one per operation,
+ * with statements cached per connection by their SQL text; writes run under
+ * BEGIN IMMEDIATE behind the pool's write mutex. The port's wrappers have
+ * checked types, ids, text and limits. */
 #include "risinggen/base/error.h"
 #include "risinggen/store/search.h"
 #include "risinggen/base/alloc.h"
@@ -29,8 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LIMIT_MAX  1000
-#define TYPES_MAX  16
 #define TOKENS_MAX 16
 #define QUERY_MAX  1024 /* bytes of the user's text that are read */
 
@@ -93,15 +91,18 @@ static void tokenizer_close(struct rg__sqlite_conn *base)
         c->tk.xDelete(c->tok);
 }
 
-/* The calling thread's connection, opened on first use. Borrowed. */
+/* A connection from the pool; given back with release. */
 static int acquire(struct rg_search *s, struct search_conn **out)
 {
     struct rg__sqlite_conn *c;
-    int rc = rg__sqlite_pool_conn(&s->pool, &c);
-    if (rc < 0)
-        return rc;
-    *out = (struct search_conn *)c;
-    return 0;
+    int rc = rg__sqlite_pool_get(&s->pool, &c);
+    *out = rc == 0 ? (struct search_conn *)c : NULL;
+    return rc;
+}
+
+static void release(struct search_conn *c)
+{
+    rg__sqlite_pool_put(c ? &c->base : NULL);
 }
 
 /* ---- open / close ---- */
@@ -122,7 +123,7 @@ static int create_schema(sqlite3 *db, void *ctx)
 }
 
 static const struct rg__sqlite_hooks search_hooks = {
-    .metric = "rg_pool_connections{store=\"search\",adapter=\"sqlite\"}",
+    .labels = "store=\"search\",adapter=\"sqlite\"",
     .conn_size = sizeof(struct search_conn),
     .on_open = create_schema,
     .on_conn = tokenizer_open,
@@ -131,11 +132,11 @@ static const struct rg__sqlite_hooks search_hooks = {
 
 /* Opens the index at a "sqlite:PATH" url, creating its tables. *out belongs
  * to the caller (search_close). */
-static int search_open(rg_search **out, const char *url)
+static int search_open(rg_search **out, const char *url, const rg_store_options *opts)
 {
     *out = NULL;
     struct rg_search *s = rg_xcalloc(1, sizeof *s);
-    int rc = rg__sqlite_pool_open(&s->pool, url, &search_hooks, NULL);
+    int rc = rg__sqlite_pool_open(&s->pool, url, opts, &search_hooks, NULL);
     if (rc < 0) {
         free(s);
         return rc;
@@ -145,12 +146,6 @@ static int search_open(rg_search **out, const char *url)
 }
 
 /* ---- writes ---- */
-
-static bool valid_key(const char *type, const char *id)
-{
-    return type && *type && strlen(type) < sizeof(((rg_search_hit *)0)->type) && id && *id &&
-           strlen(id) < sizeof(((rg_search_hit *)0)->id);
-}
 
 /* The docid of (type, id): 1 and *docid when found, 0 when not, or an error. */
 static int lookup_docid(struct search_conn *c, const char *type, const char *id, int64_t *docid)
@@ -257,7 +252,7 @@ static int remove_locked(struct search_conn *c, const void *arg)
 }
 
 /* Runs work in a write transaction (BEGIN IMMEDIATE behind the pool's write
- * mutex) on the calling thread's connection. */
+ * mutex) on a connection of the pool. */
 static int write_tx(struct rg_search *s, int (*work)(struct search_conn *c, const void *arg),
                     const void *arg)
 {
@@ -265,12 +260,13 @@ static int write_tx(struct rg_search *s, int (*work)(struct search_conn *c, cons
     int rc = acquire(s, &c);
     if (rc < 0)
         return rc;
-    if ((rc = rg__sqlite_begin(&c->base, true)) < 0)
-        return rc;
-    if ((rc = work(c, arg)) == 0)
-        rc = rg__sqlite_commit(&c->base);
-    if (rc < 0)
-        rg__sqlite_rollback(&c->base);
+    if ((rc = rg__sqlite_begin(&c->base, true)) == 0) {
+        if ((rc = work(c, arg)) == 0)
+            rc = rg__sqlite_commit(&c->base);
+        if (rc < 0)
+            rg__sqlite_rollback(&c->base);
+    }
+    release(c);
     return rc;
 }
 
@@ -278,16 +274,12 @@ static int write_tx(struct rg_search *s, int (*work)(struct search_conn *c, cons
  * must be shorter than 16 bytes and id shorter than 32 (the hit's fields). */
 static int search_upsert(rg_search *s, const rg_search_doc *doc)
 {
-    if (!doc || !valid_key(doc->type, doc->id))
-        return rg_error_set(RG_EINVAL, "invalid search record type or id");
     return write_tx(s, upsert_locked, doc);
 }
 
 /* Removes the record; 0 also when it was not indexed. */
 static int search_remove(rg_search *s, const char *type, const char *id)
 {
-    if (!valid_key(type, id))
-        return rg_error_set(RG_EINVAL, "invalid search record type or id");
     struct record_key k = {type, id};
     return write_tx(s, remove_locked, &k);
 }
@@ -356,26 +348,15 @@ static int search_query(rg_search *s, const char *q, const char *const *types, i
 {
     *out = NULL;
     *nout = 0;
-    if (limit <= 0)
-        return rg_error_set(RG_EINVAL, "limit must be positive");
-    if (limit > LIMIT_MAX)
-        limit = LIMIT_MAX;
-    if (!types)
-        ntypes = 0;
-    if (ntypes < 0 || ntypes > TYPES_MAX)
-        return rg_error_set(RG_EINVAL, "too many types");
-    for (int i = 0; i < ntypes; i++)
-        if (!types[i])
-            return rg_error_set(RG_EINVAL, "invalid type");
-    if (!q)
-        return 0;
     struct search_conn *c;
     int rc = acquire(s, &c);
     if (rc < 0)
         return rc;
     char *match;
-    if ((rc = build_match(c, q, &match)) < 0 || !match)
+    if ((rc = build_match(c, q, &match)) < 0 || !match) {
+        release(c);
         return rc;
+    }
 
     rg_buf sql = {0};
     rg_buf_puts(&sql, "SELECT type, rid, -" SCORE_EXPR " AS score, "
@@ -395,6 +376,7 @@ static int search_query(rg_search *s, const char *q, const char *const *types, i
     rg_buf_free(&sql);
     if (rc < 0) {
         free(match);
+        release(c);
         return rc;
     }
     sqlite3_bind_text(st, 1, match, -1, SQLITE_STATIC);
@@ -407,10 +389,7 @@ static int search_query(rg_search *s, const char *q, const char *const *types, i
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {
         if (n == cap) {
             cap = cap ? cap * 2 : 16;
-            rg_search_hit *grown = realloc(hits, (size_t)cap * sizeof *hits);
-            if (!grown)
-                abort();
-            hits = grown;
+            hits = rg_xrealloc(hits, (size_t)cap * sizeof *hits);
         }
         rg_search_hit *h = &hits[n++];
         memset(h, 0, sizeof *h);
@@ -426,6 +405,7 @@ static int search_query(rg_search *s, const char *q, const char *const *types, i
     }
     rc = src == SQLITE_DONE ? 0 : rg__sqlite_error(c->base.db, src, "search query");
     rg__sqlite_stmt_done(st, cached);
+    release(c);
     free(match);
     if (rc < 0) {
         rg_search_hits_free(hits, n);
@@ -440,7 +420,11 @@ static int search_ping(rg_search *s)
 {
     struct search_conn *c;
     int rc = acquire(s, &c);
-    return rc < 0 ? rc : rg__sqlite_run(&c->base, "SELECT 1");
+    if (rc < 0)
+        return rc;
+    rc = rg__sqlite_run(&c->base, "SELECT 1");
+    release(c);
+    return rc;
 }
 
 const struct rg_search_ops rg_sqlite_search_ops = {

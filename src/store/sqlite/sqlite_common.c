@@ -1,6 +1,5 @@
 #include "sqlite_common.h"
 #include "risinggen/base/error.h"
-#include "risinggen/base/metrics.h"
 #include "risinggen/base/alloc.h"
 #include "risinggen/base/log.h"
 #include "risinggen/base/geo.h"
@@ -158,12 +157,12 @@ int rg__sqlite_error(sqlite3 *db, int rc, const char *what)
 
 /* ---- connection pool ---- */
 
-static void conn_close(struct rg__sqlite_conn *c)
+static void conn_close(void *ctx, void *p)
 {
-    if (c->pool->hooks && c->pool->hooks->on_close)
-        c->pool->hooks->on_close(c);
-    if (c->pool->hooks && c->pool->hooks->metric)
-        rg_metrics_gauge_add(c->pool->hooks->metric, -1);
+    struct rg__sqlite_pool *pool = ctx;
+    struct rg__sqlite_conn *c = p;
+    if (pool->hooks && pool->hooks->on_close)
+        pool->hooks->on_close(c);
     for (int i = 0; i < RG__SQLITE_STMT_SLOTS; i++)
         if (c->slots[i].stmt) {
             sqlite3_finalize(c->slots[i].stmt);
@@ -173,29 +172,31 @@ static void conn_close(struct rg__sqlite_conn *c)
     free(c);
 }
 
-static void conn_unlink(struct rg__sqlite_pool *pool, struct rg__sqlite_conn *c)
+static int conn_open(void *ctx, void **out)
 {
-    pthread_mutex_lock(&pool->lock);
-    for (struct rg__sqlite_conn **pp = &pool->conns; *pp; pp = &(*pp)->next)
-        if (*pp == c) {
-            *pp = c->next;
-            break;
-        }
-    pthread_mutex_unlock(&pool->lock);
+    struct rg__sqlite_pool *pool = ctx;
+    sqlite3 *db;
+    int rc = rg__sqlite_open(pool->path, pool->sync_full, &db);
+    if (rc < 0)
+        return rc;
+    const struct rg__sqlite_hooks *h = pool->hooks;
+    struct rg__sqlite_conn *c =
+        rg_xcalloc(1, h && h->conn_size > sizeof *c ? h->conn_size : sizeof *c);
+    c->db = db;
+    c->pool = pool;
+    if (h && h->on_conn && (rc = h->on_conn(c)) < 0) {
+        conn_close(pool, c);
+        return rc;
+    }
+    *out = c;
+    return 0;
 }
 
-/* Thread exit: the thread's connection goes with it, and so does a write
- * mutex it still holds. */
-static void conn_destructor(void *p)
-{
-    struct rg__sqlite_conn *c = p;
-    rg__sqlite_release(c);
-    conn_unlink(c->pool, c);
-    conn_close(c);
-}
+static const rg_pool_methods sqlite_pool_methods = {.open = conn_open, .close = conn_close};
 
 int rg__sqlite_pool_open(struct rg__sqlite_pool *pool, const char *url,
-                         const struct rg__sqlite_hooks *hooks, void *ctx)
+                         const rg_store_options *opts, const struct rg__sqlite_hooks *hooks,
+                         void *ctx)
 {
     memset(pool, 0, sizeof *pool);
     bool sync_full;
@@ -211,59 +212,34 @@ int rg__sqlite_pool_open(struct rg__sqlite_pool *pool, const char *url,
         free(path);
         return rc;
     }
-    if (pthread_key_create(&pool->key, conn_destructor) != 0) {
-        free(path);
-        rg_err("sqlite: no thread-specific key left");
-        return rg_error_set(RG_EINTERNAL, "internal error");
-    }
     pool->path = path;
     pool->sync_full = sync_full;
     pool->hooks = hooks;
-    pthread_mutex_init(&pool->lock, NULL);
     pthread_mutex_init(&pool->write_lock, NULL);
+    int size = opts && opts->pool_size > 0 ? opts->pool_size : RG_POOL_SIZE_DEFAULT;
+    int wait = opts ? opts->pool_wait_ms : RG_POOL_WAIT_MS_DEFAULT;
+    pool->conns = rg_pool_new(hooks && hooks->labels ? hooks->labels : "store=\"sqlite\"", size,
+                              wait, &sqlite_pool_methods, pool);
     return 0;
 }
 
 void rg__sqlite_pool_close(struct rg__sqlite_pool *pool)
 {
-    pthread_key_delete(pool->key);
-    while (pool->conns) {
-        struct rg__sqlite_conn *c = pool->conns;
-        pool->conns = c->next;
-        conn_close(c);
-    }
-    pthread_mutex_destroy(&pool->lock);
+    if (!pool->path)
+        return;
+    rg_pool_free(pool->conns);
+    pool->conns = NULL;
     pthread_mutex_destroy(&pool->write_lock);
     free(pool->path);
     pool->path = NULL;
 }
 
-int rg__sqlite_pool_conn(struct rg__sqlite_pool *pool, struct rg__sqlite_conn **out)
+int rg__sqlite_pool_get(struct rg__sqlite_pool *pool, struct rg__sqlite_conn **out)
 {
-    struct rg__sqlite_conn *c = pthread_getspecific(pool->key);
-    if (!c) {
-        sqlite3 *db;
-        int rc = rg__sqlite_open(pool->path, pool->sync_full, &db);
-        if (rc < 0)
-            return rc;
-        const struct rg__sqlite_hooks *h = pool->hooks;
-        c = rg_xcalloc(1, h && h->conn_size > sizeof *c ? h->conn_size : sizeof *c);
-        c->db = db;
-        c->pool = pool;
-        if (h && h->metric)
-            rg_metrics_gauge_add(h->metric, 1);
-        if (h && h->on_conn && (rc = h->on_conn(c)) < 0) {
-            conn_close(c);
-            return rc;
-        }
-        pthread_mutex_lock(&pool->lock);
-        c->next = pool->conns;
-        pool->conns = c;
-        pthread_mutex_unlock(&pool->lock);
-        pthread_setspecific(pool->key, c);
-    }
-    *out = c;
-    return 0;
+    void *c;
+    int rc = rg_pool_get(pool->conns, &c);
+    *out = rc == 0 ? c : NULL;
+    return rc;
 }
 
 /* ---- statements ---- */
@@ -389,13 +365,15 @@ int rg__sqlite_rollback(struct rg__sqlite_conn *c)
     return rc;
 }
 
-void rg__sqlite_release(struct rg__sqlite_conn *c)
+void rg__sqlite_pool_put(struct rg__sqlite_conn *c)
 {
     if (!c)
         return;
+    bool broken = false;
     if (!sqlite3_get_autocommit(c->db))
-        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+        broken = sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK;
     write_unlock(c);
+    rg_pool_put(c->pool->conns, c, broken);
 }
 
 bool rg__sqlite_write_start(struct rg__sqlite_conn *c)

@@ -1,12 +1,12 @@
 /* What the SQLite adapters (relational, documents, search) share: opening a
- * database file with the project's pragmas, a pool of one connection per
- * thread, a per-connection statement cache, write transactions serialised by
- * a mutex, and mapping SQLite result codes to RG_E* codes (the SQLite message
- * goes to the log, never to a client).
+ * database file with the project's pragmas, a bounded pool of connections
+ * (risinggen/store/pool.h), a per-connection statement cache, write
+ * transactions serialised by a mutex, and mapping SQLite result codes to
+ * RG_E* codes (the SQLite message goes to the log, never to a client).
  *
- * Threads: a pool hands each thread its own connection (opened on first use,
- * closed when the thread ends or the pool closes). rg__sqlite_pool_close must
- * not run while another thread still uses the pool. Writers of one process
+ * Threads: a connection is used by the one thread that borrowed it until it
+ * gives it back. rg__sqlite_pool_close must not run while another thread
+ * still uses the pool. Writers of one process
  * queue on the pool's write mutex rather than in SQLite's busy handler, which
  * sleeps and polls; the busy timeout still covers other processes (the
  * command line) writing to the same file. A connection takes its pool's
@@ -14,7 +14,9 @@
  * true) until commit, rollback or release) or around one autocommit write
  * (rg__sqlite_write_start … _end). Documents and search take no other lock
  * while they hold theirs, so a thread inside a relational write transaction
- * may write documents or search entries (other files, other pools). */
+ * may write documents or search entries (other files, other pools); it may
+ * not take a second connection of the same pool (the pool refuses a nested
+ * acquire). */
 #ifndef RG_SQLITE_COMMON_H
 #define RG_SQLITE_COMMON_H
 
@@ -22,6 +24,9 @@
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "risinggen/store/options.h"
+#include "risinggen/store/pool.h"
 
 /* The file path of a "sqlite:PATH[?synchronous=full]" URL, malloc'd, and
  * whether full synchronous mode was asked for. NULL when url is not sqlite:. */
@@ -44,13 +49,12 @@ struct rg__sqlite_slot {
     sqlite3_stmt *stmt;
 };
 
-/* One thread's connection. An adapter that keeps more per connection puts
+/* One pooled connection. An adapter that keeps more per connection puts
  * this struct first in its own and gives that size in rg__sqlite_hooks. */
 struct rg__sqlite_conn {
     sqlite3 *db;
     /* The rest belongs to sqlite_common.c. */
     struct rg__sqlite_pool *pool;
-    struct rg__sqlite_conn *next;
     bool holds_write; /* owns pool->write_lock */
     int nslots;
     struct rg__sqlite_slot slots[RG__SQLITE_STMT_SLOTS];
@@ -67,30 +71,35 @@ struct rg__sqlite_hooks {
     int (*on_conn)(struct rg__sqlite_conn *c);
     /* Before a connection closes: frees what the adapter keeps in it. */
     void (*on_close)(struct rg__sqlite_conn *c);
-    /* Gauge series counting the pool's open connections (static), or NULL. */
-    const char *metric;
+    /* Labels of the pool's metrics: "store=\"relational\",adapter=\"sqlite\"". */
+    const char *labels;
 };
 
 struct rg__sqlite_pool {
     char *path;
     bool sync_full;
     const struct rg__sqlite_hooks *hooks;
-    pthread_key_t key;
-    pthread_mutex_t lock;       /* guards conns */
+    rg_pool *conns;
     pthread_mutex_t write_lock; /* one writer at a time in this process */
-    struct rg__sqlite_conn *conns;
 };
 
-/* Sets up *pool for a "sqlite:PATH" url. The file is opened once here (and
- * hooks->on_open run on it), so that a bad path fails at start, not at the
- * first request. hooks (borrowed, may be NULL) must outlive the pool. On
- * failure nothing is left to close. */
+/* Sets up *pool for a "sqlite:PATH" url, with the bounds of opts (NULL:
+ * defaults). The file is opened once here (and hooks->on_open run on it),
+ * so that a bad path fails at start, not at the first request. hooks
+ * (borrowed, may be NULL) must outlive the pool. On failure nothing is left
+ * to close. */
 int rg__sqlite_pool_open(struct rg__sqlite_pool *pool, const char *url,
-                         const struct rg__sqlite_hooks *hooks, void *ctx);
-/* Closes every connection of the pool and frees what it holds (not *pool). */
+                         const rg_store_options *opts, const struct rg__sqlite_hooks *hooks,
+                         void *ctx);
+/* Closes every connection of the pool and frees what it holds (not *pool).
+ * Every connection must have been given back. */
 void rg__sqlite_pool_close(struct rg__sqlite_pool *pool);
-/* The calling thread's connection, opened on first use. Borrowed. */
-int rg__sqlite_pool_conn(struct rg__sqlite_pool *pool, struct rg__sqlite_conn **out);
+/* Lends a connection of the pool (see risinggen/store/pool.h: bounded, with
+ * a wait; RG_EUNAVAIL when none comes free in time). */
+int rg__sqlite_pool_get(struct rg__sqlite_pool *pool, struct rg__sqlite_conn **out);
+/* Gives c back: a transaction a failed caller left open is rolled back and
+ * the write mutex released first. NULL is accepted. */
+void rg__sqlite_pool_put(struct rg__sqlite_conn *c);
 
 /* ---- statements ---- */
 
@@ -118,9 +127,6 @@ int rg__sqlite_begin(struct rg__sqlite_conn *c, bool write);
 int rg__sqlite_commit(struct rg__sqlite_conn *c);
 /* ROLLBACK when a transaction is open, then releases the write mutex. */
 int rg__sqlite_rollback(struct rg__sqlite_conn *c);
-/* For a connection given back by its user: rolls back a transaction that a
- * failed caller left open and releases the write mutex. NULL is accepted. */
-void rg__sqlite_release(struct rg__sqlite_conn *c);
 /* One write in autocommit mode: takes the pool's write mutex unless c
  * already holds it, and says whether it took it, for rg__sqlite_write_end. */
 bool rg__sqlite_write_start(struct rg__sqlite_conn *c);

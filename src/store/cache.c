@@ -1,0 +1,105 @@
+/* The wrappers of the cache port: argument checks before any adapter runs,
+ * and the hit and miss counters. */
+#include "risinggen/store/cache.h"
+#include "risinggen/base/error.h"
+#include "risinggen/base/metrics.h"
+#include "risinggen/store/stores.h"
+
+#include <string.h>
+
+int rg_cache_ops_check(const struct rg_cache_ops *o)
+{
+    if (!o || !o->scheme)
+        return rg_error_set(RG_EINVAL, "not a cache adapter");
+    if (o->version != RG_CACHE_OPS_VERSION)
+        return rg_error_set(RG_EINVAL,
+                            "the cache adapter '%s' implements version %d of the port, "
+                            "this build needs version %d",
+                            o->scheme, o->version, RG_CACHE_OPS_VERSION);
+    if (!o->open || !o->close || !o->get || !o->set || !o->del || !o->incr || !o->ping)
+        return rg_error_set(RG_EINVAL, "the cache adapter '%s' lacks a slot", o->scheme);
+    return 0;
+}
+
+int rg_cache_open(rg_cache_port *out, const struct rg_cache_ops *ops, const char *url,
+                  const rg_store_options *opts)
+{
+    memset(out, 0, sizeof *out);
+    if (!ops && !(ops = rg_cache_adapter(url)))
+        return rg_error_last();
+    int rc = rg_cache_ops_check(ops);
+    if (rc < 0 || (rc = ops->open(&out->c, url, opts)) < 0)
+        return rc;
+    rg_metrics_describe("rg_cache_hits_total", "counter", "Cache hits.");
+    rg_metrics_describe("rg_cache_misses_total", "counter", "Cache misses.");
+    out->ops = ops;
+    return 0;
+}
+
+void rg_cache_close(rg_cache_port *p)
+{
+    if (p->c)
+        p->ops->close(p->c);
+    p->c = NULL;
+}
+
+static int check_key(const char *key)
+{
+    if (!key || !*key || strnlen(key, RG_CACHE_KEY_MAX + 1) > RG_CACHE_KEY_MAX)
+        return rg_error_set(RG_EINVAL, "invalid cache key");
+    return 0;
+}
+
+static int check_ttl(int64_t ttl_ms)
+{
+    if (ttl_ms < 0 || ttl_ms > RG_CACHE_TTL_MAX_MS)
+        return rg_error_set(RG_EINVAL, "invalid cache ttl");
+    return 0;
+}
+
+int rg_cache_get(rg_cache_port *p, const char *key, char **out, size_t *len)
+{
+    *out = NULL;
+    int rc = check_key(key);
+    if (rc < 0)
+        return rc;
+    static rg_metric *hits, *misses; /* looked up once; a data race only costs a lookup */
+    if (!hits) {
+        hits = rg_metrics_series("rg_cache_hits_total");
+        misses = rg_metrics_series("rg_cache_misses_total");
+    }
+    rc = p->ops->get(p->c, key, out, len);
+    rg_metrics_add(rc == 0 ? hits : misses, 1);
+    return rc;
+}
+
+int rg_cache_set(rg_cache_port *p, const char *key, const char *val, size_t len, int64_t ttl_ms)
+{
+    int rc;
+    if ((rc = check_key(key)) < 0 || (rc = check_ttl(ttl_ms)) < 0)
+        return rc;
+    if ((len && !val) || len > RG_CACHE_VALUE_MAX)
+        return rg_error_set(RG_EINVAL, "invalid cache value");
+    return p->ops->set(p->c, key, val ? val : "", len, ttl_ms);
+}
+
+int rg_cache_del(rg_cache_port *p, const char *key)
+{
+    int rc = check_key(key);
+    return rc < 0 ? rc : p->ops->del(p->c, key);
+}
+
+int rg_cache_incr(rg_cache_port *p, const char *key, int64_t by, int64_t ttl_ms, int64_t *out)
+{
+    int rc;
+    if ((rc = check_key(key)) < 0 || (rc = check_ttl(ttl_ms)) < 0)
+        return rc;
+    if (!out)
+        return rg_error_set(RG_EINVAL, "no output");
+    return p->ops->incr(p->c, key, by, ttl_ms, out);
+}
+
+int rg_cache_ping(rg_cache_port *p)
+{
+    return p->ops->ping(p->c);
+}

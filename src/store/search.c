@@ -1,0 +1,127 @@
+/* The wrappers of the search port: argument checks before any adapter runs. */
+#include "risinggen/store/search.h"
+#include "risinggen/base/error.h"
+#include "risinggen/base/validate.h"
+#include "risinggen/store/stores.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int rg_search_ops_check(const struct rg_search_ops *o)
+{
+    if (!o || !o->scheme)
+        return rg_error_set(RG_EINVAL, "not a search adapter");
+    if (o->version != RG_SEARCH_OPS_VERSION)
+        return rg_error_set(RG_EINVAL,
+                            "the search adapter '%s' implements version %d of the port, "
+                            "this build needs version %d",
+                            o->scheme, o->version, RG_SEARCH_OPS_VERSION);
+    if (!o->open || !o->close || !o->upsert || !o->remove || !o->query || !o->ping)
+        return rg_error_set(RG_EINVAL, "the search adapter '%s' lacks a slot", o->scheme);
+    return 0;
+}
+
+int rg_search_open(rg_search_port *out, const struct rg_search_ops *ops, const char *url,
+                   const rg_store_options *opts)
+{
+    memset(out, 0, sizeof *out);
+    if (!ops && !(ops = rg_search_adapter(url)))
+        return rg_error_last();
+    int rc = rg_search_ops_check(ops);
+    if (rc < 0 || (rc = ops->open(&out->s, url, opts)) < 0)
+        return rc;
+    out->ops = ops;
+    return 0;
+}
+
+void rg_search_close(rg_search_port *p)
+{
+    if (p->s)
+        p->ops->close(p->s);
+    p->s = NULL;
+}
+
+static bool type_valid(const char *t)
+{
+    if (!t)
+        return false;
+    size_t n = 0;
+    for (; t[n]; n++)
+        if (n >= RG_SEARCH_TYPE_MAX || t[n] < 'a' || t[n] > 'z')
+            return false;
+    return n > 0;
+}
+
+static bool id_valid(const char *id)
+{
+    size_t n = id ? strnlen(id, RG_SEARCH_ID_MAX + 1) : 0;
+    return n > 0 && n <= RG_SEARCH_ID_MAX && rg_utf8_valid(id, n);
+}
+
+static bool text_valid(const char *s, size_t max)
+{
+    if (!s)
+        return true;
+    size_t n = strnlen(s, max + 1);
+    return n <= max && rg_utf8_valid(s, n);
+}
+
+static int check_key(const char *type, const char *id)
+{
+    if (!type_valid(type) || !id_valid(id))
+        return rg_error_set(RG_EINVAL, "invalid search record type or id");
+    return 0;
+}
+
+int rg_search_upsert(rg_search_port *p, const rg_search_doc *doc)
+{
+    if (!doc)
+        return rg_error_set(RG_EINVAL, "no search record");
+    int rc = check_key(doc->type, doc->id);
+    if (rc < 0)
+        return rc;
+    if (!text_valid(doc->title, RG_SEARCH_TEXT_MAX) || !text_valid(doc->body, RG_SEARCH_TEXT_MAX) ||
+        !text_valid(doc->tags, RG_SEARCH_TEXT_MAX))
+        return rg_error_set(RG_EINVAL, "search text too long or not UTF-8");
+    return p->ops->upsert(p->s, doc);
+}
+
+int rg_search_remove(rg_search_port *p, const char *type, const char *id)
+{
+    int rc = check_key(type, id);
+    return rc < 0 ? rc : p->ops->remove(p->s, type, id);
+}
+
+int rg_search_query(rg_search_port *p, const char *q, const char *const *types, int ntypes,
+                    int limit, rg_search_hit **out, int *nout)
+{
+    *out = NULL;
+    *nout = 0;
+    if (limit < 1 || limit > RG_SEARCH_LIMIT_MAX)
+        return rg_error_set(RG_EINVAL, "limit must be from 1 to %d", RG_SEARCH_LIMIT_MAX);
+    if (!types)
+        ntypes = 0;
+    if (ntypes < 0 || ntypes > RG_SEARCH_TYPES_MAX)
+        return rg_error_set(RG_EINVAL, "too many types");
+    for (int i = 0; i < ntypes; i++)
+        if (!type_valid(types[i]))
+            return rg_error_set(RG_EINVAL, "invalid type");
+    if (!text_valid(q, RG_SEARCH_QUERY_MAX))
+        return rg_error_set(RG_EINVAL, "the search text is longer than %d bytes",
+                            RG_SEARCH_QUERY_MAX);
+    if (!q || !*q)
+        return 0;
+    return p->ops->query(p->s, q, types, ntypes, limit, out, nout);
+}
+
+int rg_search_ping(rg_search_port *p)
+{
+    return p->ops->ping(p->s);
+}
+
+void rg_search_hits_free(rg_search_hit *hits, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(hits[i].highlight);
+    free(hits);
+}
