@@ -1,9 +1,17 @@
+/* The application object: the stores and the outbound integrations chosen
+ * from the settings, the start-up work, readiness, and the request context
+ * (read-your-writes). */
 #include "domain.h"
-#include "risinggen/store/migrate.h"
-#include "risinggen/base/log.h"
 #include "risinggen/base/error.h"
+#include "risinggen/base/log.h"
+#include "risinggen/domain/jobs.h"
+#include "risinggen/store/migrate.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+/* How long a person's reads go to the primary after a change they made. */
+#define READ_OWN_WRITES_MS 5000
 
 static const rg_doc_index indexes[] = {
     {COLL_USERS, "email", true},
@@ -12,14 +20,13 @@ static const rg_doc_index indexes[] = {
     {COLL_AUTH, "churchAccountId", false},
     {COLL_SESSIONS, "userId", false},
     {COLL_SESSIONS, "familyId", false},
-    /* accounts and privacy (accounts.c): a reset token is found by its hash;
-     * what a person wrote is found for their export and erasure */
+    /* a reset token is found by its hash (password_reset.c) */
     {COLL_AUTH, "passwordResetToken", false},
-    {"messages", "sender.userId", false},
-    {"feedback", "userId", false},
-    {"channels", "createdBy", false},
-    /* end of accounts and privacy */
-    /* channels, messages, content, feedback (comms.c, content.c) */
+    /* what a person wrote, for their export and erasure */
+    {COLL_MESSAGES, "sender.userId", false},
+    {COLL_FEEDBACK, "userId", false},
+    {COLL_CHANNELS, "createdBy", false},
+    /* channels, messages, content, feedback */
     {COLL_CHANNELS, "eventId", true},
     {COLL_CHANNELS, "organizerId", false},
     {COLL_MESSAGES, "channelId", false},
@@ -28,7 +35,6 @@ static const rg_doc_index indexes[] = {
     {COLL_RESOURCES, "createdBy", false},
     {COLL_FEEDBACK, "key", true},
     {COLL_FEEDBACK, "eventId", false},
-    /* end of channels, messages, content, feedback */
 };
 
 /* RETURNING: the capacity rule and every insert read back what they wrote.
@@ -46,16 +52,33 @@ const rg_store_needs *rg_app_store_needs(void)
     return &needs;
 }
 
+/* The outbound integrations the settings choose. */
+static int open_outbound(rg_app *app)
+{
+    const rg_config *cfg = app->cfg;
+    int rc = rg_payment_providers_enable(&app->providers, cfg->payments_providers);
+    if (rc == 0)
+        rc = rg_mailer_open(&app->mailer, cfg->smtp_url, cfg->smtp_from);
+    if (rc == 0)
+        rc = rg_jwks_open(&app->jwks, cfg->sso_jwks);
+    return rc;
+}
+
 int rg_app_open(rg_app *app, const rg_config *cfg, bool migrate)
 {
     memset(app, 0, sizeof *app);
     app->cfg = cfg;
     app->access_ttl = 900;
     app->refresh_ttl = 30 * 86400;
-    app->hold_sweep_ms = 30000;
-    int rc = rg_stores_open(&app->st, cfg, &needs);
-    if (rc < 0)
+    int rc = open_outbound(app);
+    if (rc < 0) {
+        rg_app_close(app);
         return rc;
+    }
+    if ((rc = rg_stores_open(&app->st, cfg, &needs)) < 0) {
+        rg_app_close(app);
+        return rc;
+    }
     if (migrate) {
         int applied = 0;
         rc = rg_migrate_up(&app->st.rel, &applied);
@@ -66,24 +89,19 @@ int rg_app_open(rg_app *app, const rg_config *cfg, bool migrate)
     }
     if (rc < 0) {
         rg_err("schema: %s", rg_error_detail());
-        rg_stores_close(&app->st);
+        rg_app_close(app);
         return rc;
     }
-    /* accounts and privacy: erasures a previous run left unfinished */
-    int erased = rg_erasure_resume(app, 0);
-    if (erased > 0)
-        rg_info("finished %d interrupted erasure%s", erased, erased == 1 ? "" : "s");
-    else if (erased < 0)
-        rg_warn("interrupted erasures not finished now: %s (the sweep tries again)",
-                rg_error_detail());
-    rg_error_clear();
-    /* end of accounts and privacy */
+    rg_jobs_at_start(app);
     return 0;
 }
 
 void rg_app_close(rg_app *app)
 {
     rg_stores_close(&app->st);
+    rg_mailer_close(&app->mailer);
+    rg_jwks_close(app->jwks);
+    app->jwks = NULL;
 }
 
 int rg_app_ready(rg_app *app, json_t **out)
@@ -95,4 +113,44 @@ int rg_app_ready(rg_app *app, json_t **out)
                      d < 0 ? "down" : "up", "cache", c < 0 ? "down" : "up", "search",
                      s < 0 ? "down" : "up");
     return (r < 0 || d < 0 || c < 0 || s < 0) ? RG_EUNAVAIL : 0;
+}
+
+/* ---- the request context ---- */
+
+static void wrote_key(const char *user_id, char *key, size_t cap)
+{
+    snprintf(key, cap, "rw:%s", user_id);
+}
+
+void rg_ctx_begin(rg_app *app, rg_ctx *ctx, const rg_principal *who)
+{
+    memset(ctx, 0, sizeof *ctx);
+    if (who)
+        ctx->who = *who;
+    if (!ctx->who.user_id[0])
+        return;
+    char key[40], *v = NULL;
+    size_t len;
+    wrote_key(ctx->who.user_id, key, sizeof key);
+    ctx->read_own_writes = rg_cache_get(&app->st.cache, key, &v, &len) == 0;
+    free(v);
+    rg_error_clear();
+}
+
+void rg_ctx_wrote(rg_app *app, const rg_ctx *ctx)
+{
+    if (!ctx->who.user_id[0])
+        return;
+    char key[40];
+    wrote_key(ctx->who.user_id, key, sizeof key);
+    rg_cache_set(&app->st.cache, key, "1", 1, READ_OWN_WRITES_MS);
+    rg_error_clear();
+}
+
+rg_ctx rg_ctx_for(const rg_principal *who)
+{
+    rg_ctx ctx = {.read_own_writes = true};
+    if (who)
+        ctx.who = *who;
+    return ctx;
 }

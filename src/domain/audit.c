@@ -7,6 +7,7 @@
  * Actions in use: event.publish, event.cancel, event.complete,
  * registration.check_in, registration.cancel (by the organizer or an admin),
  * user.roles, user.erase, payment.refund. */
+#include "risinggen/domain/audit.h"
 #include "domain.h"
 #include "risinggen/base/log.h"
 #include "risinggen/base/clock.h"
@@ -52,18 +53,6 @@ int rg_audit(rg_app *app, rg_rel_conn *c, const char *who, const char *action,
     return rc < 0 ? rc : 0;
 }
 
-/* from/to: a date (the whole day) or an RFC 3339 time. */
-static int parse_bound(const char *name, const char *s, bool end_of_day, char out[RG_TIME_LEN + 1])
-{
-    int64_t t;
-    if (rg_date_parse(s, &t) == 0)
-        t += end_of_day ? 86399 : 0;
-    else if (rg_time_parse(s, &t) < 0)
-        return rg_error_set(RG_EINVAL, "%s must be a date YYYY-MM-DD or an RFC 3339 time", name);
-    rg_time_format(t, out);
-    return 0;
-}
-
 static json_t *audit_view(const rg_rows *r, int i)
 {
     json_t *details = json_null();
@@ -82,8 +71,9 @@ static json_t *audit_view(const rg_rows *r, int i)
                      "targetId", target ? json_string(target) : json_null(), "details", details);
 }
 
-int rg_audit_list(rg_app *app, const rg_principal *who, const rg_audit_query *q, json_t **out)
+int rg_audit_list(rg_app *app, const rg_ctx *ctx, const rg_audit_query *q, json_t **out)
 {
+    const rg_principal *who = &ctx->who;
     if (!rg_is_admin(who))
         return rg_error_set(RG_EFORBIDDEN, "only an admin can read the audit log");
     if (q->action && !name_ok(q->action, 64))
@@ -92,9 +82,9 @@ int rg_audit_list(rg_app *app, const rg_principal *who, const rg_audit_query *q,
         return rg_error_set(RG_EINVAL, "actor must be a user id (24 hex digits)");
     char from[RG_TIME_LEN + 1], to[RG_TIME_LEN + 1];
     int rc;
-    if (q->from && (rc = parse_bound("from", q->from, false, from)) < 0)
+    if (q->from && (rc = rg__parse_bound("from", q->from, false, from)) < 0)
         return rc;
-    if (q->to && (rc = parse_bound("to", q->to, true, to)) < 0)
+    if (q->to && (rc = rg__parse_bound("to", q->to, true, to)) < 0)
         return rc;
     if (q->from && q->to && strcmp(from, to) > 0)
         return rg_error_set(RG_EINVAL, "from must not be after to");

@@ -1,4 +1,5 @@
 #include "domain.h"
+#include "risinggen/base/log.h"
 #include "risinggen/base/buf.h"
 #include "risinggen/base/clock.h"
 #include "risinggen/base/id.h"
@@ -101,10 +102,12 @@ int rg_rel_run(rg_app *app, const char *name, const rg_param *p, int n, rg_rows 
     return rc;
 }
 
-int rg_rel_run_read(rg_app *app, const char *name, const rg_param *p, int n, rg_rows **out)
+int rg_rel_run_read(rg_app *app, const rg_ctx *reader, const char *name, const rg_param *p, int n,
+                    rg_rows **out)
 {
     rg_rel_conn *c;
-    int rc = rg_rel_acquire_read(&app->st.rel, &c);
+    int rc = reader && !reader->read_own_writes ? rg_rel_acquire_read(&app->st.rel, &c)
+                                                : rg_rel_acquire(&app->st.rel, &c);
     if (rc < 0)
         return rc;
     rc = rg_rel_query(&app->st.rel, c, name, p, n, out);
@@ -194,4 +197,110 @@ void rg_money_format(int64_t minor, char out[24])
     uint64_t v = minor < 0 ? (uint64_t)(-(minor + 1)) + 1 : (uint64_t)minor;
     snprintf(out, 24, "%s%llu.%02llu", sign, (unsigned long long)(v / 100),
              (unsigned long long)(v % 100));
+}
+
+int rg__parse_bool_param(const char *name, const char *s, bool *out)
+{
+    if (!s) {
+        *out = false;
+        return 0;
+    }
+    if (strcmp(s, "true") == 0 || strcmp(s, "1") == 0)
+        *out = true;
+    else if (strcmp(s, "false") == 0 || strcmp(s, "0") == 0)
+        *out = false;
+    else
+        return rg_error_set(RG_EINVAL, "%s must be true or false", name);
+    return 0;
+}
+
+int rg__parse_bound(const char *name, const char *s, bool end_of_day, char out[RG_TIME_LEN + 1])
+{
+    int64_t t;
+    if (rg_date_parse(s, &t) == 0)
+        t += end_of_day ? 86399 : 0;
+    else if (rg_time_parse(s, &t) < 0)
+        return rg_error_set(RG_EINVAL, "%s must be a date YYYY-MM-DD or an RFC 3339 time", name);
+    rg_time_format(t, out);
+    return 0;
+}
+
+/* Brings a stored document to the current schema before it is written
+ * again; refuses one written by a newer program. */
+int rg__doc_upgrade(json_t *doc, int current, const char *what)
+{
+    json_t *v = json_object_get(doc, "schemaVersion");
+    if (!v) { /* written before versions were recorded: the first shape */
+        json_object_set_new(doc, "schemaVersion", json_integer(current));
+        return 0;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > current) {
+        rg_err("%s document has schemaVersion %lld, this program writes %d", what,
+               json_is_integer(v) ? (long long)json_integer_value(v) : -1LL, current);
+        return rg_error_set(RG_EINTERNAL, "internal error");
+    }
+    return 0;
+}
+
+bool rg__json_is_str(json_t *o, const char *k)
+{
+    return json_is_string(json_object_get(o, k));
+}
+
+/* https://host… with no spaces or control characters, at most 2048 bytes. */
+bool rg__https_url_ok(const char *s)
+{
+    if (strncmp(s, "https://", 8) != 0 || strlen(s) > 2048)
+        return false;
+    const char *host = s + 8;
+    size_t hlen = strcspn(host, "/?#");
+    if (hlen == 0 || host[0] == '@' || host[0] == ':')
+        return false;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p <= 0x20 || *p == 0x7f || *p == '"' || *p == '<' || *p == '>' || *p == '\\')
+            return false;
+    return true;
+}
+
+/* Copies at most max bytes of s into out[cap] without cutting a UTF-8
+ * sequence, adding "…" when it was cut. */
+void rg__utf8_clip(const char *s, size_t max, char *out, size_t cap)
+{
+    size_t n = strlen(s);
+    if (max + 4 > cap)
+        max = cap - 4;
+    if (n <= max) {
+        memcpy(out, s, n + 1);
+        return;
+    }
+    while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
+        max--;
+    memcpy(out, s, max);
+    memcpy(out + max, "\xe2\x80\xa6", 4);
+}
+
+json_t *rg__doc_view(const char *id, json_t *doc)
+{
+    json_t *v = json_deep_copy(doc);
+    json_object_del(v, "schemaVersion");
+    json_object_del(v, "key");
+    json_t *out = json_pack("{s:s}", "id", id);
+    json_object_update(out, v);
+    json_decref(v);
+    return out;
+}
+
+/* Documents of the content features that name a person as their author or
+ * owner: where the id is, and the key of the export list (NULL: not
+ * exported under this path). */
+const struct rg_authored rg__authored[] = {
+    {COLL_MESSAGES, "sender.userId", "messages"}, {COLL_FEEDBACK, "userId", "feedback"},
+    {COLL_RESOURCES, "createdBy", "resources"},   {COLL_CHANNELS, "organizerId", "channels"},
+    {COLL_CHANNELS, "createdBy", NULL},
+};
+const int rg__nauthored = (int)(sizeof rg__authored / sizeof rg__authored[0]);
+
+void rg__now_text(char out[RG_TIME_LEN + 1])
+{
+    rg_time_format(rg_now(), out);
 }

@@ -1,17 +1,31 @@
-/* Internal helpers shared by the domain modules. */
+/* What every module of the domain shares (common.c): the collection names,
+ * ids, cursors, pages, money, optimistic document updates, relational
+ * statements on a connection of their own, versioned cache entries and a
+ * few JSON checks. The record modules (user_record.h, event_record.h,
+ * registration_record.h, channel_record.h, sessions.h) sit above this one
+ * and below the features; no module calls one of its own level or above. */
 #ifndef RG_DOMAIN_H
 #define RG_DOMAIN_H
 
-#include "risinggen/domain/app.h"
+#include "risinggen/base/clock.h"
 #include "risinggen/base/error.h"
-#include "risinggen/base/validate.h"
 #include "risinggen/base/id.h"
+#include "risinggen/base/validate.h"
+#include "risinggen/domain/app.h"
 
 #include <jansson.h>
 
-#define COLL_USERS             "users"
-#define COLL_AUTH              "auth"
-#define COLL_SESSIONS          "sessions"
+#define COLL_USERS     "users"
+#define COLL_AUTH      "auth"
+#define COLL_SESSIONS  "sessions"
+#define COLL_CHANNELS  "channels"
+#define COLL_MESSAGES  "messages"
+#define COLL_RESOURCES "resources"
+#define COLL_FEEDBACK  "feedback"
+/* sso_links/<sha256 of the church account id>: {userId}, the one mapping from
+ * a church account to its user, taken by insert so that two first sign-ins
+ * at once make one account. */
+#define COLL_SSO_LINKS         "sso_links"
 #define USER_SCHEMA_VERSION    1
 #define AUTH_SCHEMA_VERSION    1
 #define SESSION_SCHEMA_VERSION 1
@@ -39,10 +53,52 @@ void rg_money_format(int64_t minor, char out[24]);
 json_t *rg_json_time(const char *t);
 /* {"items": items, "nextCursor": next or null}; steals items. */
 json_t *rg_list_page(json_t *items, const char *next);
+/* A query parameter "true"/"1" or "false"/"0" (absent: false); RG_EINVAL
+ * naming the parameter otherwise. */
+int rg__parse_bool_param(const char *name, const char *s, bool *out);
+/* A bound of a time range: a date (its first second, or with end_of_day its
+ * last) or an RFC 3339 time, as RFC 3339 UTC into out; RG_EINVAL naming
+ * the parameter otherwise. */
+int rg__parse_bound(const char *name, const char *s, bool end_of_day, char out[RG_TIME_LEN + 1]);
+
 /* Runs get → fn → replace with the revision, retrying on a concurrent write.
  * fn may change doc in place and return 0, or an error to stop. */
 int rg_doc_update(rg_documents *docs, const char *coll, const char *id,
                   int (*fn)(json_t *doc, void *ctx), void *ctx);
+/* Brings a stored document to the current schema version before it is
+ * written again; refuses (RG_EINTERNAL, logged) one written by a newer
+ * program. what names the kind of document for the log. */
+int rg__doc_upgrade(json_t *doc, int current, const char *what);
+/* The API view of a content document: "id" first, internals dropped. */
+json_t *rg__doc_view(const char *id, json_t *doc);
+/* Whether o[k] is a JSON string. */
+bool rg__json_is_str(json_t *o, const char *k);
+/* https://host… with no spaces or control characters, at most 2048 bytes. */
+bool rg__https_url_ok(const char *s);
+/* The current time as RFC 3339 UTC into out. */
+void rg__now_text(char out[RG_TIME_LEN + 1]);
+/* Copies at most max bytes of s into out[cap] without cutting a UTF-8
+ * sequence, adding "…" when it was cut. */
+void rg__utf8_clip(const char *s, size_t max, char *out, size_t cap);
+
+/* Documents of the content features that name a person as their author or
+ * owner: where the id is, and the key of the export list (NULL: not
+ * exported under this path). Export and erasure walk them. */
+struct rg_authored {
+    const char *coll, *path, *export_key;
+};
+extern const struct rg_authored rg__authored[];
+extern const int rg__nauthored;
+
+/* Runs a relational statement on a primary connection of its own (no
+ * transaction). */
+int rg_rel_run(rg_app *app, const char *name, const rg_param *p, int n, rg_rows **out);
+/* The same for a read that a replica may serve (lists, discovery, stats),
+ * unless reader reads its own writes (then the primary). reader NULL: the
+ * primary. */
+int rg_rel_run_read(rg_app *app, const rg_ctx *reader, const char *name, const rg_param *p, int n,
+                    rg_rows **out);
+
 /* Versioned cache entries, so that a reader that loaded data before a write
  * never puts it back into the cache after the writer cleared it. An entry is
  * "<version>\n<value>"; a reader takes the version first (rg_vcache_get
@@ -55,47 +111,9 @@ int rg_vcache_get(rg_app *app, const char *key, const char *verkey, char **val, 
 void rg_vcache_set(rg_app *app, const char *key, int64_t version, const char *val, size_t len,
                    int64_t ttl_ms);
 void rg_vcache_bump(rg_app *app, const char *verkey);
-/* Drops the cached profile of a user after a change to it. */
-void rg__user_uncache(rg_app *app, const char *id);
 
-/* Runs a relational statement on a connection of its own (no transaction). */
-int rg_rel_run(rg_app *app, const char *name, const rg_param *p, int n, rg_rows **out);
-/* The same for a read that a replica may serve (lists, discovery, stats). */
-int rg_rel_run_read(rg_app *app, const char *name, const rg_param *p, int n, rg_rows **out);
-/* Validates the profile fields shared by signup and PATCH /users/me. */
-int rg__validate_profile(v_ctx *v, json_t *body);
-
-/* ---- accounts and privacy (accounts.c, sso.c, audit.c) ---- */
-/* sso_links/<sha256 of the church account id>: {userId}, the one mapping from
- * a church account to its user, taken by insert so that two first sign-ins
- * at once make one account. */
-#define COLL_SSO_LINKS "sso_links"
-/* Ends every access token of a refresh-token family (auth.c). */
-void rg__sessions_revoke_family(rg_app *app, const char *family);
-/* Starts a refresh-token family for user_id: {accessToken, refreshToken,
- * expiresIn, tokenType} (auth.c). */
-int rg__auth_issue_tokens(rg_app *app, const char *user_id, json_t **out);
-/* Lowercase copy of an email address (auth.c). */
-void rg__normalize_email(const char *in, char *out, size_t cap);
-/* The preferences a new account starts with (auth.c). New reference. */
-json_t *rg__default_preferences(void);
-/* Verifies an OIDC id_token against RG_SSO_ISSUER, RG_SSO_AUDIENCE and the
- * keys of RG_SSO_JWKS; *claims receives its payload (sso.c). */
-int rg__sso_verify(const char *id_token, json_t **claims);
-/* Every audit entry whose actor is user_id, oldest first (audit.c). */
+/* Every audit entry whose actor is user_id, oldest first (audit.c, for the
+ * export). */
 int rg__audit_by_actor(rg_app *app, const char *user_id, json_t **out);
-/* ---- end of accounts and privacy ---- */
-
-/* ---- channels, messages, content, feedback (comms.c, content.c) ---- */
-#define COLL_CHANNELS  "channels"
-#define COLL_MESSAGES  "messages"
-#define COLL_RESOURCES "resources"
-#define COLL_FEEDBACK  "feedback"
-/* Makes the channel of a published event unless it has one (idempotent, safe
- * under concurrent publishes: channels.eventId is unique); out_id (may be
- * NULL) receives its id (comms.c). */
-int rg__event_channel_ensure(rg_app *app, int64_t event_id, const char *title,
-                             const char *organizer_id, char out_id[RG_OID_LEN + 1]);
-/* ---- end of channels, messages, content, feedback ---- */
 
 #endif

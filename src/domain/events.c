@@ -1,9 +1,14 @@
-/* Events (relational) with their search entry, discovery and statistics.
- * Cache keys: "e:<id>" the event's JSON (dropped on every write to the event
- * or its registrations), "gen:events" a generation number that every write
- * bumps, "d:<gen>:<query>" a discovery page. TTLs bound staleness anyway. */
+/* Events (relational): create, read (served from the cache as text), change
+ * and the status rules, with the event's search entry and channel kept in
+ * step; rebuilding the search entries of every event. Cache keys are those
+ * of event_record.h; TTLs bound staleness anyway. */
+#include "risinggen/domain/audit.h"
+#include "risinggen/domain/events.h"
 #include "domain.h"
-#include "registrations.h"
+#include "event_record.h"
+#include "registration_record.h"
+#include "channel_record.h"
+#include "user_record.h"
 #include "risinggen/base/buf.h"
 #include "risinggen/base/log.h"
 #include "risinggen/base/clock.h"
@@ -16,93 +21,6 @@
 #include <string.h>
 
 #define EVENT_CACHE_TTL_MS 10000
-#define DISCOVERY_TTL_MS   10000
-
-static json_t *time_or_null(const char *t)
-{
-    return rg_json_time(t);
-}
-
-static json_t *int_or_null(const rg_rows *r, int i, const char *col)
-{
-    const char *v = rg_rows_get(r, i, col);
-    return v ? json_integer(strtoll(v, NULL, 10)) : json_null();
-}
-
-json_t *rg__event_view(const rg_rows *r, int i)
-{
-    json_t *cost = json_null();
-    const char *minor = rg_rows_get(r, i, "cost_minor");
-    if (minor && rg_rows_get(r, i, "cost_currency")) {
-        char amount[24];
-        rg_money_format(strtoll(minor, NULL, 10), amount);
-        cost = json_pack("{s:s, s:s}", "amount", amount, "currency",
-                         rg_rows_get(r, i, "cost_currency"));
-    }
-    json_t *spots = json_null();
-    if (rg_rows_get(r, i, "max_participants")) {
-        int64_t left = rg_rows_int(r, i, "max_participants", 0) - rg_rows_int(r, i, "taken", 0);
-        spots = json_integer(left < 0 ? 0 : left);
-    }
-    return json_pack(
-        "{s:I, s:s, s:s, s:s?, s:s, s:s, s:o, s:o, s:s, s:o, s:s, s:s, s:b, s:b, s:o, s:b, s:o, "
-        "s:o, s:I, s:s, s:s, s:o}",
-        "id", (json_int_t)rg_rows_int(r, i, "id", 0), "title", rg_rows_get(r, i, "title"), "slug",
-        rg_rows_get(r, i, "slug"), "description", rg_rows_get(r, i, "description"), "startDate",
-        rg_rows_get(r, i, "start_date"), "endDate", rg_rows_get(r, i, "end_date"),
-        "registrationDeadline", time_or_null(rg_rows_get(r, i, "registration_deadline")), "venueId",
-        int_or_null(r, i, "venue_id"), "organizerId", rg_rows_get(r, i, "organizer_id"),
-        "maxParticipants", int_or_null(r, i, "max_participants"), "status",
-        rg_rows_get(r, i, "status"), "type", rg_rows_get(r, i, "type"), "isFeatured",
-        rg_rows_bool(r, i, "is_featured"), "isPublic", rg_rows_bool(r, i, "is_public"), "cost",
-        cost, "waitlistEnabled", rg_rows_bool(r, i, "waitlist_enabled"), "minAge",
-        int_or_null(r, i, "min_age"), "guardianConsentUnder",
-        int_or_null(r, i, "guardian_consent_under"), "holdMinutes",
-        (json_int_t)rg_rows_int(r, i, "hold_minutes", 30), "createdAt",
-        rg_rows_get(r, i, "created_at"), "updatedAt", rg_rows_get(r, i, "updated_at"), "spotsLeft",
-        spots);
-}
-
-json_t *rg__event_summary(const rg_rows *r, int i)
-{
-    return json_pack(
-        "{s:I, s:s?, s:s?, s:s?, s:s?, s:s?, s:o}", "id",
-        (json_int_t)rg_rows_int(r, i, "event_id", 0), "title", rg_rows_get(r, i, "event_title"),
-        "slug", rg_rows_get(r, i, "event_slug"), "startDate", rg_rows_get(r, i, "event_start_date"),
-        "endDate", rg_rows_get(r, i, "event_end_date"), "status", rg_rows_get(r, i, "event_status"),
-        "venueId", int_or_null(r, i, "event_venue_id"));
-}
-
-/* ---- cache ---- */
-
-static void event_key(int64_t id, char *key, size_t cap)
-{
-    snprintf(key, cap, "e:%lld", (long long)id);
-}
-
-void rg_event_cache_bump(rg_app *app)
-{
-    int64_t g;
-    /* A generation that was evicted starts again from the clock, never
-     * from a number an older page may still be cached under. */
-    if (rg_cache_incr(&app->st.cache, "gen:events", 1, 0, &g) == 0 && g == 1)
-        rg_cache_incr(&app->st.cache, "gen:events", rg_now_ms(), 0, &g);
-}
-
-static void event_verkey(int64_t id, char *key, size_t cap)
-{
-    snprintf(key, cap, "ev:%lld", (long long)id);
-}
-
-void rg__event_uncache(rg_app *app, int64_t id)
-{
-    char key[40], verkey[40];
-    event_verkey(id, verkey, sizeof verkey);
-    rg_vcache_bump(app, verkey);
-    event_key(id, key, sizeof key);
-    rg_cache_del(&app->st.cache, key);
-    rg_event_cache_bump(app);
-}
 
 /* ---- fields shared by create and patch ---- */
 
@@ -280,25 +198,9 @@ static void index_event(rg_app *app, const rg_rows *r)
     rg_error_clear();
 }
 
-/* The event row; read_only lets a replica answer (views, not decisions). */
-int rg__event_row(rg_app *app, int64_t id, bool read_only, rg_rows **out)
-{
-    rg_param p[] = {RG_PINT(id)};
-    int rc = read_only ? rg_rel_run_read(app, "event_get", p, 1, out)
-                       : rg_rel_run(app, "event_get", p, 1, out);
-    if (rc < 0)
-        return rc;
-    if ((*out)->nrows == 0) {
-        rg_rows_free(*out);
-        *out = NULL;
-        return rg_error_set(RG_ENOTFOUND, "no such event");
-    }
-    return 0;
-}
-
 static int load_event(rg_app *app, int64_t id, rg_rows **out)
 {
-    return rg__event_row(app, id, false, out);
+    return rg__event_row(app, NULL, id, out);
 }
 
 /* The fields a client may set on an event. */
@@ -312,8 +214,9 @@ static const char *const patch_fields[] = {"title",       "slug",
                                            "minAge",      "guardianConsentUnder",
                                            "holdMinutes", NULL};
 
-int rg_event_create(rg_app *app, const rg_principal *who, json_t *body, json_t **out)
+int rg_event_create(rg_app *app, const rg_ctx *ctx, json_t *body, json_t **out)
 {
+    const rg_principal *who = &ctx->who;
     if (!(who->roles & (RG_ROLE_ORGANIZER | RG_ROLE_ADMIN)))
         return rg_error_set(RG_EFORBIDDEN, "only organizers and admins create events");
     if (!json_is_object(body))
@@ -385,20 +288,6 @@ int rg_event_create(rg_app *app, const rg_principal *who, json_t *body, json_t *
     return 0;
 }
 
-static bool can_manage(const rg_principal *who, const rg_rows *r)
-{
-    return rg_is_admin(who) ||
-           (who->user_id[0] && strcmp(who->user_id, rg_rows_get(r, 0, "organizer_id")) == 0);
-}
-
-/* Drafts and non-public events exist only for their owner and admins. */
-static bool can_see(const rg_principal *who, const rg_rows *r)
-{
-    if (can_manage(who, r))
-        return true;
-    return strcmp(rg_rows_get(r, 0, "status"), "draft") != 0 && rg_rows_bool(r, 0, "is_public");
-}
-
 /* The cached view of an event is "<audience>\n<json>": audience "*" when
  * everyone may see it, else the organizer's id (the owner and admins only). */
 static bool audience_allows(const char *audience, size_t alen, const rg_principal *who)
@@ -409,22 +298,22 @@ static bool audience_allows(const char *audience, size_t alen, const rg_principa
            (who->user_id[0] && alen == RG_OID_LEN && memcmp(audience, who->user_id, alen) == 0);
 }
 
-int rg_event_get_text(rg_app *app, const rg_principal *who, const char *id_or_slug, char **out,
+int rg_event_get_text(rg_app *app, const rg_ctx *ctx, const char *id_or_slug, char **out,
                       size_t *len)
 {
+    const rg_principal *who = &ctx->who;
     int64_t id, version = 0;
     rg_rows *rows = NULL;
     int rc;
     char key[40] = "";
     if (rg_parse_id(id_or_slug, &id)) {
         char verkey[40];
-        event_key(id, key, sizeof key);
-        event_verkey(id, verkey, sizeof verkey);
+        rg__event_key(id, key, sizeof key);
+        rg__event_verkey(id, verkey, sizeof verkey);
         char *val = NULL;
         size_t vlen;
         /* Someone who just changed data skips views a replica may have filled. */
-        if (rg_vcache_get(app, key, verkey, &val, &vlen, &version) == 0 &&
-            !rg_rel_reading_own_writes()) {
+        if (rg_vcache_get(app, key, verkey, &val, &vlen, &version) == 0 && !ctx->read_own_writes) {
             char *nl = memchr(val, '\n', vlen);
             if (nl) {
                 if (!audience_allows(val, (size_t)(nl - val), who)) {
@@ -438,13 +327,13 @@ int rg_event_get_text(rg_app *app, const rg_principal *who, const char *id_or_sl
             }
         }
         free(val);
-        rc = rg__event_row(app, id, true, &rows);
+        rc = rg__event_row(app, ctx, id, &rows);
     } else {
         /* By slug: not cached, as the version must be known before reading. */
         if (strlen(id_or_slug) > 200)
             return rg_error_set(RG_ENOTFOUND, "no such event");
         rg_param p[] = {RG_PTEXT(id_or_slug)};
-        rc = rg_rel_run_read(app, "event_get_by_slug", p, 1, &rows);
+        rc = rg_rel_run_read(app, ctx, "event_get_by_slug", p, 1, &rows);
         if (rc >= 0 && rows->nrows == 0) {
             rg_rows_free(rows);
             return rg_error_set(RG_ENOTFOUND, "no such event");
@@ -466,7 +355,7 @@ int rg_event_get_text(rg_app *app, const rg_principal *who, const char *id_or_sl
         rg_vcache_set(app, key, version, entry.data, entry.len, EVENT_CACHE_TTL_MS);
         rg_buf_free(&entry);
     }
-    bool visible = can_see(who, rows);
+    bool visible = rg__event_visible(who, rows);
     rg_rows_free(rows);
     if (!visible) {
         free(text);
@@ -477,11 +366,11 @@ int rg_event_get_text(rg_app *app, const rg_principal *who, const char *id_or_sl
     return 0;
 }
 
-int rg_event_get(rg_app *app, const rg_principal *who, const char *id_or_slug, json_t **out)
+int rg_event_get(rg_app *app, const rg_ctx *ctx, const char *id_or_slug, json_t **out)
 {
     char *text;
     size_t len;
-    int rc = rg_event_get_text(app, who, id_or_slug, &text, &len);
+    int rc = rg_event_get_text(app, ctx, id_or_slug, &text, &len);
     if (rc < 0)
         return rc;
     *out = json_loadb(text, len, 0, NULL);
@@ -556,9 +445,9 @@ out:
     return rc;
 }
 
-int rg_event_patch(rg_app *app, const rg_principal *who, const char *id_s, json_t *patch,
-                   json_t **out)
+int rg_event_patch(rg_app *app, const rg_ctx *ctx, const char *id_s, json_t *patch, json_t **out)
 {
+    const rg_principal *who = &ctx->who;
     int64_t id;
     if (!rg_parse_id(id_s, &id))
         return rg_error_set(RG_ENOTFOUND, "no such event");
@@ -568,8 +457,8 @@ int rg_event_patch(rg_app *app, const rg_principal *who, const char *id_s, json_
     int rc = load_event(app, id, &r);
     if (rc < 0)
         return rc;
-    if (!can_manage(who, r)) {
-        bool visible = can_see(who, r);
+    if (!rg__event_can_manage(who, r)) {
+        bool visible = rg__event_visible(who, r);
         rg_rows_free(r);
         return visible ? rg_error_set(RG_EFORBIDDEN, "only the organizer or an admin can change "
                                                      "this event")
@@ -679,289 +568,6 @@ int rg_event_patch(rg_app *app, const rg_principal *who, const char *id_s, json_
 done:
     rg_rows_free(r);
     return rc;
-}
-
-/* ---- discovery ---- */
-
-static int parse_bool_param(const char *name, const char *s, bool *out)
-{
-    if (!s) {
-        *out = false;
-        return 0;
-    }
-    if (strcmp(s, "true") == 0 || strcmp(s, "1") == 0)
-        *out = true;
-    else if (strcmp(s, "false") == 0 || strcmp(s, "0") == 0)
-        *out = false;
-    else
-        return rg_error_set(RG_EINVAL, "%s must be true or false", name);
-    return 0;
-}
-
-/* from/to take a date (whole day) or an RFC 3339 time. */
-static int parse_bound(const char *name, const char *s, bool end_of_day, char out[RG_TIME_LEN + 1])
-{
-    int64_t t;
-    if (rg_date_parse(s, &t) == 0)
-        t += end_of_day ? 86399 : 0;
-    else if (rg_time_parse(s, &t) < 0)
-        return rg_error_set(RG_EINVAL, "%s must be a date YYYY-MM-DD or an RFC 3339 time", name);
-    rg_time_format(t, out);
-    return 0;
-}
-
-static int discovery_query(rg_app *app, const rg_event_query *q, json_t **out)
-{
-    char from[RG_TIME_LEN + 1], to[RG_TIME_LEN + 1];
-    bool has_spots, featured;
-    int rc;
-    if ((rc = parse_bool_param("hasSpots", q->has_spots, &has_spots)) < 0 ||
-        (rc = parse_bool_param("featured", q->featured, &featured)) < 0)
-        return rc;
-    if (q->from && (rc = parse_bound("from", q->from, false, from)) < 0)
-        return rc;
-    if (q->to && (rc = parse_bound("to", q->to, true, to)) < 0)
-        return rc;
-    if (q->from && q->to && strcmp(from, to) > 0)
-        return rg_error_set(RG_EINVAL, "from must not be after to");
-    double lat = 0, lng = 0, radius = 50;
-    if (q->near) {
-        char *end;
-        lat = strtod(q->near, &end);
-        if (end == q->near || *end != ',')
-            return rg_error_set(RG_EINVAL, "near must be lat,lng");
-        const char *l2 = end + 1;
-        lng = strtod(l2, &end);
-        if (end == l2 || *end || !(lat >= -90 && lat <= 90) || !(lng >= -180 && lng <= 180))
-            return rg_error_set(RG_EINVAL, "near must be lat,lng within -90..90, -180..180");
-    }
-    if (q->radius_km) {
-        char *end;
-        radius = strtod(q->radius_km, &end);
-        if (end == q->radius_km || *end || !(radius > 0 && radius <= 20000))
-            return rg_error_set(RG_EINVAL, "radiusKm must be a number between 0 and 20000");
-    }
-    char after_date[64] = "0001-01-01T00:00:00Z", after_id_s[32] = "0";
-    int64_t after_id = 0;
-    if (q->cursor) {
-        if ((rc = rg_cursor_decode(q->cursor, after_date, sizeof after_date, after_id_s,
-                                   sizeof after_id_s)) < 0 ||
-            !rg_parse_id(after_id_s, &after_id))
-            return rg_error_set(RG_EINVAL, "the cursor is not valid");
-    }
-    char *ids = NULL;
-    if (q->q) {
-        if (strlen(q->q) > 200)
-            return rg_error_set(RG_EINVAL, "q is limited to 200 characters");
-        static const char *const types[] = {"event"};
-        rg_search_hit *hits;
-        int n;
-        if ((rc = rg_search_query(&app->st.search, q->q, types, 1, 1000, &hits, &n)) < 0)
-            return rc;
-        rg_buf b = {0};
-        rg_buf_puts(&b, "[");
-        for (int i = 0; i < n; i++)
-            rg_buf_printf(&b, "%s%s", i ? "," : "", hits[i].id);
-        rg_buf_puts(&b, "]");
-        rg_search_hits_free(hits, n);
-        ids = rg_buf_steal(&b);
-    }
-    /* Degrees of latitude/longitude that cover the radius (bounding box). */
-    double dlat = radius / 111.0;
-    double coslat = cos(lat * M_PI / 180.0);
-    double dlng = coslat > 0.01 ? radius / (111.0 * coslat) : 360.0;
-    rg_param p[] = {RG_PTEXT(q->type),
-                    RG_PTEXT(q->city),
-                    RG_PTEXT(q->country),
-                    q->from ? RG_PTEXT(from) : RG_PNULL,
-                    q->to ? RG_PTEXT(to) : RG_PNULL,
-                    q->near ? RG_PREAL(lat) : RG_PNULL,
-                    RG_PREAL(lng),
-                    RG_PREAL(radius),
-                    RG_PREAL(dlat),
-                    RG_PREAL(dlng),
-                    RG_PBOOL(has_spots),
-                    RG_PBOOL(featured),
-                    RG_PTEXT(ids),
-                    RG_PTEXT(after_date),
-                    RG_PINT(after_id),
-                    RG_PINT(q->limit + 1)};
-    rg_rows *rows;
-    rc = rg_rel_run_read(app, "event_list", p, 16, &rows);
-    free(ids);
-    if (rc < 0)
-        return rc;
-    json_t *items = json_array();
-    int n = rows->nrows > q->limit ? q->limit : rows->nrows;
-    for (int i = 0; i < n; i++)
-        json_array_append_new(items, rg__event_view(rows, i));
-    char next[128] = "";
-    if (rows->nrows > q->limit)
-        rg_cursor_encode(rg_rows_get(rows, q->limit - 1, "start_date"),
-                         rg_rows_get(rows, q->limit - 1, "id"), next, sizeof next);
-    rg_rows_free(rows);
-    *out = rg_list_page(items, next);
-    return 0;
-}
-
-int rg_event_list_text(rg_app *app, const rg_event_query *q, char **out, size_t *len)
-{
-    /* The cache key is every parameter, so equal queries share a page; the
-     * page is kept as the response text, served without parsing. */
-    int64_t gen = 0;
-    char *g = NULL;
-    size_t glen;
-    if (rg_cache_get(&app->st.cache, "gen:events", &g, &glen) == 0)
-        gen = strtoll(g, NULL, 10);
-    else
-        rg_cache_incr(&app->st.cache, "gen:events", rg_now_ms(), 0, &gen);
-    free(g);
-    rg_buf key = {0};
-    rg_buf_printf(&key, "d:%lld:%d", (long long)gen, q->limit);
-    const char *parts[] = {q->q,    q->type,      q->city,      q->country,  q->from,  q->to,
-                           q->near, q->radius_km, q->has_spots, q->featured, q->cursor};
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) /* length-prefixed: no collisions */
-        if (parts[i])
-            rg_buf_printf(&key, "|%zu:%s", strlen(parts[i]), parts[i]);
-        else
-            rg_buf_puts(&key, "|-");
-    bool cacheable = key.len < 1024;
-    if (cacheable && !rg_rel_reading_own_writes() &&
-        rg_cache_get(&app->st.cache, key.data, out, len) == 0) {
-        rg_buf_free(&key);
-        return 0;
-    }
-    json_t *page = NULL;
-    int rc = discovery_query(app, q, &page);
-    if (rc == 0) {
-        *out = json_dumps(page, JSON_COMPACT);
-        json_decref(page);
-        if (!*out)
-            abort();
-        *len = strlen(*out);
-        if (cacheable)
-            rg_cache_set(&app->st.cache, key.data, *out, *len, DISCOVERY_TTL_MS);
-    }
-    rg_buf_free(&key);
-    return rc;
-}
-
-int rg_event_list(rg_app *app, const rg_event_query *q, json_t **out)
-{
-    char *text;
-    size_t len;
-    int rc = rg_event_list_text(app, q, &text, &len);
-    if (rc < 0)
-        return rc;
-    *out = json_loadb(text, len, 0, NULL);
-    free(text);
-    return *out ? 0 : rg_error_set(RG_EINTERNAL, "internal error");
-}
-
-/* ---- organizer views ---- */
-
-static int load_managed(rg_app *app, const rg_principal *who, const char *id_s, int64_t *id,
-                        rg_rows **out)
-{
-    if (!rg_parse_id(id_s, id))
-        return rg_error_set(RG_ENOTFOUND, "no such event");
-    int rc = load_event(app, *id, out);
-    if (rc < 0)
-        return rc;
-    if (!can_manage(who, *out)) {
-        bool visible = can_see(who, *out);
-        rg_rows_free(*out);
-        *out = NULL;
-        return visible ? rg_error_set(RG_EFORBIDDEN, "only the organizer or an admin can see this")
-                       : rg_error_set(RG_ENOTFOUND, "no such event");
-    }
-    return 0;
-}
-
-int rg_event_attendees(rg_app *app, const rg_principal *who, const char *id_s, const char *status,
-                       const char *checked_in, const char *cursor, int limit, json_t **out)
-{
-    int64_t id, after = 0;
-    rg_rows *ev;
-    int rc = load_managed(app, who, id_s, &id, &ev);
-    if (rc < 0)
-        return rc;
-    rg_rows_free(ev);
-    static const char *const statuses[] = {"pending", "confirmed", "waitlisted", "cancelled"};
-    if (status) {
-        size_t k;
-        for (k = 0; k < 4 && strcmp(status, statuses[k]) != 0; k++)
-            ;
-        if (k == 4)
-            return rg_error_set(RG_EINVAL,
-                                "status must be pending, confirmed, waitlisted or cancelled");
-    }
-    bool ci = false;
-    if ((rc = parse_bool_param("checkedIn", checked_in, &ci)) < 0)
-        return rc;
-    if (cursor) {
-        char a[32], b[8];
-        if (rg_cursor_decode(cursor, a, sizeof a, b, sizeof b) < 0 || !rg_parse_id(a, &after))
-            return rg_error_set(RG_EINVAL, "the cursor is not valid");
-    }
-    rg_param p[] = {RG_PINT(id), RG_PTEXT(status), checked_in ? RG_PBOOL(ci) : RG_PNULL,
-                    RG_PINT(after), RG_PINT(limit + 1)};
-    rg_rows *rows;
-    if ((rc = rg_rel_run_read(app, "event_attendees", p, 5, &rows)) < 0)
-        return rc;
-    json_t *items = json_array();
-    int n = rows->nrows > limit ? limit : rows->nrows;
-    for (int i = 0; i < n; i++) {
-        json_t *reg = rg__registration_view(rows, i), *user = NULL;
-        const char *uid = rg_rows_get(rows, i, "user_id");
-        json_t *att = json_object();
-        if (rg_oid_valid(uid) && rg_user_load(app, uid, &user) == 0) {
-            json_object_set(att, "firstName", json_object_get(user, "firstName"));
-            json_object_set(att, "lastName", json_object_get(user, "lastName"));
-            /* The organizer of an event a person registered for reaches them
-             * by email, whatever their profile shares with other people. */
-            json_object_set(att, "email", json_object_get(user, "email"));
-            json_decref(user);
-        }
-        rg_error_clear();
-        json_object_set_new(reg, "attendee", att);
-        json_array_append_new(items, reg);
-    }
-    char next[96] = "";
-    if (rows->nrows > limit)
-        rg_cursor_encode(rg_rows_get(rows, limit - 1, "id"), "", next, sizeof next);
-    rg_rows_free(rows);
-    *out = rg_list_page(items, next);
-    return 0;
-}
-
-int rg_event_stats(rg_app *app, const rg_principal *who, const char *id_s, json_t **out)
-{
-    int64_t id;
-    rg_rows *ev;
-    int rc = load_managed(app, who, id_s, &id, &ev);
-    if (rc < 0)
-        return rc;
-    rg_rows_free(ev);
-    rg_param p[] = {RG_PINT(id)};
-    rg_rows *r;
-    if ((rc = rg_rel_run_read(app, "event_stats", p, 1, &r)) < 0)
-        return rc;
-    json_t *max = rg_rows_get(r, 0, "max_participants")
-                      ? json_integer(rg_rows_int(r, 0, "max_participants", 0))
-                      : json_null();
-    json_t *left = json_is_null(max) ? json_null()
-                                     : json_integer(rg_rows_int(r, 0, "max_participants", 0) -
-                                                    rg_rows_int(r, 0, "taken", 0));
-    *out = json_pack("{s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:o}", "eventId", (json_int_t)id,
-                     "maxParticipants", max, "confirmed",
-                     (json_int_t)rg_rows_int(r, 0, "confirmed", 0), "pending",
-                     (json_int_t)rg_rows_int(r, 0, "pending", 0), "waitlisted",
-                     (json_int_t)rg_rows_int(r, 0, "waitlisted", 0), "cancelled",
-                     (json_int_t)rg_rows_int(r, 0, "cancelled", 0), "checkedIn",
-                     (json_int_t)rg_rows_int(r, 0, "checked_in", 0), "spotsLeft", left);
-    rg_rows_free(r);
-    return 0;
 }
 
 int rg_event_reindex(rg_app *app, int *count)

@@ -1,11 +1,10 @@
-/* The durable outbox (include/risinggen/outbox.h): rows in the relational
+/* The durable outbox (risinggen/domain/outbox.h): rows in the relational
  * table `outbox`, claimed by a deliverer with a lease (PostgreSQL: FOR UPDATE
- * SKIP LOCKED; SQLite: inside BEGIN IMMEDIATE), sent outside any transaction,
- * then marked sent or rescheduled with exponential backoff until the attempt
- * limit (status "failed"). Senders: the log sender (default) and SMTP through
- * libcurl when RG_SMTP_URL is set. */
+ * SKIP LOCKED; SQLite: inside BEGIN IMMEDIATE), sent outside any transaction
+ * through the app's mailer (risinggen/outbound/mail.h), then marked sent or
+ * rescheduled with exponential backoff until the attempt limit
+ * (RG_OUTBOX_MAX_ATTEMPTS; status "failed"). */
 #include "domain.h"
-#include "outbox_sender.h"
 #include "risinggen/domain/outbox.h"
 #include "risinggen/base/alloc.h"
 #include "risinggen/base/buf.h"
@@ -14,7 +13,6 @@
 #include "risinggen/base/id.h"
 #include "risinggen/base/error.h"
 
-#include <curl/curl.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -76,206 +74,9 @@ int rg_outbox_enqueue(rg_app *app, rg_rel_conn *c, const rg_notification *n)
     return rc < 0 ? rc : 0;
 }
 
-/* ---- the log sender ---- */
-
-/* One log line per message: never the body, which may hold a secret (a
- * password-reset link). */
-static int log_send(void *ctx, const rg_notification *n)
+int rg_outbox_max_attempts(const rg_app *app)
 {
-    (void)ctx;
-    rg_info("outbox: delivered %s to %s subject \"%.200s\" (%zu bytes, log sender)", n->channel,
-            n->to, n->subject, strlen(n->body));
-    return 0;
-}
-
-/* ---- the SMTP sender ---- */
-
-struct smtp {
-    char *url, *from;
-};
-
-struct upload {
-    const char *data;
-    size_t len, pos;
-};
-
-static size_t read_cb(char *dst, size_t size, size_t nmemb, void *p)
-{
-    struct upload *u = p;
-    size_t room = size * nmemb, left = u->len - u->pos;
-    size_t n = left < room ? left : room;
-    memcpy(dst, u->data + u->pos, n);
-    u->pos += n;
-    return n;
-}
-
-static size_t discard_cb(char *ptr, size_t size, size_t nmemb, void *p)
-{
-    (void)ptr;
-    (void)p;
-    return size * nmemb;
-}
-
-static bool is_ascii(const char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char)*s >= 0x80)
-            return false;
-    return true;
-}
-
-/* A header value: ASCII as it is, anything else as an RFC 2047 encoded word. */
-static void put_header_text(rg_buf *b, const char *s)
-{
-    if (is_ascii(s)) {
-        rg_buf_puts(b, s);
-        return;
-    }
-    size_t len = strlen(s);
-    size_t cap = sodium_base64_encoded_len(len, sodium_base64_VARIANT_ORIGINAL);
-    char *enc = rg_xmalloc(cap);
-    sodium_bin2base64(enc, cap, (const unsigned char *)s, len, sodium_base64_VARIANT_ORIGINAL);
-    rg_buf_printf(b, "=?UTF-8?B?%s?=", enc);
-    free(enc);
-}
-
-static char *build_message(const char *from, const rg_notification *n)
-{
-    rg_buf b = {0};
-    char date[64], rnd[16];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
-    rg_random_token(rnd, 9);
-    rg_buf_printf(&b, "Date: %s\r\nFrom: <%s>\r\nTo: <%s>\r\nSubject: ", date, from, n->to);
-    put_header_text(&b, n->subject);
-    rg_buf_printf(&b,
-                  "\r\nMessage-ID: <%lld.%s@risinggen>\r\nMIME-Version: 1.0\r\n"
-                  "Content-Type: text/plain; charset=UTF-8\r\n"
-                  "Content-Transfer-Encoding: 8bit\r\n\r\n",
-                  (long long)now, rnd);
-    /* Lines end in CRLF; curl escapes a leading dot itself. */
-    for (const char *p = n->body; *p; p++) {
-        if (*p == '\r')
-            continue;
-        if (*p == '\n')
-            rg_buf_put(&b, "\r\n", 2);
-        else
-            rg_buf_put(&b, p, 1);
-    }
-    rg_buf_puts(&b, "\r\n");
-    return rg_buf_steal(&b);
-}
-
-static int smtp_send(void *ctx, const rg_notification *n)
-{
-    struct smtp *s = ctx;
-    if (check(n) < 0) {
-        rg_error_clear();
-        return RG_EVALIDATION;
-    }
-    CURL *curl = curl_easy_init();
-    if (!curl)
-        return rg_error_set(RG_EUNAVAIL, "smtp: no curl handle");
-    char rcpt[MAX_RECIPIENT + 3], from[MAX_RECIPIENT + 3];
-    snprintf(rcpt, sizeof rcpt, "<%s>", n->to);
-    snprintf(from, sizeof from, "<%s>", s->from);
-    struct curl_slist *rcpts = curl_slist_append(NULL, rcpt);
-    char *msg = build_message(s->from, n);
-    struct upload up = {msg, strlen(msg), 0};
-    char err[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(curl, CURLOPT_URL, s->url);
-    curl_easy_setopt(curl, CURLOPT_MAIL_FROM, from);
-    curl_easy_setopt(curl, CURLOPT_MAIL_RCPT, rcpts);
-    curl_easy_setopt(curl, CURLOPT_READFUNCTION, read_cb);
-    curl_easy_setopt(curl, CURLOPT_READDATA, &up);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard_cb);
-    curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)up.len);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_USE_SSL, (long)CURLUSESSL_TRY);
-    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, err);
-    CURLcode cc = curl_easy_perform(curl);
-    long code = 0;
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
-    curl_easy_cleanup(curl);
-    curl_slist_free_all(rcpts);
-    free(msg);
-    if (cc == CURLE_OK) {
-        rg_info("outbox: delivered %s to %s subject \"%.200s\" (smtp)", n->channel, n->to,
-                n->subject);
-        return 0;
-    }
-    rg_warn("outbox: smtp delivery to %s failed: %s (%ld)", n->to,
-            err[0] ? err : curl_easy_strerror(cc), code);
-    /* 5xx on the recipient is permanent; anything else may pass later. */
-    if ((cc == CURLE_SEND_ERROR || cc == CURLE_LOGIN_DENIED || cc == CURLE_RECV_ERROR) &&
-        code >= 550 && code < 560)
-        return RG_EVALIDATION;
-    return rg_error_set(RG_EUNAVAIL, "smtp: %s", curl_easy_strerror(cc));
-}
-
-/* ---- choosing the sender ---- */
-
-static pthread_mutex_t sender_mu = PTHREAD_MUTEX_INITIALIZER;
-static bool sender_chosen;
-static rg_outbox_sender sender;
-static struct smtp smtp_cfg;
-static int max_attempts = RG_OUTBOX_MAX_ATTEMPTS;
-
-static void choose_from_env(void)
-{
-    const char *ma = getenv("RG_OUTBOX_MAX_ATTEMPTS");
-    if (ma && atoi(ma) >= 1 && atoi(ma) <= 50)
-        max_attempts = atoi(ma);
-    const char *url = getenv("RG_SMTP_URL");
-    if (url && *url) {
-        const char *from = getenv("RG_SMTP_FROM");
-        if (!from || !*from || has_line_break(from) || !strchr(from, '@'))
-            from = "noreply@risinggen.invalid";
-        curl_global_init(CURL_GLOBAL_DEFAULT);
-        free(smtp_cfg.url);
-        free(smtp_cfg.from);
-        smtp_cfg.url = rg_xstrdup(url);
-        smtp_cfg.from = rg_xstrdup(from);
-        sender = (rg_outbox_sender){"smtp", smtp_send, &smtp_cfg};
-        rg_info("outbox: sending email through SMTP as %s", from);
-    } else {
-        sender = (rg_outbox_sender){"log", log_send, NULL};
-    }
-    sender_chosen = true;
-}
-
-static rg_outbox_sender current_sender(void)
-{
-    pthread_mutex_lock(&sender_mu);
-    if (!sender_chosen)
-        choose_from_env();
-    rg_outbox_sender s = sender;
-    pthread_mutex_unlock(&sender_mu);
-    return s;
-}
-
-void rg_outbox_use_sender(const rg_outbox_sender *s)
-{
-    pthread_mutex_lock(&sender_mu);
-    if (s) {
-        if (!sender_chosen)
-            choose_from_env();
-        sender = *s;
-    } else {
-        sender_chosen = false;
-    }
-    pthread_mutex_unlock(&sender_mu);
-}
-
-int rg_outbox_max_attempts(void)
-{
-    current_sender();
-    return max_attempts;
+    return app->cfg->outbox_max_attempts;
 }
 
 int64_t rg_outbox_backoff(int attempts)
@@ -331,8 +132,8 @@ int rg_outbox_deliver_at(rg_app *app, int max, int64_t now)
         return 0;
     if (max > MAX_BATCH)
         max = MAX_BATCH;
-    rg_outbox_sender s = current_sender();
-    int limit = rg_outbox_max_attempts();
+    const rg_mailer *mailer = &app->mailer;
+    int limit = rg_outbox_max_attempts(app);
     rg_relational *r = &app->st.rel;
     rg_rel_conn *c;
     int rc = rg_rel_acquire(r, &c);
@@ -365,7 +166,9 @@ int rg_outbox_deliver_at(rg_app *app, int max, int64_t now)
             .dedupe_key = rg_rows_get(rows, i, "dedupe_key"),
         };
         rg_error_clear();
-        int src = s.send(s.ctx, &n);
+        int src = strcmp(n.channel, "email") == 0
+                      ? mailer->send(mailer->ctx, &(rg_mail){n.to, n.subject, n.body})
+                      : rg_error_set(RG_EVALIDATION, "no sender for channel %s", n.channel);
         char t[RG_TIME_LEN + 1];
         if (src == 0) {
             rg_time_format(rg_now(), t);

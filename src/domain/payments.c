@@ -18,9 +18,13 @@
  *   concurrent refunds never give back more than was paid.
  * - A webhook event id is recorded in the transaction that applies it; the
  *   same event again changes nothing. */
+#include "risinggen/domain/audit.h"
+#include "risinggen/domain/payments.h"
 #include "domain.h"
 #include "payments.h"
-#include "registrations.h"
+#include "event_record.h"
+#include "registration_record.h"
+#include "user_record.h"
 #include "risinggen/base/alloc.h"
 #include "risinggen/base/buf.h"
 #include "risinggen/base/log.h"
@@ -281,7 +285,7 @@ static bool method_ok(const char *s)
     return true;
 }
 
-static int validate_create(json_t *body, int64_t *reg_id, const char **method,
+static int validate_create(const rg_app *app, json_t *body, int64_t *reg_id, const char **method,
                            const rg_payment_provider **prov)
 {
     if (!json_is_object(body))
@@ -294,8 +298,8 @@ static int validate_create(json_t *body, int64_t *reg_id, const char **method,
                "must be a lowercase word such as card, cash or bank_transfer (letters, digits, _ "
                "and -)");
     if (v_string(&v, body, "provider", true, 1, 50, &pname) && pname) {
-        *prov = rg__payment_provider(pname);
-        if (!rg__payment_provider_enabled(*prov)) {
+        *prov = rg_payment_provider_find(pname);
+        if (!rg_payment_provider_enabled(&app->providers, *prov)) {
             *prov = NULL;
             v_fail(&v, "provider", "is not a payment provider of this service");
         }
@@ -367,9 +371,10 @@ static int check_payable(const rg_rows *reg, const rg_principal *who,
     return 0;
 }
 
-int rg_payment_create(rg_app *app, const rg_principal *who, const char *idem_key, json_t *body,
+int rg_payment_create(rg_app *app, const rg_ctx *ctx, const char *idem_key, json_t *body,
                       rg_saved_reply *out)
 {
+    const rg_principal *who = &ctx->who;
     memset(out, 0, sizeof *out);
     if (!idem_key)
         return rg_error_set(RG_EINVAL, "the Idempotency-Key header is required");
@@ -379,7 +384,7 @@ int rg_payment_create(rg_app *app, const rg_principal *who, const char *idem_key
     int64_t reg_id = 0;
     const char *method = NULL;
     const rg_payment_provider *prov = NULL;
-    int rc = validate_create(body, &reg_id, &method, &prov);
+    int rc = validate_create(app, body, &reg_id, &method, &prov);
     if (rc < 0)
         return rc;
     idem_req k = {.user = who->user_id, .key = idem_key, .method = "POST", .path = "/v1/payments"};
@@ -479,8 +484,9 @@ out:
 
 /* ---- GET /v1/payments/{id} ---- */
 
-int rg_payment_get(rg_app *app, const rg_principal *who, const char *id_s, json_t **out)
+int rg_payment_get(rg_app *app, const rg_ctx *ctx, const char *id_s, json_t **out)
 {
+    const rg_principal *who = &ctx->who;
     int64_t id;
     if (!rg_parse_id(id_s, &id))
         return rg_error_set(RG_ENOTFOUND, "no such payment");
@@ -524,9 +530,10 @@ static int validate_refund(json_t *body, int64_t *amount, bool *has_amount, cons
     return v_finish(&v);
 }
 
-int rg_payment_refund(rg_app *app, const rg_principal *who, const char *id_s, const char *idem_key,
+int rg_payment_refund(rg_app *app, const rg_ctx *ctx, const char *id_s, const char *idem_key,
                       json_t *body, rg_saved_reply *out)
 {
+    const rg_principal *who = &ctx->who;
     memset(out, 0, sizeof *out);
     int64_t id, amount = 0;
     bool has_amount;
@@ -604,7 +611,7 @@ int rg_payment_refund(rg_app *app, const rg_principal *who, const char *id_s, co
                           left_s, currency);
         goto fail;
     }
-    const rg_payment_provider *prov = rg__payment_provider(rg_rows_get(pay, 0, "provider"));
+    const rg_payment_provider *prov = rg_payment_provider_find(rg_rows_get(pay, 0, "provider"));
     if (!prov) {
         rc = rg_error_set(RG_EUNPROCESSABLE, "the payment's provider is not available");
         goto fail;
@@ -669,11 +676,10 @@ out:
 int rg_payment_webhook(rg_app *app, const char *provider, const char *signature, const void *raw,
                        size_t len, json_t *body, json_t **out)
 {
-    const rg_payment_provider *prov = rg__payment_provider(provider);
-    if (!prov || !prov->webhooks || !rg__payment_provider_enabled(prov))
+    const rg_payment_provider *prov = rg_payment_provider_find(provider);
+    if (!prov || !prov->webhooks || !rg_payment_provider_enabled(&app->providers, prov))
         return rg_error_set(RG_ENOTFOUND, "no payment provider sends webhooks here");
-    int rc =
-        rg__webhook_verify(getenv("RG_PAYMENTS_WEBHOOK_SECRET"), signature, raw, len, rg_now());
+    int rc = rg__webhook_verify(app->cfg->payments_webhook_secret, signature, raw, len, rg_now());
     if (rc < 0)
         return rc;
     if (!json_is_object(body))
@@ -776,9 +782,10 @@ out:
 
 /* ---- GET /v1/users/{id}/payments ---- */
 
-int rg_user_payments(rg_app *app, const rg_principal *who, const char *id, const char *cursor,
-                     int limit, json_t **out)
+int rg_user_payments(rg_app *app, const rg_ctx *ctx, const char *id, const char *cursor, int limit,
+                     json_t **out)
 {
+    const rg_principal *who = &ctx->who;
     if (!rg_oid_valid(id))
         return rg_error_set(RG_ENOTFOUND, "no such user");
     if (!rg_is_admin(who) && strcmp(id, who->user_id) != 0)
@@ -816,8 +823,9 @@ static void count_into(json_t *obj, const char *key, json_int_t n)
     json_object_set_new(obj, key, json_integer((have ? json_integer_value(have) : 0) + n));
 }
 
-int rg_event_finance(rg_app *app, const rg_principal *who, const char *id_s, json_t **out)
+int rg_event_finance(rg_app *app, const rg_ctx *ctx, const char *id_s, json_t **out)
 {
+    const rg_principal *who = &ctx->who;
     int64_t id;
     if (!rg_parse_id(id_s, &id))
         return rg_error_set(RG_ENOTFOUND, "no such event");

@@ -5,77 +5,18 @@
  * holds its place as `pending` until hold_expires_at; expired holds give
  * their place back (and the waiting list moves up) before anyone registers
  * and in the background sweep. */
+#include "risinggen/domain/audit.h"
+#include "risinggen/domain/registrations.h"
 #include "domain.h"
-#include "registrations.h"
+#include "event_record.h"
+#include "registration_record.h"
+#include "user_record.h"
 #include "risinggen/base/log.h"
 #include "risinggen/base/clock.h"
 #include "risinggen/base/error.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-static json_t *str_or_null(const char *s)
-{
-    return s ? json_string(s) : json_null();
-}
-
-json_t *rg__registration_view(const rg_rows *r, int i)
-{
-    json_t *consent = json_null();
-    const char *gc = rg_rows_get(r, i, "guardian_consent");
-    if (gc) {
-        json_t *x = json_loads(gc, 0, NULL);
-        if (x)
-            consent = x;
-    }
-    const char *pid = rg_rows_get(r, i, "payment_id");
-    return json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:b, s:o, s:o, s:o, s:o, "
-                     "s:o}",
-                     "id", (json_int_t)rg_rows_int(r, i, "id", 0), "eventId",
-                     (json_int_t)rg_rows_int(r, i, "event_id", 0), "userId",
-                     rg_rows_get(r, i, "user_id"), "registrationDate",
-                     rg_rows_get(r, i, "registration_date"), "status", rg_rows_get(r, i, "status"),
-                     "paymentStatus", rg_rows_get(r, i, "payment_status"), "paymentId",
-                     pid ? json_integer(strtoll(pid, NULL, 10)) : json_null(),
-                     "dietaryRequirements", str_or_null(rg_rows_get(r, i, "dietary_requirements")),
-                     "specialNeeds", str_or_null(rg_rows_get(r, i, "special_needs")), "checkedIn",
-                     rg_rows_bool(r, i, "checked_in"), "checkedInAt",
-                     str_or_null(rg_rows_get(r, i, "checked_in_at")), "cancelledAt",
-                     str_or_null(rg_rows_get(r, i, "cancelled_at")), "cancellationReason",
-                     str_or_null(rg_rows_get(r, i, "cancellation_reason")), "holdExpiresAt",
-                     str_or_null(rg_rows_get(r, i, "hold_expires_at")), "guardianConsent", consent);
-}
-
-/* Inside a write transaction: gives a freed place of event to the first
- * waitlisted registration, if any, and takes it again. */
-int rg__promote_waitlisted(rg_app *app, rg_rel_conn *c, int64_t event_id, bool paid,
-                           int64_t hold_minutes, const char *now)
-{
-    rg_relational *r = &app->st.rel;
-    rg_rows *w;
-    rg_param p[] = {RG_PINT(event_id)};
-    int rc = rg_rel_query(r, c, "registration_first_waitlisted", p, 1, &w);
-    if (rc < 0)
-        return rc;
-    if (w->nrows == 0) {
-        rg_rows_free(w);
-        return 0;
-    }
-    int64_t rid = rg_rows_int(w, 0, "id", 0);
-    rg_rows_free(w);
-    rg_param tp[] = {RG_PINT(event_id), RG_PTEXT(now)};
-    if ((rc = rg_rel_query(r, c, "event_take_place", tp, 2, NULL)) <= 0)
-        return rc; /* 0: no place after all */
-    char hold[RG_TIME_LEN + 1];
-    rg_time_format(rg_now() + hold_minutes * 60, hold);
-    rg_param pp[] = {RG_PINT(rid), RG_PTEXT(paid ? "pending" : "confirmed"),
-                     paid ? RG_PTEXT(hold) : RG_PNULL, RG_PTEXT(now)};
-    if ((rc = rg_rel_query(r, c, "registration_promote", pp, 4, NULL)) < 0)
-        return rc;
-    rg_info("registration %lld moved up from the waiting list of event %lld", (long long)rid,
-            (long long)event_id);
-    return 1;
-}
 
 /* Inside a write transaction: expires the event's lapsed holds, frees their
  * places and moves the waiting list up. Returns how many expired. */
@@ -195,9 +136,10 @@ static bool surely_full(rg_relational *r, rg_rel_conn *c, const rg_rows *ev, con
     return full;
 }
 
-int rg_registration_create(rg_app *app, const rg_principal *who, const char *event_id_s,
-                           json_t *body, json_t **out)
+int rg_registration_create(rg_app *app, const rg_ctx *ctx, const char *event_id_s, json_t *body,
+                           json_t **out)
 {
+    const rg_principal *who = &ctx->who;
     int64_t event_id;
     if (!rg_parse_id(event_id_s, &event_id))
         return rg_error_set(RG_ENOTFOUND, "no such event");
@@ -216,7 +158,7 @@ int rg_registration_create(rg_app *app, const rg_principal *who, const char *eve
 
     /* The person's age, for events with an age rule. */
     json_t *user = NULL;
-    if ((rc = rg_user_load(app, who->user_id, &user)) < 0)
+    if ((rc = rg__user_load(app, who->user_id, &user)) < 0)
         return rc;
     int age = rg_age_at(json_string_value(json_object_get(user, "dateOfBirth")), rg_now());
     json_decref(user);
@@ -327,8 +269,9 @@ static int load_visible(rg_app *app, const rg_principal *who, const char *id_s, 
     return 0;
 }
 
-int rg_registration_get(rg_app *app, const rg_principal *who, const char *id, json_t **out)
+int rg_registration_get(rg_app *app, const rg_ctx *ctx, const char *id, json_t **out)
 {
+    const rg_principal *who = &ctx->who;
     rg_rows *r;
     bool manager;
     int rc = load_visible(app, who, id, &r, &manager);
@@ -339,9 +282,10 @@ int rg_registration_get(rg_app *app, const rg_principal *who, const char *id, js
     return 0;
 }
 
-int rg_registration_cancel(rg_app *app, const rg_principal *who, const char *id_s, json_t *body,
+int rg_registration_cancel(rg_app *app, const rg_ctx *ctx, const char *id_s, json_t *body,
                            json_t **out)
 {
+    const rg_principal *who = &ctx->who;
     v_ctx v = {0};
     const char *reason = NULL;
     if (body && !json_is_object(body))
@@ -424,8 +368,9 @@ out:
     return rc;
 }
 
-int rg_registration_check_in(rg_app *app, const rg_principal *who, const char *id_s, json_t **out)
+int rg_registration_check_in(rg_app *app, const rg_ctx *ctx, const char *id_s, json_t **out)
 {
+    const rg_principal *who = &ctx->who;
     rg_rows *r;
     bool manager;
     int rc = load_visible(app, who, id_s, &r, &manager);

@@ -1,5 +1,10 @@
 /* Deterministic synthetic data for demos and benchmarks: the same options
  * give the same people, venues, events and registrations (ids included). */
+#include "risinggen/domain/registrations.h"
+#include "risinggen/domain/events.h"
+#include "risinggen/domain/venues.h"
+#include "risinggen/domain/auth.h"
+#include "risinggen/domain/seed.h"
 #include "domain.h"
 #include "risinggen/base/alloc.h"
 #include "risinggen/base/clock.h"
@@ -101,6 +106,7 @@ int rg_seed(rg_app *app, const rg_seed_opts *o, FILE *report)
     const char *organizer = o->users ? ids[0] : "000000000000000000000000";
     rg_principal org = {.roles = RG_ROLE_ORGANIZER | RG_ROLE_ADMIN};
     snprintf(org.user_id, sizeof org.user_id, "%s", organizer);
+    rg_ctx org_ctx = rg_ctx_for(&org);
     int64_t *venue_ids = rg_xcalloc((size_t)(o->venues ? o->venues : 1), sizeof *venue_ids);
     for (int i = 0; i < o->venues; i++) {
         int c = i % 10;
@@ -113,7 +119,7 @@ int rg_seed(rg_app *app, const rg_seed_opts *o, FILE *report)
                                  cities[c].country, "lat", cities[c].lat + jitter_lat, "lng",
                                  cities[c].lng + jitter_lng, "capacity", 100 + pick(&s, 2000));
         json_t *out;
-        rc = rg_venue_create(app, &org, body, &out);
+        rc = rg_venue_create(app, &org_ctx, body, &out);
         json_decref(body);
         if (rc < 0)
             goto done_v;
@@ -142,7 +148,7 @@ int rg_seed(rg_app *app, const rg_seed_opts *o, FILE *report)
         if (o->venues)
             json_object_set_new(body, "venueId", json_integer(venue_ids[i % o->venues]));
         json_t *out;
-        rc = rg_event_create(app, &org, body, &out);
+        rc = rg_event_create(app, &org_ctx, body, &out);
         json_decref(body);
         if (rc == RG_ECONFLICT) {
             rg_error_clear();
@@ -155,7 +161,7 @@ int rg_seed(rg_app *app, const rg_seed_opts *o, FILE *report)
         char id[32];
         snprintf(id, sizeof id, "%lld", (long long)event_ids[i]);
         json_t *pub = json_pack("{s:s}", "status", "published");
-        rc = rg_event_patch(app, &org, id, pub, &out);
+        rc = rg_event_patch(app, &org_ctx, id, pub, &out);
         json_decref(pub);
         if (rc < 0)
             goto done_e;
@@ -177,7 +183,8 @@ int rg_seed(rg_app *app, const rg_seed_opts *o, FILE *report)
                                            "guardianEmail", "parent@example.org", "relationship",
                                            "parent", "consentedAt", "2026-01-01T00:00:00Z"));
         json_t *out;
-        rc = rg_registration_create(app, &who, id, body, &out);
+        rg_ctx ctx = rg_ctx_for(&who);
+        rc = rg_registration_create(app, &ctx, id, body, &out);
         json_decref(body);
         if (rc == 0) {
             regs++;

@@ -1,72 +1,24 @@
 /* User profiles (documents store), cached as JSON text under "u:<id>". */
+#include "risinggen/domain/audit.h"
+#include "risinggen/domain/users.h"
 #include "domain.h"
-#include "registrations.h"
+#include "event_record.h"
+#include "registration_record.h"
+#include "user_record.h"
 #include "risinggen/base/id.h"
 #include "risinggen/base/error.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define USER_CACHE_TTL_MS 60000
-
-static void user_key(const char *id, char *key, size_t cap)
+int rg_user_get_me(rg_app *app, const rg_ctx *ctx, json_t **out)
 {
-    snprintf(key, cap, "u:%s", id);
-}
-
-json_t *rg_user_view(const char *id, json_t *doc)
-{
-    json_t *v = json_deep_copy(doc);
-    json_object_del(v, "schemaVersion");
-    json_t *out = json_pack("{s:s}", "id", id);
-    json_object_update(out, v);
-    json_decref(v);
-    return out;
-}
-
-int rg_user_load(rg_app *app, const char *id, json_t **out)
-{
-    char key[64], verkey[64];
-    user_key(id, key, sizeof key);
-    snprintf(verkey, sizeof verkey, "uv:%s", id);
-    char *val = NULL;
-    size_t len;
-    int64_t version;
-    if (rg_vcache_get(app, key, verkey, &val, &len, &version) == 0) {
-        *out = json_loadb(val, len, 0, NULL);
-        free(val);
-        if (*out)
-            return 0;
-    }
+    const rg_principal *who = &ctx->who;
     json_t *doc;
-    int rc = rg_docs_get(&app->st.docs, COLL_USERS, id, &doc, NULL);
+    int rc = rg__user_load(app, who->user_id, &doc);
     if (rc < 0)
         return rc;
-    char *text = json_dumps(doc, JSON_COMPACT);
-    if (text) {
-        rg_vcache_set(app, key, version, text, strlen(text), USER_CACHE_TTL_MS);
-        free(text);
-    }
-    *out = doc;
-    return 0;
-}
-
-void rg__user_uncache(rg_app *app, const char *id)
-{
-    char key[64], verkey[64];
-    snprintf(verkey, sizeof verkey, "uv:%s", id);
-    rg_vcache_bump(app, verkey);
-    user_key(id, key, sizeof key);
-    rg_cache_del(&app->st.cache, key);
-}
-
-int rg_user_get_me(rg_app *app, const rg_principal *who, json_t **out)
-{
-    json_t *doc;
-    int rc = rg_user_load(app, who->user_id, &doc);
-    if (rc < 0)
-        return rc;
-    *out = rg_user_view(who->user_id, doc);
+    *out = rg__user_view(who->user_id, doc);
     json_decref(doc);
     return 0;
 }
@@ -118,8 +70,9 @@ static int apply_patch(json_t *doc, void *p)
     return rc;
 }
 
-int rg_user_patch_me(rg_app *app, const rg_principal *who, json_t *patch, json_t **out)
+int rg_user_patch_me(rg_app *app, const rg_ctx *ctx, json_t *patch, json_t **out)
 {
+    const rg_principal *who = &ctx->who;
     if (!json_is_object(patch))
         return rg_error_set(RG_EVALIDATION, "the body must be a JSON merge patch object");
     v_ctx v = {0};
@@ -131,7 +84,7 @@ int rg_user_patch_me(rg_app *app, const rg_principal *who, json_t *patch, json_t
     rc = rg_doc_update(&app->st.docs, COLL_USERS, who->user_id, apply_patch, &c);
     rg__user_uncache(app, who->user_id);
     if (rc == 0)
-        *out = rg_user_view(who->user_id, c.result);
+        *out = rg__user_view(who->user_id, c.result);
     json_decref(c.result);
     return rc;
 }
@@ -141,18 +94,19 @@ static bool self_or_admin(const rg_principal *who, const char *id)
     return rg_is_admin(who) || strcmp(who->user_id, id) == 0;
 }
 
-int rg_user_get(rg_app *app, const rg_principal *who, const char *id, json_t **out)
+int rg_user_get(rg_app *app, const rg_ctx *ctx, const char *id, json_t **out)
 {
+    const rg_principal *who = &ctx->who;
     if (!rg_oid_valid(id))
         return rg_error_set(RG_ENOTFOUND, "no such user");
     json_t *doc;
-    int rc = rg_user_load(app, id, &doc);
+    int rc = rg__user_load(app, id, &doc);
     if (rc == RG_ENOTFOUND)
         return rg_error_set(RG_ENOTFOUND, "no such user");
     if (rc < 0)
         return rc;
     if (self_or_admin(who, id)) {
-        *out = rg_user_view(id, doc);
+        *out = rg__user_view(id, doc);
         json_decref(doc);
         return 0;
     }
@@ -193,9 +147,9 @@ static int apply_roles(json_t *doc, void *p)
     return 0;
 }
 
-int rg_user_set_roles(rg_app *app, const rg_principal *who, const char *id, json_t *body,
-                      json_t **out)
+int rg_user_set_roles(rg_app *app, const rg_ctx *ctx, const char *id, json_t *body, json_t **out)
 {
+    const rg_principal *who = &ctx->who;
     if (!rg_is_admin(who))
         return rg_error_set(RG_EFORBIDDEN, "only an admin can change roles");
     if (!rg_oid_valid(id))
@@ -249,7 +203,7 @@ int rg_user_set_roles(rg_app *app, const rg_principal *who, const char *id, json
         rg_audit(app, NULL, who->user_id, "user.roles", "user", id, d);
         json_decref(d);
         rg_error_clear();
-        *out = rg_user_view(id, c.result);
+        *out = rg__user_view(id, c.result);
     }
     json_decref(clean);
     json_decref(c.previous);
@@ -257,13 +211,14 @@ int rg_user_set_roles(rg_app *app, const rg_principal *who, const char *id, json
     return rc;
 }
 
-int rg_user_preferences(rg_app *app, const rg_principal *who, const char *id, json_t **out)
+int rg_user_preferences(rg_app *app, const rg_ctx *ctx, const char *id, json_t **out)
 {
+    const rg_principal *who = &ctx->who;
     if (!rg_oid_valid(id) || !self_or_admin(who, id))
         return rg_error_set(rg_oid_valid(id) ? RG_EFORBIDDEN : RG_ENOTFOUND,
                             "only the person or an admin can read preferences");
     json_t *doc;
-    int rc = rg_user_load(app, id, &doc);
+    int rc = rg__user_load(app, id, &doc);
     if (rc == RG_ENOTFOUND)
         return rg_error_set(RG_ENOTFOUND, "no such user");
     if (rc < 0)
@@ -274,9 +229,10 @@ int rg_user_preferences(rg_app *app, const rg_principal *who, const char *id, js
     return 0;
 }
 
-int rg_user_registrations(rg_app *app, const rg_principal *who, const char *id, const char *cursor,
+int rg_user_registrations(rg_app *app, const rg_ctx *ctx, const char *id, const char *cursor,
                           int limit, json_t **out)
 {
+    const rg_principal *who = &ctx->who;
     if (!rg_oid_valid(id) || !self_or_admin(who, id))
         return rg_error_set(rg_oid_valid(id) ? RG_EFORBIDDEN : RG_ENOTFOUND,
                             "only the person or an admin can list registrations");
@@ -289,7 +245,7 @@ int rg_user_registrations(rg_app *app, const rg_principal *who, const char *id, 
     }
     rg_param p[] = {RG_PTEXT(id), RG_PINT(after), RG_PINT(limit + 1)};
     rg_rows *rows;
-    int rc = rg_rel_run_read(app, "registrations_by_user", p, 3, &rows);
+    int rc = rg_rel_run_read(app, ctx, "registrations_by_user", p, 3, &rows);
     if (rc < 0)
         return rc;
     json_t *items = json_array();

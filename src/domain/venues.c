@@ -1,4 +1,5 @@
 /* Venues (relational): where events happen, with coordinates for `near`. */
+#include "risinggen/domain/venues.h"
 #include "domain.h"
 #include "risinggen/base/clock.h"
 #include "risinggen/base/error.h"
@@ -22,8 +23,9 @@ static json_t *venue_view(const rg_rows *r, int i)
     return v;
 }
 
-int rg_venue_create(rg_app *app, const rg_principal *who, json_t *body, json_t **out)
+int rg_venue_create(rg_app *app, const rg_ctx *ctx, json_t *body, json_t **out)
 {
+    const rg_principal *who = &ctx->who;
     if (!(who->roles & (RG_ROLE_ORGANIZER | RG_ROLE_ADMIN)))
         return rg_error_set(RG_EFORBIDDEN, "only organizers and admins create venues");
     if (!json_is_object(body))
@@ -66,7 +68,7 @@ int rg_venue_create(rg_app *app, const rg_principal *who, json_t *body, json_t *
     return 0;
 }
 
-int rg_venue_get(rg_app *app, const char *id, json_t **out)
+int rg_venue_get(rg_app *app, const rg_ctx *ctx, const char *id, json_t **out)
 {
     int64_t vid;
     if (!rg_parse_id(id, &vid))
@@ -85,7 +87,8 @@ int rg_venue_get(rg_app *app, const char *id, json_t **out)
     return 0;
 }
 
-int rg_venue_list(rg_app *app, const char *city, const char *cursor, int limit, json_t **out)
+int rg_venue_list(rg_app *app, const rg_ctx *ctx, const char *city, const char *cursor, int limit,
+                  json_t **out)
 {
     int64_t after = 0;
     if (cursor) {
@@ -95,7 +98,7 @@ int rg_venue_list(rg_app *app, const char *city, const char *cursor, int limit, 
     }
     rg_param p[] = {RG_PTEXT(city), RG_PINT(after), RG_PINT(limit + 1)};
     rg_rows *rows;
-    int rc = rg_rel_run_read(app, "venue_list", p, 3, &rows);
+    int rc = rg_rel_run_read(app, ctx, "venue_list", p, 3, &rows);
     if (rc < 0)
         return rc;
     json_t *items = json_array();

@@ -3,6 +3,16 @@
 #define RG_HANDLERS_H
 
 #include "http.h"
+#include "risinggen/domain/accounts.h"
+#include "risinggen/domain/audit.h"
+#include "risinggen/domain/auth.h"
+#include "risinggen/domain/channels.h"
+#include "risinggen/domain/content.h"
+#include "risinggen/domain/events.h"
+#include "risinggen/domain/payments.h"
+#include "risinggen/domain/registrations.h"
+#include "risinggen/domain/users.h"
+#include "risinggen/domain/venues.h"
 
 #define RG_HANDLER(name) int name(rg_app *app, rg_request *req, rg_response *res)
 
@@ -37,17 +47,14 @@ RG_HANDLER(rg_h_registration_create);
 RG_HANDLER(rg_h_registration_get);
 RG_HANDLER(rg_h_registration_cancel);
 RG_HANDLER(rg_h_registration_check_in);
-
-/* ---- payments: handlers_payments.c ---- */
+/* handlers_payments.c */
 RG_HANDLER(rg_h_payment_create);
 RG_HANDLER(rg_h_payment_get);
 RG_HANDLER(rg_h_payment_refund);
 RG_HANDLER(rg_h_payment_webhook);
 RG_HANDLER(rg_h_user_payments);
 RG_HANDLER(rg_h_event_finance);
-/* ---- end of payments ---- */
-
-/* ---- channels, messages, content, feedback, search: handlers_comms.c ---- */
+/* handlers_comms.c: channels, messages, resources, feedback, search */
 RG_HANDLER(rg_h_channel_create);
 RG_HANDLER(rg_h_channel_get);
 RG_HANDLER(rg_h_event_channel);
@@ -62,16 +69,13 @@ RG_HANDLER(rg_h_resource_delete);
 RG_HANDLER(rg_h_feedback_create);
 RG_HANDLER(rg_h_feedback_list);
 RG_HANDLER(rg_h_search);
-/* ---- end of channels, messages, content, feedback, search ---- */
-
-/* ---- accounts and privacy: handlers_accounts.c ---- */
+/* handlers_accounts.c: password reset, church sign-in, export, erasure, audit */
 RG_HANDLER(rg_h_sso);
 RG_HANDLER(rg_h_password_reset);
 RG_HANDLER(rg_h_password_reset_confirm);
 RG_HANDLER(rg_h_me_export);
 RG_HANDLER(rg_h_me_delete);
 RG_HANDLER(rg_h_audit_list);
-/* ---- end of accounts and privacy ---- */
 
 /* Replies with out (stolen) and status when rc is 0; returns rc. */
 int rg_h_result(rg_response *res, int rc, int status, json_t *out);

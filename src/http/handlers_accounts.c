@@ -37,7 +37,7 @@ RG_HANDLER(rg_h_password_reset_confirm)
 RG_HANDLER(rg_h_me_export)
 {
     json_t *out = NULL;
-    int rc = rg_user_export(app, &req->who, &out);
+    int rc = rg_user_export(app, &req->ctx, &out);
     if (rc == 0)
         snprintf(res->extra_header, sizeof res->extra_header,
                  "Content-Disposition:attachment; filename=\"risinggen-export.json\"");
@@ -46,7 +46,7 @@ RG_HANDLER(rg_h_me_export)
 
 RG_HANDLER(rg_h_me_delete)
 {
-    int rc = rg_user_erase(app, &req->who);
+    int rc = rg_user_erase(app, &req->ctx);
     return rc < 0 ? rc : rg_reply_empty(res, 204);
 }
 
@@ -60,6 +60,6 @@ RG_HANDLER(rg_h_audit_list)
                         .cursor = rg_req_arg(req, "cursor")};
     int rc = rg_req_limit(req, &q.limit);
     if (rc == 0)
-        rc = rg_audit_list(app, &req->who, &q, &out);
+        rc = rg_audit_list(app, &req->ctx, &q, &out);
     return rg_h_result(res, rc, 200, out);
 }

@@ -16,7 +16,7 @@ RG_HANDLER(rg_h_channel_create)
     json_t *body, *out = NULL;
     int rc = rg_req_body_object(req, &body);
     if (rc == 0)
-        rc = rg_channel_create(app, &req->who, body, &out);
+        rc = rg_channel_create(app, &req->ctx, body, &out);
     if (rc == 0)
         location(res, "/v1/channels", out);
     return rg_h_result(res, rc, 201, out);
@@ -25,14 +25,14 @@ RG_HANDLER(rg_h_channel_create)
 RG_HANDLER(rg_h_channel_get)
 {
     json_t *out = NULL;
-    int rc = rg_channel_get(app, &req->who, req->params[0], &out);
+    int rc = rg_channel_get(app, &req->ctx, req->params[0], &out);
     return rg_h_result(res, rc, 200, out);
 }
 
 RG_HANDLER(rg_h_event_channel)
 {
     json_t *out = NULL;
-    int rc = rg_event_channel(app, &req->who, req->params[0], &out);
+    int rc = rg_event_channel(app, &req->ctx, req->params[0], &out);
     return rg_h_result(res, rc, 200, out);
 }
 
@@ -43,7 +43,7 @@ RG_HANDLER(rg_h_message_list)
     int rc = rg_req_limit(req, &limit);
     if (rc == 0)
         rc =
-            rg_message_list(app, &req->who, req->params[0], rg_req_arg(req, "cursor"), limit, &out);
+            rg_message_list(app, &req->ctx, req->params[0], rg_req_arg(req, "cursor"), limit, &out);
     return rg_h_result(res, rc, 200, out);
 }
 
@@ -52,7 +52,7 @@ RG_HANDLER(rg_h_message_post)
     json_t *body, *out = NULL;
     int rc = rg_req_body_object(req, &body);
     if (rc == 0)
-        rc = rg_message_post(app, &req->who, req->params[0], body, &out);
+        rc = rg_message_post(app, &req->ctx, req->params[0], body, &out);
     if (rc == 0)
         location(res, "/v1/messages", out);
     return rg_h_result(res, rc, 201, out);
@@ -61,14 +61,14 @@ RG_HANDLER(rg_h_message_post)
 RG_HANDLER(rg_h_message_get)
 {
     json_t *out = NULL;
-    int rc = rg_message_get(app, &req->who, req->params[0], &out);
+    int rc = rg_message_get(app, &req->ctx, req->params[0], &out);
     return rg_h_result(res, rc, 200, out);
 }
 
 RG_HANDLER(rg_h_message_read)
 {
     json_t *out = NULL;
-    int rc = rg_message_read(app, &req->who, req->params[0], &out);
+    int rc = rg_message_read(app, &req->ctx, req->params[0], &out);
     return rg_h_result(res, rc, 200, out);
 }
 
@@ -77,7 +77,7 @@ RG_HANDLER(rg_h_resource_create)
     json_t *body, *out = NULL;
     int rc = rg_req_body_object(req, &body);
     if (rc == 0)
-        rc = rg_resource_create(app, &req->who, body, &out);
+        rc = rg_resource_create(app, &req->ctx, body, &out);
     if (rc == 0)
         location(res, "/v1/resources", out);
     return rg_h_result(res, rc, 201, out);
@@ -86,7 +86,7 @@ RG_HANDLER(rg_h_resource_create)
 RG_HANDLER(rg_h_resource_get)
 {
     json_t *out = NULL;
-    int rc = rg_resource_get(app, &req->who, req->params[0], &out);
+    int rc = rg_resource_get(app, &req->ctx, req->params[0], &out);
     return rg_h_result(res, rc, 200, out);
 }
 
@@ -95,13 +95,13 @@ RG_HANDLER(rg_h_resource_patch)
     json_t *body, *out = NULL;
     int rc = rg_req_body_object(req, &body);
     if (rc == 0)
-        rc = rg_resource_patch(app, &req->who, req->params[0], body, &out);
+        rc = rg_resource_patch(app, &req->ctx, req->params[0], body, &out);
     return rg_h_result(res, rc, 200, out);
 }
 
 RG_HANDLER(rg_h_resource_delete)
 {
-    int rc = rg_resource_delete(app, &req->who, req->params[0]);
+    int rc = rg_resource_delete(app, &req->ctx, req->params[0]);
     if (rc < 0)
         return rc;
     return rg_reply_empty(res, 204);
@@ -112,7 +112,7 @@ RG_HANDLER(rg_h_feedback_create)
     json_t *body, *out = NULL;
     int rc = rg_req_body_object(req, &body);
     if (rc == 0)
-        rc = rg_feedback_create(app, &req->who, req->params[0], body, &out);
+        rc = rg_feedback_create(app, &req->ctx, req->params[0], body, &out);
     return rg_h_result(res, rc, 201, out);
 }
 
@@ -122,7 +122,7 @@ RG_HANDLER(rg_h_feedback_list)
     int limit;
     int rc = rg_req_limit(req, &limit);
     if (rc == 0)
-        rc = rg_feedback_list(app, &req->who, req->params[0], rg_req_arg(req, "cursor"), limit,
+        rc = rg_feedback_list(app, &req->ctx, req->params[0], rg_req_arg(req, "cursor"), limit,
                               &out);
     return rg_h_result(res, rc, 200, out);
 }
@@ -133,7 +133,7 @@ RG_HANDLER(rg_h_search)
     int limit;
     int rc = rg_req_limit(req, &limit);
     if (rc == 0)
-        rc = rg_search_all(app, rg_req_arg(req, "q"), rg_req_arg(req, "types"),
+        rc = rg_search_all(app, &req->ctx, rg_req_arg(req, "q"), rg_req_arg(req, "types"),
                            rg_req_arg(req, "cursor"), limit, &out);
     return rg_h_result(res, rc, 200, out);
 }

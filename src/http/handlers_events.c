@@ -11,7 +11,7 @@ RG_HANDLER(rg_h_venue_create)
     json_t *body, *out = NULL;
     int rc = rg_req_body_object(req, &body);
     if (rc == 0)
-        rc = rg_venue_create(app, &req->who, body, &out);
+        rc = rg_venue_create(app, &req->ctx, body, &out);
     if (rc == 0)
         snprintf(res->location, sizeof res->location, "/v1/venues/%lld",
                  (long long)json_integer_value(json_object_get(out, "id")));
@@ -24,14 +24,15 @@ RG_HANDLER(rg_h_venue_list)
     int limit;
     int rc = rg_req_limit(req, &limit);
     if (rc == 0)
-        rc = rg_venue_list(app, rg_req_arg(req, "city"), rg_req_arg(req, "cursor"), limit, &out);
+        rc = rg_venue_list(app, &req->ctx, rg_req_arg(req, "city"), rg_req_arg(req, "cursor"),
+                           limit, &out);
     return rg_h_result(res, rc, 200, out);
 }
 
 RG_HANDLER(rg_h_venue_get)
 {
     json_t *out = NULL;
-    int rc = rg_venue_get(app, req->params[0], &out);
+    int rc = rg_venue_get(app, &req->ctx, req->params[0], &out);
     return rg_h_result(res, rc, 200, out);
 }
 
@@ -40,7 +41,7 @@ RG_HANDLER(rg_h_event_create)
     json_t *body, *out = NULL;
     int rc = rg_req_body_object(req, &body);
     if (rc == 0)
-        rc = rg_event_create(app, &req->who, body, &out);
+        rc = rg_event_create(app, &req->ctx, body, &out);
     if (rc == 0)
         snprintf(res->location, sizeof res->location, "/v1/events/%lld",
                  (long long)json_integer_value(json_object_get(out, "id")));
@@ -66,7 +67,7 @@ RG_HANDLER(rg_h_event_list)
         return rg_error_set(RG_EINVAL, "radiusKm needs near=lat,lng");
     int rc = rg_req_limit(req, &q.limit);
     if (rc == 0)
-        rc = rg_event_list_text(app, &q, &res->body, &res->len);
+        rc = rg_event_list_text(app, &req->ctx, &q, &res->body, &res->len);
     if (rc < 0)
         return rc;
     res->status = 200;
@@ -76,7 +77,7 @@ RG_HANDLER(rg_h_event_list)
 
 RG_HANDLER(rg_h_event_get)
 {
-    int rc = rg_event_get_text(app, &req->who, req->params[0], &res->body, &res->len);
+    int rc = rg_event_get_text(app, &req->ctx, req->params[0], &res->body, &res->len);
     if (rc < 0)
         return rc;
     res->status = 200;
@@ -89,7 +90,7 @@ RG_HANDLER(rg_h_event_patch)
     json_t *body, *out = NULL;
     int rc = rg_req_body_object(req, &body);
     if (rc == 0)
-        rc = rg_event_patch(app, &req->who, req->params[0], body, &out);
+        rc = rg_event_patch(app, &req->ctx, req->params[0], body, &out);
     return rg_h_result(res, rc, 200, out);
 }
 
@@ -161,7 +162,7 @@ RG_HANDLER(rg_h_event_attendees)
     if (rc < 0)
         return rc;
     if (!wants_csv(req)) {
-        rc = rg_event_attendees(app, &req->who, req->params[0], status, checked_in,
+        rc = rg_event_attendees(app, &req->ctx, req->params[0], status, checked_in,
                                 rg_req_arg(req, "cursor"), limit, &out);
         return rg_h_result(res, rc, 200, out);
     }
@@ -172,7 +173,7 @@ RG_HANDLER(rg_h_event_attendees)
                     "guardianName,guardianEmail,guardianRelationship,guardianConsentedAt\r\n");
     char *cursor = NULL;
     do {
-        rc = rg_event_attendees(app, &req->who, req->params[0], status, checked_in, cursor, 100,
+        rc = rg_event_attendees(app, &req->ctx, req->params[0], status, checked_in, cursor, 100,
                                 &out);
         free(cursor);
         cursor = NULL;
@@ -201,6 +202,6 @@ RG_HANDLER(rg_h_event_attendees)
 RG_HANDLER(rg_h_event_stats)
 {
     json_t *out = NULL;
-    int rc = rg_event_stats(app, &req->who, req->params[0], &out);
+    int rc = rg_event_stats(app, &req->ctx, req->params[0], &out);
     return rg_h_result(res, rc, 200, out);
 }

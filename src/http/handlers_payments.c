@@ -24,7 +24,7 @@ RG_HANDLER(rg_h_payment_create)
 {
     rg_saved_reply saved;
     int rc =
-        rg_payment_create(app, &req->who, rg_req_header(req, "Idempotency-Key"), req->json, &saved);
+        rg_payment_create(app, &req->ctx, rg_req_header(req, "Idempotency-Key"), req->json, &saved);
     if (rc < 0)
         return rc;
     return reply_saved(res, &saved, true);
@@ -33,14 +33,14 @@ RG_HANDLER(rg_h_payment_create)
 RG_HANDLER(rg_h_payment_get)
 {
     json_t *out = NULL;
-    int rc = rg_payment_get(app, &req->who, req->params[0], &out);
+    int rc = rg_payment_get(app, &req->ctx, req->params[0], &out);
     return rg_h_result(res, rc, 200, out);
 }
 
 RG_HANDLER(rg_h_payment_refund)
 {
     rg_saved_reply saved;
-    int rc = rg_payment_refund(app, &req->who, req->params[0],
+    int rc = rg_payment_refund(app, &req->ctx, req->params[0],
                                rg_req_header(req, "Idempotency-Key"), req->json, &saved);
     if (rc < 0)
         return rc;
@@ -62,7 +62,7 @@ RG_HANDLER(rg_h_user_payments)
     int limit;
     int rc = rg_req_limit(req, &limit);
     if (rc == 0)
-        rc = rg_user_payments(app, &req->who, req->params[0], rg_req_arg(req, "cursor"), limit,
+        rc = rg_user_payments(app, &req->ctx, req->params[0], rg_req_arg(req, "cursor"), limit,
                               &out);
     return rg_h_result(res, rc, 200, out);
 }
@@ -70,6 +70,6 @@ RG_HANDLER(rg_h_user_payments)
 RG_HANDLER(rg_h_event_finance)
 {
     json_t *out = NULL;
-    int rc = rg_event_finance(app, &req->who, req->params[0], &out);
+    int rc = rg_event_finance(app, &req->ctx, req->params[0], &out);
     return rg_h_result(res, rc, 200, out);
 }

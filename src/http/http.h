@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdbool.h>
 
+#include "risinggen/base/log.h"
 #include "risinggen/domain/app.h"
 #include "risinggen/base/buf.h"
 
@@ -31,8 +32,12 @@ typedef struct rg_request {
     rg_buf body;
     bool too_big;
     json_t *json; /* the parsed body, NULL when there was none */
-    rg_principal who;
+    rg_ctx ctx;   /* who is calling, and whether they read their own writes */
     const char *token;
+    /* Given to every request (or taken from a well-formed X-Request-Id),
+     * sent back in X-Request-Id, in every log line of the request and in
+     * every problem+json body. */
+    char request_id[RG_REQUEST_ID_MAX + 1];
     const struct rg_route *route;
     int64_t t0;
 } rg_request;
@@ -68,8 +73,9 @@ const rg_route *rg_route_match(rg_request *req, const char *method, const char *
 /* Response helpers. rg_reply_json steals body. */
 int rg_reply_json(rg_response *res, int status, json_t *body);
 int rg_reply_empty(rg_response *res, int status);
-/* Builds the problem+json for code from the thread's error state. */
-void rg_reply_problem(rg_response *res, int code, const char *instance);
+/* Builds the problem+json for code from the thread's error state, with the
+ * request's path as instance and its id as requestId. */
+void rg_reply_problem(rg_request *req, rg_response *res, int code);
 
 /* Query parameter (decoded) or NULL. */
 const char *rg_req_arg(rg_request *req, const char *name);

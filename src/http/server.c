@@ -1,13 +1,17 @@
 /* libmicrohttpd glue: a pool of threads each running its own epoll loop with
- * synchronous handlers (one SQLite connection per thread). Bodies are
- * collected up to RG_MAX_BODY, then the route runs once per request. */
+ * synchronous handlers, and one more thread for the domain's background
+ * jobs. Bodies are collected up to RG_MAX_BODY, then the route runs once per
+ * request with the request's context (who, read-your-writes) and its id
+ * bound to the thread's log lines. */
 #include "http.h"
-#include "risinggen/base/error.h"
-#include "risinggen/base/metrics.h"
-#include "risinggen/domain/outbox.h"
 #include "risinggen/base/alloc.h"
 #include "risinggen/base/clock.h"
+#include "risinggen/base/error.h"
+#include "risinggen/base/id.h"
 #include "risinggen/base/log.h"
+#include "risinggen/base/metrics.h"
+#include "risinggen/domain/auth.h"
+#include "risinggen/domain/jobs.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -18,11 +22,12 @@
 #include <string.h>
 #include <unistd.h>
 
-/* How long a person's reads go to the primary after a change they made. */
-#define RG_READ_OWN_WRITES_MS 5000
-
-static bool access_log = true;
-static atomic_int inflight; /* requests begun and not yet completed */
+/* What the server's threads share, for the life of rg_server_run. */
+struct server {
+    rg_app *app;
+    bool access_log;
+    atomic_int inflight; /* requests begun and not yet completed */
+};
 
 /* A JSON string of s, with every byte that is not valid UTF-8 (or is a
  * control character) replaced by '?': request lines can hold anything. */
@@ -66,8 +71,9 @@ int rg_reply_empty(rg_response *res, int status)
     return 0;
 }
 
-void rg_reply_problem(rg_response *res, int code, const char *instance)
+void rg_reply_problem(rg_request *req, rg_response *res, int code)
 {
+    const char *instance = req->path;
     if (code >= 0)
         code = RG_EINTERNAL;
     const char *detail = rg_error_last() == code ? rg_error_detail() : "";
@@ -81,6 +87,8 @@ void rg_reply_problem(rg_response *res, int code, const char *instance)
                   status, "detail", safe_string(detail && *detail ? detail : rg_error_title(code)));
     if (instance)
         json_object_set_new(p, "instance", safe_string(instance));
+    if (req->request_id[0])
+        json_object_set_new(p, "requestId", json_string(req->request_id));
     json_t *fields = rg_error_fields();
     if (fields && rg_error_last() == code)
         json_object_set(p, "errors", fields);
@@ -158,6 +166,24 @@ static bool is_json_type(const char *ct)
            (n == 28 && strncasecmp(ct, "application/merge-patch+json", 28) == 0);
 }
 
+/* The request's id: the client's X-Request-Id when it is 1..64 characters
+ * of [A-Za-z0-9._-] (so that a proxy's id carries through), else 16 random
+ * base64url characters. */
+static void request_id(rg_request *req)
+{
+    const char *given = rg_req_header(req, "X-Request-Id");
+    size_t n = given ? strspn(given, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                     "0123456789._-")
+                     : 0;
+    if (given && n > 0 && n <= RG_REQUEST_ID_MAX && given[n] == '\0') {
+        memcpy(req->request_id, given, n + 1);
+        return;
+    }
+    char tok[32];
+    rg_random_token(tok, 12);
+    snprintf(req->request_id, sizeof req->request_id, "%s", tok);
+}
+
 /* Parses the body, authenticates, and runs the route. */
 static void dispatch(rg_app *app, rg_request *req, rg_response *res)
 {
@@ -167,51 +193,52 @@ static void dispatch(rg_app *app, rg_request *req, rg_response *res)
     if (!req->route) {
         if (mismatch) {
             rg_error_set(RG_EMETHOD, "%s is not allowed here; allowed: %s", req->method, allow);
-            rg_reply_problem(res, RG_EMETHOD, req->path);
+            rg_reply_problem(req, res, RG_EMETHOD);
             snprintf(res->extra_header, sizeof res->extra_header, "Allow:%s", allow);
         } else {
             rg_error_set(RG_ENOTFOUND, "no route %s %s", req->method, req->path);
-            rg_reply_problem(res, RG_ENOTFOUND, req->path);
+            rg_reply_problem(req, res, RG_ENOTFOUND);
         }
         return;
     }
+    rg_principal who = {0};
     const char *authz = rg_req_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
     if (authz && req->route->auth != RG_AUTH_NONE) {
         if (strncasecmp(authz, "Bearer ", 7) != 0) {
             rg_error_set(RG_EUNAUTH, "use Authorization: Bearer <accessToken>");
-            rg_reply_problem(res, RG_EUNAUTH, req->path);
+            rg_reply_problem(req, res, RG_EUNAUTH);
             return;
         }
         req->token = authz + 7;
-        int rc = rg_auth_authenticate(app, req->token, &req->who);
+        int rc = rg_auth_authenticate(app, req->token, &who);
         if (rc < 0) {
-            rg_reply_problem(res, rc, req->path);
+            rg_reply_problem(req, res, rc);
             return;
         }
     } else if (req->route->auth == RG_AUTH_REQUIRED) {
         rg_error_set(RG_EUNAUTH, "sign in and send Authorization: Bearer <accessToken>");
-        rg_reply_problem(res, RG_EUNAUTH, req->path);
+        rg_reply_problem(req, res, RG_EUNAUTH);
         return;
     }
-    if (!req->who.user_id[0] && req->route->auth == RG_AUTH_REQUIRED) {
+    if (!who.user_id[0] && req->route->auth == RG_AUTH_REQUIRED) {
         rg_error_set(RG_EUNAUTH, "sign in first");
-        rg_reply_problem(res, RG_EUNAUTH, req->path);
+        rg_reply_problem(req, res, RG_EUNAUTH);
         return;
     }
     if (req->too_big) {
         rg_error_set(RG_ETOOBIG, "the body is larger than %d bytes", RG_MAX_BODY);
-        rg_reply_problem(res, RG_ETOOBIG, req->path);
+        rg_reply_problem(req, res, RG_ETOOBIG);
         return;
     }
     if (req->body.len) {
         if (!is_json_type(rg_req_header(req, MHD_HTTP_HEADER_CONTENT_TYPE))) {
             rg_error_set(RG_EMEDIA, "send the body as application/json");
-            rg_reply_problem(res, RG_EMEDIA, req->path);
+            rg_reply_problem(req, res, RG_EMEDIA);
             return;
         }
         if (json_depth(req->body.data, req->body.len) > RG_MAX_JSON_DEPTH) {
             rg_error_set(RG_EJSON, "the JSON nests deeper than %d levels", RG_MAX_JSON_DEPTH);
-            rg_reply_problem(res, RG_EJSON, req->path);
+            rg_reply_problem(req, res, RG_EJSON);
             return;
         }
         json_error_t err;
@@ -219,39 +246,29 @@ static void dispatch(rg_app *app, rg_request *req, rg_response *res)
         if (!req->json) {
             rg_error_set(RG_EJSON, "the body is not valid JSON: %s at line %d column %d", err.text,
                          err.line, err.column);
-            rg_reply_problem(res, RG_EJSON, req->path);
+            rg_reply_problem(req, res, RG_EJSON);
             return;
         }
     }
     /* Read your own writes: for a while after a change, this person's reads
      * go to the primary, not to a replica that may lag. */
-    char rw_key[40] = "";
-    if (req->who.user_id[0]) {
-        snprintf(rw_key, sizeof rw_key, "rw:%s", req->who.user_id);
-        char *v = NULL;
-        size_t vlen;
-        rg_rel_read_primary(rg_cache_get(&app->st.cache, rw_key, &v, &vlen) == 0);
-        free(v);
-    } else {
-        rg_rel_read_primary(false);
-    }
+    rg_ctx_begin(app, &req->ctx, &who);
     int rc = req->route->handler(app, req, res);
     if (rc < 0)
-        rg_reply_problem(res, rc, req->path);
-    else if (rw_key[0] && strcmp(req->method, "GET") != 0 && res->status < 300)
-        rg_cache_set(&app->st.cache, rw_key, "1", 1, RG_READ_OWN_WRITES_MS);
-    rg_rel_read_primary(false);
+        rg_reply_problem(req, res, rc);
+    else if (strcmp(req->method, "GET") != 0 && res->status < 300)
+        rg_ctx_wrote(app, &req->ctx);
 }
 
 static void log_access(rg_request *req, const rg_response *res, int64_t dur_us)
 {
     char ts[RG_TIME_LEN + 1];
     rg_time_format(rg_now(), ts);
-    json_t *line =
-        json_pack("{s:s, s:s, s:o, s:o, s:i, s:f, s:I, s:s?}", "ts", ts, "kind", "access", "method",
-                  safe_string(req->method), "path", safe_string(req->path), "status", res->status,
-                  "ms", dur_us / 1000.0, "bytes", (json_int_t)res->len, "user",
-                  req->who.user_id[0] ? req->who.user_id : NULL);
+    json_t *line = json_pack(
+        "{s:s, s:s, s:o, s:o, s:i, s:f, s:I, s:s?, s:s}", "ts", ts, "kind", "access", "method",
+        safe_string(req->method), "path", safe_string(req->path), "status", res->status, "ms",
+        dur_us / 1000.0, "bytes", (json_int_t)res->len, "user",
+        req->ctx.who.user_id[0] ? req->ctx.who.user_id : NULL, "requestId", req->request_id);
     char *s = json_dumps(line, JSON_COMPACT);
     if (s) {
         fprintf(stderr, "%s\n", s);
@@ -260,7 +277,8 @@ static void log_access(rg_request *req, const rg_response *res, int64_t dur_us)
     json_decref(line);
 }
 
-static enum MHD_Result send_response(struct MHD_Connection *conn, rg_response *res)
+static enum MHD_Result send_response(struct MHD_Connection *conn, const rg_request *req,
+                                     rg_response *res)
 {
     struct MHD_Response *r =
         MHD_create_response_from_buffer(res->len, res->body, MHD_RESPMEM_MUST_FREE);
@@ -282,6 +300,7 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, rg_response *r
             MHD_add_response_header(r, name, colon + 1);
         }
     }
+    MHD_add_response_header(r, "X-Request-Id", req->request_id);
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)res->status, r);
@@ -294,7 +313,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   size_t *upload_size, void **con_cls)
 {
     (void)version;
-    rg_app *app = cls;
+    struct server *srv = cls;
     rg_request *req = *con_cls;
     if (!req) {
         req = rg_xcalloc(1, sizeof *req);
@@ -302,7 +321,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         req->method = method;
         req->path = url;
         req->t0 = rg_mono_us();
-        atomic_fetch_add(&inflight, 1);
+        request_id(req);
+        atomic_fetch_add(&srv->inflight, 1);
         rg_metrics_gauge_add("rg_http_in_flight", 1);
         const char *cl =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -320,20 +340,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     rg_error_clear();
+    rg_log_bind(req->request_id);
     rg_response res = {0};
-    dispatch(app, req, &res);
+    dispatch(srv->app, req, &res);
     rg_error_clear();
     int64_t dur = rg_mono_us() - req->t0;
     rg_metrics_request(req->route ? req->route->name : "unmatched", res.status, dur);
-    if (access_log)
+    if (srv->access_log)
         log_access(req, &res, dur);
-    return send_response(conn, &res);
+    rg_log_bind(NULL);
+    return send_response(conn, req, &res);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)cls, (void)conn, (void)toe;
+    (void)conn, (void)toe;
+    struct server *srv = cls;
     rg_request *req = *con_cls;
     if (!req)
         return;
@@ -342,52 +365,19 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     free(req->path_copy);
     free(req);
     *con_cls = NULL;
-    atomic_fetch_sub(&inflight, 1);
+    atomic_fetch_sub(&srv->inflight, 1);
     rg_metrics_gauge_add("rg_http_in_flight", -1);
 }
 
-struct sweeper {
+struct runner {
     rg_app *app;
     volatile sig_atomic_t *stop;
 };
 
-/* Expires lapsed holds in the background, so places come back even when
- * nobody registers for that event, and removes expired sessions. */
-static void *sweep_holds(void *p)
+static void *run_jobs(void *p)
 {
-    struct sweeper *s = p;
-    int waited = 0;
-    /* Outbox (messages/content work): pending notifications, every ~1 s;
-     * while the store fails, less often (up to every 30 s). */
-    int outbox_waited = 0, outbox_every = 1000;
-    while (!*s->stop) {
-        usleep(100 * 1000);
-        waited += 100;
-        outbox_waited += 100;
-        if (outbox_waited >= outbox_every) {
-            outbox_waited = 0;
-            bool failed = rg_outbox_deliver(s->app, 50) < 0;
-            outbox_every = failed ? (outbox_every < 15000 ? outbox_every * 2 : 30000) : 1000;
-            rg_error_clear();
-        }
-        if (waited < s->app->hold_sweep_ms)
-            continue;
-        waited = 0;
-        int n = rg_registration_expire_holds(s->app);
-        if (n > 0)
-            rg_info("expired %d unpaid hold%s", n, n == 1 ? "" : "s");
-        n = rg_auth_purge_sessions(s->app);
-        if (n > 0)
-            rg_info("removed %d expired session%s", n, n == 1 ? "" : "s");
-        /* Accounts and privacy: erasures a store outage interrupted. */
-        n = rg_message_resume_deliveries(s->app);
-        if (n > 0)
-            rg_info("queued the notifications of %d interrupted message%s", n, n == 1 ? "" : "s");
-        n = rg_erasure_resume(s->app, 0);
-        if (n > 0)
-            rg_info("finished %d interrupted erasure%s", n, n == 1 ? "" : "s");
-        rg_error_clear();
-    }
+    struct runner *r = p;
+    rg_jobs_run(r->app, r->stop);
     return NULL;
 }
 
@@ -418,7 +408,7 @@ int rg_server_run(rg_app *app, volatile sig_atomic_t *stop)
         return RG_EINVAL;
     }
     rg_metrics_describe("rg_http_in_flight", "gauge", "Requests being served now.");
-    access_log = app->cfg->access_log;
+    struct server srv = {.app = app, .access_log = app->cfg->access_log};
     unsigned threads = (unsigned)app->cfg->threads;
     /* No MHD_USE_TURBO: with it, libmicrohttpd (0.9.75) puts a new
      * connection on its ready list instead of in the epoll set and relies on
@@ -427,11 +417,11 @@ int rg_server_run(rg_app *app, volatile sig_atomic_t *stop)
      * (seen as "Connection reset by peer" by 128 of 200 clients at once). */
     struct MHD_Daemon *d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC, 0, NULL, NULL, on_request,
-        app, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, threads,
+        &srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, threads,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)(64 * 1024), MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-        NULL, MHD_OPTION_END);
+        &srv, MHD_OPTION_END);
     if (!d) {
         rg_err("cannot listen on %s (address in use?)", listen);
         return RG_EUNAVAIL;
@@ -439,17 +429,17 @@ int rg_server_run(rg_app *app, volatile sig_atomic_t *stop)
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     rg_info("listening on http://%s:%u with %u threads", inet_ntoa(sa.sin_addr),
             info ? info->port : ntohs(sa.sin_port), threads);
-    struct sweeper sw = {app, stop};
-    pthread_t sweeper;
-    pthread_create(&sweeper, NULL, sweep_holds, &sw);
+    struct runner jr = {app, stop};
+    pthread_t jobs;
+    pthread_create(&jobs, NULL, run_jobs, &jr);
     while (!*stop)
         usleep(50 * 1000);
     rg_info("shutting down: finishing requests in flight");
     MHD_quiesce_daemon(d);
-    for (int i = 0; i < 200 && atomic_load(&inflight) > 0; i++)
+    for (int i = 0; i < 200 && atomic_load(&srv.inflight) > 0; i++)
         usleep(50 * 1000);
     MHD_stop_daemon(d);
-    pthread_join(sweeper, NULL);
+    pthread_join(jobs, NULL);
     rg_info("stopped");
     return 0;
 }

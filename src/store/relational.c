@@ -56,22 +56,10 @@ int rg_rel_acquire(rg_relational *r, rg_rel_conn **out)
     return r->ops->acquire(r->db, out);
 }
 
-static _Thread_local bool read_primary;
-
-void rg_rel_read_primary(bool on)
-{
-    read_primary = on;
-}
-
-bool rg_rel_reading_own_writes(void)
-{
-    return read_primary;
-}
-
 int rg_rel_acquire_read(rg_relational *r, rg_rel_conn **out)
 {
     *out = NULL;
-    if (read_primary || !(r->ops->caps & RG_REL_CAP_REPLICAS))
+    if (!(r->ops->caps & RG_REL_CAP_REPLICAS))
         return r->ops->acquire(r->db, out);
     return r->ops->acquire_read(r->db, out);
 }

@@ -81,12 +81,12 @@ static void make_event(int max, bool waitlist, bool paid, char out[32])
         "maxParticipants", max, "waitlistEnabled", waitlist, "cost",
         paid ? json_pack("{s:s, s:s}", "amount", "10.00", "currency", "GBP") : json_null());
     json_t *ev;
-    assert_int_equal(rg_event_create(&app, &organizer, body, &ev), 0);
+    assert_int_equal(rg_event_create(&app, RG_AS(&organizer), body, &ev), 0);
     json_decref(body);
     snprintf(out, 32, "%lld", (long long)json_integer_value(json_object_get(ev, "id")));
     json_decref(ev);
     json_t *patch = json_pack("{s:s}", "status", "published");
-    assert_int_equal(rg_event_patch(&app, &organizer, out, patch, &ev), 0);
+    assert_int_equal(rg_event_patch(&app, RG_AS(&organizer), out, patch, &ev), 0);
     json_decref(patch);
     json_decref(ev);
 }
@@ -106,7 +106,7 @@ static void *race(void *p)
     memcpy(who.user_id, users[r->user], sizeof who.user_id);
     pthread_barrier_wait(r->start);
     json_t *out = NULL;
-    r->rc = rg_registration_create(&app, &who, r->event, NULL, &out);
+    r->rc = rg_registration_create(&app, RG_AS(&who), r->event, NULL, &out);
     if (r->rc == 0)
         snprintf(r->status, sizeof r->status, "%s",
                  json_string_value(json_object_get(out, "status")));
@@ -143,7 +143,7 @@ static void fire(const char *event, int n, int *ok, int *full, int *waitlisted)
 
 static void stats_of(const char *event, json_t **out)
 {
-    assert_int_equal(rg_event_stats(&app, &organizer, event, out), 0);
+    assert_int_equal(rg_event_stats(&app, RG_AS(&organizer), event, out), 0);
 }
 
 static void rush_never_oversells(void **state)
@@ -177,14 +177,14 @@ static void waiting_list_moves_up(void **state)
     assert_int_equal(full, 0);
     /* Cancel one confirmed registration: exactly one waitlisted moves up. */
     json_t *list;
-    assert_int_equal(rg_event_attendees(&app, &organizer, ev, "confirmed", NULL, NULL, 100, &list),
-                     0);
+    assert_int_equal(
+        rg_event_attendees(&app, RG_AS(&organizer), ev, "confirmed", NULL, NULL, 100, &list), 0);
     json_t *first = json_array_get(json_object_get(list, "items"), 0);
     char rid[32];
     snprintf(rid, sizeof rid, "%lld", (long long)json_integer_value(json_object_get(first, "id")));
     json_decref(list);
     json_t *out;
-    assert_int_equal(rg_registration_cancel(&app, &organizer, rid, NULL, &out), 0);
+    assert_int_equal(rg_registration_cancel(&app, RG_AS(&organizer), rid, NULL, &out), 0);
     assert_string_equal(json_string_value(json_object_get(out, "status")), "cancelled");
     json_decref(out);
     json_t *s;
@@ -194,7 +194,7 @@ static void waiting_list_moves_up(void **state)
     assert_int_equal(json_integer_value(json_object_get(s, "cancelled")), 1);
     json_decref(s);
     /* Cancelling again changes nothing. */
-    assert_int_equal(rg_registration_cancel(&app, &organizer, rid, NULL, &out), 0);
+    assert_int_equal(rg_registration_cancel(&app, RG_AS(&organizer), rid, NULL, &out), 0);
     json_decref(out);
     stats_of(ev, &s);
     assert_int_equal(json_integer_value(json_object_get(s, "confirmed")), 3);
@@ -211,7 +211,7 @@ static void larger_maximum_moves_waiting_list_up(void **state)
     assert_int_equal(ok, 2);
     assert_int_equal(wl, 3);
     json_t *patch = json_pack("{s:i}", "maxParticipants", 4), *out;
-    assert_int_equal(rg_event_patch(&app, &organizer, ev, patch, &out), 0);
+    assert_int_equal(rg_event_patch(&app, RG_AS(&organizer), ev, patch, &out), 0);
     assert_int_equal(json_integer_value(json_object_get(out, "spotsLeft")), 0);
     json_decref(patch);
     json_decref(out);
@@ -222,7 +222,7 @@ static void larger_maximum_moves_waiting_list_up(void **state)
     json_decref(s);
     /* A maximum below the places taken is refused and changes nothing. */
     patch = json_pack("{s:i}", "maxParticipants", 3);
-    assert_int_equal(rg_event_patch(&app, &organizer, ev, patch, &out), RG_EVALIDATION);
+    assert_int_equal(rg_event_patch(&app, RG_AS(&organizer), ev, patch, &out), RG_EVALIDATION);
     rg_error_clear();
     json_decref(patch);
     stats_of(ev, &s);
@@ -265,18 +265,18 @@ static void age_rules(void **state)
     char ev[32];
     make_event(10, false, false, ev);
     json_t *patch = json_pack("{s:i}", "guardianConsentUnder", 30), *out;
-    assert_int_equal(rg_event_patch(&app, &organizer, ev, patch, &out), 0);
+    assert_int_equal(rg_event_patch(&app, RG_AS(&organizer), ev, patch, &out), 0);
     json_decref(patch);
     json_decref(out);
     rg_principal who = {.roles = RG_ROLE_PARTICIPANT};
     memcpy(who.user_id, users[5], sizeof who.user_id);
     /* Born 2001: under 30, so consent is needed. */
-    assert_int_equal(rg_registration_create(&app, &who, ev, NULL, &out), RG_EUNPROCESSABLE);
+    assert_int_equal(rg_registration_create(&app, RG_AS(&who), ev, NULL, &out), RG_EUNPROCESSABLE);
     rg_error_clear();
     json_t *body = json_pack("{s:{s:s, s:s, s:s, s:s}}", "guardianConsent", "guardianName", "Pat Q",
                              "guardianEmail", "pat@example.org", "relationship", "parent",
                              "consentedAt", "2026-01-01T00:00:00Z");
-    assert_int_equal(rg_registration_create(&app, &who, ev, body, &out), 0);
+    assert_int_equal(rg_registration_create(&app, RG_AS(&who), ev, body, &out), 0);
     assert_string_equal(
         json_string_value(json_object_get(json_object_get(out, "guardianConsent"), "guardianName")),
         "Pat Q");

@@ -41,31 +41,31 @@ static void interrupted_message_is_completed(void **state)
                json_pack("{s:s, s:s, s:s, s:s}", "title", "Camp", "startDate",
                          "2030-06-01T09:00:00Z", "endDate", "2030-06-02T17:00:00Z", "type", "camp"),
            *out;
-    assert_int_equal(rg_event_create(&app, &org, body, &out), 0);
+    assert_int_equal(rg_event_create(&app, RG_AS(&org), body, &out), 0);
     json_decref(body);
     char ev[32];
     snprintf(ev, sizeof ev, "%lld", (long long)json_integer_value(json_object_get(out, "id")));
     json_decref(out);
     body = json_pack("{s:s}", "status", "published");
-    assert_int_equal(rg_event_patch(&app, &org, ev, body, &out), 0);
+    assert_int_equal(rg_event_patch(&app, RG_AS(&org), ev, body, &out), 0);
     json_decref(body);
     json_decref(out);
     const char *people[] = {p1, p2};
     for (int i = 0; i < 2; i++) {
         rg_principal p = {.roles = RG_ROLE_PARTICIPANT};
         memcpy(p.user_id, people[i], sizeof p.user_id);
-        assert_int_equal(rg_registration_create(&app, &p, ev, NULL, &out), 0);
+        assert_int_equal(rg_registration_create(&app, RG_AS(&p), ev, NULL, &out), 0);
         json_decref(out);
     }
     json_t *chan;
-    assert_int_equal(rg_event_channel(&app, &org, ev, &chan), 0);
+    assert_int_equal(rg_event_channel(&app, RG_AS(&org), ev, &chan), 0);
     char chan_id[RG_OID_LEN + 1];
     snprintf(chan_id, sizeof chan_id, "%s", json_string_value(json_object_get(chan, "id")));
     json_decref(chan);
     body = json_pack("{s:s, s:{s:s}, s:s}", "messageType", "announcement", "content", "text",
                      "Bring a sleeping bag", "priority", "normal");
     json_t *msg;
-    assert_int_equal(rg_message_post(&app, &org, chan_id, body, &msg), 0);
+    assert_int_equal(rg_message_post(&app, RG_AS(&org), chan_id, body, &msg), 0);
     json_decref(body);
     char msg_id[RG_OID_LEN + 1];
     snprintf(msg_id, sizeof msg_id, "%s", json_string_value(json_object_get(msg, "id")));

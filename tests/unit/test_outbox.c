@@ -16,7 +16,6 @@
 #include <unistd.h>
 
 #include "domain.h"
-#include "outbox_sender.h"
 #include "pgtest.h"
 #include "risinggen/domain/outbox.h"
 #include "testcfg.h"
@@ -48,7 +47,6 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    rg_outbox_use_sender(NULL);
     rg_app_close(&app);
     rg_test_rmdir(dir);
     return 0;
@@ -71,7 +69,8 @@ static const char *status_of(rg_rows *rows)
 
 static int enqueue(rg_rel_conn *c, const char *to, const char *key)
 {
-    rg_notification n = {"email", to, "Hello", "Body with a secret link", key};
+    /* the subject carries the key, so that a sender sees which row it sends */
+    rg_notification n = {"email", to, key ? key : "Hello", "Body with a secret link", key};
     return rg_outbox_enqueue(&app, c, &n);
 }
 
@@ -86,16 +85,30 @@ struct recorder {
 };
 static struct recorder rec = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
-static int record_send(void *ctx, const rg_notification *n)
+static int record_send(void *ctx, const rg_mail *m)
 {
     struct recorder *r = ctx;
     pthread_mutex_lock(&r->mu);
     if (r->calls < MAX_SEEN)
-        snprintf(r->keys[r->calls], sizeof r->keys[0], "%s", n->dedupe_key ? n->dedupe_key : "");
+        snprintf(r->keys[r->calls], sizeof r->keys[0], "%s", m->subject);
     r->calls++;
     int fail = r->fail;
     pthread_mutex_unlock(&r->mu);
     return fail ? rg_error_set(fail, "injected failure") : 0;
+}
+
+/* Puts m in place of the app's mailer. */
+static void use_mailer(rg_mailer m)
+{
+    rg_mailer_close(&app.mailer);
+    app.mailer = m;
+}
+
+/* The mailer the settings choose (the log sender here). */
+static void use_configured_mailer(void)
+{
+    rg_mailer_close(&app.mailer);
+    assert_int_equal(rg_mailer_open(&app.mailer, app.cfg->smtp_url, app.cfg->smtp_from), 0);
 }
 
 static void use_recorder(int fail)
@@ -104,8 +117,7 @@ static void use_recorder(int fail)
     rec.calls = 0;
     rec.fail = fail;
     pthread_mutex_unlock(&rec.mu);
-    rg_outbox_sender s = {"test", record_send, &rec};
-    rg_outbox_use_sender(&s);
+    use_mailer((rg_mailer){.name = "test", .send = record_send, .ctx = &rec});
 }
 
 static int calls_for(const char *key)
@@ -220,7 +232,7 @@ static void deliver_marks_sent_once(void **state)
     assert_int_equal(rg_outbox_deliver(&app, 100), 0);
 
     /* The default log sender delivers too. */
-    rg_outbox_use_sender(NULL);
+    use_configured_mailer();
     assert_int_equal(enqueue(NULL, "log@example.org", "log-1"), 0);
     assert_int_equal(rg_outbox_deliver(&app, 100), 1);
     rows = rows_for("log-1");
@@ -269,7 +281,7 @@ static void backoff_grows_and_gives_up(void **state)
 
     use_recorder(RG_EUNAVAIL);
     assert_int_equal(enqueue(NULL, "gu@example.org", "gu-1"), 0);
-    int limit = rg_outbox_max_attempts();
+    int limit = rg_outbox_max_attempts(&app);
     int64_t t = rg_now();
     for (int i = 0; i < limit + 3; i++) {
         rg_outbox_deliver_at(&app, 100, t);
@@ -438,9 +450,10 @@ static void smtp_sender_delivers_and_retries(void **state)
     smtpd_start();
     char url[64];
     snprintf(url, sizeof url, "smtp://127.0.0.1:%d", smtpd.port);
-    setenv("RG_SMTP_URL", url, 1);
-    setenv("RG_SMTP_FROM", "events@example.org", 1);
-    rg_outbox_use_sender(NULL);   /* chosen again from the environment */
+    rg_mailer smtp;
+    assert_int_equal(rg_mailer_open(&smtp, url, "events@example.org"), 0);
+    assert_string_equal(smtp.name, "smtp");
+    use_mailer(smtp);
     rg_outbox_deliver(&app, 100); /* whatever earlier tests left due */
 
     rg_notification n = {"email", "smtp@example.org", "Caf\xc3\xa9 opens at nine",
@@ -496,9 +509,7 @@ static void smtp_sender_delivers_and_retries(void **state)
     assert_string_equal(status_of(rows), "pending");
     rg_rows_free(rows);
 
-    unsetenv("RG_SMTP_URL");
-    unsetenv("RG_SMTP_FROM");
-    rg_outbox_use_sender(NULL);
+    use_configured_mailer();
 }
 
 int main(void)

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "payments.h"
+#include "risinggen/outbound/payments.h"
 #include "risinggen/base/error.h"
 #include "risinggen/base/id.h"
 
@@ -181,12 +182,12 @@ static void usable_keys(void **state)
 static void providers(void **state)
 {
     (void)state;
-    const rg_payment_provider *t = rg__payment_provider("test");
-    const rg_payment_provider *m = rg__payment_provider("manual");
+    const rg_payment_provider *t = rg_payment_provider_find("test");
+    const rg_payment_provider *m = rg_payment_provider_find("manual");
     assert_non_null(t);
     assert_non_null(m);
-    assert_null(rg__payment_provider("stripe"));
-    assert_null(rg__payment_provider(NULL));
+    assert_null(rg_payment_provider_find("stripe"));
+    assert_null(rg_payment_provider_find(NULL));
     assert_true(t->webhooks && !t->recorded_by_manager);
     assert_true(m->recorded_by_manager && !m->webhooks);
     /* Test: succeeds at once, or pending on request; random transaction ids. */
@@ -206,17 +207,25 @@ static void providers(void **state)
     assert_int_equal(m->refund(o1.transaction_id, 100, "GBP", rid), 0);
     assert_true(rid[0] != '\0');
     json_decref(b);
-    /* RG_PAYMENTS_PROVIDERS chooses which ones take new payments. */
-    assert_true(rg__payment_provider_enabled(t));
-    setenv("RG_PAYMENTS_PROVIDERS", "manual", 1);
-    assert_false(rg__payment_provider_enabled(t));
-    assert_true(rg__payment_provider_enabled(m));
-    setenv("RG_PAYMENTS_PROVIDERS", " test , manual", 1);
-    assert_true(rg__payment_provider_enabled(t));
-    setenv("RG_PAYMENTS_PROVIDERS", "testing", 1);
-    assert_false(rg__payment_provider_enabled(t));
-    unsetenv("RG_PAYMENTS_PROVIDERS");
-    assert_false(rg__payment_provider_enabled(NULL));
+    /* RG_PAYMENTS_PROVIDERS chooses which ones take new payments; a name
+     * this build does not know stops the start with a message naming the
+     * variable. */
+    rg_payment_providers set;
+    assert_int_equal(rg_payment_providers_enable(&set, "test,manual"), 0);
+    assert_true(rg_payment_provider_enabled(&set, t));
+    assert_int_equal(rg_payment_providers_enable(&set, "manual"), 0);
+    assert_false(rg_payment_provider_enabled(&set, t));
+    assert_true(rg_payment_provider_enabled(&set, m));
+    assert_int_equal(rg_payment_providers_enable(&set, " test , manual,test"), 0);
+    assert_int_equal(set.n, 2);
+    assert_true(rg_payment_provider_enabled(&set, t));
+    assert_int_equal(rg_payment_providers_enable(&set, "testing"), RG_EINVAL);
+    assert_non_null(strstr(rg_error_detail(), "RG_PAYMENTS_PROVIDERS"));
+    assert_non_null(strstr(rg_error_detail(), "testing"));
+    assert_int_equal(rg_payment_providers_enable(&set, ""), 0);
+    assert_int_equal(set.n, 0);
+    assert_false(rg_payment_provider_enabled(&set, t));
+    assert_false(rg_payment_provider_enabled(&set, NULL));
 }
 
 int main(void)

@@ -111,10 +111,6 @@ int rg_rel_acquire(rg_relational *r, rg_rel_conn **out);
  * read its own writes (take rg_rel_acquire then). The primary's when the
  * adapter has no replicas. */
 int rg_rel_acquire_read(rg_relational *r, rg_rel_conn **out);
-/* Sets, for the calling thread, whether reads must see its own writes. */
-void rg_rel_read_primary(bool on);
-/* Whether the calling thread reads its own writes now. */
-bool rg_rel_reading_own_writes(void);
 void rg_rel_release(rg_relational *r, rg_rel_conn *c);
 int rg_rel_begin(rg_relational *r, rg_rel_conn *c, bool write);
 int rg_rel_commit(rg_relational *r, rg_rel_conn *c);

@@ -1,4 +1,4 @@
-/* Payment providers behind rg_payment_provider (payments.h).
+/* Payment providers behind rg_payment_provider (risinggen/outbound/payments.h).
  *
  * test   development and tests: succeeds at once, or stays pending until a
  *        signed webhook says how it ended when the body asks
@@ -7,8 +7,10 @@
  *        transfer; succeeds at once, no webhooks.
  *
  * RG_PAYMENTS_PROVIDERS (comma-separated, default "test,manual") says which
- * are enabled; production sets it to the real ones (e.g. "manual"). */
-#include "payments.h"
+ * take new payments; production sets it to the real ones (e.g. "manual").
+ * A name this build does not know stops the start. */
+#include "risinggen/outbound/payments.h"
+#include <stdio.h>
 #include "risinggen/base/error.h"
 #include "risinggen/base/id.h"
 
@@ -88,23 +90,7 @@ static const rg_payment_provider provider_manual = {
 
 static const rg_payment_provider *const providers[] = {&provider_test, &provider_manual, NULL};
 
-static bool enabled(const char *name)
-{
-    const char *list = getenv("RG_PAYMENTS_PROVIDERS");
-    if (!list || !*list)
-        return true;
-    size_t n = strlen(name);
-    for (const char *p = list; *p;) {
-        p += strspn(p, " ,");
-        size_t len = strcspn(p, " ,");
-        if (len == n && strncmp(p, name, n) == 0)
-            return true;
-        p += len;
-    }
-    return false;
-}
-
-const rg_payment_provider *rg__payment_provider(const char *name)
+const rg_payment_provider *rg_payment_provider_find(const char *name)
 {
     if (!name)
         return NULL;
@@ -114,7 +100,45 @@ const rg_payment_provider *rg__payment_provider(const char *name)
     return NULL;
 }
 
-bool rg__payment_provider_enabled(const rg_payment_provider *p)
+int rg_payment_providers_enable(rg_payment_providers *out, const char *list)
 {
-    return p && enabled(p->name);
+    memset(out, 0, sizeof *out);
+    for (const char *p = list ? list : ""; *p;) {
+        p += strspn(p, " ,");
+        size_t len = strcspn(p, " ,");
+        if (!len)
+            break;
+        char name[32];
+        snprintf(name, sizeof name, "%.*s", (int)(len < sizeof name ? len : sizeof name - 1), p);
+        const rg_payment_provider *found =
+            len < sizeof name ? rg_payment_provider_find(name) : NULL;
+        if (!found) {
+            char known[128] = "";
+            size_t k = 0;
+            for (const rg_payment_provider *const *q = providers; *q; q++)
+                k += (size_t)snprintf(known + k, k < sizeof known ? sizeof known - k : 0, "%s%s",
+                                      k ? ", " : "", (*q)->name);
+            return rg_error_set(RG_EINVAL,
+                                "RG_PAYMENTS_PROVIDERS names '%.*s', which is not a provider of "
+                                "this build (%s)",
+                                (int)(len > 40 ? 40 : len), p, known);
+        }
+        bool seen = false;
+        for (int i = 0; i < out->n; i++)
+            seen = seen || out->enabled[i] == found;
+        if (!seen && out->n < RG_PAYMENT_PROVIDERS_MAX)
+            out->enabled[out->n++] = found;
+        p += len;
+    }
+    return 0;
+}
+
+bool rg_payment_provider_enabled(const rg_payment_providers *set, const rg_payment_provider *p)
+{
+    if (!p)
+        return false;
+    for (int i = 0; i < set->n; i++)
+        if (set->enabled[i] == p)
+            return true;
+    return false;
 }

@@ -2,12 +2,7 @@
  *
  * Settings: RG_SSO_ISSUER (the token's iss, compared exactly),
  * RG_SSO_AUDIENCE (our client id: aud, a string or an array holding it) and
- * RG_SSO_JWKS, the provider's key set: a file path, read on every use, or an
- * https:// URL fetched with libcurl and kept for 10 minutes (fetched again,
- * at most every 30 s, when a token names a key the kept set lacks, so that a
- * rotated key works at once). Plain http:// is accepted only for a loopback
- * host (127.0.0.1, localhost, ::1: a provider or test double on this
- * machine); any other http:// URL is refused, as are redirects off https.
+ * RG_SSO_JWKS, the provider's key set (risinggen/outbound/jwks.h).
  *
  * A token is accepted only when: it is three base64url parts; its header's
  * alg is exactly RS256 (never "none", HS256 or another family: the key type
@@ -17,6 +12,8 @@
  * at least); iss and aud match; exp is in the future and iat and nbf are not,
  * each with 60 s of leeway for clocks; and sub is a non-empty string. */
 #include "domain.h"
+#include "sso_token.h"
+#include "risinggen/outbound/jwks.h"
 #include "risinggen/base/alloc.h"
 #include "risinggen/base/buf.h"
 #include "risinggen/base/log.h"
@@ -24,172 +21,18 @@
 #include "risinggen/base/id.h"
 #include "risinggen/base/error.h"
 
-#include <curl/curl.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 
-#define JWT_MAX          16384
-#define JWKS_MAX         (1024 * 1024)
-#define JWKS_TTL_S       600
-#define JWKS_REFETCH_S   30
-#define LEEWAY_S         60
-#define RSA_MIN_BITS     2048
-#define RSA_MAX_BYTES    1024 /* 8192 bits */
-#define JWKS_FETCH_TIMEO 5L
-
-/* ---- the key set ---- */
-
-static pthread_mutex_t jwks_mu = PTHREAD_MUTEX_INITIALIZER;
-static json_t *jwks_kept; /* the last set fetched from a URL */
-static char jwks_kept_url[1024];
-static int64_t jwks_kept_at;
-
-struct fetch_buf {
-    rg_buf b;
-    bool too_big;
-};
-
-static size_t fetch_write(char *ptr, size_t size, size_t nmemb, void *p)
-{
-    struct fetch_buf *f = p;
-    size_t n = size * nmemb;
-    if (f->b.len + n > JWKS_MAX) {
-        f->too_big = true;
-        return 0;
-    }
-    rg_buf_put(&f->b, ptr, n);
-    return n;
-}
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static void curl_init(void)
-{
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-/* Whether src is a URL (http:// or https://) rather than a file path. */
-static bool jwks_is_url(const char *src)
-{
-    return strncmp(src, "https://", 8) == 0 || strncmp(src, "http://", 7) == 0;
-}
-
-/* Whether url is http:// to a loopback host. The host is taken by libcurl's
- * own parser, so "http://127.0.0.1@elsewhere/" names elsewhere. */
-static bool loopback_http(const char *url)
-{
-    if (strncmp(url, "http://", 7) != 0)
-        return false;
-    CURLU *u = curl_url();
-    char *host = NULL;
-    bool ok = u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-              curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && host &&
-              (strcmp(host, "127.0.0.1") == 0 || strcasecmp(host, "localhost") == 0 ||
-               strcmp(host, "[::1]") == 0 || strcmp(host, "::1") == 0);
-    curl_free(host);
-    curl_url_cleanup(u);
-    return ok;
-}
-
-static int fetch_url(const char *url, json_t **out)
-{
-    bool http = strncmp(url, "http://", 7) == 0;
-    if (http && !loopback_http(url)) {
-        rg_err("sso: RG_SSO_JWKS must be an https:// URL (plain http only for a loopback host)");
-        return rg_error_set(RG_EUNAVAIL, "church sign-in is not available now");
-    }
-    pthread_once(&curl_once, curl_init);
-    CURL *h = curl_easy_init();
-    if (!h)
-        return rg_error_set(RG_EUNAVAIL, "the sign-in keys cannot be fetched now");
-    struct fetch_buf f = {0};
-    char err[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, http ? "http" : "https");
-    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "https");
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 3L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 3L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, JWKS_FETCH_TIMEO);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)JWKS_MAX);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, fetch_write);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &f);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, err);
-    CURLcode cc = curl_easy_perform(h);
-    long status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(h);
-    json_t *set = NULL;
-    if (cc == CURLE_OK && status == 200 && !f.too_big)
-        set = json_loadb(f.b.data ? f.b.data : "", f.b.len, 0, NULL);
-    rg_buf_free(&f.b);
-    if (!json_is_object(set)) {
-        rg_warn("sso: the key set at RG_SSO_JWKS could not be fetched: %s (HTTP %ld)",
-                cc != CURLE_OK ? (err[0] ? err : curl_easy_strerror(cc))
-                               : (f.too_big ? "too large" : "not a JSON object"),
-                status);
-        json_decref(set);
-        return rg_error_set(RG_EUNAVAIL, "the sign-in keys cannot be fetched now");
-    }
-    *out = set;
-    return 0;
-}
-
-static int read_file(const char *path, json_t **out)
-{
-    struct stat st;
-    json_error_t e;
-    json_t *set = NULL;
-    if (stat(path, &st) == 0 && st.st_size <= JWKS_MAX)
-        set = json_load_file(path, 0, &e);
-    if (!json_is_object(set)) {
-        rg_err("sso: RG_SSO_JWKS does not name a readable JSON key set file");
-        json_decref(set);
-        return rg_error_set(RG_EUNAVAIL, "church sign-in is not available now");
-    }
-    *out = set;
-    return 0;
-}
-
-/* The key set named by src; refresh asks for a URL's set again (a kid was
- * missing). *out is a new reference. */
-static int jwks_get(const char *src, bool refresh, json_t **out)
-{
-    if (!jwks_is_url(src))
-        return read_file(src, out);
-    pthread_mutex_lock(&jwks_mu);
-    int64_t now = rg_now();
-    bool same = strcmp(jwks_kept_url, src) == 0 && jwks_kept;
-    bool fresh = same && now - jwks_kept_at < JWKS_TTL_S;
-    if (fresh && (!refresh || now - jwks_kept_at < JWKS_REFETCH_S)) {
-        *out = json_incref(jwks_kept);
-        pthread_mutex_unlock(&jwks_mu);
-        return 0;
-    }
-    /* One fetch at a time; others wait for its answer. */
-    json_t *set;
-    int rc = fetch_url(src, &set);
-    if (rc == 0) {
-        json_decref(jwks_kept);
-        jwks_kept = json_incref(set);
-        snprintf(jwks_kept_url, sizeof jwks_kept_url, "%s", src);
-        jwks_kept_at = now;
-        *out = set;
-    } else if (same) { /* keep using the set we have while the provider is away */
-        rg_error_clear();
-        *out = json_incref(jwks_kept);
-        rc = 0;
-    }
-    pthread_mutex_unlock(&jwks_mu);
-    return rc;
-}
+#define JWT_MAX       16384
+#define LEEWAY_S      60
+#define RSA_MIN_BITS  2048
+#define RSA_MAX_BYTES 1024 /* 8192 bits */
 
 /* The RSA signing key kid of set, or NULL. */
 static json_t *find_key(json_t *set, const char *kid)
@@ -336,12 +179,11 @@ static int check_claims(json_t *c, const char *issuer, const char *audience)
     return 0;
 }
 
-int rg__sso_verify(const char *token, json_t **claims)
+int rg__sso_verify(rg_app *app, const char *token, json_t **claims)
 {
     *claims = NULL;
-    const char *issuer = getenv("RG_SSO_ISSUER"), *audience = getenv("RG_SSO_AUDIENCE"),
-               *jwks = getenv("RG_SSO_JWKS");
-    if (!issuer || !*issuer || !audience || !*audience || !jwks || !*jwks)
+    const char *issuer = app->cfg->sso_issuer, *audience = app->cfg->sso_audience;
+    if (!*issuer || !*audience || !app->jwks)
         return rg_error_set(RG_EUNAUTH, "church sign-in is not set up on this service");
     size_t len = strlen(token);
     const char *d1 = memchr(token, '.', len);
@@ -375,13 +217,13 @@ int rg__sso_verify(const char *token, json_t **claims)
         rc = refuse("no kid", "the id token does not name its signing key");
         goto done;
     }
-    if ((rc = jwks_get(jwks, false, &set)) < 0)
+    if ((rc = rg_jwks_keys(app->jwks, false, &set)) < 0)
         goto done;
     json_t *key = find_key(set, kid);
-    if (!key && jwks_is_url(jwks)) {
+    if (!key && rg_jwks_remote(app->jwks)) {
         json_decref(set);
         set = NULL;
-        if ((rc = jwks_get(jwks, true, &set)) < 0)
+        if ((rc = rg_jwks_keys(app->jwks, true, &set)) < 0)
             goto done;
         key = find_key(set, kid);
     }

@@ -1,0 +1,42 @@
+/* Events: create, read, change and the status rules (events.c), discovery
+ * (discovery.c), what organizers see (attendees.c, and finance in
+ * payments.h), and the event's channel (channels.h). */
+#ifndef RISINGGEN_DOMAIN_EVENTS_H
+#define RISINGGEN_DOMAIN_EVENTS_H
+
+#include "risinggen/domain/app.h"
+
+/* POST /v1/events: organizers and admins; a draft (slug unique: 409). */
+int rg_event_create(rg_app *app, const rg_ctx *ctx, json_t *body, json_t **out);
+/* GET /v1/events/{id or slug}: anyone for published public events; drafts
+ * and non-public ones to their owner and admins (404 to others). */
+int rg_event_get(rg_app *app, const rg_ctx *ctx, const char *id_or_slug, json_t **out);
+/* The same as JSON text (*out malloc'd, *len its length). */
+int rg_event_get_text(rg_app *app, const rg_ctx *ctx, const char *id_or_slug, char **out,
+                      size_t *len);
+/* PATCH /v1/events/{id}: the owner or an admin; draft -> published ->
+ * cancelled or completed. */
+int rg_event_patch(rg_app *app, const rg_ctx *ctx, const char *id, json_t *patch, json_t **out);
+
+/* GET /v1/events: published public events by filters, by startDate. */
+typedef struct rg_event_query {
+    const char *q, *type, *city, *country, *from, *to, *near, *radius_km, *has_spots, *featured;
+    const char *cursor;
+    int limit;
+} rg_event_query;
+int rg_event_list(rg_app *app, const rg_ctx *ctx, const rg_event_query *q, json_t **out);
+/* The same page as JSON text (*out malloc'd, *len its length). */
+int rg_event_list_text(rg_app *app, const rg_ctx *ctx, const rg_event_query *q, char **out,
+                       size_t *len);
+
+/* GET /v1/events/{id}/attendees: the owner or an admin; ?status=,
+ * ?checkedIn=, keyset pages. */
+int rg_event_attendees(rg_app *app, const rg_ctx *ctx, const char *id, const char *status,
+                       const char *checked_in, const char *cursor, int limit, json_t **out);
+/* GET /v1/events/{id}/stats: the owner or an admin. */
+int rg_event_stats(rg_app *app, const rg_ctx *ctx, const char *id, json_t **out);
+
+/* Rebuilds the search entries of every published, public event. */
+int rg_event_reindex(rg_app *app, int *count);
+
+#endif

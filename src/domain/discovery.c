@@ -1,0 +1,165 @@
+/* Discovery: GET /v1/events, published public events by filters, served
+ * from the cache as text ("d:<gen>:<query>", dropped with every change to
+ * events through the generation "gen:events"). */
+#include "risinggen/domain/events.h"
+#include "domain.h"
+#include "event_record.h"
+#include "risinggen/base/buf.h"
+#include "risinggen/base/clock.h"
+#include "risinggen/base/error.h"
+#include "risinggen/base/log.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DISCOVERY_TTL_MS 10000
+
+static int discovery_query(rg_app *app, const rg_ctx *ctx, const rg_event_query *q, json_t **out)
+{
+    char from[RG_TIME_LEN + 1], to[RG_TIME_LEN + 1];
+    bool has_spots, featured;
+    int rc;
+    if ((rc = rg__parse_bool_param("hasSpots", q->has_spots, &has_spots)) < 0 ||
+        (rc = rg__parse_bool_param("featured", q->featured, &featured)) < 0)
+        return rc;
+    if (q->from && (rc = rg__parse_bound("from", q->from, false, from)) < 0)
+        return rc;
+    if (q->to && (rc = rg__parse_bound("to", q->to, true, to)) < 0)
+        return rc;
+    if (q->from && q->to && strcmp(from, to) > 0)
+        return rg_error_set(RG_EINVAL, "from must not be after to");
+    double lat = 0, lng = 0, radius = 50;
+    if (q->near) {
+        char *end;
+        lat = strtod(q->near, &end);
+        if (end == q->near || *end != ',')
+            return rg_error_set(RG_EINVAL, "near must be lat,lng");
+        const char *l2 = end + 1;
+        lng = strtod(l2, &end);
+        if (end == l2 || *end || !(lat >= -90 && lat <= 90) || !(lng >= -180 && lng <= 180))
+            return rg_error_set(RG_EINVAL, "near must be lat,lng within -90..90, -180..180");
+    }
+    if (q->radius_km) {
+        char *end;
+        radius = strtod(q->radius_km, &end);
+        if (end == q->radius_km || *end || !(radius > 0 && radius <= 20000))
+            return rg_error_set(RG_EINVAL, "radiusKm must be a number between 0 and 20000");
+    }
+    char after_date[64] = "0001-01-01T00:00:00Z", after_id_s[32] = "0";
+    int64_t after_id = 0;
+    if (q->cursor) {
+        if ((rc = rg_cursor_decode(q->cursor, after_date, sizeof after_date, after_id_s,
+                                   sizeof after_id_s)) < 0 ||
+            !rg_parse_id(after_id_s, &after_id))
+            return rg_error_set(RG_EINVAL, "the cursor is not valid");
+    }
+    char *ids = NULL;
+    if (q->q) {
+        if (strlen(q->q) > 200)
+            return rg_error_set(RG_EINVAL, "q is limited to 200 characters");
+        static const char *const types[] = {"event"};
+        rg_search_hit *hits;
+        int n;
+        if ((rc = rg_search_query(&app->st.search, q->q, types, 1, 1000, &hits, &n)) < 0)
+            return rc;
+        rg_buf b = {0};
+        rg_buf_puts(&b, "[");
+        for (int i = 0; i < n; i++)
+            rg_buf_printf(&b, "%s%s", i ? "," : "", hits[i].id);
+        rg_buf_puts(&b, "]");
+        rg_search_hits_free(hits, n);
+        ids = rg_buf_steal(&b);
+    }
+    /* Degrees of latitude/longitude that cover the radius (bounding box). */
+    double dlat = radius / 111.0;
+    double coslat = cos(lat * M_PI / 180.0);
+    double dlng = coslat > 0.01 ? radius / (111.0 * coslat) : 360.0;
+    rg_param p[] = {RG_PTEXT(q->type),
+                    RG_PTEXT(q->city),
+                    RG_PTEXT(q->country),
+                    q->from ? RG_PTEXT(from) : RG_PNULL,
+                    q->to ? RG_PTEXT(to) : RG_PNULL,
+                    q->near ? RG_PREAL(lat) : RG_PNULL,
+                    RG_PREAL(lng),
+                    RG_PREAL(radius),
+                    RG_PREAL(dlat),
+                    RG_PREAL(dlng),
+                    RG_PBOOL(has_spots),
+                    RG_PBOOL(featured),
+                    RG_PTEXT(ids),
+                    RG_PTEXT(after_date),
+                    RG_PINT(after_id),
+                    RG_PINT(q->limit + 1)};
+    rg_rows *rows;
+    rc = rg_rel_run_read(app, ctx, "event_list", p, 16, &rows);
+    free(ids);
+    if (rc < 0)
+        return rc;
+    json_t *items = json_array();
+    int n = rows->nrows > q->limit ? q->limit : rows->nrows;
+    for (int i = 0; i < n; i++)
+        json_array_append_new(items, rg__event_view(rows, i));
+    char next[128] = "";
+    if (rows->nrows > q->limit)
+        rg_cursor_encode(rg_rows_get(rows, q->limit - 1, "start_date"),
+                         rg_rows_get(rows, q->limit - 1, "id"), next, sizeof next);
+    rg_rows_free(rows);
+    *out = rg_list_page(items, next);
+    return 0;
+}
+
+int rg_event_list_text(rg_app *app, const rg_ctx *ctx, const rg_event_query *q, char **out,
+                       size_t *len)
+{
+    /* The cache key is every parameter, so equal queries share a page; the
+     * page is kept as the response text, served without parsing. */
+    int64_t gen = 0;
+    char *g = NULL;
+    size_t glen;
+    if (rg_cache_get(&app->st.cache, "gen:events", &g, &glen) == 0)
+        gen = strtoll(g, NULL, 10);
+    else
+        rg_cache_incr(&app->st.cache, "gen:events", rg_now_ms(), 0, &gen);
+    free(g);
+    rg_buf key = {0};
+    rg_buf_printf(&key, "d:%lld:%d", (long long)gen, q->limit);
+    const char *parts[] = {q->q,    q->type,      q->city,      q->country,  q->from,  q->to,
+                           q->near, q->radius_km, q->has_spots, q->featured, q->cursor};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) /* length-prefixed: no collisions */
+        if (parts[i])
+            rg_buf_printf(&key, "|%zu:%s", strlen(parts[i]), parts[i]);
+        else
+            rg_buf_puts(&key, "|-");
+    bool cacheable = key.len < 1024;
+    if (cacheable && !ctx->read_own_writes &&
+        rg_cache_get(&app->st.cache, key.data, out, len) == 0) {
+        rg_buf_free(&key);
+        return 0;
+    }
+    json_t *page = NULL;
+    int rc = discovery_query(app, ctx, q, &page);
+    if (rc == 0) {
+        *out = json_dumps(page, JSON_COMPACT);
+        json_decref(page);
+        if (!*out)
+            abort();
+        *len = strlen(*out);
+        if (cacheable)
+            rg_cache_set(&app->st.cache, key.data, *out, *len, DISCOVERY_TTL_MS);
+    }
+    rg_buf_free(&key);
+    return rc;
+}
+
+int rg_event_list(rg_app *app, const rg_ctx *ctx, const rg_event_query *q, json_t **out)
+{
+    char *text;
+    size_t len;
+    int rc = rg_event_list_text(app, ctx, q, &text, &len);
+    if (rc < 0)
+        return rc;
+    *out = json_loadb(text, len, 0, NULL);
+    free(text);
+    return *out ? 0 : rg_error_set(RG_EINTERNAL, "internal error");
+}

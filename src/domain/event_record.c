@@ -1,0 +1,122 @@
+/* An event row as the domain's modules share it: its API views, its row
+ * read from the store, who may manage and see it, and its cache entries
+ * ("e:<id>" the event's JSON, versioned by "ev:<id>"; "gen:events" the
+ * generation of discovery pages). */
+#include "risinggen/domain/events.h"
+#include "event_record.h"
+#include "risinggen/base/clock.h"
+#include "risinggen/base/error.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static json_t *time_or_null(const char *t)
+{
+    return rg_json_time(t);
+}
+
+static json_t *int_or_null(const rg_rows *r, int i, const char *col)
+{
+    const char *v = rg_rows_get(r, i, col);
+    return v ? json_integer(strtoll(v, NULL, 10)) : json_null();
+}
+
+json_t *rg__event_view(const rg_rows *r, int i)
+{
+    json_t *cost = json_null();
+    const char *minor = rg_rows_get(r, i, "cost_minor");
+    if (minor && rg_rows_get(r, i, "cost_currency")) {
+        char amount[24];
+        rg_money_format(strtoll(minor, NULL, 10), amount);
+        cost = json_pack("{s:s, s:s}", "amount", amount, "currency",
+                         rg_rows_get(r, i, "cost_currency"));
+    }
+    json_t *spots = json_null();
+    if (rg_rows_get(r, i, "max_participants")) {
+        int64_t left = rg_rows_int(r, i, "max_participants", 0) - rg_rows_int(r, i, "taken", 0);
+        spots = json_integer(left < 0 ? 0 : left);
+    }
+    return json_pack(
+        "{s:I, s:s, s:s, s:s?, s:s, s:s, s:o, s:o, s:s, s:o, s:s, s:s, s:b, s:b, s:o, s:b, s:o, "
+        "s:o, s:I, s:s, s:s, s:o}",
+        "id", (json_int_t)rg_rows_int(r, i, "id", 0), "title", rg_rows_get(r, i, "title"), "slug",
+        rg_rows_get(r, i, "slug"), "description", rg_rows_get(r, i, "description"), "startDate",
+        rg_rows_get(r, i, "start_date"), "endDate", rg_rows_get(r, i, "end_date"),
+        "registrationDeadline", time_or_null(rg_rows_get(r, i, "registration_deadline")), "venueId",
+        int_or_null(r, i, "venue_id"), "organizerId", rg_rows_get(r, i, "organizer_id"),
+        "maxParticipants", int_or_null(r, i, "max_participants"), "status",
+        rg_rows_get(r, i, "status"), "type", rg_rows_get(r, i, "type"), "isFeatured",
+        rg_rows_bool(r, i, "is_featured"), "isPublic", rg_rows_bool(r, i, "is_public"), "cost",
+        cost, "waitlistEnabled", rg_rows_bool(r, i, "waitlist_enabled"), "minAge",
+        int_or_null(r, i, "min_age"), "guardianConsentUnder",
+        int_or_null(r, i, "guardian_consent_under"), "holdMinutes",
+        (json_int_t)rg_rows_int(r, i, "hold_minutes", 30), "createdAt",
+        rg_rows_get(r, i, "created_at"), "updatedAt", rg_rows_get(r, i, "updated_at"), "spotsLeft",
+        spots);
+}
+
+json_t *rg__event_summary(const rg_rows *r, int i)
+{
+    return json_pack(
+        "{s:I, s:s?, s:s?, s:s?, s:s?, s:s?, s:o}", "id",
+        (json_int_t)rg_rows_int(r, i, "event_id", 0), "title", rg_rows_get(r, i, "event_title"),
+        "slug", rg_rows_get(r, i, "event_slug"), "startDate", rg_rows_get(r, i, "event_start_date"),
+        "endDate", rg_rows_get(r, i, "event_end_date"), "status", rg_rows_get(r, i, "event_status"),
+        "venueId", int_or_null(r, i, "event_venue_id"));
+}
+
+void rg__event_key(int64_t id, char *key, size_t cap)
+{
+    snprintf(key, cap, "e:%lld", (long long)id);
+}
+
+void rg_event_cache_bump(rg_app *app)
+{
+    int64_t g;
+    /* A generation that was evicted starts again from the clock, never
+     * from a number an older page may still be cached under. */
+    if (rg_cache_incr(&app->st.cache, "gen:events", 1, 0, &g) == 0 && g == 1)
+        rg_cache_incr(&app->st.cache, "gen:events", rg_now_ms(), 0, &g);
+}
+
+void rg__event_verkey(int64_t id, char *key, size_t cap)
+{
+    snprintf(key, cap, "ev:%lld", (long long)id);
+}
+
+void rg__event_uncache(rg_app *app, int64_t id)
+{
+    char key[40], verkey[40];
+    rg__event_verkey(id, verkey, sizeof verkey);
+    rg_vcache_bump(app, verkey);
+    rg__event_key(id, key, sizeof key);
+    rg_cache_del(&app->st.cache, key);
+    rg_event_cache_bump(app);
+}
+
+int rg__event_row(rg_app *app, const rg_ctx *reader, int64_t id, rg_rows **out)
+{
+    rg_param p[] = {RG_PINT(id)};
+    int rc = rg_rel_run_read(app, reader, "event_get", p, 1, out);
+    if (rc < 0)
+        return rc;
+    if ((*out)->nrows == 0) {
+        rg_rows_free(*out);
+        *out = NULL;
+        return rg_error_set(RG_ENOTFOUND, "no such event");
+    }
+    return 0;
+}
+
+bool rg__event_can_manage(const rg_principal *who, const rg_rows *r)
+{
+    return rg_is_admin(who) ||
+           (who->user_id[0] && strcmp(who->user_id, rg_rows_get(r, 0, "organizer_id")) == 0);
+}
+
+bool rg__event_visible(const rg_principal *who, const rg_rows *r)
+{
+    if (rg__event_can_manage(who, r))
+        return true;
+    return strcmp(rg_rows_get(r, 0, "status"), "draft") != 0 && rg_rows_bool(r, 0, "is_public");
+}

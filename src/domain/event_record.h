@@ -1,0 +1,31 @@
+/* An event row, shared by the modules that show, change or decide on events
+ * (events, discovery, attendees, registrations, payments, channels,
+ * content, accounts). */
+#ifndef RG_EVENT_RECORD_H
+#define RG_EVENT_RECORD_H
+
+#include "domain.h"
+
+/* An event row (columns of event_get) as API JSON with spotsLeft. New ref. */
+json_t *rg__event_view(const rg_rows *rows, int i);
+/* The event_* columns of a joined row as a short event summary. New ref. */
+json_t *rg__event_summary(const rg_rows *rows, int i);
+/* The event row (columns of event_get), or RG_ENOTFOUND; *out is the
+ * caller's. With a reader, a replica may answer (views for that reader,
+ * never decisions); NULL reads the primary. */
+int rg__event_row(rg_app *app, const rg_ctx *reader, int64_t id, rg_rows **out);
+/* Whether who organizes the event of row 0, or is an admin. */
+bool rg__event_can_manage(const rg_principal *who, const rg_rows *r);
+/* Whether who may see the event of row 0: drafts and non-public events
+ * exist only for their owner and admins. */
+bool rg__event_visible(const rg_principal *who, const rg_rows *r);
+/* The cache key of an event's view ("e:<id>") and of its version
+ * ("ev:<id>", see rg_vcache_get). */
+void rg__event_key(int64_t id, char *key, size_t cap);
+void rg__event_verkey(int64_t id, char *key, size_t cap);
+/* Drops the cached view of event id and bumps the discovery generation. */
+void rg__event_uncache(rg_app *app, int64_t id);
+/* Marks every cached event view and discovery page stale. */
+void rg_event_cache_bump(rg_app *app);
+
+#endif

@@ -1,0 +1,285 @@
+/* Password reset. A request makes a token of 256 random bits whatever the
+ * email, so that both answers do the same work and say the same thing, and
+ * every answer takes at least 50 ms, so that the writes an account needs do
+ * not show in the timing; for an account, its SHA-256 goes into the auth
+ * document (passwordResetToken, passwordResetExpiry, 30 minutes) and the
+ * token itself only into the email, written to the outbox. At most 3 emails
+ * per account per 15 minutes. The confirm step finds the account by the
+ * token's hash (an index on auth.passwordResetToken), checks and clears the
+ * token in one revision-checked write together with the new argon2id hash,
+ * the lockout counters and every refresh-token family, then ends the
+ * families' sessions. */
+#include "risinggen/domain/auth.h"
+#include "domain.h"
+#include "event_record.h"
+#include "registration_record.h"
+#include "risinggen/base/buf.h"
+#include "risinggen/base/clock.h"
+#include "risinggen/base/error.h"
+#include "risinggen/base/id.h"
+#include "risinggen/base/log.h"
+#include "risinggen/domain/outbox.h"
+#include "sessions.h"
+#include "user_record.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define RESET_TTL_S      1800
+#define RESET_MAX_EMAILS 3
+#define RESET_WINDOW_MS  (15 * 60 * 1000)
+#define RESET_FLOOR_MS   50 /* every reset request takes at least this long */
+
+struct reset_ctx {
+    const char *hash;     /* the token's SHA-256 */
+    const char *new_hash; /* argon2id of the new password (confirm) */
+    int64_t now;
+    json_t *families; /* ids of the families ended (confirm) */
+    bool sso_only;    /* the account has no password here */
+};
+
+static int set_reset_token(json_t *auth, void *p)
+{
+    struct reset_ctx *c = p;
+    if (!json_string_value(json_object_get(auth, "passwordHash"))) {
+        c->sso_only = true;
+        return RG_EFORBIDDEN; /* nothing to reset: not written */
+    }
+    char exp[RG_TIME_LEN + 1];
+    rg_time_format(c->now + RESET_TTL_S, exp);
+    json_object_set_new(auth, "passwordResetToken", json_string(c->hash));
+    json_object_set_new(auth, "passwordResetExpiry", json_string(exp));
+    return 0;
+}
+
+static int send_reset_email(rg_app *app, const char *to, const char *token, const char *hash)
+{
+    const char *link = app->cfg->password_reset_url;
+    rg_buf body = {0};
+    rg_buf_puts(&body, "Someone asked to reset the password of your RisingGen account.\n\n");
+    rg_buf_printf(&body, "Your reset code: %s\n\n", token);
+    if (link && *link && !strpbrk(link, "\r\n"))
+        rg_buf_printf(&body, "Or open this link: %s%stoken=%s\n\n", link,
+                      strchr(link, '?') ? "&" : "?", token);
+    rg_buf_puts(&body, "The code works once, within 30 minutes. If you did not ask for it, "
+                       "ignore this email: your password stays as it is.\n");
+    char key[96];
+    snprintf(key, sizeof key, "password-reset:%s", hash);
+    rg_notification n = {.channel = "email",
+                         .to = to,
+                         .subject = "Reset your RisingGen password",
+                         .body = body.data,
+                         .dedupe_key = key};
+    int rc = rg_outbox_enqueue(app, NULL, &n);
+    sodium_memzero(body.data, body.len);
+    rg_buf_free(&body);
+    return rc;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits until floor_ms after t0, so that the answer's timing does not tell
+ * whether there was an account to write to. */
+static void wait_until(int64_t t0, int floor_ms)
+{
+    int64_t left = t0 + floor_ms - mono_ms();
+    if (left > 0 && left <= floor_ms) {
+        struct timespec ts = {.tv_sec = left / 1000, .tv_nsec = (left % 1000) * 1000000};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+            ;
+    }
+}
+
+static int password_reset(rg_app *app, json_t *body);
+
+int rg_auth_password_reset(rg_app *app, json_t *body)
+{
+    int64_t t0 = mono_ms();
+    int rc = password_reset(app, body);
+    if (rc != RG_EVALIDATION)
+        wait_until(t0, RESET_FLOOR_MS);
+    return rc;
+}
+
+static int password_reset(rg_app *app, json_t *body)
+{
+    if (!json_is_object(body))
+        return rg_error_set(RG_EVALIDATION, "the body must be a JSON object");
+    static const char *const only[] = {"email", NULL};
+    v_ctx v = {0};
+    const char *email = NULL;
+    v_only(&v, body, only);
+    v_string(&v, body, "email", true, 1, 254, &email);
+    int rc = v_finish(&v);
+    if (rc < 0)
+        return rc;
+    char norm[256], token[64], hash[RG_SHA256_HEX + 1];
+    rg__normalize_email(email, norm, sizeof norm);
+    /* The same work whatever the email: a token and its hash, and a read of
+     * an auth document. */
+    rg_random_token(token, 32);
+    rg_sha256_hex(token, strlen(token), hash);
+    json_t *user = NULL;
+    char *id = NULL;
+    rc = rg_docs_find_one(&app->st.docs, COLL_USERS, "email", norm, &user, &id);
+    if (rc == RG_ENOTFOUND) {
+        json_t *none = NULL;
+        char fake[RG_OID_LEN + 1];
+        memcpy(fake, hash, RG_OID_LEN);
+        fake[RG_OID_LEN] = '\0';
+        rg_docs_get(&app->st.docs, COLL_AUTH, fake, &none, NULL);
+        json_decref(none);
+        sodium_memzero(token, sizeof token);
+        rg_error_clear();
+        return 0;
+    }
+    if (rc < 0)
+        return rc;
+    const char *to = json_string_value(json_object_get(user, "email"));
+    char key[64];
+    snprintf(key, sizeof key, "pwr:%s", id);
+    int64_t count = 0;
+    if (rg_cache_incr(&app->st.cache, key, 1, RESET_WINDOW_MS, &count) == 0 &&
+        count > RESET_MAX_EMAILS) {
+        rg_info("password reset for user %s not sent: %d already sent in 15 minutes", id,
+                RESET_MAX_EMAILS);
+        rc = 0;
+        goto done;
+    }
+    rg_error_clear();
+    struct reset_ctx c = {.hash = hash, .now = rg_now()};
+    rc = rg_doc_update(&app->st.docs, COLL_AUTH, id, set_reset_token, &c);
+    if (rc < 0 && c.sso_only) {
+        rg_info("password reset for user %s not sent: the account signs in with the church", id);
+        rc = 0;
+        goto done;
+    }
+    if (rc == RG_ENOTFOUND) { /* a profile without credentials (interrupted signup) */
+        rc = 0;
+        goto done;
+    }
+    if (rc < 0)
+        goto done;
+    if (!to || (rc = send_reset_email(app, to, token, hash)) < 0)
+        goto done;
+    rg_info("password reset requested for user %s", id);
+    rc = 0;
+done:
+    sodium_memzero(token, sizeof token);
+    if (rc == 0)
+        rg_error_clear();
+    json_decref(user);
+    free(id);
+    return rc;
+}
+
+static int bad_token(void)
+{
+    rg_error_field("token", "is not valid, was used already or has expired");
+    return rg_error_set(RG_EINVAL, "the reset token is not valid or has expired; ask for a new "
+                                   "one");
+}
+
+static int apply_reset(json_t *auth, void *p)
+{
+    struct reset_ctx *c = p;
+    json_decref(c->families); /* from an attempt that lost a race */
+    c->families = NULL;
+    const char *cur = json_string_value(json_object_get(auth, "passwordResetToken"));
+    const char *exp = json_string_value(json_object_get(auth, "passwordResetExpiry"));
+    int64_t until = 0;
+    if (!cur || strlen(cur) != RG_SHA256_HEX || sodium_memcmp(cur, c->hash, RG_SHA256_HEX) != 0)
+        return bad_token(); /* used (or replaced) meanwhile */
+    if (!exp || rg_time_parse(exp, &until) < 0 || until <= c->now) {
+        /* Expired: forget it, so it cannot be tried again. */
+        json_object_set_new(auth, "passwordResetToken", json_null());
+        json_object_set_new(auth, "passwordResetExpiry", json_null());
+        return 0;
+    }
+    c->families = json_array();
+    const char *fam;
+    json_t *v;
+    json_object_foreach(json_object_get(auth, "tokens"), fam, v)
+    {
+        json_array_append_new(c->families, json_string(fam));
+    }
+    json_object_set_new(auth, "passwordHash", json_string(c->new_hash));
+    json_object_set_new(auth, "passwordResetToken", json_null());
+    json_object_set_new(auth, "passwordResetExpiry", json_null());
+    json_object_set_new(auth, "failedAttempts", json_integer(0));
+    json_object_set_new(auth, "lastFailedAttempt", json_null());
+    json_object_del(auth, "failedWindowStart");
+    json_object_set_new(auth, "tokens", json_object());
+    return 0;
+}
+
+int rg_auth_password_reset_confirm(rg_app *app, json_t *body)
+{
+    if (!json_is_object(body))
+        return rg_error_set(RG_EVALIDATION, "the body must be a JSON object");
+    static const char *const only[] = {"token", "newPassword", NULL};
+    v_ctx v = {0};
+    const char *token = NULL, *pw = NULL;
+    v_only(&v, body, only);
+    v_string(&v, body, "token", true, 1, 200, &token);
+    v_string(&v, body, "newPassword", true, 8, 128, &pw);
+    int rc = v_finish(&v);
+    if (rc < 0)
+        return rc;
+    char hash[RG_SHA256_HEX + 1];
+    rg_sha256_hex(token, strlen(token), hash);
+    json_t *auth = NULL;
+    char *id = NULL;
+    rc = rg_docs_find_one(&app->st.docs, COLL_AUTH, "passwordResetToken", hash, &auth, &id);
+    json_decref(auth);
+    if (rc == RG_ENOTFOUND)
+        return bad_token();
+    if (rc < 0)
+        return rc;
+    char *pw_hash = NULL;
+    if ((rc = rg_auth_hash_password(pw, &pw_hash)) < 0) {
+        free(id);
+        return rc;
+    }
+    struct reset_ctx c = {.hash = hash, .new_hash = pw_hash, .now = rg_now()};
+    rc = rg_doc_update(&app->st.docs, COLL_AUTH, id, apply_reset, &c);
+    sodium_memzero(pw_hash, strlen(pw_hash));
+    free(pw_hash);
+    if (rc == RG_ENOTFOUND)
+        rc = bad_token();
+    if (rc == 0 && !c.families) /* it had expired: cleared, and refused */
+        rc = bad_token();
+    if (rc < 0)
+        goto done;
+    rg__sessions_end_all(app, id, c.families);
+    rg_info("password of user %s reset: every session ended", id);
+    /* Tell the person, without any secret. */
+    json_t *user = NULL;
+    if (rg_docs_get(&app->st.docs, COLL_USERS, id, &user, NULL) == 0) {
+        const char *to = json_string_value(json_object_get(user, "email"));
+        rg_notification n = {.channel = "email",
+                             .to = to,
+                             .subject = "Your RisingGen password was changed",
+                             .body = "The password of your RisingGen account was just changed "
+                                     "with a reset code, and every device was signed out.\n\n"
+                                     "If this was not you, ask for a new reset code at once.\n"};
+        if (to && rg_outbox_enqueue(app, NULL, &n) < 0)
+            rg_warn("password change notice for user %s not queued", id);
+    }
+    json_decref(user);
+    rg_error_clear();
+    rc = 0;
+done:
+    json_decref(c.families);
+    free(id);
+    return rc;
+}
