@@ -1,5 +1,6 @@
-/* Payments (relational): paying for a registration through a provider,
- * refunds, provider webhooks, payment history and an event's finance.
+/* Payments (relational): paying for a registration through a provider, and
+ * refunds (webhooks.c applies providers' status updates; finance.c reads
+ * the money back).
  *
  * Money is integer minor units inside the program and a decimal string
  * outside ({"amount": "25.00", "currency": "GBP"}); the amount always comes
@@ -21,7 +22,7 @@
 #include "risinggen/domain/audit.h"
 #include "risinggen/domain/payments.h"
 #include "domain.h"
-#include "payments.h"
+#include "payment_record.h"
 #include "event_record.h"
 #include "registration_record.h"
 #include "user_record.h"
@@ -39,156 +40,6 @@
 
 /* Keys older than this are dropped the next time their owner pays. */
 #define IDEM_KEEP_S (24 * 3600)
-
-static json_t *str_or_null(const char *s)
-{
-    return s ? json_string(s) : json_null();
-}
-
-static json_t *money_json(int64_t minor, const char *currency)
-{
-    char amount[24];
-    rg_money_format(minor, amount);
-    return json_pack("{s:s, s:s}", "amount", amount, "currency", currency ? currency : "");
-}
-
-/* A payment row (payment_get, payments_by_user) as API JSON. New ref. */
-static json_t *payment_view(const rg_rows *r, int i)
-{
-    const char *cur = rg_rows_get(r, i, "currency");
-    int64_t refunded = rg_rows_int(r, i, "refunded_minor", 0);
-    const char *refund_status = rg_rows_get(r, i, "refund_status");
-    const char *reg = rg_rows_get(r, i, "registration_id");
-    json_t *v = json_pack(
-        "{s:I, s:s?, s:I, s:o, s:o, s:s?, s:s?, s:s?, s:o, s:o, s:s, s:o, s:o, s:o, s:o}", "id",
-        (json_int_t)rg_rows_int(r, i, "id", 0), "userId", rg_rows_get(r, i, "user_id"), "eventId",
-        (json_int_t)rg_rows_int(r, i, "event_id", 0), "registrationId",
-        reg ? json_integer(strtoll(reg, NULL, 10)) : json_null(), "amount",
-        money_json(rg_rows_int(r, i, "amount_minor", 0), cur), "paymentMethod",
-        rg_rows_get(r, i, "payment_method"), "status", rg_rows_get(r, i, "status"), "provider",
-        rg_rows_get(r, i, "provider"), "providerTransactionId",
-        str_or_null(rg_rows_get(r, i, "provider_transaction_id")), "paymentDate",
-        rg_json_time(rg_rows_get(r, i, "payment_date")), "refundStatus",
-        refund_status ? refund_status : "none", "refundAmount",
-        refunded > 0 ? money_json(refunded, cur) : json_null(), "refundDate",
-        rg_json_time(rg_rows_get(r, i, "refund_date")), "createdAt",
-        rg_json_time(rg_rows_get(r, i, "created_at")), "updatedAt",
-        rg_json_time(rg_rows_get(r, i, "updated_at")));
-    if (!v)
-        abort();
-    return v;
-}
-
-static bool is_manager(const rg_principal *who, const char *organizer_id)
-{
-    return rg_is_admin(who) || (organizer_id && strcmp(organizer_id, who->user_id) == 0);
-}
-
-/* ---- request hashes, keys and signatures ---- */
-
-void rg__idem_hash(const char *method, const char *path, const char *user_id, json_t *body,
-                   char out[RG_SHA256_HEX + 1])
-{
-    char *canon = body ? json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
-    rg_buf b = {0};
-    rg_buf_printf(&b, "%s\n%s\n%s\n%s", method, path, user_id ? user_id : "",
-                  canon ? canon : "null");
-    free(canon);
-    rg_sha256_hex(b.data, b.len, out);
-    rg_buf_free(&b);
-}
-
-bool rg__idem_key_ok(const char *key)
-{
-    if (!key)
-        return false;
-    size_t n = strlen(key);
-    if (n == 0 || n > 255)
-        return false;
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-        if (*p < 0x21 || *p > 0x7e)
-            return false;
-    return true;
-}
-
-static void hmac_raw(const char *secret, const char *t, const void *raw, size_t len,
-                     unsigned char mac[crypto_auth_hmacsha256_BYTES])
-{
-    crypto_auth_hmacsha256_state st;
-    crypto_auth_hmacsha256_init(&st, (const unsigned char *)secret, strlen(secret));
-    crypto_auth_hmacsha256_update(&st, (const unsigned char *)t, strlen(t));
-    crypto_auth_hmacsha256_update(&st, (const unsigned char *)".", 1);
-    if (len)
-        crypto_auth_hmacsha256_update(&st, raw, len);
-    crypto_auth_hmacsha256_final(&st, mac);
-    sodium_memzero(&st, sizeof st);
-}
-
-void rg__webhook_sign(const char *secret, int64_t t, const void *raw, size_t len,
-                      char out[RG_SHA256_HEX + 1])
-{
-    char ts[24];
-    snprintf(ts, sizeof ts, "%lld", (long long)t);
-    unsigned char mac[crypto_auth_hmacsha256_BYTES];
-    hmac_raw(secret, ts, raw, len, mac);
-    sodium_bin2hex(out, RG_SHA256_HEX + 1, mac, sizeof mac);
-}
-
-#define MAX_SIGNATURES 8
-
-int rg__webhook_verify(const char *secret, const char *header, const void *raw, size_t len,
-                       int64_t now)
-{
-    if (!secret || !*secret)
-        return rg_error_set(RG_EINVAL, "payment webhooks are not configured on this service");
-    if (!header || !*header)
-        return rg_error_set(RG_EINVAL, "the X-RisingGen-Signature header is missing");
-    if (strlen(header) > 1024)
-        return rg_error_set(RG_EINVAL, "the X-RisingGen-Signature header is malformed");
-    char ts[16] = "";
-    unsigned char sigs[MAX_SIGNATURES][crypto_auth_hmacsha256_BYTES];
-    int nsigs = 0;
-    bool bad = false;
-    for (const char *p = header; *p && !bad;) {
-        p += strspn(p, " ,");
-        size_t n = strcspn(p, ",");
-        size_t m = n;
-        while (m && p[m - 1] == ' ')
-            m--;
-        if (m > 2 && strncmp(p, "t=", 2) == 0) {
-            size_t digits = m - 2;
-            bad = ts[0] || digits > 12 || strspn(p + 2, "0123456789") < digits;
-            if (!bad)
-                snprintf(ts, sizeof ts, "%.*s", (int)digits, p + 2);
-        } else if (m > 3 && strncmp(p, "v1=", 3) == 0) {
-            size_t bin_len = 0;
-            if (m - 3 == RG_SHA256_HEX && nsigs < MAX_SIGNATURES &&
-                sodium_hex2bin(sigs[nsigs], sizeof sigs[nsigs], p + 3, m - 3, NULL, &bin_len,
-                               NULL) == 0 &&
-                bin_len == crypto_auth_hmacsha256_BYTES)
-                nsigs++;
-            else if (m - 3 != RG_SHA256_HEX)
-                bad = true;
-        } /* other schemes are ignored, as providers add new ones */
-        p += n;
-    }
-    if (bad || !ts[0] || nsigs == 0)
-        return rg_error_set(RG_EINVAL, "the X-RisingGen-Signature header is malformed; expected "
-                                       "t=<unix seconds>,v1=<hex HMAC-SHA256>");
-    int64_t t = strtoll(ts, NULL, 10);
-    if (t < now - RG_WEBHOOK_TOLERANCE_S || t > now + RG_WEBHOOK_TOLERANCE_S)
-        return rg_error_set(RG_EINVAL, "the signature's timestamp is more than %d seconds from now",
-                            RG_WEBHOOK_TOLERANCE_S);
-    unsigned char mac[crypto_auth_hmacsha256_BYTES];
-    hmac_raw(secret, ts, raw, len, mac);
-    bool ok = false;
-    for (int i = 0; i < nsigs; i++)
-        ok |= sodium_memcmp(mac, sigs[i], sizeof mac) == 0;
-    sodium_memzero(mac, sizeof mac);
-    if (!ok)
-        return rg_error_set(RG_EINVAL, "the signature does not match the body");
-    return 0;
-}
 
 /* ---- idempotency keys in the relational store ---- */
 
@@ -263,7 +114,7 @@ static int payment_text(rg_relational *r, rg_rel_conn *c, int64_t id, char **tex
         rg_rows_free(row);
         return rg_error_set(RG_EINTERNAL, "internal error");
     }
-    json_t *v = payment_view(row, 0);
+    json_t *v = rg__payment_view(row, 0);
     rg_rows_free(row);
     *text = json_dumps(v, JSON_COMPACT);
     json_decref(v);
@@ -327,7 +178,7 @@ static int check_payable(const rg_rows *reg, const rg_principal *who,
 {
     if (reg->nrows == 0)
         return rg_error_set(RG_ENOTFOUND, "no such registration");
-    bool manager = is_manager(who, rg_rows_get(reg, 0, "event_organizer_id"));
+    bool manager = rg__payment_manager(who, rg_rows_get(reg, 0, "event_organizer_id"));
     bool registrant = strcmp(rg_rows_get(reg, 0, "user_id"), who->user_id) == 0;
     if (!manager && !registrant)
         return rg_error_set(RG_ENOTFOUND, "no such registration");
@@ -495,12 +346,12 @@ int rg_payment_get(rg_app *app, const rg_ctx *ctx, const char *id_s, json_t **ou
     int rc = rg_rel_run(app, "payment_get", p, 1, &row);
     if (rc < 0)
         return rc;
-    if (row->nrows == 0 || !(is_manager(who, rg_rows_get(row, 0, "event_organizer_id")) ||
+    if (row->nrows == 0 || !(rg__payment_manager(who, rg_rows_get(row, 0, "event_organizer_id")) ||
                              strcmp(rg_rows_get(row, 0, "user_id"), who->user_id) == 0)) {
         rg_rows_free(row);
         return rg_error_set(RG_ENOTFOUND, "no such payment");
     }
-    *out = payment_view(row, 0);
+    *out = rg__payment_view(row, 0);
     rg_rows_free(row);
     return 0;
 }
@@ -574,7 +425,7 @@ int rg_payment_refund(rg_app *app, const rg_ctx *ctx, const char *id_s, const ch
         rc = rg_error_set(RG_ENOTFOUND, "no such payment");
         goto fail;
     }
-    if (!is_manager(who, rg_rows_get(pay, 0, "event_organizer_id"))) {
+    if (!rg__payment_manager(who, rg_rows_get(pay, 0, "event_organizer_id"))) {
         rc = strcmp(rg_rows_get(pay, 0, "user_id"), who->user_id) == 0
                  ? rg_error_set(RG_EFORBIDDEN, "only the event's organizer or an admin refunds")
                  : rg_error_set(RG_ENOTFOUND, "no such payment");
@@ -669,216 +520,4 @@ out:
     rg_rows_free(applied);
     free(text);
     return rc;
-}
-
-/* ---- POST /v1/webhooks/payments/{provider} ---- */
-
-int rg_payment_webhook(rg_app *app, const char *provider, const char *signature, const void *raw,
-                       size_t len, json_t *body, json_t **out)
-{
-    const rg_payment_provider *prov = rg_payment_provider_find(provider);
-    if (!prov || !prov->webhooks || !rg_payment_provider_enabled(&app->providers, prov))
-        return rg_error_set(RG_ENOTFOUND, "no payment provider sends webhooks here");
-    int rc = rg__webhook_verify(app->cfg->payments_webhook_secret, signature, raw, len, rg_now());
-    if (rc < 0)
-        return rc;
-    if (!json_is_object(body))
-        return rg_error_set(RG_EVALIDATION, "the body must be a JSON object");
-    v_ctx v = {0};
-    const char *event_id = NULL, *type = NULL, *tx = NULL;
-    json_t *data = NULL;
-    v_string(&v, body, "id", true, 1, 255, &event_id);
-    v_string(&v, body, "type", true, 1, 100, &type);
-    const char *new_status = NULL;
-    if (type && strcmp(type, "payment.succeeded") == 0)
-        new_status = "succeeded";
-    else if (type && strcmp(type, "payment.failed") == 0)
-        new_status = "failed";
-    if (new_status) {
-        if (v_object(&v, body, "data", &data) && !data)
-            v_fail(&v, "data", "is required");
-        if (data)
-            v_string(&v, data, "providerTransactionId", true, 1, 255, &tx);
-    }
-    if ((rc = v_finish(&v)) < 0)
-        return rc;
-
-    rg_relational *r = &app->st.rel;
-    rg_rel_conn *c;
-    if ((rc = rg_rel_acquire(r, &c)) < 0)
-        return rc;
-    rg_rows *pay = NULL;
-    char now[RG_TIME_LEN + 1];
-    rg_time_format(rg_now(), now);
-    int64_t pid = 0, event = 0;
-    if ((rc = rg_rel_begin(r, c, true)) < 0)
-        goto out;
-    if (new_status) {
-        rg_param tp[] = {RG_PTEXT(prov->name), RG_PTEXT(tx)};
-        if ((rc = rg_rel_query(r, c, "payment_lock_by_provider_tx", tp, 2, &pay)) < 0)
-            goto fail;
-        if (pay->nrows == 0) { /* not recorded: the provider may send it again */
-            rc = rg_error_set(RG_ENOTFOUND, "no payment has this providerTransactionId");
-            goto fail;
-        }
-        pid = rg_rows_int(pay, 0, "id", 0);
-        event = rg_rows_int(pay, 0, "event_id", 0);
-    }
-    rg_param ep[] = {RG_PTEXT(prov->name), RG_PTEXT(event_id), RG_PTEXT(type),
-                     pid ? RG_PINT(pid) : RG_PNULL, RG_PTEXT(now)};
-    if ((rc = rg_rel_query(r, c, "webhook_event_record", ep, 5, NULL)) < 0)
-        goto fail;
-    if (rc == 0) { /* seen before: nothing changes */
-        rg_rel_rollback(r, c);
-        *out = json_pack("{s:b, s:b, s:s}", "received", 1, "duplicate", 1, "eventId", event_id);
-        rc = 0;
-        goto out;
-    }
-    const char *final = NULL;
-    if (new_status) {
-        rg_param sp[] = {RG_PINT(pid), RG_PTEXT(new_status), RG_PTEXT(now)};
-        if ((rc = rg_rel_query(r, c, "payment_set_status", sp, 3, NULL)) < 0)
-            goto fail;
-        bool changed = rc == 1;
-        final = changed ? new_status : rg_rows_get(pay, 0, "status");
-        const char *reg = rg_rows_get(pay, 0, "registration_id");
-        if (changed && strcmp(new_status, "succeeded") == 0 && reg) {
-            rg_param cp[] = {RG_PINT(strtoll(reg, NULL, 10)), RG_PINT(pid), RG_PTEXT(now)};
-            if ((rc = rg_rel_query(r, c, "registration_confirm_paid", cp, 3, NULL)) < 0)
-                goto fail;
-            if (rc == 0) {
-                /* The hold lapsed before the money arrived: the payment is
-                 * recorded as paid on the cancelled registration, for the
-                 * organizer to refund. */
-                rg_warn("payment %lld succeeded after registration %s was cancelled; refund it",
-                        (long long)pid, reg);
-                if ((rc = rg_rel_query(r, c, "registration_mark_paid", cp, 3, NULL)) < 0)
-                    goto fail;
-            }
-        }
-        if (changed)
-            rg_info("payment %lld is %s (webhook %s)", (long long)pid, new_status, event_id);
-    }
-    if ((rc = rg_rel_commit(r, c)) < 0)
-        goto fail;
-    if (event)
-        rg__event_uncache(app, event);
-    *out = json_pack("{s:b, s:b, s:s}", "received", 1, "duplicate", 0, "eventId", event_id);
-    if (pid) {
-        json_object_set_new(*out, "paymentId", json_integer(pid));
-        json_object_set_new(*out, "status", json_string(final));
-    } else {
-        json_object_set_new(*out, "ignored", json_true());
-    }
-    rc = 0;
-    goto out;
-fail:
-    rg_rel_rollback(r, c);
-out:
-    rg_rel_release(r, c);
-    rg_rows_free(pay);
-    return rc;
-}
-
-/* ---- GET /v1/users/{id}/payments ---- */
-
-int rg_user_payments(rg_app *app, const rg_ctx *ctx, const char *id, const char *cursor, int limit,
-                     json_t **out)
-{
-    const rg_principal *who = &ctx->who;
-    if (!rg_oid_valid(id))
-        return rg_error_set(RG_ENOTFOUND, "no such user");
-    if (!rg_is_admin(who) && strcmp(id, who->user_id) != 0)
-        return rg_error_set(RG_EFORBIDDEN, "only the person or an admin can list payments");
-    int64_t before = (int64_t)INT32_MAX + 1;
-    if (cursor) {
-        char a[32], b[32];
-        if (rg_cursor_decode(cursor, a, sizeof a, b, sizeof b) < 0 || !rg_parse_id(a, &before))
-            return rg_error_set(RG_EINVAL, "the cursor is not valid");
-    }
-    rg_param p[] = {RG_PTEXT(id), RG_PINT(before), RG_PINT(limit + 1)};
-    rg_rows *rows;
-    int rc = rg_rel_run(app, "payments_by_user", p, 3, &rows);
-    if (rc < 0)
-        return rc;
-    json_t *items = json_array();
-    int n = rows->nrows > limit ? limit : rows->nrows;
-    for (int i = 0; i < n; i++)
-        json_array_append_new(items, payment_view(rows, i));
-    char next[96] = "";
-    if (rows->nrows > limit)
-        rg_cursor_encode(rg_rows_get(rows, limit - 1, "id"), "", next, sizeof next);
-    rg_rows_free(rows);
-    *out = rg_list_page(items, next);
-    return 0;
-}
-
-/* ---- GET /v1/events/{id}/finance ---- */
-
-static void count_into(json_t *obj, const char *key, json_int_t n)
-{
-    if (!key)
-        key = "none";
-    json_t *have = json_object_get(obj, key);
-    json_object_set_new(obj, key, json_integer((have ? json_integer_value(have) : 0) + n));
-}
-
-int rg_event_finance(rg_app *app, const rg_ctx *ctx, const char *id_s, json_t **out)
-{
-    const rg_principal *who = &ctx->who;
-    int64_t id;
-    if (!rg_parse_id(id_s, &id))
-        return rg_error_set(RG_ENOTFOUND, "no such event");
-    rg_param p[] = {RG_PINT(id)};
-    rg_rows *ev;
-    int rc = rg_rel_run(app, "event_get", p, 1, &ev);
-    if (rc < 0)
-        return rc;
-    if (ev->nrows == 0) {
-        rg_rows_free(ev);
-        return rg_error_set(RG_ENOTFOUND, "no such event");
-    }
-    if (!is_manager(who, rg_rows_get(ev, 0, "organizer_id"))) {
-        bool visible =
-            strcmp(rg_rows_get(ev, 0, "status"), "draft") != 0 && rg_rows_bool(ev, 0, "is_public");
-        rg_rows_free(ev);
-        return visible ? rg_error_set(RG_EFORBIDDEN, "only the organizer or an admin can see this")
-                       : rg_error_set(RG_ENOTFOUND, "no such event");
-    }
-    rg_rows_free(ev);
-    /* Both from the primary: money reports never lag behind the payments. */
-    rg_rows *totals = NULL, *counts = NULL;
-    if ((rc = rg_rel_run(app, "event_finance_totals", p, 1, &totals)) < 0 ||
-        (rc = rg_rel_run(app, "event_finance_counts", p, 1, &counts)) < 0) {
-        rg_rows_free(totals);
-        return rc;
-    }
-    json_t *per = json_object();
-    for (int i = 0; i < totals->nrows; i++) {
-        int64_t gross = rg_rows_int(totals, i, "gross_minor", 0);
-        int64_t refunded = rg_rows_int(totals, i, "refunded_minor", 0);
-        char g[24], rf[24], net[24];
-        rg_money_format(gross, g);
-        rg_money_format(refunded, rf);
-        rg_money_format(gross - refunded, net);
-        json_object_set_new(per, rg_rows_get(totals, i, "currency"),
-                            json_pack("{s:s, s:s, s:s}", "gross", g, "refunded", rf, "net", net));
-    }
-    json_t *by_status = json_pack("{s:i, s:i, s:i}", "pending", 0, "succeeded", 0, "failed", 0);
-    json_t *by_method = json_object();
-    json_t *by_refund = json_pack("{s:i, s:i, s:i}", "none", 0, "partial", 0, "full", 0);
-    json_int_t total = 0;
-    for (int i = 0; i < counts->nrows; i++) {
-        json_int_t n = rg_rows_int(counts, i, "n", 0);
-        count_into(by_status, rg_rows_get(counts, i, "status"), n);
-        count_into(by_method, rg_rows_get(counts, i, "payment_method"), n);
-        count_into(by_refund, rg_rows_get(counts, i, "refund_status"), n);
-        total += n;
-    }
-    rg_rows_free(totals);
-    rg_rows_free(counts);
-    *out = json_pack("{s:I, s:o, s:I, s:o, s:o, s:o}", "eventId", (json_int_t)id, "totals", per,
-                     "payments", total, "byStatus", by_status, "byMethod", by_method,
-                     "byRefundStatus", by_refund);
-    return 0;
 }

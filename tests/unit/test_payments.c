@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "payments.h"
+#include "payment_record.h"
 #include "risinggen/outbound/payments.h"
 #include "risinggen/base/error.h"
 #include "risinggen/base/id.h"

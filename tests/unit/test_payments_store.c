@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "domain.h"
-#include "payments.h"
+#include "payment_record.h"
 #include "pgtest.h"
 #include "testcfg.h"
 #include "tmpdir.h"

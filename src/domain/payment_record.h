@@ -1,6 +1,7 @@
-/* Payments inside the domain: idempotency keys and webhook signatures. */
-#ifndef RG_PAYMENTS_H
-#define RG_PAYMENTS_H
+/* Payments inside the domain, shared by payments.c, webhooks.c and
+ * finance.c: views, idempotency keys and webhook signatures. */
+#ifndef RG_PAYMENT_RECORD_H
+#define RG_PAYMENT_RECORD_H
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -9,6 +10,8 @@
 
 #include "risinggen/base/id.h"
 #include "risinggen/base/validate.h"
+#include "risinggen/domain/app.h"
+#include "risinggen/store/relational.h"
 
 /* How far a webhook's timestamp may be from now, in seconds. */
 #define RG_WEBHOOK_TOLERANCE_S 300
@@ -31,5 +34,15 @@ void rg__idem_hash(const char *method, const char *path, const char *user_id, js
                    char out[RG_SHA256_HEX + 1]);
 /* True when key is a usable Idempotency-Key: 1 to 255 visible ASCII characters. */
 bool rg__idem_key_ok(const char *key);
+
+/* A payment row as API JSON. New reference. */
+json_t *rg__payment_view(const rg_rows *r, int i);
+/* {"amount": "25.00", "currency": …}. New reference. */
+json_t *rg__money_json(int64_t minor, const char *currency);
+/* A JSON string of s, or null. New reference. */
+json_t *rg__str_or_null(const char *s);
+/* Whether who may manage the money of an event organized by organizer_id
+ * (the organizer or an admin). */
+bool rg__payment_manager(const rg_principal *who, const char *organizer_id);
 
 #endif
