@@ -53,10 +53,6 @@ static int validate_password(v_ctx *v, json_t *body, const char *field, const ch
     return 0;
 }
 
-/* ---- sessions ---- */
-
-/* ---- refresh-token families ---- */
-
 /* ---- signup, login ---- */
 
 int rg_auth_insert_user(rg_app *app, json_t *user, const char *password_hash,
@@ -315,7 +311,7 @@ done:
     return rc;
 }
 
-/* ---- refresh, logout ---- */
+/* ---- hashing ---- */
 
 int rg_auth_hash_password(const char *password, char **out)
 {
@@ -326,4 +322,3 @@ int rg_auth_hash_password(const char *password, char **out)
     return rc;
 }
 
-/* ---- shared with accounts.c (password reset, church sign-in, erasure) ---- */

@@ -64,8 +64,6 @@ static json_t *message_view(const char *id, json_t *doc)
     return out;
 }
 
-/* ---- channels ---- */
-
 /* ---- members and notifications ---- */
 
 struct recipient {

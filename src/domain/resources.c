@@ -344,6 +344,3 @@ int rg_resource_reindex(rg_app *app, int *count)
     }
 }
 
-/* ---- feedback ---- */
-
-/* ---- search ---- */

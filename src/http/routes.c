@@ -46,16 +46,15 @@ const rg_route rg_routes[] = {
     R("POST", "/v1/registrations/{id}/cancel", rg_h_registration_cancel, RG_AUTH_REQUIRED),
     R("POST", "/v1/registrations/{id}/check-in", rg_h_registration_check_in, RG_AUTH_REQUIRED),
 
-    /* ---- payments ---- */
+    /* payments */
     R("POST", "/v1/payments", rg_h_payment_create, RG_AUTH_REQUIRED),
     R("GET", "/v1/payments/{id}", rg_h_payment_get, RG_AUTH_REQUIRED),
     R("POST", "/v1/payments/{id}/refund", rg_h_payment_refund, RG_AUTH_REQUIRED),
     R("POST", "/v1/webhooks/payments/{provider}", rg_h_payment_webhook, RG_AUTH_NONE),
     R("GET", "/v1/users/{id}/payments", rg_h_user_payments, RG_AUTH_REQUIRED),
     R("GET", "/v1/events/{id}/finance", rg_h_event_finance, RG_AUTH_REQUIRED),
-    /* ---- end of payments ---- */
 
-    /* ---- channels, messages, content, feedback, search ---- */
+    /* channels, messages, content, feedback, search */
     R("POST", "/v1/channels", rg_h_channel_create, RG_AUTH_REQUIRED),
     R("GET", "/v1/channels/{id}", rg_h_channel_get, RG_AUTH_REQUIRED),
     R("GET", "/v1/channels/{id}/messages", rg_h_message_list, RG_AUTH_REQUIRED),
@@ -70,16 +69,14 @@ const rg_route rg_routes[] = {
     R("POST", "/v1/events/{id}/feedback", rg_h_feedback_create, RG_AUTH_REQUIRED),
     R("GET", "/v1/events/{id}/feedback", rg_h_feedback_list, RG_AUTH_REQUIRED),
     R("GET", "/v1/search", rg_h_search, RG_AUTH_NONE),
-    /* ---- end of channels, messages, content, feedback, search ---- */
 
-    /* ---- accounts and privacy ---- */
+    /* accounts and privacy */
     R("POST", "/v1/auth/sso", rg_h_sso, RG_AUTH_NONE),
     R("POST", "/v1/auth/password-reset", rg_h_password_reset, RG_AUTH_NONE),
     R("POST", "/v1/auth/password-reset/confirm", rg_h_password_reset_confirm, RG_AUTH_NONE),
     R("GET", "/v1/users/me/export", rg_h_me_export, RG_AUTH_REQUIRED),
     R("DELETE", "/v1/users/me", rg_h_me_delete, RG_AUTH_REQUIRED),
     R("GET", "/v1/admin/audit", rg_h_audit_list, RG_AUTH_REQUIRED),
-    /* ---- end of accounts and privacy ---- */
 
     {NULL, NULL, NULL, RG_AUTH_NONE, NULL},
 };

@@ -51,7 +51,7 @@ static const struct route {
     {"GET", "/v1/registrations/{id}", REQUIRED, NULL, NULL},
     {"POST", "/v1/registrations/{id}/cancel", REQUIRED, "{\"reason\":5}", "reason"},
     {"POST", "/v1/registrations/{id}/check-in", REQUIRED, NULL, NULL},
-    /* ---- channels, messages, content, feedback, search ---- */
+    /* channels, messages, content, feedback, search */
     {"POST", "/v1/channels", REQUIRED, "{\"name\":5,\"members\":\"x\"}", "name"},
     {"GET", "/v1/channels/{id}", REQUIRED, NULL, NULL},
     {"GET", "/v1/channels/{id}/messages", REQUIRED, NULL, NULL},
@@ -67,8 +67,7 @@ static const struct route {
     {"POST", "/v1/events/{id}/feedback", REQUIRED, "{\"rating\":\"5\",\"comment\":5}", "rating"},
     {"GET", "/v1/events/{id}/feedback", REQUIRED, NULL, NULL},
     {"GET", "/v1/search", NONE, NULL, NULL},
-    /* ---- end of channels, messages, content, feedback, search ---- */
-    /* ---- payments ---- */
+    /* payments */
     {"POST", "/v1/payments", REQUIRED,
      "{\"registrationId\":\"1\",\"paymentMethod\":5,\"provider\":true}", "paymentMethod"},
     {"GET", "/v1/payments/{id}", REQUIRED, NULL, NULL},
@@ -76,8 +75,7 @@ static const struct route {
     {"POST", "/v1/webhooks/payments/{provider}", NONE, "{\"id\":5,\"type\":[]}", "id"},
     {"GET", "/v1/users/{id}/payments", REQUIRED, NULL, NULL},
     {"GET", "/v1/events/{id}/finance", REQUIRED, NULL, NULL},
-    /* ---- end of payments ---- */
-    /* ---- accounts and privacy ---- */
+    /* accounts and privacy */
     {"POST", "/v1/auth/sso", NONE, "{\"idToken\":5}", "idToken"},
     {"POST", "/v1/auth/password-reset", NONE, "{\"email\":5}", "email"},
     {"POST", "/v1/auth/password-reset/confirm", NONE, "{\"token\":5,\"newPassword\":true}",
@@ -85,7 +83,6 @@ static const struct route {
     {"GET", "/v1/users/me/export", REQUIRED, NULL, NULL},
     {"DELETE", "/v1/users/me", REQUIRED, NULL, NULL},
     {"GET", "/v1/admin/audit", REQUIRED, NULL, NULL},
-    /* ---- end of accounts and privacy ---- */
 };
 
 /* What the program starts with, and what must still be there at the end. */
@@ -182,9 +179,7 @@ static const char *comms_id(const struct route *rt)
     }
     return NULL;
 }
-/* ---- end of channels, messages, content ---- */
 
-/* ---- payments: ids for path_of ---- */
 /* A payment (made once) of the admin's, for a paid event that is not public,
  * so that what discovery finds does not change. */
 static const char *payment_id(void)
@@ -210,7 +205,6 @@ static const char *payment_id(void)
     resp_free(r);
     return id;
 }
-/* ---- end of payments ---- */
 
 /* The route's path with {id} filled in with something that exists. */
 static const char *path_of(const struct route *rt)
