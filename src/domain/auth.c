@@ -321,4 +321,3 @@ int rg_auth_hash_password(const char *password, char **out)
         *out = rg_xstrdup(hash);
     return rc;
 }
-

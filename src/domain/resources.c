@@ -343,4 +343,3 @@ int rg_resource_reindex(rg_app *app, int *count)
             return 0;
     }
 }
-

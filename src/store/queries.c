@@ -77,3 +77,19 @@ const char *rg_query_sql(const char *dialect, const char *name)
     }
     return common;
 }
+
+int rg_query_count(void)
+{
+    pthread_once(&once, load);
+    return ntable;
+}
+
+const char *rg_query_at(int i, const char **dialect)
+{
+    pthread_once(&once, load);
+    if (i < 0 || i >= ntable)
+        return NULL;
+    if (dialect)
+        *dialect = table[i].dialect;
+    return table[i].name;
+}

@@ -73,6 +73,7 @@ typedef struct api_resp {
     char retry_after[64];
     char allow[256];
     char location[256];
+    char request_id[80];
     char what[300]; /* "METHOD path", for messages */
     char curl_error[256];
     struct api_resp *prev_, *next_; /* every live answer, freed at teardown */

@@ -100,7 +100,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
     struct xfer *x = ud;
     size_t len = size * n;
     if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) { /* a new (maybe final) answer */
-        x->r->retry_after[0] = x->r->allow[0] = x->r->location[0] = '\0';
+        x->r->retry_after[0] = x->r->allow[0] = x->r->location[0] = x->r->request_id[0] = '\0';
         return len;
     }
     const char *colon = memchr(p, ':', len);
@@ -113,6 +113,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
         header_value(x->r->allow, sizeof x->r->allow, colon + 1, vlen);
     else if (nlen == 8 && strncasecmp(p, "Location", 8) == 0)
         header_value(x->r->location, sizeof x->r->location, colon + 1, vlen);
+    else if (nlen == 12 && strncasecmp(p, "X-Request-Id", 12) == 0)
+        header_value(x->r->request_id, sizeof x->r->request_id, colon + 1, vlen);
     return len;
 }
 

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 static void healthz(void **state)
@@ -187,6 +188,91 @@ static void metrics_cover_api_md(void **state)
     resp_free(m);
 }
 
+/* ---- request ids ---- */
+
+/* Whether the server log has a line holding both a and b. */
+static bool log_line_has(const char *a, const char *b)
+{
+    for (int i = 0; i < 100; i++) {
+        FILE *f = fopen(g_srv.log, "r");
+        bool found = false;
+        if (f) {
+            char line[8192];
+            while (!found && fgets(line, sizeof line, f))
+                found = strstr(line, a) && strstr(line, b);
+            fclose(f);
+        }
+        if (found)
+            return true;
+        usleep(50 * 1000);
+    }
+    return false;
+}
+
+static void every_request_has_an_id(void **state)
+{
+    (void)state;
+    /* Given by the service, different each time, in the header of every
+     * answer, and in the body of every problem+json. */
+    api_resp *a = api("GET", "/healthz", NULL, NULL), *b = api("GET", "/healthz", NULL, NULL);
+    assert_true(strlen(a->request_id) >= 16);
+    assert_string_not_equal(a->request_id, b->request_id);
+    api_resp *p = api("GET", "/v1/events/999999999", NULL, NULL);
+    assert_problem(p, 404);
+    assert_true(p->request_id[0]);
+    assert_string_equal(jstr(p->json, "requestId"), p->request_id);
+    /* A caller's id (a proxy's) is kept when it is well-formed, replaced
+     * when it is not. */
+    const char *mine[] = {"X-Request-Id: edge-7f3a.91_b", NULL};
+    api_req rq = {.method = "GET", .path = "/v1/events/999999998", .headers = mine};
+    api_resp *c = api_do(&rq);
+    assert_string_equal(c->request_id, "edge-7f3a.91_b");
+    assert_string_equal(jstr(c->json, "requestId"), "edge-7f3a.91_b");
+    const char *bad[] = {"X-Request-Id: has space\"quote", NULL};
+    rq.headers = bad;
+    api_resp *d = api_do(&rq);
+    assert_true(d->request_id[0] && !strchr(d->request_id, ' '));
+    /* Every log line of a request carries its id: publishing an event logs
+     * the making of its channel, besides the access line. */
+    api_user org;
+    organizer_signup(&org, "reqid");
+    long long ev = event_create(org.access, NULL);
+    const char *ids[] = {"X-Request-Id: publish-trace-1", NULL};
+    api_req publish = {.method = "PATCH",
+                       .path = fmt("/v1/events/%lld", ev),
+                       .body = "{\"status\":\"published\"}",
+                       .token = org.access,
+                       .headers = ids};
+    api_resp *l = api_do(&publish);
+    assert_status(l, 200);
+    assert_string_equal(l->request_id, "publish-trace-1");
+    if (!log_line_has("\"requestId\":\"publish-trace-1\"", fmt("of event %lld", ev)))
+        fail_msg("no log line of the publish carries its request id");
+    resp_free(a);
+    resp_free(b);
+    resp_free(p);
+    resp_free(c);
+    resp_free(d);
+    resp_free(l);
+}
+
+static void jobs_report_their_runs(void **state)
+{
+    (void)state;
+    /* The outbox job runs every second: within a few its runs show. */
+    bool seen = false;
+    for (int i = 0; i < 100 && !seen; i++) {
+        api_resp *m = metrics();
+        seen = metric_sum(m->body, "rg_job_runs_total", "job=\"outbox\"") >= 1 &&
+               strstr(m->body, "rg_job_last_duration_seconds{job=\"outbox\"}") &&
+               strstr(m->body, "# TYPE rg_job_failures_total counter");
+        resp_free(m);
+        if (!seen)
+            usleep(100 * 1000);
+    }
+    assert_true(seen);
+}
+
 /* ---- graceful shutdown ---- */
 
 struct slow {
@@ -305,6 +391,8 @@ int main(void)
         cmocka_unit_test(readyz),
         cmocka_unit_test(metrics_counts_requests),
         cmocka_unit_test(metrics_cover_api_md),
+        cmocka_unit_test(every_request_has_an_id),
+        cmocka_unit_test(jobs_report_their_runs),
         cmocka_unit_test(graceful_shutdown_keeps_data),
     };
     return cmocka_run_group_tests(tests, api_setup, api_teardown);

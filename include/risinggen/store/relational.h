@@ -134,6 +134,11 @@ bool rg_rows_bool(const rg_rows *rows, int row, const char *col);
 /* Named statements of a dialect, embedded at build time. Returns the SQL text
  * (static) or NULL. */
 const char *rg_query_sql(const char *dialect, const char *name);
+/* The named statements of the build, one entry per file's statement:
+ * rg_query_count() entries, the i-th's name returned and its dialect
+ * ("common", "sqlite", "postgresql") in *dialect. Static strings. */
+int rg_query_count(void);
+const char *rg_query_at(int i, const char **dialect);
 
 /* Adapters known to this build. */
 extern const struct rg_rel_ops rg_sqlite_rel_ops;
