@@ -4,15 +4,24 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 
-.PHONY: all deps build run test test-unit test-sanitize format format-check bench clean
+.PHONY: all deps build compile run test test-unit test-sanitize format format-check bench clean
 
 all: build
 
+# What each purpose needs from Debian 12 is installed only when missing
+# (scripts/install-deps.sh build|test|bench|format).
 deps:
-	@sh scripts/install-deps.sh
+	@sh scripts/install-deps.sh build
 
-build: deps
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DENABLE_WERROR=ON $(CMAKE_ARGS) >/dev/null
+# The service alone (no tests: they need cmocka, which `make test` installs).
+build:
+	@sh scripts/install-deps.sh build
+	@$(MAKE) --no-print-directory compile TESTS=OFF
+
+TESTS ?= ON
+compile:
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DENABLE_WERROR=ON \
+		-DBUILD_TESTS=$(TESTS) $(CMAKE_ARGS) >/dev/null
 	@cmake --build $(BUILD) -j$(JOBS)
 
 # Builds, migrates (on start) and serves the embedded default on 127.0.0.1:8080.
@@ -22,26 +31,35 @@ run: build
 
 # Every test (against private PostgreSQL and Redis started for the run),
 # then the whole suite again under ASan + UBSan.
-test: build
+test:
+	@sh scripts/install-deps.sh test
+	@$(MAKE) --no-print-directory compile
 	@RG_REPORT_SKIPS=1 bash scripts/run-tests.sh $(BUILD)
 	@$(MAKE) --no-print-directory test-sanitize
 
-test-unit: build
-	@RG_REPORT_SKIPS=1 bash scripts/run-tests.sh $(BUILD) -R 'unit_|conformance_'
+test-unit:
+	@sh scripts/install-deps.sh test
+	@$(MAKE) --no-print-directory compile
+	@RG_REPORT_SKIPS=1 bash scripts/run-tests.sh $(BUILD) -R 'unit_|conformance_|check_'
 
-test-sanitize: deps
+test-sanitize:
+	@sh scripts/install-deps.sh test
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DENABLE_WERROR=ON -DENABLE_SANITIZERS=ON >/dev/null
 	@cmake --build $(ASAN_BUILD) -j$(JOBS)
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		bash scripts/run-tests.sh $(ASAN_BUILD)
 
 format:
+	@sh scripts/install-deps.sh format
 	@clang-format -i $$(git ls-files '*.c' '*.h')
 
 format-check:
+	@sh scripts/install-deps.sh format
 	@clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 
-bench: build
+bench:
+	@sh scripts/install-deps.sh bench
+	@$(MAKE) --no-print-directory compile TESTS=OFF
 	@sh bench/run.sh
 
 clean:

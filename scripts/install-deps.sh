@@ -1,10 +1,25 @@
 #!/bin/sh
-# Installs the Debian 12 packages the build, the tests and the benchmarks need,
-# only those that are missing. Runs apt-get only when something is missing.
+# Installs the Debian 12 packages that one purpose needs, only those that
+# are missing; apt-get runs only when something is missing.
+#   install-deps.sh build   compilers, CMake and the libraries risinggen links
+#   install-deps.sh test    build, plus cmocka, and the PostgreSQL and Redis
+#                           servers that `make test` starts privately
+#   install-deps.sh bench   build, plus wrk and those servers
+#   install-deps.sh format  clang-format
 set -eu
-pkgs="build-essential cmake pkg-config libsqlite3-dev libmicrohttpd-dev libjansson-dev
-libsodium-dev libcmocka-dev libcurl4-openssl-dev libssl-dev libpq-dev libhiredis-dev
-postgresql redis-server wrk clang-format"
+build="build-essential cmake pkg-config git libsqlite3-dev libmicrohttpd-dev libjansson-dev
+libsodium-dev libcurl4-openssl-dev libssl-dev libpq-dev libhiredis-dev"
+servers="postgresql redis-server"
+case "${1:-build}" in
+build) pkgs="$build" ;;
+test) pkgs="$build libcmocka-dev $servers" ;;
+bench) pkgs="$build $servers wrk" ;;
+format) pkgs="clang-format" ;;
+*)
+    echo "usage: install-deps.sh build|test|bench|format" >&2
+    exit 2
+    ;;
+esac
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
