@@ -1,15 +1,20 @@
 #!/bin/sh
-# Benchmarks the embedded default with wrk, load generator and server on this
-# machine (2 cores shared). Each scenario runs RG_BENCH_ROUNDS times in one
-# run; the table shows the round with the median requests/s. The figures in
+# Benchmarks the service with wrk, load generator and server on this machine
+# (2 cores shared). Each scenario runs RG_BENCH_ROUNDS times in one run; the
+# table shows the round with the median requests/s. The figures in
 # docs/performance.md come from this script.
 #   make bench            (or: sh bench/run.sh after `make build`)
-# Knobs: RG_BENCH_USERS (20000), RG_BENCH_SECONDS (10), RG_BENCH_CONNS (64),
+# Knobs: RG_BENCH_PROFILE (embedded: SQLite files and the in-process cache;
+# server: a private PostgreSQL and Redis started for the run, as `make test`
+# starts them), RG_BENCH_BIN (the binary, default build/risinggen: another
+# build can be measured the same way), RG_BENCH_OUT (bench/out),
+# RG_BENCH_USERS (20000), RG_BENCH_SECONDS (10), RG_BENCH_CONNS (64),
 # RG_WRK_THREADS (2), RG_BENCH_ROUNDS (3).
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
-bin="$root/build/risinggen"
-out="$root/bench/out"
+bin=${RG_BENCH_BIN:-$root/build/risinggen}
+out=${RG_BENCH_OUT:-$root/bench/out}
+profile=${RG_BENCH_PROFILE:-embedded}
 users=${RG_BENCH_USERS:-20000}
 secs=${RG_BENCH_SECONDS:-10}
 conns=${RG_BENCH_CONNS:-64}
@@ -19,6 +24,30 @@ port=${RG_BENCH_PORT:-18181}
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
 rm -rf "$out" && mkdir -p "$out"
 export RG_DATA_DIR="$out/data" RG_LISTEN="127.0.0.1:$port" RG_ACCESS_LOG=0
+servers=""
+cleanup() {
+    [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null || true
+    [ -n "$servers" ] && bash "$root/scripts/test-servers.sh" stop "$servers" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM PIPE
+case $profile in
+embedded) ;;
+server)
+    servers=$(mktemp -d /tmp/rg-bench-servers.XXXXXX)
+    bash "$root/scripts/test-servers.sh" start "$servers"
+    # shellcheck disable=SC1091
+    . "$servers/env"
+    psql "$RG_TEST_PG_URL" -qc "CREATE DATABASE rgbench" >/dev/null
+    db="postgresql://postgres@127.0.0.1:$RG_TEST_PG_PORT/rgbench"
+    export RG_RELATIONAL_URL="$db" RG_DOCUMENT_URL="$db" RG_CACHE_URL="$RG_TEST_REDIS_URL"
+    ;;
+*)
+    echo "RG_BENCH_PROFILE is embedded or server, not $profile" >&2
+    exit 2
+    ;;
+esac
+echo "profile $profile, binary $bin" >&2
 
 echo "seeding $users users (with tokens), 50 venues, 500 events, 5000 registrations" >&2
 t0=$(date +%s)
@@ -28,7 +57,6 @@ echo "seeded in $(($(date +%s) - t0)) s" >&2
 
 "$bin" serve 2>"$out/server.log" &
 pid=$!
-trap 'kill $pid 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do curl -sf "http://$RG_LISTEN/healthz" >/dev/null && break; sleep 0.1; done
 
 rss_mb() { awk '/VmRSS/ {print int($2/1024)}' /proc/$pid/status; }

@@ -73,3 +73,8 @@ void rg_random_token(char *out, size_t n)
     randombytes_buf(buf, n);
     rg_b64url_encode(buf, n, out);
 }
+
+void rg_random_bytes(void *out, size_t n)
+{
+    randombytes_buf(out, n);
+}

@@ -2,6 +2,7 @@
 #include "risinggen/base/alloc.h"
 
 #include <pthread.h>
+#include <stdlib.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -23,6 +24,14 @@ struct family {
     atomic_int n;
     pthread_mutex_t lock;
 };
+
+struct watch {
+    char *series;
+    double (*fn)(void *ctx);
+    void *ctx;
+};
+static struct watch watches[256];
+static int nwatches;
 
 static struct family routes = {.lock = PTHREAD_MUTEX_INITIALIZER};
 static struct family queries = {.lock = PTHREAD_MUTEX_INITIALIZER};
@@ -138,13 +147,58 @@ void rg_metrics_gauge_set(const char *series, double value)
         atomic_store_explicit(&s->value, value, memory_order_relaxed);
 }
 
+/* The sum of the watches called series (two stores of one kind and
+ * labels, in tests, watch under one name). Called with describe_lock. */
+static double watched(const char *series)
+{
+    double sum = 0;
+    for (int w = 0; w < nwatches; w++)
+        if (strcmp(watches[w].series, series) == 0)
+            sum += watches[w].fn(watches[w].ctx);
+    return sum;
+}
+
+/* Whether an earlier watch has w's name (it was rendered with it). */
+static bool watch_seen(int w)
+{
+    for (int v = 0; v < w; v++)
+        if (strcmp(watches[v].series, watches[w].series) == 0)
+            return true;
+    return false;
+}
+
 double rg_metrics_value(const char *series)
 {
     int n = atomic_load_explicit(&values.n, memory_order_acquire);
     for (int i = 0; i < n; i++)
         if (strcmp(values.s[i].name, series) == 0)
             return atomic_load(&values.s[i].value);
-    return 0;
+    pthread_mutex_lock(&describe_lock);
+    double v = watched(series);
+    pthread_mutex_unlock(&describe_lock);
+    return v;
+}
+
+void rg_metrics_watch(const char *series, double (*fn)(void *ctx), void *ctx)
+{
+    pthread_mutex_lock(&describe_lock);
+    if (nwatches < (int)(sizeof watches / sizeof watches[0]))
+        watches[nwatches++] = (struct watch){rg_xstrdup(series), fn, ctx};
+    pthread_mutex_unlock(&describe_lock);
+}
+
+void rg_metrics_unwatch(void *ctx)
+{
+    pthread_mutex_lock(&describe_lock);
+    for (int i = 0; i < nwatches;) {
+        if (watches[i].ctx == ctx) {
+            free(watches[i].series);
+            watches[i] = watches[--nwatches];
+        } else {
+            i++;
+        }
+    }
+    pthread_mutex_unlock(&describe_lock);
 }
 
 void rg_metrics_describe(const char *family, const char *type, const char *help)
@@ -214,17 +268,20 @@ void rg_metrics_render(rg_buf *out)
                       (unsigned long long)atomic_load(&queries.s[i].errors));
 
     /* Described families in the order they were described, each with its
-     * series; then whatever series no description claims. */
+     * series and watched gauges; then whatever no description claims. The
+     * lock keeps watches from going away while they are read. */
     n = atomic_load(&values.n);
     pthread_mutex_lock(&describe_lock);
     int nd = ndescribed;
-    pthread_mutex_unlock(&describe_lock);
     for (int d = 0; d < nd; d++) {
         rg_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", described[d].family, described[d].help,
                       described[d].family, described[d].type);
         for (int i = 0; i < n; i++)
             if (in_family(values.s[i].name, described[d].family))
                 render_value(out, &values.s[i]);
+        for (int w = 0; w < nwatches; w++)
+            if (in_family(watches[w].series, described[d].family) && !watch_seen(w))
+                rg_buf_printf(out, "%s %.17g\n", watches[w].series, watched(watches[w].series));
     }
     for (int i = 0; i < n; i++) {
         bool claimed = false;
@@ -233,4 +290,12 @@ void rg_metrics_render(rg_buf *out)
         if (!claimed)
             render_value(out, &values.s[i]);
     }
+    for (int w = 0; w < nwatches; w++) {
+        bool claimed = false;
+        for (int d = 0; d < nd && !claimed; d++)
+            claimed = in_family(watches[w].series, described[d].family);
+        if (!claimed && !watch_seen(w))
+            rg_buf_printf(out, "%s %.17g\n", watches[w].series, watched(watches[w].series));
+    }
+    pthread_mutex_unlock(&describe_lock);
 }

@@ -166,9 +166,36 @@ static bool is_json_type(const char *ct)
            (n == 28 && strncasecmp(ct, "application/merge-patch+json", 28) == 0);
 }
 
+/* Request ids of this process: 8 random base64url characters chosen at
+ * start, then a counter in 8 more (unique, and cheap enough for every
+ * request: no system call). */
+static char id_prefix[16];
+static atomic_uint_fast64_t id_counter;
+static pthread_once_t id_once = PTHREAD_ONCE_INIT;
+
+static void id_init(void)
+{
+    rg_random_token(id_prefix, 6); /* 6 bytes: 8 characters */
+    uint64_t start;
+    rg_random_bytes(&start, sizeof start);
+    atomic_store(&id_counter, start);
+}
+
+static void new_request_id(char out[RG_REQUEST_ID_MAX + 1])
+{
+    pthread_once(&id_once, id_init);
+    uint64_t n = atomic_fetch_add_explicit(&id_counter, 1, memory_order_relaxed);
+    unsigned char b[6];
+    for (int i = 0; i < 6; i++)
+        b[i] = (unsigned char)(n >> (8 * i));
+    char tail[16];
+    rg_b64url_encode(b, sizeof b, tail);
+    snprintf(out, RG_REQUEST_ID_MAX + 1, "%s%s", id_prefix, tail);
+}
+
 /* The request's id: the client's X-Request-Id when it is 1..64 characters
- * of [A-Za-z0-9._-] (so that a proxy's id carries through), else 16 random
- * base64url characters. */
+ * of [A-Za-z0-9._-] (so that a proxy's id carries through), else a new one
+ * of 16 base64url characters. */
 static void request_id(rg_request *req)
 {
     const char *given = rg_req_header(req, "X-Request-Id");
@@ -179,9 +206,7 @@ static void request_id(rg_request *req)
         memcpy(req->request_id, given, n + 1);
         return;
     }
-    char tok[32];
-    rg_random_token(tok, 12);
-    snprintf(req->request_id, sizeof req->request_id, "%s", tok);
+    new_request_id(req->request_id);
 }
 
 /* Parses the body, authenticates, and runs the route. */
@@ -323,7 +348,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         req->t0 = rg_mono_us();
         request_id(req);
         atomic_fetch_add(&srv->inflight, 1);
-        rg_metrics_gauge_add("rg_http_in_flight", 1);
         const char *cl =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > RG_MAX_BODY)
@@ -366,7 +390,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     free(req);
     *con_cls = NULL;
     atomic_fetch_sub(&srv->inflight, 1);
-    rg_metrics_gauge_add("rg_http_in_flight", -1);
+}
+
+static double in_flight(void *ctx)
+{
+    return atomic_load(&((struct server *)ctx)->inflight);
 }
 
 struct runner {
@@ -409,6 +437,7 @@ int rg_server_run(rg_app *app, volatile sig_atomic_t *stop)
     }
     rg_metrics_describe("rg_http_in_flight", "gauge", "Requests being served now.");
     struct server srv = {.app = app, .access_log = app->cfg->access_log};
+    rg_metrics_watch("rg_http_in_flight", in_flight, &srv);
     unsigned threads = (unsigned)app->cfg->threads;
     /* No MHD_USE_TURBO: with it, libmicrohttpd (0.9.75) puts a new
      * connection on its ready list instead of in the epoll set and relies on
@@ -423,6 +452,7 @@ int rg_server_run(rg_app *app, volatile sig_atomic_t *stop)
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
         &srv, MHD_OPTION_END);
     if (!d) {
+        rg_metrics_unwatch(&srv);
         rg_err("cannot listen on %s (address in use?)", listen);
         return RG_EUNAVAIL;
     }
@@ -440,6 +470,7 @@ int rg_server_run(rg_app *app, volatile sig_atomic_t *stop)
         usleep(50 * 1000);
     MHD_stop_daemon(d);
     pthread_join(jobs, NULL);
+    rg_metrics_unwatch(&srv);
     rg_info("stopped");
     return 0;
 }

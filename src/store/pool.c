@@ -30,7 +30,7 @@ struct rg_pool {
     int nopen;         /* idle + lent + being opened */
     atomic_bool warned_nested;
     char *labels;
-    rg_metric *m_open, *m_in_use, *m_waits, *m_timeouts;
+    rg_metric *m_waits, *m_timeouts;
 };
 
 static rg_metric *series(const char *family, const char *labels)
@@ -38,6 +38,25 @@ static rg_metric *series(const char *family, const char *labels)
     char name[256];
     snprintf(name, sizeof name, "%s{%s}", family, labels);
     return rg_metrics_series(name);
+}
+
+/* The gauges, read when /metrics is rendered. */
+static double count_open(void *ctx)
+{
+    rg_pool *p = ctx;
+    pthread_mutex_lock(&p->lock);
+    int n = p->nopen;
+    pthread_mutex_unlock(&p->lock);
+    return n;
+}
+
+static double count_lent(void *ctx)
+{
+    rg_pool *p = ctx;
+    pthread_mutex_lock(&p->lock);
+    int n = p->nopen - p->nidle;
+    pthread_mutex_unlock(&p->lock);
+    return n;
 }
 
 rg_pool *rg_pool_new(const char *labels, int size, int wait_ms, const rg_pool_methods *methods,
@@ -57,8 +76,6 @@ rg_pool *rg_pool_new(const char *labels, int size, int wait_ms, const rg_pool_me
     p->idle = rg_xcalloc((size_t)p->size, sizeof *p->idle);
     p->lent = rg_xcalloc((size_t)p->size, sizeof *p->lent);
     p->labels = rg_xstrdup(labels);
-    p->m_open = series("rg_pool_connections", labels);
-    p->m_in_use = series("rg_pool_in_use", labels);
     p->m_waits = series("rg_pool_waits_total", labels);
     p->m_timeouts = series("rg_pool_timeouts_total", labels);
     rg_metrics_describe("rg_pool_connections", "gauge", "Open store connections by pool.");
@@ -67,8 +84,11 @@ rg_pool *rg_pool_new(const char *labels, int size, int wait_ms, const rg_pool_me
                         "Checkouts that waited for a connection, by pool.");
     rg_metrics_describe("rg_pool_timeouts_total", "counter",
                         "Checkouts that found no connection in time (answered 503), by pool.");
-    rg_metrics_add(p->m_open, 0);
-    rg_metrics_add(p->m_in_use, 0);
+    char name[256];
+    snprintf(name, sizeof name, "rg_pool_connections{%s}", labels);
+    rg_metrics_watch(name, count_open, p);
+    snprintf(name, sizeof name, "rg_pool_in_use{%s}", labels);
+    rg_metrics_watch(name, count_lent, p);
     return p;
 }
 
@@ -76,6 +96,7 @@ void rg_pool_free(rg_pool *p)
 {
     if (!p)
         return;
+    rg_metrics_unwatch(p);
     pthread_mutex_lock(&p->lock);
     int lent = p->nopen - p->nidle;
     pthread_mutex_unlock(&p->lock);
@@ -84,7 +105,6 @@ void rg_pool_free(rg_pool *p)
                lent == 1 ? "" : "s");
     for (int i = 0; i < p->nidle; i++) {
         p->m->close(p->ctx, p->idle[i]);
-        rg_metrics_add(p->m_open, -1);
     }
     pthread_mutex_destroy(&p->lock);
     pthread_cond_destroy(&p->freed);
@@ -118,7 +138,6 @@ static void discard(rg_pool *p, void *conn)
             p->lent[i].conn = NULL;
     pthread_mutex_unlock(&p->lock);
     p->m->close(p->ctx, conn);
-    rg_metrics_add(p->m_open, -1);
     pthread_mutex_lock(&p->lock);
     p->nopen--;
     pthread_cond_signal(&p->freed);
@@ -175,7 +194,6 @@ int rg_pool_get(rg_pool *p, void **out)
                 pthread_mutex_lock(&p->lock);
                 continue;
             }
-            rg_metrics_add(p->m_in_use, 1);
             *out = c;
             return 0;
         }
@@ -193,8 +211,6 @@ int rg_pool_get(rg_pool *p, void **out)
             }
             note_lent(p, c);
             pthread_mutex_unlock(&p->lock);
-            rg_metrics_add(p->m_open, 1);
-            rg_metrics_add(p->m_in_use, 1);
             *out = c;
             return 0;
         }
@@ -241,15 +257,12 @@ void rg_pool_put(rg_pool *p, void *conn, bool broken)
         p->idle[p->nidle++] = conn;
         pthread_cond_signal(&p->freed);
         pthread_mutex_unlock(&p->lock);
-        rg_metrics_add(p->m_in_use, -1);
         return;
     }
     pthread_mutex_unlock(&p->lock);
-    rg_metrics_add(p->m_in_use, -1);
     /* closed before its place is given up, so that the server never sees
      * more than size connections */
     p->m->close(p->ctx, conn);
-    rg_metrics_add(p->m_open, -1);
     pthread_mutex_lock(&p->lock);
     p->nopen--;
     pthread_cond_signal(&p->freed);

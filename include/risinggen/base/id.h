@@ -21,6 +21,9 @@ void rg_sha256_hex(const void *data, size_t len, char out[RG_SHA256_HEX + 1]);
  * (no padding); out must hold 4*n/3+4 bytes. */
 void rg_random_token(char *out, size_t n);
 
+/* Fills out with n cryptographically random bytes. */
+void rg_random_bytes(void *out, size_t n);
+
 /* base64url without padding. enc returns the length written (out must hold
  * 4*len/3+4); dec returns the decoded length or -1. */
 size_t rg_b64url_encode(const void *in, size_t len, char *out);

@@ -29,6 +29,13 @@ void rg_metrics_gauge_set(const char *series, double value);
 typedef struct rg_metric rg_metric;
 rg_metric *rg_metrics_series(const char *series);
 void rg_metrics_add(rg_metric *m, double delta);
+/* A gauge whose value fn(ctx) gives when the exposition is rendered, so
+ * that what changes on every request costs nothing until it is read
+ * (open connections of a pool, requests in flight). series is copied.
+ * rg_metrics_unwatch(ctx) removes every watch of ctx; it must run before
+ * ctx goes away. */
+void rg_metrics_watch(const char *series, double (*fn)(void *ctx), void *ctx);
+void rg_metrics_unwatch(void *ctx);
 /* HELP and TYPE ("counter", "gauge") of the family whose series start with
  * family followed by '{' or nothing. Describing a family twice is harmless. */
 void rg_metrics_describe(const char *family, const char *type, const char *help);

@@ -1,0 +1,43 @@
+#!/bin/sh
+# Measures two builds side by side, on the same machine in one run, so that
+# their figures can be compared: bench/run.sh for each profile, alternating
+# the two binaries, RG_COMPARE_TURNS times each (default 2).
+#   sh bench/compare.sh BEFORE_BIN AFTER_BIN [embedded] [server]
+# Output: bench/out-compare/<profile>-<before|after>-<turn>/ and a summary of
+# the median requests/s and p99 of every scenario on stdout.
+set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
+before=${1:?usage: compare.sh BEFORE_BIN AFTER_BIN [profiles…]}
+after=${2:?usage: compare.sh BEFORE_BIN AFTER_BIN [profiles…]}
+shift 2
+profiles=${*:-embedded server}
+turns=${RG_COMPARE_TURNS:-2}
+base="$root/bench/out-compare"
+rm -rf "$base" && mkdir -p "$base"
+for profile in $profiles; do
+    for turn in $(seq 1 "$turns"); do
+        for which in before after; do
+            [ "$which" = before ] && b=$before || b=$after
+            echo "== $profile $which (turn $turn)" >&2
+            RG_BENCH_PROFILE=$profile RG_BENCH_BIN=$b RG_BENCH_OUT="$base/$profile-$which-$turn" \
+                sh "$root/bench/run.sh" >"$base/$profile-$which-$turn.table"
+        done
+    done
+done
+# Every round of every turn: scenario rps p50 p99 … (rounds.txt of run.sh)
+for profile in $profiles; do
+    for which in before after; do
+        cat "$base/$profile-$which"-*/rounds.txt >"$base/$profile-$which.rounds"
+    done
+    echo "$profile (median over $turns turns × the rounds of each):"
+    echo "| scenario | before req/s | after req/s | after/before | before p99 ms | after p99 ms |"
+    echo "|---|---|---|---|---|---|"
+    for s in read discovery rush; do
+        med() { grep "^$s " "$base/$profile-$1.rounds" | sort -k"$2" -n |
+            awk -v c="$2" '{a[NR]=$c} END {print a[int((NR+1)/2)]}'; }
+        br=$(med before 2) ar=$(med after 2) bp=$(med before 4) ap=$(med after 4)
+        ratio=$(awk -v a="$ar" -v b="$br" 'BEGIN {printf "%.3f", a / b}')
+        echo "| $s | $br | $ar | $ratio | $bp | $ap |"
+    done
+    echo
+done
