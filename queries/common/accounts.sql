@@ -1,5 +1,5 @@
--- Accounts and privacy: audit log, erasure ledger, export (src/core/accounts.c,
--- src/core/audit.c). Statements the same in every dialect.
+-- Accounts and privacy: audit log, erasure ledger, export (src/domain/audit.c,
+-- erasure.c, export.c). Statements the same in every dialect.
 
 -- name: audit_insert
 INSERT INTO audit_log (occurred_at, actor_id, action, target_type, target_id, details)

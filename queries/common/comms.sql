@@ -1,4 +1,4 @@
--- Channels, messages and feedback (src/core/comms.c, src/core/content.c):
+-- Channels, messages and feedback (src/domain/channel_record.c, feedback.c):
 -- who belongs to an event's channel, who may give feedback.
 
 -- name: comms_registration_of

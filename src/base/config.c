@@ -51,8 +51,6 @@ static const struct var *find(const char *name)
     return NULL;
 }
 
-/* ---- checks, one per kind ---- */
-
 static int bad(const struct var *v, const char *value, const char *must)
 {
     return rg_error_set(RG_EINVAL, "%s must be %s, not \"%.80s\"", v->name, must, value);
@@ -120,8 +118,6 @@ static int parse_int(const struct var *v, const char *s, int *out)
     *out = (int)n;
     return 0;
 }
-
-/* ---- defaults ---- */
 
 static int default_threads(void)
 {

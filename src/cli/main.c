@@ -205,7 +205,7 @@ static int cmd_reindex(const rg_config *cfg)
         return fail(rc);
     int total = 0;
     rc = rg_event_reindex(&app, &total);
-    /* Resources (content.c) are indexed too. */
+    /* Resources (resources.c) are indexed too. */
     int resources = 0;
     if (rc == 0)
         rc = rg_resource_reindex(&app, &resources);

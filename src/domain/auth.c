@@ -53,8 +53,6 @@ static int validate_password(v_ctx *v, json_t *body, const char *field, const ch
     return 0;
 }
 
-/* ---- signup, login ---- */
-
 int rg_auth_insert_user(rg_app *app, json_t *user, const char *password_hash,
                         char out_id[RG_OID_LEN + 1])
 {
@@ -310,8 +308,6 @@ done:
     free(id);
     return rc;
 }
-
-/* ---- hashing ---- */
 
 int rg_auth_hash_password(const char *password, char **out)
 {

@@ -557,10 +557,10 @@ int rg_user_erase(rg_app *app, const rg_ctx *ctx)
     rg_rows_free(rows);
     if (upcoming > 0)
         return rg_error_set(RG_ECONFLICT,
-                            "you organize %lld upcoming event%s: cancel %s or ask an admin to "
-                            "hand %s over before erasing your account",
+                            "you organize %lld upcoming event%s: cancel or complete %s "
+                            "before erasing your account",
                             (long long)upcoming, upcoming == 1 ? "" : "s",
-                            upcoming == 1 ? "it" : "them", upcoming == 1 ? "it" : "them");
+                            upcoming == 1 ? "it" : "them");
     erasure e;
     if ((rc = record(app, who->user_id, &e)) < 0)
         return rc;

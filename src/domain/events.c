@@ -22,8 +22,6 @@
 
 #define EVENT_CACHE_TTL_MS 10000
 
-/* ---- fields shared by create and patch ---- */
-
 struct event_fields {
     const char *title, *slug, *description, *type, *status, *currency;
     char start[RG_TIME_LEN + 1], end[RG_TIME_LEN + 1], deadline[RG_TIME_LEN + 1];
@@ -555,7 +553,7 @@ int rg_event_patch(rg_app *app, const rg_ctx *ctx, const char *id_s, json_t *pat
     if ((rc = load_event(app, id, &r)) < 0)
         goto done;
     index_event(app, r);
-    /* Channels (comms.c): publishing gives the event its channel, once. The
+    /* Channels (channel_record.c): publishing gives the event its channel, once. The
      * event stands if this fails; GET /v1/events/{id}/channel makes it later. */
     if (json_object_get(patch, "status") && strcmp(rg_rows_get(r, 0, "status"), "published") == 0 &&
         rg__event_channel_ensure(app, id, rg_rows_get(r, 0, "title"),

@@ -64,8 +64,6 @@ static json_t *message_view(const char *id, json_t *doc)
     return out;
 }
 
-/* ---- members and notifications ---- */
-
 struct recipient {
     char user[RG_OID_LEN + 1];
     char *email;
@@ -187,8 +185,6 @@ static int set_meta(json_t *doc, void *p)
     m->result = json_incref(doc);
     return 0;
 }
-
-/* ---- messages ---- */
 
 static const char *const message_fields[] = {"messageType", "content", "priority", NULL};
 static const char *const content_fields[] = {"text", "attachments", NULL};

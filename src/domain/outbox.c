@@ -24,8 +24,6 @@
 #define MAX_DEDUPE    255
 #define MAX_BATCH     100
 
-/* ---- enqueue ---- */
-
 static bool has_line_break(const char *s)
 {
     return strpbrk(s, "\r\n") != NULL;
@@ -89,8 +87,6 @@ int64_t rg_outbox_backoff(int attempts)
     int64_t s = (int64_t)30 << (attempts - 1);
     return s > 6 * 3600 ? 6 * 3600 : s;
 }
-
-/* ---- delivery ---- */
 
 static int claim(rg_relational *r, rg_rel_conn *c, int max, int64_t now, rg_rows **rows)
 {

@@ -41,8 +41,6 @@
 /* Keys older than this are dropped the next time their owner pays. */
 #define IDEM_KEEP_S (24 * 3600)
 
-/* ---- idempotency keys in the relational store ---- */
-
 typedef struct idem_req {
     const char *user, *key, *method, *path;
     char hash[RG_SHA256_HEX + 1];
@@ -122,8 +120,6 @@ static int payment_text(rg_relational *r, rg_rel_conn *c, int64_t id, char **tex
         abort();
     return 0;
 }
-
-/* ---- POST /v1/payments ---- */
 
 /* paymentMethod: a lowercase word such as card, cash, bank_transfer. */
 static bool method_ok(const char *s)
@@ -333,8 +329,6 @@ out:
     return rc;
 }
 
-/* ---- GET /v1/payments/{id} ---- */
-
 int rg_payment_get(rg_app *app, const rg_ctx *ctx, const char *id_s, json_t **out)
 {
     const rg_principal *who = &ctx->who;
@@ -355,8 +349,6 @@ int rg_payment_get(rg_app *app, const rg_ctx *ctx, const char *id_s, json_t **ou
     rg_rows_free(row);
     return 0;
 }
-
-/* ---- POST /v1/payments/{id}/refund ---- */
 
 static int validate_refund(json_t *body, int64_t *amount, bool *has_amount, const char **reason)
 {

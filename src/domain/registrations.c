@@ -4,7 +4,7 @@
  * transaction, so no interleaving can oversell. A paid event's registration
  * holds its place as `pending` until hold_expires_at; expired holds give
  * their place back (and the waiting list moves up) before anyone registers
- * and in the background sweep. */
+ * and in the hold-expiry job. */
 #include "risinggen/domain/audit.h"
 #include "risinggen/domain/registrations.h"
 #include "domain.h"

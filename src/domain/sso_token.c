@@ -104,8 +104,6 @@ static bool rs256_verify(json_t *jwk, const char *input, size_t len, const unsig
     return ok;
 }
 
-/* ---- the token ---- */
-
 static bool b64url_chars(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)

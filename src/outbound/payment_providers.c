@@ -24,8 +24,6 @@ static void random_id(const char *prefix, char out[64])
     snprintf(out, 64, "%s%s", prefix, tok);
 }
 
-/* ---- test ---- */
-
 static const char *const test_fields[] = {"simulate", NULL};
 
 static void test_validate(v_ctx *v, json_t *body)
@@ -59,8 +57,6 @@ static const rg_payment_provider provider_test = {
     .charge = test_charge,
     .refund = test_refund,
 };
-
-/* ---- manual ---- */
 
 static int manual_charge(const rg_pay_charge *c, rg_pay_outcome *out)
 {

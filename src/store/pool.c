@@ -152,7 +152,7 @@ static void check_nested(rg_pool *p)
 #ifndef NDEBUG
             rg_err("nested acquire: this thread already holds a connection of pool %s "
                    "(release it before taking another; see docs/architecture.md, "
-                   "\"Connections\")",
+                   "\"Threads and connections\")",
                    p->labels);
             abort();
 #else

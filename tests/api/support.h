@@ -1,7 +1,8 @@
 /* Support for the black-box API tests: each test program starts its own
  * `risinggen serve` on a free port with a fresh data folder and talks to it
  * over real HTTP (libcurl). Helpers here never look inside the service; they
- * only use the routes of /work/shared/API.md (and the CLI to make an admin).
+ * only use the routes of /work/shared/API.md (and the CLI to make an admin),
+ * except api_open_stores for the tests that must.
  *
  * Usage in a test program:
  *     int main(void) { ... return cmocka_run_group_tests(tests, api_setup, api_teardown); }
@@ -20,7 +21,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-/* ---- the server under test ---- */
+/* The server under test. */
 
 typedef struct api_server {
     pid_t pid;     /* 0 when not running */
@@ -62,7 +63,7 @@ int srv_cli(const api_server *s, char *out, size_t cap, ...);
 int api_setup(void **state);
 int api_teardown(void **state);
 
-/* ---- HTTP ---- */
+/* HTTP. */
 
 typedef struct api_resp {
     long status; /* 0: no HTTP answer (connection refused, reset, timeout) */
@@ -116,7 +117,7 @@ const char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
 /* Percent-encodes s for a path segment or query value (rotating buffer). */
 const char *urlenc(const char *s);
 
-/* ---- assertions (they report the caller's file and line) ---- */
+/* Assertions (they report the caller's file and line). */
 
 #define assert_status(r, st) assert_status_((r), (st), __FILE__, __LINE__)
 /* The status is one of a or b. */
@@ -140,7 +141,7 @@ void assert_problem_type_(const api_resp *r, long st, const char *slug, const ch
 void assert_field_error_(const api_resp *r, const char *field, const char *file, int line);
 void assert_str_eq_(const char *a, const char *b, const char *expr, const char *file, int line);
 
-/* ---- JSON ---- */
+/* JSON. */
 
 /* Dotted paths: "user.id", "items.0.id". NULL / "" / 0 when absent. */
 json_t *jget(json_t *o, const char *path);
@@ -151,7 +152,7 @@ bool json_has_key_like(json_t *v, const char *needle);
 /* Number of items in a list answer. */
 size_t jlen(json_t *o, const char *path);
 
-/* ---- accounts and fixtures ---- */
+/* Accounts and fixtures. */
 
 typedef struct api_user {
     char id[32];
@@ -191,6 +192,62 @@ long long event_create_published(const char *token, json_t *extra);
 api_resp *register_for(const char *token, long long event_id);
 /* Registers and asserts 201 with status want; returns the registration id. */
 long long register_ok(const char *token, long long event_id, const char *want);
+
+/* Payments (support_payments.c). A published event of the organizer with
+ * token, costing amount currency, with max places. */
+long long paid_event(const char *token, const char *amount, const char *currency, int max);
+/* POST /v1/payments with Idempotency-Key key (NULL: none). */
+api_resp *pay_key(const char *token, const char *key, const char *body);
+/* A payment body (one of 4 rotating thread-local buffers). */
+char *pay_body(long long reg, const char *method, const char *provider);
+/* An Idempotency-Key not used before. */
+const char *new_key(void);
+/* Pays reg with the test provider (asserts 201 succeeded); the payment id. */
+long long pay_ok(const char *token, long long reg);
+/* GET path (asserts 200); the body, to json_decref. */
+json_t *get_json(const char *path, const char *token);
+/* A registration or a payment as the admin sees it (asserts 200). */
+json_t *registration(long long id);
+json_t *payment(long long id);
+/* o's money object at path is amount in currency. */
+void assert_money(json_t *o, const char *path, const char *amount, const char *currency);
+
+/* The mail catcher (support_mail.c): an SMTP server on 127.0.0.1 that keeps
+ * every mail. mail_catcher_start starts it and points RG_SMTP_URL and
+ * RG_SMTP_FROM at it, for the server started afterwards (0, or -1). */
+int mail_catcher_start(void);
+void mail_catcher_stop(void);
+/* How many mails went to rcpt so far (whose text holds needle, unless NULL). */
+int mails_to(const char *rcpt, const char *needle);
+/* The body of the nth (0-based) mail to rcpt whose text holds needle,
+ * waiting up to 15 s for it; NULL when none came. Caller frees. */
+char *wait_mail(const char *rcpt, const char *needle, int nth);
+
+/* Two organizers, a participant and the admin, with three venues of org
+ * (London, Manchester, Paris); made on the first call, tag keeps emails
+ * apart. */
+typedef struct api_events_fixture {
+    bool ready;
+    api_user org, org2, part;
+    api_user *admin;
+    long long london, manchester, paris;
+} api_events_fixture;
+void events_fixture_make(api_events_fixture *f, const char *tag);
+
+/* Two organizers, four payers and the admin; made on the first call. */
+typedef struct api_payers_fixture {
+    bool ready;
+    api_user org, org2;
+    api_user p[4];
+    api_user *admin;
+} api_payers_fixture;
+void payers_fixture_make(api_payers_fixture *f, const char *tag);
+
+struct rg_app;
+/* The service's stores opened in this program (support_stores.c), with the
+ * server's store URLs and data folder; SQLite in WAL mode and PostgreSQL
+ * both allow it while the server runs. Close with rg_app_close. */
+void api_open_stores(struct rg_app *app);
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -53,8 +53,6 @@ const char *urlenc(const char *s)
     return b;
 }
 
-/* ---- transfers ---- */
-
 struct xfer {
     CURL *h;
     struct curl_slist *hdrs;
@@ -362,8 +360,6 @@ void resp_free_all(void)
         resp_free(live);
 }
 
-/* ---- assertions ---- */
-
 static void fail_at(const api_resp *r, const char *file, int line, const char *why)
 {
     if (r)
@@ -451,8 +447,6 @@ void assert_str_eq_(const char *a, const char *b, const char *expr, const char *
     _fail(file, line);
 }
 
-/* ---- JSON ---- */
-
 json_t *jget(json_t *o, const char *path)
 {
     char buf[256];
@@ -500,8 +494,6 @@ bool json_has_key_like(json_t *v, const char *needle)
     }
     return false;
 }
-
-/* ---- accounts and fixtures ---- */
 
 static atomic_int counter;
 static const char test_password[] = "correct-horse-42";
@@ -694,4 +686,19 @@ long long register_ok(const char *token, long long event_id, const char *want)
     assert_true(id > 0);
     resp_free(r);
     return id;
+}
+
+void events_fixture_make(api_events_fixture *f, const char *tag)
+{
+    if (f->ready)
+        return;
+    organizer_signup(&f->org, fmt("%s-org", tag));
+    organizer_signup(&f->org2, fmt("%s-orgtwo", tag));
+    user_signup(&f->part, fmt("%s-part", tag));
+    f->admin = admin_user();
+    f->london = venue_create(f->org.access, "Excel London", "London", "GB", 51.5074, -0.1278);
+    f->manchester =
+        venue_create(f->org.access, "Manchester Central", "Manchester", "GB", 53.4808, -2.2426);
+    f->paris = venue_create(f->org.access, "Salle Pleyel", "Paris", "FR", 48.8566, 2.3522);
+    f->ready = true;
 }

@@ -215,8 +215,6 @@ static const expect expectations[] = {
     {"GET", "/v1/admin/audit", T_NONE, 0, NULL, ADMIN_ONLY(200)},
 };
 
-/* ---- the fixture ---- */
-
 static struct {
     bool ready;
     api_user owner, other, part, login_target;
@@ -235,7 +233,7 @@ static const char *id_of(api_resp *r, const char *path)
     return buf;
 }
 
-static long long paid_event(void)
+static long long owner_paid_event(void)
 {
     return event_create_published(
         F.owner.access, json_pack("{s:{s:s, s:s}}", "cost", "amount", "9.00", "currency", "GBP"));
@@ -299,7 +297,7 @@ static void fixture(void)
     long long ev = event_create_published(F.owner.access, NULL);
     snprintf(F.event, sizeof F.event, "%lld", ev);
     snprintf(F.reg, sizeof F.reg, "%lld", register_ok(F.part.access, ev, "confirmed"));
-    long long pe = paid_event();
+    long long pe = owner_paid_event();
     pay(register_ok(F.part.access, pe, "pending"), F.payment);
     api_resp *r = api("GET", fmt("/v1/events/%lld/channel", ev), NULL, F.owner.access);
     assert_status(r, 200);
@@ -314,8 +312,6 @@ static void fixture(void)
     new_resource(F.resource);
     F.ready = true;
 }
-
-/* ---- running one route ---- */
 
 static const expect *expectation_of(const rg_route *rt)
 {
@@ -361,14 +357,14 @@ static void make_target(const expect *e, char tid[64])
             register_ok(F.part.access, event_create_published(F.owner.access, NULL), "confirmed"));
         break;
     case T_PAY_REG:
-        snprintf(tid, 64, "%lld", register_ok(F.part.access, paid_event(), "pending"));
+        snprintf(tid, 64, "%lld", register_ok(F.part.access, owner_paid_event(), "pending"));
         break;
     case T_PAYMENT:
         snprintf(tid, 64, "%s", F.payment);
         break;
     case T_PAYMENT_NEW: {
         char pid[24];
-        pay(register_ok(F.part.access, paid_event(), "pending"), pid);
+        pay(register_ok(F.part.access, owner_paid_event(), "pending"), pid);
         snprintf(tid, 64, "%s", pid);
         break;
     }
@@ -491,8 +487,6 @@ static int run_route(const rg_route *rt, const expect *e)
     }
     return bad;
 }
-
-/* ---- the tests ---- */
 
 static void every_route_has_expectations(void **state)
 {

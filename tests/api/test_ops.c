@@ -188,8 +188,6 @@ static void metrics_cover_api_md(void **state)
     resp_free(m);
 }
 
-/* ---- request ids ---- */
-
 /* Whether the server log has a line holding both a and b. */
 static bool log_line_has(const char *a, const char *b)
 {
@@ -272,8 +270,6 @@ static void jobs_report_their_runs(void **state)
     }
     assert_true(seen);
 }
-
-/* ---- graceful shutdown ---- */
 
 struct slow {
     pthread_t th;

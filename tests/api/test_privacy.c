@@ -36,15 +36,6 @@ static bool is_oid(const char *s)
     return true;
 }
 
-static json_t *get_json(const char *path, const char *token)
-{
-    api_resp *r = api("GET", path, NULL, token);
-    assert_status(r, 200);
-    json_t *j = json_incref(r->json);
-    resp_free(r);
-    return j;
-}
-
 /* A published free event of F.org that started an hour ago (feedback opens). */
 static long long started_event(json_t *extra)
 {
@@ -61,31 +52,6 @@ static long long started_event(json_t *extra)
         json_decref(extra);
     }
     return event_create_published(F.org.access, body);
-}
-
-static long long paid_event(void)
-{
-    return event_create_published(F.org.access,
-                                  json_pack("{s:i, s:{s:s, s:s}}", "maxParticipants", 10, "cost",
-                                            "amount", "12.50", "currency", "GBP"));
-}
-
-/* Pays a pending registration with the test provider; the payment id. */
-static long long pay(const char *token, long long reg)
-{
-    static int n;
-    char h[128];
-    snprintf(h, sizeof h, "Idempotency-Key: privacy-%ld-%d", (long)getpid(), ++n);
-    const char *hdrs[] = {h, NULL};
-    const char *body =
-        fmt("{\"registrationId\":%lld,\"paymentMethod\":\"card\",\"provider\":\"test\"}", reg);
-    api_req rq = {
-        .method = "POST", .path = "/v1/payments", .body = body, .token = token, .headers = hdrs};
-    api_resp *r = api_do(&rq);
-    assert_status(r, 201);
-    long long id = jint(r->json, "id");
-    resp_free(r);
-    return id;
 }
 
 static void event_channel(long long ev, char out[32])
@@ -170,8 +136,6 @@ static api_resp *login(const api_user *u)
                 json_pack("{s:s, s:s}", "email", u->email, "password", u->password), NULL);
 }
 
-/* ---- export ---- */
-
 static void export_everything(void **state)
 {
     (void)state;
@@ -192,9 +156,9 @@ static void export_everything(void **state)
 
     long long free_ev = started_event(NULL);
     long long reg_free = register_ok(p.access, free_ev, "confirmed");
-    long long paid = paid_event();
+    long long paid = paid_event(F.org.access, "12.50", "GBP", 10);
     long long reg_paid = register_ok(p.access, paid, "pending");
-    long long pid = pay(p.access, reg_paid);
+    long long pid = pay_ok(p.access, reg_paid);
     char chan[32], msg[32];
     event_channel(free_ev, chan);
     post_message(chan, p.access, "Looking forward to it", msg);
@@ -268,8 +232,6 @@ static void export_everything(void **state)
     resp_free(r);
 }
 
-/* ---- erasure ---- */
-
 /* The attendee item of registration reg in the event's list. */
 static json_t *attendee(long long ev, long long reg)
 {
@@ -302,9 +264,9 @@ static void erase_person(void **state)
     long long reg = jint(r->json, "id");
     resp_free(r);
     register_ok(other.access, ev, "confirmed");
-    long long paid = paid_event();
+    long long paid = paid_event(F.org.access, "12.50", "GBP", 10);
     long long reg_paid = register_ok(p.access, paid, "pending");
-    long long pid = pay(p.access, reg_paid);
+    long long pid = pay_ok(p.access, reg_paid);
     char chan[32], msg[32], msg_other[32];
     event_channel(ev, chan);
     post_message(chan, p.access, "Hello from me", msg);
@@ -479,23 +441,6 @@ static void erase_organizer(void **state)
     (void)venue;
 }
 
-/* The service's stores, opened by this program while the server is down. */
-static void open_stores(rg_app *app)
-{
-    char rel[600], docs[600], search[600];
-    snprintf(rel, sizeof rel, "%s", g_srv.relational_url);
-    if (!rel[0])
-        snprintf(rel, sizeof rel, "sqlite:%s/relational.db", g_srv.dir);
-    snprintf(docs, sizeof docs, "%s", g_srv.document_url);
-    if (!docs[0])
-        snprintf(docs, sizeof docs, "sqlite:%s/documents.db", g_srv.dir);
-    snprintf(search, sizeof search, "sqlite:%s/search.db", g_srv.dir);
-    static rg_config cfg;
-    rg_config_free(&cfg);
-    rg_test_config(&cfg, rel, docs, g_srv.cache_url[0] ? g_srv.cache_url : "memory:", search);
-    assert_int_equal(rg_app_open(app, &cfg, false), 0);
-}
-
 static void erasure_finished_after_crash(void **state)
 {
     (void)state;
@@ -514,7 +459,7 @@ static void erasure_finished_after_crash(void **state)
      * done two of its steps (sessions, relational), the second none. */
     assert_int_equal(srv_stop(&g_srv), 0);
     rg_app app;
-    open_stores(&app);
+    api_open_stores(&app);
     char tomb[2][RG_OID_LEN + 1];
     assert_int_equal(rg_erasure_record(&app, p[0].id, tomb[0]), 0);
     assert_int_equal(rg_erasure_resume(&app, 2), 0);
@@ -552,13 +497,11 @@ static void erasure_finished_after_crash(void **state)
     /* Done erasures are not run again. */
     rg_app app2;
     assert_int_equal(srv_stop(&g_srv), 0);
-    open_stores(&app2);
+    api_open_stores(&app2);
     assert_int_equal(rg_erasure_resume(&app2, 0), 0);
     rg_app_close(&app2);
     assert_int_equal(srv_start(&g_srv, g_srv.dir), 0);
 }
-
-/* ---- minors ---- */
 
 static void guardian_consent_in_attendee_list(void **state)
 {

@@ -581,8 +581,6 @@ static void attendees_follow_check_in(void **state)
     resp_free(r);
 }
 
-/* ---- the capacity rule under load ---- */
-
 enum { CROWD = 200, CAPACITY = 25, ROUNDS = 3 };
 
 static void concurrent_registrations(void **state)

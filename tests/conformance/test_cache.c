@@ -10,7 +10,11 @@
  * the adapter on one URL, standing for two instances of the service: what one
  * writes, the other sees within 1 s. With RG_TEST_SERVERS set (by
  * scripts/run-tests.sh) the Redis adapter is also taken through an outage of
- * the private server. */
+ * the private server.
+ *
+ * Over 800 lines on purpose: the suite is the cache port's contract, and one
+ * program per port keeps every case in one table that each adapter must
+ * pass (a new adapter is one line in `adapters`). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -179,8 +183,6 @@ static void assert_miss(rg_cache_port *p, const char *key)
     assert_int_equal(rg_cache_get(p, key, &out, &len), RG_ENOTFOUND);
     assert_null(out);
 }
-
-/* ---- tests ---- */
 
 static void test_set_get_del(void **state)
 {
@@ -521,8 +523,6 @@ static void test_lru_order(void **state)
     rg_cache_close(&p);
 }
 
-/* ---- shared adapters: two instances on one URL ---- */
-
 struct pair {
     rg_cache_port a, b; /* two instances of the service */
     char prefix[48];
@@ -778,8 +778,6 @@ static void test_shared_outage(void **state)
     assert_int_equal(n, 1);
 }
 
-/* ---- Redis only: writes behind the adapter's back ---- */
-
 #ifdef RG_WITH_REDIS
 /* A plain connection to the test server, or NULL (with the reason printed)
  * when the URL is not a plain redis://host:port. */
@@ -974,8 +972,6 @@ static void test_redis_lost_write(void **state)
     printf("SKIPPED cache/%s lost write: Redis only\n", current->name);
     skip();
 }
-
-/* ---- running ---- */
 
 static void test_adapter_skipped(void **state)
 {

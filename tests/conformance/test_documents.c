@@ -5,7 +5,11 @@
  * when their URL is in the environment; their collections are emptied before
  * every test. PostgreSQL runs in a database of its own, created for this
  * program on the server of RG_TEST_PG_URL and dropped at the end. An adapter that is not in this
- * build or has no URL prints "SKIPPED documents/<adapter>: <reason>" and its group is skipped. */
+ * build or has no URL prints "SKIPPED documents/<adapter>: <reason>" and its group is skipped.
+ *
+ * Over 800 lines on purpose: the suite is the documents port's contract
+ * (documents.h), and one program per port keeps every case in one table
+ * that each adapter must pass (a new adapter is one line in `adapters`). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -70,8 +74,6 @@ struct fixture {
     char url[PATH_MAX + 32];
 };
 
-/* ---- temp folders ---- */
-
 static void mkdir_p(const char *path)
 {
     char buf[PATH_MAX];
@@ -105,8 +107,6 @@ static int make_tmpdir(char out[PATH_MAX], const char *prefix)
     }
     return 0;
 }
-
-/* ---- fixture ---- */
 
 static int setup(void **state)
 {
@@ -149,8 +149,6 @@ static int teardown(void **state)
     free(f);
     return 0;
 }
-
-/* ---- helpers ---- */
 
 /* A find without a keyset position. */
 static int find_q(rg_documents *p, const char *coll, const rg_doc_filter *filters, int nfilters,
@@ -215,8 +213,6 @@ static void assert_find_ids(rg_documents *p, const char *coll, const rg_doc_filt
     assert_string_equal(ids_of(arr, buf, sizeof buf), want);
     json_decref(arr);
 }
-
-/* ---- tests ---- */
 
 static void test_insert_get_roundtrip(void **state)
 {
@@ -832,8 +828,6 @@ static void test_concurrent_open(void **state)
         current->drop_db(race_db);
 }
 
-/* ---- the contract of risinggen/store/documents.h, rule by rule ---- */
-
 /* Values of every JSON type at one sort path, and documents without one. */
 static void insert_mixed(rg_documents *p)
 {
@@ -1013,8 +1007,6 @@ static void test_path_rules(void **state)
     assert_int_equal(rg_docs_replace(&f->port, "notes", long_id, doc, -1), RG_EINVAL);
     json_decref(doc);
 }
-
-/* ---- running ---- */
 
 static void test_adapter_skipped(void **state)
 {

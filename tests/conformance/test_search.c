@@ -52,8 +52,6 @@ struct fixture {
     int nwritten;
 };
 
-/* ---- temp folders ---- */
-
 static void mkdir_p(const char *path)
 {
     char buf[PATH_MAX];
@@ -87,8 +85,6 @@ static int make_tmpdir(char out[PATH_MAX], const char *prefix)
     }
     return 0;
 }
-
-/* ---- fixture ---- */
 
 static int setup(void **state)
 {
@@ -128,8 +124,6 @@ static int teardown(void **state)
     free(f);
     return 0;
 }
-
-/* ---- helpers ---- */
 
 static void put(struct fixture *f, const char *type, const char *id, const char *title,
                 const char *body, const char *tags)
@@ -211,8 +205,6 @@ static void put_corpus(struct fixture *f)
     put(f, "resource", "guide1", "Salsa shoes: a buying guide",
         "How to choose shoes for dancing on wooden floors.", "guide");
 }
-
-/* ---- tests ---- */
 
 static void test_title_and_body_words(void **state)
 {
@@ -506,8 +498,6 @@ static void test_concurrent_writers(void **state)
     assert_int_equal(r.n, 0);
     result_free(&r);
 }
-
-/* ---- running ---- */
 
 static void test_adapter_skipped(void **state)
 {

@@ -1,5 +1,5 @@
 /* A message whose notifications a crash left unqueued gets them from the
- * sweep's recovery pass, once, on SQLite (documents and relational). */
+ * message-resume job, once, on SQLite (documents and relational). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -74,8 +74,6 @@ static int enqueue(rg_rel_conn *c, const char *to, const char *key)
     return rg_outbox_enqueue(&app, c, &n);
 }
 
-/* ---- senders under test ---- */
-
 #define MAX_SEEN 512
 struct recorder {
     pthread_mutex_t mu;
@@ -130,8 +128,6 @@ static int calls_for(const char *key)
     pthread_mutex_unlock(&rec.mu);
     return n;
 }
-
-/* ---- tests ---- */
 
 static void rolled_back_enqueue_leaves_nothing(void **state)
 {
@@ -341,8 +337,6 @@ static void concurrent_deliverers_never_send_twice(void **state)
         rg_rows_free(rows);
     }
 }
-
-/* ---- a tiny SMTP server for the SMTP sender ---- */
 
 struct smtpd {
     int listen_fd, port;

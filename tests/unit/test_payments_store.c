@@ -164,7 +164,7 @@ static void lapsed_hold_cannot_be_paid(void **state)
     long long reg = register_pending(ev, 1);
     lapse_holds(ev);
     json_t *out;
-    /* Lapsed but not swept yet, then cancelled by the sweep: 409 both times. */
+    /* Lapsed but not yet expired, then cancelled by the hold-expiry job: 409 both times. */
     assert_int_equal(pay(1, reg, "lapsed-1", false, &out), RG_ECONFLICT);
     assert_true(rg_registration_expire_holds(&app) >= 1);
     json_t *r = registration(reg);

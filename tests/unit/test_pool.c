@@ -62,8 +62,6 @@ static bool fake_usable(void *ctx, void *conn)
 
 static const rg_pool_methods methods = {fake_open, fake_close, fake_usable};
 
-/* ---- the bound under load ---- */
-
 struct worker {
     rg_pool *pool;
     struct counts *counts;
@@ -116,8 +114,6 @@ static void bound_holds_under_load(void **state)
     rg_pool_free(p);
     assert_int_equal(atomic_load(&counts.open_now), 0);
 }
-
-/* ---- waiting, then 503 ---- */
 
 struct holder {
     rg_pool *pool;
@@ -180,8 +176,6 @@ static void checkout_waits_then_answers_unavailable(void **state)
     rg_pool_free(p);
 }
 
-/* ---- failures and stale connections ---- */
-
 static void failed_open_and_stale_connections(void **state)
 {
     (void)state;
@@ -205,8 +199,6 @@ static void failed_open_and_stale_connections(void **state)
     rg_pool_free(p);
     assert_int_equal(atomic_load(&counts.open_now), 0);
 }
-
-/* ---- nested acquire ---- */
 
 static void nested_acquire_is_caught(void **state)
 {

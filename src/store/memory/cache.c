@@ -112,8 +112,6 @@ static void free_chain(struct entry *e)
     }
 }
 
-/* ---- one stripe; every function below runs under the stripe's lock ---- */
-
 static struct entry **find_slot(struct stripe *s, uint64_t hash, const char *key, size_t klen)
 {
     struct entry **pp = &s->buckets[hash & (s->nbuckets - 1)];
@@ -216,8 +214,6 @@ static void insert_entry(struct stripe *s, struct entry *e, int64_t now, struct 
     while (s->used > s->cap && s->tail && s->tail != e)
         unlink_entry(s, s->tail, garbage);
 }
-
-/* ---- the port ---- */
 
 static struct stripe *stripe_of(rg_cache *c, uint64_t hash)
 {

@@ -60,8 +60,6 @@ struct rg_docs {
     int ncolls, capcolls;
 };
 
-/* ---- expressions ---- */
-
 /* The value at path: body -> 'a' -> 'b'. */
 static void put_v(rg_buf *b, const char *path)
 {
@@ -137,8 +135,6 @@ static uint64_t fnv1a(const char *s)
     }
     return h;
 }
-
-/* ---- statements ---- */
 
 /* A statement being built: SQL text and its text parameters. */
 struct query {
@@ -218,8 +214,6 @@ static int run_ddl(struct rg__pg_conn *c, const char *sql, const char *what)
         return rc;
     }
 }
-
-/* ---- tables and indexes ---- */
 
 static int create_table(struct rg__pg_conn *c, const char *coll)
 {
@@ -341,8 +335,6 @@ static bool retry_lost(int rc, const struct rg__pg_conn *c, int attempt)
     return rc == RG_EUNAVAIL && c && !c->conn && attempt == 0;
 }
 
-/* ---- open / close ---- */
-
 static void docs_close(rg_docs *d)
 {
     if (!d)
@@ -393,8 +385,6 @@ static int docs_open(rg_docs **out, const char *url, const rg_store_options *opt
     *out = d;
     return 0;
 }
-
-/* ---- single documents ---- */
 
 /* The compact JSON text of doc, malloc'd. */
 static int dump_doc(json_t *doc, char **out)
@@ -575,8 +565,6 @@ static int docs_remove(rg_docs *d, const char *coll, const char *id)
     }
     return rc < 0 ? rc : 0;
 }
-
-/* ---- queries ---- */
 
 /* Appends " AND <condition>" per filter to b, adding parameters to q: a
  * typed equality or less-than on (rank, num, txt). */

@@ -46,8 +46,6 @@ struct rg_docs {
     struct rg__sqlite_pool pool;
 };
 
-/* ---- expressions ---- */
-
 static void put_rank(rg_buf *b, const char *path)
 {
     rg_buf_printf(b,
@@ -109,8 +107,6 @@ static void bind_value(sqlite3_stmt *st, int idx, json_t *v, char **owned)
         sqlite3_bind_int(st, idx, 0);
     }
 }
-
-/* ---- connections and statements ---- */
 
 static void conn_free_colls(struct rg__sqlite_conn *base)
 {
@@ -216,8 +212,6 @@ static void end_op(struct doc_conn *c)
     rg__sqlite_pool_put(c ? &c->base : NULL);
 }
 
-/* ---- open / close ---- */
-
 static void docs_close(rg_docs *d)
 {
     if (!d)
@@ -281,8 +275,6 @@ static int docs_open(rg_docs **out, const char *url, const rg_store_options *opt
     *out = d;
     return 0;
 }
-
-/* ---- single documents ---- */
 
 /* The compact JSON text of doc (an object), malloc'd. */
 static int dump_doc(json_t *doc, char **out)
@@ -460,8 +452,6 @@ static int docs_remove(rg_docs *d, const char *coll, const char *id)
     end_op(c);
     return rc;
 }
-
-/* ---- queries ---- */
 
 /* Appends " AND <condition>" per filter, numbering parameters from *next:
  * a typed equality or less-than on (rank, value). */

@@ -52,8 +52,6 @@ struct rg_search {
     struct rg__sqlite_pool pool;
 };
 
-/* ---- connections and statements ---- */
-
 /* The FTS5 API of db (documented way: SELECT fts5(?1) with a bound pointer). */
 static fts5_api *fts5_api_of(sqlite3 *db)
 {
@@ -105,8 +103,6 @@ static void release(struct search_conn *c)
     rg__sqlite_pool_put(c ? &c->base : NULL);
 }
 
-/* ---- open / close ---- */
-
 static void search_close(rg_search *s)
 {
     if (!s)
@@ -144,8 +140,6 @@ static int search_open(rg_search **out, const char *url, const rg_store_options 
     *out = s;
     return 0;
 }
-
-/* ---- writes ---- */
 
 /* The docid of (type, id): 1 and *docid when found, 0 when not, or an error. */
 static int lookup_docid(struct search_conn *c, const char *type, const char *id, int64_t *docid)
@@ -283,8 +277,6 @@ static int search_remove(rg_search *s, const char *type, const char *id)
     struct record_key k = {type, id};
     return write_tx(s, remove_locked, &k);
 }
-
-/* ---- queries ---- */
 
 struct match_builder {
     rg_buf buf;

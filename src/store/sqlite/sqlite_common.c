@@ -155,8 +155,6 @@ int rg__sqlite_error(sqlite3 *db, int rc, const char *what)
     }
 }
 
-/* ---- connection pool ---- */
-
 static void conn_close(void *ctx, void *p)
 {
     struct rg__sqlite_pool *pool = ctx;
@@ -242,8 +240,6 @@ int rg__sqlite_pool_get(struct rg__sqlite_pool *pool, struct rg__sqlite_conn **o
     return rc;
 }
 
-/* ---- statements ---- */
-
 static unsigned hash_key(const char *s)
 {
     unsigned h = 2166136261u;
@@ -322,8 +318,6 @@ int rg__sqlite_run(struct rg__sqlite_conn *c, const char *sql)
     rg__sqlite_stmt_done(st, cached);
     return rc;
 }
-
-/* ---- transactions and writes ---- */
 
 static void write_unlock(struct rg__sqlite_conn *c)
 {

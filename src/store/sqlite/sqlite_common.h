@@ -39,7 +39,7 @@ int rg__sqlite_open(const char *path, bool sync_full, sqlite3 **out);
 /* Maps a SQLite result code to RG_E* and logs what SQLite said about it. */
 int rg__sqlite_error(sqlite3 *db, int rc, const char *what);
 
-/* ---- connection pool ---- */
+/* Connection pool. */
 
 #define RG__SQLITE_STMT_SLOTS 512 /* open addressing, power of two */
 #define RG__SQLITE_STMT_KEPT  384 /* beyond this, statements are prepared uncached */
@@ -101,7 +101,7 @@ int rg__sqlite_pool_get(struct rg__sqlite_pool *pool, struct rg__sqlite_conn **o
  * the write mutex released first. NULL is accepted. */
 void rg__sqlite_pool_put(struct rg__sqlite_conn *c);
 
-/* ---- statements ---- */
+/* Statements. */
 
 /* The statement cached on c under key, or NULL. */
 sqlite3_stmt *rg__sqlite_stmt_cached(struct rg__sqlite_conn *c, const char *key);
@@ -117,7 +117,7 @@ void rg__sqlite_stmt_done(sqlite3_stmt *st, bool cached);
 /* Runs sql (a cached statement keyed by its text), ignoring result rows. */
 int rg__sqlite_run(struct rg__sqlite_conn *c, const char *sql);
 
-/* ---- transactions and writes ---- */
+/* Transactions and writes. */
 
 /* BEGIN, or for a write the pool's write mutex and then BEGIN IMMEDIATE. A
  * write transaction that is already open on c is refused. */
