@@ -49,7 +49,8 @@ static int openapi_routes(char out[][160], int cap)
                 char up[8];
                 for (size_t i = 0; i <= ml; i++)
                     up[i] = (char)toupper((unsigned char)(*m)[i]);
-                snprintf(out[n++], 160, "%s %s", up, path);
+                int w = snprintf(out[n++], 160, "%s %s", up, path);
+                assert_true(w > 0 && w < 160); /* a route that does not fit is a failure */
             }
         }
     }

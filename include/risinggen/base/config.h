@@ -41,7 +41,7 @@ enum rg_config_kind {
     X(SEARCH_URL, search_url, RG_CFG_URL, 0, 0, "sqlite:$RG_DATA_DIR/search.db",                   \
       "full-text search (`sqlite:PATH`)")                                                          \
     X(AUTO_MIGRATE, auto_migrate, RG_CFG_BOOL, 0, 0, "1",                                          \
-      "`serve` applies pending migrations; `0` refuses to start instead")                          \
+      "`serve`, `seed` and `admin create` apply pending migrations; `0` makes them refuse")        \
     X(THREADS, threads, RG_CFG_INT, 1, 1024, "4 × cores", "HTTP worker threads")                   \
     X(POOL_SIZE, pool_size, RG_CFG_INT, 1, 1000, "threads + 2",                                    \
       "connections per store (and per replica) at most")                                           \
@@ -61,7 +61,8 @@ enum rg_config_kind {
       "the issuer's signing keys: an https:// URL (http:// on loopback) or a file")                \
     X(SMTP_URL, smtp_url, RG_CFG_URL, 0, 0, "",                                                    \
       "mail server of notifications (`smtp://` or `smtps://`); without it mail goes to the log")   \
-    X(SMTP_FROM, smtp_from, RG_CFG_TEXT, 0, 0, "", "sender address of notifications")              \
+    X(SMTP_FROM, smtp_from, RG_CFG_TEXT, 0, 0, "",                                                 \
+      "sender address of notifications (`noreply@risinggen.invalid` when unset)")                  \
     X(PASSWORD_RESET_URL, password_reset_url, RG_CFG_TEXT, 0, 0, "",                               \
       "page that takes a reset token (`?token=` is added); without it the mail holds the token")   \
     X(OUTBOX_MAX_ATTEMPTS, outbox_max_attempts, RG_CFG_INT, 1, 50, "8",                            \
