@@ -4,7 +4,9 @@
 # the two binaries, RG_COMPARE_TURNS times each (default 2).
 #   sh bench/compare.sh BEFORE_BIN AFTER_BIN [embedded] [server]
 # Output: bench/out-compare/<profile>-<before|after>-<turn>/ and a summary of
-# the median requests/s and p99 of every scenario on stdout.
+# the median requests/s, p99 and server CPU per request of every scenario on
+# stdout (the CPU per request varies least from run to run on a shared
+# machine; requests/s shows what users get).
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 before=${1:?usage: compare.sh BEFORE_BIN AFTER_BIN [profiles…]}
@@ -30,14 +32,16 @@ for profile in $profiles; do
         cat "$base/$profile-$which"-*/rounds.txt >"$base/$profile-$which.rounds"
     done
     echo "$profile (median over $turns turns × the rounds of each):"
-    echo "| scenario | before req/s | after req/s | after/before | before p99 ms | after p99 ms |"
-    echo "|---|---|---|---|---|---|"
+    echo "| scenario | before req/s | after req/s | after/before | before p99 ms | after p99 ms | before CPU µs/req | after CPU µs/req | after/before |"
+    echo "|---|---|---|---|---|---|---|---|---|"
     for s in read discovery rush; do
         med() { grep "^$s " "$base/$profile-$1.rounds" | sort -k"$2" -n |
             awk -v c="$2" '{a[NR]=$c} END {print a[int((NR+1)/2)]}'; }
         br=$(med before 2) ar=$(med after 2) bp=$(med before 4) ap=$(med after 4)
+        bc=$(med before 8) ac=$(med after 8)
         ratio=$(awk -v a="$ar" -v b="$br" 'BEGIN {printf "%.3f", a / b}')
-        echo "| $s | $br | $ar | $ratio | $bp | $ap |"
+        cratio=$(awk -v a="$ac" -v b="$bc" 'BEGIN {printf "%.3f", a / b}')
+        echo "| $s | $br | $ar | $ratio | $bp | $ap | $bc | $ac | $cratio |"
     done
     echo
 done

@@ -60,6 +60,12 @@ pid=$!
 for _ in $(seq 1 100); do curl -sf "http://$RG_LISTEN/healthz" >/dev/null && break; sleep 0.1; done
 
 rss_mb() { awk '/VmRSS/ {print int($2/1024)}' /proc/$pid/status; }
+# The server's CPU time (user + system, clock ticks), and its CPU per request
+# over a scenario in microseconds: a figure that a busy, shared machine
+# disturbs far less than requests/s.
+hz=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' /proc/$pid/stat; }
+cpu_us() { awk -v a="$1" -v b="$2" -v n="$3" -v hz="$hz" 'BEGIN {printf "%.1f", (b - a) * 1e6 / hz / n}'; }
 
 # The seed's user 0 is an organizer and owns the rush events.
 org_token=$(head -n 1 "$out/tokens.txt" | cut -d' ' -f2)
@@ -67,7 +73,7 @@ api() { curl -sf -H 'Content-Type: application/json' -H "Authorization: Bearer $
 event_id=$(curl -sf "http://$RG_LISTEN/v1/events?city=London&limit=1" |
     sed 's/.*"items":\[{"id":\([0-9]*\).*/\1/')
 
-# One line per round: scenario rps p50 p99 requests extra rss
+# One line per round: scenario rps p50 p99 requests extra rss cpu_us_per_request
 results="$out/rounds.txt"
 : >"$results"
 for round in $(seq 1 "$rounds"); do
@@ -77,23 +83,27 @@ for round in $(seq 1 "$rounds"); do
         read) url="http://$RG_LISTEN/v1/events/$event_id" ;;
         discovery) url="http://$RG_LISTEN/v1/events?city=London&limit=20" ;;
         esac
+        t0=$(cpu_ticks)
         wrk -t"$threads" -c"$conns" -d"${secs}s" -s "$root/bench/report.lua" "$url" \
             >"$out/$scenario-$round.txt"
+        t1=$(cpu_ticks)
         eval "$(grep '^wrk_result' "$out/$scenario-$round.txt" | sed 's/^wrk_result //')"
-        echo "$scenario $rps $p50_ms $p99_ms $requests non2xx=$non2xx $(rss_mb)" >>"$results"
+        echo "$scenario $rps $p50_ms $p99_ms $requests non2xx=$non2xx $(rss_mb) $(cpu_us "$t0" "$t1" "$requests")" >>"$results"
     done
     rush=$(api -X POST "http://$RG_LISTEN/v1/events" -d "{\"title\":\"Rush $round\",
       \"slug\":\"bench-rush-$round\",\"startDate\":\"2031-06-01T09:00:00Z\",
       \"endDate\":\"2031-06-03T17:00:00Z\",\"type\":\"conference\",\"maxParticipants\":1000}" |
         sed 's/^{"id":\([0-9]*\).*/\1/')
     api -X PATCH "http://$RG_LISTEN/v1/events/$rush" -d '{"status":"published"}' >/dev/null
+    t0=$(cpu_ticks)
     RG_TOKENS="$out/tokens.txt" RG_WRK_THREADS=$threads \
         RG_RUSH_PATH="/v1/events/$rush/registrations" \
         wrk -t"$threads" -c"$conns" -d20s -s "$root/bench/rush.lua" "http://$RG_LISTEN/" \
         >"$out/rush-$round.txt"
+    t1=$(cpu_ticks)
     eval "$(grep '^rush_result' "$out/rush-$round.txt" | sed 's/^rush_result //')"
     answers=$(grep '^rush_answers' "$out/rush-$round.txt" | sed 's/rush_answers //;s/ /,/g')
-    echo "rush $rps $p50_ms $p99_ms $requests $answers $(rss_mb)" >>"$results"
+    echo "rush $rps $p50_ms $p99_ms $requests $answers $(rss_mb) $(cpu_us "$t0" "$t1" "$requests")" >>"$results"
     stats=$(api "http://$RG_LISTEN/v1/events/$rush/stats")
     confirmed=$(echo "$stats" | sed 's/.*"confirmed":\([0-9]*\).*/\1/')
     if [ "$confirmed" != 1000 ] || [ "$requests" -lt "$users" ]; then
@@ -106,8 +116,8 @@ done
 median() { # scenario -> the line with the median rps
     grep "^$1 " "$results" | sort -k2 -n | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}'
 }
-echo "| scenario | req/s (median of $rounds) | p50 ms | p99 ms | requests | answers | server RSS |"
-echo "|---|---|---|---|---|---|---|"
+echo "| scenario | req/s (median of $rounds) | p50 ms | p99 ms | requests | answers | server RSS | server CPU µs/request |"
+echo "|---|---|---|---|---|---|---|---|"
 for s in read discovery rush; do
     set -- $(median "$s")
     case $s in
@@ -115,7 +125,7 @@ for s in read discovery rush; do
     discovery) name="cached discovery (GET /v1/events?city=London&limit=20)" ;;
     rush) name="registration rush ($users people, 1,000 places)" ;;
     esac
-    printf '| %s | %s | %s | %s | %s | %s | %s MB |\n' "$name" "$2" "$3" "$4" "$5" "$6" "$7"
+    printf '| %s | %s | %s | %s | %s | %s | %s MB | %s |\n' "$name" "$2" "$3" "$4" "$5" "$6" "$7" "$8"
 done
 echo
 echo "every round: $(tr '\n' ';' <"$results")"
