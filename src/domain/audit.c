@@ -82,12 +82,8 @@ int rg_audit_list(rg_app *app, const rg_ctx *ctx, const rg_audit_query *q, json_
         return rg_error_set(RG_EINVAL, "actor must be a user id (24 hex digits)");
     char from[RG_TIME_LEN + 1], to[RG_TIME_LEN + 1];
     int rc;
-    if (q->from && (rc = rg__parse_bound("from", q->from, false, from)) < 0)
+    if ((rc = rg__parse_range(q->from, q->to, from, to)) < 0)
         return rc;
-    if (q->to && (rc = rg__parse_bound("to", q->to, true, to)) < 0)
-        return rc;
-    if (q->from && q->to && strcmp(from, to) > 0)
-        return rg_error_set(RG_EINVAL, "from must not be after to");
     int64_t before = INT64_MAX;
     if (q->cursor) {
         char a[32], b[8];

@@ -225,6 +225,19 @@ int rg__parse_bound(const char *name, const char *s, bool end_of_day, char out[R
     return 0;
 }
 
+int rg__parse_range(const char *from_s, const char *to_s, char from[RG_TIME_LEN + 1],
+                    char to[RG_TIME_LEN + 1])
+{
+    int rc;
+    if (from_s && (rc = rg__parse_bound("from", from_s, false, from)) < 0)
+        return rc;
+    if (to_s && (rc = rg__parse_bound("to", to_s, true, to)) < 0)
+        return rc;
+    if (from_s && to_s && strcmp(from, to) > 0)
+        return rg_error_set(RG_EINVAL, "from must not be after to");
+    return 0;
+}
+
 /* Brings a stored document to the current schema before it is written
  * again; refuses one written by a newer program. */
 int rg__doc_upgrade(json_t *doc, int current, const char *what)

@@ -23,12 +23,8 @@ static int discovery_query(rg_app *app, const rg_ctx *ctx, const rg_event_query 
     if ((rc = rg__parse_bool_param("hasSpots", q->has_spots, &has_spots)) < 0 ||
         (rc = rg__parse_bool_param("featured", q->featured, &featured)) < 0)
         return rc;
-    if (q->from && (rc = rg__parse_bound("from", q->from, false, from)) < 0)
+    if ((rc = rg__parse_range(q->from, q->to, from, to)) < 0)
         return rc;
-    if (q->to && (rc = rg__parse_bound("to", q->to, true, to)) < 0)
-        return rc;
-    if (q->from && q->to && strcmp(from, to) > 0)
-        return rg_error_set(RG_EINVAL, "from must not be after to");
     double lat = 0, lng = 0, radius = 50;
     if (q->near) {
         char *end;

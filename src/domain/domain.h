@@ -60,6 +60,11 @@ int rg__parse_bool_param(const char *name, const char *s, bool *out);
  * last) or an RFC 3339 time, as RFC 3339 UTC into out; RG_EINVAL naming
  * the parameter otherwise. */
 int rg__parse_bound(const char *name, const char *s, bool end_of_day, char out[RG_TIME_LEN + 1]);
+/* The query parameters from and to (either may be NULL) as bounds of one
+ * range: from's first second, to's last; RG_EINVAL when either is malformed
+ * or from comes after to. */
+int rg__parse_range(const char *from_s, const char *to_s, char from[RG_TIME_LEN + 1],
+                    char to[RG_TIME_LEN + 1]);
 
 /* Runs get → fn → replace with the revision, retrying on a concurrent write.
  * fn may change doc in place and return 0, or an error to stop. */

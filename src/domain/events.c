@@ -174,6 +174,20 @@ static void fill_params(const struct event_fields *f, rg_param *p)
     p[7] = f->has_max ? RG_PINT(f->max) : RG_PNULL;
 }
 
+/* The options that follow in both statements: type to hold_minutes. */
+static void fill_options(const struct event_fields *f, rg_param *p)
+{
+    p[0] = RG_PTEXT(f->type);
+    p[1] = RG_PBOOL(f->featured);
+    p[2] = RG_PBOOL(f->is_public);
+    p[3] = f->has_cost ? RG_PINT(f->cost_minor) : RG_PNULL;
+    p[4] = f->has_cost ? RG_PTEXT(f->currency) : RG_PNULL;
+    p[5] = RG_PBOOL(f->waitlist);
+    p[6] = f->has_min_age ? RG_PINT(f->min_age) : RG_PNULL;
+    p[7] = f->has_guardian ? RG_PINT(f->guardian_under) : RG_PNULL;
+    p[8] = RG_PINT(f->hold_minutes);
+}
+
 /* Keeps the search index in step with a published, public event. */
 static void index_event(rg_app *app, const rg_rows *r)
 {
@@ -246,15 +260,7 @@ int rg_event_create(rg_app *app, const rg_ctx *ctx, json_t *body, json_t **out)
     rg_param p[19];
     fill_params(&f, p);
     p[8] = RG_PTEXT(who->user_id);
-    p[9] = RG_PTEXT(f.type);
-    p[10] = RG_PBOOL(f.featured);
-    p[11] = RG_PBOOL(f.is_public);
-    p[12] = f.has_cost ? RG_PINT(f.cost_minor) : RG_PNULL;
-    p[13] = f.has_cost ? RG_PTEXT(f.currency) : RG_PNULL;
-    p[14] = RG_PBOOL(f.waitlist);
-    p[15] = f.has_min_age ? RG_PINT(f.min_age) : RG_PNULL;
-    p[16] = f.has_guardian ? RG_PINT(f.guardian_under) : RG_PNULL;
-    p[17] = RG_PINT(f.hold_minutes);
+    fill_options(&f, p + 9);
     p[18] = RG_PTEXT(now);
     rg_rows *rows = NULL;
     rc = rg_rel_run(app, "event_insert", p, 19, &rows);
@@ -526,15 +532,7 @@ int rg_event_patch(rg_app *app, const rg_ctx *ctx, const char *id_s, json_t *pat
     p[0] = RG_PINT(id);
     fill_params(&f, p + 1);
     p[9] = RG_PTEXT(new_status);
-    p[10] = RG_PTEXT(f.type);
-    p[11] = RG_PBOOL(f.featured);
-    p[12] = RG_PBOOL(f.is_public);
-    p[13] = f.has_cost ? RG_PINT(f.cost_minor) : RG_PNULL;
-    p[14] = f.has_cost ? RG_PTEXT(f.currency) : RG_PNULL;
-    p[15] = RG_PBOOL(f.waitlist);
-    p[16] = f.has_min_age ? RG_PINT(f.min_age) : RG_PNULL;
-    p[17] = f.has_guardian ? RG_PINT(f.guardian_under) : RG_PNULL;
-    p[18] = RG_PINT(f.hold_minutes);
+    fill_options(&f, p + 10);
     p[19] = RG_PTEXT(now);
     rc = update_and_fill(app, who, id, p, &f, new_status, now);
     if (rc == RG_ECONFLICT) {

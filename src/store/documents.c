@@ -21,6 +21,26 @@ bool rg_doc_collection_valid(const char *s)
     return n > 0;
 }
 
+int rg_doc_type_rank(const json_t *v)
+{
+    switch (v ? json_typeof(v) : JSON_NULL) {
+    case JSON_INTEGER:
+    case JSON_REAL:
+        return 1;
+    case JSON_STRING:
+        return 2;
+    case JSON_OBJECT:
+        return 3;
+    case JSON_ARRAY:
+        return 4;
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return 5;
+    default:
+        return 0;
+    }
+}
+
 bool rg_doc_path_valid(const char *s)
 {
     if (!s)

@@ -175,6 +175,11 @@ int rg_docs_ping(rg_documents *s);
 bool rg_doc_collection_valid(const char *s);
 bool rg_doc_path_valid(const char *s);
 
+/* The place of a value's type in the order above: 0 no value (NULL or JSON
+ * null), 1 numbers, 2 strings, 3 objects, 4 arrays, 5 booleans. Adapters
+ * that sort by a rank expression compare against this. */
+int rg_doc_type_rank(const json_t *v);
+
 /* Checks ops against this port: RG_DOC_OPS_VERSION and every slot set.
  * 0, or RG_EINVAL with a detail naming what is wrong. */
 int rg_doc_ops_check(const struct rg_doc_ops *ops);

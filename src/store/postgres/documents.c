@@ -104,27 +104,6 @@ static void put_txt(rg_buf *b, const char *path)
     rg_buf_puts(b, "::text ELSE '' END) COLLATE \"C\")");
 }
 
-/* The rank of a JSON value as the rank expression computes it. */
-static int rank_of(json_t *v)
-{
-    switch (v ? json_typeof(v) : JSON_NULL) {
-    case JSON_INTEGER:
-    case JSON_REAL:
-        return 1;
-    case JSON_STRING:
-        return 2;
-    case JSON_OBJECT:
-        return 3;
-    case JSON_ARRAY:
-        return 4;
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return 5;
-    default:
-        return 0;
-    }
-}
-
 /* 64-bit FNV-1a of s. */
 static uint64_t fnv1a(const char *s)
 {
@@ -660,7 +639,7 @@ static void build_find(const char *coll, const rg_doc_query *a, struct query *q)
     if (a->after_id && !a->sort_path) {
         rg_buf_printf(&q->sql, " AND id %s $%d", gt, q_text(q, a->after_id));
     } else if (a->after_id) {
-        int p_rank = q_int(q, rank_of(a->after_value)), p_num, p_txt;
+        int p_rank = q_int(q, rg_doc_type_rank(a->after_value)), p_num, p_txt;
         key_params(q, a->after_value, &p_num, &p_txt);
         int p_id = q_text(q, a->after_id);
         bool json_text = json_is_object(a->after_value) || json_is_array(a->after_value);

@@ -60,27 +60,6 @@ static void put_value(rg_buf *b, const char *path)
     rg_buf_printf(b, "coalesce(json_extract(body, '$.%s'), 0)", path);
 }
 
-/* The rank of a JSON value as the rank expression computes it. */
-static int rank_of(json_t *v)
-{
-    switch (v ? json_typeof(v) : JSON_NULL) {
-    case JSON_INTEGER:
-    case JSON_REAL:
-        return 1;
-    case JSON_STRING:
-        return 2;
-    case JSON_OBJECT:
-        return 3;
-    case JSON_ARRAY:
-        return 4;
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return 5;
-    default:
-        return 0;
-    }
-}
-
 /* Binds v as the value expression holds it; *owned receives text to free
  * after the statement ran (objects and arrays). */
 static void bind_value(sqlite3_stmt *st, int idx, json_t *v, char **owned)
@@ -564,7 +543,7 @@ static int part_stmt(struct doc_conn *c, const char *coll, const rg_doc_query *q
     int bind = 1;
     bind_filters(st, q->filters, q->nfilters, &bind);
     if (p_rank)
-        sqlite3_bind_int(st, p_rank, rank_of(q->after_value));
+        sqlite3_bind_int(st, p_rank, rg_doc_type_rank(q->after_value));
     if (p_val)
         bind_value(st, p_val, q->after_value, owned);
     if (p_id)
