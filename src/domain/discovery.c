@@ -105,9 +105,27 @@ static int discovery_query(rg_app *app, const rg_ctx *ctx, const rg_event_query 
     return 0;
 }
 
+/* The page of q as response text. */
+static int page_text(rg_app *app, const rg_ctx *ctx, const rg_event_query *q, char **out,
+                     size_t *len)
+{
+    json_t *page = NULL;
+    int rc = discovery_query(app, ctx, q, &page);
+    if (rc < 0)
+        return rc;
+    *out = json_dumps(page, JSON_COMPACT);
+    json_decref(page);
+    if (!*out)
+        abort();
+    *len = strlen(*out);
+    return 0;
+}
+
 int rg_event_list_text(rg_app *app, const rg_ctx *ctx, const rg_event_query *q, char **out,
                        size_t *len)
 {
+    if (!app->cfg->discovery_cache) /* RG_DISCOVERY_CACHE=0: every list runs its query */
+        return page_text(app, ctx, q, out, len);
     /* The cache key is every parameter, so equal queries share a page; the
      * page is kept as the response text, served without parsing. */
     int64_t gen = 0;
@@ -133,17 +151,9 @@ int rg_event_list_text(rg_app *app, const rg_ctx *ctx, const rg_event_query *q, 
         rg_buf_free(&key);
         return 0;
     }
-    json_t *page = NULL;
-    int rc = discovery_query(app, ctx, q, &page);
-    if (rc == 0) {
-        *out = json_dumps(page, JSON_COMPACT);
-        json_decref(page);
-        if (!*out)
-            abort();
-        *len = strlen(*out);
-        if (cacheable)
-            rg_cache_set(&app->st.cache, key.data, *out, *len, DISCOVERY_TTL_MS);
-    }
+    int rc = page_text(app, ctx, q, out, len);
+    if (rc == 0 && cacheable)
+        rg_cache_set(&app->st.cache, key.data, *out, *len, DISCOVERY_TTL_MS);
     rg_buf_free(&key);
     return rc;
 }

@@ -417,6 +417,53 @@ static void discovery_follows_writes(void **state)
     resp_free(r);
 }
 
+/* The value of an unlabelled counter in /metrics. */
+static double counter(const char *name)
+{
+    api_resp *m = api("GET", "/metrics", NULL, NULL);
+    assert_status(m, 200);
+    size_t n = strlen(name);
+    double v = -1;
+    for (const char *line = m->body; line && *line; line = strchr(line, '\n'), line += !!line)
+        if (strncmp(line, name, n) == 0 && line[n] == ' ')
+            v = strtod(line + n + 1, NULL);
+    resp_free(m);
+    return v;
+}
+
+/* RG_DISCOVERY_CACHE=0 (for measuring the queries themselves): every list
+ * runs its query, reads nothing from the cache, and still answers the same
+ * and follows writes. */
+static void discovery_without_page_cache(void **state)
+{
+    fixture();
+    char type[64], q[128];
+    snprintf(type, sizeof type, "%s", unique_type("nocache"));
+    snprintf(q, sizeof q, "/v1/events?type=%s&limit=5", type);
+    event_create_published(F.org.access, json_pack("{s:s}", "type", type));
+    api_resp *cached = api("GET", q, NULL, NULL);
+    assert_status(cached, 200);
+    char *want = strdup(cached->body);
+    resp_free(cached);
+    assert_int_equal(srv_stop(&g_srv), 0);
+    setenv("RG_DISCOVERY_CACHE", "0", 1);
+    int rc = srv_start(&g_srv, g_srv.dir);
+    unsetenv("RG_DISCOVERY_CACHE");
+    assert_int_equal(rc, 0);
+    double hits = counter("rg_cache_hits_total");
+    for (int i = 0; i < 5; i++) {
+        api_resp *r = api("GET", q, NULL, NULL);
+        assert_status(r, 200);
+        assert_string_equal(r->body, want);
+        resp_free(r);
+    }
+    assert_true(counter("rg_cache_hits_total") == hits);
+    free(want);
+    discovery_follows_writes(state);
+    assert_int_equal(srv_stop(&g_srv), 0);
+    assert_int_equal(srv_start(&g_srv, g_srv.dir), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -428,6 +475,7 @@ int main(void)
         cmocka_unit_test(discovery_limits),
         cmocka_unit_test(discovery_keyset_pagination),
         cmocka_unit_test(discovery_follows_writes),
+        cmocka_unit_test(discovery_without_page_cache),
     };
     return cmocka_run_group_tests(tests, api_setup, api_teardown);
 }

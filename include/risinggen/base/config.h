@@ -48,6 +48,8 @@ enum rg_config_kind {
     X(POOL_WAIT_MS, pool_wait_ms, RG_CFG_INT, 0, 60000, "5000",                                    \
       "how long a request waits for a free store connection before a 503")                         \
     X(ACCESS_LOG, access_log, RG_CFG_BOOL, 0, 0, "1", "`0` turns the JSON access log off")         \
+    X(DISCOVERY_CACHE, discovery_cache, RG_CFG_BOOL, 0, 0, "1",                                    \
+      "`0` turns the discovery page cache off (every list runs its query)")                        \
     X(LOG_LEVEL, log_level, RG_CFG_LEVEL, 0, 0, "info", "`debug`, `info`, `warn` or `error`")      \
     X(PAYMENTS_PROVIDERS, payments_providers, RG_CFG_TEXT, 0, 0, "test,manual",                    \
       "payment providers that take new payments; production lists only real ones")                 \
