@@ -12,8 +12,11 @@
 #include "risinggen/store/migrate.h"
 #include "risinggen/base/id.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <sodium.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,8 +39,10 @@ static void usage(FILE *out)
             "                              create an admin (password also from RG_ADMIN_PASSWORD\n"
             "                              or the first line of standard input)\n"
             "  seed [--users N] [--venues N] [--events N] [--registrations N] [--seed S]\n"
-            "       [--tokens FILE] [--password P]\n"
-            "                              add deterministic synthetic data\n"
+            "       [--jobs N] [--tokens FILE [--token-users N]] [--manifest FILE] [--password P]\n"
+            "                              add deterministic synthetic data (benchmark size:\n"
+            "                              --users 100000 --venues 2000 --events 50000\n"
+            "                              --registrations 500000)\n"
             "  reindex                     rebuild the search index from the stores\n"
             "  check                       verify the schema and that every store answers\n"
             "  config [--markdown]         print the effective settings (secrets hidden), or\n"
@@ -52,6 +57,41 @@ static const char *opt(int argc, char **argv, const char *name)
         if (strcmp(argv[i], name) == 0)
             return argv[i + 1];
     return NULL;
+}
+
+/* Refuses a word that is not one of NAMES followed by its value, so that a
+ * mistyped option stops the command instead of being ignored. */
+static bool only_opts(int argc, char **argv, const char *const *names)
+{
+    for (int i = 0; i < argc; i += 2) {
+        bool known = false;
+        for (const char *const *n = names; *n && !known; n++)
+            known = strcmp(argv[i], *n) == 0;
+        if (!known || i + 1 >= argc) {
+            fprintf(stderr, "risinggen: %s '%s'\n", known ? "no value after" : "unknown option",
+                    argv[i]);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The whole value of option NAME as an integer in [LO, HI]; false with a
+ * message when it is something else. Leaves *OUT alone when NAME is absent. */
+static bool int_opt(int argc, char **argv, const char *name, long lo, long hi, int *out)
+{
+    const char *v = opt(argc, argv, name);
+    if (!v)
+        return true;
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || end == v || *end || n < lo || n > hi) {
+        fprintf(stderr, "risinggen: %s takes a whole number from %ld to %ld\n", name, lo, hi);
+        return false;
+    }
+    *out = (int)n;
+    return true;
 }
 
 static int fail(int rc)
@@ -170,28 +210,37 @@ static int cmd_admin(const rg_config *cfg, int argc, char **argv)
 
 static int cmd_seed(const rg_config *cfg, int argc, char **argv)
 {
-    rg_seed_opts o = {.users = 200, .venues = 20, .events = 100, .registrations = 1000, .seed = 1};
-    const char *v;
-    if ((v = opt(argc, argv, "--users")))
-        o.users = atoi(v);
-    if ((v = opt(argc, argv, "--venues")))
-        o.venues = atoi(v);
-    if ((v = opt(argc, argv, "--events")))
-        o.events = atoi(v);
-    if ((v = opt(argc, argv, "--registrations")))
-        o.registrations = atoi(v);
-    if ((v = opt(argc, argv, "--seed")))
-        o.seed = (unsigned)strtoul(v, NULL, 10);
-    o.tokens_out = opt(argc, argv, "--tokens");
-    o.password = opt(argc, argv, "--password");
-    if (o.users < 0 || o.venues < 0 || o.events < 0 || o.registrations < 0) {
-        fprintf(stderr, "risinggen: sizes must not be negative\n");
+    rg_seed_opts o = {.users = 200,
+                      .venues = 20,
+                      .events = 100,
+                      .registrations = 1000,
+                      .seed = 1,
+                      .jobs = 1,
+                      .token_users = -1};
+    static const char *const names[] = {
+        "--users",       "--venues", "--events",   "--registrations", "--seed", "--jobs",
+        "--token-users", "--tokens", "--manifest", "--password",      NULL};
+    int seed = 1;
+    if (!only_opts(argc, argv, names) || !int_opt(argc, argv, "--users", 0, 10000000, &o.users) ||
+        !int_opt(argc, argv, "--venues", 0, 1000000, &o.venues) ||
+        !int_opt(argc, argv, "--events", 0, 10000000, &o.events) ||
+        !int_opt(argc, argv, "--registrations", 0, 100000000, &o.registrations) ||
+        !int_opt(argc, argv, "--seed", 0, INT_MAX, &seed) ||
+        !int_opt(argc, argv, "--jobs", 1, 64, &o.jobs) ||
+        !int_opt(argc, argv, "--token-users", -1, 10000000, &o.token_users))
         return 2;
-    }
+    o.seed = (unsigned)seed;
+    o.tokens_out = opt(argc, argv, "--tokens");
+    o.manifest_out = opt(argc, argv, "--manifest");
+    o.password = opt(argc, argv, "--password");
     rg_app app;
     int rc = rg_app_open(&app, cfg, cfg->auto_migrate);
     if (rc < 0)
         return fail(rc);
+    /* The seed reports its own progress; a log line per event, channel and
+     * payment would bury it, so below debug only warnings and errors show. */
+    if (cfg->log_level == RG_LOG_INFO)
+        rg_log_set_level(RG_LOG_WARN);
     rc = rg_seed(&app, &o, stdout);
     rg_app_close(&app);
     return rc < 0 ? fail(rc) : 0;

@@ -13,9 +13,10 @@ enum rg_log_level { RG_LOG_DEBUG, RG_LOG_INFO, RG_LOG_WARN, RG_LOG_ERROR };
 
 void rg_log(enum rg_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void rg_log_set_level(enum rg_log_level lvl);
-#define rg_info(...) rg_log(RG_LOG_INFO, __VA_ARGS__)
-#define rg_warn(...) rg_log(RG_LOG_WARN, __VA_ARGS__)
-#define rg_err(...)  rg_log(RG_LOG_ERROR, __VA_ARGS__)
+#define rg_debug(...) rg_log(RG_LOG_DEBUG, __VA_ARGS__)
+#define rg_info(...)  rg_log(RG_LOG_INFO, __VA_ARGS__)
+#define rg_warn(...)  rg_log(RG_LOG_WARN, __VA_ARGS__)
+#define rg_err(...)   rg_log(RG_LOG_ERROR, __VA_ARGS__)
 
 #define RG_REQUEST_ID_MAX 64 /* bytes of a request id, without the NUL */
 

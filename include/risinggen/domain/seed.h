@@ -8,11 +8,17 @@
 typedef struct rg_seed_opts {
     int users, venues, events, registrations;
     unsigned seed;
-    const char *tokens_out; /* file for "userId token" lines, or NULL */
-    const char *password;   /* password of every synthetic user */
+    int jobs;                 /* workers (1 when 0) */
+    const char *tokens_out;   /* file for "userId token" lines, or NULL */
+    int token_users;          /* tokens for the first N people (-1: all) */
+    const char *manifest_out; /* file for "eventId rank capacity demand" lines of
+                                 the visible events, most popular first, or NULL */
+    const char *password;     /* password of every synthetic user */
 } rg_seed_opts;
-/* Adds deterministic data (the same seed gives the same data) and writes
- * what it did to report. */
+/* Adds data shaped like a platform's (docs/design/bench-dataset.md) through
+ * the domain functions and writes what it did, and its progress, to report.
+ * The same seed gives the same data, whatever the number of workers; with
+ * one worker the same row ids too. */
 int rg_seed(rg_app *app, const rg_seed_opts *opts, FILE *report);
 
 #endif
