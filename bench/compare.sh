@@ -26,7 +26,8 @@ for profile in $profiles; do
         done
     done
 done
-# Every round of every turn: scenario rps p50 p99 … (rounds.txt of run.sh)
+# Every round of every turn (rounds.txt of run.sh: scenario rps p50 p99 p99.9
+# requests answers rss cpu-service cpu-postgresql cpu-redis)
 for profile in $profiles; do
     for which in before after; do
         cat "$base/$profile-$which"-*/rounds.txt >"$base/$profile-$which.rounds"
@@ -34,11 +35,11 @@ for profile in $profiles; do
     echo "$profile (median over $turns turns × the rounds of each):"
     echo "| scenario | before req/s | after req/s | after/before | before p99 ms | after p99 ms | before CPU µs/req | after CPU µs/req | after/before |"
     echo "|---|---|---|---|---|---|---|---|---|"
-    for s in read discovery rush; do
+    for s in $(cut -d' ' -f1 "$base/$profile-before.rounds" | awk '!seen[$0]++'); do
         med() { grep "^$s " "$base/$profile-$1.rounds" | sort -k"$2" -n |
             awk -v c="$2" '{a[NR]=$c} END {print a[int((NR+1)/2)]}'; }
         br=$(med before 2) ar=$(med after 2) bp=$(med before 4) ap=$(med after 4)
-        bc=$(med before 8) ac=$(med after 8)
+        bc=$(med before 9) ac=$(med after 9)
         ratio=$(awk -v a="$ar" -v b="$br" 'BEGIN {printf "%.3f", a / b}')
         cratio=$(awk -v a="$ac" -v b="$bc" 'BEGIN {printf "%.3f", a / b}')
         echo "| $s | $br | $ar | $ratio | $bp | $ap | $bc | $ac | $cratio |"

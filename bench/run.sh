@@ -1,41 +1,68 @@
 #!/bin/sh
-# Benchmarks the service with wrk, load generator and server on this machine
-# (2 cores shared). Each scenario runs RG_BENCH_ROUNDS times in one run; the
-# table shows the round with the median requests/s. The figures in
-# docs/performance.md come from this script.
+# Benchmarks the service with wrk on the data set of
+# docs/design/bench-dataset.md, load generator and server on this machine.
+# The figures in docs/performance.md come from this script.
 #   make bench            (or: sh bench/run.sh after `make build`)
+# Scenarios (RG_BENCH_SCENARIOS, default all, in this order each round):
+#   read                one event by id: 80% on the 1,000 most popular
+#                       visible events, the rest on any visible event
+#   discovery           50 filter mixes of bench/discovery.txt, page 1 and
+#                       page 2 (through page 1's nextCursor)
+#   discovery-uncached  the same with RG_DISCOVERY_CACHE=0
+#   rush                a new event of 1,000 places, RG_BENCH_RUSH_PEOPLE
+#                       (20,000) signed-in people, one request each; the
+#                       script fails unless exactly 1,000 hold a place,
+#                       each a different person
 # Knobs: RG_BENCH_PROFILE (embedded: SQLite files and the in-process cache;
-# server: a private PostgreSQL and Redis started for the run, as `make test`
-# starts them), RG_BENCH_BIN (the binary, default build/risinggen: another
-# build can be measured the same way), RG_BENCH_OUT (bench/out),
-# RG_BENCH_USERS (20000), RG_BENCH_SECONDS (10), RG_BENCH_CONNS (64),
-# RG_WRK_THREADS (2), RG_BENCH_ROUNDS (3).
+# server: a private PostgreSQL and Redis started for the run, durable
+# settings, no replica), RG_BENCH_BIN (default build/risinggen),
+# RG_BENCH_OUT (bench/out), RG_BENCH_SIZE (real: 100,000 people, 2,000
+# venues, 50,000 events, 500,000 registrations; small: a tenth),
+# RG_BENCH_JOBS (seed workers; 1 embedded, 4 server), RG_BENCH_SECONDS (15),
+# RG_BENCH_WARMUP (3 s before each measured read or discovery run),
+# RG_BENCH_CONNS (64), RG_WRK_THREADS (2), RG_BENCH_ROUNDS (3).
+# Output: a table of the round with the median requests/s of each scenario
+# on stdout; every round in $RG_BENCH_OUT/rounds.txt, one line each:
+#   scenario rps p50_ms p99_ms p999_ms requests answers rss_mb
+#   cpu_us_per_request(service) (postgresql) (redis)
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${RG_BENCH_BIN:-$root/build/risinggen}
 out=${RG_BENCH_OUT:-$root/bench/out}
 profile=${RG_BENCH_PROFILE:-embedded}
-users=${RG_BENCH_USERS:-20000}
-secs=${RG_BENCH_SECONDS:-10}
+secs=${RG_BENCH_SECONDS:-15}
+warm=${RG_BENCH_WARMUP:-3}
 conns=${RG_BENCH_CONNS:-64}
 threads=${RG_WRK_THREADS:-2}
 rounds=${RG_BENCH_ROUNDS:-3}
 port=${RG_BENCH_PORT:-18181}
+scenarios=${RG_BENCH_SCENARIOS:-read discovery discovery-uncached rush}
+rush_people=${RG_BENCH_RUSH_PEOPLE:-20000}
+case ${RG_BENCH_SIZE:-real} in
+real) users=100000 venues=2000 events=50000 regs=500000 ;;
+small) users=20000 venues=200 events=5000 regs=50000 ;;
+*)
+    echo "RG_BENCH_SIZE is real or small" >&2
+    exit 2
+    ;;
+esac
+[ "$rush_people" -le "$users" ] || { echo "more rush people than people" >&2; exit 2; }
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
 rm -rf "$out" && mkdir -p "$out"
 export RG_DATA_DIR="$out/data" RG_LISTEN="127.0.0.1:$port" RG_ACCESS_LOG=0
-servers=""
+servers="" pid=""
 cleanup() {
-    [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null || true
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
     [ -n "$servers" ] && bash "$root/scripts/test-servers.sh" stop "$servers" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM PIPE
 case $profile in
-embedded) ;;
+embedded) jobs=${RG_BENCH_JOBS:-1} ;;
 server)
+    jobs=${RG_BENCH_JOBS:-4}
     servers=$(mktemp -d /tmp/rg-bench-servers.XXXXXX)
-    bash "$root/scripts/test-servers.sh" start "$servers"
+    RG_SERVERS_BENCH=1 bash "$root/scripts/test-servers.sh" start "$servers"
     # shellcheck disable=SC1091
     . "$servers/env"
     psql "$RG_TEST_PG_URL" -qc "CREATE DATABASE rgbench" >/dev/null
@@ -49,84 +76,167 @@ server)
 esac
 echo "profile $profile, binary $bin" >&2
 
-echo "seeding $users users (with tokens), 50 venues, 500 events, 5000 registrations" >&2
+echo "seeding $users people ($rush_people with tokens), $venues venues, $events events," \
+    "$regs registrations with $jobs workers" >&2
 t0=$(date +%s)
-"$bin" seed --users "$users" --venues 50 --events 500 --registrations 5000 \
-    --tokens "$out/tokens.txt" --seed 7 >"$out/seed.log" 2>"$out/seed.err"
-echo "seeded in $(($(date +%s) - t0)) s" >&2
+"$bin" seed --users "$users" --venues "$venues" --events "$events" --registrations "$regs" \
+    --jobs "$jobs" --tokens "$out/tokens.txt" --token-users "$rush_people" \
+    --manifest "$out/manifest.txt" --seed 7 >"$out/seed.log" 2>"$out/seed.err" ||
+    { cat "$out/seed.err" >&2; exit 1; }
+echo "seeded in $(($(date +%s) - t0)) s: $(grep '^registrations:' "$out/seed.log")" >&2
+if [ -n "$servers" ]; then
+    psql "$db" -qc "VACUUM ANALYZE" >/dev/null
+    echo "database: $(psql "$db" -Atc "SELECT pg_size_pretty(pg_database_size('rgbench'))")" >&2
+else
+    echo "data files: $(du -sh "$out/data" | cut -f1)" >&2
+fi
 
-"$bin" serve 2>"$out/server.log" &
-pid=$!
-for _ in $(seq 1 100); do curl -sf "http://$RG_LISTEN/healthz" >/dev/null && break; sleep 0.1; done
+# ---- the service, and the CPU time of every process that serves ----
 
-rss_mb() { awk '/VmRSS/ {print int($2/1024)}' /proc/$pid/status; }
-# The server's CPU time (user + system, clock ticks), and its CPU per request
-# over a scenario in microseconds: a figure that a busy, shared machine
-# disturbs far less than requests/s.
+start_service() { # discovery cache: 1 or 0
+    RG_DISCOVERY_CACHE=$1 "$bin" serve 2>>"$out/server.log" &
+    pid=$!
+    for _ in $(seq 1 300); do curl -sf "http://$RG_LISTEN/healthz" >/dev/null && return; sleep 0.1; done
+    echo "the service did not start" >&2
+    exit 1
+}
+stop_service() {
+    kill "$pid" && wait "$pid" || true
+    pid=""
+}
+rss_mb() { awk '/VmRSS/ {print int($2/1024)}' "/proc/$pid/status"; }
 hz=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' /proc/$pid/stat; }
-cpu_us() { awk -v a="$1" -v b="$2" -v n="$3" -v hz="$hz" 'BEGIN {printf "%.1f", (b - a) * 1e6 / hz / n}'; }
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# A process and its children, live (user + system) and reaped (cutime + cstime).
+tree_ticks() {
+    own=$(awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat")
+    kids=$(cat /proc/[0-9]*/stat 2>/dev/null | awk -v p="$1" '$4 == p {s += $14 + $15} END {print s + 0}')
+    echo $((own + kids))
+}
+pg_ticks() { [ -n "$servers" ] && tree_ticks "$(head -n 1 "$servers/primary/postmaster.pid")" || echo 0; }
+redis_ticks() { [ -n "$servers" ] && ticks "$(cat "$servers/redis.pid")" || echo 0; }
+per_request() { # ticks before, after, requests: µs per request, or - without the server
+    [ -n "$servers" ] || [ "${4:-}" = service ] || { echo -; return; }
+    awk -v a="$1" -v b="$2" -v n="$3" -v hz="$hz" 'BEGIN {printf "%.1f", (b - a) * 1e6 / hz / n}'
+}
+sample() { s_svc=$(ticks "$pid") s_pg=$(pg_ticks) s_redis=$(redis_ticks); }
+record() { # scenario rps p50 p99 p999 requests answers
+    e_svc=$(ticks "$pid") e_pg=$(pg_ticks) e_redis=$(redis_ticks)
+    echo "$1 $2 $3 $4 $5 $6 $7 $(rss_mb) $(per_request "$s_svc" "$e_svc" "$6" service)" \
+        "$(per_request "$s_pg" "$e_pg" "$6") $(per_request "$s_redis" "$e_redis" "$6")" >>"$results"
+}
 
-# The seed's user 0 is an organizer and owns the rush events.
+# ---- the requests ----
+
+# Reads: 80% on the 1,000 most popular visible events (the manifest lists
+# them most popular first), the rest on any.
+awk 'BEGIN {srand(7)} {id[NR] = $1} END {
+    hot = NR < 1000 ? NR : 1000
+    for (i = 0; i < 200000; i++)
+        print "/v1/events/" (rand() < 0.8 ? id[1 + int(rand() * hot)] : id[1 + int(rand() * NR)])
+}' "$out/manifest.txt" >"$out/read.paths"
+
+# Discovery: each mix as page 1 and, through its nextCursor, page 2.
+discovery_paths() {
+    : >"$out/discovery.paths"
+    grep -v '^#' "$root/bench/discovery.txt" | while read -r q; do
+        while echo "$q" | grep -q '{+[0-9]*d}'; do
+            n=$(echo "$q" | sed 's/.*{+\([0-9]*\)d}.*/\1/')
+            q=$(echo "$q" | sed "s/{+${n}d}/$(date -u -d "+$n days" +%Y-%m-%dT00:00:00Z)/")
+        done
+        p="/v1/events?$q&limit=20"
+        cursor=$(curl -sf "http://$RG_LISTEN$p" | sed -n 's/.*"nextCursor":"\([^"]*\)".*/\1/p')
+        echo "$p" >>"$out/discovery.paths"
+        if [ -n "$cursor" ]; then echo "$p&cursor=$cursor"; else echo "$p"; fi >>"$out/discovery.paths"
+    done
+}
+
+run_paths() { # scenario round paths-file
+    RG_PATHS=$3 wrk -t"$threads" -c"$conns" -d"${warm}s" -s "$root/bench/paths.lua" \
+        "http://$RG_LISTEN" >/dev/null
+    sample
+    RG_PATHS=$3 wrk -t"$threads" -c"$conns" -d"${secs}s" -s "$root/bench/paths.lua" \
+        "http://$RG_LISTEN" >"$out/$1-$2.txt"
+    eval "$(grep '^wrk_result' "$out/$1-$2.txt" | sed 's/^wrk_result //')"
+    record "$1" "$rps" "$p50_ms" "$p99_ms" "$p999_ms" "$requests" "non2xx=$non2xx,errors=$errors"
+}
+
 org_token=$(head -n 1 "$out/tokens.txt" | cut -d' ' -f2)
 api() { curl -sf -H 'Content-Type: application/json' -H "Authorization: Bearer $org_token" "$@"; }
-event_id=$(curl -sf "http://$RG_LISTEN/v1/events?city=London&limit=1" |
-    sed 's/.*"items":\[{"id":\([0-9]*\).*/\1/')
 
-# One line per round: scenario rps p50 p99 requests extra rss cpu_us_per_request
+run_rush() { # round
+    rush=$(api -X POST "http://$RG_LISTEN/v1/events" -d "{\"title\":\"Rush $1\",
+      \"slug\":\"bench-rush-$1\",\"startDate\":\"2031-06-01T09:00:00Z\",
+      \"endDate\":\"2031-06-03T17:00:00Z\",\"type\":\"conference\",\"maxParticipants\":1000}" |
+        sed 's/^{"id":\([0-9]*\).*/\1/')
+    api -X PATCH "http://$RG_LISTEN/v1/events/$rush" -d '{"status":"published"}' >/dev/null
+    sample
+    rm -f "$out"/rush-done-*
+    RG_TOKENS="$out/tokens.txt" RG_WRK_THREADS=$threads RG_RUSH_DONE="$out/rush-done-" \
+        RG_RUSH_PATH="/v1/events/$rush/registrations" \
+        wrk -t"$threads" -c"$conns" -d120s -s "$root/bench/rush.lua" "http://$RG_LISTEN/" \
+        >"$out/rush-$1.txt" &
+    wrk_pid=$!
+    # Every thread has had all its answers: interrupt wrk, which then reports.
+    for _ in $(seq 1 1200); do
+        [ "$(find "$out" -maxdepth 1 -name 'rush-done-*' | wc -l)" -ge "$threads" ] && break
+        kill -0 "$wrk_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -INT "$wrk_pid" 2>/dev/null || true
+    wait "$wrk_pid" || true
+    eval "$(grep '^rush_result' "$out/rush-$1.txt" | sed 's/^rush_result //')"
+    answers=$(grep '^rush_answers' "$out/rush-$1.txt" | sed 's/rush_answers //;s/ /,/g')
+    record rush "$rps" "$p50_ms" "$p99_ms" "$p999_ms" "$requests" "$answers"
+    # Exactly the capacity in, each place a different person, taken = holders.
+    stats=$(api "http://$RG_LISTEN/v1/events/$rush/stats")
+    api -H 'Accept: text/csv' "http://$RG_LISTEN/v1/events/$rush/attendees" | tail -n +2 \
+        >"$out/rush-$1.csv"
+    rows=$(grep -c . "$out/rush-$1.csv" || true)
+    people=$(cut -d, -f2 "$out/rush-$1.csv" | sort -u | grep -c . || true)
+    case $stats in
+    *'"confirmed":1000,"pending":0,'*'"spotsLeft":0}') ok=1 ;;
+    *) ok=0 ;;
+    esac
+    if [ "$ok" != 1 ] || [ "$rows" != 1000 ] || [ "$people" != 1000 ] ||
+        [ "$requests" -lt "$rush_people" ]; then
+        echo "RUSH CHECK FAILED in round $1: $stats, $rows registrations of $people people" \
+            "after $requests requests" >&2
+        exit 1
+    fi
+    echo "rush $1: $stats; $rows registrations, $people people" >&2
+}
+
+has() { case " $scenarios " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+
 results="$out/rounds.txt"
 : >"$results"
 for round in $(seq 1 "$rounds"); do
     echo "round $round of $rounds" >&2
-    for scenario in read discovery; do
-        case $scenario in
-        read) url="http://$RG_LISTEN/v1/events/$event_id" ;;
-        discovery) url="http://$RG_LISTEN/v1/events?city=London&limit=20" ;;
-        esac
-        t0=$(cpu_ticks)
-        wrk -t"$threads" -c"$conns" -d"${secs}s" -s "$root/bench/report.lua" "$url" \
-            >"$out/$scenario-$round.txt"
-        t1=$(cpu_ticks)
-        eval "$(grep '^wrk_result' "$out/$scenario-$round.txt" | sed 's/^wrk_result //')"
-        echo "$scenario $rps $p50_ms $p99_ms $requests non2xx=$non2xx $(rss_mb) $(cpu_us "$t0" "$t1" "$requests")" >>"$results"
-    done
-    rush=$(api -X POST "http://$RG_LISTEN/v1/events" -d "{\"title\":\"Rush $round\",
-      \"slug\":\"bench-rush-$round\",\"startDate\":\"2031-06-01T09:00:00Z\",
-      \"endDate\":\"2031-06-03T17:00:00Z\",\"type\":\"conference\",\"maxParticipants\":1000}" |
-        sed 's/^{"id":\([0-9]*\).*/\1/')
-    api -X PATCH "http://$RG_LISTEN/v1/events/$rush" -d '{"status":"published"}' >/dev/null
-    t0=$(cpu_ticks)
-    RG_TOKENS="$out/tokens.txt" RG_WRK_THREADS=$threads \
-        RG_RUSH_PATH="/v1/events/$rush/registrations" \
-        wrk -t"$threads" -c"$conns" -d20s -s "$root/bench/rush.lua" "http://$RG_LISTEN/" \
-        >"$out/rush-$round.txt"
-    t1=$(cpu_ticks)
-    eval "$(grep '^rush_result' "$out/rush-$round.txt" | sed 's/^rush_result //')"
-    answers=$(grep '^rush_answers' "$out/rush-$round.txt" | sed 's/rush_answers //;s/ /,/g')
-    echo "rush $rps $p50_ms $p99_ms $requests $answers $(rss_mb) $(cpu_us "$t0" "$t1" "$requests")" >>"$results"
-    stats=$(api "http://$RG_LISTEN/v1/events/$rush/stats")
-    confirmed=$(echo "$stats" | sed 's/.*"confirmed":\([0-9]*\).*/\1/')
-    if [ "$confirmed" != 1000 ] || [ "$requests" -lt "$users" ]; then
-        echo "RUSH CHECK FAILED in round $round: $stats after $requests requests" >&2
-        exit 1
+    start_service 1
+    [ -s "$out/discovery.paths" ] || discovery_paths
+    has read && run_paths read "$round" "$out/read.paths"
+    has discovery && run_paths discovery "$round" "$out/discovery.paths"
+    has rush && run_rush "$round"
+    stop_service
+    if has discovery-uncached; then
+        start_service 0
+        run_paths discovery-uncached "$round" "$out/discovery.paths"
+        stop_service
     fi
-    echo "rush $round: $stats" >&2
 done
 
 median() { # scenario -> the line with the median rps
     grep "^$1 " "$results" | sort -k2 -n | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}'
 }
-echo "| scenario | req/s (median of $rounds) | p50 ms | p99 ms | requests | answers | server RSS | server CPU µs/request |"
-echo "|---|---|---|---|---|---|---|---|"
-for s in read discovery rush; do
+echo "| scenario | req/s (median of $rounds) | p50 ms | p99 ms | p99.9 ms | requests | answers |" \
+    "service RSS | CPU µs/request: service | PostgreSQL | Redis |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
+for s in $scenarios; do
+    # shellcheck disable=SC2046
     set -- $(median "$s")
-    case $s in
-    read) name="read one event (GET /v1/events/{id})" ;;
-    discovery) name="cached discovery (GET /v1/events?city=London&limit=20)" ;;
-    rush) name="registration rush ($users people, 1,000 places)" ;;
-    esac
-    printf '| %s | %s | %s | %s | %s | %s | %s MB | %s |\n' "$name" "$2" "$3" "$4" "$5" "$6" "$7" "$8"
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s MB | %s | %s | %s |\n' \
+        "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8" "$9" "${10}" "${11}"
 done
 echo
 echo "every round: $(tr '\n' ';' <"$results")"
-echo "peak server RSS: $(awk '/VmHWM/ {print int($2/1024)}' /proc/$pid/status) MB"

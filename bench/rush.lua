@@ -48,6 +48,10 @@ function response(status, headers, body)
     if sent >= share then
         t_end = now_ms()
         wrk.thread:stop()
+        -- wrk waits out its -d before it reports; this file tells run.sh
+        -- that the thread is done, and run.sh interrupts wrk.
+        local done = os.getenv("RG_RUSH_DONE")
+        if done then io.open(done .. tid, "w"):close() end
     end
 end
 
@@ -61,7 +65,8 @@ function done(summary, latency, requests)
     end
     local secs = (t1 - t0) / 1000
     io.write(string.format("rush_answers created=%d conflict=%d other=%d\n", c, f, o))
-    io.write(string.format("rush_result requests=%d seconds=%.3f rps=%.0f p50_ms=%.2f p99_ms=%.2f\n",
+    io.write(string.format(
+        "rush_result requests=%d seconds=%.3f rps=%.0f p50_ms=%.2f p99_ms=%.2f p999_ms=%.2f\n",
         c + f + o, secs, (c + f + o) / secs, latency:percentile(50) / 1000,
-        latency:percentile(99) / 1000))
+        latency:percentile(99) / 1000, latency:percentile(99.9) / 1000))
 end

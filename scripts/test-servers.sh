@@ -7,6 +7,9 @@
 #   test-servers.sh pg-stop DIR    stop the primary (fault tests)
 #   test-servers.sh pg-start DIR   start it again
 #   test-servers.sh redis-stop DIR / redis-start DIR
+# With RG_SERVERS_BENCH=1 (bench/run.sh) PostgreSQL runs as in production
+# instead: durable (fsync, synchronous commit, full page writes), 256 MB of
+# shared buffers, no replica; the mode is kept in DIR for pg-start.
 set -euo pipefail
 cmd=${1:?usage: test-servers.sh start|stop|pg-stop|pg-start|redis-stop|redis-start DIR}
 dir=${2:?DIR}
@@ -29,6 +32,11 @@ free_port() {
 }
 
 pg_opts() { # port
+    if [ -f "$dir/bench-mode" ]; then
+        echo "-p $1 -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200 \
+-c shared_buffers=256MB -c effective_cache_size=4GB -c work_mem=8MB"
+        return
+    fi
     echo "-p $1 -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
 -c full_page_writes=off -c wal_level=replica -c max_wal_senders=4 -c hot_standby=on \
 -c max_connections=400 -c shared_buffers=32MB"
@@ -95,8 +103,13 @@ RG_TEST_SERVERS_SCRIPT=$(cd "$(dirname "$0")" && pwd)/test-servers.sh
 ENV
     as_pg "$pgbin/initdb" -D "$dir/primary" -A trust -U postgres --no-sync -E UTF8 \
         --locale=C.UTF-8 >"$dir/initdb.log"
+    [ "${RG_SERVERS_BENCH:-0}" = 1 ] && touch "$dir/bench-mode"
     start_primary
     wait_pg "$pg"
+    if [ -f "$dir/bench-mode" ]; then
+        start_redis
+        exit 0
+    fi
     as_pg "$pgbin/pg_basebackup" -h 127.0.0.1 -p "$pg" -U postgres -D "$dir/replica" -R \
         -X stream --no-sync >"$dir/basebackup.log" 2>&1
     as_pg "$pgbin/pg_ctl" -D "$dir/replica" -l "$dir/replica.log" -w \

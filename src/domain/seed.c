@@ -683,16 +683,6 @@ int rg_seed(rg_app *app, const rg_seed_opts *o, FILE *report)
     if ((rc = run_phase(&run, "people", o->users, make_people, report)) < 0)
         goto done;
     fprintf(report, "people: %d (%ld new)\n", o->users, atomic_load(&run.made));
-    int ntok = o->token_users >= 0 && o->token_users < o->users ? o->token_users : o->users;
-    for (int i = 0; tokens && i < ntok; i++) {
-        char *tok;
-        if ((rc = rg_auth_issue_session(app, run.uids[i], &tok)) < 0)
-            goto done;
-        fprintf(tokens, "%s %s\n", run.uids[i], tok);
-        free(tok);
-    }
-    if (tokens)
-        fprintf(report, "access tokens: %d, in %s\n", ntok, o->tokens_out);
     if ((rc = make_venues(&run, &s, report)) < 0)
         goto done;
 
@@ -725,6 +715,17 @@ int rg_seed(rg_app *app, const rg_seed_opts *o, FILE *report)
     fprintf(report, "; %ld payments recorded; %ld refused by the rules)\n",
             atomic_load(&run.payments), atomic_load(&run.refused));
 
+    /* Tokens last, so that they have their whole life left when it ends. */
+    int ntok = o->token_users >= 0 && o->token_users < o->users ? o->token_users : o->users;
+    for (int i = 0; tokens && i < ntok; i++) {
+        char *tok;
+        if ((rc = rg_auth_issue_session(app, run.uids[i], &tok)) < 0)
+            goto done;
+        fprintf(tokens, "%s %s\n", run.uids[i], tok);
+        free(tok);
+    }
+    if (tokens)
+        fprintf(report, "access tokens: %d, in %s\n", ntok, o->tokens_out);
     if (manifest) { /* the visible events, most popular first */
         int *by_rank = rg_xcalloc((size_t)o->events + 1, sizeof *by_rank);
         int n = 0;
