@@ -114,8 +114,8 @@ static void seed_makes_a_platform(void **state)
             bottom += m.demand[i];
     }
     if (top * nbottom <= 3 * bottom * ntop)
-        fail_msg("no skew: %ld asked for the top %d events, %ld for the last %d", top, ntop,
-                 bottom, nbottom);
+        fail_msg("no skew: %ld asked for the top %d events, %ld for the last %d", top, ntop, bottom,
+                 nbottom);
 
     /* Discovery finds them; cities carry venues with coordinates. */
     api_resp *d = api("GET", "/v1/events?city=London&limit=5", NULL, NULL);
