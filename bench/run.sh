@@ -20,14 +20,19 @@
 # venues, 50,000 events, 500,000 registrations; small: a tenth),
 # RG_BENCH_JOBS (seed workers; 1 embedded, 4 server), RG_BENCH_SECONDS (15),
 # RG_BENCH_WARMUP (3 s before each measured read or discovery run),
-# RG_BENCH_CONNS (64), RG_WRK_THREADS (2), RG_BENCH_ROUNDS (3).
+# RG_BENCH_CONNS (64), RG_WRK_THREADS (2), RG_BENCH_ROUNDS (3), RG_BENCH_PERF
+# (1: one more round profiled by bench/diagnose.sh, outside the figures),
+# RG_BENCH_PERF_BIN (the binary of that round, e.g. one built with
+# -fno-omit-frame-pointer for whole call chains).
 # Output: a table of the round with the median requests/s of each scenario
 # on stdout; every round in $RG_BENCH_OUT/rounds.txt, one line each:
 #   scenario rps p50_ms p99_ms p999_ms requests answers rss_mb
 #   cpu_us_per_request(service) (postgresql) (redis)
+#   redis_commands_per_request relational_queries_per_request
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${RG_BENCH_BIN:-$root/build/risinggen}
+serve_bin=$bin
 out=${RG_BENCH_OUT:-$root/bench/out}
 profile=${RG_BENCH_PROFILE:-embedded}
 secs=${RG_BENCH_SECONDS:-15}
@@ -78,6 +83,9 @@ echo "profile $profile, binary $bin" >&2
 
 echo "seeding $users people ($rush_people with tokens), $venues venues, $events events," \
     "$regs registrations with $jobs workers" >&2
+# A bulk load need not wait for the disk at every commit; the service is
+# measured with every commit durable (the setting is reset after the seed).
+[ -z "$servers" ] || psql "$db" -qc "ALTER DATABASE rgbench SET synchronous_commit = off"
 t0=$(date +%s)
 "$bin" seed --users "$users" --venues "$venues" --events "$events" --registrations "$regs" \
     --jobs "$jobs" --tokens "$out/tokens.txt" --token-users "$rush_people" \
@@ -85,7 +93,7 @@ t0=$(date +%s)
     { cat "$out/seed.err" >&2; exit 1; }
 echo "seeded in $(($(date +%s) - t0)) s: $(grep '^registrations:' "$out/seed.log")" >&2
 if [ -n "$servers" ]; then
-    psql "$db" -qc "VACUUM ANALYZE" >/dev/null
+    psql "$db" -qc "ALTER DATABASE rgbench RESET synchronous_commit" -c "VACUUM ANALYZE" >/dev/null
     echo "database: $(psql "$db" -Atc "SELECT pg_size_pretty(pg_database_size('rgbench'))")" >&2
 else
     echo "data files: $(du -sh "$out/data" | cut -f1)" >&2
@@ -94,7 +102,7 @@ fi
 # ---- the service, and the CPU time of every process that serves ----
 
 start_service() { # discovery cache: 1 or 0
-    RG_DISCOVERY_CACHE=$1 "$bin" serve 2>>"$out/server.log" &
+    RG_DISCOVERY_CACHE=$1 "$serve_bin" serve 2>>"$out/server.log" &
     pid=$!
     for _ in $(seq 1 300); do curl -sf "http://$RG_LISTEN/healthz" >/dev/null && return; sleep 0.1; done
     echo "the service did not start" >&2
@@ -119,11 +127,44 @@ per_request() { # ticks before, after, requests: µs per request, or - without t
     [ -n "$servers" ] || [ "${4:-}" = service ] || { echo -; return; }
     awk -v a="$1" -v b="$2" -v n="$3" -v hz="$hz" 'BEGIN {printf "%.1f", (b - a) * 1e6 / hz / n}'
 }
-sample() { s_svc=$(ticks "$pid") s_pg=$(pg_ticks) s_redis=$(redis_ticks); }
-record() { # scenario rps p50 p99 p999 requests answers
+# Round trips: Redis commands and PostgreSQL transactions, counted by the
+# servers themselves.
+redis_cmds() {
+    [ -n "$servers" ] && redis-cli -u "$RG_TEST_REDIS_URL" info stats |
+        awk -F: '/^total_commands_processed/ {print $2 + 0}' || echo 0
+}
+# The relational queries the service ran (its own count, rg_query_duration_seconds).
+queries() {
+    curl -sf "http://$RG_LISTEN/metrics" |
+        awk '/^rg_query_duration_seconds_count/ {s += $2} END {print s + 0}'
+}
+per_request_count() { # before, after, requests[, always]
+    [ -n "$servers" ] || [ "${4:-}" = always ] || { echo -; return; }
+    awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN {printf "%.2f", (b - a) / n}'
+}
+# RG_BENCH_PERF=1: after the rounds, one more round that finds where the
+# time goes, in $out/diag-SCENARIO/ (bench/diagnose.sh).
+if [ "${RG_BENCH_PERF:-0}" = 1 ]; then
+    # shellcheck source=bench/diagnose.sh
+    . "$root/bench/diagnose.sh"
+else
+    diag_start() { :; }
+    diag_stop() { :; }
+fi
+diagnosing=0
+sample() { # scenario round
+    s_svc=$(ticks "$pid") s_pg=$(pg_ticks) s_redis=$(redis_ticks)
+    s_cmds=$(redis_cmds) s_queries=$(queries)
+    [ "$diagnosing" = 0 ] || diag_start "$1"
+}
+record() { # scenario round rps p50 p99 p999 requests answers
+    [ "$diagnosing" = 0 ] || diag_stop "$1" "$7"
     e_svc=$(ticks "$pid") e_pg=$(pg_ticks) e_redis=$(redis_ticks)
-    echo "$1 $2 $3 $4 $5 $6 $7 $(rss_mb) $(per_request "$s_svc" "$e_svc" "$6" service)" \
-        "$(per_request "$s_pg" "$e_pg" "$6") $(per_request "$s_redis" "$e_redis" "$6")" >>"$results"
+    e_cmds=$(redis_cmds) e_queries=$(queries)
+    echo "$1 $3 $4 $5 $6 $7 $8 $(rss_mb) $(per_request "$s_svc" "$e_svc" "$7" service)" \
+        "$(per_request "$s_pg" "$e_pg" "$7") $(per_request "$s_redis" "$e_redis" "$7")" \
+        "$(per_request_count "$s_cmds" "$e_cmds" "$7")" \
+        "$(per_request_count "$s_queries" "$e_queries" "$7" always)" >>"$results"
 }
 
 # ---- the requests ----
@@ -154,11 +195,12 @@ discovery_paths() {
 run_paths() { # scenario round paths-file
     RG_PATHS=$3 wrk -t"$threads" -c"$conns" -d"${warm}s" -s "$root/bench/paths.lua" \
         "http://$RG_LISTEN" >/dev/null
-    sample
+    sample "$1" "$2"
     RG_PATHS=$3 wrk -t"$threads" -c"$conns" -d"${secs}s" -s "$root/bench/paths.lua" \
         "http://$RG_LISTEN" >"$out/$1-$2.txt"
     eval "$(grep '^wrk_result' "$out/$1-$2.txt" | sed 's/^wrk_result //')"
-    record "$1" "$rps" "$p50_ms" "$p99_ms" "$p999_ms" "$requests" "non2xx=$non2xx,errors=$errors"
+    record "$1" "$2" "$rps" "$p50_ms" "$p99_ms" "$p999_ms" "$requests" \
+        "non2xx=$non2xx,errors=$errors"
 }
 
 org_token=$(head -n 1 "$out/tokens.txt" | cut -d' ' -f2)
@@ -170,7 +212,7 @@ run_rush() { # round
       \"endDate\":\"2031-06-03T17:00:00Z\",\"type\":\"conference\",\"maxParticipants\":1000}" |
         sed 's/^{"id":\([0-9]*\).*/\1/')
     api -X PATCH "http://$RG_LISTEN/v1/events/$rush" -d '{"status":"published"}' >/dev/null
-    sample
+    sample rush "$1"
     rm -f "$out"/rush-done-*
     RG_TOKENS="$out/tokens.txt" RG_WRK_THREADS=$threads RG_RUSH_DONE="$out/rush-done-" \
         RG_RUSH_PATH="/v1/events/$rush/registrations" \
@@ -187,7 +229,7 @@ run_rush() { # round
     wait "$wrk_pid" || true
     eval "$(grep '^rush_result' "$out/rush-$1.txt" | sed 's/^rush_result //')"
     answers=$(grep '^rush_answers' "$out/rush-$1.txt" | sed 's/rush_answers //;s/ /,/g')
-    record rush "$rps" "$p50_ms" "$p99_ms" "$p999_ms" "$requests" "$answers"
+    record rush "$1" "$rps" "$p50_ms" "$p99_ms" "$p999_ms" "$requests" "$answers"
     # Exactly the capacity in, each place a different person, taken = holders.
     stats=$(api "http://$RG_LISTEN/v1/events/$rush/stats")
     api -H 'Accept: text/csv' "http://$RG_LISTEN/v1/events/$rush/attendees" | tail -n +2 \
@@ -209,34 +251,45 @@ run_rush() { # round
 
 has() { case " $scenarios " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 
+one_round() { # name
+    start_service 1
+    [ -s "$out/discovery.paths" ] || discovery_paths
+    has read && run_paths read "$1" "$out/read.paths"
+    has discovery && run_paths discovery "$1" "$out/discovery.paths"
+    has rush && run_rush "$1"
+    stop_service
+    if has discovery-uncached; then
+        start_service 0
+        run_paths discovery-uncached "$1" "$out/discovery.paths"
+        stop_service
+    fi
+}
+
 results="$out/rounds.txt"
 : >"$results"
 for round in $(seq 1 "$rounds"); do
     echo "round $round of $rounds" >&2
-    start_service 1
-    [ -s "$out/discovery.paths" ] || discovery_paths
-    has read && run_paths read "$round" "$out/read.paths"
-    has discovery && run_paths discovery "$round" "$out/discovery.paths"
-    has rush && run_rush "$round"
-    stop_service
-    if has discovery-uncached; then
-        start_service 0
-        run_paths discovery-uncached "$round" "$out/discovery.paths"
-        stop_service
-    fi
+    one_round "$round"
 done
+if [ "${RG_BENCH_PERF:-0}" = 1 ]; then
+    echo "one more round, profiled (its figures go to profiled.txt)" >&2
+    diagnosing=1 results="$out/profiled.txt" serve_bin=${RG_BENCH_PERF_BIN:-$bin}
+    one_round profiled
+    results="$out/rounds.txt"
+fi
 
 median() { # scenario -> the line with the median rps
     grep "^$1 " "$results" | sort -k2 -n | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}'
 }
 echo "| scenario | req/s (median of $rounds) | p50 ms | p99 ms | p99.9 ms | requests | answers |" \
-    "service RSS | CPU µs/request: service | PostgreSQL | Redis |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|"
+    "service RSS | CPU µs/request: service | PostgreSQL | Redis | per request: Redis commands |" \
+    "relational queries |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 for s in $scenarios; do
     # shellcheck disable=SC2046
     set -- $(median "$s")
-    printf '| %s | %s | %s | %s | %s | %s | %s | %s MB | %s | %s | %s |\n' \
-        "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8" "$9" "${10}" "${11}"
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s MB | %s | %s | %s | %s | %s |\n' \
+        "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8" "$9" "${10}" "${11}" "${12}" "${13}"
 done
 echo
 echo "every round: $(tr '\n' ';' <"$results")"

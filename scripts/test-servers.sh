@@ -34,7 +34,8 @@ free_port() {
 pg_opts() { # port
     if [ -f "$dir/bench-mode" ]; then
         echo "-p $1 -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200 \
--c shared_buffers=256MB -c effective_cache_size=4GB -c work_mem=8MB"
+-c shared_buffers=256MB -c effective_cache_size=4GB -c work_mem=8MB\
+$([ -f "$dir/bench-perf" ] && echo ' -c shared_preload_libraries=pg_stat_statements')"
         return
     fi
     echo "-p $1 -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
@@ -104,6 +105,7 @@ ENV
     as_pg "$pgbin/initdb" -D "$dir/primary" -A trust -U postgres --no-sync -E UTF8 \
         --locale=C.UTF-8 >"$dir/initdb.log"
     [ "${RG_SERVERS_BENCH:-0}" = 1 ] && touch "$dir/bench-mode"
+    [ "${RG_BENCH_PERF:-0}" = 1 ] && touch "$dir/bench-perf"
     start_primary
     wait_pg "$pg"
     if [ -f "$dir/bench-mode" ]; then
