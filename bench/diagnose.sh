@@ -6,12 +6,12 @@
 #   - Redis commands per request and their time in Redis (INFO commandstats)
 #   - PostgreSQL statements by total time (pg_stat_statements): calls per
 #     request, mean time, rows
-#   - what the service's threads were doing, sampled 20 times a second from
+#   - what the service's threads were doing, sampled 5 times a second from
 #     /proc (running, or the kernel function they wait in: a futex is a lock
 #     or a condition variable, a poll or recv is a store's answer, epoll is
 #     the HTTP loop waiting for work)
 #   - what PostgreSQL's busy backends were waiting for (pg_stat_activity,
-#     twice a second)
+#     once a second)
 #   - CPU samples of the whole machine (perf record -a -g): by process, then
 #     the hottest functions of the service, PostgreSQL and Redis; build the
 #     service with -fno-omit-frame-pointer for whole call chains.
@@ -43,7 +43,7 @@ diag_threads() {
                 }
                 { if (name != "") print name, state, ($0 == "" || $0 == "0" ? "-" : $0); name = "" }
                 END { flush() }' 2>/dev/null >>"$1/threads.raw"
-        sleep 0.05
+        sleep 0.2
     done
 }
 
@@ -52,7 +52,7 @@ diag_pg_waits() {
         psql "$db" -Atc "SELECT coalesce(wait_event_type || ':' || wait_event, 'on CPU')
             FROM pg_stat_activity WHERE datname = 'rgbench' AND state = 'active'
             AND pid <> pg_backend_pid()" >>"$1/pg-waits.raw" 2>/dev/null
-        sleep 0.5
+        sleep 1
     done
 }
 
