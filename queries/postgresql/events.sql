@@ -32,27 +32,89 @@ UPDATE events SET title = $2, slug = $3, description = $4, start_date = $5, end_
 WHERE id = $1 AND ($9::int IS NULL OR taken <= $9::int)
 
 -- name: event_list
+-- Discovery's pages: published public events by type ($1), dates ($2, $3),
+-- places left ($4), featured ($5), venues ($6, a JSON array of ids or NULL)
+-- and search hits ($7, a JSON array of ids), after the cursor ($8, $9), in
+-- date order. Three statements, one per way in, chosen by discovery.c:
+-- event_list walks the events in date order and tests each (few filters,
+-- or filters that most events pass); event_list_at_venues starts from the
+-- venues' own events (a place filter that leaves few); event_list_of_ids
+-- from the search hits. The tests that are not the way in are unary-plus
+-- or IS NULL guarded, so that no index is taken for them.
+-- On PostgreSQL the page is found first by an index-only scan of
+-- idx_events_discovery, which holds every column tested, and its rows are
+-- read after, so that the walk reads no table page.
+WITH page AS (
+  SELECT e.id, e.start_date FROM events e
+  WHERE e.status = 'published' AND e.is_public
+    AND ($1::text IS NULL OR e.type = $1::text)
+    AND ($2::timestamptz IS NULL OR e.end_date >= $2::timestamptz)
+    AND ($3::timestamptz IS NULL OR e.start_date <= $3::timestamptz)
+    AND ($4::int = 0 OR e.max_participants IS NULL OR e.taken < e.max_participants)
+    AND ($5::int = 0 OR e.is_featured)
+    AND ($6::jsonb IS NULL OR e.venue_id IN (SELECT jsonb_array_elements_text($6::jsonb)::int))
+    AND ($7::jsonb IS NULL OR e.id IN (SELECT jsonb_array_elements_text($7::jsonb)::int))
+    AND (e.start_date, e.id) > ($8::timestamptz, $9::int)
+  ORDER BY e.start_date, e.id
+  LIMIT $10)
 SELECT e.id, e.title, e.slug, e.description, e.start_date, e.end_date, e.registration_deadline,
        e.venue_id, e.organizer_id, e.max_participants, e.taken, e.status, e.type, e.is_featured,
        e.is_public, (e.cost_amount * 100)::bigint AS cost_minor, e.cost_currency,
        e.waitlist_enabled, e.min_age, e.guardian_consent_under, e.hold_minutes, e.created_at,
        e.updated_at
-FROM events e LEFT JOIN venues v ON v.id = e.venue_id
+FROM page JOIN events e ON e.id = page.id
+ORDER BY page.start_date, page.id
+
+-- name: event_list_at_venues
+SELECT e.id, e.title, e.slug, e.description, e.start_date, e.end_date, e.registration_deadline,
+       e.venue_id, e.organizer_id, e.max_participants, e.taken, e.status, e.type, e.is_featured,
+       e.is_public, (e.cost_amount * 100)::bigint AS cost_minor, e.cost_currency,
+       e.waitlist_enabled, e.min_age, e.guardian_consent_under, e.hold_minutes, e.created_at,
+       e.updated_at
+FROM events e
 WHERE e.status = 'published' AND e.is_public
   AND ($1::text IS NULL OR e.type = $1::text)
-  AND ($2::text IS NULL OR lower(v.city) = lower($2::text))
-  AND ($3::text IS NULL OR lower(v.country) = lower($3::text))
-  AND ($4::timestamptz IS NULL OR e.end_date >= $4::timestamptz)
-  AND ($5::timestamptz IS NULL OR e.start_date <= $5::timestamptz)
-  AND ($6::float8 IS NULL OR (v.lat BETWEEN $6::float8 - $9::float8 AND $6::float8 + $9::float8
-                      AND v.lng BETWEEN $7::float8 - $10::float8 AND $7::float8 + $10::float8
-                      AND rg_distance_km($6::float8, $7::float8, v.lat, v.lng) <= $8::float8))
-  AND ($11::int = 0 OR e.max_participants IS NULL OR e.taken < e.max_participants)
-  AND ($12::int = 0 OR e.is_featured)
-  AND ($13::jsonb IS NULL OR e.id IN (SELECT jsonb_array_elements_text($13::jsonb)::int))
-  AND (e.start_date > $14::timestamptz OR (e.start_date = $14::timestamptz AND e.id > $15))
+  AND ($2::timestamptz IS NULL OR e.end_date >= $2::timestamptz)
+  AND ($3::timestamptz IS NULL OR e.start_date <= $3::timestamptz)
+  AND ($4::int = 0 OR e.max_participants IS NULL OR e.taken < e.max_participants)
+  AND ($5::int = 0 OR e.is_featured)
+  AND e.venue_id IN (SELECT jsonb_array_elements_text($6::jsonb)::int)
+  AND ($7::jsonb IS NULL OR e.id IN (SELECT jsonb_array_elements_text($7::jsonb)::int))
+  AND (e.start_date > $8::timestamptz OR (e.start_date = $8::timestamptz AND e.id > $9))
 ORDER BY e.start_date, e.id
-LIMIT $16
+LIMIT $10
+
+-- name: event_list_of_ids
+SELECT e.id, e.title, e.slug, e.description, e.start_date, e.end_date, e.registration_deadline,
+       e.venue_id, e.organizer_id, e.max_participants, e.taken, e.status, e.type, e.is_featured,
+       e.is_public, (e.cost_amount * 100)::bigint AS cost_minor, e.cost_currency,
+       e.waitlist_enabled, e.min_age, e.guardian_consent_under, e.hold_minutes, e.created_at,
+       e.updated_at
+FROM events e
+WHERE e.status = 'published' AND e.is_public
+  AND ($1::text IS NULL OR e.type = $1::text)
+  AND ($2::timestamptz IS NULL OR e.end_date >= $2::timestamptz)
+  AND ($3::timestamptz IS NULL OR e.start_date <= $3::timestamptz)
+  AND ($4::int = 0 OR e.max_participants IS NULL OR e.taken < e.max_participants)
+  AND ($5::int = 0 OR e.is_featured)
+  AND ($6::jsonb IS NULL OR e.venue_id IN (SELECT jsonb_array_elements_text($6::jsonb)::int))
+  AND e.id IN (SELECT jsonb_array_elements_text($7::jsonb)::int)
+  AND (e.start_date > $8::timestamptz OR (e.start_date = $8::timestamptz AND e.id > $9))
+ORDER BY e.start_date, e.id
+LIMIT $10
+
+-- name: event_venues_matching
+-- The venues that discovery's place filters leave: city ($1), country ($2),
+-- within $5 km of ($3, $4) with a bounding box of $6, $7 degrees; and how
+-- many events each holds, for discovery's choice of statement.
+SELECT v.id, (SELECT count(*) FROM events e WHERE e.venue_id = v.id) AS events
+FROM venues v
+WHERE ($1::text IS NULL OR lower(v.city) = lower($1::text))
+  AND ($2::text IS NULL OR lower(v.country) = lower($2::text))
+  AND ($3::float8 IS NULL OR (v.lat BETWEEN $3::float8 - $6::float8 AND $3::float8 + $6::float8
+                      AND v.lng BETWEEN $4::float8 - $7::float8 AND $4::float8 + $7::float8
+                      AND rg_distance_km($3::float8, $4::float8, v.lat, v.lng) <= $5::float8))
+ORDER BY v.id
 
 -- name: event_stats
 SELECT e.max_participants, e.taken,

@@ -30,26 +30,81 @@ UPDATE events SET title = $2, slug = $3, description = $4, start_date = $5, end_
 WHERE id = $1 AND ($9 IS NULL OR taken <= $9)
 
 -- name: event_list
+-- Discovery's pages: published public events by type ($1), dates ($2, $3),
+-- places left ($4), featured ($5), venues ($6, a JSON array of ids or NULL)
+-- and search hits ($7, a JSON array of ids), after the cursor ($8, $9), in
+-- date order. Three statements, one per way in, chosen by discovery.c:
+-- event_list walks the events in date order and tests each (few filters,
+-- or filters that most events pass); event_list_at_venues starts from the
+-- venues' own events (a place filter that leaves few); event_list_of_ids
+-- from the search hits. The tests that are not the way in are unary-plus
+-- or IS NULL guarded, so that no index is taken for them, and SQLite is
+-- told its way in (INDEXED BY, NOT INDEXED: rowid lookups), since it
+-- would otherwise walk the date index to spare the sort.
 SELECT e.id, e.title, e.slug, e.description, e.start_date, e.end_date, e.registration_deadline,
        e.venue_id, e.organizer_id, e.max_participants, e.taken, e.status, e.type, e.is_featured,
        e.is_public, e.cost_amount_minor AS cost_minor, e.cost_currency, e.waitlist_enabled,
        e.min_age, e.guardian_consent_under, e.hold_minutes, e.created_at, e.updated_at
-FROM events e LEFT JOIN venues v ON v.id = e.venue_id
+FROM events e
 WHERE e.status = 'published' AND e.is_public = 1
   AND ($1 IS NULL OR e.type = $1)
-  AND ($2 IS NULL OR v.city = $2 COLLATE NOCASE)
-  AND ($3 IS NULL OR v.country = $3 COLLATE NOCASE)
-  AND ($4 IS NULL OR e.end_date >= $4)
-  AND ($5 IS NULL OR e.start_date <= $5)
-  AND ($6 IS NULL OR (v.lat BETWEEN $6 - $9 AND $6 + $9
-                      AND v.lng BETWEEN $7 - $10 AND $7 + $10
-                      AND rg_distance_km($6, $7, v.lat, v.lng) <= $8))
-  AND ($11 = 0 OR e.max_participants IS NULL OR e.taken < e.max_participants)
-  AND ($12 = 0 OR e.is_featured = 1)
-  AND ($13 IS NULL OR e.id IN (SELECT value FROM json_each($13)))
-  AND (e.start_date > $14 OR (e.start_date = $14 AND e.id > $15))
+  AND ($2 IS NULL OR e.end_date >= $2)
+  AND ($3 IS NULL OR e.start_date <= $3)
+  AND ($4 = 0 OR e.max_participants IS NULL OR e.taken < e.max_participants)
+  AND ($5 = 0 OR e.is_featured = 1)
+  AND ($6 IS NULL OR +e.venue_id IN (SELECT value FROM json_each($6)))
+  AND ($7 IS NULL OR +e.id IN (SELECT value FROM json_each($7)))
+  AND (e.start_date > $8 OR (e.start_date = $8 AND e.id > $9))
 ORDER BY e.start_date, e.id
-LIMIT $16
+LIMIT $10
+
+-- name: event_list_at_venues
+SELECT e.id, e.title, e.slug, e.description, e.start_date, e.end_date, e.registration_deadline,
+       e.venue_id, e.organizer_id, e.max_participants, e.taken, e.status, e.type, e.is_featured,
+       e.is_public, e.cost_amount_minor AS cost_minor, e.cost_currency, e.waitlist_enabled,
+       e.min_age, e.guardian_consent_under, e.hold_minutes, e.created_at, e.updated_at
+FROM events e INDEXED BY idx_events_venue
+WHERE e.status = 'published' AND e.is_public = 1
+  AND ($1 IS NULL OR e.type = $1)
+  AND ($2 IS NULL OR e.end_date >= $2)
+  AND ($3 IS NULL OR e.start_date <= $3)
+  AND ($4 = 0 OR e.max_participants IS NULL OR e.taken < e.max_participants)
+  AND ($5 = 0 OR e.is_featured = 1)
+  AND e.venue_id IN (SELECT value FROM json_each($6))
+  AND ($7 IS NULL OR +e.id IN (SELECT value FROM json_each($7)))
+  AND (e.start_date > $8 OR (e.start_date = $8 AND e.id > $9))
+ORDER BY e.start_date, e.id
+LIMIT $10
+
+-- name: event_list_of_ids
+SELECT e.id, e.title, e.slug, e.description, e.start_date, e.end_date, e.registration_deadline,
+       e.venue_id, e.organizer_id, e.max_participants, e.taken, e.status, e.type, e.is_featured,
+       e.is_public, e.cost_amount_minor AS cost_minor, e.cost_currency, e.waitlist_enabled,
+       e.min_age, e.guardian_consent_under, e.hold_minutes, e.created_at, e.updated_at
+FROM events e NOT INDEXED
+WHERE e.status = 'published' AND e.is_public = 1
+  AND ($1 IS NULL OR e.type = $1)
+  AND ($2 IS NULL OR e.end_date >= $2)
+  AND ($3 IS NULL OR e.start_date <= $3)
+  AND ($4 = 0 OR e.max_participants IS NULL OR e.taken < e.max_participants)
+  AND ($5 = 0 OR e.is_featured = 1)
+  AND ($6 IS NULL OR +e.venue_id IN (SELECT value FROM json_each($6)))
+  AND e.id IN (SELECT value FROM json_each($7))
+  AND (e.start_date > $8 OR (e.start_date = $8 AND e.id > $9))
+ORDER BY e.start_date, e.id
+LIMIT $10
+
+-- name: event_venues_matching
+-- The venues that discovery's place filters leave: city ($1), country ($2),
+-- within $5 km of ($3, $4) with a bounding box of $6, $7 degrees; and how
+-- many events each holds, for discovery's choice of statement.
+SELECT v.id, (SELECT count(*) FROM events e WHERE e.venue_id = v.id) AS events
+FROM venues v
+WHERE ($1 IS NULL OR v.city = $1 COLLATE NOCASE)
+  AND ($2 IS NULL OR v.country = $2 COLLATE NOCASE)
+  AND ($3 IS NULL OR (v.lat BETWEEN $3 - $6 AND $3 + $6 AND v.lng BETWEEN $4 - $7 AND $4 + $7
+                      AND rg_distance_km($3, $4, v.lat, v.lng) <= $5))
+ORDER BY v.id
 
 -- name: event_stats
 SELECT e.max_participants, e.taken,

@@ -4,6 +4,7 @@
 #include "risinggen/domain/events.h"
 #include "domain.h"
 #include "event_record.h"
+#include "risinggen/base/alloc.h"
 #include "risinggen/base/buf.h"
 #include "risinggen/base/clock.h"
 #include "risinggen/base/error.h"
@@ -14,6 +15,37 @@
 #include <string.h>
 
 #define DISCOVERY_TTL_MS 10000
+
+/* Below this many events at the venues a place filter leaves, a page is
+ * found fastest from those venues' own events (an index per venue and a
+ * sort); above it, walking all events in date order finds one sooner. */
+#define VENUE_WAY_EVENTS 500
+
+/* The venues that the place filters of q leave, as a JSON array of ids in
+ * *out (malloc'd), and how many events they hold in *events. */
+static int venues_matching(rg_app *app, const rg_ctx *ctx, const rg_event_query *q, double lat,
+                           double lng, double radius, double dlat, double dlng, char **out,
+                           long *events)
+{
+    rg_param p[] = {RG_PTEXT(q->city), RG_PTEXT(q->country), q->near ? RG_PREAL(lat) : RG_PNULL,
+                    RG_PREAL(lng),     RG_PREAL(radius),     RG_PREAL(dlat),
+                    RG_PREAL(dlng)};
+    rg_rows *rows;
+    int rc = rg_rel_run_read(app, ctx, "event_venues_matching", p, 7, &rows);
+    if (rc < 0)
+        return rc;
+    rg_buf b = {0};
+    rg_buf_puts(&b, "[");
+    *events = 0;
+    for (int i = 0; i < rows->nrows; i++) {
+        rg_buf_printf(&b, "%s%s", i ? "," : "", rg_rows_get(rows, i, "id"));
+        *events += (long)rg_rows_int(rows, i, "events", 0);
+    }
+    rg_buf_puts(&b, "]");
+    rg_rows_free(rows);
+    *out = rg_buf_steal(&b);
+    return 0;
+}
 
 static int discovery_query(rg_app *app, const rg_ctx *ctx, const rg_event_query *q, json_t **out)
 {
@@ -71,25 +103,40 @@ static int discovery_query(rg_app *app, const rg_ctx *ctx, const rg_event_query 
     double dlat = radius / 111.0;
     double coslat = cos(lat * M_PI / 180.0);
     double dlng = coslat > 0.01 ? radius / (111.0 * coslat) : 360.0;
-    rg_param p[] = {RG_PTEXT(q->type),
-                    RG_PTEXT(q->city),
-                    RG_PTEXT(q->country),
-                    q->from ? RG_PTEXT(from) : RG_PNULL,
-                    q->to ? RG_PTEXT(to) : RG_PNULL,
-                    q->near ? RG_PREAL(lat) : RG_PNULL,
-                    RG_PREAL(lng),
-                    RG_PREAL(radius),
-                    RG_PREAL(dlat),
-                    RG_PREAL(dlng),
-                    RG_PBOOL(has_spots),
-                    RG_PBOOL(featured),
-                    RG_PTEXT(ids),
-                    RG_PTEXT(after_date),
-                    RG_PINT(after_id),
-                    RG_PINT(q->limit + 1)};
-    rg_rows *rows;
-    rc = rg_rel_run_read(app, ctx, "event_list", p, 16, &rows);
+    char *venues = NULL;
+    long venue_events = 0;
+    if (q->city || q->country || q->near) {
+        if ((rc = venues_matching(app, ctx, q, lat, lng, radius, dlat, dlng, &venues,
+                                  &venue_events)) < 0) {
+            free(ids);
+            return rc;
+        }
+    }
+    rg_rows *rows = NULL;
+    if (venues && venue_events == 0) { /* no event at any venue: an empty page */
+        rows = rg_xcalloc(1, sizeof *rows);
+        rc = 0;
+    } else {
+        /* The way in: the search hits when there are any to take; the
+         * venues' own events when they hold few; else every event in date
+         * order, which soon finds a page when most events pass. */
+        const char *stmt = ids                                          ? "event_list_of_ids"
+                           : venues && venue_events <= VENUE_WAY_EVENTS ? "event_list_at_venues"
+                                                                        : "event_list";
+        rg_param p[] = {RG_PTEXT(q->type),
+                        q->from ? RG_PTEXT(from) : RG_PNULL,
+                        q->to ? RG_PTEXT(to) : RG_PNULL,
+                        RG_PBOOL(has_spots),
+                        RG_PBOOL(featured),
+                        RG_PTEXT(venues),
+                        RG_PTEXT(ids),
+                        RG_PTEXT(after_date),
+                        RG_PINT(after_id),
+                        RG_PINT(q->limit + 1)};
+        rc = rg_rel_run_read(app, ctx, stmt, p, 10, &rows);
+    }
     free(ids);
+    free(venues);
     if (rc < 0)
         return rc;
     json_t *items = json_array();
