@@ -1,0 +1,319 @@
+/* Discovery against a brute-force answer: a few thousand seeded events, every
+ * visible one read once, the filters applied here in C, and each filter mix
+ * paged through with cursors and compared id by id. Discovery reaches its
+ * page three ways (docs/performance.md): a date-order walk, the events of a
+ * few venues, the search hits; the mixes below take the first two (place
+ * filters leaving few and many events), with and without every other
+ * filter. Search (`q`) is compared in the search tests. */
+#include "support.h"
+#include "risinggen/base/geo.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_EVENTS  6000
+#define MAX_VENUES  400
+#define PAGE_LIMIT  7
+#define RADIUS_SLOP 0.001 /* km: a venue this close to the radius is not judged */
+
+typedef struct venue {
+    long long id;
+    char city[64], country[64];
+    double lat, lng;
+} venue;
+
+typedef struct event {
+    long long id;
+    char type[32], start[32], end[32];
+    long long venue_id;
+    bool featured, has_spots;
+} event;
+
+typedef struct mix {
+    const char *type, *city, *country, *from, *to;
+    bool near, has_spots, featured;
+    double lat, lng, radius;
+} mix;
+
+static venue venues[MAX_VENUES];
+static int nvenues;
+static event events[MAX_EVENTS]; /* every visible event, in discovery's order */
+static int nevents;
+static long compared; /* events found and compared, over every mix */
+
+static const venue *venue_of(long long id)
+{
+    for (int i = 0; i < nvenues; i++)
+        if (venues[i].id == id)
+            return &venues[i];
+    return NULL;
+}
+
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+    snprintf(dst, cap, "%s", src ? src : "");
+}
+
+/* Seeds the data, then reads every visible event through discovery with
+ * no filter and every venue they use. */
+static int load(void **state)
+{
+    int rc = api_setup(state);
+    if (rc != 0)
+        return rc;
+    char out[16384];
+    rc = srv_cli(&g_srv, out, sizeof out, "seed", "--users", "300", "--venues", "300",
+                     "--events", "4000", "--registrations", "9000", "--seed", "31", NULL);
+    if (rc != 0) {
+        srv_dump_log(&g_srv);
+        fail_msg("seed exited %d: %s", rc, out);
+    }
+    char cursor[256] = "";
+    for (;;) {
+        api_resp *r = api("GET",
+                          fmt("/v1/events?limit=100%s%s", cursor[0] ? "&cursor=" : "",
+                              cursor[0] ? urlenc(cursor) : ""),
+                          NULL, NULL);
+        assert_status(r, 200);
+        json_t *items = jget(r->json, "items");
+        size_t i;
+        json_t *e;
+        json_array_foreach(items, i, e)
+        {
+            assert_true(nevents < MAX_EVENTS);
+            event *ev = &events[nevents++];
+            ev->id = jint(e, "id");
+            copy_str(ev->type, sizeof ev->type, jstr(e, "type"));
+            copy_str(ev->start, sizeof ev->start, jstr(e, "startDate"));
+            copy_str(ev->end, sizeof ev->end, jstr(e, "endDate"));
+            json_t *v = json_object_get(e, "venueId");
+            ev->venue_id = json_is_integer(v) ? json_integer_value(v) : 0;
+            ev->featured = json_is_true(json_object_get(e, "isFeatured"));
+            json_t *spots = json_object_get(e, "spotsLeft");
+            ev->has_spots = !json_is_integer(spots) || json_integer_value(spots) > 0;
+            if (ev->venue_id && !venue_of(ev->venue_id)) {
+                assert_true(nvenues < MAX_VENUES);
+                api_resp *vr = api("GET", fmt("/v1/venues/%lld", ev->venue_id), NULL, NULL);
+                assert_status(vr, 200);
+                venue *vn = &venues[nvenues++];
+                vn->id = ev->venue_id;
+                copy_str(vn->city, sizeof vn->city, jstr(vr->json, "city"));
+                copy_str(vn->country, sizeof vn->country, jstr(vr->json, "country"));
+                vn->lat = json_number_value(json_object_get(vr->json, "lat"));
+                vn->lng = json_number_value(json_object_get(vr->json, "lng"));
+                resp_free(vr);
+            }
+        }
+        const char *next = jstr(r->json, "nextCursor");
+        copy_str(cursor, sizeof cursor, next);
+        resp_free(r);
+        if (!cursor[0])
+            break;
+    }
+    assert_true(nevents > 2500); /* most of the 4,000 are published and public */
+    return 0;
+}
+
+/* Whether the mix keeps ev; *unsure when a venue lies on the radius. */
+static bool keeps(const mix *m, const event *ev, bool *unsure)
+{
+    *unsure = false;
+    if (m->type && strcmp(ev->type, m->type) != 0)
+        return false;
+    if (m->from && strcmp(ev->end, m->from) < 0)
+        return false;
+    if (m->to && strcmp(ev->start, m->to) > 0)
+        return false;
+    if (m->has_spots && !ev->has_spots)
+        return false;
+    if (m->featured && !ev->featured)
+        return false;
+    if (m->city || m->country || m->near) {
+        const venue *v = ev->venue_id ? venue_of(ev->venue_id) : NULL;
+        if (!v)
+            return false;
+        if (m->city && strcasecmp(v->city, m->city) != 0)
+            return false;
+        if (m->country && strcasecmp(v->country, m->country) != 0)
+            return false;
+        if (m->near) {
+            double d = rg_distance_km(m->lat, m->lng, v->lat, v->lng);
+            if (fabs(d - m->radius) < RADIUS_SLOP)
+                *unsure = true;
+            if (d > m->radius)
+                return false;
+        }
+    }
+    return true;
+}
+
+static const char *query_of(const mix *m)
+{
+    static char q[512];
+    int n = snprintf(q, sizeof q, "limit=%d", PAGE_LIMIT);
+    if (m->type)
+        n += snprintf(q + n, sizeof q - (size_t)n, "&type=%s", m->type);
+    if (m->city)
+        n += snprintf(q + n, sizeof q - (size_t)n, "&city=%s", urlenc(m->city));
+    if (m->country)
+        n += snprintf(q + n, sizeof q - (size_t)n, "&country=%s", urlenc(m->country));
+    if (m->from)
+        n += snprintf(q + n, sizeof q - (size_t)n, "&from=%s", m->from);
+    if (m->to)
+        n += snprintf(q + n, sizeof q - (size_t)n, "&to=%s", m->to);
+    if (m->near)
+        n += snprintf(q + n, sizeof q - (size_t)n, "&near=%.4f,%.4f&radiusKm=%g", m->lat, m->lng,
+                      m->radius);
+    if (m->has_spots)
+        n += snprintf(q + n, sizeof q - (size_t)n, "&hasSpots=true");
+    if (m->featured)
+        snprintf(q + n, sizeof q - (size_t)n, "&featured=true");
+    return q;
+}
+
+/* Pages through the mix and compares with the brute-force list. */
+static void check_mix(const mix *m)
+{
+    static long long want[MAX_EVENTS];
+    static bool unsure_id[MAX_EVENTS];
+    int nwant = 0;
+    for (int i = 0; i < nevents; i++) {
+        bool unsure;
+        bool keep = keeps(m, &events[i], &unsure);
+        if (keep || unsure) {
+            unsure_id[nwant] = unsure;
+            want[nwant++] = events[i].id;
+        }
+    }
+    const char *q = query_of(m);
+    char query[512];
+    copy_str(query, sizeof query, q);
+    char cursor[256] = "";
+    int at = 0, pages = 0;
+    for (;;) {
+        api_resp *r = api("GET",
+                          fmt("/v1/events?%s%s%s", query, cursor[0] ? "&cursor=" : "",
+                              cursor[0] ? urlenc(cursor) : ""),
+                          NULL, NULL);
+        assert_status(r, 200);
+        json_t *items = jget(r->json, "items");
+        assert_true(json_array_size(items) <= PAGE_LIMIT);
+        size_t i;
+        json_t *e;
+        json_array_foreach(items, i, e)
+        {
+            long long id = jint(e, "id");
+            while (at < nwant && unsure_id[at] && want[at] != id)
+                at++; /* a venue on the radius that the store left out */
+            if (at >= nwant || want[at] != id)
+                fail_msg("%s: item %d of page %d is event %lld, expected %lld", query, (int)i,
+                         pages + 1, id, at < nwant ? want[at] : -1);
+            at++;
+            compared++;
+        }
+        pages++;
+        const char *next = jstr(r->json, "nextCursor");
+        copy_str(cursor, sizeof cursor, next);
+        resp_free(r);
+        if (!cursor[0])
+            break;
+        assert_true(pages <= nevents / PAGE_LIMIT + 2);
+    }
+    while (at < nwant && unsure_id[at])
+        at++;
+    if (at != nwant)
+        fail_msg("%s: %d events found of %d", query, at, nwant);
+}
+
+/* The most and least common city and country among the venues in use. */
+static void extremes(bool cities, const char **most, const char **least)
+{
+    int best = -1, worst = 1 << 30;
+    for (int i = 0; i < nvenues; i++) {
+        const char *name = cities ? venues[i].city : venues[i].country;
+        int n = 0;
+        for (int j = 0; j < nevents; j++) {
+            const venue *v = events[j].venue_id ? venue_of(events[j].venue_id) : NULL;
+            n += v && strcmp(cities ? v->city : v->country, name) == 0;
+        }
+        if (n > best) {
+            best = n;
+            *most = name;
+        }
+        if (n < worst) {
+            worst = n;
+            *least = name;
+        }
+    }
+}
+
+static void discovery_equals_brute_force(void **state)
+{
+    (void)state;
+    const char *big_city, *small_city, *big_country, *small_country;
+    extremes(true, &big_city, &small_city);
+    extremes(false, &big_country, &small_country);
+    /* Both ways in through venues: a country with more events than the
+     * venue way takes (VENUE_WAY_EVENTS, 500, in discovery.c), a city with
+     * few. */
+    mix big = {.country = big_country}, small = {.city = small_city};
+    int nbig = 0, nsmall = 0;
+    for (int i = 0; i < nevents; i++) {
+        bool unsure;
+        nbig += keeps(&big, &events[i], &unsure);
+        nsmall += keeps(&small, &events[i], &unsure);
+    }
+    if (nbig <= 500 || nsmall >= 100)
+        fail_msg("%s holds %d events, %s %d", big_country, nbig, small_city, nsmall);
+    const venue *v0 = venue_of(events[nevents / 2].venue_id);
+    assert_non_null(v0);
+    const char *from = events[nevents / 4].start, *to = events[nevents / 2].end;
+    const mix base[] = {
+        {0},
+        {.type = "camp"},
+        {.featured = true},
+        {.has_spots = true},
+        {.from = from},
+        {.to = to},
+        {.from = from, .to = to},
+        {.city = big_city},
+        {.city = small_city},
+        {.country = big_country},
+        {.country = small_country},
+        {.near = true, .lat = v0->lat, .lng = v0->lng, .radius = 5},
+        {.near = true, .lat = v0->lat, .lng = v0->lng, .radius = 400},
+        {.city = "Atlantis"},
+    };
+    int checked = 0;
+    for (size_t i = 0; i < sizeof base / sizeof base[0]; i++) {
+        /* Each place mix alone and with the other filters, one and all. */
+        mix m = base[i];
+        check_mix(&m);
+        mix with[] = {m, m, m, m, m};
+        with[0].type = "conference";
+        with[1].featured = true;
+        with[2].has_spots = true;
+        with[3].from = from;
+        with[3].to = to;
+        with[4].type = "camp";
+        with[4].featured = true;
+        with[4].has_spots = true;
+        with[4].from = from;
+        for (int k = 0; k < 5; k++)
+            check_mix(&with[k]);
+        checked += 6;
+    }
+    assert_int_equal(checked, 84);
+    assert_true(compared > 10000);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(discovery_equals_brute_force),
+    };
+    return cmocka_run_group_tests(tests, load, api_teardown);
+}
