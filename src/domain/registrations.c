@@ -49,13 +49,39 @@ static int validate_consent(v_ctx *v, json_t *consent)
     return 0;
 }
 
+/* The registering person's age, read from their document the first time an
+ * event's age rule asks for it (most events have none, and a sold-out rush
+ * then costs no document read per request). */
+typedef struct age_of {
+    rg_app *app;
+    const char *user_id;
+    bool known;
+    int age; /* -1 when the profile gives no date of birth */
+} age_of;
+
+static int age_get(age_of *a, int *out)
+{
+    if (!a->known) {
+        json_t *user = NULL;
+        int rc = rg__user_load(a->app, a->user_id, &user);
+        if (rc < 0)
+            return rc;
+        a->age = rg_age_at(json_string_value(json_object_get(user, "dateOfBirth")), rg_now());
+        a->known = true;
+        json_decref(user);
+    }
+    *out = a->age;
+    return 0;
+}
+
 /* Every rule that decides whether who may register for the event, except
  * capacity: visible, published, before the deadline, old enough, guardian
  * consent, not already registered. *ev_out receives the event row. */
 static int check_admission(rg_relational *r, rg_rel_conn *c, const rg_principal *who,
-                           int64_t event_id, int age, json_t *consent, const char *now,
+                           int64_t event_id, age_of *ages, json_t *consent, const char *now,
                            rg_rows **ev_out)
 {
+    int age = -1;
     rg_rows *ev = NULL;
     int rc;
     rg_param ep[] = {RG_PINT(event_id)};
@@ -80,6 +106,9 @@ static int check_admission(rg_relational *r, rg_rel_conn *c, const rg_principal 
         rc = rg_error_set(RG_EUNPROCESSABLE, "registration closed at %s", deadline);
         goto refuse;
     }
+    if ((rg_rows_get(ev, 0, "min_age") || rg_rows_get(ev, 0, "guardian_consent_under")) &&
+        (rc = age_get(ages, &age)) < 0)
+        goto refuse;
     if (rg_rows_get(ev, 0, "min_age")) {
         int64_t min_age = rg_rows_int(ev, 0, "min_age", 0);
         if (age < 0 && min_age > 0) {
@@ -121,12 +150,17 @@ refuse:
 }
 
 /* True when the event is full, keeps no waiting list and has no lapsed hold
- * to give back: the answer can only be event-full. */
+ * to give back: the answer can only be event-full. Only a paid event's
+ * places are held (pending until paid), so a free one has no hold to ask
+ * about; holds left from when a free event was paid are given back by the
+ * hold-expiry job. */
 static bool surely_full(rg_relational *r, rg_rel_conn *c, const rg_rows *ev, const char *now)
 {
     if (!rg_rows_get(ev, 0, "max_participants") || rg_rows_bool(ev, 0, "waitlist_enabled") ||
         rg_rows_int(ev, 0, "taken", 0) < rg_rows_int(ev, 0, "max_participants", 0))
         return false;
+    if (!rg_rows_get(ev, 0, "cost_minor"))
+        return true;
     rg_param p[] = {RG_PINT(rg_rows_int(ev, 0, "id", 0)), RG_PTEXT(now)};
     rg_rows *h = NULL;
     int rc = rg_rel_query(r, c, "event_has_lapsed_holds", p, 2, &h);
@@ -156,13 +190,7 @@ int rg_registration_create(rg_app *app, const rg_ctx *ctx, const char *event_id_
     if (rc < 0)
         return rc;
 
-    /* The person's age, for events with an age rule. */
-    json_t *user = NULL;
-    if ((rc = rg__user_load(app, who->user_id, &user)) < 0)
-        return rc;
-    int age = rg_age_at(json_string_value(json_object_get(user, "dateOfBirth")), rg_now());
-    json_decref(user);
-
+    age_of ages = {.app = app, .user_id = who->user_id};
     rg_relational *r = &app->st.rel;
     rg_rel_conn *c;
     if ((rc = rg_rel_acquire(r, &c)) < 0)
@@ -173,7 +201,7 @@ int rg_registration_create(rg_app *app, const rg_ctx *ctx, const char *event_id_
     rg_time_format(now_t, now);
     /* First without the write lock: in a sold-out rush most people are
      * refused here, and only the others queue for the lock. */
-    if ((rc = check_admission(r, c, who, event_id, age, consent, now, &ev)) < 0)
+    if ((rc = check_admission(r, c, who, event_id, &ages, consent, now, &ev)) < 0)
         goto out;
     if (surely_full(r, c, ev, now)) {
         rc = rg_error_set(RG_EFULL, "the event is full");
@@ -184,7 +212,7 @@ int rg_registration_create(rg_app *app, const rg_ctx *ctx, const char *event_id_
     /* Then for real, inside the write transaction. */
     if ((rc = rg_rel_begin(r, c, true)) < 0)
         goto out;
-    if ((rc = check_admission(r, c, who, event_id, age, consent, now, &ev)) < 0)
+    if ((rc = check_admission(r, c, who, event_id, &ages, consent, now, &ev)) < 0)
         goto fail;
     bool paid = rg_rows_get(ev, 0, "cost_minor") != NULL;
     int64_t hold_minutes = rg_rows_int(ev, 0, "hold_minutes", 30);
