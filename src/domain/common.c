@@ -145,7 +145,7 @@ void rg_vcache_set(rg_app *app, const char *key, int64_t version, const char *va
     rg_buf b = {0};
     rg_buf_printf(&b, "%lld\n", (long long)version);
     rg_buf_put(&b, val, len);
-    rg_cache_set(&app->st.cache, key, b.data, b.len, ttl_ms);
+    rg_cache_fill(&app->st.cache, key, b.data, b.len, ttl_ms); /* it carries its version */
     rg_buf_free(&b);
 }
 

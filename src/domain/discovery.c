@@ -200,7 +200,7 @@ int rg_event_list_text(rg_app *app, const rg_ctx *ctx, const rg_event_query *q, 
     }
     int rc = page_text(app, ctx, q, out, len);
     if (rc == 0 && cacheable)
-        rg_cache_set(&app->st.cache, key.data, *out, *len, DISCOVERY_TTL_MS);
+        rg_cache_fill(&app->st.cache, key.data, *out, *len, DISCOVERY_TTL_MS); /* gen in key */
     rg_buf_free(&key);
     return rc;
 }

@@ -52,7 +52,7 @@ static int session_create(rg_app *app, const char *user_id, const char *family, 
     char key[80], val[128];
     session_cache_key(hash, key, sizeof key);
     int n = snprintf(val, sizeof val, "%s %s %lld", user_id, family, (long long)exp);
-    rg_cache_set(&app->st.cache, key, val, (size_t)n, (int64_t)app->access_ttl * 1000);
+    rg_cache_fill(&app->st.cache, key, val, (size_t)n, (int64_t)app->access_ttl * 1000);
     *token = rg_xstrdup(tok);
     return 0;
 }
@@ -127,7 +127,8 @@ int rg_auth_authenticate(rg_app *app, const char *token, rg_principal *out)
         if (exp > rg_now()) {
             char v[128];
             int n = snprintf(v, sizeof v, "%s %s %lld", uid, fam, exp);
-            rg_cache_set(&app->st.cache, key, v, (size_t)n, (exp - rg_now()) * 1000);
+            /* A session's entry never changes; ending it deletes it. */
+            rg_cache_fill(&app->st.cache, key, v, (size_t)n, (exp - rg_now()) * 1000);
         }
     }
     if (exp <= rg_now())

@@ -35,7 +35,7 @@ int rg_cache_ops_check(const struct rg_cache_ops *o)
                             "the cache adapter '%s' implements version %d of the port, "
                             "this build needs version %d",
                             o->scheme, o->version, RG_CACHE_OPS_VERSION);
-    if (!o->open || !o->close || !o->get || !o->set || !o->del || !o->incr || !o->ping)
+    if (!o->open || !o->close || !o->get || !o->set || !o->fill || !o->del || !o->incr || !o->ping)
         return rg_error_set(RG_EINVAL, "the cache adapter '%s' lacks a slot", o->scheme);
     return 0;
 }
@@ -94,6 +94,16 @@ int rg_cache_set(rg_cache_port *p, const char *key, const char *val, size_t len,
     if ((len && !val) || len > RG_CACHE_VALUE_MAX)
         return rg_error_set(RG_EINVAL, "invalid cache value");
     return p->ops->set(p->c, key, val ? val : "", len, ttl_ms);
+}
+
+int rg_cache_fill(rg_cache_port *p, const char *key, const char *val, size_t len, int64_t ttl_ms)
+{
+    int rc;
+    if ((rc = check_key(key)) < 0 || (rc = check_ttl(ttl_ms)) < 0)
+        return rc;
+    if ((len && !val) || len > RG_CACHE_VALUE_MAX)
+        return rg_error_set(RG_EINVAL, "invalid cache value");
+    return p->ops->fill(p->c, key, val ? val : "", len, ttl_ms);
 }
 
 int rg_cache_del(rg_cache_port *p, const char *key)

@@ -65,8 +65,8 @@ static int load(void **state)
     if (rc != 0)
         return rc;
     char out[16384];
-    rc = srv_cli(&g_srv, out, sizeof out, "seed", "--users", "300", "--venues", "300",
-                     "--events", "4000", "--registrations", "9000", "--seed", "31", NULL);
+    rc = srv_cli(&g_srv, out, sizeof out, "seed", "--users", "300", "--venues", "300", "--events",
+                 "4000", "--registrations", "9000", "--seed", "31", NULL);
     if (rc != 0) {
         srv_dump_log(&g_srv);
         fail_msg("seed exited %d: %s", rc, out);

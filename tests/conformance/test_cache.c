@@ -662,6 +662,45 @@ static void test_shared_coherence(void **state)
     assert_miss(&f->b, KP(f, "t"));
 }
 
+/* A fill stores like set (overwriting, with its TTL); only what it tells
+ * other instances differs (test_fill_is_quiet). */
+static void test_fill(void **state)
+{
+    struct fixture *f = *state;
+    rg_cache_port *p = &f->port;
+    assert_int_equal(rg_cache_fill(p, K(f, "f"), "first", 5, 0), 0);
+    assert_value(p, K(f, "f"), "first", 5);
+    assert_int_equal(rg_cache_fill(p, K(f, "f"), "2", 1, 0), 0);
+    assert_value(p, K(f, "f"), "2", 1);
+    assert_int_equal(rg_cache_set(p, K(f, "f"), "set", 3, 0), 0);
+    assert_value(p, K(f, "f"), "set", 3);
+    assert_int_equal(rg_cache_fill(p, K(f, "ft"), "x", 1, 100), 0);
+    assert_value(p, K(f, "ft"), "x", 1);
+    assert_true(wait_for(p, K(f, "ft"), NULL, 0, 1000) >= 0); /* expired */
+    assert_int_equal(rg_cache_fill(p, "", "x", 1, 0), RG_EINVAL);
+    assert_int_equal(rg_cache_fill(p, K(f, "f"), "x", 1, -1), RG_EINVAL);
+}
+
+/* A fill is read by the other instance from the shared store, and it sends
+ * no invalidation: B keeps serving its own copy of a key that A filled
+ * (within the in-process level's life), which is why only values that say
+ * whether they are current may be filled. */
+static void test_fill_is_quiet(void **state)
+{
+    struct pair *f = *state;
+    NEED_SHARED(f, "two instances");
+    char k[256];
+    snprintf(k, sizeof k, "%s", KP(f, "q"));
+    assert_int_equal(rg_cache_fill(&f->a, k, "v1", 2, 0), 0);
+    assert_value(&f->b, k, "v1", 2); /* B reads it, and may keep it in-process */
+    assert_int_equal(rg_cache_set(&f->a, k, "v2", 2, 0), 0);
+    assert_true(wait_for(&f->b, k, "v2", 2, COHERENT_MS) >= 0); /* a set is told */
+    assert_int_equal(rg_cache_fill(&f->a, k, "v3", 2, 0), 0);
+    assert_value(&f->a, k, "v3", 2); /* the filling instance reads its fill */
+    /* B sees v3 at the latest when its copy ends (1 s). */
+    assert_true(wait_for(&f->b, k, "v3", 2, COHERENT_MS) >= 0);
+}
+
 #define SHARED_THREADS 4 /* per instance */
 #define SHARED_PER     500
 
@@ -984,6 +1023,7 @@ static void test_adapter_skipped(void **state)
 
 static const struct CMUnitTest tests[] = {
     T(test_set_get_del),
+    T(test_fill),
     T(test_miss),
     T(test_ttl),
     T(test_incr),
@@ -995,6 +1035,7 @@ static const struct CMUnitTest tests[] = {
     T(test_lru_order),
     T(test_bad_urls),
     T2(test_shared_coherence),
+    T2(test_fill_is_quiet),
     T2(test_shared_incr),
     T2(test_shared_outage),
     T2(test_redis_stale_bound),

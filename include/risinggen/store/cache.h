@@ -14,7 +14,7 @@
 
 #include "risinggen/store/options.h"
 
-#define RG_CACHE_OPS_VERSION 2
+#define RG_CACHE_OPS_VERSION 3
 
 #define RG_CACHE_KEY_MAX    4096
 #define RG_CACHE_VALUE_MAX  (16 * 1024 * 1024)
@@ -35,6 +35,12 @@ struct rg_cache_ops {
     /* *out is malloc'd (caller frees) and NUL-terminated; RG_ENOTFOUND on a miss. */
     int (*get)(rg_cache *c, const char *key, char **out, size_t *len);
     int (*set)(rg_cache *c, const char *key, const char *val, size_t len, int64_t ttl_ms);
+    /* Stores val like set, for a value read from the source of truth after a
+     * miss, without telling other instances to drop their copies of key: only
+     * for keys whose value says whether it is current (a version inside it, a
+     * generation in the key) or never changes once made (a session). A fill
+     * that does not arrive is only a miss later. Since version 3. */
+    int (*fill)(rg_cache *c, const char *key, const char *val, size_t len, int64_t ttl_ms);
     int (*del)(rg_cache *c, const char *key);
     /* Adds by to the integer at key (0 when absent, then given ttl_ms) and
      * returns the new value in *out. Atomic. */
@@ -54,6 +60,7 @@ int rg_cache_open(rg_cache_port *out, const struct rg_cache_ops *ops, const char
 void rg_cache_close(rg_cache_port *p);
 int rg_cache_get(rg_cache_port *p, const char *key, char **out, size_t *len);
 int rg_cache_set(rg_cache_port *p, const char *key, const char *val, size_t len, int64_t ttl_ms);
+int rg_cache_fill(rg_cache_port *p, const char *key, const char *val, size_t len, int64_t ttl_ms);
 int rg_cache_del(rg_cache_port *p, const char *key);
 int rg_cache_incr(rg_cache_port *p, const char *key, int64_t by, int64_t ttl_ms, int64_t *out);
 int rg_cache_ping(rg_cache_port *p);

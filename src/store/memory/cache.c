@@ -466,6 +466,7 @@ const struct rg_cache_ops rg_memory_cache_ops = {
     .close = cache_close,
     .get = cache_get,
     .set = cache_set,
+    .fill = cache_set, /* one process: no other instance to leave alone */
     .del = cache_del,
     .incr = cache_incr,
     .ping = cache_ping,

@@ -3,7 +3,8 @@
  *
  * Keys. Every key goes to Redis as prefix + key (prefix default "rg:"), so
  * several deployments or test runs share one server. Writes (set, del, incr)
- * also PUBLISH the caller's key on the channel prefix + "invalidate".
+ * also PUBLISH the caller's key on the channel prefix + "invalidate"; a fill
+ * does not (its value says whether it is current).
  *
  * Level 1 (L1) is the memory adapter ("memory:?max_mb=N", l1_mb default 8, 0
  * turns it off). An entry lives at most L1_TTL_MS (1 s), and never longer than
@@ -273,6 +274,35 @@ static int cache_set(rg_cache *c, const char *key, const char *val, size_t len, 
     return write_done(c, key, klen, rc);
 }
 
+/* SET without the PUBLISH: the value is current by its own account (see
+ * rg_cache_ops.fill), so other instances' copies need not go. A fill that
+ * may not have reached Redis is no lost write: it is not journalled. */
+static int cache_fill(rg_cache *c, const char *key, const char *val, size_t len, int64_t ttl_ms)
+{
+    size_t klen = strlen(key);
+    int rc;
+    struct conn *k;
+    if ((rc = conn_get(c, &k)) == 0) {
+        rg_buf b = {0};
+        if (ttl_ms)
+            put_cmd(&b, "SET %b%b %b PX %lld", c->prefix, c->plen, key, klen, val, len,
+                    (long long)ttl_ms);
+        else
+            put_cmd(&b, "SET %b%b %b", c->prefix, c->plen, key, klen, val, len);
+        redisReply *r[1];
+        rc = roundtrip(c, k, &b, 1, r);
+        rg_buf_free(&b);
+        conn_put(c, k);
+        if (rc == 0) {
+            if (r[0]->type != REDIS_REPLY_STATUS)
+                rc = bad_reply(c, r[0], "SET");
+            free_replies(r, 1);
+        }
+    }
+    l1_invalidate(c, key, klen);
+    return rc;
+}
+
 /* Removes key; 0 also when it was absent. */
 static int cache_del(rg_cache *c, const char *key)
 {
@@ -396,6 +426,7 @@ const struct rg_cache_ops rg_redis_cache_ops = {
     .close = cache_close,
     .get = cache_get,
     .set = cache_set,
+    .fill = cache_fill,
     .del = cache_del,
     .incr = cache_incr,
     .ping = cache_ping,
