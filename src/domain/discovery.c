@@ -89,7 +89,7 @@ static int discovery_query(rg_app *app, const rg_ctx *ctx, const rg_event_query 
         static const char *const types[] = {"event"};
         rg_search_hit *hits;
         int n;
-        if ((rc = rg_search_query(&app->st.search, q->q, types, 1, 1000, &hits, &n)) < 0)
+        if ((rc = rg_search_ids(&app->st.search, q->q, types, 1, 1000, &hits, &n)) < 0)
             return rc;
         rg_buf b = {0};
         rg_buf_puts(&b, "[");

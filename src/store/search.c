@@ -92,8 +92,8 @@ int rg_search_remove(rg_search_port *p, const char *type, const char *id)
     return rc < 0 ? rc : p->ops->remove(p->s, type, id);
 }
 
-int rg_search_query(rg_search_port *p, const char *q, const char *const *types, int ntypes,
-                    int limit, rg_search_hit **out, int *nout)
+static int query(rg_search_port *p, const char *q, const char *const *types, int ntypes, int limit,
+                 bool highlight, rg_search_hit **out, int *nout)
 {
     *out = NULL;
     *nout = 0;
@@ -111,7 +111,19 @@ int rg_search_query(rg_search_port *p, const char *q, const char *const *types, 
                             RG_SEARCH_QUERY_MAX);
     if (!q || !*q)
         return 0;
-    return p->ops->query(p->s, q, types, ntypes, limit, out, nout);
+    return p->ops->query(p->s, q, types, ntypes, limit, highlight, out, nout);
+}
+
+int rg_search_query(rg_search_port *p, const char *q, const char *const *types, int ntypes,
+                    int limit, rg_search_hit **out, int *nout)
+{
+    return query(p, q, types, ntypes, limit, true, out, nout);
+}
+
+int rg_search_ids(rg_search_port *p, const char *q, const char *const *types, int ntypes, int limit,
+                  rg_search_hit **out, int *nout)
+{
+    return query(p, q, types, ntypes, limit, false, out, nout);
 }
 
 int rg_search_ping(rg_search_port *p)

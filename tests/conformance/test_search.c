@@ -156,6 +156,17 @@ static void query(struct fixture *f, const char *q, const char *const *types, in
     for (int i = 0; i < r->n; i++)
         len += (size_t)snprintf(r->ids + len, len < sizeof r->ids ? sizeof r->ids - len : 0,
                                 "%s%s/%s", i ? "," : "", r->hits[i].type, r->hits[i].id);
+    /* Without highlights: the same hits in the same order, and none. */
+    rg_search_hit *bare;
+    int nbare;
+    assert_int_equal(rg_search_ids(&f->port, q, types, ntypes, limit, &bare, &nbare), 0);
+    assert_int_equal(nbare, r->n);
+    for (int i = 0; i < nbare; i++) {
+        assert_string_equal(bare[i].type, r->hits[i].type);
+        assert_string_equal(bare[i].id, r->hits[i].id);
+        assert_null(bare[i].highlight);
+    }
+    rg_search_hits_free(bare, nbare);
 }
 
 static void result_free(struct result *r)

@@ -10,11 +10,12 @@
 #ifndef RISINGGEN_SEARCH_H
 #define RISINGGEN_SEARCH_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "risinggen/store/options.h"
 
-#define RG_SEARCH_OPS_VERSION 2
+#define RG_SEARCH_OPS_VERSION 3
 
 #define RG_SEARCH_TYPE_MAX  15 /* bytes, without the NUL (rg_search_hit.type) */
 #define RG_SEARCH_ID_MAX    31 /* bytes, without the NUL (rg_search_hit.id) */
@@ -57,9 +58,10 @@ struct rg_search_ops {
     int (*remove)(rg_search *s, const char *type, const char *id);
     /* Hits for the user's words q (plain text, never a query language),
      * limited to types (NULL or ntypes 0: all), best first, at most limit.
-     * *out is malloc'd (rg_search_hits_free). */
+     * *out is malloc'd (rg_search_hits_free). Without highlight no hit
+     * carries one, and an adapter need not make them (since version 3). */
     int (*query)(rg_search *s, const char *q, const char *const *types, int ntypes, int limit,
-                 rg_search_hit **out, int *nout);
+                 bool highlight, rg_search_hit **out, int *nout);
     int (*ping)(rg_search *s);
 };
 
@@ -77,6 +79,10 @@ int rg_search_upsert(rg_search_port *p, const rg_search_doc *doc);
 int rg_search_remove(rg_search_port *p, const char *type, const char *id);
 int rg_search_query(rg_search_port *p, const char *q, const char *const *types, int ntypes,
                     int limit, rg_search_hit **out, int *nout);
+/* The same hits in the same order, without highlights: for callers that
+ * only want the ids (discovery), and cheaper. */
+int rg_search_ids(rg_search_port *p, const char *q, const char *const *types, int ntypes, int limit,
+                  rg_search_hit **out, int *nout);
 int rg_search_ping(rg_search_port *p);
 void rg_search_hits_free(rg_search_hit *hits, int n);
 /* Checks ops against this port (version, slots). 0 or RG_EINVAL. */

@@ -336,7 +336,7 @@ static bool has_em(const unsigned char *s)
 /* Hits for the words of q, best first. *out is malloc'd (rg_search_hits_free),
  * NULL with *nout 0 when nothing matches. limit is capped at 1000. */
 static int search_query(rg_search *s, const char *q, const char *const *types, int ntypes,
-                        int limit, rg_search_hit **out, int *nout)
+                        int limit, bool highlight, rg_search_hit **out, int *nout)
 {
     *out = NULL;
     *nout = 0;
@@ -351,10 +351,14 @@ static int search_query(rg_search *s, const char *q, const char *const *types, i
     }
 
     rg_buf sql = {0};
-    rg_buf_puts(&sql, "SELECT type, rid, -" SCORE_EXPR " AS score, "
-                      "snippet(search_fts, 3, '<em>', '</em>', '" ELLIPSIS "', 12), "
-                      "snippet(search_fts, 2, '<em>', '</em>', '" ELLIPSIS "', 12) "
-                      "FROM search_fts WHERE search_fts MATCH ?1");
+    /* SQLite computes the result columns of every match before it sorts
+     * and cuts: snippets, which tokenize the text again, only when asked. */
+    rg_buf_puts(&sql, highlight ? "SELECT type, rid, -" SCORE_EXPR " AS score, "
+                                  "snippet(search_fts, 3, '<em>', '</em>', '" ELLIPSIS "', 12), "
+                                  "snippet(search_fts, 2, '<em>', '</em>', '" ELLIPSIS "', 12) "
+                                  "FROM search_fts WHERE search_fts MATCH ?1"
+                                : "SELECT type, rid, -" SCORE_EXPR " AS score, NULL, NULL "
+                                  "FROM search_fts WHERE search_fts MATCH ?1");
     if (ntypes) {
         rg_buf_puts(&sql, " AND type IN (");
         for (int i = 0; i < ntypes; i++)
