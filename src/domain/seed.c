@@ -218,7 +218,7 @@ static void make_people(seed_run *run, int w)
     const rg_seed_opts *o = run->o;
     for (int i = w; i < o->users && !atomic_load(&run->stop); i += run->jobs) {
         uint64_t s = o->seed * 0x100000001b3ull + (uint64_t)i; /* one stream per person */
-        char email[96], dob[16], now[RG_TIME_LEN + 1];
+        char email[96], dob[40], now[RG_TIME_LEN + 1];
         snprintf(email, sizeof email, "user%d.%u@example.org", i, o->seed);
         int age = 14 + pick(&s, 20);
         snprintf(dob, sizeof dob, "%04d-%02d-%02d", 2026 - age, 1 + pick(&s, 12), 1 + pick(&s, 28));

@@ -326,8 +326,14 @@ int srv_stop(api_server *s)
         rc = WEXITSTATUS(st);
     } else if (WIFSIGNALED(st)) {
         rc = 128 + WTERMSIG(st);
+        print_error("the server ended on signal %d after SIGTERM\n", WTERMSIG(st));
+        srv_dump_log(s);
     } else {
         rc = -1;
+    }
+    if (rc > 0 && rc < 128) {
+        print_error("the server exited with %d after SIGTERM\n", rc);
+        srv_dump_log(s);
     }
     s->pid = 0;
     return rc;
