@@ -6,7 +6,9 @@
 # Output: bench/out-compare/<profile>-<before|after>-<turn>/ and a summary of
 # the median requests/s, p99 and server CPU per request of every scenario on
 # stdout (the CPU per request varies least from run to run on a shared
-# machine; requests/s shows what users get).
+# machine; requests/s shows what users get). Every turn seeds its own data;
+# the other RG_BENCH_* settings pass through, e.g. RG_BENCH_SIZE=small for
+# turns of a few minutes.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 before=${1:?usage: compare.sh BEFORE_BIN AFTER_BIN [profiles…]}
