@@ -195,7 +195,7 @@ int rg__event_channel_ensure(rg_app *app, int64_t event_id, const char *title,
             rg_error_clear();
             rc = rg__event_channel_find(app, event_id, id, NULL);
         } else if (rc == 0) {
-            rg_debug("created the channel %s of event %lld", id, (long long)event_id);
+            rg_info("created the channel %s of event %lld", id, (long long)event_id);
         }
     }
     if (rc == 0 && out_id)
