@@ -86,24 +86,27 @@ int rg_cache_get(rg_cache_port *p, const char *key, char **out, size_t *len)
     return rc;
 }
 
-int rg_cache_set(rg_cache_port *p, const char *key, const char *val, size_t len, int64_t ttl_ms)
+/* The checks of a write of val under key (set and fill). */
+static int check_write(const char *key, const char *val, size_t len, int64_t ttl_ms)
 {
     int rc;
     if ((rc = check_key(key)) < 0 || (rc = check_ttl(ttl_ms)) < 0)
         return rc;
     if ((len && !val) || len > RG_CACHE_VALUE_MAX)
         return rg_error_set(RG_EINVAL, "invalid cache value");
-    return p->ops->set(p->c, key, val ? val : "", len, ttl_ms);
+    return 0;
+}
+
+int rg_cache_set(rg_cache_port *p, const char *key, const char *val, size_t len, int64_t ttl_ms)
+{
+    int rc = check_write(key, val, len, ttl_ms);
+    return rc < 0 ? rc : p->ops->set(p->c, key, val ? val : "", len, ttl_ms);
 }
 
 int rg_cache_fill(rg_cache_port *p, const char *key, const char *val, size_t len, int64_t ttl_ms)
 {
-    int rc;
-    if ((rc = check_key(key)) < 0 || (rc = check_ttl(ttl_ms)) < 0)
-        return rc;
-    if ((len && !val) || len > RG_CACHE_VALUE_MAX)
-        return rg_error_set(RG_EINVAL, "invalid cache value");
-    return p->ops->fill(p->c, key, val ? val : "", len, ttl_ms);
+    int rc = check_write(key, val, len, ttl_ms);
+    return rc < 0 ? rc : p->ops->fill(p->c, key, val ? val : "", len, ttl_ms);
 }
 
 int rg_cache_del(rg_cache_port *p, const char *key)

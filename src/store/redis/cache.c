@@ -246,6 +246,17 @@ static int write_done(rg_cache *c, const char *key, size_t klen, int rc)
 
 /* Stores len bytes of val (borrowed, may hold NULs) under key, for ttl_ms
  * (0: no expiry). */
+/* Appends the SET of key (with its TTL, if any) to b. */
+static void put_set(rg_buf *b, const rg_cache *c, const char *key, size_t klen, const char *val,
+                    size_t len, int64_t ttl_ms)
+{
+    if (ttl_ms)
+        put_cmd(b, "SET %b%b %b PX %lld", c->prefix, c->plen, key, klen, val, len,
+                (long long)ttl_ms);
+    else
+        put_cmd(b, "SET %b%b %b", c->prefix, c->plen, key, klen, val, len);
+}
+
 static int cache_set(rg_cache *c, const char *key, const char *val, size_t len, int64_t ttl_ms)
 {
     size_t klen = strlen(key);
@@ -253,11 +264,7 @@ static int cache_set(rg_cache *c, const char *key, const char *val, size_t len, 
     struct conn *k;
     if ((rc = conn_get(c, &k)) == 0) {
         rg_buf b = {0};
-        if (ttl_ms)
-            put_cmd(&b, "SET %b%b %b PX %lld", c->prefix, c->plen, key, klen, val, len,
-                    (long long)ttl_ms);
-        else
-            put_cmd(&b, "SET %b%b %b", c->prefix, c->plen, key, klen, val, len);
+        put_set(&b, c, key, klen, val, len, ttl_ms);
         put_cmd(&b, "PUBLISH %b %b", c->channel, c->chlen, key, klen);
         redisReply *r[2];
         rc = roundtrip(c, k, &b, 2, r);
@@ -284,11 +291,7 @@ static int cache_fill(rg_cache *c, const char *key, const char *val, size_t len,
     struct conn *k;
     if ((rc = conn_get(c, &k)) == 0) {
         rg_buf b = {0};
-        if (ttl_ms)
-            put_cmd(&b, "SET %b%b %b PX %lld", c->prefix, c->plen, key, klen, val, len,
-                    (long long)ttl_ms);
-        else
-            put_cmd(&b, "SET %b%b %b", c->prefix, c->plen, key, klen, val, len);
+        put_set(&b, c, key, klen, val, len, ttl_ms);
         redisReply *r[1];
         rc = roundtrip(c, k, &b, 1, r);
         rg_buf_free(&b);
