@@ -175,9 +175,31 @@ static void seed_is_deterministic(void **state)
     }
 }
 
+/* Options that are not numbers, out of range or unknown stop the seed
+ * before it writes anything. */
+static void seed_refuses_bad_options(void **state)
+{
+    (void)state;
+    char out[4096];
+    const char *bad[][2] = {{"--users", "x"}, {"--users", "-1"},   {"--jobs", "0"},
+                            {"--jobs", "65"}, {"--events", "1e3"}, {"--bogus", "1"},
+                            {"--seed", "12a"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int rc = srv_cli(&g_srv, out, sizeof out, "seed", bad[i][0], bad[i][1], NULL);
+        if (rc != 2)
+            fail_msg("seed %s %s exited %d: %s", bad[i][0], bad[i][1], rc, out);
+    }
+    assert_int_equal(srv_cli(&g_srv, out, sizeof out, "seed", "--users", NULL), 2);
+    api_resp *r = api("GET", "/v1/events?limit=1", NULL, NULL);
+    assert_status(r, 200);
+    assert_int_equal(jlen(r->json, "items"), 0); /* nothing was made */
+    resp_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(seed_refuses_bad_options),
         cmocka_unit_test(seed_makes_a_platform),
         cmocka_unit_test(seed_is_deterministic),
     };
