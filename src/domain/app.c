@@ -115,7 +115,7 @@ int rg_app_ready(rg_app *app, json_t **out)
     return (r < 0 || d < 0 || c < 0 || s < 0) ? RG_EUNAVAIL : 0;
 }
 
-static void wrote_key(const char *user_id, char *key, size_t cap)
+void rg__wrote_key(const char *user_id, char *key, size_t cap)
 {
     snprintf(key, cap, "rw:%s", user_id);
 }
@@ -129,7 +129,7 @@ void rg_ctx_begin(rg_app *app, rg_ctx *ctx, const rg_principal *who)
         return;
     char key[40], *v = NULL;
     size_t len;
-    wrote_key(ctx->who.user_id, key, sizeof key);
+    rg__wrote_key(ctx->who.user_id, key, sizeof key);
     ctx->read_own_writes = rg_cache_get(&app->st.cache, key, &v, &len) == 0;
     free(v);
     rg_error_clear();
@@ -140,7 +140,7 @@ void rg_ctx_wrote(rg_app *app, const rg_ctx *ctx)
     if (!ctx->who.user_id[0])
         return;
     char key[40];
-    wrote_key(ctx->who.user_id, key, sizeof key);
+    rg__wrote_key(ctx->who.user_id, key, sizeof key);
     rg_cache_set(&app->st.cache, key, "1", 1, READ_OWN_WRITES_MS);
     rg_error_clear();
 }

@@ -115,28 +115,30 @@ int rg_rel_run_read(rg_app *app, const rg_ctx *reader, const char *name, const r
     return rc;
 }
 
+int rg_vcache_take(char *ver, char *entry, size_t elen, char **val, size_t *len, int64_t *version)
+{
+    *val = NULL;
+    *version = ver ? strtoll(ver, NULL, 10) : 0;
+    free(ver);
+    char *nl = entry ? memchr(entry, '\n', elen) : NULL;
+    if (!nl || strtoll(entry, NULL, 10) != *version) {
+        free(entry);
+        return RG_ENOTFOUND;
+    }
+    *len = elen - (size_t)(nl + 1 - entry);
+    memmove(entry, nl + 1, *len + 1);
+    *val = entry;
+    return 0;
+}
+
 int rg_vcache_get(rg_app *app, const char *key, const char *verkey, char **val, size_t *len,
                   int64_t *version)
 {
-    char *v = NULL;
-    size_t vlen;
-    *val = NULL;
-    *version = 0;
-    if (rg_cache_get(&app->st.cache, verkey, &v, &vlen) == 0)
-        *version = strtoll(v, NULL, 10);
-    free(v);
-    v = NULL;
-    if (rg_cache_get(&app->st.cache, key, &v, &vlen) != 0)
-        return RG_ENOTFOUND;
-    char *nl = memchr(v, '\n', vlen);
-    if (!nl || strtoll(v, NULL, 10) != *version) {
-        free(v);
-        return RG_ENOTFOUND;
-    }
-    *len = vlen - (size_t)(nl + 1 - v);
-    memmove(v, nl + 1, *len + 1);
-    *val = v;
-    return 0;
+    const char *keys[] = {verkey, key};
+    char *v[2];
+    size_t l[2];
+    rg_cache_get_many(&app->st.cache, keys, 2, v, l);
+    return rg_vcache_take(v[0], v[1], l[1], val, len, version);
 }
 
 void rg_vcache_set(rg_app *app, const char *key, int64_t version, const char *val, size_t len,

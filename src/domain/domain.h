@@ -104,6 +104,9 @@ int rg_rel_run(rg_app *app, const char *name, const rg_param *p, int n, rg_rows 
 int rg_rel_run_read(rg_app *app, const rg_ctx *reader, const char *name, const rg_param *p, int n,
                     rg_rows **out);
 
+/* The cache key of the marker rg_ctx_wrote leaves for user_id. */
+void rg__wrote_key(const char *user_id, char *key, size_t cap);
+
 /* Versioned cache entries, so that a reader that loaded data before a write
  * never puts it back into the cache after the writer cleared it. An entry is
  * "<version>\n<value>"; a reader takes the version first (rg_vcache_get
@@ -113,6 +116,10 @@ int rg_rel_run_read(rg_app *app, const rg_ctx *reader, const char *name, const r
  * matches; otherwise RG_ENOTFOUND with *version to store under. */
 int rg_vcache_get(rg_app *app, const char *key, const char *verkey, char **val, size_t *len,
                   int64_t *version);
+/* rg_vcache_get's check of a version (ver) and an entry (entry, elen) that
+ * the caller fetched itself, with rg_cache_get_many among other keys; either
+ * may be NULL (a miss). Takes both (frees them or hands entry on as *val). */
+int rg_vcache_take(char *ver, char *entry, size_t elen, char **val, size_t *len, int64_t *version);
 void rg_vcache_set(rg_app *app, const char *key, int64_t version, const char *val, size_t len,
                    int64_t ttl_ms);
 void rg_vcache_bump(rg_app *app, const char *verkey);

@@ -97,9 +97,13 @@ void rg__sessions_revoke_family(rg_app *app, const char *family)
     rg_docs_remove_where(&app->st.docs, COLL_SESSIONS, &f, 1);
 }
 
-int rg_auth_authenticate(rg_app *app, const char *token, rg_principal *out)
+/* Two trips to the cache at most: the session by the token's hash, then in
+ * one get_many everything keyed by what the session names (the family's
+ * ended-marker, the user's document and its version, the user's
+ * recent-write marker). */
+int rg_auth_begin(rg_app *app, const char *token, rg_ctx *ctx)
 {
-    memset(out, 0, sizeof *out);
+    memset(ctx, 0, sizeof *ctx);
     size_t tlen = strlen(token);
     if (tlen < 16 || tlen > 128)
         return rg_error_set(RG_EUNAUTH, "the access token is not valid");
@@ -133,23 +137,34 @@ int rg_auth_authenticate(rg_app *app, const char *token, rg_principal *out)
     }
     if (exp <= rg_now())
         return rg_error_set(RG_EUNAUTH, "the access token has expired");
-    char mark[64], *m = NULL;
-    size_t mlen;
+    char mark[64], ukey[RG_USER_KEY_LEN], uverkey[RG_USER_KEY_LEN], wrote[40];
     revoked_key(fam, mark, sizeof mark);
-    if (rg_cache_get(&app->st.cache, mark, &m, &mlen) == 0) {
-        free(m);
+    rg__user_cache_keys(uid, ukey, uverkey);
+    rg__wrote_key(uid, wrote, sizeof wrote);
+    enum { MARK, UVER, USER, WROTE };
+    const char *keys[] = {[MARK] = mark, [UVER] = uverkey, [USER] = ukey, [WROTE] = wrote};
+    char *v[4];
+    size_t l[4];
+    rg_cache_get_many(&app->st.cache, keys, 4, v, l);
+    free(v[WROTE]);
+    if (v[MARK]) {
+        free(v[MARK]);
+        free(v[UVER]);
+        free(v[USER]);
         rg_cache_del(&app->st.cache, key);
         return rg_error_set(RG_EUNAUTH, "the session has ended");
     }
     json_t *user;
-    int rc = rg__user_load(app, uid, &user);
+    int rc = rg__user_load_fetched(app, uid, v[UVER], v[USER], l[USER], &user);
     if (rc == RG_ENOTFOUND)
         return rg_error_set(RG_EUNAUTH, "the account no longer exists");
     if (rc < 0)
         return rc;
-    memcpy(out->user_id, uid, sizeof out->user_id);
-    out->roles = rg_roles_from_json(json_object_get(user, "roles"));
+    memcpy(ctx->who.user_id, uid, sizeof ctx->who.user_id);
+    ctx->who.roles = rg_roles_from_json(json_object_get(user, "roles"));
+    ctx->read_own_writes = v[WROTE] != NULL;
     json_decref(user);
+    rg_error_clear();
     return 0;
 }
 

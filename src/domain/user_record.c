@@ -28,15 +28,21 @@ json_t *rg__user_view(const char *id, json_t *doc)
     return out;
 }
 
-int rg__user_load(rg_app *app, const char *id, json_t **out)
+void rg__user_cache_keys(const char *id, char *key, char *verkey)
 {
-    char key[64], verkey[64];
-    user_key(id, key, sizeof key);
-    snprintf(verkey, sizeof verkey, "uv:%s", id);
+    user_key(id, key, RG_USER_KEY_LEN);
+    snprintf(verkey, RG_USER_KEY_LEN, "uv:%s", id);
+}
+
+int rg__user_load_fetched(rg_app *app, const char *id, char *ver, char *entry, size_t elen,
+                          json_t **out)
+{
+    char key[RG_USER_KEY_LEN], verkey[RG_USER_KEY_LEN];
+    rg__user_cache_keys(id, key, verkey);
     char *val = NULL;
     size_t len;
     int64_t version;
-    if (rg_vcache_get(app, key, verkey, &val, &len, &version) == 0) {
+    if (rg_vcache_take(ver, entry, elen, &val, &len, &version) == 0) {
         *out = json_loadb(val, len, 0, NULL);
         free(val);
         if (*out)
@@ -55,12 +61,22 @@ int rg__user_load(rg_app *app, const char *id, json_t **out)
     return 0;
 }
 
+int rg__user_load(rg_app *app, const char *id, json_t **out)
+{
+    char key[RG_USER_KEY_LEN], verkey[RG_USER_KEY_LEN];
+    rg__user_cache_keys(id, key, verkey);
+    const char *keys[] = {verkey, key};
+    char *v[2];
+    size_t l[2];
+    rg_cache_get_many(&app->st.cache, keys, 2, v, l);
+    return rg__user_load_fetched(app, id, v[0], v[1], l[1], out);
+}
+
 void rg__user_uncache(rg_app *app, const char *id)
 {
-    char key[64], verkey[64];
-    snprintf(verkey, sizeof verkey, "uv:%s", id);
+    char key[RG_USER_KEY_LEN], verkey[RG_USER_KEY_LEN];
+    rg__user_cache_keys(id, key, verkey);
     rg_vcache_bump(app, verkey);
-    user_key(id, key, sizeof key);
     rg_cache_del(&app->st.cache, key);
 }
 

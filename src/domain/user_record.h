@@ -8,6 +8,14 @@
 /* Loads the users/<id> document (cached); *out new reference. RG_ENOTFOUND
  * when there is no such person. */
 int rg__user_load(rg_app *app, const char *id, json_t **out);
+/* The cache keys of a user's document and of its version, for callers that
+ * fetch them with other keys in one rg_cache_get_many. */
+#define RG_USER_KEY_LEN 64
+void rg__user_cache_keys(const char *id, char *key, char *verkey);
+/* rg__user_load with the version (ver) and entry (entry, elen) already
+ * fetched, either NULL on a miss; takes both. */
+int rg__user_load_fetched(rg_app *app, const char *id, char *ver, char *entry, size_t elen,
+                          json_t **out);
 /* The public shape of a stored user document (adds "id", drops internals).
  * New reference; doc is borrowed. */
 json_t *rg__user_view(const char *id, json_t *doc);

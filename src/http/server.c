@@ -226,7 +226,10 @@ static void dispatch(rg_app *app, rg_request *req, rg_response *res)
         }
         return;
     }
-    rg_principal who = {0};
+    /* The request's context: who calls and whether they changed something a
+     * moment ago (then their reads go to the primary, not to a replica that
+     * may lag, so that they see their own writes). */
+    rg_ctx_begin(app, &req->ctx, NULL);
     const char *authz = rg_req_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
     if (authz && req->route->auth != RG_AUTH_NONE) {
         if (strncasecmp(authz, "Bearer ", 7) != 0) {
@@ -235,7 +238,7 @@ static void dispatch(rg_app *app, rg_request *req, rg_response *res)
             return;
         }
         req->token = authz + 7;
-        int rc = rg_auth_authenticate(app, req->token, &who);
+        int rc = rg_auth_begin(app, req->token, &req->ctx);
         if (rc < 0) {
             rg_reply_problem(req, res, rc);
             return;
@@ -245,7 +248,7 @@ static void dispatch(rg_app *app, rg_request *req, rg_response *res)
         rg_reply_problem(req, res, RG_EUNAUTH);
         return;
     }
-    if (!who.user_id[0] && req->route->auth == RG_AUTH_REQUIRED) {
+    if (!req->ctx.who.user_id[0] && req->route->auth == RG_AUTH_REQUIRED) {
         rg_error_set(RG_EUNAUTH, "sign in first");
         rg_reply_problem(req, res, RG_EUNAUTH);
         return;
@@ -275,9 +278,6 @@ static void dispatch(rg_app *app, rg_request *req, rg_response *res)
             return;
         }
     }
-    /* Read your own writes: for a while after a change, this person's reads
-     * go to the primary, not to a replica that may lag. */
-    rg_ctx_begin(app, &req->ctx, &who);
     int rc = req->route->handler(app, req, res);
     if (rc < 0)
         rg_reply_problem(req, res, rc);

@@ -35,7 +35,7 @@ int rg_cache_ops_check(const struct rg_cache_ops *o)
                             "the cache adapter '%s' implements version %d of the port, "
                             "this build needs version %d",
                             o->scheme, o->version, RG_CACHE_OPS_VERSION);
-    if (!o->open || !o->close || !o->get || !o->set || !o->fill || !o->del || !o->incr || !o->ping)
+    if (!o->open || !o->close || !o->get || !o->get_many || !o->set || !o->fill || !o->del || !o->incr || !o->ping)
         return rg_error_set(RG_EINVAL, "the cache adapter '%s' lacks a slot", o->scheme);
     return 0;
 }
@@ -83,6 +83,28 @@ int rg_cache_get(rg_cache_port *p, const char *key, char **out, size_t *len)
         return rc;
     rc = p->ops->get(p->c, key, out, len);
     atomic_fetch_add_explicit(rc == 0 ? &hits : &misses, 1, memory_order_relaxed);
+    return rc;
+}
+
+int rg_cache_get_many(rg_cache_port *p, const char *const *keys, int n, char **out, size_t *len)
+{
+    if (n < 1 || n > RG_CACHE_MANY_MAX)
+        return rg_error_set(RG_EINVAL, "invalid number of cache keys");
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        out[i] = NULL;
+        len[i] = 0;
+        if (rc == 0)
+            rc = check_key(keys[i]);
+    }
+    if (rc < 0)
+        return rc;
+    rc = p->ops->get_many(p->c, keys, n, out, len);
+    uint_fast64_t hit = 0;
+    for (int i = 0; i < n; i++)
+        hit += out[i] != NULL;
+    atomic_fetch_add_explicit(&hits, hit, memory_order_relaxed);
+    atomic_fetch_add_explicit(&misses, (uint_fast64_t)n - hit, memory_order_relaxed);
     return rc;
 }
 

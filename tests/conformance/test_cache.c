@@ -213,6 +213,69 @@ static void test_set_get_del(void **state)
     assert_int_equal(rg_cache_ping(p), 0);
 }
 
+/* get_many answers each key as get would, hits and misses mixed, in the
+ * order asked, with the counters moved per key. */
+static void test_get_many(void **state)
+{
+    struct fixture *f = *state;
+    rg_cache_port *p = &f->port;
+    char ka[256], kb[256], kz[256], kn[256];
+    snprintf(ka, sizeof ka, "%s", K(f, "ma"));
+    snprintf(kb, sizeof kb, "%s", K(f, "mb"));
+    snprintf(kz, sizeof kz, "%s", K(f, "mz"));
+    snprintf(kn, sizeof kn, "%s", K(f, "never"));
+    assert_int_equal(rg_cache_set(p, ka, "alpha", 5, 0), 0);
+    assert_int_equal(rg_cache_set(p, kb, "b\0b", 3, 0), 0);
+    assert_int_equal(rg_cache_set(p, kz, "", 0, 0), 0);
+    const char *keys[] = {ka, kn, kb, ka, kz};
+    char *out[5];
+    size_t len[5];
+    for (int round = 0; round < 2; round++) { /* the second may come from a local level */
+        double hits0 = rg_metrics_value("rg_cache_hits_total");
+        double misses0 = rg_metrics_value("rg_cache_misses_total");
+        assert_int_equal(rg_cache_get_many(p, keys, 5, out, len), 0);
+        assert_non_null(out[0]);
+        assert_int_equal(len[0], 5);
+        assert_string_equal(out[0], "alpha");
+        assert_null(out[1]);
+        assert_int_equal(len[1], 0);
+        assert_int_equal(len[2], 3);
+        assert_memory_equal(out[2], "b\0b", 4); /* with its NUL */
+        assert_string_equal(out[3], "alpha");
+        assert_non_null(out[4]);
+        assert_int_equal(len[4], 0);
+        assert_int_equal(out[4][0], '\0');
+        assert_true(rg_metrics_value("rg_cache_hits_total") >= hits0 + 4);
+        assert_true(rg_metrics_value("rg_cache_misses_total") >= misses0 + 1);
+        for (int i = 0; i < 5; i++)
+            free(out[i]);
+    }
+    /* A deleted key is a miss at once, the others stay. */
+    assert_int_equal(rg_cache_del(p, ka), 0);
+    assert_int_equal(rg_cache_get_many(p, keys, 3, out, len), 0);
+    assert_null(out[0]);
+    assert_null(out[1]);
+    assert_int_equal(len[2], 3);
+    free(out[2]);
+    /* The limits, checked before the adapter runs: every out[i] is NULL. */
+    const char *many[RG_CACHE_MANY_MAX + 1];
+    char *outs[RG_CACHE_MANY_MAX + 1];
+    size_t lens[RG_CACHE_MANY_MAX + 1];
+    for (int i = 0; i <= RG_CACHE_MANY_MAX; i++)
+        many[i] = kb;
+    assert_int_equal(rg_cache_get_many(p, many, RG_CACHE_MANY_MAX, outs, lens), 0);
+    for (int i = 0; i < RG_CACHE_MANY_MAX; i++) {
+        assert_int_equal(lens[i], 3);
+        free(outs[i]);
+    }
+    assert_int_equal(rg_cache_get_many(p, many, RG_CACHE_MANY_MAX + 1, outs, lens), RG_EINVAL);
+    assert_int_equal(rg_cache_get_many(p, many, 0, outs, lens), RG_EINVAL);
+    const char *bad[] = {kb, ""};
+    assert_int_equal(rg_cache_get_many(p, bad, 2, outs, lens), RG_EINVAL);
+    assert_null(outs[0]);
+    assert_null(outs[1]);
+}
+
 static void test_miss(void **state)
 {
     struct fixture *f = *state;
@@ -627,9 +690,16 @@ static void test_shared_coherence(void **state)
     assert_int_equal(rg_cache_set(&f->a, k, "v1", 2, 0), 0);
     assert_value(&f->b, k, "v1", 2);
     assert_value(&f->b, k, "v1", 2);
-    /* A overwrites: B sees the new value within 1 s. */
+    /* A overwrites: B sees the new value within 1 s, by get and get_many. */
     assert_int_equal(rg_cache_set(&f->a, k, "v2", 2, 0), 0);
     long ms = wait_for(&f->b, k, "v2", 2, COHERENT_MS);
+    const char *keys[] = {k};
+    char *out[1];
+    size_t len[1];
+    assert_int_equal(rg_cache_get_many(&f->b, keys, 1, out, len), 0);
+    assert_non_null(out[0]);
+    assert_string_equal(out[0], "v2");
+    free(out[0]);
     if (ms < 0)
         fail_msg("instance B still served the old value %d ms after A's write", COHERENT_MS);
     printf("cache/%s: B saw A's overwrite after %ld ms\n", current->name, ms);
@@ -783,6 +853,12 @@ static void test_shared_outage(void **state)
             int64_t n = 0;
             FAILS_FAST(rg_cache_get(p, KP(f, fresh), &out, &len));
             assert_null(out);
+            const char *keys[] = {KP(f, fresh), k};
+            char *outs[2];
+            size_t lens[2];
+            FAILS_FAST(rg_cache_get_many(p, keys, 2, outs, lens));
+            assert_null(outs[0]);
+            assert_null(outs[1]);
             FAILS_FAST(rg_cache_set(p, KP(f, "w"), "x", 1, 0));
             FAILS_FAST(rg_cache_del(p, KP(f, "w")));
             FAILS_FAST(rg_cache_incr(p, KP(f, "n"), 1, 0, &n));
@@ -1024,6 +1100,7 @@ static void test_adapter_skipped(void **state)
 static const struct CMUnitTest tests[] = {
     T(test_set_get_del),
     T(test_fill),
+    T(test_get_many),
     T(test_miss),
     T(test_ttl),
     T(test_incr),

@@ -14,11 +14,12 @@
 
 #include "risinggen/store/options.h"
 
-#define RG_CACHE_OPS_VERSION 3
+#define RG_CACHE_OPS_VERSION 4
 
 #define RG_CACHE_KEY_MAX    4096
 #define RG_CACHE_VALUE_MAX  (16 * 1024 * 1024)
 #define RG_CACHE_TTL_MAX_MS (30LL * 24 * 3600 * 1000)
+#define RG_CACHE_MANY_MAX   16 /* keys of one get_many */
 
 enum rg_cache_caps {
     RG_CACHE_CAP_SHARED = 1u << 0, /* seen by every instance of the service */
@@ -34,6 +35,11 @@ struct rg_cache_ops {
     void (*close)(rg_cache *c);
     /* *out is malloc'd (caller frees) and NUL-terminated; RG_ENOTFOUND on a miss. */
     int (*get)(rg_cache *c, const char *key, char **out, size_t *len);
+    /* n keys (1..RG_CACHE_MANY_MAX) looked up together, in one round trip
+     * where the adapter has round trips: out[i] and len[i] as get gives
+     * them, out[i] NULL on a miss. 0 also when some or all miss; on an
+     * error every out[i] is NULL. Since version 4. */
+    int (*get_many)(rg_cache *c, const char *const *keys, int n, char **out, size_t *len);
     int (*set)(rg_cache *c, const char *key, const char *val, size_t len, int64_t ttl_ms);
     /* Stores val like set, for a value read from the source of truth after a
      * miss, without telling other instances to drop their copies of key: only
@@ -59,6 +65,7 @@ int rg_cache_open(rg_cache_port *out, const struct rg_cache_ops *ops, const char
                   const rg_store_options *opts);
 void rg_cache_close(rg_cache_port *p);
 int rg_cache_get(rg_cache_port *p, const char *key, char **out, size_t *len);
+int rg_cache_get_many(rg_cache_port *p, const char *const *keys, int n, char **out, size_t *len);
 int rg_cache_set(rg_cache_port *p, const char *key, const char *val, size_t len, int64_t ttl_ms);
 int rg_cache_fill(rg_cache_port *p, const char *key, const char *val, size_t len, int64_t ttl_ms);
 int rg_cache_del(rg_cache_port *p, const char *key);

@@ -169,68 +169,119 @@ static int cache_open(rg_cache **out, const char *url, const rg_store_options *o
     return 0;
 }
 
-/* *out is a malloc'd NUL-terminated copy (caller frees); *len (if not NULL)
- * its length without the NUL. RG_ENOTFOUND on a miss, RG_EUNAVAIL when Redis
- * cannot be used (the caller treats that as a miss). */
-static int cache_get(rg_cache *c, const char *key, char **out, size_t *len)
+/* Keeps a value just read from Redis in L1 for as long as it may: its life
+ * there (pttl, the reply of PTTL) is cut to L1_TTL_MS and counted from t0,
+ * before the GET left. If an invalidation of a key of the same hash (epoch
+ * no longer e0) or a new generation (no longer g) came meanwhile, the fill
+ * is taken back. */
+static void l1_fill(rg_cache *c, const char *key, size_t klen, uint64_t g, uint32_t e0,
+                    const redisReply *pttl, int64_t t0, const char *val, size_t vlen)
 {
-    *out = NULL;
-    size_t klen = strlen(key);
-    int rc;
+    if (pttl->type != REDIS_REPLY_INTEGER || pttl->integer == -2)
+        return;
+    int64_t life = pttl->integer < 0 || pttl->integer > L1_TTL_MS ? L1_TTL_MS : pttl->integer;
+    life -= mono_ms() - t0;
     char l1k[L1_KEY_MAX + 1];
-    bool fill = false;
-    uint64_t g = 0;
-    uint32_t e0 = 0;
     _Atomic uint32_t *epoch = &c->epochs[key_hash(key, klen) & (EPOCHS - 1)];
-    if (c->l1) {
-        g = atomic_load(&c->gen);
-        if (!(g & 1) && l1_key(l1k, g, key, klen)) {
-            if (rg_memory_cache_ops.get(c->l1, l1k, out, len) == 0)
-                return 0;
-            e0 = atomic_load(epoch); /* before the GET leaves */
-            fill = true;
+    if (life > 0 && l1_key(l1k, g, key, klen) &&
+        rg_memory_cache_ops.set(c->l1, l1k, val, vlen, life) == 0 &&
+        (atomic_load(&c->gen) != g || atomic_load(epoch) != e0))
+        rg_memory_cache_ops.del(c->l1, l1k);
+}
+
+/* out[i] is a malloc'd NUL-terminated copy (caller frees) or NULL on a
+ * miss; len[i] its length without the NUL. Keys found in L1 are served from
+ * there; the others go to Redis in one pipeline, a GET each (with its PTTL
+ * when L1 may keep the answer). RG_EUNAVAIL when Redis cannot be used (the
+ * caller treats that as misses). */
+static int cache_get_many(rg_cache *c, const char *const *keys, int n, char **out, size_t *len)
+{
+    struct {
+        size_t klen;
+        bool ask, fill;
+        uint32_t e0;
+    } q[RG_CACHE_MANY_MAX];
+    uint64_t g = c->l1 ? atomic_load(&c->gen) : 1;
+    int cmds = 0;
+    for (int i = 0; i < n; i++) {
+        out[i] = NULL;
+        len[i] = 0;
+        q[i].klen = strlen(keys[i]);
+        q[i].ask = true;
+        q[i].fill = false;
+        char l1k[L1_KEY_MAX + 1];
+        if (!(g & 1) && l1_key(l1k, g, keys[i], q[i].klen)) {
+            if (rg_memory_cache_ops.get(c->l1, l1k, &out[i], &len[i]) == 0) {
+                q[i].ask = false;
+                continue;
+            }
+            rg_error_clear();
+            /* before the GET leaves */
+            q[i].e0 = atomic_load(&c->epochs[key_hash(keys[i], q[i].klen) & (EPOCHS - 1)]);
+            q[i].fill = true;
         }
+        cmds += q[i].fill ? 2 : 1;
     }
+    if (cmds == 0)
+        return 0;
     struct conn *k;
+    int rc;
     if ((rc = conn_get(c, &k)) < 0)
-        return rc;
+        goto fail;
     rg_buf b = {0};
-    put_cmd(&b, "GET %b%b", c->prefix, c->plen, key, klen);
-    if (fill)
-        put_cmd(&b, "PTTL %b%b", c->prefix, c->plen, key, klen);
+    for (int i = 0; i < n; i++) {
+        if (!q[i].ask)
+            continue;
+        put_cmd(&b, "GET %b%b", c->prefix, c->plen, keys[i], q[i].klen);
+        if (q[i].fill)
+            put_cmd(&b, "PTTL %b%b", c->prefix, c->plen, keys[i], q[i].klen);
+    }
     int64_t t0 = mono_ms();
-    redisReply *r[2];
-    int n = fill ? 2 : 1;
-    rc = roundtrip(c, k, &b, n, r);
+    redisReply *r[2 * RG_CACHE_MANY_MAX];
+    rc = roundtrip(c, k, &b, cmds, r);
     rg_buf_free(&b);
     conn_put(c, k);
     if (rc < 0)
+        goto fail;
+    for (int i = 0, j = 0; i < n; i++) {
+        if (!q[i].ask)
+            continue;
+        const redisReply *v = r[j++], *pttl = q[i].fill ? r[j++] : NULL;
+        if (v->type == REDIS_REPLY_NIL)
+            continue;
+        if (v->type != REDIS_REPLY_STRING) {
+            rc = bad_reply(c, v, "GET");
+            break;
+        }
+        out[i] = rg_xmalloc(v->len + 1);
+        memcpy(out[i], v->str, v->len);
+        out[i][v->len] = '\0';
+        len[i] = v->len;
+        if (pttl)
+            l1_fill(c, keys[i], q[i].klen, g, q[i].e0, pttl, t0, out[i], len[i]);
+    }
+    free_replies(r, cmds);
+    if (rc == 0)
+        return 0;
+fail:
+    for (int i = 0; i < n; i++) {
+        free(out[i]);
+        out[i] = NULL;
+        len[i] = 0;
+    }
+    return rc;
+}
+
+static int cache_get(rg_cache *c, const char *key, char **out, size_t *len)
+{
+    size_t l;
+    int rc = cache_get_many(c, &key, 1, out, &l);
+    if (rc < 0)
         return rc;
-    if (r[0]->type == REDIS_REPLY_NIL) {
-        free_replies(r, n);
+    if (!*out)
         return rg_error_set(RG_ENOTFOUND, "not in the cache");
-    }
-    if (r[0]->type != REDIS_REPLY_STRING) {
-        rc = bad_reply(c, r[0], "GET");
-        free_replies(r, n);
-        return rc;
-    }
-    size_t vlen = r[0]->len;
-    char *copy = rg_xmalloc(vlen + 1);
-    memcpy(copy, r[0]->str, vlen);
-    copy[vlen] = '\0';
-    if (fill && r[1]->type == REDIS_REPLY_INTEGER && r[1]->integer != -2) {
-        int64_t life =
-            r[1]->integer < 0 || r[1]->integer > L1_TTL_MS ? L1_TTL_MS : (int64_t)r[1]->integer;
-        life -= mono_ms() - t0;
-        if (life > 0 && rg_memory_cache_ops.set(c->l1, l1k, copy, vlen, life) == 0 &&
-            (atomic_load(&c->gen) != g || atomic_load(epoch) != e0))
-            rg_memory_cache_ops.del(c->l1, l1k);
-    }
-    free_replies(r, n);
-    *out = copy;
     if (len)
-        *len = vlen;
+        *len = l;
     return 0;
 }
 
@@ -428,6 +479,7 @@ const struct rg_cache_ops rg_redis_cache_ops = {
     .open = cache_open,
     .close = cache_close,
     .get = cache_get,
+    .get_many = cache_get_many,
     .set = cache_set,
     .fill = cache_fill,
     .del = cache_del,
