@@ -25,9 +25,6 @@ INSERT INTO event_registrations (event_id, user_id, registration_date, status, p
 VALUES ($1, $2, $3, $4, 'unpaid', $5, $6, $7, $8, $3)
 RETURNING id
 
--- name: registration_active_for_user
-SELECT id FROM event_registrations WHERE event_id = $1 AND user_id = $2 AND status <> 'cancelled'
-
 -- name: registration_cancel_holding
 UPDATE event_registrations
 SET status = 'cancelled', cancelled_at = $2, cancellation_reason = $3, hold_expires_at = NULL,
@@ -38,6 +35,11 @@ WHERE id = $1 AND status IN ('confirmed', 'pending')
 UPDATE event_registrations
 SET status = 'cancelled', cancelled_at = $2, cancellation_reason = $3, updated_at = $2
 WHERE id = $1 AND status = 'waitlisted'
+
+-- name: registration_to_waitlist
+-- A registration inserted as admitted whose event had no place left after all.
+UPDATE event_registrations SET status = 'waitlisted', hold_expires_at = NULL
+WHERE id = $1 AND status IN ('confirmed', 'pending')
 
 -- name: registration_promote
 UPDATE event_registrations SET status = $2, hold_expires_at = $3, updated_at = $4

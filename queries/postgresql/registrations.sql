@@ -1,3 +1,13 @@
+-- name: event_get_for_admission
+-- event_get with whether $2 holds a registration of the event that is not
+-- cancelled: what an admission checks, in one round trip.
+SELECT e.id, e.organizer_id, e.registration_deadline, e.end_date, e.max_participants, e.taken,
+       e.status, e.is_public, (e.cost_amount * 100)::bigint AS cost_minor, e.cost_currency, e.waitlist_enabled, e.min_age,
+       e.guardian_consent_under, e.hold_minutes,
+       EXISTS (SELECT 1 FROM event_registrations r
+               WHERE r.event_id = e.id AND r.user_id = $2 AND r.status <> 'cancelled') AS registered
+FROM events e WHERE e.id = $1
+
 -- name: registration_get
 SELECT r.id, r.event_id, r.user_id, r.registration_date, r.status, r.payment_status,
        r.payment_id, r.dietary_requirements, r.special_needs, r.checked_in, r.checked_in_at,

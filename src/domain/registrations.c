@@ -84,8 +84,8 @@ static int check_admission(rg_relational *r, rg_rel_conn *c, const rg_principal 
     int age = -1;
     rg_rows *ev = NULL;
     int rc;
-    rg_param ep[] = {RG_PINT(event_id)};
-    if ((rc = rg_rel_query(r, c, "event_get", ep, 1, &ev)) < 0)
+    rg_param ep[] = {RG_PINT(event_id), RG_PTEXT(who->user_id)};
+    if ((rc = rg_rel_query(r, c, "event_get_for_admission", ep, 2, &ev)) < 0)
         goto refuse;
     bool owner = ev->nrows && strcmp(rg_rows_get(ev, 0, "organizer_id"), who->user_id) == 0;
     if (ev->nrows == 0 || (!owner && !rg_is_admin(who) &&
@@ -132,13 +132,7 @@ static int check_admission(rg_relational *r, rg_rel_conn *c, const rg_principal 
             goto refuse;
         }
     }
-    rg_param up[] = {RG_PINT(event_id), RG_PTEXT(who->user_id)};
-    rg_rows *dup;
-    if ((rc = rg_rel_query(r, c, "registration_active_for_user", up, 2, &dup)) < 0)
-        goto refuse;
-    int have = dup->nrows;
-    rg_rows_free(dup);
-    if (have) {
+    if (rg_rows_bool(ev, 0, "registered")) {
         rc = rg_error_set(RG_EALREADY, "you are already registered for this event");
         goto refuse;
     }
@@ -223,29 +217,20 @@ int rg_registration_create(rg_app *app, const rg_ctx *ctx, const char *event_id_
         ;
     if (rc < 0)
         goto fail;
-    rg_param tp[] = {RG_PINT(event_id), RG_PTEXT(now)};
-    if ((rc = rg_rel_query(r, c, "event_take_place", tp, 2, NULL)) < 0)
-        goto fail;
-    const char *status;
+    /* The row goes in first, as if a place were free, and the place is taken
+     * last: the event row's lock, which every admission to the event waits
+     * for, is held from the take to the commit and no longer. */
     char hold[RG_TIME_LEN + 1] = "";
-    if (rc == 1) {
-        status = paid ? "pending" : "confirmed";
-        if (paid)
-            rg_time_format(now_t + hold_minutes * 60, hold);
-    } else if (rg_rows_bool(ev, 0, "waitlist_enabled")) {
-        status = "waitlisted";
-    } else {
-        rc = rg_error_set(RG_EFULL, "the event is full");
-        goto fail;
-    }
+    if (paid)
+        rg_time_format(now_t + hold_minutes * 60, hold);
     char *consent_text = consent ? json_dumps(consent, JSON_COMPACT) : NULL;
     rg_param ip[] = {RG_PINT(event_id),
                      RG_PTEXT(who->user_id),
                      RG_PTEXT(now),
-                     RG_PTEXT(status),
+                     RG_PTEXT(paid ? "pending" : "confirmed"),
                      RG_PTEXT(diet),
                      RG_PTEXT(needs),
-                     hold[0] ? RG_PTEXT(hold) : RG_PNULL,
+                     paid ? RG_PTEXT(hold) : RG_PNULL,
                      RG_PTEXT(consent_text)};
     rg_rows *ins;
     rc = rg_rel_query(r, c, "registration_insert", ip, 8, &ins);
@@ -258,11 +243,23 @@ int rg_registration_create(rg_app *app, const rg_ctx *ctx, const char *event_id_
         goto fail;
     rg_param gp[] = {RG_PINT(rg_rows_int(ins, 0, "id", 0))};
     rg_rows_free(ins);
-    if ((rc = rg_rel_query(r, c, "registration_get", gp, 1, &reg)) < 0)
+    rg_param tp[] = {RG_PINT(event_id), RG_PTEXT(now)};
+    if ((rc = rg_rel_query(r, c, "event_take_place", tp, 2, NULL)) < 0)
         goto fail;
+    if (rc == 0) {
+        if (!rg_rows_bool(ev, 0, "waitlist_enabled")) {
+            rc = rg_error_set(RG_EFULL, "the event is full");
+            goto fail;
+        }
+        if ((rc = rg_rel_query(r, c, "registration_to_waitlist", gp, 1, NULL)) < 0)
+            goto fail;
+    }
     if ((rc = rg_rel_commit(r, c)) < 0)
         goto fail;
     rg__event_uncache(app, event_id);
+    /* Read back after the commit, on the same connection: the lock is gone. */
+    if ((rc = rg_rel_query(r, c, "registration_get", gp, 1, &reg)) < 0)
+        goto out;
     *out = rg__registration_view(reg, 0);
     rc = 0;
     goto out;

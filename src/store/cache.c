@@ -35,7 +35,8 @@ int rg_cache_ops_check(const struct rg_cache_ops *o)
                             "the cache adapter '%s' implements version %d of the port, "
                             "this build needs version %d",
                             o->scheme, o->version, RG_CACHE_OPS_VERSION);
-    if (!o->open || !o->close || !o->get || !o->get_many || !o->set || !o->fill || !o->del || !o->incr || !o->ping)
+    if (!o->open || !o->close || !o->get || !o->get_many || !o->set || !o->fill || !o->del ||
+        !o->incr || !o->ping)
         return rg_error_set(RG_EINVAL, "the cache adapter '%s' lacks a slot", o->scheme);
     return 0;
 }
