@@ -115,11 +115,6 @@ int rg_app_ready(rg_app *app, json_t **out)
     return (r < 0 || d < 0 || c < 0 || s < 0) ? RG_EUNAVAIL : 0;
 }
 
-void rg__wrote_key(const char *user_id, char *key, size_t cap)
-{
-    snprintf(key, cap, "rw:%s", user_id);
-}
-
 void rg_ctx_begin(rg_app *app, rg_ctx *ctx, const rg_principal *who)
 {
     memset(ctx, 0, sizeof *ctx);

@@ -115,6 +115,11 @@ int rg_rel_run_read(rg_app *app, const rg_ctx *reader, const char *name, const r
     return rc;
 }
 
+void rg__wrote_key(const char *user_id, char *key, size_t cap)
+{
+    snprintf(key, cap, "rw:%s", user_id);
+}
+
 int rg_vcache_take(char *ver, char *entry, size_t elen, char **val, size_t *len, int64_t *version)
 {
     *val = NULL;

@@ -146,6 +146,7 @@ int rg_auth_begin(rg_app *app, const char *token, rg_ctx *ctx)
     char *v[4];
     size_t l[4];
     rg_cache_get_many(&app->st.cache, keys, 4, v, l);
+    bool wrote_recently = v[WROTE] != NULL;
     free(v[WROTE]);
     if (v[MARK]) {
         free(v[MARK]);
@@ -162,7 +163,7 @@ int rg_auth_begin(rg_app *app, const char *token, rg_ctx *ctx)
         return rc;
     memcpy(ctx->who.user_id, uid, sizeof ctx->who.user_id);
     ctx->who.roles = rg_roles_from_json(json_object_get(user, "roles"));
-    ctx->read_own_writes = v[WROTE] != NULL;
+    ctx->read_own_writes = wrote_recently;
     json_decref(user);
     rg_error_clear();
     return 0;
