@@ -236,6 +236,37 @@ static void deliver_marks_sent_once(void **state)
     rg_rows_free(rows);
 }
 
+/* Mails due together go out in the order they were queued, also after a
+ * failed pass rescheduled them all. */
+static void due_rows_go_out_in_queue_order(void **state)
+{
+    (void)state;
+    enum { N = 12 };
+    char key[32];
+    for (int round = 0; round < 2; round++) {
+        use_recorder(round == 0 ? RG_EUNAVAIL : 0);
+        if (round == 0)
+            for (int i = 0; i < N; i++) {
+                snprintf(key, sizeof key, "qo-%02d", i);
+                assert_int_equal(enqueue(NULL, "qo@example.org", key), 0);
+            }
+        int64_t at = rg_now() + (round == 0 ? 0 : rg_outbox_backoff(1) + 1);
+        rg_outbox_deliver_at(&app, 100, at);
+        char order[N][64];
+        int seen = 0;
+        pthread_mutex_lock(&rec.mu);
+        for (int i = 0; i < rec.calls && i < MAX_SEEN; i++)
+            if (strncmp(rec.keys[i], "qo-", 3) == 0 && seen < N)
+                memcpy(order[seen++], rec.keys[i], sizeof order[0]);
+        pthread_mutex_unlock(&rec.mu);
+        assert_int_equal(seen, N);
+        for (int i = 0; i < N; i++) {
+            snprintf(key, sizeof key, "qo-%02d", i);
+            assert_string_equal(order[i], key);
+        }
+    }
+}
+
 static void failing_sender_is_retried_later(void **state)
 {
     (void)state;
@@ -515,6 +546,7 @@ int main(void)
         cmocka_unit_test(dedupe_key_makes_a_second_enqueue_a_no_op),
         cmocka_unit_test(bad_notifications_are_refused),
         cmocka_unit_test(deliver_marks_sent_once),
+        cmocka_unit_test(due_rows_go_out_in_queue_order),
         cmocka_unit_test(failing_sender_is_retried_later),
         cmocka_unit_test(backoff_grows_and_gives_up),
         cmocka_unit_test(concurrent_deliverers_never_send_twice),
