@@ -270,6 +270,13 @@ bool v_only(v_ctx *v, json_t *obj, const char *const *allowed)
     return ok;
 }
 
+int v_not_object(const json_t *body)
+{
+    if (!body)
+        return rg_error_set(RG_EJSON, "a JSON object body is required");
+    return rg_error_set(RG_EVALIDATION, "the body must be a JSON object");
+}
+
 int v_finish(v_ctx *v)
 {
     if (!v->errors)

@@ -121,7 +121,7 @@ static int create_account(rg_app *app, json_t *body, json_t *roles, char id[RG_O
     const char *email = NULL, *pw = NULL;
     if (!json_is_object(body)) {
         json_decref(roles);
-        return rg_error_set(RG_EVALIDATION, "the body must be a JSON object");
+        return v_not_object(body);
     }
     v_email(&v, body, "email", true, &email);
     validate_password(&v, body, "password", &pw);
@@ -250,7 +250,7 @@ int rg_auth_login(rg_app *app, json_t *body, json_t **out)
     v_ctx v = {0};
     const char *email = NULL, *pw = NULL;
     if (!json_is_object(body))
-        return rg_error_set(RG_EVALIDATION, "the body must be a JSON object");
+        return v_not_object(body);
     v_string(&v, body, "email", true, 1, 254, &email);
     v_string(&v, body, "password", true, 1, 512, &pw);
     int rc = v_finish(&v);

@@ -63,7 +63,7 @@ int rg_channel_create(rg_app *app, const rg_ctx *ctx, json_t *body, json_t **out
     if (!(who->roles & (RG_ROLE_ORGANIZER | RG_ROLE_ADMIN)))
         return rg_error_set(RG_EFORBIDDEN, "only organizers and admins create channels");
     if (!json_is_object(body))
-        return rg_error_set(RG_EVALIDATION, "the body must be a JSON object");
+        return v_not_object(body);
     v_ctx v = {0};
     v_only(&v, body, channel_fields);
     const char *name = NULL, *description = NULL;

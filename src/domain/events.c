@@ -232,7 +232,7 @@ int rg_event_create(rg_app *app, const rg_ctx *ctx, json_t *body, json_t **out)
     if (!(who->roles & (RG_ROLE_ORGANIZER | RG_ROLE_ADMIN)))
         return rg_error_set(RG_EFORBIDDEN, "only organizers and admins create events");
     if (!json_is_object(body))
-        return rg_error_set(RG_EVALIDATION, "the body must be a JSON object");
+        return v_not_object(body);
     struct event_fields f = {.is_public = true, .hold_minutes = 30};
     v_ctx v = {0};
     v_only(&v, body, patch_fields); /* the same fields as PATCH; a typo is an error */
@@ -456,7 +456,7 @@ int rg_event_patch(rg_app *app, const rg_ctx *ctx, const char *id_s, json_t *pat
     if (!rg_parse_id(id_s, &id))
         return rg_error_set(RG_ENOTFOUND, "no such event");
     if (!json_is_object(patch))
-        return rg_error_set(RG_EVALIDATION, "the body must be a JSON object");
+        return v_not_object(patch);
     rg_rows *r;
     int rc = load_event(app, id, &r);
     if (rc < 0)

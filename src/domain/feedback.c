@@ -55,7 +55,7 @@ int rg_feedback_create(rg_app *app, const rg_ctx *ctx, const char *event_id, jso
     if (!visible)
         return rg_error_set(RG_ENOTFOUND, "no such event");
     if (!json_is_object(body))
-        return rg_error_set(RG_EVALIDATION, "the body must be a JSON object");
+        return v_not_object(body);
     v_ctx v = {0};
     v_only(&v, body, feedback_fields);
     int64_t rating = 0;

@@ -258,7 +258,7 @@ int rg_message_post(rg_app *app, const rg_ctx *ctx, const char *channel_id, json
     json_t *attachments = NULL, *doc = NULL;
     struct meta_ctx m = {0};
     if (!json_is_object(body)) {
-        rc = rg_error_set(RG_EVALIDATION, "the body must be a JSON object");
+        rc = v_not_object(body);
         goto done;
     }
     v_ctx v = {0};

@@ -113,7 +113,7 @@ int rg_auth_password_reset(rg_app *app, json_t *body)
 static int password_reset(rg_app *app, json_t *body)
 {
     if (!json_is_object(body))
-        return rg_error_set(RG_EVALIDATION, "the body must be a JSON object");
+        return v_not_object(body);
     static const char *const only[] = {"email", NULL};
     v_ctx v = {0};
     const char *email = NULL;
@@ -225,7 +225,7 @@ static int apply_reset(json_t *auth, void *p)
 int rg_auth_password_reset_confirm(rg_app *app, json_t *body)
 {
     if (!json_is_object(body))
-        return rg_error_set(RG_EVALIDATION, "the body must be a JSON object");
+        return v_not_object(body);
     static const char *const only[] = {"token", "newPassword", NULL};
     v_ctx v = {0};
     const char *token = NULL, *pw = NULL;

@@ -136,7 +136,7 @@ static int validate_create(const rg_app *app, json_t *body, int64_t *reg_id, con
                            const rg_payment_provider **prov)
 {
     if (!json_is_object(body))
-        return rg_error_set(RG_EVALIDATION, "the body must be a JSON object");
+        return v_not_object(body);
     v_ctx v = {0};
     const char *pname = NULL;
     v_int(&v, body, "registrationId", true, 1, INT32_MAX, reg_id, NULL);
@@ -356,7 +356,7 @@ static int validate_refund(json_t *body, int64_t *amount, bool *has_amount, cons
     if (!body)
         return 0;
     if (!json_is_object(body))
-        return rg_error_set(RG_EVALIDATION, "the body must be a JSON object");
+        return v_not_object(body);
     static const char *const fields[] = {"amount", "reason", NULL};
     v_ctx v = {0};
     v_only(&v, body, fields);

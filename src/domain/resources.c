@@ -157,7 +157,7 @@ int rg_resource_create(rg_app *app, const rg_ctx *ctx, json_t *body, json_t **ou
     if (!(who->roles & (RG_ROLE_ORGANIZER | RG_ROLE_ADMIN)))
         return rg_error_set(RG_EFORBIDDEN, "only organizers and admins add resources");
     if (!json_is_object(body))
-        return rg_error_set(RG_EVALIDATION, "the body must be a JSON object");
+        return v_not_object(body);
     char id[RG_OID_LEN + 1], now[RG_TIME_LEN + 1];
     rg_oid_new(id);
     rg_time_format(rg_now(), now);

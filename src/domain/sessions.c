@@ -296,7 +296,7 @@ int rg_auth_refresh(rg_app *app, json_t *body, json_t **out)
     v_ctx v = {0};
     const char *rt = NULL;
     if (!json_is_object(body))
-        return rg_error_set(RG_EVALIDATION, "the body must be a JSON object");
+        return v_not_object(body);
     v_string(&v, body, "refreshToken", true, 1, 200, &rt);
     int rc = v_finish(&v);
     if (rc < 0)

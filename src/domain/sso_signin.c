@@ -208,7 +208,7 @@ static int sso_user_id(rg_app *app, const char *account, const char *link_id,
 int rg_auth_sso(rg_app *app, json_t *body, json_t **out)
 {
     if (!json_is_object(body))
-        return rg_error_set(RG_EVALIDATION, "the body must be a JSON object");
+        return v_not_object(body);
     static const char *const only[] = {"idToken", NULL};
     v_ctx v = {0};
     const char *token = NULL;

@@ -157,7 +157,7 @@ int rg_user_set_roles(rg_app *app, const rg_ctx *ctx, const char *id, json_t *bo
     v_ctx v = {0};
     static const char *const only[] = {"roles", NULL};
     if (!json_is_object(body))
-        return rg_error_set(RG_EVALIDATION, "the body must be a JSON object");
+        return v_not_object(body);
     v_only(&v, body, only);
     json_t *roles = json_object_get(body, "roles");
     json_t *clean = json_array();

@@ -29,7 +29,7 @@ int rg_venue_create(rg_app *app, const rg_ctx *ctx, json_t *body, json_t **out)
     if (!(who->roles & (RG_ROLE_ORGANIZER | RG_ROLE_ADMIN)))
         return rg_error_set(RG_EFORBIDDEN, "only organizers and admins create venues");
     if (!json_is_object(body))
-        return rg_error_set(RG_EVALIDATION, "the body must be a JSON object");
+        return v_not_object(body);
     v_ctx v = {0};
     const char *name = NULL, *street = NULL, *city = NULL, *country = NULL, *postal = NULL;
     double lat = 0, lng = 0;

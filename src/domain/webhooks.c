@@ -110,7 +110,7 @@ int rg_payment_webhook(rg_app *app, const char *provider, const char *signature,
     if (rc < 0)
         return rc;
     if (!json_is_object(body))
-        return rg_error_set(RG_EVALIDATION, "the body must be a JSON object");
+        return v_not_object(body);
     v_ctx v = {0};
     const char *event_id = NULL, *type = NULL, *tx = NULL;
     json_t *data = NULL;

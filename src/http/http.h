@@ -40,6 +40,7 @@ typedef struct rg_request {
     char request_id[RG_REQUEST_ID_MAX + 1];
     const struct rg_route *route;
     int64_t t0;
+    bool framing; /* its framing is refused: answered at once, then closed */
 } rg_request;
 
 typedef struct rg_response {
@@ -49,6 +50,7 @@ typedef struct rg_response {
     const char *content_type;
     char location[160];
     char extra_header[192]; /* e.g. "Content-Disposition: …" name and value split at ':' */
+    bool close;             /* end the connection after this answer */
 } rg_response;
 
 typedef int (*rg_handler)(rg_app *app, rg_request *req, rg_response *res);

@@ -10,6 +10,7 @@
 #include "risinggen/base/id.h"
 #include "risinggen/base/log.h"
 #include "risinggen/base/metrics.h"
+#include "risinggen/base/validate.h"
 #include "risinggen/domain/auth.h"
 #include "risinggen/domain/jobs.h"
 
@@ -78,7 +79,7 @@ void rg_reply_problem(rg_request *req, rg_response *res, int code)
         code = RG_EINTERNAL;
     const char *detail = rg_error_last() == code ? rg_error_detail() : "";
     int status = rg_error_status(code);
-    if (status >= 500 && status != 503)
+    if (status == 500)
         detail = "an internal error occurred; it has been logged";
     char type[128];
     snprintf(type, sizeof type, "https://risinggen.dev/problems/%s", rg_error_slug(code));
@@ -123,10 +124,8 @@ int rg_req_limit(rg_request *req, int *out)
 
 int rg_req_body_object(rg_request *req, json_t **out)
 {
-    if (!req->json)
-        return rg_error_set(RG_EVALIDATION, "a JSON object body is required");
     if (!json_is_object(req->json))
-        return rg_error_set(RG_EVALIDATION, "the body must be a JSON object");
+        return v_not_object(req->json);
     *out = req->json;
     return 0;
 }
@@ -209,9 +208,100 @@ static void request_id(rg_request *req)
     new_request_id(req->request_id);
 }
 
+/* How a request's body is framed (RFC 9112 section 6): one Content-Length,
+ * or Transfer-Encoding: chunked alone. Anything else could be read one way
+ * here and another way by a proxy in front, so that a second request hides
+ * in the first one's body: such a message is answered 400 (501 for a
+ * transfer coding other than chunked) and its connection closed.
+ * libmicrohttpd itself refuses a Content-Length that is not a number. */
+struct framing {
+    int content_length, transfer_encoding;
+    const char *cl, *te;
+    bool cl_differ;
+};
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    (void)kind;
+    struct framing *f = cls;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        if (f->content_length++ && strcmp(f->cl, value ? value : "") != 0)
+            f->cl_differ = true;
+        f->cl = value ? value : "";
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        f->transfer_encoding++;
+        f->te = value ? value : "";
+    }
+    return MHD_YES;
+}
+
+static int check_framing(struct MHD_Connection *conn)
+{
+    struct framing f = {0};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, count_framing, &f);
+    if (f.transfer_encoding && f.content_length)
+        return rg_error_set(RG_EINVAL, "send either Content-Length or Transfer-Encoding, not both");
+    if (f.content_length > 1)
+        return rg_error_set(RG_EINVAL, "Content-Length is given %s",
+                            f.cl_differ ? "with different values" : "more than once");
+    if (f.transfer_encoding > 1 || (f.te && strcasecmp(f.te, "chunked") != 0))
+        return rg_error_set(RG_ENOTIMPL, "the only transfer coding understood is chunked");
+    return 0;
+}
+
+/* libmicrohttpd's decoding of the path and query, except that an encoded
+ * NUL (%00), which would cut the text there, becomes the byte 0xFF, which is
+ * never valid UTF-8, so that valid_text refuses it like any other. */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+    (void)cls, (void)conn;
+    for (char *p = strstr(s, "%00"); p; p = strstr(p + 3, "%00"))
+        p[1] = p[2] = 'F';
+    return MHD_http_unescape(s);
+}
+
+static bool valid_text(const char *s)
+{
+    size_t n = strlen(s);
+    if (!rg_utf8_valid(s, n))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return false;
+    return true;
+}
+
+static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *value)
+{
+    (void)kind;
+    const char **bad = cls;
+    if (!valid_text(key) || (value && !valid_text(value))) {
+        *bad = key;
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
 /* Parses the body, authenticates, and runs the route. */
 static void dispatch(rg_app *app, rg_request *req, rg_response *res)
 {
+    if (req->framing) {
+        rg_reply_problem(req, res, check_framing(req->conn));
+        res->close = true;
+        return;
+    }
+    const char *bad = NULL;
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, check_arg, &bad);
+    if (!valid_text(req->path) || bad) {
+        rg_error_set(RG_EINVAL,
+                     "the %s holds bytes that are not text (control characters or "
+                     "invalid UTF-8)",
+                     bad ? "query" : "path");
+        rg_reply_problem(req, res, RG_EINVAL);
+        return;
+    }
     bool mismatch = false;
     char allow[128] = "";
     req->route = rg_route_match(req, req->method, req->path, &mismatch, allow, sizeof allow);
@@ -316,6 +406,12 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, const rg_reque
         MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, res->location);
     if (res->status == 503 || res->status == 429)
         MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    if (res->status == 401) /* RFC 6750 section 3 */
+        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                req->token ? "Bearer realm=\"risinggen\", error=\"invalid_token\""
+                                           : "Bearer realm=\"risinggen\"");
+    if (res->close)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     if (res->extra_header[0]) {
         char name[64];
         char *colon = strchr(res->extra_header, ':');
@@ -353,9 +449,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (cl && strtoull(cl, NULL, 10) > RG_MAX_BODY)
             req->too_big = true;
         *con_cls = req;
-        return MHD_YES;
-    }
-    if (*upload_size) {
+        /* A refused framing is answered at once, before any body is read. */
+        if (!(req->framing = check_framing(conn) < 0))
+            return MHD_YES;
+    } else if (*upload_size) {
         if (!req->too_big && req->body.len + *upload_size <= RG_MAX_BODY)
             rg_buf_put(&req->body, upload, *upload_size);
         else
@@ -450,7 +547,7 @@ int rg_server_run(rg_app *app, volatile sig_atomic_t *stop)
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)(64 * 1024), MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-        &srv, MHD_OPTION_END);
+        &srv, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
     if (!d) {
         rg_metrics_unwatch(&srv);
         rg_err("cannot listen on %s (address in use?)", listen);

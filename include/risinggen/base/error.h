@@ -35,7 +35,8 @@
     X(ENOTACCEPT, -19, "not-acceptable", 406, "Not acceptable")                                    \
     X(ECHECKSUM, -20, "migration-checksum", 500, "Migration changed after it was applied")         \
     X(EUNPROCESSABLE, -21, "unprocessable", 422, "Request breaks a rule")                          \
-    X(EHEADERS, -22, "headers-too-large", 431, "Request header fields too large")
+    X(EHEADERS, -22, "headers-too-large", 431, "Request header fields too large")                  \
+    X(ENOTIMPL, -23, "not-implemented", 501, "Not implemented")
 
 enum rg_error_code {
 #define RG__ENUM(name, num, slug, status, title) RG_##name = num,

@@ -36,6 +36,9 @@ bool v_only(v_ctx *v, json_t *obj, const char *const *allowed);
 void v_fail(v_ctx *v, const char *field, const char *msg);
 /* 0 when no error was recorded, else RG_EVALIDATION with a summary detail. */
 int v_finish(v_ctx *v);
+/* The error for a body that is not a JSON object: RG_EJSON (400) when there
+ * is no body at all, RG_EVALIDATION (422) for other JSON. */
+int v_not_object(const json_t *body);
 /* True when the n bytes at s are well-formed UTF-8 (no overlong forms,
  * surrogates or code points past U+10FFFF); a NUL byte counts as U+0000. */
 bool rg_utf8_valid(const char *s, size_t n);
