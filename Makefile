@@ -25,9 +25,11 @@ compile:
 	@cmake --build $(BUILD) -j$(JOBS)
 
 # Builds, migrates (on start) and serves the embedded default on 127.0.0.1:8080.
+# A development server: unless RG_PAYMENTS_PROVIDERS is set, it also takes
+# payments through the test provider (the service warns about it at start).
 run: build
 	@mkdir -p data
-	./$(BUILD)/risinggen serve
+	RG_PAYMENTS_PROVIDERS="$${RG_PAYMENTS_PROVIDERS-test,manual}" ./$(BUILD)/risinggen serve
 
 # Every test (against private PostgreSQL and Redis started for the run),
 # then the whole suite again under ASan + UBSan.

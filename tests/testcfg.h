@@ -30,7 +30,8 @@ static inline void rg_test_config(rg_config *cfg, const char *rel, const char *d
     if (rg_config_set(cfg, "RG_RELATIONAL_URL", rel) < 0 ||
         rg_config_set(cfg, "RG_DOCUMENT_URL", docs) < 0 ||
         rg_config_set(cfg, "RG_CACHE_URL", cache ? cache : "memory:") < 0 ||
-        rg_config_set(cfg, "RG_SEARCH_URL", search) < 0) {
+        rg_config_set(cfg, "RG_SEARCH_URL", search) < 0 ||
+        rg_config_set(cfg, "RG_PAYMENTS_PROVIDERS", "test,manual") < 0) {
         fprintf(stderr, "test settings refused\n");
         abort();
     }

@@ -133,6 +133,9 @@ static int cmd_serve(const rg_config *cfg)
             "  ./build/risinggen admin create --email admin@example.org\n",
             cfg->listen, redact(cfg->relational_url, 0), redact(cfg->document_url, 1),
             redact(cfg->cache_url, 2), redact(cfg->search_url, 3));
+    if (rg_payment_provider_enabled(&app.providers, rg_payment_provider_find("test")))
+        rg_warn("the payment provider 'test' is on (RG_PAYMENTS_PROVIDERS): anyone can confirm a "
+                "paid registration without money; list only real providers in production");
     rc = rg_server_run(&app, &stop_flag);
     rg_app_close(&app);
     return rc < 0 ? 1 : 0;

@@ -6,8 +6,8 @@
  * manual an organizer or admin records money received in cash or by
  *        transfer; succeeds at once, no webhooks.
  *
- * RG_PAYMENTS_PROVIDERS (comma-separated, default "test,manual") says which
- * take new payments; production sets it to the real ones (e.g. "manual").
+ * RG_PAYMENTS_PROVIDERS (comma-separated, default "manual") says which take
+ * new payments; `test` only when listed (make run and the tests list it).
  * A name this build does not know stops the start. */
 #include "risinggen/outbound/payments.h"
 #include <stdio.h>

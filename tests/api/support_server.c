@@ -94,6 +94,8 @@ static void child_env(const api_server *s)
     setenv("RG_LISTEN", listen, 1);
     setenv("RG_DATA_DIR", s->dir, 1);
     setenv("RG_ACCESS_LOG", "0", 1);
+    /* The tests pay through the test provider, which is off by default. */
+    setenv("RG_PAYMENTS_PROVIDERS", "test,manual", 0);
     if (s->relational_url[0])
         setenv("RG_RELATIONAL_URL", s->relational_url, 1);
     if (s->document_url[0])

@@ -211,6 +211,14 @@ static void providers(void **state)
      * this build does not know stops the start with a message naming the
      * variable. */
     rg_payment_providers set;
+    /* Unset, only manual takes payments: the test provider confirms a paid
+     * registration without money and is never on unless listed. */
+    rg_config defaults;
+    rg_config_defaults(&defaults);
+    assert_int_equal(rg_payment_providers_enable(&set, defaults.payments_providers), 0);
+    assert_false(rg_payment_provider_enabled(&set, t));
+    assert_true(rg_payment_provider_enabled(&set, m));
+    rg_config_free(&defaults);
     assert_int_equal(rg_payment_providers_enable(&set, "test,manual"), 0);
     assert_true(rg_payment_provider_enabled(&set, t));
     assert_int_equal(rg_payment_providers_enable(&set, "manual"), 0);

@@ -51,8 +51,8 @@ enum rg_config_kind {
     X(DISCOVERY_CACHE, discovery_cache, RG_CFG_BOOL, 0, 0, "1",                                    \
       "`0` turns the discovery page cache off (every list runs its query)")                        \
     X(LOG_LEVEL, log_level, RG_CFG_LEVEL, 0, 0, "info", "`debug`, `info`, `warn` or `error`")      \
-    X(PAYMENTS_PROVIDERS, payments_providers, RG_CFG_TEXT, 0, 0, "test,manual",                    \
-      "payment providers that take new payments; production lists only real ones")                 \
+    X(PAYMENTS_PROVIDERS, payments_providers, RG_CFG_TEXT, 0, 0, "manual",                         \
+      "providers taking new payments; `test` (confirms without money) only when listed")           \
     X(PAYMENTS_WEBHOOK_SECRET, payments_webhook_secret, RG_CFG_SECRET, 0, 0, "",                   \
       "HMAC secret of payment webhooks; without it every webhook is refused (400)")                \
     X(SSO_ISSUER, sso_issuer, RG_CFG_TEXT, 0, 0, "",                                               \
