@@ -97,7 +97,7 @@ int rg__channel_access(rg_app *app, const rg_principal *who, json_t *doc,
     if (!rg_is_signed_in(who))
         return 0;
     const char *org = json_string_value(json_object_get(doc, "organizerId"));
-    if (rg_is_admin(who) || (org && strcmp(org, who->user_id) == 0)) {
+    if (rg_manages(who, org)) {
         *out = ACC_ORGANIZER;
         return 0;
     }

@@ -111,7 +111,7 @@ int rg_channel_create(rg_app *app, const rg_ctx *ctx, json_t *body, json_t **out
             goto done;
         }
         const char *org = rg_rows_get(ev, 0, "organizer_id");
-        if (!rg_is_admin(who) && strcmp(org, who->user_id) != 0) {
+        if (!rg_manages(who, org)) {
             rg_rows_free(ev);
             rc = rg_error_set(RG_EFORBIDDEN, "only the event's organizer or an admin can do this");
             goto done;

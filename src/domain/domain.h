@@ -14,6 +14,7 @@
 #include "risinggen/domain/app.h"
 
 #include <jansson.h>
+#include <string.h>
 
 #define COLL_USERS     "users"
 #define COLL_AUTH      "auth"
@@ -37,6 +38,14 @@ static inline bool rg_is_admin(const rg_principal *p)
 static inline bool rg_is_signed_in(const rg_principal *p)
 {
     return p && p->user_id[0];
+}
+/* Whether who manages what organizer_id (or creator_id) runs: an admin, or
+ * that person while they hold the organizer role. An organizer whose role is
+ * taken away keeps their name on their events but no control over them. */
+static inline bool rg_manages(const rg_principal *p, const char *organizer_id)
+{
+    return rg_is_admin(p) || (p && p->user_id[0] && (p->roles & RG_ROLE_ORGANIZER) &&
+                              organizer_id && strcmp(organizer_id, p->user_id) == 0);
 }
 
 /* Parses a positive integer id ("42"); false for anything else. */

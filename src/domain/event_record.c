@@ -110,8 +110,7 @@ int rg__event_row(rg_app *app, const rg_ctx *reader, int64_t id, rg_rows **out)
 
 bool rg__event_can_manage(const rg_principal *who, const rg_rows *r)
 {
-    return rg_is_admin(who) ||
-           (who->user_id[0] && strcmp(who->user_id, rg_rows_get(r, 0, "organizer_id")) == 0);
+    return rg_manages(who, rg_rows_get(r, 0, "organizer_id"));
 }
 
 bool rg__event_visible(const rg_principal *who, const rg_rows *r)

@@ -293,13 +293,14 @@ int rg_event_create(rg_app *app, const rg_ctx *ctx, json_t *body, json_t **out)
 }
 
 /* The cached view of an event is "<audience>\n<json>": audience "*" when
- * everyone may see it, else the organizer's id (the owner and admins only). */
+ * everyone may see it, else the organizer's id (admins, and the owner while
+ * an organizer: as rg_manages). */
 static bool audience_allows(const char *audience, size_t alen, const rg_principal *who)
 {
     if (alen == 1 && audience[0] == '*')
         return true;
-    return rg_is_admin(who) ||
-           (who->user_id[0] && alen == RG_OID_LEN && memcmp(audience, who->user_id, alen) == 0);
+    return rg_is_admin(who) || ((who->roles & RG_ROLE_ORGANIZER) && who->user_id[0] &&
+                                alen == RG_OID_LEN && memcmp(audience, who->user_id, alen) == 0);
 }
 
 int rg_event_get_text(rg_app *app, const rg_ctx *ctx, const char *id_or_slug, char **out,

@@ -295,9 +295,10 @@ int rg_message_post(rg_app *app, const rg_ctx *ctx, const char *channel_id, json
         goto done;
     }
     const char *org = json_string_value(json_object_get(chan, "organizerId"));
-    const char *role = (org && strcmp(org, who->user_id) == 0) ? "organizer"
-                       : rg_is_admin(who)                      ? "admin"
-                                                               : "participant";
+    const char *role = (org && strcmp(org, who->user_id) == 0 && (who->roles & RG_ROLE_ORGANIZER))
+                           ? "organizer"
+                       : rg_is_admin(who) ? "admin"
+                                          : "participant";
     char id[RG_OID_LEN + 1], now[RG_TIME_LEN + 1];
     rg_oid_new(id);
     rg__now_text(now);

@@ -59,7 +59,7 @@ json_t *rg__payment_view(const rg_rows *r, int i)
 
 bool rg__payment_manager(const rg_principal *who, const char *organizer_id)
 {
-    return rg_is_admin(who) || (organizer_id && strcmp(organizer_id, who->user_id) == 0);
+    return rg_manages(who, organizer_id);
 }
 
 void rg__idem_hash(const char *method, const char *path, const char *user_id, json_t *body,

@@ -87,8 +87,7 @@ static int check_admission(rg_relational *r, rg_rel_conn *c, const rg_principal 
     rg_param ep[] = {RG_PINT(event_id), RG_PTEXT(who->user_id)};
     if ((rc = rg_rel_query(r, c, "event_get_for_admission", ep, 2, &ev)) < 0)
         goto refuse;
-    bool owner = ev->nrows && strcmp(rg_rows_get(ev, 0, "organizer_id"), who->user_id) == 0;
-    if (ev->nrows == 0 || (!owner && !rg_is_admin(who) &&
+    if (ev->nrows == 0 || (!rg_manages(who, rg_rows_get(ev, 0, "organizer_id")) &&
                            (strcmp(rg_rows_get(ev, 0, "status"), "draft") == 0 ||
                             !rg_rows_bool(ev, 0, "is_public")))) {
         rc = rg_error_set(RG_ENOTFOUND, "no such event");
@@ -284,8 +283,7 @@ static int load_visible(rg_app *app, const rg_principal *who, const char *id_s, 
     if (rc < 0)
         return rc;
     rg_rows *r = *out;
-    *manager = r->nrows && (rg_is_admin(who) ||
-                            strcmp(rg_rows_get(r, 0, "event_organizer_id"), who->user_id) == 0);
+    *manager = r->nrows && rg_manages(who, rg_rows_get(r, 0, "event_organizer_id"));
     if (r->nrows == 0 || (!*manager && strcmp(rg_rows_get(r, 0, "user_id"), who->user_id) != 0)) {
         rg_rows_free(r);
         *out = NULL;

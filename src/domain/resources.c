@@ -186,7 +186,7 @@ int rg_resource_create(rg_app *app, const rg_ctx *ctx, json_t *body, json_t **ou
 static bool owns(const rg_principal *who, json_t *doc)
 {
     const char *by = json_string_value(json_object_get(doc, "createdBy"));
-    return rg_is_admin(who) || (who->user_id[0] && by && strcmp(by, who->user_id) == 0);
+    return rg_manages(who, by);
 }
 
 static int load_resource(rg_app *app, const rg_principal *who, const char *id, json_t **doc)

@@ -418,6 +418,84 @@ static void set_roles(void **state)
     resp_free(r);
 }
 
+/* An organizer whose role an admin takes away keeps their name on their
+ * events but loses control of them: no patch, cancel, attendee list or
+ * export, finance, registration cancel, refund or urgent announcement. */
+static void demoted_organizer_loses_control(void **state)
+{
+    (void)state;
+    api_user org, part;
+    organizer_signup(&org, "demoted");
+    user_signup(&part, "demotedpart");
+    long long venue = venue_create(org.access, "Demo Hall", "York", "GB", 53.96, -1.08);
+    long long ev = event_create_published(org.access, json_pack("{s:I}", "venueId", venue));
+    long long reg = register_ok(part.access, ev, "confirmed");
+    long long paid = paid_event(org.access, "10.00", "GBP", 5);
+    long long preg = register_ok(part.access, paid, "pending");
+    long long pid = pay_ok(part.access, preg);
+    api_resp *r = api("GET", fmt("/v1/events/%lld/channel", ev), NULL, org.access);
+    assert_status(r, 200);
+    char channel[64];
+    snprintf(channel, sizeof channel, "%s", jstr(r->json, "id"));
+    resp_free(r);
+
+    r = api("PATCH", fmt("/v1/users/%s", org.id), "{\"roles\":[\"participant\"]}",
+            admin_user()->access);
+    assert_status(r, 200);
+    resp_free(r);
+
+    const char *csv[] = {"Accept: text/csv", NULL};
+    struct {
+        const char *method, *path, *body;
+        const char *const *headers;
+    } tries[] = {
+        {"PATCH", fmt("/v1/events/%lld", ev), "{\"title\":\"Taken over\"}", NULL},
+        {"PATCH", fmt("/v1/events/%lld", ev), "{\"status\":\"cancelled\"}", NULL},
+        {"GET", fmt("/v1/events/%lld/attendees", ev), NULL, NULL},
+        {"GET", fmt("/v1/events/%lld/attendees", ev), NULL, csv},
+        {"GET", fmt("/v1/events/%lld/stats", ev), NULL, NULL},
+        {"GET", fmt("/v1/events/%lld/finance", paid), NULL, NULL},
+        {"POST", fmt("/v1/registrations/%lld/cancel", reg), "{}", NULL},
+        {"POST", fmt("/v1/registrations/%lld/check-in", reg), NULL, NULL},
+        {"POST", fmt("/v1/payments/%lld/refund", pid), "{\"amount\":\"1.00\"}", NULL},
+        {"POST", fmt("/v1/channels/%s/messages", channel),
+         "{\"priority\":\"urgent\",\"messageType\":\"announcement\",\"content\":{\"text\":\"Go\"}}",
+         NULL},
+    };
+    for (size_t i = 0; i < N_ELEMS(tries); i++) {
+        api_req rq = {.method = tries[i].method,
+                      .path = tries[i].path,
+                      .body = tries[i].body,
+                      .token = org.access,
+                      .headers = tries[i].headers};
+        r = api_do(&rq);
+        if (r->status != 403 && r->status != 404 && r->status != 422)
+            fail_msg("%s %s by a demoted organizer answered %ld: %s", tries[i].method,
+                     tries[i].path, r->status, r->body);
+        resp_free(r);
+    }
+    /* Nothing changed: the event, the registration and the payment. */
+    r = api("GET", fmt("/v1/events/%lld", ev), NULL, part.access);
+    assert_status(r, 200);
+    assert_str_eq(jstr(r->json, "status"), "published");
+    assert_true(strcmp(jstr(r->json, "title"), "Taken over") != 0);
+    assert_str_eq(jstr(r->json, "organizerId"), org.id);
+    resp_free(r);
+    r = api("GET", fmt("/v1/registrations/%lld", reg), NULL, part.access);
+    assert_str_eq(jstr(r->json, "status"), "confirmed");
+    assert_false(json_is_true(jget(r->json, "checkedIn")));
+    resp_free(r);
+    r = api("GET", fmt("/v1/payments/%lld", pid), NULL, part.access);
+    assert_str_eq(jstr(r->json, "refundStatus"), "none");
+    resp_free(r);
+
+    /* Given back the role, they manage their events again. */
+    make_organizer(&org);
+    r = api("GET", fmt("/v1/events/%lld/attendees", ev), NULL, org.access);
+    assert_status(r, 200);
+    resp_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -429,6 +507,7 @@ int main(void)
         cmocka_unit_test(user_get_privacy),
         cmocka_unit_test(user_registrations_and_preferences_self_or_admin),
         cmocka_unit_test(set_roles),
+        cmocka_unit_test(demoted_organizer_loses_control),
     };
     return cmocka_run_group_tests(tests, api_setup, api_teardown);
 }
