@@ -1,5 +1,6 @@
 /* The wrappers of the search port: argument checks before any adapter runs. */
 #include "risinggen/store/search.h"
+#include "risinggen/base/buf.h"
 #include "risinggen/base/error.h"
 #include "risinggen/base/validate.h"
 #include "risinggen/store/stores.h"
@@ -92,6 +93,50 @@ int rg_search_remove(rg_search_port *p, const char *type, const char *id)
     return rc < 0 ? rc : p->ops->remove(p->s, type, id);
 }
 
+/* The adapter's marked text as HTML: every character that means something
+ * in HTML escaped, and the marks as <em>…</em> when they pair up in order
+ * (else dropped, so that no element is ever left open). */
+static char *highlight_html(const char *marked)
+{
+    bool paired = true;
+    int depth = 0;
+    for (const char *s = marked; *s && paired; s++) {
+        if (*s == RG_SEARCH_MARK_OPEN[0])
+            paired = depth++ == 0;
+        else if (*s == RG_SEARCH_MARK_CLOSE[0])
+            paired = depth-- == 1;
+    }
+    paired = paired && depth == 0;
+    rg_buf b = {0};
+    for (const char *s = marked; *s; s++) {
+        switch (*s) {
+        case '&':
+            rg_buf_puts(&b, "&amp;");
+            break;
+        case '<':
+            rg_buf_puts(&b, "&lt;");
+            break;
+        case '>':
+            rg_buf_puts(&b, "&gt;");
+            break;
+        case '"':
+            rg_buf_puts(&b, "&quot;");
+            break;
+        case '\'':
+            rg_buf_puts(&b, "&#39;");
+            break;
+        default:
+            if (*s == RG_SEARCH_MARK_OPEN[0])
+                rg_buf_puts(&b, paired ? "<em>" : "");
+            else if (*s == RG_SEARCH_MARK_CLOSE[0])
+                rg_buf_puts(&b, paired ? "</em>" : "");
+            else
+                rg_buf_put(&b, s, 1);
+        }
+    }
+    return rg_buf_steal(&b);
+}
+
 static int query(rg_search_port *p, const char *q, const char *const *types, int ntypes, int limit,
                  bool highlight, rg_search_hit **out, int *nout)
 {
@@ -111,7 +156,19 @@ static int query(rg_search_port *p, const char *q, const char *const *types, int
                             RG_SEARCH_QUERY_MAX);
     if (!q || !*q)
         return 0;
-    return p->ops->query(p->s, q, types, ntypes, limit, highlight, out, nout);
+    int rc = p->ops->query(p->s, q, types, ntypes, limit, highlight, out, nout);
+    for (int i = 0; rc >= 0 && i < *nout; i++) {
+        rg_search_hit *h = &(*out)[i];
+        if (!highlight || !h->highlight) {
+            free(h->highlight);
+            h->highlight = NULL;
+            continue;
+        }
+        char *html = highlight_html(h->highlight);
+        free(h->highlight);
+        h->highlight = html;
+    }
+    return rc;
 }
 
 int rg_search_query(rg_search_port *p, const char *q, const char *const *types, int ntypes,

@@ -251,6 +251,21 @@ static void search_events_and_resources(void **state)
     assert_int_equal(jlen(r->json, "items"), 1);
     resp_free(r);
 
+    /* Markup in stored text comes back escaped to anonymous searchers. */
+    r = resource_post(F.org.access,
+                      json_pack("{s:s, s:s}", "title", "Poster", "description",
+                                fmt("<img src=x onerror=alert(1)> zq%s </em><b>bold</b>", word)));
+    resp_free(r);
+    r = search(fmt("q=zq%s", word));
+    assert_status(r, 200);
+    assert_int_equal(jlen(r->json, "items"), 1);
+    const char *hl = jstr(r->json, "items.0.highlight");
+    assert_null(strstr(hl, "<img"));
+    assert_null(strstr(hl, "<b>"));
+    assert_non_null(strstr(hl, "&lt;img src=x onerror=alert(1)&gt;"));
+    assert_non_null(strstr(hl, fmt("<em>zq%s</em> &lt;/em&gt;", word)));
+    resp_free(r);
+
     /* Changes reach the search: a renamed resource, an unpublished one. */
     r = api("PATCH", fmt("/v1/resources/%s", res), "{\"isPublic\":false}", F.org.access);
     assert_status(r, 200);

@@ -393,6 +393,38 @@ static void test_highlight(void **state)
     assert_non_null(r.hits[0].highlight);
     assert_non_null(strstr(r.hits[0].highlight, "<em>Festival</em>"));
     result_free(&r);
+    /* Stored text is escaped: a highlight is safe to insert as HTML, and
+     * markup in the text cannot close or open the port's <em>. */
+    put(f, "resource", "xss1", "Poster <b>print</b>",
+        "<img src=x onerror=alert(1)> marker </em><script>x</script> & \"tape\" it's \x02", "");
+    query(f, "marker", NULL, 0, 10, &r);
+    assert_int_equal(r.n, 1);
+    const char *h = r.hits[0].highlight;
+    assert_non_null(h);
+    assert_null(strchr(h, '\x02'));
+    assert_null(strstr(h, "<img"));
+    assert_null(strstr(h, "<script"));
+    assert_non_null(strstr(h, "&lt;img src=x onerror=alert(1)&gt;"));
+    assert_non_null(strstr(h, "&lt;/em&gt;&lt;script&gt;"));
+    assert_non_null(strstr(h, "&amp; &quot;tape"));
+    /* Whatever the text held, the only elements are whole <em>…</em>. */
+    int open = 0;
+    for (const char *p = h; (p = strchr(p, '<')); p++) {
+        if (strncmp(p, "<em>", 4) == 0)
+            assert_int_equal(open++, 0);
+        else if (strncmp(p, "</em>", 5) == 0)
+            assert_int_equal(--open, 0);
+        else
+            fail_msg("an element that is not <em> in %s", h);
+    }
+    assert_int_equal(open, 0);
+    result_free(&r);
+    put(f, "resource", "quote1", "Quotes", "Don't \"quote\" me", "");
+    query(f, "quote", NULL, 0, 10, &r);
+    assert_int_equal(r.n, 1);
+    assert_non_null(r.hits[0].highlight);
+    assert_non_null(strstr(r.hits[0].highlight, "Don&#39;t &quot;<em>quote</em>&quot; me"));
+    result_free(&r);
 }
 
 static void test_unicode(void **state)

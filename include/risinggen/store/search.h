@@ -15,7 +15,13 @@
 
 #include "risinggen/store/options.h"
 
-#define RG_SEARCH_OPS_VERSION 3
+#define RG_SEARCH_OPS_VERSION 4
+
+/* An adapter's highlight is the matched field's plain text with each match
+ * between these two bytes (since version 4); the wrapper gives callers HTML:
+ * the text escaped, the marks turned into <em> and </em>. */
+#define RG_SEARCH_MARK_OPEN  "\x02"
+#define RG_SEARCH_MARK_CLOSE "\x03"
 
 #define RG_SEARCH_TYPE_MAX  15 /* bytes, without the NUL (rg_search_hit.type) */
 #define RG_SEARCH_ID_MAX    31 /* bytes, without the NUL (rg_search_hit.id) */
@@ -44,7 +50,7 @@ typedef struct rg_search_hit {
     char type[16];
     char id[32];
     double score;    /* higher is better */
-    char *highlight; /* malloc'd snippet with <em>…</em>, or NULL */
+    char *highlight; /* malloc'd snippet: HTML-escaped text with <em>…</em>, or NULL */
 } rg_search_hit;
 
 struct rg_search_ops {

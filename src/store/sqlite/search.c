@@ -328,9 +328,9 @@ static int build_match(struct search_conn *c, const char *q, char **out)
     return 0;
 }
 
-static bool has_em(const unsigned char *s)
+static bool has_mark(const unsigned char *s)
 {
-    return s && strstr((const char *)s, "<em>");
+    return s && strstr((const char *)s, RG_SEARCH_MARK_OPEN);
 }
 
 /* Hits for the words of q, best first. *out is malloc'd (rg_search_hits_free),
@@ -354,8 +354,10 @@ static int search_query(rg_search *s, const char *q, const char *const *types, i
     /* SQLite computes the result columns of every match before it sorts
      * and cuts: snippets, which tokenize the text again, only when asked. */
     rg_buf_puts(&sql, highlight ? "SELECT type, rid, -" SCORE_EXPR " AS score, "
-                                  "snippet(search_fts, 3, '<em>', '</em>', '" ELLIPSIS "', 12), "
-                                  "snippet(search_fts, 2, '<em>', '</em>', '" ELLIPSIS "', 12) "
+                                  "snippet(search_fts, 3, '" RG_SEARCH_MARK_OPEN
+                                  "', '" RG_SEARCH_MARK_CLOSE "', '" ELLIPSIS "', 12), "
+                                  "snippet(search_fts, 2, '" RG_SEARCH_MARK_OPEN
+                                  "', '" RG_SEARCH_MARK_CLOSE "', '" ELLIPSIS "', 12) "
                                   "FROM search_fts WHERE search_fts MATCH ?1"
                                 : "SELECT type, rid, -" SCORE_EXPR " AS score, NULL, NULL "
                                   "FROM search_fts WHERE search_fts MATCH ?1");
@@ -394,9 +396,9 @@ static int search_query(rg_search *s, const char *q, const char *const *types, i
         h->score = sqlite3_column_double(st, 2);
         const unsigned char *body = sqlite3_column_text(st, 3);
         const unsigned char *title = sqlite3_column_text(st, 4);
-        if (has_em(body))
+        if (has_mark(body))
             h->highlight = rg_xstrdup((const char *)body);
-        else if (has_em(title))
+        else if (has_mark(title))
             h->highlight = rg_xstrdup((const char *)title);
     }
     rc = src == SQLITE_DONE ? 0 : rg__sqlite_error(c->base.db, src, "search query");
