@@ -9,17 +9,20 @@
 #include <time.h>
 
 static atomic_uint oid_counter;
-static unsigned char oid_process[5];
 static pthread_once_t oid_once = PTHREAD_ONCE_INIT;
 
 static void oid_init(void)
 {
-    randombytes_buf(oid_process, sizeof oid_process);
     uint32_t c;
     randombytes_buf(&c, sizeof c);
     atomic_store(&oid_counter, c);
 }
 
+/* 12 bytes as MongoDB's ObjectId lays them out for sorting: the time in
+ * seconds (4 bytes), then a counter (3 bytes) so that ids of one process
+ * sort in the order they were made, then 40 random bits of each id's own
+ * (5 bytes): knowing one id, or when another was made, does not tell its
+ * value; finding one id by trying takes about 2^39 guesses. */
 void rg_oid_new(char out[RG_OID_LEN + 1])
 {
     pthread_once(&oid_once, oid_init);
@@ -27,8 +30,8 @@ void rg_oid_new(char out[RG_OID_LEN + 1])
     uint32_t t = (uint32_t)time(NULL);
     unsigned c = atomic_fetch_add(&oid_counter, 1);
     b[0] = t >> 24, b[1] = t >> 16, b[2] = t >> 8, b[3] = t;
-    memcpy(b + 4, oid_process, 5);
-    b[9] = c >> 16, b[10] = c >> 8, b[11] = c;
+    b[4] = c >> 16, b[5] = c >> 8, b[6] = c;
+    randombytes_buf(b + 7, 5);
     sodium_bin2hex(out, RG_OID_LEN + 1, b, sizeof b);
 }
 

@@ -92,7 +92,7 @@ json_t *rg__default_preferences(void)
 {
     return json_pack("{s:s, s:{s:b, s:b, s:b}, s:{s:b, s:b}}", "language", "en", "notifications",
                      "email", 1, "push", 1, "sms", 0, "privacy", "shareContact", 0, "shareProfile",
-                     1);
+                     0);
 }
 
 void rg__merge_defaults(json_t *dst, json_t *defaults)

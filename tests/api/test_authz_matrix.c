@@ -127,7 +127,8 @@ static const expect expectations[] = {
     {"PATCH", "/v1/users/me", T_NONE, 0, "{\"firstName\":\"Matrix\"}", SIGNED_IN(200)},
     {"DELETE", "/v1/users/me", T_NONE, FRESH_CALLERS, NULL, SIGNED_IN(204)},
     {"GET", "/v1/users/me/export", T_NONE, 0, NULL, SIGNED_IN(200)},
-    {"GET", "/v1/users/{id}", T_USER, 0, NULL, SIGNED_IN(200)},
+    /* profiles are private until their person shares them */
+    {"GET", "/v1/users/{id}", T_USER, 0, NULL, {{200}, {404}, {404}, {401}, {200}}},
     {"PATCH", "/v1/users/{id}", T_USER, 0, "{\"roles\":[\"participant\",\"organizer\"]}",
      ADMIN_ONLY(200)},
     {"GET", "/v1/users/{id}/registrations", T_USER, 0, NULL, OWNER_ADMIN(200)},

@@ -47,7 +47,7 @@ static void me_patch_merge(void **state)
     api_resp *r = patch_me(u.access, "{\"preferences\":{\"privacy\":{\"shareContact\":true}}}");
     assert_status(r, 200);
     assert_true(json_is_true(jget(r->json, "preferences.privacy.shareContact")));
-    assert_true(json_is_true(jget(r->json, "preferences.privacy.shareProfile")));
+    assert_true(json_is_false(jget(r->json, "preferences.privacy.shareProfile")));
     assert_str_eq(jstr(r->json, "preferences.language"), "en");
     assert_true(json_is_boolean(jget(r->json, "preferences.notifications.email")));
     assert_str_eq(jstr(r->json, "firstName"), "Test");
@@ -84,7 +84,7 @@ static void me_patch_merge(void **state)
     assert_str_eq(jstr(r->json, "firstName"), "Grace");
     assert_str_eq(jstr(r->json, "contact.phone"), "+44 20 7946 0000");
     assert_true(json_is_true(jget(r->json, "preferences.privacy.shareContact")));
-    assert_true(json_is_true(jget(r->json, "preferences.privacy.shareProfile")));
+    assert_true(json_is_false(jget(r->json, "preferences.privacy.shareProfile")));
     resp_free(r);
 }
 
@@ -170,6 +170,16 @@ static void user_get_privacy(void **state)
     r = patch_me(open.access, "{\"contact\":{\"phone\":\"+44 113 496 0000\"},\"preferences\":"
                               "{\"privacy\":{\"shareContact\":true,\"shareProfile\":true}}}");
     assert_status(r, 200);
+    resp_free(r);
+
+    /* Private unless the person chose otherwise: a new profile is 404 to
+     * others, and its own preferences say so. */
+    r = api("GET", fmt("/v1/users/%s", viewer.id), NULL, open.access);
+    assert_problem(r, 404);
+    resp_free(r);
+    r = get_me(viewer.access);
+    assert_true(json_is_false(jget(r->json, "preferences.privacy.shareProfile")));
+    assert_true(json_is_false(jget(r->json, "preferences.privacy.shareContact")));
     resp_free(r);
 
     /* shareProfile=false: 404 to others, 200 to the person and to an admin. */
@@ -324,7 +334,7 @@ static void me_patch_concurrent_no_lost_update(void **state)
     assert_true(json_is_false(jget(r->json, "preferences.notifications.push")));
     assert_true(json_is_true(jget(r->json, "preferences.notifications.email")));
     assert_true(json_is_true(jget(r->json, "preferences.privacy.shareContact")));
-    assert_true(json_is_true(jget(r->json, "preferences.privacy.shareProfile")));
+    assert_true(json_is_false(jget(r->json, "preferences.privacy.shareProfile")));
     assert_str_eq(jstr(r->json, "preferences.language"), "fr");
     assert_str_eq(jstr(r->json, "churchId"), "church-7");
     assert_str_eq(jstr(r->json, "gender"), "other");

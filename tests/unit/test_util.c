@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "domain.h"
@@ -97,6 +98,27 @@ static void object_ids(void **state)
     assert_false(rg_oid_valid("123"));
     assert_false(rg_oid_valid("zzzzzzzzzzzzzzzzzzzzzzzz"));
     assert_false(rg_oid_valid("0123456789abcdef012345678"));
+    /* Ids sort in the order they were made (at most one step back, where
+     * the 3-byte counter wraps), and their last 5 bytes are random: no two
+     * alike and never the one before plus one, so that one id does not
+     * lead to the next. */
+    enum { N = 2000 };
+    static char ids[N][RG_OID_LEN + 1];
+    int back = 0, next_of_previous = 0;
+    for (int i = 0; i < N; i++) {
+        rg_oid_new(ids[i]);
+        if (i == 0)
+            continue;
+        back += strcmp(ids[i - 1], ids[i]) >= 0;
+        unsigned long long prev = strtoull(ids[i - 1] + 14, NULL, 16),
+                           cur = strtoull(ids[i] + 14, NULL, 16);
+        next_of_previous += cur == prev + 1;
+    }
+    assert_true(back <= 1);
+    assert_int_equal(next_of_previous, 0);
+    for (int i = 0; i < N; i++)
+        for (int j = i + 1; j < N; j++)
+            assert_true(strcmp(ids[i] + 14, ids[j] + 14) != 0);
 }
 
 static void cursors(void **state)

@@ -9,8 +9,9 @@
 #define RG_OID_LEN    24 /* hex characters of an ObjectId */
 #define RG_SHA256_HEX 64 /* hex characters of a SHA-256 digest */
 
-/* Writes a new 24-hex ObjectId (4-byte time, 5 random bytes, 3-byte counter)
- * and its NUL into out[25]. Thread-safe. */
+/* Writes a new 24-hex ObjectId (4-byte time, 3-byte counter, 5 random bytes
+ * of its own: not guessable from another id) and its NUL into out[25].
+ * Thread-safe. */
 void rg_oid_new(char out[RG_OID_LEN + 1]);
 /* True when s is exactly 24 lowercase or uppercase hex digits. */
 bool rg_oid_valid(const char *s);
