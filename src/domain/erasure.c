@@ -113,19 +113,49 @@ static int set_step(rg_app *app, const erasure *e, int step)
     return rc < 0 ? rc : 0;
 }
 
-/* Step 1: no session of the person survives. */
+/* The account's credentials go and the account says it is being erased:
+ * the families of refresh tokens it had are kept in p (a JSON array) to be
+ * ended. Issuing a token updates the same document, so a sign-in either
+ * came before (its family is ended here) or is refused (family_apply). */
+static int close_auth(json_t *auth, void *p)
+{
+    json_t *families = p;
+    json_array_clear(families);
+    const char *fam;
+    json_t *v;
+    json_object_foreach(json_object_get(auth, "tokens"), fam, v)
+    {
+        json_array_append_new(families, json_string(fam));
+    }
+    json_object_set_new(auth, "erasing", json_true());
+    json_object_del(auth, "passwordHash");
+    json_object_set_new(auth, "passwordResetToken", json_null());
+    json_object_set_new(auth, "passwordResetExpiry", json_null());
+    json_object_set_new(auth, "tokens", json_object());
+    return 0;
+}
+
+static int mark_erasing(json_t *user, void *p)
+{
+    (void)p;
+    json_object_set_new(user, "erasing", json_true());
+    return 0;
+}
+
+/* Step 1: the account closes before anything else, so that nobody signs in,
+ * resets the password or acts as the person while the rest runs; then no
+ * session of the person survives. */
 static int step_sessions(rg_app *app, const erasure *e)
 {
-    json_t *auth = NULL, *families = json_array();
-    if (rg_docs_get(&app->st.docs, COLL_AUTH, e->user_id, &auth, NULL) == 0) {
-        const char *fam;
-        json_t *v;
-        json_object_foreach(json_object_get(auth, "tokens"), fam, v)
-        {
-            json_array_append_new(families, json_string(fam));
-        }
+    json_t *families = json_array();
+    int rc = rg_doc_update(&app->st.docs, COLL_AUTH, e->user_id, close_auth, families);
+    if (rc == 0 || rc == RG_ENOTFOUND)
+        rc = rg_doc_update(&app->st.docs, COLL_USERS, e->user_id, mark_erasing, NULL);
+    if (rc < 0 && rc != RG_ENOTFOUND) {
+        json_decref(families);
+        return rc;
     }
-    json_decref(auth);
+    rg__user_uncache(app, e->user_id);
     rg_error_clear();
     rg__sessions_end_all(app, e->user_id, families);
     json_decref(families);
@@ -484,6 +514,13 @@ static int step_channels(rg_app *app, const erasure *e)
 /* Step 7: caches forget, and the ledger forgets who it was. */
 static int step_finish(rg_app *app, const erasure *e)
 {
+    /* A last sweep of the rows and documents that name the person: what a
+     * request signed in before step 1 wrote after steps 2 and 3 ran. */
+    int rc = step_relational(app, e);
+    if (rc == 0)
+        rc = step_content(app, e);
+    if (rc < 0)
+        return rc;
     char key[64];
     rg__user_uncache(app, e->user_id);
     snprintf(key, sizeof key, "rw:%s", e->user_id);
@@ -493,8 +530,7 @@ static int step_finish(rg_app *app, const erasure *e)
     rg_error_clear();
     rg_relational *r = &app->st.rel;
     rg_rel_conn *c;
-    int rc = rg_rel_acquire(r, &c);
-    if (rc < 0)
+    if ((rc = rg_rel_acquire(r, &c)) < 0)
         return rc;
     char now[RG_TIME_LEN + 1];
     rg_time_format(rg_now(), now);

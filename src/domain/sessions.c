@@ -161,6 +161,10 @@ int rg_auth_begin(rg_app *app, const char *token, rg_ctx *ctx)
         return rg_error_set(RG_EUNAUTH, "the account no longer exists");
     if (rc < 0)
         return rc;
+    if (json_is_true(json_object_get(user, "erasing"))) {
+        json_decref(user);
+        return rg_error_set(RG_EUNAUTH, "the account is being erased");
+    }
     memcpy(ctx->who.user_id, uid, sizeof ctx->who.user_id);
     ctx->who.roles = rg_roles_from_json(json_object_get(user, "roles"));
     ctx->read_own_writes = wrote_recently;
@@ -172,6 +176,8 @@ int rg_auth_begin(rg_app *app, const char *token, rg_ctx *ctx)
 static int family_apply(json_t *auth, void *p)
 {
     struct family_ctx *c = p;
+    if (json_is_true(json_object_get(auth, "erasing")) && !c->remove)
+        return rg_error_set(RG_EUNAUTH, "the account is being erased");
     json_t *tokens = json_object_get(auth, "tokens");
     if (!json_is_object(tokens)) {
         tokens = json_object();

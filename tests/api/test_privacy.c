@@ -4,7 +4,9 @@
 #include "testcfg.h"
 #include "support.h"
 #include "risinggen/domain/app.h"
+#include "risinggen/base/error.h"
 #include "risinggen/base/id.h"
+#include "domain.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -503,6 +505,73 @@ static void erasure_finished_after_crash(void **state)
     assert_int_equal(srv_start(&g_srv, g_srv.dir), 0);
 }
 
+/* Erasure closes the account before any other step: while the rest runs,
+ * the password, the refresh token, a reset and the old access token all
+ * fail, and what a request signed in before wrote meanwhile is swept up at
+ * the end, so nothing stays under the person's id. */
+static void erasure_closes_the_account_first(void **state)
+{
+    (void)state;
+    fixture();
+    api_user p;
+    user_signup(&p, "closing");
+    long long ev = event_create_published(F.org.access, json_pack("{s:i}", "maxParticipants", 50));
+    assert_int_equal(srv_stop(&g_srv), 0);
+    rg_app app;
+    api_open_stores(&app);
+    char tomb[RG_OID_LEN + 1];
+    assert_int_equal(rg_erasure_record(&app, p.id, tomb), 0);
+    assert_int_equal(rg_erasure_resume(&app, 1), 0); /* step 1 only */
+
+    json_t *out = NULL;
+    json_t *body = json_pack("{s:s, s:s}", "email", p.email, "password", p.password);
+    assert_int_equal(rg_auth_login(&app, body, &out), RG_EUNAUTH);
+    json_decref(body);
+    body = json_pack("{s:s}", "refreshToken", p.refresh);
+    assert_int_equal(rg_auth_refresh(&app, body, &out), RG_EUNAUTH);
+    json_decref(body);
+    rg_ctx ctx;
+    assert_int_equal(rg_auth_begin(&app, p.access, &ctx), RG_EUNAUTH);
+    /* A reset answers as always and leaves nothing to confirm. */
+    body = json_pack("{s:s}", "email", p.email);
+    assert_int_equal(rg_auth_password_reset(&app, body), 0);
+    json_decref(body);
+    json_t *auth = NULL;
+    assert_int_equal(rg_docs_get(&app.st.docs, "auth", p.id, &auth, NULL), 0);
+    assert_true(json_is_null(json_object_get(auth, "passwordResetToken")));
+    assert_null(json_object_get(auth, "passwordHash"));
+    json_decref(auth);
+
+    /* A request authenticated before step 1 registers, with notes, after
+     * the relational step has run. */
+    assert_int_equal(rg_erasure_resume(&app, 1), 0); /* step 2 */
+    rg_principal who = {.roles = RG_ROLE_PARTICIPANT};
+    memcpy(who.user_id, p.id, RG_OID_LEN);
+    char ev_id[32];
+    snprintf(ev_id, sizeof ev_id, "%lld", ev);
+    body =
+        json_pack("{s:s, s:s}", "dietaryRequirements", "peanut allergy", "specialNeeds", "inhaler");
+    json_t *reg = NULL;
+    assert_int_equal(rg_registration_create(&app, RG_AS(&who), ev_id, body, &reg), 0);
+    json_decref(body);
+    json_int_t reg_id = json_integer_value(json_object_get(reg, "id"));
+    json_decref(reg);
+    assert_true(rg_erasure_resume(&app, 0) >= 1);
+    rg_rows *rows = NULL;
+    rg_param rp[] = {RG_PINT(reg_id)};
+    assert_true(rg_rel_run(&app, "registration_get", rp, 1, &rows) >= 0);
+    assert_int_equal(rows->nrows, 1);
+    assert_string_equal(rg_rows_get(rows, 0, "user_id"), tomb);
+    assert_null(rg_rows_get(rows, 0, "dietary_requirements"));
+    assert_null(rg_rows_get(rows, 0, "special_needs"));
+    rg_rows_free(rows);
+    rg_app_close(&app);
+    assert_int_equal(srv_start(&g_srv, g_srv.dir), 0);
+    api_resp *r = login(&p);
+    assert_problem(r, 401);
+    resp_free(r);
+}
+
 static void guardian_consent_in_attendee_list(void **state)
 {
     (void)state;
@@ -591,6 +660,7 @@ int main(void)
         cmocka_unit_test(erase_person),
         cmocka_unit_test(erase_organizer),
         cmocka_unit_test(erasure_finished_after_crash),
+        cmocka_unit_test(erasure_closes_the_account_first),
         cmocka_unit_test(guardian_consent_in_attendee_list),
     };
     return cmocka_run_group_tests(tests, api_setup, api_teardown);
