@@ -2,9 +2,9 @@
  * admin, and password hashing (sessions.c issues the tokens).
  *
  * - users/<id>: the profile (seed's User collection), schemaVersion 1.
- * - auth/<userId>: passwordHash (argon2id), failedAttempts,
- *   lastFailedAttempt, failedWindowStart, and the token families of
- *   sessions.c. */
+ * - auth/<userId>: passwordHash (argon2id) and the token families of
+ *   sessions.c. Failed logins are counted in the cache per e-mail and
+ *   client address (rg__login_attempts_key), not in the document. */
 #include "risinggen/domain/auth.h"
 #include "domain.h"
 #include "sessions.h"
@@ -60,10 +60,10 @@ int rg_auth_insert_user(rg_app *app, json_t *user, const char *password_hash,
         rg_oid_new(out_id);
     /* Credentials first: a crash between the two writes leaves an auth
      * document nobody can reach, never an account that cannot sign in. */
-    json_t *auth = json_pack("{s:i, s:s, s:s, s:s, s:{}, s:i, s:n, s:n, s:n}", "schemaVersion",
-                             AUTH_SCHEMA_VERSION, "userId", out_id, "authMethod", "password",
-                             "passwordHash", password_hash, "tokens", "failedAttempts", 0,
-                             "lastFailedAttempt", "passwordResetToken", "passwordResetExpiry");
+    json_t *auth =
+        json_pack("{s:i, s:s, s:s, s:s, s:{}, s:n, s:n}", "schemaVersion", AUTH_SCHEMA_VERSION,
+                  "userId", out_id, "authMethod", "password", "passwordHash", password_hash,
+                  "tokens", "passwordResetToken", "passwordResetExpiry");
     int rc = rg_docs_insert(&app->st.docs, COLL_AUTH, out_id, auth);
     json_decref(auth);
     if (rc < 0)
@@ -186,54 +186,6 @@ int rg_auth_create_admin(rg_app *app, const char *email, const char *password, c
     return rc;
 }
 
-struct login_ctx {
-    int64_t now;
-    int64_t locked_for; /* seconds, when the account is locked */
-};
-
-/* Runs before the password is checked, in one revision-checked write: a
- * locked account is refused, otherwise this attempt is counted as a failure
- * until the password proves right, so that guesses sent in parallel cannot
- * get past the limit. Failures count within 15 minutes of the first; five
- * lock the account for 15 minutes after the last. */
-static int reserve_attempt(json_t *auth, void *p)
-{
-    struct login_ctx *c = p;
-    int attempts = (int)json_integer_value(json_object_get(auth, "failedAttempts"));
-    int64_t start = 0, last = 0;
-    const char *ws = json_string_value(json_object_get(auth, "failedWindowStart"));
-    const char *lf = json_string_value(json_object_get(auth, "lastFailedAttempt"));
-    if (!ws || rg_time_parse(ws, &start) < 0)
-        start = c->now;
-    if (!lf || rg_time_parse(lf, &last) < 0)
-        last = 0;
-    if (attempts >= LOCK_ATTEMPTS && c->now - last < LOCK_WINDOW) {
-        c->locked_for = LOCK_WINDOW - (c->now - last);
-        return RG_ELOCKED;
-    }
-    if (attempts >= LOCK_ATTEMPTS || c->now - start >= LOCK_WINDOW) {
-        attempts = 0;
-        start = c->now;
-    }
-    char now[RG_TIME_LEN + 1], st[RG_TIME_LEN + 1];
-    rg_time_format(c->now, now);
-    rg_time_format(start, st);
-    json_object_set_new(auth, "failedAttempts", json_integer(attempts + 1));
-    json_object_set_new(auth, "lastFailedAttempt", json_string(now));
-    json_object_set_new(auth, "failedWindowStart", json_string(st));
-    return 0;
-}
-
-/* After the right password: the attempt did not fail after all. */
-static int clear_attempts(json_t *auth, void *p)
-{
-    (void)p;
-    json_object_set_new(auth, "failedAttempts", json_integer(0));
-    json_object_set_new(auth, "lastFailedAttempt", json_null());
-    json_object_del(auth, "failedWindowStart");
-    return 0;
-}
-
 static int set_last_login(json_t *user, void *p)
 {
     (void)p;
@@ -243,9 +195,21 @@ static int set_last_login(json_t *user, void *p)
     return 0;
 }
 
+/* Failed logins are counted per e-mail and client address, in the cache
+ * (shared by every instance on Redis): an attacker elsewhere cannot lock the
+ * owner out, and an e-mail without an account counts and locks exactly like
+ * one with. The key holds a digest, never the e-mail. */
+void rg__login_attempts_key(const char *email, const char *client, char key[64])
+{
+    char buf[320], h[RG_SHA256_HEX + 1];
+    int n = snprintf(buf, sizeof buf, "%s\n%s", email, client);
+    rg_sha256_hex(buf, (size_t)(n < (int)sizeof buf ? n : (int)sizeof buf - 1), h);
+    snprintf(key, 64, "lf:%.40s", h);
+}
+
 static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
 
-int rg_auth_login(rg_app *app, json_t *body, json_t **out)
+int rg_auth_login(rg_app *app, const rg_ctx *ctx, json_t *body, json_t **out)
 {
     v_ctx v = {0};
     const char *email = NULL, *pw = NULL;
@@ -256,45 +220,48 @@ int rg_auth_login(rg_app *app, json_t *body, json_t **out)
     int rc = v_finish(&v);
     if (rc < 0)
         return rc;
-    char norm[256];
+    char norm[256], key[64];
     rg__normalize_email(email, norm, sizeof norm);
+    rg__login_attempts_key(norm, ctx->client, key);
+    /* The attempt counts as failed until the password proves right, so
+     * that guesses sent in parallel cannot get past the limit. */
+    int64_t failures = 0;
+    if (rg_cache_incr(&app->st.cache, key, 1, (int64_t)LOCK_WINDOW * 1000, &failures) < 0)
+        failures = 0; /* the cache is down: no lockout rather than no login */
+    rg_error_clear();
+    pthread_once(&dummy_once, dummy_init);
+    if (failures > LOCK_ATTEMPTS) {
+        /* As long as a wrong password takes. */
+        (void)!crypto_pwhash_str_verify(dummy_hash, pw, strlen(pw));
+        return rg_error_set(RG_ELOCKED, "too many failed logins for this account from this "
+                                        "address; try again within 15 minutes");
+    }
     json_t *user = NULL, *auth = NULL;
     char *id = NULL;
     rc = rg_docs_find_one(&app->st.docs, COLL_USERS, "email", norm, &user, &id);
     if (rc == RG_ENOTFOUND) {
-        pthread_once(&dummy_once, dummy_init);
         (void)!crypto_pwhash_str_verify(dummy_hash, pw, strlen(pw));
         return rg_error_set(RG_EUNAUTH, "the email or password is wrong");
     }
     if (rc < 0)
         return rc;
     if ((rc = rg_docs_get(&app->st.docs, COLL_AUTH, id, &auth, NULL)) < 0) {
-        if (rc == RG_ENOTFOUND)
+        if (rc == RG_ENOTFOUND) {
+            (void)!crypto_pwhash_str_verify(dummy_hash, pw, strlen(pw));
             rc = rg_error_set(RG_EUNAUTH, "the email or password is wrong");
+        }
         goto done;
     }
-    struct login_ctx lc = {.now = rg_now()};
-    rc = rg_doc_update(&app->st.docs, COLL_AUTH, id, reserve_attempt, &lc);
-    if (rc == RG_ELOCKED) {
-        rc = rg_error_set(RG_ELOCKED,
-                          "too many failed logins; the account is locked for %lld more seconds",
-                          (long long)lc.locked_for);
-        goto done;
-    }
-    if (rc < 0)
-        goto done;
     const char *hash = json_string_value(json_object_get(auth, "passwordHash"));
     bool ok = hash && crypto_pwhash_str_verify(hash, pw, strlen(pw)) == 0;
-    if (!hash) {
-        pthread_once(&dummy_once, dummy_init);
+    if (!hash)
         (void)!crypto_pwhash_str_verify(dummy_hash, pw, strlen(pw));
-    }
     if (!ok) {
         rc = rg_error_set(RG_EUNAUTH, "the email or password is wrong");
         goto done;
     }
-    if ((rc = rg_doc_update(&app->st.docs, COLL_AUTH, id, clear_attempts, NULL)) < 0)
-        goto done;
+    rg_cache_del(&app->st.cache, key);
+    rg_error_clear();
     rg_doc_update(&app->st.docs, COLL_USERS, id, set_last_login, NULL);
     rg__user_uncache(app, id);
     json_t *tokens;

@@ -48,6 +48,10 @@ static inline bool rg_manages(const rg_principal *p, const char *organizer_id)
                               organizer_id && strcmp(organizer_id, p->user_id) == 0);
 }
 
+/* The cache key of failed logins for an e-mail (normalized) from a client
+ * address (auth.c). */
+void rg__login_attempts_key(const char *email, const char *client, char key[64]);
+
 /* Parses a positive integer id ("42"); false for anything else. */
 bool rg_parse_id(const char *s, int64_t *out);
 /* Keyset cursors: an opaque base64url of "a|b". */

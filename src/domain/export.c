@@ -35,10 +35,7 @@ static json_t *auth_view(json_t *auth)
         json_array_append_new(fams, json_pack("{s:O?}", "refreshTokenExpiry", e));
     }
     json_t *m = json_object_get(auth, "authMethod"), *a = json_object_get(auth, "churchAccountId");
-    json_t *v = json_pack("{s:O?, s:I, s:O?, s:o}", "authMethod", m, "failedAttempts",
-                          (json_int_t)json_integer_value(json_object_get(auth, "failedAttempts")),
-                          "lastFailedAttempt", json_object_get(auth, "lastFailedAttempt"),
-                          "refreshTokenFamilies", fams);
+    json_t *v = json_pack("{s:O?, s:o}", "authMethod", m, "refreshTokenFamilies", fams);
     if (json_is_string(a))
         json_object_set(v, "churchAccountId", a);
     return v;

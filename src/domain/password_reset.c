@@ -215,14 +215,14 @@ static int apply_reset(json_t *auth, void *p)
     json_object_set_new(auth, "passwordHash", json_string(c->new_hash));
     json_object_set_new(auth, "passwordResetToken", json_null());
     json_object_set_new(auth, "passwordResetExpiry", json_null());
-    json_object_set_new(auth, "failedAttempts", json_integer(0));
-    json_object_set_new(auth, "lastFailedAttempt", json_null());
+    json_object_del(auth, "failedAttempts"); /* kept there by earlier versions */
+    json_object_del(auth, "lastFailedAttempt");
     json_object_del(auth, "failedWindowStart");
     json_object_set_new(auth, "tokens", json_object());
     return 0;
 }
 
-int rg_auth_password_reset_confirm(rg_app *app, json_t *body)
+int rg_auth_password_reset_confirm(rg_app *app, const rg_ctx *ctx, json_t *body)
 {
     if (!json_is_object(body))
         return v_not_object(body);
@@ -266,6 +266,11 @@ int rg_auth_password_reset_confirm(rg_app *app, json_t *body)
     json_t *user = NULL;
     if (rg_docs_get(&app->st.docs, COLL_USERS, id, &user, NULL) == 0) {
         const char *to = json_string_value(json_object_get(user, "email"));
+        /* The person signs in again from where they reset. */
+        char key[64];
+        rg__login_attempts_key(to ? to : "", ctx->client, key);
+        rg_cache_del(&app->st.cache, key);
+        rg_error_clear();
         rg_notification n = {.channel = "email",
                              .to = to,
                              .subject = "Your RisingGen password was changed",

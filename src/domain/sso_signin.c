@@ -106,10 +106,9 @@ static int sso_ensure_account(rg_app *app, const char *uid, const char *account,
     json_decref(doc);
     if (rc == RG_ENOTFOUND) {
         json_t *auth =
-            json_pack("{s:i, s:s, s:s, s:s, s:s, s:{}, s:i, s:n, s:n, s:n}", "schemaVersion", 1,
-                      "userId", uid, "authMethod", "church_sso", "churchAccountId", account,
-                      "ssoLink", link_id, "tokens", "failedAttempts", 0, "lastFailedAttempt",
-                      "passwordResetToken", "passwordResetExpiry");
+            json_pack("{s:i, s:s, s:s, s:s, s:s, s:{}, s:n, s:n}", "schemaVersion", 1, "userId",
+                      uid, "authMethod", "church_sso", "churchAccountId", account, "ssoLink",
+                      link_id, "tokens", "passwordResetToken", "passwordResetExpiry");
         rc = rg_docs_insert(&app->st.docs, COLL_AUTH, uid, auth);
         json_decref(auth);
         if (rc == RG_ECONFLICT) /* made meanwhile */

@@ -30,7 +30,7 @@ RG_HANDLER(rg_h_password_reset_confirm)
     json_t *body;
     int rc = rg_req_body_object(req, &body);
     if (rc == 0)
-        rc = rg_auth_password_reset_confirm(app, body);
+        rc = rg_auth_password_reset_confirm(app, &req->ctx, body);
     return rc < 0 ? rc : rg_reply_empty(res, 204);
 }
 

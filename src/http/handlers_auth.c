@@ -17,7 +17,7 @@ RG_HANDLER(rg_h_login)
     json_t *body, *out = NULL;
     int rc = rg_req_body_object(req, &body);
     if (rc == 0)
-        rc = rg_auth_login(app, body, &out);
+        rc = rg_auth_login(app, &req->ctx, body, &out);
     return rg_h_result(res, rc, 200, out);
 }
 

@@ -1,8 +1,12 @@
 #include "handlers.h"
 #include "risinggen/base/metrics.h"
 #include "risinggen/base/buf.h"
+#include "risinggen/base/error.h"
 
+#include <sodium.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
 int rg_h_result(rg_response *res, int rc, int status, json_t *out)
 {
@@ -29,9 +33,27 @@ RG_HANDLER(rg_h_readyz)
         json_pack("{s:s, s:o}", "status", rc < 0 ? "unavailable" : "ready", "stores", stores));
 }
 
+static bool loopback(const char *addr)
+{
+    return strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0;
+}
+
+/* With RG_METRICS_TOKEN, only a request bearing it; without, only the
+ * loopback (a scraper on the same host, or through a local proxy). */
 RG_HANDLER(rg_h_metrics)
 {
-    (void)app, (void)req;
+    const char *want = app->cfg->metrics_token;
+    if (want && *want) {
+        const char *authz = rg_req_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
+        size_t n = strlen(want);
+        if (!authz || strncasecmp(authz, "Bearer ", 7) != 0 || strlen(authz + 7) != n ||
+            sodium_memcmp(authz + 7, want, n) != 0) {
+            req->token = authz; /* for WWW-Authenticate's error="invalid_token" */
+            return rg_error_set(RG_EUNAUTH, "send Authorization: Bearer <RG_METRICS_TOKEN>");
+        }
+    } else if (!loopback(req->ctx.client)) {
+        return rg_error_set(RG_ENOTFOUND, "no route GET /metrics");
+    }
     rg_buf b = {0};
     rg_metrics_render(&b);
     res->status = 200;

@@ -51,6 +51,7 @@ typedef struct rg_response {
     char location[160];
     char extra_header[192]; /* e.g. "Content-Disposition: …" name and value split at ':' */
     bool close;             /* end the connection after this answer */
+    int retry_after;        /* seconds, for a 429 (a 503 says 1) */
 } rg_response;
 
 typedef int (*rg_handler)(rg_app *app, rg_request *req, rg_response *res);
@@ -86,6 +87,28 @@ const char *rg_req_header(rg_request *req, const char *name);
 int rg_req_limit(rg_request *req, int *out);
 /* The body as a JSON object, or RG_EVALIDATION when absent. */
 int rg_req_body_object(rg_request *req, json_t **out);
+
+/* The transport's guard (guard.c): per-address connection limits, head and
+ * body deadlines, the client's address and rate limits. */
+typedef struct rg_guard rg_guard;
+/* From RG_MAX_CONNECTIONS_PER_ADDRESS, RG_HEAD_TIMEOUT_S, RG_BODY_TIMEOUT_S,
+ * RG_RATE_LIMITS, RG_LIMITS_EXEMPT and RG_PROXY_ADDRESSES; RG_EINVAL
+ * naming the variable when one cannot be used. Starts the watchdog. */
+int rg_guard_open(rg_guard **out, rg_app *app);
+void rg_guard_close(rg_guard *g);
+/* libmicrohttpd's accept policy and connection notification. */
+enum MHD_Result rg_guard_accept(void *cls, const struct sockaddr *sa, socklen_t len);
+void rg_guard_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+                     enum MHD_ConnectionNotificationCode code);
+/* A request's head came; its body came; its answer went. */
+void rg_guard_head_done(rg_guard *g, struct MHD_Connection *conn);
+void rg_guard_body_done(rg_guard *g, struct MHD_Connection *conn);
+void rg_guard_request_done(rg_guard *g, struct MHD_Connection *conn);
+/* The client's address (see rg_ctx.client). */
+void rg_guard_client(rg_guard *g, struct MHD_Connection *conn, char out[RG_ADDR_MAX]);
+/* 0, or RG_ERATE with *retry_after seconds when the route's limit for this
+ * client address (or account) is used up. */
+int rg_guard_rate(rg_guard *g, rg_app *app, const char *route, const rg_ctx *ctx, int *retry_after);
 
 /* Runs the server on app->cfg's RG_LISTEN with RG_THREADS workers until
  * *stop becomes true. Finishes in-flight requests before returning. */

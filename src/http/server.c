@@ -21,11 +21,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 /* What the server's threads share, for the life of rg_server_run. */
 struct server {
     rg_app *app;
+    rg_guard *guard;
     bool access_log;
     atomic_int inflight; /* requests begun and not yet completed */
 };
@@ -285,7 +287,7 @@ static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind, const char 
 }
 
 /* Parses the body, authenticates, and runs the route. */
-static void dispatch(rg_app *app, rg_request *req, rg_response *res)
+static void dispatch(rg_app *app, rg_guard *guard, rg_request *req, rg_response *res)
 {
     if (req->framing) {
         rg_reply_problem(req, res, check_framing(req->conn));
@@ -341,6 +343,14 @@ static void dispatch(rg_app *app, rg_request *req, rg_response *res)
     if (!req->ctx.who.user_id[0] && req->route->auth == RG_AUTH_REQUIRED) {
         rg_error_set(RG_EUNAUTH, "sign in first");
         rg_reply_problem(req, res, RG_EUNAUTH);
+        return;
+    }
+    rg_guard_client(guard, req->conn, req->ctx.client);
+    int limited = rg_guard_rate(guard, app, req->route->name, &req->ctx, &res->retry_after);
+    if (limited < 0) {
+        int retry = res->retry_after;
+        rg_reply_problem(req, res, limited);
+        res->retry_after = retry;
         return;
     }
     if (req->too_big) {
@@ -404,8 +414,11 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, const rg_reque
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, res->content_type);
     if (res->location[0])
         MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, res->location);
-    if (res->status == 503 || res->status == 429)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    if (res->status == 503 || res->status == 429) {
+        char secs[16];
+        snprintf(secs, sizeof secs, "%d", res->retry_after > 0 ? res->retry_after : 1);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, secs);
+    }
     if (res->status == 401) /* RFC 6750 section 3 */
         MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                 req->token ? "Bearer realm=\"risinggen\", error=\"invalid_token\""
@@ -449,6 +462,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (cl && strtoull(cl, NULL, 10) > RG_MAX_BODY)
             req->too_big = true;
         *con_cls = req;
+        rg_guard_head_done(srv->guard, conn);
         /* A refused framing is answered at once, before any body is read. */
         if (!(req->framing = check_framing(conn) < 0))
             return MHD_YES;
@@ -460,10 +474,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_size = 0;
         return MHD_YES;
     }
+    rg_guard_body_done(srv->guard, conn);
     rg_error_clear();
     rg_log_bind(req->request_id);
     rg_response res = {0};
-    dispatch(srv->app, req, &res);
+    dispatch(srv->app, srv->guard, req, &res);
     rg_error_clear();
     int64_t dur = rg_mono_us() - req->t0;
     rg_metrics_request(req->route ? req->route->name : "unmatched", res.status, dur);
@@ -476,8 +491,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)conn, (void)toe;
+    (void)toe;
     struct server *srv = cls;
+    rg_guard_request_done(srv->guard, conn);
     rg_request *req = *con_cls;
     if (!req)
         return;
@@ -506,6 +522,31 @@ static void *run_jobs(void *p)
     return NULL;
 }
 
+/* RG_MAX_CONNECTIONS, lowered to what the open-file limit leaves after the
+ * stores' connections and the process's own files: a connection past it
+ * would fail later, inside a request, instead of waiting in the backlog. */
+static unsigned connection_limit(const rg_config *cfg)
+{
+    struct rlimit rl;
+    unsigned want = (unsigned)cfg->max_connections;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return want;
+    if (rl.rlim_cur < rl.rlim_max && rl.rlim_cur < want + 1024) {
+        rl.rlim_cur = rl.rlim_max < want + 1024 ? rl.rlim_max : want + 1024;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    rlim_t reserve = 128 + 4 * (rlim_t)cfg->pool_size;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < reserve + want) {
+        unsigned fit = rl.rlim_cur > reserve + 16 ? (unsigned)(rl.rlim_cur - reserve) : 16;
+        rg_warn("RG_MAX_CONNECTIONS is %u but the open-file limit (%llu) leaves room for %u: "
+                "serving at most %u connections",
+                want, (unsigned long long)rl.rlim_cur, fit, fit);
+        return fit;
+    }
+    return want;
+}
+
 static int parse_listen(const char *listen, struct sockaddr_in *sa)
 {
     char host[64];
@@ -532,8 +573,14 @@ int rg_server_run(rg_app *app, volatile sig_atomic_t *stop)
         rg_err("RG_LISTEN must be HOST:PORT with an IPv4 address, not %s", listen);
         return RG_EINVAL;
     }
-    rg_metrics_describe("rg_http_in_flight", "gauge", "Requests being served now.");
     struct server srv = {.app = app, .access_log = app->cfg->access_log};
+    int rc = rg_guard_open(&srv.guard, app);
+    if (rc < 0) {
+        rg_err("%s", rg_error_detail());
+        return rc;
+    }
+    unsigned max_conns = connection_limit(app->cfg);
+    rg_metrics_describe("rg_http_in_flight", "gauge", "Requests being served now.");
     rg_metrics_watch("rg_http_in_flight", in_flight, &srv);
     unsigned threads = (unsigned)app->cfg->threads;
     /* No MHD_USE_TURBO: with it, libmicrohttpd (0.9.75) puts a new
@@ -542,14 +589,16 @@ int rg_server_run(rg_app *app, volatile sig_atomic_t *stop)
      * read until the 30 s connection timeout closed them with a reset
      * (seen as "Connection reset by peer" by 128 of 200 clients at once). */
     struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC, 0, NULL, NULL, on_request,
-        &srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, threads,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)(64 * 1024), MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-        &srv, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC, 0, rg_guard_accept,
+        srv.guard, on_request, &srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_CONNECTION_LIMIT,
+        max_conns, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, &srv, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
+        MHD_OPTION_NOTIFY_CONNECTION, rg_guard_notify, srv.guard, MHD_OPTION_END);
     if (!d) {
         rg_metrics_unwatch(&srv);
+        rg_guard_close(srv.guard);
         rg_err("cannot listen on %s (address in use?)", listen);
         return RG_EUNAVAIL;
     }
@@ -566,6 +615,7 @@ int rg_server_run(rg_app *app, volatile sig_atomic_t *stop)
     for (int i = 0; i < 200 && atomic_load(&srv.inflight) > 0; i++)
         usleep(50 * 1000);
     MHD_stop_daemon(d);
+    rg_guard_close(srv.guard);
     pthread_join(jobs, NULL);
     rg_metrics_unwatch(&srv);
     rg_info("stopped");

@@ -47,6 +47,23 @@ enum rg_config_kind {
       "connections per store (and per replica) at most")                                           \
     X(POOL_WAIT_MS, pool_wait_ms, RG_CFG_INT, 0, 60000, "5000",                                    \
       "how long a request waits for a free store connection before a 503")                         \
+    X(MAX_CONNECTIONS, max_connections, RG_CFG_INT, 16, 65536, "4096",                             \
+      "open connections at most (fewer when the open-file limit is lower)")                        \
+    X(MAX_CONNECTIONS_PER_ADDRESS, max_connections_per_address, RG_CFG_INT, 1, 65536, "256",       \
+      "open connections of one client address at most")                                            \
+    X(HEAD_TIMEOUT_S, head_timeout_s, RG_CFG_INT, 1, 3600, "10",                                   \
+      "seconds for a request's head to arrive (and for the next one on an idle connection)")       \
+    X(BODY_TIMEOUT_S, body_timeout_s, RG_CFG_INT, 1, 3600, "30",                                   \
+      "seconds for a request's body to arrive once its head has")                                  \
+    X(RATE_LIMITS, rate_limits, RG_CFG_TEXT, 0, 0,                                                 \
+      "login=300/60,signup=300/600,reset=60/600,messages=60/60,search=600/60",                     \
+      "requests per address (messages: per account) and window in seconds; `off` for none")        \
+    X(LIMITS_EXEMPT, limits_exempt, RG_CFG_TEXT, 0, 0, "127.0.0.1,::1",                            \
+      "client addresses without per-address limits (local tools, tests, benchmarks)")              \
+    X(PROXY_ADDRESSES, proxy_addresses, RG_CFG_TEXT, 0, 0, "",                                     \
+      "proxies in front whose X-Forwarded-For names the client")                                   \
+    X(METRICS_TOKEN, metrics_token, RG_CFG_SECRET, 0, 0, "",                                       \
+      "bearer token `/metrics` asks for; without it only the loopback may read it")                \
     X(ACCESS_LOG, access_log, RG_CFG_BOOL, 0, 0, "1", "`0` turns the JSON access log off")         \
     X(DISCOVERY_CACHE, discovery_cache, RG_CFG_BOOL, 0, 0, "1",                                    \
       "`0` turns the discovery page cache off (every list runs its query)")                        \

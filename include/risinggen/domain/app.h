@@ -16,6 +16,8 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#define RG_ADDR_MAX 46 /* an IPv6 address as text, with its NUL */
+
 #include "risinggen/base/config.h"
 #include "risinggen/base/id.h"
 #include "risinggen/outbound/jwks.h"
@@ -42,6 +44,9 @@ typedef struct rg_ctx {
      * primary and skip caches that a replica may have filled, so that they
      * see their own writes (rg_ctx_begin sets it). */
     bool read_own_writes;
+    /* The client's address (the peer's, or the one a listed proxy names),
+     * "" when not known. */
+    char client[RG_ADDR_MAX];
 } rg_ctx;
 
 typedef struct rg_app {

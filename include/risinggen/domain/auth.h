@@ -10,7 +10,7 @@
 int rg_auth_signup(rg_app *app, json_t *body, json_t **out);
 /* POST /v1/auth/login: RG_EUNAUTH for a wrong email or password (same time
  * either way), RG_ELOCKED after 5 failures in 15 minutes. */
-int rg_auth_login(rg_app *app, json_t *body, json_t **out);
+int rg_auth_login(rg_app *app, const rg_ctx *ctx, json_t *body, json_t **out);
 /* POST /v1/auth/refresh: rotates the refresh token; reusing a rotated one
  * ends its whole family (RG_EUNAUTH). */
 int rg_auth_refresh(rg_app *app, json_t *body, json_t **out);
@@ -40,7 +40,7 @@ int rg_auth_hash_password(const char *password, char **out);
 int rg_auth_password_reset(rg_app *app, json_t *body);
 /* POST /v1/auth/password-reset/confirm: RG_EINVAL for a bad, used or expired
  * token. Ends every session of the account. */
-int rg_auth_password_reset_confirm(rg_app *app, json_t *body);
+int rg_auth_password_reset_confirm(rg_app *app, const rg_ctx *ctx, json_t *body);
 /* POST /v1/auth/sso: an OIDC id_token (RS256) from the church's identity
  * provider (RG_SSO_ISSUER, RG_SSO_AUDIENCE, RG_SSO_JWKS); tokens like login. */
 int rg_auth_sso(rg_app *app, json_t *body, json_t **out);
