@@ -2,6 +2,7 @@
 #include "risinggen/base/error.h"
 #include "risinggen/base/alloc.h"
 #include "risinggen/base/buf.h"
+#include "risinggen/base/csv.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -94,29 +95,6 @@ RG_HANDLER(rg_h_event_patch)
     return rg_h_result(res, rc, 200, out);
 }
 
-/* One CSV field, quoted per RFC 4180; a leading =, +, - or @ is defused so
- * that spreadsheets do not run it as a formula. */
-static void csv_field(rg_buf *b, const char *s, bool last)
-{
-    if (!s)
-        s = "";
-    bool quote = strpbrk(s, ",\"\r\n") != NULL || (*s && strchr("=+-@\t", *s));
-    if (quote) {
-        rg_buf_puts(b, "\"");
-        if (*s && strchr("=+-@\t", *s))
-            rg_buf_puts(b, "'");
-        for (const char *p = s; *p; p++) {
-            if (*p == '"')
-                rg_buf_puts(b, "\"");
-            rg_buf_put(b, p, 1);
-        }
-        rg_buf_puts(b, "\"");
-    } else {
-        rg_buf_puts(b, s);
-    }
-    rg_buf_puts(b, last ? "\r\n" : ",");
-}
-
 static const char *jstr(json_t *o, const char *k)
 {
     return json_string_value(json_object_get(o, k));
@@ -128,22 +106,22 @@ static void csv_row(rg_buf *b, json_t *reg)
     snprintf(id, sizeof id, "%lld", (long long)json_integer_value(json_object_get(reg, "id")));
     json_t *att = json_object_get(reg, "attendee");
     json_t *gc = json_object_get(reg, "guardianConsent");
-    csv_field(b, id, false);
-    csv_field(b, jstr(reg, "userId"), false);
-    csv_field(b, jstr(att, "firstName"), false);
-    csv_field(b, jstr(att, "lastName"), false);
-    csv_field(b, jstr(att, "email"), false);
-    csv_field(b, jstr(reg, "status"), false);
-    csv_field(b, jstr(reg, "paymentStatus"), false);
-    csv_field(b, jstr(reg, "dietaryRequirements"), false);
-    csv_field(b, jstr(reg, "specialNeeds"), false);
-    csv_field(b, json_is_true(json_object_get(reg, "checkedIn")) ? "true" : "false", false);
-    csv_field(b, jstr(reg, "checkedInAt"), false);
-    csv_field(b, jstr(reg, "registrationDate"), false);
-    csv_field(b, jstr(gc, "guardianName"), false);
-    csv_field(b, jstr(gc, "guardianEmail"), false);
-    csv_field(b, jstr(gc, "relationship"), false);
-    csv_field(b, jstr(gc, "consentedAt"), true);
+    rg_csv_field(b, id, false);
+    rg_csv_field(b, jstr(reg, "userId"), false);
+    rg_csv_field(b, jstr(att, "firstName"), false);
+    rg_csv_field(b, jstr(att, "lastName"), false);
+    rg_csv_field(b, jstr(att, "email"), false);
+    rg_csv_field(b, jstr(reg, "status"), false);
+    rg_csv_field(b, jstr(reg, "paymentStatus"), false);
+    rg_csv_field(b, jstr(reg, "dietaryRequirements"), false);
+    rg_csv_field(b, jstr(reg, "specialNeeds"), false);
+    rg_csv_field(b, json_is_true(json_object_get(reg, "checkedIn")) ? "true" : "false", false);
+    rg_csv_field(b, jstr(reg, "checkedInAt"), false);
+    rg_csv_field(b, jstr(reg, "registrationDate"), false);
+    rg_csv_field(b, jstr(gc, "guardianName"), false);
+    rg_csv_field(b, jstr(gc, "guardianEmail"), false);
+    rg_csv_field(b, jstr(gc, "relationship"), false);
+    rg_csv_field(b, jstr(gc, "consentedAt"), true);
 }
 
 static bool wants_csv(rg_request *req)

@@ -13,6 +13,7 @@
 #include "risinggen/base/id.h"
 #include "risinggen/base/geo.h"
 #include "risinggen/base/error.h"
+#include "risinggen/base/csv.h"
 
 static void time_round_trip(void **state)
 {
@@ -121,6 +122,39 @@ static void object_ids(void **state)
             assert_true(strcmp(ids[i] + 14, ids[j] + 14) != 0);
 }
 
+/* CSV fields: RFC 4180 quoting, and anything a spreadsheet could run as a
+ * formula (a leading =, +, -, @, tab, CR or LF) quoted behind a '. */
+static void csv_fields(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"plain", "plain,"},
+        {"", ","},
+        {"a,b", "\"a,b\","},
+        {"say \"hi\"", "\"say \"\"hi\"\"\","},
+        {"two\nlines", "\"two\nlines\","},
+        {"=HYPERLINK(\"x\")", "\"'=HYPERLINK(\"\"x\"\")\","},
+        {"+1", "\"'+1\","},
+        {"-1", "\"'-1\","},
+        {"@SUM(A1)", "\"'@SUM(A1)\","},
+        {"\t=1", "\"'\t=1\","},
+        {"\r=1", "\"'\r=1\","},
+        {"\n=1", "\"'\n=1\","},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        rg_buf b = {0};
+        rg_csv_field(&b, cases[i].in, false);
+        assert_string_equal(b.data, cases[i].out);
+        rg_buf_free(&b);
+    }
+    rg_buf b = {0};
+    rg_csv_field(&b, NULL, true);
+    assert_string_equal(b.data, "\r\n");
+    rg_buf_free(&b);
+}
+
 static void cursors(void **state)
 {
     (void)state;
@@ -169,7 +203,8 @@ int main(void)
         cmocka_unit_test(time_round_trip), cmocka_unit_test(time_rejects),
         cmocka_unit_test(dates_and_ages),  cmocka_unit_test(money),
         cmocka_unit_test(object_ids),      cmocka_unit_test(cursors),
-        cmocka_unit_test(distance),        cmocka_unit_test(hashing),
+        cmocka_unit_test(csv_fields),      cmocka_unit_test(distance),
+        cmocka_unit_test(hashing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
