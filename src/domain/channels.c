@@ -36,7 +36,9 @@ int rg_event_channel(rg_app *app, const rg_ctx *ctx, const char *event_id, json_
         if ((rc = rg__event_row(app, NULL, eid, &ev)) < 0)
             return rc;
         bool published = strcmp(rg_rows_get(ev, 0, "status"), "draft") != 0;
-        if (published)
+        if (!rg__event_visible(who, ev))
+            rc = rg_error_set(RG_ENOTFOUND, "no such event");
+        else if (published)
             rc = rg__event_channel_ensure(app, eid, rg_rows_get(ev, 0, "title"),
                                           rg_rows_get(ev, 0, "organizer_id"), id);
         else
@@ -49,8 +51,15 @@ int rg_event_channel(rg_app *app, const rg_ctx *ctx, const char *event_id, json_
         return rc;
     enum rg_channel_access acc;
     rc = rg__channel_access(app, who, doc, &acc);
-    if (rc == 0 && acc == ACC_NONE)
-        rc = rg_error_set(RG_ENOTFOUND, "no such channel");
+    if (rc == 0 && acc == ACC_NONE) {
+        /* Whether a private event exists is not told either. */
+        rg_rows *ev = NULL;
+        rc = rg__event_row(app, NULL, eid, &ev);
+        if (rc == 0)
+            rc = rg__event_visible(who, ev) ? rg_error_set(RG_ENOTFOUND, "no such channel")
+                                            : rg_error_set(RG_ENOTFOUND, "no such event");
+        rg_rows_free(ev);
+    }
     if (rc == 0)
         *out = rg__channel_view(id, doc);
     json_decref(doc);

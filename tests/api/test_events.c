@@ -660,6 +660,57 @@ static void stats_and_attendees(void **state)
     resp_free(r);
 }
 
+/* A draft or a private event answers every route exactly as an id that
+ * does not exist, for anyone who may not see it: the same status, type and
+ * detail, so that nobody learns which ids are taken. */
+static void hidden_events_answer_like_missing_ones(void **state)
+{
+    (void)state;
+    fixture();
+    api_user other;
+    user_signup(&other, "prober");
+    long long draft = event_create(F.org.access, NULL);
+    long long priv = event_create_published(F.org.access, json_pack("{s:b}", "isPublic", 0));
+    long long missing = priv + 100000;
+    static const struct {
+        const char *method, *path, *body;
+    } routes[] = {
+        {"GET", "/v1/events/%lld", NULL},
+        {"PATCH", "/v1/events/%lld", "{\"title\":\"x\"}"},
+        {"GET", "/v1/events/%lld/attendees", NULL},
+        {"GET", "/v1/events/%lld/stats", NULL},
+        {"GET", "/v1/events/%lld/finance", NULL},
+        {"GET", "/v1/events/%lld/channel", NULL},
+        {"GET", "/v1/events/%lld/feedback", NULL},
+        {"POST", "/v1/events/%lld/feedback", "{\"rating\":5}"},
+        {"POST", "/v1/events/%lld/registrations", "{}"},
+    };
+    const char *tokens[] = {other.access, NULL};
+    for (size_t t = 0; t < N_ELEMS(tokens); t++)
+        for (size_t i = 0; i < N_ELEMS(routes); i++) {
+            long long ids[] = {missing, draft, priv};
+            char want[512] = "";
+            for (size_t k = 0; k < N_ELEMS(ids); k++) {
+                api_resp *r =
+                    api(routes[i].method, fmt(routes[i].path, ids[k]), routes[i].body, tokens[t]);
+                if (r->status == 401) { /* anonymous where sign-in is needed: says nothing */
+                    resp_free(r);
+                    continue;
+                }
+                char got[512];
+                snprintf(got, sizeof got, "%ld %s %s", r->status, jstr(r->json, "type"),
+                         jstr(r->json, "detail"));
+                if (k == 0)
+                    snprintf(want, sizeof want, "%s", got);
+                else if (strcmp(want, got) != 0)
+                    fail_msg("%s %s: a %s event answers \"%s\", a missing one \"%s\"",
+                             routes[i].method, routes[i].path, k == 1 ? "draft" : "private", got,
+                             want);
+                resp_free(r);
+            }
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -674,6 +725,7 @@ int main(void)
         cmocka_unit_test(events_patch),
         cmocka_unit_test(events_times_in_utc),
         cmocka_unit_test(stats_and_attendees),
+        cmocka_unit_test(hidden_events_answer_like_missing_ones),
     };
     return cmocka_run_group_tests(tests, api_setup, api_teardown);
 }
