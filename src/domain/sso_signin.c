@@ -120,11 +120,18 @@ static int sso_ensure_account(rg_app *app, const char *uid, const char *account,
     json_decref(doc);
     if (rc != RG_ENOTFOUND)
         return rc;
-    /* A new profile: the email only when it is a well-formed address. */
+    /* A new profile: the email only when the church says it verified it
+     * (OpenID Connect's email_verified) and it is a well-formed address;
+     * else anyone whose church account claimed an address could take it
+     * before its owner signs up. */
     char norm[256] = "";
     v_ctx v = {0};
     const char *email = NULL;
-    json_t *em = json_pack("{s:O?}", "email", json_object_get(claims, "email"));
+    json_t *verified = json_object_get(claims, "email_verified");
+    bool is_verified = json_is_true(verified) || (json_is_string(verified) &&
+                                                  strcmp(json_string_value(verified), "true") == 0);
+    json_t *em =
+        json_pack("{s:O?}", "email", is_verified ? json_object_get(claims, "email") : NULL);
     if (v_email(&v, em, "email", false, &email) && email)
         rg__normalize_email(email, norm, sizeof norm);
     rg_error_clear();

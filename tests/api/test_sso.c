@@ -105,8 +105,10 @@ static json_t *claims_for(const char *sub, const char *email)
         json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "iss", ISSUER, "aud", AUDIENCE, "sub",
                   sub, "iat", (json_int_t)now, "exp", (json_int_t)(now + 600), "given_name",
                   "Grace", "family_name", "Hopper", "name", "Grace Hopper");
-    if (email)
+    if (email) {
         json_object_set_new(c, "email", json_string(email));
+        json_object_set_new(c, "email_verified", json_true());
+    }
     return c;
 }
 
@@ -449,6 +451,30 @@ static void sso_refusals(void **state)
     resp_free(r);
 }
 
+/* An address the church did not verify is not taken: the profile has no
+ * email and the address stays free for its owner. */
+static void sso_unverified_email_not_taken(void **state)
+{
+    (void)state;
+    char email[160];
+    snprintf(email, sizeof email, "%s", unique_email("unverified"));
+    for (int variant = 0; variant < 2; variant++) {
+        json_t *claims = claims_for(sub_unique("unverified"), email);
+        if (variant == 0)
+            json_object_del(claims, "email_verified");
+        else
+            json_object_set_new(claims, "email_verified", json_false());
+        char *tok = jwt_sign(header_rs256("k1"), claims, key_a);
+        api_resp *r = sso(tok);
+        free(tok);
+        assert_status(r, 200);
+        assert_null(jstr(r->json, "user.email"));
+        resp_free(r);
+    }
+    api_user owner;
+    user_signup_email(&owner, email);
+}
+
 static void sso_email_of_password_account(void **state)
 {
     (void)state;
@@ -596,6 +622,7 @@ int main(void)
         cmocka_unit_test(sso_concurrent_first_sign_in_one_account),
         cmocka_unit_test(sso_refusals),
         cmocka_unit_test(sso_email_of_password_account),
+        cmocka_unit_test(sso_unverified_email_not_taken),
         cmocka_unit_test(sso_jwks_url),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
