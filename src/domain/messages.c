@@ -8,7 +8,8 @@
  * post messages (see channel_record.c for who is a member).
  *
  * Notifications: after a message is stored, every member but the sender
- * whose preferences.notifications.email is true gets one outbox e-mail
+ * whose preferences.notifications.email is true gets one outbox e-mail (for
+ * a member's message, only the channel's organizer)
  * (dedupe key "msg:<messageId>:<userId>", so a retry never doubles it), all
  * in one relational transaction; metadata then records how many. A crash
  * between the two stores leaves deliveryStatus "pending", which the
@@ -103,6 +104,17 @@ static int notify(rg_app *app, json_t *chan, const char *msg_id, json_t *msg, co
     int rc = rg__channel_members(app, chan, sender, &set);
     if (rc < 0)
         return rc;
+    /* A member's message reaches the organizer's mailbox only: a member
+     * never mails everyone in the channel (with links of their choosing). */
+    const char *role = json_string_value(json_object_get(json_object_get(msg, "sender"), "role"));
+    const char *org = json_string_value(json_object_get(chan, "organizerId"));
+    if (!role || strcmp(role, "participant") == 0) {
+        json_t *only = json_object();
+        if (org && json_object_get(set, org))
+            json_object_set_new(only, org, json_true());
+        json_decref(set);
+        set = only;
+    }
     size_t n = json_object_size(set), k = 0;
     struct recipient *to = rg_xcalloc(n ? n : 1, sizeof *to);
     const char *uid;

@@ -496,10 +496,15 @@ static void delivery_count_follows_preferences(void **state)
     assert_int_equal(jint(r->json, "metadata.deliveryCount"), 3);
     resp_free(r);
 
-    /* A member's message reaches the organizer too (e-mail on). */
-    r = post(chan, people[0].access, text_msg("message", "Thanks!"));
+    /* A member's message reaches the organizer's mailbox only, never every
+     * member's (with links of the member's choosing). */
+    const char *thanks = fmt("Thanks-with-link-%d", (int)getpid());
+    r = post(chan, people[0].access,
+             json_pack("{s:s, s:{s:s, s:[{s:s, s:s, s:s}]}}", "messageType", "message", "content",
+                       "text", thanks, "attachments", "type", "link", "name", "prize", "url",
+                       "https://example.org/win"));
     assert_status(r, 201);
-    assert_int_equal(jint(r->json, "metadata.deliveryCount"), 3); /* org, 2, 4 */
+    assert_int_equal(jint(r->json, "metadata.deliveryCount"), 1); /* org */
     resp_free(r);
 
     /* The outbox's log sender delivers each e-mail: one line per message,
