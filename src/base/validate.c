@@ -244,6 +244,11 @@ bool v_enum(v_ctx *v, json_t *obj, const char *field, bool required, const char 
 
 bool v_only(v_ctx *v, json_t *obj, const char *const *allowed)
 {
+    return v_only_at(v, obj, NULL, allowed);
+}
+
+bool v_only_at(v_ctx *v, json_t *obj, const char *path, const char *const *allowed)
+{
     const char *key;
     json_t *val;
     bool ok = true;
@@ -263,7 +268,9 @@ bool v_only(v_ctx *v, json_t *obj, const char *const *allowed)
             }
             memcpy(f, key, n);
             f[n] = '\0';
-            v_fail(v, f, "is not a field that can be set here");
+            char named[160];
+            snprintf(named, sizeof named, "%s%s%s", path ? path : "", path ? "." : "", f);
+            v_fail(v, named, "is not a field that can be set here");
             ok = false;
         }
     }

@@ -121,11 +121,21 @@ int rg__validate_profile(v_ctx *v, json_t *body)
             v_fail(v, "dateOfBirth", "must be a past date");
     }
     v_enum(v, body, "gender", false, gender_values, NULL);
+    /* Only the seed's members, so that a profile stays a few hundred bytes
+     * (it is read on every request and in every attendee list). */
+    static const char *const contact_fields[] = {"phone", "address", NULL};
+    static const char *const address_fields[] = {"street", "city", "country", "postalCode", NULL};
+    static const char *const unit_fields[] = {"unitNumber", "wardName", "stakeName", NULL};
+    static const char *const pref_fields[] = {"language", "notifications", "privacy", NULL};
+    static const char *const notif_fields[] = {"email", "push", "sms", NULL};
+    static const char *const privacy_fields[] = {"shareContact", "shareProfile", NULL};
     json_t *contact = NULL, *unit = NULL, *prefs = NULL;
     if (v_object(v, body, "contact", &contact) && contact) {
+        v_only_at(v, contact, "contact", contact_fields);
         v_string(v, contact, "phone", false, 3, 32, NULL);
         json_t *addr = NULL;
         if (v_object(v, contact, "address", &addr) && addr) {
+            v_only_at(v, addr, "contact.address", address_fields);
             v_string(v, addr, "street", false, 1, 200, NULL);
             v_string(v, addr, "city", false, 1, 100, NULL);
             v_string(v, addr, "country", false, 1, 100, NULL);
@@ -133,20 +143,24 @@ int rg__validate_profile(v_ctx *v, json_t *body)
         }
     }
     if (v_object(v, body, "churchUnit", &unit) && unit) {
+        v_only_at(v, unit, "churchUnit", unit_fields);
         v_string(v, unit, "unitNumber", false, 1, 32, NULL);
         v_string(v, unit, "wardName", false, 1, 120, NULL);
         v_string(v, unit, "stakeName", false, 1, 120, NULL);
     }
     if (v_object(v, body, "preferences", &prefs) && prefs) {
+        v_only_at(v, prefs, "preferences", pref_fields);
         v_string(v, prefs, "language", false, 2, 10, NULL);
         json_t *n = NULL, *p = NULL;
         if (v_object(v, prefs, "notifications", &n) && n) {
+            v_only_at(v, n, "preferences.notifications", notif_fields);
             bool b;
             v_bool(v, n, "email", &b, NULL);
             v_bool(v, n, "push", &b, NULL);
             v_bool(v, n, "sms", &b, NULL);
         }
         if (v_object(v, prefs, "privacy", &p) && p) {
+            v_only_at(v, p, "preferences.privacy", privacy_fields);
             bool b;
             v_bool(v, p, "shareContact", &b, NULL);
             v_bool(v, p, "shareProfile", &b, NULL);

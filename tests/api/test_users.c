@@ -149,6 +149,37 @@ static void me_patch_unknown_member_named(void **state)
     resp_free(r);
 }
 
+/* contact, churchUnit and preferences hold the seed's members only: any
+ * other nested key is refused and named, so that no profile grows past a
+ * few hundred bytes. */
+static void me_patch_nested_members_bounded(void **state)
+{
+    (void)state;
+    api_user u;
+    user_signup(&u, "nested");
+    static const struct {
+        const char *body, *field;
+    } cases[] = {
+        {"{\"preferences\":{\"theme\":\"dark\"}}", "preferences.theme"},
+        {"{\"preferences\":{\"notifications\":{\"pigeon\":true}}}",
+         "preferences.notifications.pigeon"},
+        {"{\"preferences\":{\"privacy\":{\"x\":{\"y\":1}}}}", "preferences.privacy.x"},
+        {"{\"contact\":{\"blob\":{\"a\":[1,2,3]}}}", "contact.blob"},
+        {"{\"contact\":{\"address\":{\"floor\":\"3\"}}}", "contact.address.floor"},
+        {"{\"churchUnit\":{\"notes\":\"x\"}}", "churchUnit.notes"},
+    };
+    for (size_t i = 0; i < N_ELEMS(cases); i++) {
+        api_resp *r = patch_me(u.access, cases[i].body);
+        assert_problem(r, 422);
+        assert_field_error(r, cases[i].field);
+        resp_free(r);
+    }
+    api_resp *r = get_me(u.access);
+    assert_null(jget(r->json, "preferences.theme"));
+    assert_null(jget(r->json, "contact"));
+    resp_free(r);
+}
+
 static void user_get_privacy(void **state)
 {
     (void)state;
@@ -513,6 +544,7 @@ int main(void)
         cmocka_unit_test(me_patch_merge),
         cmocka_unit_test(me_patch_refused_changes_nothing),
         cmocka_unit_test(me_patch_unknown_member_named),
+        cmocka_unit_test(me_patch_nested_members_bounded),
         cmocka_unit_test(me_patch_concurrent_no_lost_update),
         cmocka_unit_test(user_get_privacy),
         cmocka_unit_test(user_registrations_and_preferences_self_or_admin),

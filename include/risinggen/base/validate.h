@@ -33,6 +33,9 @@ bool v_enum(v_ctx *v, json_t *obj, const char *field, bool required, const char 
             const char **out);
 /* Refuses fields not in the NULL-terminated list. */
 bool v_only(v_ctx *v, json_t *obj, const char *const *allowed);
+/* The same for the object at path ("contact.address"), named in errors as
+ * path.field. */
+bool v_only_at(v_ctx *v, json_t *obj, const char *path, const char *const *allowed);
 void v_fail(v_ctx *v, const char *field, const char *msg);
 /* 0 when no error was recorded, else RG_EVALIDATION with a summary detail. */
 int v_finish(v_ctx *v);
