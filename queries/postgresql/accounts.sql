@@ -12,3 +12,12 @@ SELECT id, user_id, event_id, (amount * 100)::bigint AS amount_minor, currency, 
        status, provider, provider_transaction_id, payment_date, refund_status,
        (refund_amount * 100)::bigint AS refund_amount_minor, refund_date, created_at
 FROM payments WHERE user_id = $1 AND id > $2 ORDER BY id LIMIT $3
+
+-- name: reset_request_insert
+INSERT INTO reset_requests (email, requested_at) VALUES ($1, $2)
+
+-- name: reset_requests_take
+-- Up to $1 requests, oldest first, taken away from any other instance's job.
+DELETE FROM reset_requests
+WHERE id IN (SELECT id FROM reset_requests ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+RETURNING id, email

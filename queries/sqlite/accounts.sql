@@ -11,3 +11,12 @@ SELECT id, user_id, event_id, amount_minor, currency, payment_method, status, pr
        provider_transaction_id, payment_date, refund_status, refund_amount_minor, refund_date,
        created_at
 FROM payments WHERE user_id = $1 AND id > $2 ORDER BY id LIMIT $3
+
+-- name: reset_request_insert
+INSERT INTO reset_requests (email, requested_at) VALUES ($1, $2)
+
+-- name: reset_requests_take
+-- Up to $1 requests, oldest first (in a write transaction).
+DELETE FROM reset_requests
+WHERE id IN (SELECT id FROM reset_requests ORDER BY id LIMIT $1)
+RETURNING id, email

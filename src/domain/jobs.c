@@ -29,6 +29,8 @@ static int erasure_pass(rg_app *app)
 }
 
 static const rg_job jobs[] = {
+    /* reset codes: requests are rows, whatever the e-mail (password_reset.c) */
+    {"password-reset", 250, false, rg_auth_password_reset_pass, "handled %d reset request(s)"},
     /* notifications leave about a second after their change commits */
     {"outbox", 1000, false, outbox_pass, "delivered %d notification(s)"},
     /* places of unpaid holds come back even when nobody registers */

@@ -108,28 +108,6 @@ static int claim(rg_relational *r, rg_rel_conn *c, int max, int64_t now, rg_rows
     return rc;
 }
 
-/* The claimed rows in the order they were queued: RETURNING gives them in
- * whatever order the engine updated them. */
-struct queued {
-    int64_t id;
-    int row;
-};
-
-static int by_id(const void *a, const void *b)
-{
-    const struct queued *x = a, *y = b;
-    return (x->id > y->id) - (x->id < y->id);
-}
-
-static struct queued *queue_order(const rg_rows *rows)
-{
-    struct queued *q = rg_xmalloc((size_t)(rows->nrows > 0 ? rows->nrows : 1) * sizeof *q);
-    for (int i = 0; i < rows->nrows; i++)
-        q[i] = (struct queued){rg_rows_int(rows, i, "id", 0), i};
-    qsort(q, (size_t)rows->nrows, sizeof *q, by_id);
-    return q;
-}
-
 /* One short write transaction per finished row. */
 static int finish(rg_relational *r, rg_rel_conn *c, const char *name, const rg_param *p, int n)
 {
@@ -173,9 +151,9 @@ int rg_outbox_deliver_at(rg_app *app, int max, int64_t now)
         return rc;
     }
     int sent = 0;
-    struct queued *order = queue_order(rows);
+    int *order = rg_rows_order_by_int(rows, "id"); /* in the order they were queued */
     for (int k = 0; k < rows->nrows; k++) {
-        int i = order[k].row;
+        int i = order[k];
         const char *id = rg_rows_get(rows, i, "id");
         int attempts = (int)rg_rows_int(rows, i, "attempts", 1);
         rg_notification n = {

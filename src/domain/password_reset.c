@@ -1,10 +1,11 @@
-/* Password reset. A request makes a token of 256 random bits whatever the
- * email, so that both answers do the same work and say the same thing, and
- * every answer takes at least 50 ms, so that the writes an account needs do
- * not show in the timing; for an account, its SHA-256 goes into the auth
- * document (passwordResetToken, passwordResetExpiry, 30 minutes) and the
- * token itself only into the email, written to the outbox. At most 3 emails
- * per account per 15 minutes. The confirm step finds the account by the
+/* Password reset. A request is one row in reset_requests, whatever the
+ * email, so that every answer does the same work, says the same thing and
+ * takes the same time (nothing waits on a worker thread); the
+ * password-reset job then takes the rows and, for an account, makes a token
+ * of 256 random bits: its SHA-256 goes into the auth document
+ * (passwordResetToken, passwordResetExpiry, 30 minutes) and the token
+ * itself only into the email, written to the outbox. At most 3 emails per
+ * account per 15 minutes. The confirm step finds the account by the
  * token's hash (an index on auth.passwordResetToken), checks and clears the
  * token in one revision-checked write together with the new argon2id hash,
  * the lockout counters and every refresh-token family, then ends the
@@ -23,7 +24,6 @@
 #include "user_record.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +32,7 @@
 #define RESET_TTL_S      1800
 #define RESET_MAX_EMAILS 3
 #define RESET_WINDOW_MS  (15 * 60 * 1000)
-#define RESET_FLOOR_MS   50 /* every reset request takes at least this long */
+#define RESET_BATCH      50 /* requests per pass of the job */
 
 struct reset_ctx {
     const char *hash;     /* the token's SHA-256 */
@@ -80,37 +80,7 @@ static int send_reset_email(rg_app *app, const char *to, const char *token, cons
     return rc;
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Waits until floor_ms after t0, so that the answer's timing does not tell
- * whether there was an account to write to. */
-static void wait_until(int64_t t0, int floor_ms)
-{
-    int64_t left = t0 + floor_ms - mono_ms();
-    if (left > 0 && left <= floor_ms) {
-        struct timespec ts = {.tv_sec = left / 1000, .tv_nsec = (left % 1000) * 1000000};
-        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-            ;
-    }
-}
-
-static int password_reset(rg_app *app, json_t *body);
-
 int rg_auth_password_reset(rg_app *app, json_t *body)
-{
-    int64_t t0 = mono_ms();
-    int rc = password_reset(app, body);
-    if (rc != RG_EVALIDATION)
-        wait_until(t0, RESET_FLOOR_MS);
-    return rc;
-}
-
-static int password_reset(rg_app *app, json_t *body)
 {
     if (!json_is_object(body))
         return v_not_object(body);
@@ -122,23 +92,61 @@ static int password_reset(rg_app *app, json_t *body)
     int rc = v_finish(&v);
     if (rc < 0)
         return rc;
-    char norm[256], token[64], hash[RG_SHA256_HEX + 1];
+    char norm[256], now[RG_TIME_LEN + 1];
     rg__normalize_email(email, norm, sizeof norm);
-    /* The same work whatever the email: a token and its hash, and a read of
-     * an auth document. */
-    rg_random_token(token, 32);
-    rg_sha256_hex(token, strlen(token), hash);
+    rg_time_format(rg_now(), now);
+    rg_param p[] = {RG_PTEXT(norm), RG_PTEXT(now)};
+    rc = rg_rel_run(app, "reset_request_insert", p, 2, NULL);
+    return rc < 0 ? rc : 0;
+}
+
+static int reset_for(rg_app *app, const char *norm);
+
+int rg_auth_password_reset_pass(rg_app *app)
+{
+    rg_rows *rows = NULL;
+    rg_relational *r = &app->st.rel;
+    rg_rel_conn *c;
+    int rc = rg_rel_acquire(r, &c);
+    if (rc < 0)
+        return rc;
+    rg_param p[] = {RG_PINT(RESET_BATCH)};
+    if ((rc = rg_rel_begin(r, c, true)) == 0) {
+        rc = rg_rel_query(r, c, "reset_requests_take", p, 1, &rows);
+        if (rc >= 0)
+            rc = rg_rel_commit(r, c);
+        if (rc < 0)
+            rg_rel_rollback(r, c);
+    }
+    rg_rel_release(r, c);
+    if (rc < 0) {
+        rg_rows_free(rows);
+        return rc;
+    }
+    int done = 0;
+    int *order = rg_rows_order_by_int(rows, "id"); /* oldest first */
+    for (int k = 0; k < rows->nrows; k++) {
+        int i = order[k];
+        if (reset_for(app, rg_rows_get(rows, i, "email")) < 0) {
+            rg_warn("password reset request %lld failed: %s",
+                    (long long)rg_rows_int(rows, i, "id", 0), rg_error_detail());
+            rg_error_clear();
+            continue;
+        }
+        done++;
+    }
+    free(order);
+    rg_rows_free(rows);
+    return done;
+}
+
+static int reset_for(rg_app *app, const char *norm)
+{
+    char token[64], hash[RG_SHA256_HEX + 1];
     json_t *user = NULL;
     char *id = NULL;
-    rc = rg_docs_find_one(&app->st.docs, COLL_USERS, "email", norm, &user, &id);
-    if (rc == RG_ENOTFOUND) {
-        json_t *none = NULL;
-        char fake[RG_OID_LEN + 1];
-        memcpy(fake, hash, RG_OID_LEN);
-        fake[RG_OID_LEN] = '\0';
-        rg_docs_get(&app->st.docs, COLL_AUTH, fake, &none, NULL);
-        json_decref(none);
-        sodium_memzero(token, sizeof token);
+    int rc = rg_docs_find_one(&app->st.docs, COLL_USERS, "email", norm, &user, &id);
+    if (rc == RG_ENOTFOUND) { /* no account: nothing to send */
         rg_error_clear();
         return 0;
     }
@@ -156,6 +164,8 @@ static int password_reset(rg_app *app, json_t *body)
         goto done;
     }
     rg_error_clear();
+    rg_random_token(token, 32);
+    rg_sha256_hex(token, strlen(token), hash);
     struct reset_ctx c = {.hash = hash, .now = rg_now()};
     rc = rg_doc_update(&app->st.docs, COLL_AUTH, id, set_reset_token, &c);
     if (rc < 0 && c.sso_only) {

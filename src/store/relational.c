@@ -1,6 +1,7 @@
 /* The wrappers of the relational port: argument checks before any adapter
  * runs, and the timing of every named query (rg_query_duration_seconds). */
 #include "risinggen/store/relational.h"
+#include "risinggen/base/alloc.h"
 #include "risinggen/base/clock.h"
 #include "risinggen/base/error.h"
 #include "risinggen/base/log.h"
@@ -170,6 +171,31 @@ int64_t rg_rows_int(const rg_rows *rows, int row, const char *col, int64_t dflt)
 {
     const char *v = rg_rows_get(rows, row, col);
     return v ? strtoll(v, NULL, 10) : dflt;
+}
+
+struct row_key {
+    int64_t key;
+    int row;
+};
+
+static int by_key(const void *a, const void *b)
+{
+    const struct row_key *x = a, *y = b;
+    return (x->key > y->key) - (x->key < y->key);
+}
+
+int *rg_rows_order_by_int(const rg_rows *rows, const char *col)
+{
+    int n = rows ? rows->nrows : 0;
+    struct row_key *k = rg_xmalloc((size_t)(n > 0 ? n : 1) * sizeof *k);
+    for (int i = 0; i < n; i++)
+        k[i] = (struct row_key){rg_rows_int(rows, i, col, 0), i};
+    qsort(k, (size_t)n, sizeof *k, by_key);
+    int *order = rg_xmalloc((size_t)(n > 0 ? n : 1) * sizeof *order);
+    for (int i = 0; i < n; i++)
+        order[i] = k[i].row;
+    free(k);
+    return order;
 }
 
 double rg_rows_real(const rg_rows *rows, int row, const char *col, double dflt)

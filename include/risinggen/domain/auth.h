@@ -36,8 +36,12 @@ int rg_auth_insert_user(rg_app *app, json_t *user, const char *password_hash,
 int rg_auth_hash_password(const char *password, char **out);
 
 /* POST /v1/auth/password-reset: always 0 for a well-formed body, whether or
- * not the email has an account; the token goes out through the outbox. */
+ * not the email has an account: the request is recorded, the same way for
+ * every email. */
 int rg_auth_password_reset(rg_app *app, json_t *body);
+/* The password-reset job: handles the recorded requests (a token for each
+ * account, sent through the outbox). Returns how many were handled. */
+int rg_auth_password_reset_pass(rg_app *app);
 /* POST /v1/auth/password-reset/confirm: RG_EINVAL for a bad, used or expired
  * token. Ends every session of the account. */
 int rg_auth_password_reset_confirm(rg_app *app, const rg_ctx *ctx, json_t *body);

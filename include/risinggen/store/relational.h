@@ -130,6 +130,10 @@ const char *rg_rows_get(const rg_rows *rows, int row, const char *col);
 int64_t rg_rows_int(const rg_rows *rows, int row, const char *col, int64_t dflt);
 double rg_rows_real(const rg_rows *rows, int row, const char *col, double dflt);
 bool rg_rows_bool(const rg_rows *rows, int row, const char *col);
+/* The row numbers ordered by the integer column col, smallest first
+ * (malloc'd, rows->nrows of them): the rows of an UPDATE or DELETE …
+ * RETURNING come in whatever order the engine wrote them. */
+int *rg_rows_order_by_int(const rg_rows *rows, const char *col);
 
 /* Named statements of a dialect, embedded at build time. Returns the SQL text
  * (static) or NULL. */
