@@ -8,3 +8,8 @@ CREATE TABLE reset_requests (
   email VARCHAR(320) NOT NULL,
   requested_at TIMESTAMP WITH TIME ZONE NOT NULL
 );
+
+-- The e-mail of a person being erased, kept on the erasure's row until it is
+-- done, so that the last sweep (after the profile is gone) still finds the
+-- mail queued to them (docs/design/erasure.md).
+ALTER TABLE erasures ADD COLUMN email VARCHAR(320);

@@ -1,1 +1,2 @@
+ALTER TABLE erasures DROP COLUMN email;
 DROP TABLE reset_requests;

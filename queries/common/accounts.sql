@@ -14,17 +14,20 @@ INSERT INTO erasures (user_id, tombstone_id, status, step, requested_at)
 VALUES ($1, $2, 'pending', 0, $3)
 
 -- name: erasure_by_user
-SELECT id, user_id, tombstone_id, status, step FROM erasures WHERE user_id = $1
+SELECT id, user_id, tombstone_id, status, step, email FROM erasures WHERE user_id = $1
 
 -- name: erasures_pending
-SELECT id, user_id, tombstone_id, status, step FROM erasures
+SELECT id, user_id, tombstone_id, status, step, email FROM erasures
 WHERE status = 'pending' AND id > $1 ORDER BY id LIMIT 100
 
 -- name: erasure_set_step
 UPDATE erasures SET step = $2 WHERE id = $1 AND status = 'pending' AND step < $2
 
+-- name: erasure_set_email
+UPDATE erasures SET email = $2 WHERE id = $1 AND status = 'pending' AND email IS NULL
+
 -- name: erasure_finish
-UPDATE erasures SET status = 'done', user_id = NULL, step = $2, completed_at = $3
+UPDATE erasures SET status = 'done', user_id = NULL, email = NULL, step = $2, completed_at = $3
 WHERE id = $1 AND status = 'pending'
 
 -- name: erasure_upcoming_events
@@ -54,6 +57,9 @@ UPDATE audit_log SET target_id = $2 WHERE target_id = $1 AND target_type = 'user
 
 -- name: erasure_outbox
 DELETE FROM outbox WHERE lower(recipient) = lower(CAST($1 AS TEXT))
+
+-- name: erasure_reset_requests
+DELETE FROM reset_requests WHERE email = lower(CAST($1 AS TEXT))
 
 -- name: erasure_payment_refunds
 UPDATE payment_refunds SET created_by = $2 WHERE created_by = $1

@@ -201,8 +201,9 @@ static int set_last_login(json_t *user, void *p)
  * one with. The key holds a digest, never the e-mail. */
 void rg__login_attempts_key(const char *email, const char *client, char key[64])
 {
-    char buf[320], h[RG_SHA256_HEX + 1];
-    int n = snprintf(buf, sizeof buf, "%s\n%s", email, client);
+    char buf[320], h[RG_SHA256_HEX + 1], bucket[RG_ADDR_MAX];
+    rg_addr_bucket(client, bucket);
+    int n = snprintf(buf, sizeof buf, "%s\n%s", email, bucket);
     rg_sha256_hex(buf, (size_t)(n < (int)sizeof buf ? n : (int)sizeof buf - 1), h);
     snprintf(key, 64, "lf:%.40s", h);
 }

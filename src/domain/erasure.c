@@ -51,6 +51,7 @@ typedef struct erasure {
     char user_id[RG_OID_LEN + 1];
     char tombstone[RG_OID_LEN + 1];
     int step;
+    char email[321]; /* the person's, kept from step 1 until done ("" if none) */
 } erasure;
 
 static void erasure_from(const rg_rows *r, int i, erasure *e)
@@ -60,6 +61,8 @@ static void erasure_from(const rg_rows *r, int i, erasure *e)
              rg_rows_get(r, i, "user_id") ? rg_rows_get(r, i, "user_id") : "");
     snprintf(e->tombstone, sizeof e->tombstone, "%s", rg_rows_get(r, i, "tombstone_id"));
     e->step = (int)rg_rows_int(r, i, "step", 0);
+    const char *email = rg_rows_get(r, i, "email");
+    snprintf(e->email, sizeof e->email, "%s", email ? email : "");
 }
 
 static int erasure_load(rg_app *app, const char *user_id, erasure *e, bool *found)
@@ -145,10 +148,25 @@ static int mark_erasing(json_t *user, void *p)
 /* Step 1: the account closes before anything else, so that nobody signs in,
  * resets the password or acts as the person while the rest runs; then no
  * session of the person survives. */
-static int step_sessions(rg_app *app, const erasure *e)
+static int step_sessions(rg_app *app, erasure *e)
 {
+    /* The e-mail goes onto the erasure's row first: the last sweep needs it
+     * after the profile is gone. */
+    json_t *user = NULL;
+    int rc = rg_docs_get(&app->st.docs, COLL_USERS, e->user_id, &user, NULL);
+    const char *email = rc == 0 ? json_string_value(json_object_get(user, "email")) : NULL;
+    if (email && !e->email[0]) {
+        rg_param ep[] = {RG_PINT(e->id), RG_PTEXT(email)};
+        rc = rg_rel_run(app, "erasure_set_email", ep, 2, NULL);
+        if (rc >= 0)
+            snprintf(e->email, sizeof e->email, "%s", email);
+    }
+    json_decref(user);
+    if (rc < 0 && rc != RG_ENOTFOUND)
+        return rc;
+    rg_error_clear();
     json_t *families = json_array();
-    int rc = rg_doc_update(&app->st.docs, COLL_AUTH, e->user_id, close_auth, families);
+    rc = rg_doc_update(&app->st.docs, COLL_AUTH, e->user_id, close_auth, families);
     if (rc == 0 || rc == RG_ENOTFOUND)
         rc = rg_doc_update(&app->st.docs, COLL_USERS, e->user_id, mark_erasing, NULL);
     if (rc < 0 && rc != RG_ENOTFOUND) {
@@ -164,11 +182,11 @@ static int step_sessions(rg_app *app, const erasure *e)
 
 /* Step 2: in one transaction, every relational row keeps its place and
  * loses the person. */
-static int step_relational(rg_app *app, const erasure *e)
+static int step_relational(rg_app *app, erasure *e)
 {
     json_t *user = NULL;
-    const char *email = NULL;
-    if (rg_docs_get(&app->st.docs, COLL_USERS, e->user_id, &user, NULL) == 0)
+    const char *email = e->email[0] ? e->email : NULL;
+    if (!email && rg_docs_get(&app->st.docs, COLL_USERS, e->user_id, &user, NULL) == 0)
         email = json_string_value(json_object_get(user, "email"));
     rg_error_clear();
     rg_relational *r = &app->st.rel;
@@ -202,7 +220,8 @@ static int step_relational(rg_app *app, const erasure *e)
             goto fail;
     if (email) {
         rg_param ep[] = {RG_PTEXT(email)};
-        if ((rc = rg_rel_query(r, c, "erasure_outbox", ep, 1, NULL)) < 0)
+        if ((rc = rg_rel_query(r, c, "erasure_outbox", ep, 1, NULL)) < 0 ||
+            (rc = rg_rel_query(r, c, "erasure_reset_requests", ep, 1, NULL)) < 0)
             goto fail;
     }
     rg_param sp[] = {RG_PINT(e->id), RG_PINT(2)};
@@ -276,7 +295,7 @@ static int reauthor_doc(json_t *doc, void *p)
 }
 
 /* Step 3: what the person wrote stays, under the tombstone. */
-static int step_content(rg_app *app, const erasure *e)
+static int step_content(rg_app *app, erasure *e)
 {
     for (int k = 0; k < rg__nauthored; k++) {
         rg_doc_filter f = {.path = rg__authored[k].path, .value = e->user_id};
@@ -318,13 +337,13 @@ static int step_content(rg_app *app, const erasure *e)
 }
 
 /* Step 4: nothing of the person stays findable. */
-static int step_search(rg_app *app, const erasure *e)
+static int step_search(rg_app *app, erasure *e)
 {
     return rg_search_remove(&app->st.search, "user", e->user_id);
 }
 
 /* Step 5: the account itself. */
-static int step_account(rg_app *app, const erasure *e)
+static int step_account(rg_app *app, erasure *e)
 {
     rg_doc_filter f = {.path = "userId", .value = e->user_id};
     int rc = rg_docs_remove_where(&app->st.docs, COLL_SESSIONS, &f, 1);
@@ -445,7 +464,7 @@ static int unread_channel(rg_app *app, const erasure *e, const char *channel)
 }
 
 /* Step 6: the person leaves every channel's members and read receipts. */
-static int step_channels(rg_app *app, const erasure *e)
+static int step_channels(rg_app *app, erasure *e)
 {
     /* Events they registered for, whatever the status (a cancelled
      * registration may have read messages before): after step 2 their
@@ -512,7 +531,7 @@ static int step_channels(rg_app *app, const erasure *e)
 }
 
 /* Step 7: caches forget, and the ledger forgets who it was. */
-static int step_finish(rg_app *app, const erasure *e)
+static int step_finish(rg_app *app, erasure *e)
 {
     /* A last sweep of the rows and documents that name the person: what a
      * request signed in before step 1 wrote after steps 2 and 3 ran. */
@@ -556,7 +575,7 @@ out:
 /* Runs the steps after e->step; max_steps > 0 stops after that many. */
 static int run_erasure(rg_app *app, erasure *e, int max_steps)
 {
-    static int (*const steps[ERASE_STEPS])(rg_app *, const erasure *) = {
+    static int (*const steps[ERASE_STEPS])(rg_app *, erasure *) = {
         step_sessions, step_relational, step_content, step_search,
         step_account,  step_channels,   step_finish};
     int done = 0;

@@ -24,11 +24,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 
-#define ADDR_BUCKETS 1024
-#define MAX_LIST     16
+#define ADDR_BUCKETS   1024
+#define MAX_LIST       16
+#define SEND_TIMEOUT_S 120 /* for an answer to be read, once queued */
 
 /* A limit: at most limit requests per window seconds. */
 struct rate {
@@ -37,11 +40,13 @@ struct rate {
     bool per_account; /* else per client address */
 };
 
-/* One connection: its descriptor and where its current request stands. */
+/* One connection: its descriptor and where its current request stands:
+ * waiting for a head, then for a body, then served (no deadline while the
+ * route runs), then sending the answer. */
 struct conn_rec {
     int fd;
-    int64_t since_ms; /* when the head (or, once it came, the body) began */
-    bool head_done, body_done, cut;
+    int64_t since_ms; /* when the current phase began */
+    bool head_done, body_done, sending, cut;
     char addr[RG_ADDR_MAX];
     struct conn_rec *prev, *next;
 };
@@ -142,10 +147,14 @@ static int parse_rates(rg_guard *g, const char *text)
             for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
                 if (strcmp(names[i], name) == 0)
                     known = names[i];
+        for (int i = 0; known && i < g->nrates; i++)
+            if (g->rates[i].name == known)
+                known = NULL; /* named twice */
         if (!known || len >= sizeof item)
             return rg_error_set(RG_EINVAL,
                                 "RG_RATE_LIMITS items are NAME=COUNT/SECONDS with NAME one of "
-                                "login, signup, reset, messages, search; not \"%.*s\"",
+                                "login, signup, reset, messages, search, each once; not "
+                                "\"%.*s\"",
                                 (int)(len > 40 ? 40 : len), p);
         g->rates[g->nrates++] = (struct rate){known, limit, window, strcmp(known, "messages") == 0};
         p += len;
@@ -195,7 +204,8 @@ enum MHD_Result rg_guard_accept(void *cls, const struct sockaddr *sa, socklen_t 
     rg_guard *g = cls;
     char addr[RG_ADDR_MAX];
     addr_of(sa, addr);
-    if (listed(g->exempt, g->nexempt, addr))
+    /* A proxy in front carries everyone's connections. */
+    if (listed(g->exempt, g->nexempt, addr) || listed(g->proxies, g->nproxies, addr))
         return MHD_YES;
     pthread_mutex_lock(&g->mu);
     struct addr_count *c = *addr_slot(g, addr);
@@ -265,7 +275,7 @@ void rg_guard_head_done(rg_guard *g, struct MHD_Connection *conn)
     pthread_mutex_unlock(&g->mu);
 }
 
-/* The request is whole: no deadline while it is served and answered. */
+/* The request is whole: no deadline while the route runs. */
 void rg_guard_body_done(rg_guard *g, struct MHD_Connection *conn)
 {
     struct conn_rec *r = rec_of(conn);
@@ -276,6 +286,19 @@ void rg_guard_body_done(rg_guard *g, struct MHD_Connection *conn)
     pthread_mutex_unlock(&g->mu);
 }
 
+/* The answer is queued: a client that does not read it is cut after
+ * SEND_TIMEOUT_S. */
+void rg_guard_sending(rg_guard *g, struct MHD_Connection *conn)
+{
+    struct conn_rec *r = rec_of(conn);
+    if (!r)
+        return;
+    pthread_mutex_lock(&g->mu);
+    r->sending = true;
+    r->since_ms = rg_mono_us() / 1000;
+    pthread_mutex_unlock(&g->mu);
+}
+
 /* The answer is sent: the next request's head has RG_HEAD_TIMEOUT_S. */
 void rg_guard_request_done(rg_guard *g, struct MHD_Connection *conn)
 {
@@ -283,7 +306,7 @@ void rg_guard_request_done(rg_guard *g, struct MHD_Connection *conn)
     if (!r)
         return;
     pthread_mutex_lock(&g->mu);
-    r->head_done = r->body_done = false;
+    r->head_done = r->body_done = r->sending = false;
     r->since_ms = rg_mono_us() / 1000;
     pthread_mutex_unlock(&g->mu);
 }
@@ -295,9 +318,18 @@ static void *watchdog(void *p)
     while (!g->stopping) {
         int64_t now = rg_mono_us() / 1000;
         for (struct conn_rec *r = g->conns; r; r = r->next) {
-            if (r->cut || r->body_done || r->fd < 0)
+            if (r->cut || (r->body_done && !r->sending) || r->fd < 0)
                 continue;
-            int64_t limit = (r->head_done ? g->body_s : g->head_s) * (int64_t)1000;
+            int64_t limit = (r->sending     ? SEND_TIMEOUT_S
+                             : r->head_done ? g->body_s
+                                            : g->head_s) *
+                            (int64_t)1000;
+            int unread = 0;
+            /* Bytes the server has not read yet: it is behind, not the
+             * client (a worker busy with a long request). */
+            if (now - r->since_ms > limit && !r->sending && ioctl(r->fd, FIONREAD, &unread) == 0 &&
+                unread > 0)
+                continue;
             if (now - r->since_ms > limit) {
                 /* libmicrohttpd sees the end of the stream and closes it. */
                 shutdown(r->fd, SHUT_RDWR);
@@ -306,7 +338,7 @@ static void *watchdog(void *p)
             }
         }
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
+        clock_gettime(CLOCK_MONOTONIC, &ts);
         ts.tv_nsec += 250 * 1000000L;
         if (ts.tv_nsec >= 1000000000L) {
             ts.tv_sec++;
@@ -354,8 +386,17 @@ int rg_guard_open(rg_guard **out, rg_app *app)
         return rc;
     }
     pthread_mutex_init(&g->mu, NULL);
-    pthread_cond_init(&g->wake, NULL);
-    pthread_create(&g->watchdog, NULL, watchdog, g);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&g->wake, &ca);
+    pthread_condattr_destroy(&ca);
+    if (pthread_create(&g->watchdog, NULL, watchdog, g) != 0) {
+        pthread_mutex_destroy(&g->mu);
+        pthread_cond_destroy(&g->wake);
+        free(g);
+        return rg_error_set(RG_EINTERNAL, "cannot start the connection watchdog");
+    }
     rg_metrics_describe("rg_http_connections_cut_total", "counter",
                         "Connections closed because a request's head or body came too slowly.");
     rg_metrics_watch("rg_http_connections_cut_total", cut_count, g);
@@ -387,8 +428,44 @@ void rg_guard_close(rg_guard *g)
     free(g);
 }
 
+static enum MHD_Result join_forwarded(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    (void)kind;
+    rg_buf *b = cls;
+    if (value && strcasecmp(key, "X-Forwarded-For") == 0 && b->len < 4096)
+        rg_buf_printf(b, "%s%s", b->len ? "," : "", value);
+    return MHD_YES;
+}
+
+/* One X-Forwarded-For entry as an address in canonical text: a port
+ * ("192.0.2.1:443") and brackets ("[2001:db8::1]:443") are dropped. An entry
+ * that is no address is kept as text (at most RG_ADDR_MAX - 2 bytes, after
+ * a '?'), so that it still names one client rather than the proxy. */
+static void forwarded_entry(const char *s, size_t n, char out[RG_ADDR_MAX])
+{
+    char a[64];
+    snprintf(a, sizeof a, "%.*s", (int)(n < sizeof a ? n : sizeof a - 1), s);
+    char *host = a;
+    if (host[0] == '[') {
+        host++;
+        char *close = strchr(host, ']');
+        if (close)
+            *close = '\0';
+    } else if (strchr(host, ':') == strrchr(host, ':') && strchr(host, ':')) {
+        *strchr(host, ':') = '\0'; /* IPv4 with a port */
+    }
+    unsigned char bin[sizeof(struct in6_addr)];
+    int fam = strchr(host, ':') ? AF_INET6 : AF_INET;
+    if (n < sizeof a && inet_pton(fam, host, bin) == 1)
+        inet_ntop(fam, bin, out, RG_ADDR_MAX);
+    else
+        snprintf(out, RG_ADDR_MAX, "?%.*s", (int)(n < RG_ADDR_MAX - 2 ? n : RG_ADDR_MAX - 2), s);
+}
+
 /* The client's address: the peer's, or, when the peer is a listed proxy,
- * the last address of X-Forwarded-For that is not a listed proxy. */
+ * the last entry of X-Forwarded-For (every such header, in order) that is
+ * not a listed proxy. */
 void rg_guard_client(rg_guard *g, struct MHD_Connection *conn, char out[RG_ADDR_MAX])
 {
     struct conn_rec *r = rec_of(conn);
@@ -401,31 +478,27 @@ void rg_guard_client(rg_guard *g, struct MHD_Connection *conn, char out[RG_ADDR_
     }
     if (!g->nproxies || !listed(g->proxies, g->nproxies, out))
         return;
-    const char *xff = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For");
-    size_t end = xff ? strlen(xff) : 0;
+    rg_buf xff = {0};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, join_forwarded, &xff);
+    size_t end = xff.len;
     while (end > 0) {
         size_t start = end;
-        while (start > 0 && xff[start - 1] != ',')
+        while (start > 0 && xff.data[start - 1] != ',')
             start--;
-        char a[RG_ADDR_MAX + 8];
-        const char *s = xff + start;
+        const char *s = xff.data + start;
         size_t n = end - start;
         while (n && (*s == ' ' || *s == '\t'))
             s++, n--;
         while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
             n--;
-        unsigned char bin[sizeof(struct in6_addr)];
-        if (n == 0 || n >= sizeof a)
-            return;
-        snprintf(a, sizeof a, "%.*s", (int)n, s);
-        int fam = strchr(a, ':') ? AF_INET6 : AF_INET;
-        if (inet_pton(fam, a, bin) != 1)
-            return; /* not an address: keep the proxy's */
-        inet_ntop(fam, bin, out, RG_ADDR_MAX);
-        if (!listed(g->proxies, g->nproxies, out))
-            return;
+        if (n) {
+            forwarded_entry(s, n, out);
+            if (!listed(g->proxies, g->nproxies, out))
+                break;
+        }
         end = start > 0 ? start - 1 : 0;
     }
+    rg_buf_free(&xff);
 }
 
 int rg_guard_rate(rg_guard *g, rg_app *app, const char *route, const rg_ctx *ctx, int *retry_after)
@@ -444,19 +517,22 @@ int rg_guard_rate(rg_guard *g, rg_app *app, const char *route, const rg_ctx *ctx
     const char *subject = rate->per_account ? ctx->who.user_id : ctx->client;
     if (!subject[0] || (!rate->per_account && listed(g->exempt, g->nexempt, ctx->client)))
         return 0;
-    int64_t now = rg_now(), window = now / rate->window_s;
-    char key[128];
-    snprintf(key, sizeof key, "rl:%s:%s:%lld", rate->name, subject, (long long)window);
+    /* A window opens with the first request and lasts window_s: the count's
+     * expiry is set when it is made and kept by every increment. */
+    char key[128], bucket[RG_ADDR_MAX];
+    if (rate->per_account)
+        snprintf(bucket, sizeof bucket, "%s", subject);
+    else
+        rg_addr_bucket(subject, bucket);
+    snprintf(key, sizeof key, "rl:%s:%s", rate->name, bucket);
     int64_t count = 0;
-    if (rg_cache_incr(&app->st.cache, key, 1, (int64_t)rate->window_s * 1000 + 1000, &count) < 0) {
+    if (rg_cache_incr(&app->st.cache, key, 1, (int64_t)rate->window_s * 1000, &count) < 0) {
         rg_error_clear(); /* the cache is down: no limit rather than no service */
         return 0;
     }
     if (count <= rate->limit)
         return 0;
-    *retry_after = (int)((window + 1) * rate->window_s - now);
-    if (*retry_after < 1)
-        *retry_after = 1;
+    *retry_after = rate->window_s; /* at most that long */
     return rg_error_set(RG_ERATE, "too many %s requests from %s; try again in %d seconds",
                         rate->name, rate->per_account ? "this account" : "this address",
                         *retry_after);

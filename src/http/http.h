@@ -100,9 +100,10 @@ void rg_guard_close(rg_guard *g);
 enum MHD_Result rg_guard_accept(void *cls, const struct sockaddr *sa, socklen_t len);
 void rg_guard_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
                      enum MHD_ConnectionNotificationCode code);
-/* A request's head came; its body came; its answer went. */
+/* A request's head came; its body came; its answer is queued; it went. */
 void rg_guard_head_done(rg_guard *g, struct MHD_Connection *conn);
 void rg_guard_body_done(rg_guard *g, struct MHD_Connection *conn);
+void rg_guard_sending(rg_guard *g, struct MHD_Connection *conn);
 void rg_guard_request_done(rg_guard *g, struct MHD_Connection *conn);
 /* The client's address (see rg_ctx.client). */
 void rg_guard_client(rg_guard *g, struct MHD_Connection *conn, char out[RG_ADDR_MAX]);

@@ -485,7 +485,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (srv->access_log)
         log_access(req, &res, dur);
     rg_log_bind(NULL);
-    return send_response(conn, req, &res);
+    enum MHD_Result queued = send_response(conn, req, &res);
+    rg_guard_sending(srv->guard, conn);
+    return queued;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,

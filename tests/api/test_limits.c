@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -125,6 +126,52 @@ static void rate_limits_answer_429_with_retry_after(void **state)
         assert_status(r, 200);
         resp_free(r);
     }
+}
+
+static api_resp *signup_with(const char *const *headers)
+{
+    api_req rq = {.method = "POST",
+                  .path = "/v1/auth/signup",
+                  .body = fmt("{\"email\":\"%s\",\"password\":\"long-enough-1\",\"firstName\":"
+                              "\"A\",\"lastName\":\"B\"}",
+                              unique_email("xff")),
+                  .headers = headers};
+    return api_do(&rq);
+}
+
+/* The client is the last X-Forwarded-For entry the proxy added, over every
+ * such header: what a client writes in front of it changes nothing; a port
+ * or brackets are dropped; IPv6 clients count by /64. */
+static void forwarded_for_read_from_the_end(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 4; i++) {
+        const char *h[] = {fmt("X-Forwarded-For: 10.%d.0.1", i), "X-Forwarded-For: 127.0.0.1",
+                           fmt("X-Forwarded-For: 198.51.100.50:%d", 4000 + i), NULL};
+        api_resp *r = signup_with(h);
+        if (i < 3)
+            assert_status(r, 201);
+        else
+            assert_problem(r, 429);
+        resp_free(r);
+    }
+    const char *v6[] = {"X-Forwarded-For: [2001:db8:1:2::5]:443",
+                        "X-Forwarded-For: 2001:db8:1:2:aaaa::6", "X-Forwarded-For: 2001:db8:1:2::7",
+                        "X-Forwarded-For: 2001:db8:1:2:ffff:ffff:ffff:ffff"};
+    for (int i = 0; i < 4; i++) {
+        const char *h[] = {v6[i], NULL};
+        api_resp *r = signup_with(h);
+        if (i < 3)
+            assert_status(r, 201);
+        else
+            assert_problem(r, 429);
+        resp_free(r);
+    }
+    /* Another /64 is another client. */
+    const char *h[] = {"X-Forwarded-For: 2001:db8:1:3::5", NULL};
+    api_resp *r = signup_with(h);
+    assert_status(r, 201);
+    resp_free(r);
 }
 
 static void messages_limited_per_account(void **state)
@@ -303,6 +350,12 @@ static void metrics_only_for_loopback_or_token(void **state)
 
 int main(void)
 {
+    /* 1,200 sockets at once: more than a default soft limit of 1,024. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 4096 && rl.rlim_max >= 4096) {
+        rl.rlim_cur = 4096;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
     setenv("RG_PROXY_ADDRESSES", "127.0.0.1", 1);
     setenv("RG_LIMITS_EXEMPT", "127.0.0.1,192.0.2.250", 1);
     setenv("RG_RATE_LIMITS", "login=1000/60,signup=3/60,reset=5/60,messages=3/60,search=4/60", 1);
@@ -312,6 +365,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(failed_logins_lock_the_address_not_the_owner),
         cmocka_unit_test(rate_limits_answer_429_with_retry_after),
+        cmocka_unit_test(forwarded_for_read_from_the_end),
         cmocka_unit_test(messages_limited_per_account),
         cmocka_unit_test(slow_heads_and_bodies_are_cut),
         cmocka_unit_test(piled_up_connections_leave_others_served),

@@ -554,7 +554,19 @@ static void erasure_closes_the_account_first(void **state)
     json_decref(body);
     json_int_t reg_id = json_integer_value(json_object_get(reg, "id"));
     json_decref(reg);
+    /* Steps 3 to 5: the profile is gone; then a mail is queued to the
+     * person's address, as a request in flight could. */
+    assert_int_equal(rg_erasure_resume(&app, 3), 0);
+    char late[64];
+    snprintf(late, sizeof late, "late-mail-%d", (int)getpid());
+    rg_notification n = {"email", p.email, "Your registration", "Body", late};
+    assert_int_equal(rg_outbox_enqueue(&app, NULL, &n), 0);
     assert_true(rg_erasure_resume(&app, 0) >= 1);
+    rg_rows *mail = NULL;
+    rg_param mp[] = {RG_PTEXT(late)};
+    assert_true(rg_rel_run(&app, "outbox_find", mp, 1, &mail) >= 0);
+    assert_int_equal(mail->nrows, 0);
+    rg_rows_free(mail);
     rg_rows *rows = NULL;
     rg_param rp[] = {RG_PINT(reg_id)};
     assert_true(rg_rel_run(&app, "registration_get", rp, 1, &rows) >= 0);

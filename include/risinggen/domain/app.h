@@ -16,8 +16,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-#define RG_ADDR_MAX 46 /* an IPv6 address as text, with its NUL */
-
+#include "risinggen/base/addr.h"
 #include "risinggen/base/config.h"
 #include "risinggen/base/id.h"
 #include "risinggen/outbound/jwks.h"
