@@ -1,10 +1,13 @@
 # The two commands: `make run` and `make test`. Everything else is a helper.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+# seconds each fuzz target runs: `make fuzz` long, `make test` short
+FUZZ_SECONDS ?= 300
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 
-.PHONY: all deps build compile run test test-unit test-sanitize format format-check bench clean
+.PHONY: all deps build compile run test test-unit test-sanitize fuzz format format-check bench clean
 
 all: build
 
@@ -37,6 +40,7 @@ test:
 	@sh scripts/install-deps.sh test
 	@$(MAKE) --no-print-directory compile
 	@RG_REPORT_SKIPS=1 bash scripts/run-tests.sh $(BUILD)
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=15
 	@$(MAKE) --no-print-directory test-sanitize
 
 test-unit:
@@ -50,6 +54,16 @@ test-sanitize:
 	@cmake --build $(ASAN_BUILD) -j$(JOBS)
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		bash scripts/run-tests.sh $(ASAN_BUILD)
+
+# Every libFuzzer target of fuzz/ (clang, ASan + UBSan) for FUZZ_SECONDS
+# each, two at a time, from the seed corpus of fuzz/corpus/.
+fuzz:
+	@sh scripts/install-deps.sh fuzz
+	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DENABLE_WERROR=ON \
+		-DENABLE_FUZZ=ON -DBUILD_TESTS=OFF -DRG_FUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j$(JOBS)
+	@cd $(FUZZ_BUILD) && { ctest --output-on-failure -V -j2 >fuzz.log 2>&1; rc=$$?; \
+		grep -E '^[0-9]+: fuzz_|tests passed|tests failed|Failed|\*\*\*' fuzz.log; exit $$rc; }
 
 format:
 	@sh scripts/install-deps.sh format

@@ -2,8 +2,10 @@
 # Installs the Debian 12 packages that one purpose needs, only those that
 # are missing; apt-get runs only when something is missing.
 #   install-deps.sh build   compilers, CMake and the libraries risinggen links
-#   install-deps.sh test    build, plus cmocka, and the PostgreSQL and Redis
-#                           servers that `make test` starts privately
+#   install-deps.sh test    build, plus cmocka, the PostgreSQL and Redis
+#                           servers that `make test` starts privately, and
+#                           clang with libFuzzer for the fuzz targets
+#   install-deps.sh fuzz    build, plus clang with libFuzzer
 #   install-deps.sh bench   build, plus wrk and those servers
 #   install-deps.sh format  clang-format
 set -eu
@@ -12,11 +14,12 @@ libsodium-dev libcurl4-openssl-dev libssl-dev libpq-dev libhiredis-dev"
 servers="postgresql redis-server"
 case "${1:-build}" in
 build) pkgs="$build" ;;
-test) pkgs="$build libcmocka-dev $servers" ;;
+test) pkgs="$build libcmocka-dev $servers clang libclang-rt-14-dev" ;;
+fuzz) pkgs="$build clang libclang-rt-14-dev" ;;
 bench) pkgs="$build $servers wrk" ;;
 format) pkgs="clang-format" ;;
 *)
-    echo "usage: install-deps.sh build|test|bench|format" >&2
+    echo "usage: install-deps.sh build|test|fuzz|bench|format" >&2
     exit 2
     ;;
 esac

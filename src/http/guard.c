@@ -442,7 +442,7 @@ static enum MHD_Result join_forwarded(void *cls, enum MHD_ValueKind kind, const 
  * ("192.0.2.1:443") and brackets ("[2001:db8::1]:443") are dropped. An entry
  * that is no address is kept as text (at most RG_ADDR_MAX - 2 bytes, after
  * a '?'), so that it still names one client rather than the proxy. */
-static void forwarded_entry(const char *s, size_t n, char out[RG_ADDR_MAX])
+void rg_http_forwarded_entry(const char *s, size_t n, char out[RG_ADDR_MAX])
 {
     char a[64];
     snprintf(a, sizeof a, "%.*s", (int)(n < sizeof a ? n : sizeof a - 1), s);
@@ -492,7 +492,7 @@ void rg_guard_client(rg_guard *g, struct MHD_Connection *conn, char out[RG_ADDR_
         while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
             n--;
         if (n) {
-            forwarded_entry(s, n, out);
+            rg_http_forwarded_entry(s, n, out);
             if (!listed(g->proxies, g->nproxies, out))
                 break;
         }

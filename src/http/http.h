@@ -88,6 +88,19 @@ int rg_req_limit(rg_request *req, int *out);
 /* The body as a JSON object, or RG_EVALIDATION when absent. */
 int rg_req_body_object(rg_request *req, json_t **out);
 
+/* What comes off the wire (wire.c). The deepest nesting of a JSON text,
+ * counted outside strings. */
+int rg_http_json_depth(const char *s, size_t n);
+/* libmicrohttpd's decoding of a path or query in place, except that an
+ * encoded NUL (%00), which would cut the text there, becomes the byte 0xFF,
+ * never valid UTF-8, so that rg_http_valid_text refuses it. New length. */
+size_t rg_http_unescape(char *s);
+/* Valid UTF-8 without control characters. */
+bool rg_http_valid_text(const char *s);
+/* One X-Forwarded-For entry as canonical address text, or "?text"
+ * (guard.c). */
+void rg_http_forwarded_entry(const char *s, size_t n, char out[RG_ADDR_MAX]);
+
 /* The transport's guard (guard.c): per-address connection limits, head and
  * body deadlines, the client's address and rate limits. */
 typedef struct rg_guard rg_guard;

@@ -132,30 +132,6 @@ int rg_req_body_object(rg_request *req, json_t **out)
     return 0;
 }
 
-/* Nesting depth of a JSON text, counted outside strings. */
-static int json_depth(const char *s, size_t n)
-{
-    int depth = 0, max = 0;
-    bool in_str = false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (in_str) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
-                in_str = false;
-        } else if (c == '"') {
-            in_str = true;
-        } else if (c == '{' || c == '[') {
-            if (++depth > max)
-                max = depth;
-        } else if (c == '}' || c == ']') {
-            depth--;
-        }
-    }
-    return max;
-}
-
 static bool is_json_type(const char *ct)
 {
     if (!ct)
@@ -252,26 +228,10 @@ static int check_framing(struct MHD_Connection *conn)
     return 0;
 }
 
-/* libmicrohttpd's decoding of the path and query, except that an encoded
- * NUL (%00), which would cut the text there, becomes the byte 0xFF, which is
- * never valid UTF-8, so that valid_text refuses it like any other. */
 static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
 {
     (void)cls, (void)conn;
-    for (char *p = strstr(s, "%00"); p; p = strstr(p + 3, "%00"))
-        p[1] = p[2] = 'F';
-    return MHD_http_unescape(s);
-}
-
-static bool valid_text(const char *s)
-{
-    size_t n = strlen(s);
-    if (!rg_utf8_valid(s, n))
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-            return false;
-    return true;
+    return rg_http_unescape(s);
 }
 
 static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -279,7 +239,7 @@ static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind, const char 
 {
     (void)kind;
     const char **bad = cls;
-    if (!valid_text(key) || (value && !valid_text(value))) {
+    if (!rg_http_valid_text(key) || (value && !rg_http_valid_text(value))) {
         *bad = key;
         return MHD_NO;
     }
@@ -296,7 +256,7 @@ static void dispatch(rg_app *app, rg_guard *guard, rg_request *req, rg_response 
     }
     const char *bad = NULL;
     MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, check_arg, &bad);
-    if (!valid_text(req->path) || bad) {
+    if (!rg_http_valid_text(req->path) || bad) {
         rg_error_set(RG_EINVAL,
                      "the %s holds bytes that are not text (control characters or "
                      "invalid UTF-8)",
@@ -364,7 +324,7 @@ static void dispatch(rg_app *app, rg_guard *guard, rg_request *req, rg_response 
             rg_reply_problem(req, res, RG_EMEDIA);
             return;
         }
-        if (json_depth(req->body.data, req->body.len) > RG_MAX_JSON_DEPTH) {
+        if (rg_http_json_depth(req->body.data, req->body.len) > RG_MAX_JSON_DEPTH) {
             rg_error_set(RG_EJSON, "the JSON nests deeper than %d levels", RG_MAX_JSON_DEPTH);
             rg_reply_problem(req, res, RG_EJSON);
             return;
