@@ -47,6 +47,9 @@ int srv_start(api_server *s, const char *dir);
 /* SIGTERM, then waits up to 10 s. Returns the exit status (0..255), 128+N
  * when killed by signal N, or -1 when it had to be killed with SIGKILL. */
 int srv_stop(api_server *s);
+/* SIGKILL, then the server again with the same folder, settings and port
+ * (waits for GET /healthz). 0 or -1 with a message printed. */
+int srv_kill_restart(api_server *s);
 /* False when the server process has ended (it is then reaped, and *how
  * receives its wait status description, e.g. "killed by signal 6"). */
 bool srv_alive(api_server *s, char *how, size_t cap);

@@ -279,6 +279,44 @@ int srv_start(api_server *s, const char *dir)
     return -1;
 }
 
+int srv_kill_restart(api_server *s)
+{
+    if (s->pid > 0) {
+        kill(s->pid, SIGKILL);
+        waitpid(s->pid, NULL, 0);
+        s->pid = 0;
+    }
+    const char *bin = rg_bin();
+    if (!bin)
+        return -1;
+    /* The same port, so that clients in other threads keep their address
+     * (s->base) while the server is away; the listener sets SO_REUSEADDR. */
+    for (int attempt = 0; attempt < 50; attempt++) {
+        if (spawn(s, bin) < 0)
+            return -1;
+        int64_t deadline = now_ms() + 10000;
+        while (now_ms() < deadline) {
+            int st;
+            if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
+                s->pid = 0;
+                break;
+            }
+            if (probe(s->base) == 200)
+                return 0;
+            usleep(20 * 1000);
+        }
+        if (s->pid > 0) {
+            print_error("the restarted server did not answer /healthz within 10 s\n");
+            srv_dump_log(s);
+            return -1;
+        }
+        usleep(100 * 1000); /* the port is not free again yet */
+    }
+    print_error("the server could not start again on port %d\n", s->port);
+    srv_dump_log(s);
+    return -1;
+}
+
 bool srv_alive(api_server *s, char *how, size_t cap)
 {
     if (s->pid <= 0) {
