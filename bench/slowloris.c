@@ -43,8 +43,9 @@ int main(int argc, char **argv)
     setrlimit(RLIMIT_NOFILE, &rl);
     int *fd = calloc((size_t)n, sizeof *fd);
     size_t *sent = calloc((size_t)n, sizeof *sent);
-    const char *head = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-                       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    const char *head =
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
     long opened = 0, closed = 0;
     time_t end = time(NULL) + secs;
     for (int i = 0; i < n; i++)
@@ -59,8 +60,8 @@ int main(int argc, char **argv)
             }
             char buf[256];
             ssize_t got = recv(fd[i], buf, sizeof buf, MSG_DONTWAIT);
-            if (got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
-                             errno != ENOTCONN)) {
+            if (got == 0 ||
+                (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOTCONN)) {
                 close(fd[i]);
                 fd[i] = -1;
                 closed++;
