@@ -1,6 +1,6 @@
 /* Discovery: GET /v1/events, published public events by filters, served
- * from the cache as text ("d:<gen>:<query>", dropped with every change to
- * events through the generation "gen:events"). */
+ * from the cache as text ("d:<query>", made again after every change to
+ * events, seen through the generation "gen:events"). */
 #include "risinggen/domain/events.h"
 #include "domain.h"
 #include "event_record.h"
@@ -14,7 +14,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DISCOVERY_TTL_MS 10000
+/* A kept page is current for DISCOVERY_TTL_MS and while no event changed
+ * (the generation "gen:events" it was made under). A page that is not
+ * current is made again by one caller at a time across instances, the one
+ * that takes the lock "dr:<key>" (held at most DISCOVERY_REMAKE_MS); the
+ * callers that come meanwhile get the page as it was, if it is younger
+ * than DISCOVERY_STALE_MS. So a change to events costs one query per page,
+ * not one per caller, and the first caller after a change (or a session
+ * that just wrote) sees it. */
+#define DISCOVERY_TTL_MS    10000
+#define DISCOVERY_STALE_MS  30000
+#define DISCOVERY_REMAKE_MS 5000
 
 /* Below this many events at the venues a place filter leaves, a page is
  * found fastest from those venues' own events (an index per venue and a
@@ -168,39 +178,106 @@ static int page_text(rg_app *app, const rg_ctx *ctx, const rg_event_query *q, ch
     return 0;
 }
 
+void rg__discovery_key(const rg_event_query *q, rg_buf *key)
+{
+    /* Every parameter, so equal queries share a page. */
+    rg_buf_printf(key, "d:%d", q->limit);
+    const char *parts[] = {q->q,    q->type,      q->city,      q->country,  q->from,  q->to,
+                           q->near, q->radius_km, q->has_spots, q->featured, q->cursor};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) /* length-prefixed: no collisions */
+        if (parts[i])
+            rg_buf_printf(key, "|%zu:%s", strlen(parts[i]), parts[i]);
+        else
+            rg_buf_puts(key, "|-");
+}
+
+/* The generation of events ("gen:events") in *gen, and the page kept under
+ * key in *page (NULL when there is none), in one round trip. A generation
+ * that is missing starts again from the clock (see rg_event_cache_bump). */
+static void page_lookup(rg_app *app, const char *key, int64_t *gen, char **page, size_t *len)
+{
+    const char *keys[2] = {"gen:events", key};
+    char *v[2];
+    size_t l[2];
+    rg_cache_get_many(&app->st.cache, keys, 2, v, l);
+    *gen = v[0] ? strtoll(v[0], NULL, 10) : 0;
+    if (!v[0])
+        rg_cache_incr(&app->st.cache, "gen:events", rg_now_ms(), 0, gen);
+    free(v[0]);
+    *page = v[1];
+    *len = l[1];
+}
+
+/* A kept page is "<generation> <made, ms since the epoch>\n<text>". Its
+ * generation and age in *pgen and *made, and where its text starts; NULL
+ * when page is not of that form. */
+static const char *page_parse(const char *page, size_t len, int64_t *pgen, int64_t *made)
+{
+    char *end;
+    const char *nl = memchr(page, '\n', len);
+    if (!nl)
+        return NULL;
+    *pgen = strtoll(page, &end, 10);
+    if (*end != ' ')
+        return NULL;
+    *made = strtoll(end + 1, &end, 10);
+    return end == nl ? nl + 1 : NULL;
+}
+
+/* Gives the text of page (from its header on) to *out and *len. */
+static void page_take(char *page, size_t len, const char *text, char **out, size_t *len_out)
+{
+    size_t off = (size_t)(text - page);
+    memmove(page, text, len - off + 1);
+    *out = page;
+    *len_out = len - off;
+}
+
 int rg_event_list_text(rg_app *app, const rg_ctx *ctx, const rg_event_query *q, char **out,
                        size_t *len)
 {
     if (!app->cfg->discovery_cache) /* RG_DISCOVERY_CACHE=0: every list runs its query */
         return page_text(app, ctx, q, out, len);
-    /* The cache key is every parameter, so equal queries share a page; the
-     * page is kept as the response text, served without parsing. */
-    int64_t gen = 0;
-    char *g = NULL;
-    size_t glen;
-    if (rg_cache_get(&app->st.cache, "gen:events", &g, &glen) == 0)
-        gen = strtoll(g, NULL, 10);
-    else
-        rg_cache_incr(&app->st.cache, "gen:events", rg_now_ms(), 0, &gen);
-    free(g);
     rg_buf key = {0};
-    rg_buf_printf(&key, "d:%lld:%d", (long long)gen, q->limit);
-    const char *parts[] = {q->q,    q->type,      q->city,      q->country,  q->from,  q->to,
-                           q->near, q->radius_km, q->has_spots, q->featured, q->cursor};
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) /* length-prefixed: no collisions */
-        if (parts[i])
-            rg_buf_printf(&key, "|%zu:%s", strlen(parts[i]), parts[i]);
-        else
-            rg_buf_puts(&key, "|-");
-    bool cacheable = key.len < 1024;
-    if (cacheable && !ctx->read_own_writes &&
-        rg_cache_get(&app->st.cache, key.data, out, len) == 0) {
+    rg__discovery_key(q, &key);
+    if (key.len >= 1024) { /* not worth keeping */
         rg_buf_free(&key);
-        return 0;
+        return page_text(app, ctx, q, out, len);
     }
+    int64_t gen, pgen = 0, made = 0, now = rg_now_ms();
+    char *page;
+    size_t plen;
+    page_lookup(app, key.data, &gen, &page, &plen);
+    const char *text = page ? page_parse(page, plen, &pgen, &made) : NULL;
+    int64_t age = now > made ? now - made : 0; /* another instance's clock may be ahead */
+    bool current = text && pgen == gen && age < DISCOVERY_TTL_MS;
+    bool usable = text && age < DISCOVERY_STALE_MS;
+    char lock[1100];
+    snprintf(lock, sizeof lock, "dr:%s", key.data);
+    bool remaking = false;
+    if (!ctx->read_own_writes && (current || usable)) {
+        int64_t n = 1;
+        /* A page that is no longer current but still usable is made again
+         * by the caller that takes the lock; the others get it as it is. */
+        if (current ||
+            (rg_cache_incr(&app->st.cache, lock, 1, DISCOVERY_REMAKE_MS, &n) == 0 && n > 1)) {
+            page_take(page, plen, text, out, len);
+            rg_buf_free(&key);
+            return 0;
+        }
+        remaking = true;
+    }
+    free(page);
     int rc = page_text(app, ctx, q, out, len);
-    if (rc == 0 && cacheable)
-        rg_cache_fill(&app->st.cache, key.data, *out, *len, DISCOVERY_TTL_MS); /* gen in key */
+    if (rc == 0) {
+        rg_buf kept = {0};
+        rg_buf_printf(&kept, "%lld %lld\n", (long long)gen, (long long)now);
+        rg_buf_put(&kept, *out, *len);
+        rg_cache_fill(&app->st.cache, key.data, kept.data, kept.len, DISCOVERY_STALE_MS);
+        rg_buf_free(&kept);
+    }
+    if (remaking)
+        rg_cache_del(&app->st.cache, lock);
     rg_buf_free(&key);
     return rc;
 }

@@ -5,6 +5,8 @@
 #define RG_EVENT_RECORD_H
 
 #include "domain.h"
+#include "risinggen/base/buf.h"
+#include "risinggen/domain/events.h"
 
 /* An event row (columns of event_get) as API JSON with spotsLeft. New ref. */
 json_t *rg__event_view(const rg_rows *rows, int i);
@@ -27,5 +29,8 @@ void rg__event_verkey(int64_t id, char *key, size_t cap);
 void rg__event_uncache(rg_app *app, int64_t id);
 /* Marks every cached event view and discovery page stale. */
 void rg_event_cache_bump(rg_app *app);
+/* The cache key of the discovery page of q ("d:<limit>|<parameters>",
+ * appended to key); "dr:" + that key is the lock of its remaking. */
+void rg__discovery_key(const rg_event_query *q, rg_buf *key);
 
 #endif
