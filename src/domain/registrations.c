@@ -163,6 +163,93 @@ static bool surely_full(rg_relational *r, rg_rel_conn *c, const rg_rows *ev, con
     return full;
 }
 
+/* What a new registration row holds (registration_insert's parameters). */
+typedef struct admission {
+    int64_t event_id;
+    const char *user_id, *now, *diet, *needs, *consent;
+    bool paid;
+    char hold[RG_TIME_LEN + 1]; /* a paid event's hold, until then */
+} admission;
+
+/* The status and hold of a registration for the event of row 0 of ev. */
+static void admission_hold(admission *a, const rg_rows *ev, int64_t now_t)
+{
+    a->paid = rg_rows_get(ev, 0, "cost_minor") != NULL;
+    a->hold[0] = '\0';
+    if (a->paid)
+        rg_time_format(now_t + rg_rows_int(ev, 0, "hold_minutes", 30) * 60, a->hold);
+}
+
+static void admission_params(const admission *a, rg_param p[8])
+{
+    p[0] = RG_PINT(a->event_id);
+    p[1] = RG_PTEXT(a->user_id);
+    p[2] = RG_PTEXT(a->now);
+    p[3] = RG_PTEXT(a->paid ? "pending" : "confirmed");
+    p[4] = RG_PTEXT(a->diet);
+    p[5] = RG_PTEXT(a->needs);
+    p[6] = a->paid ? RG_PTEXT(a->hold) : RG_PNULL;
+    p[7] = RG_PTEXT(a->consent);
+}
+
+/* The admission inside a write transaction, where every case is decided:
+ * the checks again, lapsed holds expired, the waiting list moved up, then
+ * the row and the place (or the waiting list). The new row's id in *rid;
+ * *ev the event row read inside (the caller frees it). */
+static int admit_in_transaction(rg_app *app, rg_rel_conn *c, const rg_principal *who,
+                                int64_t event_id, age_of *ages, json_t *consent, admission *a,
+                                rg_rows **ev, int64_t *rid)
+{
+    rg_relational *r = &app->st.rel;
+    int rc;
+    if ((rc = rg_rel_begin(r, c, true)) < 0)
+        return rc;
+    if ((rc = check_admission(r, c, who, event_id, ages, consent, a->now, ev)) < 0)
+        goto fail;
+    admission_hold(a, *ev, rg_now());
+    int64_t hold_minutes = rg_rows_int(*ev, 0, "hold_minutes", 30);
+    if ((rc = expire_event_holds(app, c, event_id, a->paid, hold_minutes, a->now)) < 0)
+        goto fail;
+    /* A free place belongs to whoever waits for it first. */
+    while ((rc = rg__promote_waitlisted(app, c, event_id, a->paid, hold_minutes, a->now)) > 0)
+        ;
+    if (rc < 0)
+        goto fail;
+    /* The row goes in first, as if a place were free, and the place is taken
+     * last: the event row's lock, which every admission to the event waits
+     * for, is held from the take to the commit and no longer. */
+    rg_param ip[8];
+    admission_params(a, ip);
+    rg_rows *ins;
+    rc = rg_rel_query(r, c, "registration_insert", ip, 8, &ins);
+    if (rc == RG_ECONFLICT) {
+        rc = rg_error_set(RG_EALREADY, "you are already registered for this event");
+        goto fail;
+    }
+    if (rc < 0)
+        goto fail;
+    *rid = rg_rows_int(ins, 0, "id", 0);
+    rg_rows_free(ins);
+    rg_param tp[] = {RG_PINT(event_id), RG_PTEXT(a->now)};
+    if ((rc = rg_rel_query(r, c, "event_take_place", tp, 2, NULL)) < 0)
+        goto fail;
+    if (rc == 0) {
+        if (!rg_rows_bool(*ev, 0, "waitlist_enabled")) {
+            rc = rg_error_set(RG_EFULL, "the event is full");
+            goto fail;
+        }
+        rg_param gp[] = {RG_PINT(*rid)};
+        if ((rc = rg_rel_query(r, c, "registration_to_waitlist", gp, 1, NULL)) < 0)
+            goto fail;
+    }
+    if ((rc = rg_rel_commit(r, c)) < 0)
+        goto fail;
+    return 0;
+fail:
+    rg_rel_rollback(r, c);
+    return rc;
+}
+
 int rg_registration_create(rg_app *app, const rg_ctx *ctx, const char *event_id_s, json_t *body,
                            json_t **out)
 {
@@ -189,6 +276,7 @@ int rg_registration_create(rg_app *app, const rg_ctx *ctx, const char *event_id_
     if ((rc = rg_rel_acquire(r, &c)) < 0)
         return rc;
     rg_rows *ev = NULL, *reg = NULL;
+    char *consent_text = NULL;
     char now[RG_TIME_LEN + 1];
     int64_t now_t = rg_now();
     rg_time_format(now_t, now);
@@ -200,71 +288,46 @@ int rg_registration_create(rg_app *app, const rg_ctx *ctx, const char *event_id_
         rc = rg_error_set(RG_EFULL, "the event is full");
         goto out;
     }
+    consent_text = consent ? json_dumps(consent, JSON_COMPACT) : NULL;
+    admission adm = {.event_id = event_id,
+                     .user_id = who->user_id,
+                     .now = now,
+                     .diet = diet,
+                     .needs = needs,
+                     .consent = consent_text};
+    admission_hold(&adm, ev, now_t);
+    int64_t rid = 0;
+    if ((r->ops->caps & RG_REL_CAP_WRITABLE_CTE) && !rg_rows_bool(ev, 0, "waitlist_enabled")) {
+        /* One statement on its own: the event row's lock is held inside the
+         * server for the take and the commit, never across a round trip. */
+        rg_rows *ins = NULL;
+        rg_param ap[8];
+        admission_params(&adm, ap);
+        rc = rg_rel_query(r, c, "registration_admit", ap, 8, &ins);
+        if (rc == RG_ECONFLICT)
+            rc = rg_error_set(RG_EALREADY, "you are already registered for this event");
+        if (rc > 0)
+            rid = rg_rows_int(ins, 0, "id", 0);
+        rg_rows_free(ins);
+        if (rc < 0)
+            goto out;
+        /* No row: full after all, lapsed holds, people waiting; the
+         * transaction below decides. */
+    }
     rg_rows_free(ev);
     ev = NULL;
-    /* Then for real, inside the write transaction. */
-    if ((rc = rg_rel_begin(r, c, true)) < 0)
+    if (rid == 0 &&
+        (rc = admit_in_transaction(app, c, who, event_id, &ages, consent, &adm, &ev, &rid)) < 0)
         goto out;
-    if ((rc = check_admission(r, c, who, event_id, &ages, consent, now, &ev)) < 0)
-        goto fail;
-    bool paid = rg_rows_get(ev, 0, "cost_minor") != NULL;
-    int64_t hold_minutes = rg_rows_int(ev, 0, "hold_minutes", 30);
-    if ((rc = expire_event_holds(app, c, event_id, paid, hold_minutes, now)) < 0)
-        goto fail;
-    /* A free place belongs to whoever waits for it first. */
-    while ((rc = rg__promote_waitlisted(app, c, event_id, paid, hold_minutes, now)) > 0)
-        ;
-    if (rc < 0)
-        goto fail;
-    /* The row goes in first, as if a place were free, and the place is taken
-     * last: the event row's lock, which every admission to the event waits
-     * for, is held from the take to the commit and no longer. */
-    char hold[RG_TIME_LEN + 1] = "";
-    if (paid)
-        rg_time_format(now_t + hold_minutes * 60, hold);
-    char *consent_text = consent ? json_dumps(consent, JSON_COMPACT) : NULL;
-    rg_param ip[] = {RG_PINT(event_id),
-                     RG_PTEXT(who->user_id),
-                     RG_PTEXT(now),
-                     RG_PTEXT(paid ? "pending" : "confirmed"),
-                     RG_PTEXT(diet),
-                     RG_PTEXT(needs),
-                     paid ? RG_PTEXT(hold) : RG_PNULL,
-                     RG_PTEXT(consent_text)};
-    rg_rows *ins;
-    rc = rg_rel_query(r, c, "registration_insert", ip, 8, &ins);
-    free(consent_text);
-    if (rc == RG_ECONFLICT) {
-        rc = rg_error_set(RG_EALREADY, "you are already registered for this event");
-        goto fail;
-    }
-    if (rc < 0)
-        goto fail;
-    rg_param gp[] = {RG_PINT(rg_rows_int(ins, 0, "id", 0))};
-    rg_rows_free(ins);
-    rg_param tp[] = {RG_PINT(event_id), RG_PTEXT(now)};
-    if ((rc = rg_rel_query(r, c, "event_take_place", tp, 2, NULL)) < 0)
-        goto fail;
-    if (rc == 0) {
-        if (!rg_rows_bool(ev, 0, "waitlist_enabled")) {
-            rc = rg_error_set(RG_EFULL, "the event is full");
-            goto fail;
-        }
-        if ((rc = rg_rel_query(r, c, "registration_to_waitlist", gp, 1, NULL)) < 0)
-            goto fail;
-    }
-    if ((rc = rg_rel_commit(r, c)) < 0)
-        goto fail;
     rg__event_uncache(app, event_id);
     /* Read back after the commit, on the same connection: the lock is gone. */
+    rg_param gp[] = {RG_PINT(rid)};
     if ((rc = rg_rel_query(r, c, "registration_get", gp, 1, &reg)) < 0)
         goto out;
     *out = rg__registration_view(reg, 0);
     rc = 0;
-    goto out;
-fail:
-    rg_rel_rollback(r, c);
 out:
+    free(consent_text);
     rg_rows_free(ev);
     rg_rows_free(reg);
     rg_rel_release(r, c);

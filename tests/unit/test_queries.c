@@ -26,6 +26,23 @@
 
 static const char *const dialects[] = {"sqlite", "postgresql"};
 
+/* Statements that exist only where the adapter has the capability they
+ * need, and the dialect that has them; the domain runs them only then. */
+static const struct {
+    const char *name, *dialect;
+} one_dialect[] = {
+    {"registration_admit", "postgresql"}, /* RG_REL_CAP_WRITABLE_CTE */
+};
+
+/* The dialect name is written for alone, or NULL when it is in every one. */
+static const char *only_in(const char *name)
+{
+    for (size_t i = 0; i < sizeof one_dialect / sizeof one_dialect[0]; i++)
+        if (strcmp(one_dialect[i].name, name) == 0)
+            return one_dialect[i].dialect;
+    return NULL;
+}
+
 /* The distinct names of every statement. */
 static int names(const char **out, int cap)
 {
@@ -77,10 +94,17 @@ static void every_statement_in_every_dialect(void **state)
     const char *all[512];
     int n = names(all, 512);
     assert_true(n > 50);
-    for (int i = 0; i < n; i++)
-        for (size_t d = 0; d < sizeof dialects / sizeof dialects[0]; d++)
-            if (!rg_query_sql(dialects[d], all[i]))
+    for (int i = 0; i < n; i++) {
+        const char *only = only_in(all[i]);
+        for (size_t d = 0; d < sizeof dialects / sizeof dialects[0]; d++) {
+            bool want = !only || strcmp(only, dialects[d]) == 0;
+            if (want && !rg_query_sql(dialects[d], all[i]))
                 fail_msg("the statement %s has no %s text (nor a common one)", all[i], dialects[d]);
+            if (!want && rg_query_sql(dialects[d], all[i]))
+                fail_msg("the statement %s is for %s alone, yet has a %s text", all[i], only,
+                         dialects[d]);
+        }
+    }
     /* A dialect's own text wins over the common one: one of the two, never
      * both, is what a name means there. */
     for (int i = 0; i < rg_query_count(); i++) {
@@ -109,7 +133,8 @@ static void same_columns_on_both_engines(void **state)
     assert_int_equal(rg__sqlite_open(path, false, &db), 0);
     struct columns *lite = calloc((size_t)n, sizeof *lite);
     for (int i = 0; i < n; i++)
-        sqlite_columns(db, all[i], &lite[i]);
+        if (!only_in(all[i]))
+            sqlite_columns(db, all[i], &lite[i]);
     sqlite3_close(db);
     rg_test_rmdir(dir);
 #ifdef RG_WITH_POSTGRES
@@ -124,6 +149,8 @@ static void same_columns_on_both_engines(void **state)
     assert_int_equal(PQstatus(c), CONNECTION_OK);
     int checked = 0;
     for (int i = 0; i < n; i++) {
+        if (only_in(all[i]) && strcmp(only_in(all[i]), "postgresql") != 0)
+            continue;
         char stmt[32];
         snprintf(stmt, sizeof stmt, "q%d", i);
         PGresult *r = PQprepare(c, stmt, rg_query_sql("postgresql", all[i]), 0, NULL);
@@ -137,7 +164,7 @@ static void same_columns_on_both_engines(void **state)
             len += (size_t)snprintf(cols + len, sizeof cols - len, "%s%s", k ? "," : "",
                                     PQfname(r, k));
         PQclear(r);
-        if (strcmp(cols, lite[i].text) != 0)
+        if (!only_in(all[i]) && strcmp(cols, lite[i].text) != 0)
             fail_msg("%s returns (%s) on sqlite but (%s) on postgresql", all[i], lite[i].text,
                      cols);
         checked++;

@@ -33,6 +33,10 @@ enum rg_rel_caps {
     RG_REL_CAP_RETURNING = 1u << 0, /* INSERT/UPDATE … RETURNING */
     /* 1u << 1 is reserved for two-phase commit (PREPARE TRANSACTION) */
     RG_REL_CAP_REPLICAS = 1u << 2, /* acquire_read may lend a replica's connection */
+    /* A WITH may change rows (UPDATE … RETURNING inside WITH, then INSERT …
+     * SELECT from it): the statements that need it (registration_admit)
+     * exist only in the dialect of such an adapter. */
+    RG_REL_CAP_WRITABLE_CTE = 1u << 3,
 };
 
 typedef struct rg_rel rg_rel;           /* one adapter instance (a database) */

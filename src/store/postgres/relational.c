@@ -271,7 +271,7 @@ static int pg_ping(rg_rel *r)
 
 const struct rg_rel_ops rg_pg_rel_ops = {
     .version = RG_REL_OPS_VERSION,
-    .caps = RG_REL_CAP_RETURNING | RG_REL_CAP_REPLICAS,
+    .caps = RG_REL_CAP_RETURNING | RG_REL_CAP_REPLICAS | RG_REL_CAP_WRITABLE_CTE,
     .scheme = "postgresql",
     .dialect = "postgresql",
     .open = pg_open,
