@@ -9,6 +9,11 @@
 #   discovery           50 filter mixes of bench/discovery.txt, page 1 and
 #                       page 2 (through page 1's nextCursor)
 #   discovery-uncached  the same with RG_DISCOVERY_CACHE=0
+#   discovery-pg        (server profile) the statements the service runs
+#                       for those paths, run by pgbench on PostgreSQL
+#                       itself: each path's statements, logged once with
+#                       their parameters, are one pgbench script
+#                       (bench/pglog-scripts.pl), all equally weighted
 #   rush                a new event of 1,000 places, RG_BENCH_RUSH_PEOPLE
 #                       (20,000) signed-in people, one request each; the
 #                       script fails unless exactly 1,000 hold a place,
@@ -41,7 +46,8 @@ conns=${RG_BENCH_CONNS:-64}
 threads=${RG_WRK_THREADS:-2}
 rounds=${RG_BENCH_ROUNDS:-3}
 port=${RG_BENCH_PORT:-18181}
-scenarios=${RG_BENCH_SCENARIOS:-read discovery discovery-uncached rush}
+scenarios=${RG_BENCH_SCENARIOS:-read discovery discovery-uncached discovery-pg rush}
+[ "$profile" = server ] || scenarios=$(echo " $scenarios " | sed 's/ discovery-pg / /')
 rush_people=${RG_BENCH_RUSH_PEOPLE:-20000}
 case ${RG_BENCH_SIZE:-real} in
 real) users=100000 venues=2000 events=50000 regs=500000 ;;
@@ -249,6 +255,56 @@ run_rush() { # round
     echo "rush $1: $stats; $rows registrations, $people people" >&2
 }
 
+# The statements of each discovery path as PostgreSQL sees them: one pass
+# over the paths with the cache off and every statement logged, a marker
+# statement after each request.
+capture_discovery_sql() {
+    mkdir -p "$out/pgbench"
+    psql "$db" -qc "ALTER DATABASE rgbench SET log_min_duration_statement = 0"
+    from=$(wc -c <"$servers/primary.log")
+    start_service 0
+    mark() { psql "$db" -qAtc "SELECT 'rg-bench-mark'" >/dev/null; }
+    mark
+    while read -r p; do
+        curl -sf "http://$RG_LISTEN$p" >/dev/null
+        mark
+    done <"$out/discovery.paths"
+    stop_service
+    psql "$db" -qc "ALTER DATABASE rgbench RESET log_min_duration_statement"
+    n=$(tail -c +$((from + 1)) "$servers/primary.log" |
+        perl "$root/bench/pglog-scripts.pl" "$out/pgbench" '^event_')
+    echo "discovery-pg: the statements of $n requests" >&2
+    [ "$n" = "$(grep -c . "$out/discovery.paths")" ] ||
+        { echo "discovery-pg: $(grep -c . "$out/discovery.paths") paths, $n captured" >&2; exit 1; }
+}
+
+# pgbench with the captured scripts, as wrk runs the paths: the same
+# connections and threads, warm-up, then a measured run whose every
+# transaction is logged for its latency (pgbench -l).
+run_pgbench() { # round
+    pg_round=$1
+    [ -d "$out/pgbench" ] || capture_discovery_sql
+    set --
+    for f in "$out"/pgbench/request-*.sql; do set -- "$@" -f "$f"; done
+    pgbench -n -M prepared -c "$conns" -j "$threads" -T "$warm" "$@" "$db" >/dev/null 2>&1
+    s_pg=$(pg_ticks)
+    rm -rf "$out/pgbench-log" && mkdir "$out/pgbench-log"
+    (cd "$out/pgbench-log" && pgbench -n -M prepared -c "$conns" -j "$threads" -T "$secs" -l \
+        "$@" "$db" >"$out/discovery-pg-$pg_round.txt" 2>&1)
+    e_pg=$(pg_ticks)
+    requests=$(cat "$out"/pgbench-log/pgbench_log.* | grep -c .)
+    failed=$(awk '/^number of failed transactions/ {print $5; exit}' "$out/discovery-pg-$pg_round.txt")
+    # Transactions per second as pgbench counts them, latency percentiles
+    # from its per-transaction log (the third column, microseconds).
+    rps=$(awk '/^tps = / {printf "%d", $3}' "$out/discovery-pg-$pg_round.txt")
+    cat "$out"/pgbench-log/pgbench_log.* | awk '{print $3}' | sort -n | awk '{a[NR] = $1}
+        END {printf "%.2f %.2f %.2f\n", a[int(NR * 0.5) + 1] / 1000, a[int(NR * 0.99) + 1] / 1000,
+             a[int(NR * 0.999) + 1] / 1000}' >"$out/pgbench-pct"
+    read -r p50 p99 p999 <"$out/pgbench-pct"
+    echo "discovery-pg $rps $p50 $p99 $p999 $requests failed=${failed:-0} - -" \
+        "$(per_request "$s_pg" "$e_pg" "$requests") - - -" >>"$results"
+}
+
 has() { case " $scenarios " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 
 one_round() { # name
@@ -263,6 +319,7 @@ one_round() { # name
         run_paths discovery-uncached "$1" "$out/discovery.paths"
         stop_service
     fi
+    if has discovery-pg; then run_pgbench "$1"; fi
 }
 
 results="$out/rounds.txt"
