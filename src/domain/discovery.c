@@ -11,6 +11,7 @@
 #include "risinggen/base/log.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,12 +20,21 @@
  * current is made again by one caller at a time across instances, the one
  * that takes the lock "dr:<key>" (held at most DISCOVERY_REMAKE_MS); the
  * callers that come meanwhile get the page as it was, if it is younger
- * than DISCOVERY_STALE_MS. So a change to events costs one query per page,
- * not one per caller, and the first caller after a change (or a session
- * that just wrote) sees it. */
+ * than DISCOVERY_STALE_MS, and so do callers while a quarter of this
+ * process's workers are remaking pages. So a change to events costs one
+ * query per page, not one per caller, and the first caller after a change
+ * (or a session that just wrote) sees it, unless the service is that busy
+ * remaking. */
 #define DISCOVERY_TTL_MS    10000
-#define DISCOVERY_STALE_MS  30000
+#define DISCOVERY_STALE_MS  60000
 #define DISCOVERY_REMAKE_MS 5000
+
+/* Pages this process is remaking while it has an older one to serve. A
+ * remake runs an uncached query on a worker thread; pages made together
+ * grow old together, and unbounded remakes would take every worker at
+ * once, so at most a quarter of the workers remake (the others serve what
+ * they have). A caller with no page at all always makes it. */
+static atomic_int remakes;
 
 /* Below this many events at the venues a place filter leaves, a page is
  * found fastest from those venues' own events (an index per venue and a
@@ -256,16 +266,21 @@ int rg_event_list_text(rg_app *app, const rg_ctx *ctx, const rg_event_query *q, 
     snprintf(lock, sizeof lock, "dr:%s", key.data);
     bool remaking = false;
     if (!ctx->read_own_writes && (current || usable)) {
-        int64_t n = 1;
         /* A page that is no longer current but still usable is made again
          * by the caller that takes the lock; the others get it as it is. */
-        if (current ||
-            (rg_cache_incr(&app->st.cache, lock, 1, DISCOVERY_REMAKE_MS, &n) == 0 && n > 1)) {
+        int most = app->cfg->threads / 4 > 1 ? app->cfg->threads / 4 : 1;
+        if (!current && atomic_fetch_add(&remakes, 1) < most) {
+            int64_t n = 1;
+            remaking =
+                rg_cache_incr(&app->st.cache, lock, 1, DISCOVERY_REMAKE_MS, &n) < 0 || n == 1;
+        }
+        if (!current && !remaking)
+            atomic_fetch_sub(&remakes, 1);
+        if (!remaking) {
             page_take(page, plen, text, out, len);
             rg_buf_free(&key);
             return 0;
         }
-        remaking = true;
     }
     free(page);
     int rc = page_text(app, ctx, q, out, len);
@@ -276,8 +291,10 @@ int rg_event_list_text(rg_app *app, const rg_ctx *ctx, const rg_event_query *q, 
         rg_cache_fill(&app->st.cache, key.data, kept.data, kept.len, DISCOVERY_STALE_MS);
         rg_buf_free(&kept);
     }
-    if (remaking)
+    if (remaking) {
         rg_cache_del(&app->st.cache, lock);
+        atomic_fetch_sub(&remakes, 1);
+    }
     rg_buf_free(&key);
     return rc;
 }

@@ -20,7 +20,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define EVENT_CACHE_TTL_MS 10000
+/* An event's view is checked against its version on every read, so with a
+ * cache every instance shares and no read replica its TTL bounds memory,
+ * not staleness (EVENT_CACHE_TTL_LONG_MS). A view read from a replica that
+ * lagged is served under the current version until it expires, and a
+ * process with a cache of its own does not see other processes' versions
+ * move: then EVENT_CACHE_TTL_MS bounds how old a view may be
+ * (docs/design/caching.md). */
+#define EVENT_CACHE_TTL_MS      10000
+#define EVENT_CACHE_TTL_LONG_MS 300000
 
 struct event_fields {
     const char *title, *slug, *description, *type, *status, *currency;
@@ -357,7 +365,10 @@ int rg_event_get_text(rg_app *app, const rg_ctx *ctx, const char *id_or_slug, ch
         rg_buf entry = {0};
         rg_buf_printf(&entry, "%s\n%s", everyone ? "*" : rg_rows_get(rows, 0, "organizer_id"),
                       text);
-        rg_vcache_set(app, key, version, entry.data, entry.len, EVENT_CACHE_TTL_MS);
+        bool replicas = app->cfg->relational_replica_urls && *app->cfg->relational_replica_urls;
+        bool shared = app->st.cache.ops->caps & RG_CACHE_CAP_SHARED;
+        rg_vcache_set(app, key, version, entry.data, entry.len,
+                      shared && !replicas ? EVENT_CACHE_TTL_LONG_MS : EVENT_CACHE_TTL_MS);
         rg_buf_free(&entry);
     }
     bool visible = rg__event_visible(who, rows);

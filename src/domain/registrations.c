@@ -167,17 +167,18 @@ static bool surely_full(rg_relational *r, rg_rel_conn *c, const rg_rows *ev, con
 typedef struct admission {
     int64_t event_id;
     const char *user_id, *now, *diet, *needs, *consent;
+    int64_t now_t; /* now, in seconds */
     bool paid;
     char hold[RG_TIME_LEN + 1]; /* a paid event's hold, until then */
 } admission;
 
 /* The status and hold of a registration for the event of row 0 of ev. */
-static void admission_hold(admission *a, const rg_rows *ev, int64_t now_t)
+static void admission_hold(admission *a, const rg_rows *ev)
 {
     a->paid = rg_rows_get(ev, 0, "cost_minor") != NULL;
     a->hold[0] = '\0';
     if (a->paid)
-        rg_time_format(now_t + rg_rows_int(ev, 0, "hold_minutes", 30) * 60, a->hold);
+        rg_time_format(a->now_t + rg_rows_int(ev, 0, "hold_minutes", 30) * 60, a->hold);
 }
 
 static void admission_params(const admission *a, rg_param p[8])
@@ -206,7 +207,7 @@ static int admit_in_transaction(rg_app *app, rg_rel_conn *c, const rg_principal 
         return rc;
     if ((rc = check_admission(r, c, who, event_id, ages, consent, a->now, ev)) < 0)
         goto fail;
-    admission_hold(a, *ev, rg_now());
+    admission_hold(a, *ev);
     int64_t hold_minutes = rg_rows_int(*ev, 0, "hold_minutes", 30);
     if ((rc = expire_event_holds(app, c, event_id, a->paid, hold_minutes, a->now)) < 0)
         goto fail;
@@ -292,10 +293,11 @@ int rg_registration_create(rg_app *app, const rg_ctx *ctx, const char *event_id_
     admission adm = {.event_id = event_id,
                      .user_id = who->user_id,
                      .now = now,
+                     .now_t = now_t,
                      .diet = diet,
                      .needs = needs,
                      .consent = consent_text};
-    admission_hold(&adm, ev, now_t);
+    admission_hold(&adm, ev);
     int64_t rid = 0;
     if ((r->ops->caps & RG_REL_CAP_WRITABLE_CTE) && !rg_rows_bool(ev, 0, "waitlist_enabled")) {
         /* One statement on its own: the event row's lock is held inside the
