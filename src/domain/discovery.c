@@ -11,6 +11,7 @@
 #include "risinggen/base/log.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,6 +244,183 @@ static void page_take(char *page, size_t len, const char *text, char **out, size
     *len_out = len - off;
 }
 
+/* The events' generation now: "gen:events", started from the clock when
+ * missing (see rg_event_cache_bump). */
+static int64_t generation(rg_app *app)
+{
+    char *g = NULL;
+    size_t glen;
+    int64_t gen = 0;
+    if (rg_cache_get(&app->st.cache, "gen:events", &g, &glen) == 0)
+        gen = strtoll(g, NULL, 10);
+    else
+        rg_cache_incr(&app->st.cache, "gen:events", rg_now_ms(), 0, &gen);
+    free(g);
+    return gen;
+}
+
+/* Runs the query of q and keeps its page under key, as made under gen (the
+ * generation read before the query) at now. */
+static int page_make(rg_app *app, const rg_ctx *ctx, const rg_event_query *q, const char *key,
+                     int64_t gen, int64_t now, char **out, size_t *len)
+{
+    int rc = page_text(app, ctx, q, out, len);
+    if (rc == 0) {
+        rg_buf kept = {0};
+        rg_buf_printf(&kept, "%lld %lld\n", (long long)gen, (long long)now);
+        rg_buf_put(&kept, *out, *len);
+        rg_cache_fill(&app->st.cache, key, kept.data, kept.len, DISCOVERY_STALE_MS);
+        rg_buf_free(&kept);
+    }
+    return rc;
+}
+
+/* Pages that only their age made old (no event changed since) are remade
+ * on a thread of their own while one runs (rg_discovery_remaker_start, by
+ * `serve`): the caller that takes a page's lock queues its remake and is
+ * served the old page. A worker thread serves many connections, and one
+ * that runs an uncached query makes all of them wait; pages made together
+ * also grow old together. A page that a change made old is still remade by
+ * the caller, who then sees the change. Past REMAKE_QUEUE waiting remakes,
+ * callers remake pages themselves. */
+#define REMAKE_QUEUE 64
+
+struct remake {
+    struct remake *next;
+    rg_event_query q; /* owns its strings */
+    char *key;
+};
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct remake *head, *tail;
+    int n;
+    bool on, stop;
+    pthread_t thread;
+    rg_app *app;
+} remaker = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static char *dup_or_null(const char *s)
+{
+    return s ? rg_xstrdup(s) : NULL;
+}
+
+static void remake_free(struct remake *r)
+{
+    const char *parts[] = {r->q.q,         r->q.type,     r->q.city,  r->q.country,
+                           r->q.from,      r->q.to,       r->q.near,  r->q.radius_km,
+                           r->q.has_spots, r->q.featured, r->q.cursor};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        free((void *)parts[i]);
+    free(r->key);
+    free(r);
+}
+
+static void remake_unlock(rg_app *app, const char *key)
+{
+    char lock[1100];
+    snprintf(lock, sizeof lock, "dr:%s", key);
+    rg_cache_del(&app->st.cache, lock);
+}
+
+/* Queues the remake of the page of q under key; false when no remaker runs
+ * or too many wait. */
+static bool remake_queue(const rg_event_query *q, const char *key)
+{
+    pthread_mutex_lock(&remaker.mu);
+    bool queued = remaker.on && !remaker.stop && remaker.n < REMAKE_QUEUE;
+    if (queued) {
+        struct remake *r = rg_xcalloc(1, sizeof *r);
+        r->q = (rg_event_query){.q = dup_or_null(q->q),
+                                .type = dup_or_null(q->type),
+                                .city = dup_or_null(q->city),
+                                .country = dup_or_null(q->country),
+                                .from = dup_or_null(q->from),
+                                .to = dup_or_null(q->to),
+                                .near = dup_or_null(q->near),
+                                .radius_km = dup_or_null(q->radius_km),
+                                .has_spots = dup_or_null(q->has_spots),
+                                .featured = dup_or_null(q->featured),
+                                .cursor = dup_or_null(q->cursor),
+                                .limit = q->limit};
+        r->key = rg_xstrdup(key);
+        if (remaker.tail)
+            remaker.tail->next = r;
+        else
+            remaker.head = r;
+        remaker.tail = r;
+        remaker.n++;
+        pthread_cond_signal(&remaker.cv);
+    }
+    pthread_mutex_unlock(&remaker.mu);
+    return queued;
+}
+
+static void *remaker_main(void *arg)
+{
+    rg_app *app = arg;
+    rg_log_bind("discovery-remake");
+    pthread_mutex_lock(&remaker.mu);
+    for (;;) {
+        while (!remaker.head && !remaker.stop)
+            pthread_cond_wait(&remaker.cv, &remaker.mu);
+        struct remake *r = remaker.head;
+        if (!r)
+            break;
+        remaker.head = r->next;
+        if (!remaker.head)
+            remaker.tail = NULL;
+        remaker.n--;
+        pthread_mutex_unlock(&remaker.mu);
+        if (!remaker.stop) { /* read without the mutex: a late stop only costs one query */
+            rg_ctx anyone = {0};
+            char *text;
+            size_t len;
+            int64_t gen = generation(app), now = rg_now_ms();
+            if (page_make(app, &anyone, &r->q, r->key, gen, now, &text, &len) == 0)
+                free(text);
+            rg_error_clear();
+        }
+        remake_unlock(app, r->key);
+        remake_free(r);
+        pthread_mutex_lock(&remaker.mu);
+    }
+    pthread_mutex_unlock(&remaker.mu);
+    rg_log_bind(NULL);
+    return NULL;
+}
+
+int rg_discovery_remaker_start(rg_app *app)
+{
+    pthread_mutex_lock(&remaker.mu);
+    int rc = 0;
+    if (!remaker.on) {
+        remaker.app = app;
+        remaker.stop = false;
+        if (pthread_create(&remaker.thread, NULL, remaker_main, app) == 0)
+            remaker.on = true;
+        else
+            rc = rg_error_set(RG_EINTERNAL, "cannot start the discovery remaker");
+    }
+    pthread_mutex_unlock(&remaker.mu);
+    return rc;
+}
+
+void rg_discovery_remaker_stop(void)
+{
+    pthread_mutex_lock(&remaker.mu);
+    bool on = remaker.on;
+    remaker.stop = true;
+    pthread_cond_broadcast(&remaker.cv);
+    pthread_mutex_unlock(&remaker.mu);
+    if (on)
+        pthread_join(remaker.thread, NULL);
+    pthread_mutex_lock(&remaker.mu);
+    remaker.on = false;
+    pthread_mutex_unlock(&remaker.mu);
+}
+
 int rg_event_list_text(rg_app *app, const rg_ctx *ctx, const rg_event_query *q, char **out,
                        size_t *len)
 {
@@ -262,20 +440,25 @@ int rg_event_list_text(rg_app *app, const rg_ctx *ctx, const rg_event_query *q, 
     int64_t age = now > made ? now - made : 0; /* another instance's clock may be ahead */
     bool current = text && pgen == gen && age < DISCOVERY_TTL_MS;
     bool usable = text && age < DISCOVERY_STALE_MS;
-    char lock[1100];
-    snprintf(lock, sizeof lock, "dr:%s", key.data);
-    bool remaking = false;
+    bool remaking = false; /* this caller remakes the page, holding its lock */
     if (!ctx->read_own_writes && (current || usable)) {
         /* A page that is no longer current but still usable is made again
-         * by the caller that takes the lock; the others get it as it is. */
-        int most = app->cfg->threads / 4 > 1 ? app->cfg->threads / 4 : 1;
-        if (!current && atomic_fetch_add(&remakes, 1) < most) {
-            int64_t n = 1;
-            remaking =
-                rg_cache_incr(&app->st.cache, lock, 1, DISCOVERY_REMAKE_MS, &n) < 0 || n == 1;
+         * by the caller that takes the lock (or the remaker thread, when
+         * only its age made it old); the others get it as it is. */
+        if (!current) {
+            int most = app->cfg->threads / 4 > 1 ? app->cfg->threads / 4 : 1;
+            if (atomic_fetch_add(&remakes, 1) < most) {
+                char lock[1100];
+                snprintf(lock, sizeof lock, "dr:%s", key.data);
+                int64_t n = 1;
+                remaking =
+                    rg_cache_incr(&app->st.cache, lock, 1, DISCOVERY_REMAKE_MS, &n) < 0 || n == 1;
+                if (remaking && pgen == gen && remake_queue(q, key.data))
+                    remaking = false; /* the remaker has it now, its lock included */
+            }
+            if (!remaking)
+                atomic_fetch_sub(&remakes, 1);
         }
-        if (!current && !remaking)
-            atomic_fetch_sub(&remakes, 1);
         if (!remaking) {
             page_take(page, plen, text, out, len);
             rg_buf_free(&key);
@@ -283,16 +466,9 @@ int rg_event_list_text(rg_app *app, const rg_ctx *ctx, const rg_event_query *q, 
         }
     }
     free(page);
-    int rc = page_text(app, ctx, q, out, len);
-    if (rc == 0) {
-        rg_buf kept = {0};
-        rg_buf_printf(&kept, "%lld %lld\n", (long long)gen, (long long)now);
-        rg_buf_put(&kept, *out, *len);
-        rg_cache_fill(&app->st.cache, key.data, kept.data, kept.len, DISCOVERY_STALE_MS);
-        rg_buf_free(&kept);
-    }
+    int rc = page_make(app, ctx, q, key.data, gen, now, out, len);
     if (remaking) {
-        rg_cache_del(&app->st.cache, lock);
+        remake_unlock(app, key.data);
         atomic_fetch_sub(&remakes, 1);
     }
     rg_buf_free(&key);

@@ -12,6 +12,7 @@
 #include "risinggen/base/metrics.h"
 #include "risinggen/base/validate.h"
 #include "risinggen/domain/auth.h"
+#include "risinggen/domain/events.h"
 #include "risinggen/domain/jobs.h"
 
 #include <arpa/inet.h>
@@ -570,6 +571,8 @@ int rg_server_run(rg_app *app, volatile sig_atomic_t *stop)
     struct runner jr = {app, stop};
     pthread_t jobs;
     pthread_create(&jobs, NULL, run_jobs, &jr);
+    if (rg_discovery_remaker_start(app) < 0) /* callers remake pages themselves then */
+        rg_warn("%s", rg_error_detail());
     while (!*stop)
         usleep(50 * 1000);
     rg_info("shutting down: finishing requests in flight");
@@ -577,6 +580,7 @@ int rg_server_run(rg_app *app, volatile sig_atomic_t *stop)
     for (int i = 0; i < 200 && atomic_load(&srv.inflight) > 0; i++)
         usleep(50 * 1000);
     MHD_stop_daemon(d);
+    rg_discovery_remaker_stop();
     rg_guard_close(srv.guard);
     pthread_join(jobs, NULL);
     rg_metrics_unwatch(&srv);

@@ -1,7 +1,8 @@
 /* The discovery page cache at the domain level, on the in-process cache and
  * on Redis: the first caller after a change sees it; while one caller
  * remakes a page that a change made old, the others get the page as it was;
- * a session that just wrote always sees its write. */
+ * a session that just wrote always sees its write; a page that only its age
+ * made old is remade by the remaker thread while callers get the old one. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +17,7 @@
 #include "event_record.h"
 #include "testcfg.h"
 #include "tmpdir.h"
+#include "risinggen/base/clock.h"
 #include "risinggen/base/error.h"
 #include "risinggen/base/id.h"
 
@@ -153,6 +155,46 @@ static void missing_page_is_made(void **state)
     hold_remake(false);
 }
 
+/* Puts in place of the page of this run's type one made 20 s ago under
+ * the current generation, holding no event. */
+static void age_the_page(void)
+{
+    rg_event_query q = {.type = type, .limit = 50};
+    rg_buf key = {0}, v = {0};
+    rg__discovery_key(&q, &key);
+    char *g;
+    size_t glen;
+    assert_int_equal(rg_cache_get(&app.st.cache, "gen:events", &g, &glen), 0);
+    rg_buf_printf(&v, "%s %lld\n{\"items\":[],\"nextCursor\":null}", g,
+                  (long long)(rg_now_ms() - 20000));
+    assert_int_equal(rg_cache_set(&app.st.cache, key.data, v.data, v.len, 60000), 0);
+    free(g);
+    rg_buf_free(&v);
+    rg_buf_free(&key);
+}
+
+static void aged_page_remade_off_the_caller(void **state)
+{
+    (void)state;
+    rg_ctx anyone = {0};
+    size_t n = listed(&anyone);
+    assert_true(n > 0);
+    /* Without a remaker the caller remakes an aged page itself. */
+    age_the_page();
+    assert_int_equal(listed(&anyone), n);
+    /* With one, the caller gets the aged page at once, and the page is
+     * remade behind it (waited for up to 10 s). */
+    assert_int_equal(rg_discovery_remaker_start(&app), 0);
+    age_the_page();
+    assert_int_equal(listed(&anyone), 0);
+    size_t seen = 0;
+    for (int i = 0; i < 1000 && seen != n; i++)
+        if ((seen = listed(&anyone)) != n)
+            usleep(10 * 1000);
+    assert_int_equal(seen, n);
+    rg_discovery_remaker_stop();
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -160,6 +202,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(page_follows_changes),
         cmocka_unit_test(missing_page_is_made),
+        cmocka_unit_test(aged_page_remade_off_the_caller),
     };
     int failed = cmocka_run_group_tests_name("discovery cache in process", tests, setup, teardown);
     const char *redis = getenv("RG_TEST_REDIS_URL");

@@ -28,6 +28,11 @@ int rg_event_list(rg_app *app, const rg_ctx *ctx, const rg_event_query *q, json_
 /* The same page as JSON text (*out malloc'd, *len its length). */
 int rg_event_list_text(rg_app *app, const rg_ctx *ctx, const rg_event_query *q, char **out,
                        size_t *len);
+/* A thread that remakes discovery pages which only their age made old, so
+ * that no worker waits for their queries (`serve` runs one); without it
+ * the caller that finds such a page remakes it. Stop joins the thread. */
+int rg_discovery_remaker_start(rg_app *app);
+void rg_discovery_remaker_stop(void);
 
 /* GET /v1/events/{id}/attendees: the owner or an admin; ?status=,
  * ?checkedIn=, keyset pages. */
