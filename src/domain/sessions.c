@@ -4,9 +4,12 @@
  *   through the cache ("s:<hash>"); the document is what survives a restart.
  * - auth/<userId>.tokens: {familyId: {refreshToken: sha256,
  *   refreshTokenExpiry, rotated: [sha256…]}}.
- * Tokens are 256 random bits; only their SHA-256 is stored. A refresh token is
- * "<userId>.<secret>" so that its account is found without a scan; using a
- * rotated one again ends its whole family. */
+ * Tokens carry 256 random bits; only their SHA-256 is stored. An access token
+ * is "<userId>.<familyId>.<secret>", so that authentication asks the cache for
+ * the session and everything keyed by its user and family in one trip (the
+ * session must name the same user and family, or the token is refused). A
+ * refresh token is "<userId>.<secret>" so that its account is found without
+ * a scan; using a rotated one again ends its whole family. */
 #include "risinggen/domain/auth.h"
 #include "sessions.h"
 #include "risinggen/base/alloc.h"
@@ -39,8 +42,9 @@ static void session_cache_key(const char *hash, char *key, size_t cap)
 /* Issues an access token in familyId for userId; *token is malloc'd. */
 static int session_create(rg_app *app, const char *user_id, const char *family, char **token)
 {
-    char tok[64], hash[RG_SHA256_HEX + 1];
-    rg_random_token(tok, 32);
+    char secret[64], tok[128], hash[RG_SHA256_HEX + 1];
+    rg_random_token(secret, 32);
+    snprintf(tok, sizeof tok, "%s.%s.%s", user_id, family, secret);
     rg_sha256_hex(tok, strlen(tok), hash);
     int64_t exp = rg_now() + app->access_ttl;
     json_t *doc = json_pack("{s:i, s:s, s:s, s:I}", "schemaVersion", SESSION_SCHEMA_VERSION,
@@ -97,66 +101,105 @@ void rg__sessions_revoke_family(rg_app *app, const char *family)
     rg_docs_remove_where(&app->st.docs, COLL_SESSIONS, &f, 1);
 }
 
-/* Two trips to the cache at most: the session by the token's hash, then in
- * one get_many everything keyed by what the session names (the family's
- * ended-marker, the user's document and its version, the user's
- * recent-write marker). */
+/* The user and family an access token names ("<userId>.<familyId>.<secret>",
+ * both ObjectIds); false for a token of another form. */
+static bool token_names(const char *token, char uid[RG_OID_LEN + 1], char fam[RG_OID_LEN + 1])
+{
+    const char *a = strchr(token, '.'), *b = a ? strchr(a + 1, '.') : NULL;
+    if (!a || !b || a - token != RG_OID_LEN || b - a - 1 != RG_OID_LEN)
+        return false;
+    memcpy(uid, token, RG_OID_LEN);
+    uid[RG_OID_LEN] = '\0';
+    memcpy(fam, a + 1, RG_OID_LEN);
+    fam[RG_OID_LEN] = '\0';
+    return rg_oid_valid(uid) && rg_oid_valid(fam);
+}
+
+/* The session of hash (its cache entry skey) from the sessions collection,
+ * after a cache miss: its user, family and expiry; the entry is filled. */
+static int session_load(rg_app *app, const char *hash, const char *skey, char *uid, char *fam,
+                        long long *exp)
+{
+    json_t *doc;
+    int rc = rg_docs_get(&app->st.docs, COLL_SESSIONS, hash, &doc, NULL);
+    if (rc == RG_ENOTFOUND)
+        return rg_error_set(RG_EUNAUTH, "the access token is not valid");
+    if (rc < 0)
+        return rc;
+    snprintf(uid, RG_OID_LEN + 1, "%s", json_string_value(json_object_get(doc, "userId")));
+    snprintf(fam, 40, "%s", json_string_value(json_object_get(doc, "familyId")));
+    *exp = json_integer_value(json_object_get(doc, "expiresAt"));
+    json_decref(doc);
+    if (*exp > rg_now()) {
+        char v[128];
+        int n = snprintf(v, sizeof v, "%s %s %lld", uid, fam, *exp);
+        /* A session's entry never changes; ending it deletes it. */
+        rg_cache_fill(&app->st.cache, skey, v, (size_t)n, (*exp - rg_now()) * 1000);
+    }
+    return 0;
+}
+
+/* One trip to the cache for a token that names its user and family: the
+ * session by the token's hash and, in the same get_many, everything keyed by
+ * that user and family (the family's ended-marker, the user's document and
+ * its version, the user's recent-write marker). Two trips for any other
+ * token: the session first, then the rest. */
 int rg_auth_begin(rg_app *app, const char *token, rg_ctx *ctx)
 {
     memset(ctx, 0, sizeof *ctx);
     size_t tlen = strlen(token);
     if (tlen < 16 || tlen > 128)
         return rg_error_set(RG_EUNAUTH, "the access token is not valid");
-    char hash[RG_SHA256_HEX + 1], key[80], uid[RG_OID_LEN + 1], fam[40];
+    char hash[RG_SHA256_HEX + 1], skey[80], uid[RG_OID_LEN + 1], fam[40];
+    char named_uid[RG_OID_LEN + 1], named_fam[RG_OID_LEN + 1];
     rg_sha256_hex(token, tlen, hash);
-    session_cache_key(hash, key, sizeof key);
-    char *val = NULL;
-    size_t len;
-    long long exp = 0;
-    if (rg_cache_get(&app->st.cache, key, &val, &len) == 0 &&
-        sscanf(val, "%24s %39s %lld", uid, fam, &exp) == 3) {
-        free(val);
-    } else {
-        free(val);
-        json_t *doc;
-        int rc = rg_docs_get(&app->st.docs, COLL_SESSIONS, hash, &doc, NULL);
-        if (rc == RG_ENOTFOUND)
-            return rg_error_set(RG_EUNAUTH, "the access token is not valid");
-        if (rc < 0)
-            return rc;
-        snprintf(uid, sizeof uid, "%s", json_string_value(json_object_get(doc, "userId")));
-        snprintf(fam, sizeof fam, "%s", json_string_value(json_object_get(doc, "familyId")));
-        exp = json_integer_value(json_object_get(doc, "expiresAt"));
-        json_decref(doc);
-        if (exp > rg_now()) {
-            char v[128];
-            int n = snprintf(v, sizeof v, "%s %s %lld", uid, fam, exp);
-            /* A session's entry never changes; ending it deletes it. */
-            rg_cache_fill(&app->st.cache, key, v, (size_t)n, (exp - rg_now()) * 1000);
-        }
-    }
-    if (exp <= rg_now())
-        return rg_error_set(RG_EUNAUTH, "the access token has expired");
+    session_cache_key(hash, skey, sizeof skey);
+    bool named = token_names(token, named_uid, named_fam);
     char mark[64], ukey[RG_USER_KEY_LEN], uverkey[RG_USER_KEY_LEN], wrote[40];
-    revoked_key(fam, mark, sizeof mark);
-    rg__user_cache_keys(uid, ukey, uverkey);
-    rg__wrote_key(uid, wrote, sizeof wrote);
-    enum { MARK, UVER, USER, WROTE };
-    const char *keys[] = {[MARK] = mark, [UVER] = uverkey, [USER] = ukey, [WROTE] = wrote};
-    char *v[4];
-    size_t l[4];
-    rg_cache_get_many(&app->st.cache, keys, 4, v, l);
+    enum { MARK, UVER, USER, WROTE, SESSION };
+    const char *keys[] = {
+        [MARK] = mark, [UVER] = uverkey, [USER] = ukey, [WROTE] = wrote, [SESSION] = skey};
+    char *v[5] = {0};
+    size_t l[5] = {0};
+    if (named) {
+        revoked_key(named_fam, mark, sizeof mark);
+        rg__user_cache_keys(named_uid, ukey, uverkey);
+        rg__wrote_key(named_uid, wrote, sizeof wrote);
+        rg_cache_get_many(&app->st.cache, keys, 5, v, l);
+    } else {
+        rg_cache_get(&app->st.cache, skey, &v[SESSION], &l[SESSION]);
+    }
+    long long exp = 0;
+    int rc = 0;
+    if (!v[SESSION] || sscanf(v[SESSION], "%24s %39s %lld", uid, fam, &exp) != 3)
+        rc = session_load(app, hash, skey, uid, fam, &exp);
+    free(v[SESSION]);
+    if (rc == 0 && named && (strcmp(uid, named_uid) != 0 || strcmp(fam, named_fam) != 0))
+        rc = rg_error_set(RG_EUNAUTH, "the access token is not valid");
+    if (rc == 0 && exp <= rg_now())
+        rc = rg_error_set(RG_EUNAUTH, "the access token has expired");
+    if (rc < 0) {
+        for (int i = MARK; i <= WROTE; i++)
+            free(v[i]);
+        return rc;
+    }
+    if (!named) {
+        revoked_key(fam, mark, sizeof mark);
+        rg__user_cache_keys(uid, ukey, uverkey);
+        rg__wrote_key(uid, wrote, sizeof wrote);
+        rg_cache_get_many(&app->st.cache, keys, 4, v, l);
+    }
     bool wrote_recently = v[WROTE] != NULL;
     free(v[WROTE]);
     if (v[MARK]) {
         free(v[MARK]);
         free(v[UVER]);
         free(v[USER]);
-        rg_cache_del(&app->st.cache, key);
+        rg_cache_del(&app->st.cache, skey);
         return rg_error_set(RG_EUNAUTH, "the session has ended");
     }
     json_t *user;
-    int rc = rg__user_load_fetched(app, uid, v[UVER], v[USER], l[USER], &user);
+    rc = rg__user_load_fetched(app, uid, v[UVER], v[USER], l[USER], &user);
     if (rc == RG_ENOTFOUND)
         return rg_error_set(RG_EUNAUTH, "the account no longer exists");
     if (rc < 0)

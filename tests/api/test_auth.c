@@ -422,6 +422,33 @@ static void malformed_tokens(void **state)
     assert_int_equal(me_status(u.access), 200);
 }
 
+/* An access token names its person and refresh family before its secret,
+ * so that one trip to the cache authenticates it; what it names must be
+ * what its session says, so no one changes the names to be someone else. */
+static void access_token_names_checked(void **state)
+{
+    (void)state;
+    api_user a, b;
+    user_signup(&a, "named-a");
+    user_signup(&b, "named-b");
+    assert_int_equal(strlen(a.access), 24 + 1 + 24 + 1 + 43);
+    assert_memory_equal(a.access, a.id, 24);
+    assert_int_equal(a.access[24], '.');
+    assert_int_equal(a.access[49], '.');
+    /* a's secret under b's name, under b's family, and the names swapped. */
+    char forged[3][400];
+    snprintf(forged[0], sizeof forged[0], "%.24s%s", b.access, a.access + 24);
+    snprintf(forged[1], sizeof forged[1], "%.25s%.24s%s", a.access, b.access + 25, a.access + 49);
+    snprintf(forged[2], sizeof forged[2], "%.24s.%.24s%s", a.access + 25, a.access, a.access + 49);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(me_status(forged[i]), 401);
+    /* The real ones still work, once cached and after. */
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(me_status(a.access), 200);
+        assert_int_equal(me_status(b.access), 200);
+    }
+}
+
 static void signup_same_email_concurrently(void **state)
 {
     (void)state;
@@ -568,6 +595,7 @@ int main(void)
         cmocka_unit_test(refresh_chain),
         cmocka_unit_test(logout_ends_the_session),
         cmocka_unit_test(malformed_tokens),
+        cmocka_unit_test(access_token_names_checked),
         cmocka_unit_test(signup_same_email_concurrently),
         cmocka_unit_test(lockout_counts_every_failure),
         cmocka_unit_test(refresh_same_token_concurrently),
