@@ -220,8 +220,8 @@ static void page_lookup(rg_app *app, const char *key, int64_t *gen, char **page,
 }
 
 /* A kept page is "<generation> <made, ms since the epoch>\n<text>". Its
- * generation and age in *pgen and *made, and where its text starts; NULL
- * when page is not of that form. */
+ * generation and when it was made in *pgen and *made, and where its text
+ * starts; NULL when page is not of that form. */
 static const char *page_parse(const char *page, size_t len, int64_t *pgen, int64_t *made)
 {
     char *end;
@@ -235,7 +235,7 @@ static const char *page_parse(const char *page, size_t len, int64_t *pgen, int64
     return end == nl ? nl + 1 : NULL;
 }
 
-/* Gives the text of page (from its header on) to *out and *len. */
+/* Gives the text of page (what follows its header) to *out and *len. */
 static void page_take(char *page, size_t len, const char *text, char **out, size_t *len_out)
 {
     size_t off = (size_t)(text - page);
@@ -298,7 +298,6 @@ static struct {
     int n;
     bool on, stop;
     pthread_t thread;
-    rg_app *app;
 } remaker = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 static char *dup_or_null(const char *s)
@@ -372,8 +371,9 @@ static void *remaker_main(void *arg)
         if (!remaker.head)
             remaker.tail = NULL;
         remaker.n--;
+        bool stopping = remaker.stop; /* the rest is only unlocked */
         pthread_mutex_unlock(&remaker.mu);
-        if (!remaker.stop) { /* read without the mutex: a late stop only costs one query */
+        if (!stopping) {
             rg_ctx anyone = {0};
             char *text;
             size_t len;
@@ -396,7 +396,6 @@ int rg_discovery_remaker_start(rg_app *app)
     pthread_mutex_lock(&remaker.mu);
     int rc = 0;
     if (!remaker.on) {
-        remaker.app = app;
         remaker.stop = false;
         if (pthread_create(&remaker.thread, NULL, remaker_main, app) == 0)
             remaker.on = true;
