@@ -22,13 +22,17 @@
 # server: a private PostgreSQL and Redis started for the run, durable
 # settings, no replica), RG_BENCH_BIN (default build/risinggen),
 # RG_BENCH_OUT (bench/out), RG_BENCH_SIZE (real: 100,000 people, 2,000
-# venues, 50,000 events, 500,000 registrations; small: a tenth),
+# venues, 50,000 events, 500,000 registrations; small: a tenth; scale:
+# 1,000,000 people and events, 10,000,000 registrations, loaded by
+# `seed --bulk`),
 # RG_BENCH_JOBS (seed workers; 1 embedded, 4 server), RG_BENCH_SECONDS (15),
 # RG_BENCH_WARMUP (3 s before each measured read or discovery run),
 # RG_BENCH_CONNS (64), RG_WRK_THREADS (2), RG_BENCH_ROUNDS (3), RG_BENCH_PERF
 # (1: one more round profiled by bench/diagnose.sh, outside the figures),
 # RG_BENCH_PERF_BIN (the binary of that round, e.g. one built with
-# -fno-omit-frame-pointer for whole call chains).
+# -fno-omit-frame-pointer for whole call chains), RG_BENCH_KEEP (1: the
+# server profile's PostgreSQL and Redis keep running, with their data,
+# after the script ends, for profiling by hand).
 # Output: a table of the round with the median requests/s of each scenario
 # on stdout; every round in $RG_BENCH_OUT/rounds.txt, one line each:
 #   scenario rps p50_ms p99_ms p999_ms requests answers rss_mb
@@ -49,11 +53,13 @@ port=${RG_BENCH_PORT:-18181}
 scenarios=${RG_BENCH_SCENARIOS:-read discovery discovery-uncached discovery-pg rush}
 [ "$profile" = server ] || scenarios=$(echo " $scenarios " | sed 's/ discovery-pg / /')
 rush_people=${RG_BENCH_RUSH_PEOPLE:-20000}
+bulk=""
 case ${RG_BENCH_SIZE:-real} in
 real) users=100000 venues=2000 events=50000 regs=500000 ;;
 small) users=20000 venues=200 events=5000 regs=50000 ;;
+scale) users=1000000 venues=2000 events=1000000 regs=10000000 bulk=--bulk ;;
 *)
-    echo "RG_BENCH_SIZE is real or small" >&2
+    echo "RG_BENCH_SIZE is real, small or scale" >&2
     exit 2
     ;;
 esac
@@ -64,7 +70,11 @@ export RG_DATA_DIR="$out/data" RG_LISTEN="127.0.0.1:$port" RG_ACCESS_LOG=0
 servers="" pid=""
 cleanup() {
     [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
-    [ -n "$servers" ] && bash "$root/scripts/test-servers.sh" stop "$servers" >/dev/null 2>&1 || true
+    if [ -n "$servers" ] && [ "${RG_BENCH_KEEP:-0}" = 1 ]; then
+        echo "servers kept running: . $servers/env; stop with scripts/test-servers.sh stop $servers" >&2
+    elif [ -n "$servers" ]; then
+        bash "$root/scripts/test-servers.sh" stop "$servers" >/dev/null 2>&1 || true
+    fi
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM PIPE
@@ -88,14 +98,14 @@ esac
 echo "profile $profile, binary $bin" >&2
 
 echo "seeding $users people ($rush_people with tokens), $venues venues, $events events," \
-    "$regs registrations with $jobs workers" >&2
+    "$regs registrations with $jobs workers${bulk:+ (events and registrations loaded in bulk)}" >&2
 # A bulk load need not wait for the disk at every commit; the service is
 # measured with every commit durable (the setting is reset after the seed).
 [ -z "$servers" ] || psql "$db" -qc "ALTER DATABASE rgbench SET synchronous_commit = off"
 t0=$(date +%s)
 "$bin" seed --users "$users" --venues "$venues" --events "$events" --registrations "$regs" \
     --jobs "$jobs" --tokens "$out/tokens.txt" --token-users "$rush_people" \
-    --manifest "$out/manifest.txt" --seed 7 >"$out/seed.log" 2>"$out/seed.err" ||
+    --manifest "$out/manifest.txt" --seed 7 $bulk >"$out/seed.log" 2>"$out/seed.err" ||
     { cat "$out/seed.err" >&2; exit 1; }
 echo "seeded in $(($(date +%s) - t0)) s: $(grep '^registrations:' "$out/seed.log")" >&2
 if [ -n "$servers" ]; then

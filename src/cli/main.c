@@ -40,9 +40,11 @@ static void usage(FILE *out)
             "                              or the first line of standard input)\n"
             "  seed [--users N] [--venues N] [--events N] [--registrations N] [--seed S]\n"
             "       [--jobs N] [--tokens FILE [--token-users N]] [--manifest FILE] [--password P]\n"
-            "                              add deterministic synthetic data (benchmark size:\n"
+            "       [--bulk]                add deterministic synthetic data (benchmark size:\n"
             "                              --users 100000 --venues 2000 --events 50000\n"
-            "                              --registrations 500000)\n"
+            "                              --registrations 500000); --bulk loads events,\n"
+            "                              registrations and payments straight into the tables\n"
+            "                              of a database without events (the scale runs)\n"
             "  reindex                     rebuild the search index from the stores\n"
             "  check                       verify the schema and that every store answers\n"
             "  config [--markdown]         print the effective settings (secrets hidden), or\n"
@@ -224,6 +226,20 @@ static int cmd_seed(const rg_config *cfg, int argc, char **argv)
         "--users",       "--venues", "--events",   "--registrations", "--seed", "--jobs",
         "--token-users", "--tokens", "--manifest", "--password",      NULL};
     int seed = 1;
+    /* --bulk is the one option without a value: taken out, the rest are
+     * pairs. */
+    int kept = 0;
+    for (int i = 0; i < argc;) {
+        if (strcmp(argv[i], "--bulk") == 0) {
+            o.bulk = true;
+            i++;
+            continue;
+        }
+        argv[kept++] = argv[i++];
+        if (i < argc)
+            argv[kept++] = argv[i++];
+    }
+    argc = kept;
     if (!only_opts(argc, argv, names) || !int_opt(argc, argv, "--users", 0, 10000000, &o.users) ||
         !int_opt(argc, argv, "--venues", 0, 1000000, &o.venues) ||
         !int_opt(argc, argv, "--events", 0, 10000000, &o.events) ||

@@ -643,10 +643,495 @@ static int make_venues(seed_run *run, uint64_t *s, FILE *report)
     return 0;
 }
 
+static int domain_events_and_registrations(seed_run *run, uint64_t *s, FILE *report)
+{
+    const rg_seed_opts *o = run->o;
+    int rc;
+    if ((rc = run_phase(run, "events", o->events, make_events, report)) < 0)
+        return rc;
+    int by_state[4] = {0};
+    for (int i = 0; i < o->events; i++)
+        if (run->ev[i].id)
+            by_state[run->ev[i].state]++;
+    fprintf(report,
+            "events: %ld new (%d published for everyone, %d private, %d drafts, %d to be "
+            "cancelled after their registrations)\n",
+            atomic_load(&run->made), by_state[EV_PUBLIC], by_state[EV_PRIVATE], by_state[EV_DRAFT],
+            by_state[EV_CANCELLED]);
+
+    plan_demand(run, s);
+    long planned = 0;
+    int full = 0;
+    for (int i = 0; i < o->events; i++) {
+        planned += run->ev[i].demand;
+        full += run->ev[i].demand > 0 && run->ev[i].demand >= run->ev[i].capacity;
+    }
+    fprintf(report, "registrations planned: %ld (%d events asked for at least their places)\n",
+            planned, full);
+    if ((rc = run_phase(run, "registrations", planned, make_registrations, report)) < 0)
+        return rc;
+    fprintf(report, "registrations: %ld (as the seed left each: ", atomic_load(&run->made));
+    for (int st = 0; st < N_STATUS; st++)
+        fprintf(report, "%s%ld %s", st ? ", " : "", atomic_load(&run->status[st]),
+                status_names[st]);
+    fprintf(report, "; %ld payments recorded; %ld refused by the rules)\n",
+            atomic_load(&run->payments), atomic_load(&run->refused));
+
+    return 0;
+}
+
+/* The bulk path (docs/design/bulk-seed.md): the same events and the same
+ * registrations, decided in memory from the same random draws, loaded
+ * straight into the tables with the relational port's load (COPY on
+ * PostgreSQL), then checked against the rules the domain keeps. */
+
+enum { BR_CONFIRMED, BR_PENDING, BR_WAITLISTED, BR_CANCELLED };
+static const char *const br_names[] = {"confirmed", "pending", "waitlisted", "cancelled"};
+
+typedef struct bulk_reg {
+    int user;
+    uint8_t status; /* BR_* */
+    bool paid, checked_in, veg;
+} bulk_reg;
+
+/* Event i's registrations as register_one leaves them, drawn from the same
+ * streams: a place while there is one, else the waiting list or a refusal;
+ * most unpaid holds paid; 6% cancelled, each freed place going to the first
+ * on the waiting list; half of the confirmed ones of an event of the next
+ * 30 days checked in. regs and wait hold the event's demand. Returns how
+ * many registrations; *taken the places held, *refused those refused. */
+static int simulate(const seed_run *run, int i, bulk_reg *regs, int *wait, int *taken, int *refused)
+{
+    const rg_seed_opts *o = run->o;
+    const seed_event *e = &run->ev[i];
+    int n = 0, held = 0, qh = 0, qt = 0;
+    *refused = 0;
+    for (int k = 0; k < e->demand; k++) {
+        uint64_t s = (o->seed * 0xd1b54a32d192ed03ull) ^ ((uint64_t)i << 24) ^ (uint64_t)k;
+        next(&s);
+        bulk_reg r = {.user = (int)(((int64_t)e->first_user + (int64_t)k * run->stride) % o->users),
+                      .veg = pick(&s, 6) == 0};
+        if (held < e->capacity) {
+            r.status = e->paid ? BR_PENDING : BR_CONFIRMED;
+            held++;
+        } else if (e->waitlist) {
+            r.status = BR_WAITLISTED;
+            wait[qt++] = n;
+        } else {
+            ++*refused;
+            continue;
+        }
+        if (r.status == BR_PENDING && pick(&s, 5) != 0) {
+            r.status = BR_CONFIRMED;
+            r.paid = true;
+        }
+        if (pick(&s, 100) < 6) {
+            if (r.status == BR_WAITLISTED) {
+                qt--; /* it was the last to join */
+            } else if (qh < qt) {
+                regs[wait[qh++]].status = e->paid ? BR_PENDING : BR_CONFIRMED;
+            } else {
+                held--;
+            }
+            r.status = BR_CANCELLED;
+        } else if (r.status == BR_CONFIRMED && e->soon && pick(&s, 2) == 0) {
+            r.checked_in = true;
+        }
+        regs[n++] = r;
+    }
+    *taken = held;
+    return n;
+}
+
+/* What the three loads walk through: event by event, and within an event
+ * its registrations; ids given in that order. */
+typedef struct bulk_cursor {
+    seed_run *run;
+    int i, k, n; /* the event, its next registration, how many it has */
+    bulk_reg *regs;
+    int *wait, *taken;
+    int64_t first_event_id, reg_id, pay_id;
+    char now[RG_TIME_LEN + 1], hold[RG_TIME_LEN + 1];
+    char v[8][48]; /* numbers and ids as text */
+    char meta[64];
+    json_t *body; /* the event row's source, kept until the next row */
+    long rows;
+} bulk_cursor;
+
+static int64_t event_id_of(const bulk_cursor *cur, int i)
+{
+    return cur->first_event_id + i;
+}
+
+static int events_row(void *arg, const char **val)
+{
+    bulk_cursor *cur = arg;
+    seed_run *run = cur->run;
+    if (cur->i >= run->o->events || atomic_load(&run->stop))
+        return 0;
+    int i = cur->i++;
+    seed_event tmp = run->ev[i]; /* event_body redraws the shape */
+    json_decref(cur->body);
+    json_t *b = cur->body = event_body(run, i, &tmp);
+    const seed_event *e = &run->ev[i];
+    json_t *cost = json_object_get(b, "cost");
+    snprintf(cur->v[0], sizeof cur->v[0], "%lld", (long long)e->id);
+    snprintf(cur->v[1], sizeof cur->v[1], "%d", e->capacity);
+    snprintf(cur->v[2], sizeof cur->v[2], "%d", cur->taken[i]);
+    snprintf(cur->v[3], sizeof cur->v[3], "%lld",
+             (long long)json_integer_value(json_object_get(b, "venueId")));
+    const char *status = e->state == EV_DRAFT       ? "draft"
+                         : e->state == EV_CANCELLED ? "cancelled"
+                                                    : "published";
+    const char *row[20] = {cur->v[0],
+                           json_string_value(json_object_get(b, "title")),
+                           json_string_value(json_object_get(b, "slug")),
+                           json_string_value(json_object_get(b, "description")),
+                           json_string_value(json_object_get(b, "startDate")),
+                           json_string_value(json_object_get(b, "endDate")),
+                           json_object_get(b, "venueId") ? cur->v[3] : NULL,
+                           run->uids[e->organizer],
+                           cur->v[1],
+                           cur->v[2],
+                           status,
+                           json_string_value(json_object_get(b, "type")),
+                           json_is_true(json_object_get(b, "isFeatured")) ? "1" : "0",
+                           e->state != EV_PRIVATE ? "1" : "0",
+                           cost ? json_string_value(json_object_get(cost, "amount")) : NULL,
+                           cost ? json_string_value(json_object_get(cost, "currency")) : NULL,
+                           e->waitlist ? "1" : "0",
+                           "10080",
+                           cur->now,
+                           cur->now};
+    memcpy(val, row, sizeof row);
+    atomic_fetch_add(&run->done, 1);
+    return 1;
+}
+
+/* The next registration of the walk, or NULL at the end; *i its event. */
+static const bulk_reg *next_reg(bulk_cursor *cur, int *i)
+{
+    seed_run *run = cur->run;
+    while (cur->k >= cur->n) {
+        if (cur->i >= run->o->events || atomic_load(&run->stop))
+            return NULL;
+        int refused, taken;
+        cur->n = run->ev[cur->i].demand
+                     ? simulate(run, cur->i, cur->regs, cur->wait, &taken, &refused)
+                     : 0;
+        cur->k = 0;
+        cur->i++;
+    }
+    *i = cur->i - 1;
+    cur->reg_id++;
+    return &cur->regs[cur->k++];
+}
+
+static const char consent_text[] =
+    "{\"guardianName\":\"A Parent\",\"guardianEmail\":\"parent@example.org\","
+    "\"relationship\":\"parent\",\"consentedAt\":\"2026-01-01T00:00:00Z\"}";
+
+static int registrations_row(void *arg, const char **val)
+{
+    bulk_cursor *cur = arg;
+    int i;
+    const bulk_reg *r = next_reg(cur, &i);
+    if (!r)
+        return 0;
+    bool cancelled = r->status == BR_CANCELLED;
+    snprintf(cur->v[0], sizeof cur->v[0], "%lld", (long long)(cur->reg_id - 1));
+    snprintf(cur->v[1], sizeof cur->v[1], "%lld", (long long)event_id_of(cur, i));
+    const char *row[15] = {cur->v[0],
+                           cur->v[1],
+                           cur->run->uids[r->user],
+                           cur->now,
+                           br_names[r->status],
+                           r->paid ? "paid" : "unpaid",
+                           r->veg ? "vegetarian" : "",
+                           NULL,
+                           r->checked_in ? "1" : "0",
+                           r->checked_in ? cur->now : NULL,
+                           cancelled ? cur->now : NULL,
+                           cancelled ? "plans changed" : NULL,
+                           r->status == BR_PENDING ? cur->hold : NULL,
+                           consent_text,
+                           cur->now};
+    memcpy(val, row, sizeof row);
+    atomic_fetch_add(&cur->run->done, 1);
+    return 1;
+}
+
+static int payments_row(void *arg, const char **val)
+{
+    bulk_cursor *cur = arg;
+    int i;
+    const bulk_reg *r;
+    while ((r = next_reg(cur, &i)) && !r->paid)
+        ;
+    if (!r)
+        return 0;
+    seed_run *run = cur->run;
+    const seed_event *e = &run->ev[i];
+    seed_event tmp = *e;
+    json_decref(cur->body);
+    cur->body = event_body(run, i, &tmp);
+    json_t *cost = json_object_get(cur->body, "cost");
+    int64_t pid = cur->pay_id++;
+    snprintf(cur->v[0], sizeof cur->v[0], "%lld", (long long)pid);
+    snprintf(cur->v[1], sizeof cur->v[1], "%lld", (long long)event_id_of(cur, i));
+    snprintf(cur->v[2], sizeof cur->v[2], "%lld", (long long)(cur->reg_id - 1));
+    snprintf(cur->v[3], sizeof cur->v[3], "manual_seed%u_%lld", run->o->seed, (long long)pid);
+    snprintf(cur->meta, sizeof cur->meta, "{\"recordedBy\":\"%s\"}", run->uids[e->organizer]);
+    const char *row[15] = {cur->v[0],
+                           run->uids[r->user],
+                           cur->v[1],
+                           cur->v[2],
+                           json_string_value(json_object_get(cost, "amount")),
+                           json_string_value(json_object_get(cost, "currency")),
+                           "cash",
+                           "succeeded",
+                           cur->v[3],
+                           "manual",
+                           cur->now,
+                           "none",
+                           cur->meta,
+                           cur->now,
+                           cur->now};
+    memcpy(val, row, sizeof row);
+    atomic_fetch_add(&run->done, 1);
+    return 1;
+}
+
+typedef struct bulk_load_job {
+    seed_run *run;
+    const char *name;
+    int ncols;
+    rg_rel_row_fn fn;
+    bulk_cursor *cur;
+    int rc;
+    bool finished;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} bulk_load_job;
+
+static void *bulk_load_main(void *arg)
+{
+    bulk_load_job *job = arg;
+    rg_relational *r = &job->run->app->st.rel;
+    rg_rel_conn *c;
+    int rc = rg_rel_acquire(r, &c);
+    if (rc == 0) {
+        rc = rg_rel_load(r, c, job->name, job->ncols, job->fn, job->cur);
+        rg_rel_release(r, c);
+    }
+    if (rc < 0)
+        fail_with(job->run, rc);
+    rg_error_clear();
+    pthread_mutex_lock(&job->mu);
+    job->rc = rc;
+    job->finished = true;
+    pthread_cond_signal(&job->cv);
+    pthread_mutex_unlock(&job->mu);
+    return NULL;
+}
+
+/* One table's load on a thread of its own, its progress reported every 2 s. */
+static int bulk_load(seed_run *run, bulk_cursor *cur, const char *what, const char *name, int ncols,
+                     rg_rel_row_fn fn, long total, FILE *report)
+{
+    cur->i = cur->k = cur->n = 0;
+    atomic_store(&run->done, 0);
+    bulk_load_job job = {.run = run, .name = name, .ncols = ncols, .fn = fn, .cur = cur};
+    pthread_mutex_init(&job.mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&job.cv, &ca);
+    pthread_condattr_destroy(&ca);
+    int64_t t0 = rg_mono_ms();
+    pthread_t th;
+    if (pthread_create(&th, NULL, bulk_load_main, &job) != 0)
+        abort();
+    pthread_mutex_lock(&job.mu);
+    while (!job.finished) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += 2;
+        if (pthread_cond_timedwait(&job.cv, &job.mu, &until) == ETIMEDOUT) {
+            long d = atomic_load(&run->done);
+            fprintf(report, "  %s: %ld of %ld (%.0f/s)\n", what, d, total,
+                    d / ((double)(rg_mono_ms() - t0) / 1000.0));
+            fflush(report);
+        }
+    }
+    pthread_mutex_unlock(&job.mu);
+    pthread_join(th, NULL);
+    pthread_cond_destroy(&job.cv);
+    pthread_mutex_destroy(&job.mu);
+    json_decref(cur->body);
+    cur->body = NULL;
+    fprintf(report, "  %s: %ld in %.1f s\n", what, atomic_load(&run->done),
+            (double)(rg_mono_ms() - t0) / 1000.0);
+    fflush(report);
+    if (job.rc < 0)
+        return rg_error_set(job.rc, "loading %s: %s", what, run->why);
+    return 0;
+}
+
+/* One of the seed's statements, in a transaction of its own without the
+ * statement timeout: over ten million rows they take minutes. */
+static int run_one(rg_app *app, const char *name, const rg_param *p, int n, rg_rows **out)
+{
+    rg_relational *r = &app->st.rel;
+    rg_rel_conn *c;
+    int rc = rg_rel_acquire(r, &c);
+    if (rc < 0)
+        return rc;
+    if ((rc = rg_rel_begin(r, c, true)) == 0) {
+        if ((rc = rg_rel_query(r, c, "seed_no_timeout", NULL, 0, NULL)) >= 0 &&
+            (rc = rg_rel_query(r, c, name, p, n, out)) >= 0) {
+            int done = rc;
+            rc = rg_rel_commit(r, c);
+            rc = rc < 0 ? rc : done;
+        }
+        if (rc < 0) {
+            rg_rel_rollback(r, c);
+            if (out) {
+                rg_rows_free(*out);
+                *out = NULL;
+            }
+        }
+    }
+    rg_rel_release(r, c);
+    return rc;
+}
+
+static int bulk_events_and_registrations(seed_run *run, uint64_t *s, FILE *report)
+{
+    const rg_seed_opts *o = run->o;
+    rg_app *app = run->app;
+    rg_rows *ids = NULL;
+    int rc = run_one(app, "seed_next_ids", NULL, 0, &ids);
+    if (rc < 0)
+        return rc;
+    bulk_cursor cur = {.run = run,
+                       .first_event_id = 1,
+                       .reg_id = rg_rows_int(ids, 0, "registration_id", 1),
+                       .pay_id = rg_rows_int(ids, 0, "payment_id", 1)};
+    rg_rows_free(ids);
+    int64_t first_reg = cur.reg_id;
+    rg_time_format(rg_now(), cur.now);
+    rg_time_format(rg_now() + 7 * 24 * 3600, cur.hold);
+
+    /* Every event's shape and id, then the demand, then what its
+     * registrations leave: the places taken, written with the event. */
+    int by_state[4] = {0};
+    for (int i = 0; i < o->events; i++) {
+        json_decref(event_body(run, i, &run->ev[i]));
+        run->ev[i].id = event_id_of(&cur, i);
+        by_state[run->ev[i].state]++;
+    }
+    plan_demand(run, s);
+    int most = 1;
+    for (int i = 0; i < o->events; i++)
+        most = run->ev[i].demand > most ? run->ev[i].demand : most;
+    cur.regs = rg_xcalloc((size_t)most, sizeof *cur.regs);
+    cur.wait = rg_xcalloc((size_t)most, sizeof *cur.wait);
+    cur.taken = rg_xcalloc((size_t)o->events + 1, sizeof *cur.taken);
+    long planned = 0, regs = 0, refused = 0, paid = 0, by_status[N_STATUS] = {0};
+    int full = 0;
+    for (int i = 0; i < o->events; i++) {
+        const seed_event *e = &run->ev[i];
+        planned += e->demand;
+        full += e->demand > 0 && e->demand >= e->capacity;
+        if (!e->demand)
+            continue;
+        int r, n = simulate(run, i, cur.regs, cur.wait, &cur.taken[i], &r);
+        refused += r;
+        regs += n;
+        for (int k = 0; k < n; k++) {
+            paid += cur.regs[k].paid;
+            by_status[cur.regs[k].checked_in ? 4 : cur.regs[k].status]++;
+        }
+    }
+    fprintf(report,
+            "events: %d new (%d published for everyone, %d private, %d drafts, %d "
+            "cancelled after their registrations)\n",
+            o->events, by_state[EV_PUBLIC], by_state[EV_PRIVATE], by_state[EV_DRAFT],
+            by_state[EV_CANCELLED]);
+    fprintf(report, "registrations planned: %ld (%d events asked for at least their places)\n",
+            planned, full);
+    fflush(report);
+
+    if ((rc = bulk_load(run, &cur, "events", "load_events", 20, events_row, o->events, report)) <
+            0 ||
+        (rc = bulk_load(run, &cur, "registrations", "load_registrations", 15, registrations_row,
+                        regs, report)) < 0)
+        goto out;
+    cur.reg_id = first_reg;
+    if ((rc = bulk_load(run, &cur, "payments", "load_payments", 15, payments_row, paid, report)) <
+        0)
+        goto out;
+    rg_param lp[] = {RG_PINT(first_reg)};
+    int64_t t0 = rg_mono_ms();
+    if ((rc = run_one(app, "seed_link_payments", lp, 1, NULL)) < 0 ||
+        (rc = run_one(app, "seed_sequences", NULL, 0, NULL)) < 0)
+        goto out;
+    rg_rows *chk = NULL;
+    if ((rc = run_one(app, "seed_check", NULL, 0, &chk)) < 0)
+        goto out;
+    fprintf(report,
+            "  checked in %.1f s: %s events whose taken differs from their holders, %s over "
+            "capacity, %s people twice in one event, %s registrations without their event, %s "
+            "paid without their payment\n",
+            (double)(rg_mono_ms() - t0) / 1000.0, rg_rows_get(chk, 0, "wrong_taken"),
+            rg_rows_get(chk, 0, "over_capacity"), rg_rows_get(chk, 0, "twice"),
+            rg_rows_get(chk, 0, "orphans"), rg_rows_get(chk, 0, "unlinked"));
+    bool broken = false;
+    for (int j = 0; j < chk->ncols; j++)
+        broken |= strcmp(chk->cells[j], "0") != 0;
+    rg_rows_free(chk);
+    if (broken) {
+        rc = rg_error_set(RG_EINTERNAL, "the loaded data breaks the rules (see above)");
+        goto out;
+    }
+    fprintf(report, "registrations: %ld (as the seed left each: ", regs);
+    for (int st = 0; st < N_STATUS; st++)
+        fprintf(report, "%s%ld %s", st ? ", " : "", by_status[st], status_names[st]);
+    fprintf(report, "; %ld payments recorded; %ld refused by the rules)\n", paid, refused);
+    /* The search index from the rows, as `risinggen reindex` builds it;
+     * channels are made on first use (GET /v1/events/{id}/channel). */
+    t0 = rg_mono_ms();
+    int indexed = 0;
+    if ((rc = rg_event_reindex(app, &indexed)) < 0)
+        goto out;
+    fprintf(report, "search: %d events indexed in %.1f s\n", indexed,
+            (double)(rg_mono_ms() - t0) / 1000.0);
+out:
+    free(cur.regs);
+    free(cur.wait);
+    free(cur.taken);
+    json_decref(cur.body);
+    return rc;
+}
+
 int rg_seed(rg_app *app, const rg_seed_opts *o, FILE *report)
 {
     if (o->events > 0 && o->users <= 0)
         return rg_error_set(RG_EINVAL, "events need at least one person to organize them");
+    if (o->bulk) { /* before anything is written */
+        rg_rows *ids = NULL;
+        int rc = run_one(app, "seed_next_ids", NULL, 0, &ids);
+        if (rc < 0)
+            return rc;
+        int64_t existing = rg_rows_int(ids, 0, "events", 0);
+        rg_rows_free(ids);
+        if (existing > 0)
+            return rg_error_set(RG_ECONFLICT,
+                                "the database holds %lld events: a bulk seed loads into one "
+                                "without events",
+                                (long long)existing);
+    }
     seed_run run = {.app = app, .o = o, .jobs = o->jobs > 0 ? o->jobs : 1};
     pthread_mutex_init(&run.mu, NULL);
     uint64_t s = o->seed ? o->seed : 1;
@@ -686,34 +1171,9 @@ int rg_seed(rg_app *app, const rg_seed_opts *o, FILE *report)
     if ((rc = make_venues(&run, &s, report)) < 0)
         goto done;
 
-    if ((rc = run_phase(&run, "events", o->events, make_events, report)) < 0)
+    if ((rc = o->bulk ? bulk_events_and_registrations(&run, &s, report)
+                      : domain_events_and_registrations(&run, &s, report)) < 0)
         goto done;
-    int by_state[4] = {0};
-    for (int i = 0; i < o->events; i++)
-        if (run.ev[i].id)
-            by_state[run.ev[i].state]++;
-    fprintf(report,
-            "events: %ld new (%d published for everyone, %d private, %d drafts, %d to be "
-            "cancelled after their registrations)\n",
-            atomic_load(&run.made), by_state[EV_PUBLIC], by_state[EV_PRIVATE], by_state[EV_DRAFT],
-            by_state[EV_CANCELLED]);
-
-    plan_demand(&run, &s);
-    long planned = 0;
-    int full = 0;
-    for (int i = 0; i < o->events; i++) {
-        planned += run.ev[i].demand;
-        full += run.ev[i].demand > 0 && run.ev[i].demand >= run.ev[i].capacity;
-    }
-    fprintf(report, "registrations planned: %ld (%d events asked for at least their places)\n",
-            planned, full);
-    if ((rc = run_phase(&run, "registrations", planned, make_registrations, report)) < 0)
-        goto done;
-    fprintf(report, "registrations: %ld (as the seed left each: ", atomic_load(&run.made));
-    for (int st = 0; st < N_STATUS; st++)
-        fprintf(report, "%s%ld %s", st ? ", " : "", atomic_load(&run.status[st]), status_names[st]);
-    fprintf(report, "; %ld payments recorded; %ld refused by the rules)\n",
-            atomic_load(&run.payments), atomic_load(&run.refused));
 
     /* Tokens last, so that they have their whole life left when it ends. */
     int ntok = o->token_users >= 0 && o->token_users < o->users ? o->token_users : o->users;

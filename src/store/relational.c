@@ -21,7 +21,7 @@ int rg_rel_ops_check(const struct rg_rel_ops *o)
                             "this build needs version %d",
                             o->scheme, o->version, RG_REL_OPS_VERSION);
     if (!o->open || !o->close || !o->acquire || !o->release || !o->begin || !o->commit ||
-        !o->rollback || !o->query || !o->exec_script || !o->ping)
+        !o->rollback || !o->query || !o->exec_script || !o->ping || !o->load)
         return rg_error_set(RG_EINVAL, "the relational adapter '%s' lacks a slot", o->scheme);
     if (!o->acquire_read != !(o->caps & RG_REL_CAP_REPLICAS))
         return rg_error_set(RG_EINVAL,
@@ -139,6 +139,20 @@ int rg_rel_exec_script(rg_relational *r, rg_rel_conn *c, const char *sql)
     if (!c || !sql)
         return rg_error_set(RG_EINVAL, "no connection or script");
     return r->ops->exec_script(c, sql);
+}
+
+int rg_rel_load(rg_relational *r, rg_rel_conn *c, const char *name, int ncols, rg_rel_row_fn next,
+                void *arg)
+{
+    if (!c || !next || !name || strncmp(name, "load_", 5) != 0 || strlen(name) > RG_REL_NAME_MAX ||
+        ncols <= 0 || ncols > RG_REL_PARAMS_MAX) {
+        rg_err("relational: load %s with %d columns", name ? name : "(null)", ncols);
+        return rg_error_set(RG_EINTERNAL, "internal error");
+    }
+    int64_t t0 = rg_mono_us();
+    int rc = r->ops->load(c, name, ncols, next, arg);
+    rg_metrics_query(name, rg_mono_us() - t0, rc < 0);
+    return rc;
 }
 
 int rg_rel_ping(rg_relational *r)

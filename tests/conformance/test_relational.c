@@ -17,6 +17,7 @@
 
 #include <pthread.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <string.h>
 
 static char url[600];
@@ -243,6 +244,103 @@ static void take_place_never_oversells(void **state)
     rg_rel_release(&rel, c);
 }
 
+/* Rows for load_events: n events from id first, the k-th failing with
+ * stop_rc when stop_at is reached. */
+typedef struct event_rows {
+    int64_t first;
+    int n, k, stop_at, stop_rc;
+    const char *slug_prefix;
+    char id[24], slug[64];
+} event_rows;
+
+static int next_event_row(void *arg, const char **v)
+{
+    event_rows *g = arg;
+    if (g->k == g->stop_at)
+        return rg_error_set(g->stop_rc, "stopped at row %d", g->k);
+    if (g->k >= g->n)
+        return 0;
+    snprintf(g->id, sizeof g->id, "%lld", (long long)(g->first + g->k));
+    snprintf(g->slug, sizeof g->slug, "%s-%d", g->slug_prefix, g->k);
+    g->k++;
+    const char *row[20] = {g->id,
+                           "Loaded \xc3\xa9vent",
+                           g->slug,
+                           "tab\there, new\nline, back\\slash, \\N and a\rreturn",
+                           "2030-06-01T09:00:00Z",
+                           "2030-06-02T17:00:00Z",
+                           NULL,
+                           "0123456789abcdef01234567",
+                           "40",
+                           "3",
+                           "published",
+                           "camp",
+                           "0",
+                           "1",
+                           "12.50",
+                           "GBP",
+                           "1",
+                           "10080",
+                           "2026-06-01T12:00:00Z",
+                           "2026-06-01T12:00:00Z"};
+    memcpy(v, row, sizeof row);
+    return 1;
+}
+
+static int64_t event_count(rg_rel_conn *c, int64_t id)
+{
+    rg_param p[] = {RG_PINT(id)};
+    rg_rows *rows;
+    int n = rg_rel_query(&rel, c, "event_get", p, 1, &rows);
+    assert_true(n >= 0);
+    rg_rows_free(rows);
+    return n;
+}
+
+/* The bulk load keeps every value as given (text escapes, NULL, money,
+ * booleans, times), keeps nothing of a load that failed or was stopped,
+ * and the ids it gave are followed by the store's own after
+ * seed_sequences. */
+static void bulk_load_all_or_nothing(void **state)
+{
+    (void)state;
+    rg_rel_conn *c;
+    assert_int_equal(rg_rel_acquire(&rel, &c), 0);
+    event_rows g = {.first = 9001, .n = 3, .stop_at = -1, .slug_prefix = "loaded"};
+    assert_int_equal(rg_rel_load(&rel, c, "load_events", 20, next_event_row, &g), 3);
+    rg_param ge[] = {RG_PINT(9002)};
+    rg_rows *rows;
+    assert_int_equal(rg_rel_query(&rel, c, "event_get", ge, 1, &rows), 1);
+    assert_string_equal(rg_rows_get(rows, 0, "title"), "Loaded \xc3\xa9vent");
+    assert_string_equal(rg_rows_get(rows, 0, "description"),
+                        "tab\there, new\nline, back\\slash, \\N and a\rreturn");
+    assert_null(rg_rows_get(rows, 0, "venue_id"));
+    assert_int_equal(rg_rows_int(rows, 0, "cost_minor", 0), 1250);
+    assert_int_equal(rg_rows_int(rows, 0, "taken", 0), 3);
+    assert_string_equal(rg_rows_get(rows, 0, "waitlist_enabled"), "1");
+    assert_string_equal(rg_rows_get(rows, 0, "is_featured"), "0");
+    assert_string_equal(rg_rows_get(rows, 0, "start_date"), "2030-06-01T09:00:00Z");
+    rg_rows_free(rows);
+
+    /* Stopped by its source after two rows: neither is kept. */
+    event_rows stop = {
+        .first = 9101, .n = 5, .stop_at = 2, .stop_rc = RG_EINVAL, .slug_prefix = "stopped"};
+    assert_int_equal(rg_rel_load(&rel, c, "load_events", 20, next_event_row, &stop), RG_EINVAL);
+    rg_error_clear();
+    assert_int_equal(event_count(c, 9101), 0);
+    assert_int_equal(event_count(c, 9102), 0);
+    /* A row the store refuses (a slug taken) fails the whole load. */
+    event_rows dup = {.first = 9201, .n = 3, .stop_at = -1, .slug_prefix = "loaded"};
+    assert_int_equal(rg_rel_load(&rel, c, "load_events", 20, next_event_row, &dup), RG_ECONFLICT);
+    rg_error_clear();
+    assert_int_equal(event_count(c, 9201), 0);
+    /* The connection is usable afterwards, and new rows follow the loaded ids. */
+    assert_int_equal(rg_rel_query(&rel, c, "seed_sequences", NULL, 0, NULL), 1);
+    int64_t after = insert_event(c, "after-the-load", 10);
+    assert_true(after > 9003);
+    rg_rel_release(&rel, c);
+}
+
 static void ping_answers(void **state)
 {
     (void)state;
@@ -258,6 +356,7 @@ int main(void)
         cmocka_unit_test(unique_key_is_a_conflict),
         cmocka_unit_test(rollback_discards_commit_keeps),
         cmocka_unit_test(take_place_never_oversells),
+        cmocka_unit_test(bulk_load_all_or_nothing),
         cmocka_unit_test(ping_answers),
     };
     snprintf(dir, sizeof dir, "%s", rg_test_tmpdir());

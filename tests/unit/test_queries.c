@@ -151,6 +151,19 @@ static void same_columns_on_both_engines(void **state)
     for (int i = 0; i < n; i++) {
         if (only_in(all[i]) && strcmp(only_in(all[i]), "postgresql") != 0)
             continue;
+        if (strncmp(all[i], "load_", 5) == 0) {
+            /* A COPY … FROM STDIN cannot be prepared: started, then ended
+             * with an error, which checks its table and columns. */
+            PGresult *r = PQexec(c, rg_query_sql("postgresql", all[i]));
+            if (PQresultStatus(r) != PGRES_COPY_IN)
+                fail_msg("postgresql cannot start %s: %s", all[i], PQresultErrorMessage(r));
+            PQclear(r);
+            assert_int_equal(PQputCopyEnd(c, "checked"), 1);
+            while ((r = PQgetResult(c)))
+                PQclear(r);
+            checked++;
+            continue;
+        }
         char stmt[32];
         snprintf(stmt, sizeof stmt, "q%d", i);
         PGresult *r = PQprepare(c, stmt, rg_query_sql("postgresql", all[i]), 0, NULL);

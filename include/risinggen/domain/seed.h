@@ -3,6 +3,7 @@
 #define RISINGGEN_DOMAIN_SEED_H
 
 #include "risinggen/domain/app.h"
+#include <stdbool.h>
 #include <stdio.h>
 
 typedef struct rg_seed_opts {
@@ -14,6 +15,9 @@ typedef struct rg_seed_opts {
     const char *manifest_out; /* file for "eventId rank capacity demand" lines of
                                  the visible events, most popular first, or NULL */
     const char *password;     /* password of every synthetic user */
+    bool bulk;                /* events, registrations and payments loaded
+                                 straight into their tables (an empty
+                                 database; docs/design/bulk-seed.md) */
 } rg_seed_opts;
 /* Adds data shaped like a platform's (docs/design/bench-dataset.md) through
  * the domain functions and writes what it did, and its progress, to report.

@@ -24,7 +24,7 @@
 
 #include "risinggen/store/options.h"
 
-#define RG_REL_OPS_VERSION 3
+#define RG_REL_OPS_VERSION 4
 
 #define RG_REL_PARAMS_MAX 32 /* parameters of one statement */
 #define RG_REL_NAME_MAX   63 /* bytes of a query name */
@@ -68,6 +68,11 @@ typedef struct rg_rows {
     char **cells; /* nrows * ncols, row-major */
 } rg_rows;
 
+/* A source of rows for rg_rel_load: fills values[0..ncols-1] (text, NULL
+ * for SQL NULL; each stays valid until the next call) and returns 1 for a
+ * row, 0 after the last one, or an RG_E* code to stop the load. */
+typedef int (*rg_rel_row_fn)(void *arg, const char **values);
+
 /* An adapter. The wrappers have checked every argument before a slot runs. */
 struct rg_rel_ops {
     int version; /* RG_REL_OPS_VERSION */
@@ -94,6 +99,13 @@ struct rg_rel_ops {
     int (*query)(rg_rel_conn *c, const char *name, const rg_param *params, int n, rg_rows **out);
     /* Runs a script of several statements (migrations). */
     int (*exec_script)(rg_rel_conn *c, const char *sql);
+    /* Bulk load (the seed): appends every row next gives through the named
+     * load statement (in the dialect's files: COPY … FROM STDIN on
+     * PostgreSQL, an INSERT … VALUES ($1, …) on SQLite), all or nothing,
+     * outside any transaction of the caller's. Returns the rows loaded or
+     * RG_E* (next's own code when it stopped the load); nothing stays of a
+     * load that failed. */
+    int (*load)(rg_rel_conn *c, const char *name, int ncols, rg_rel_row_fn next, void *arg);
     /* 0 when the store answers. */
     int (*ping)(rg_rel *db);
 };
@@ -122,6 +134,9 @@ void rg_rel_rollback(rg_relational *r, rg_rel_conn *c);
 int rg_rel_query(rg_relational *r, rg_rel_conn *c, const char *name, const rg_param *params, int n,
                  rg_rows **out);
 int rg_rel_exec_script(rg_relational *r, rg_rel_conn *c, const char *sql);
+/* The bulk load of the slot above; name must start with "load_". */
+int rg_rel_load(rg_relational *r, rg_rel_conn *c, const char *name, int ncols, rg_rel_row_fn next,
+                void *arg);
 int rg_rel_ping(rg_relational *r);
 
 /* Checks ops against this port: RG_REL_OPS_VERSION, every slot set, and

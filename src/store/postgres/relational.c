@@ -264,6 +264,106 @@ static int pg_exec_script(rg_rel_conn *c, const char *sql)
     return rg__pg_command(&c->pg, sql);
 }
 
+/* One value in COPY's text format: backslash, tab, newline and carriage
+ * return escaped, \N for NULL (PostgreSQL's COPY reference, "Text
+ * Format"). */
+static void copy_value(rg_buf *b, const char *v)
+{
+    if (!v) {
+        rg_buf_put(b, "\\N", 2);
+        return;
+    }
+    for (;;) {
+        size_t n = strcspn(v, "\\\t\n\r");
+        rg_buf_put(b, v, n);
+        v += n;
+        if (!*v)
+            return;
+        char esc[2] = {'\\', *v == '\t' ? 't' : *v == '\n' ? 'n' : *v == '\r' ? 'r' : '\\'};
+        rg_buf_put(b, esc, 2);
+        v++;
+    }
+}
+
+/* COPY … FROM STDIN in a transaction of its own, rows sent in blocks of
+ * about 256 KB; libpq does the protocol. A failure, or a stop by next,
+ * ends the COPY with PQputCopyEnd's error message and rolls back. */
+static int pg_load(rg_rel_conn *c, const char *name, int ncols, rg_rel_row_fn next, void *arg)
+{
+    const char *sql = rg_query_sql("postgresql", name);
+    if (!sql) {
+        rg_err("no postgresql query named %s", name);
+        return rg_error_set(RG_EINTERNAL, "internal error");
+    }
+    if (!c->pg.conn)
+        return rg_error_set(RG_EUNAVAIL, "the database is not reachable; try again");
+    PGconn *conn = c->pg.conn;
+    /* A load of millions of rows runs for minutes: the connection's
+     * statement_timeout is lifted for its transaction alone. */
+    int rc = rg__pg_command(&c->pg, "BEGIN; SET LOCAL statement_timeout = 0");
+    if (rc < 0)
+        return rc;
+    c->pg.in_tx = true;
+    PGresult *res = PQexec(conn, sql);
+    if (PQresultStatus(res) != PGRES_COPY_IN) {
+        rc = rg__pg_error(&c->pg, res, name);
+        PQclear(res);
+        pg_rollback(c);
+        return rc;
+    }
+    PQclear(res);
+    rg_buf b = {0};
+    const char *values[RG_REL_PARAMS_MAX];
+    for (;;) {
+        int more = next(arg, values);
+        if (more < 0) {
+            rc = more;
+            break;
+        }
+        if (more > 0) {
+            for (int j = 0; j < ncols; j++) {
+                if (j)
+                    rg_buf_put(&b, "\t", 1);
+                copy_value(&b, values[j]);
+            }
+            rg_buf_put(&b, "\n", 1);
+        }
+        if (b.len >= 256 * 1024 || (!more && b.len)) {
+            if (PQputCopyData(conn, b.data, (int)b.len) != 1) {
+                rc = rg__pg_error(&c->pg, NULL, name);
+                break;
+            }
+            b.len = 0;
+        }
+        if (!more)
+            break;
+    }
+    rg_buf_free(&b);
+    if (c->pg.conn) {
+        int saved = rc;
+        PQputCopyEnd(conn, rc < 0 ? "the load was stopped" : NULL);
+        int got = 0;
+        while ((res = PQgetResult(conn))) {
+            if (!got++) {
+                if (PQresultStatus(res) != PGRES_COMMAND_OK)
+                    rc = saved < 0 ? saved : rg__pg_error(&c->pg, res, name);
+                else if (rc == 0)
+                    rc = atoi(PQcmdTuples(res));
+            }
+            PQclear(res);
+            if (!c->pg.conn)
+                break;
+        }
+    }
+    if (rc >= 0) {
+        int loaded = rc;
+        rc = pg_commit(c);
+        return rc < 0 ? rc : loaded;
+    }
+    pg_rollback(c);
+    return rc;
+}
+
 static int pg_ping(rg_rel *r)
 {
     return rg__pg_ping(&r->primary);
@@ -283,6 +383,7 @@ const struct rg_rel_ops rg_pg_rel_ops = {
     .rollback = pg_rollback,
     .query = pg_query,
     .exec_script = pg_exec_script,
+    .load = pg_load,
     .ping = pg_ping,
     .acquire_read = pg_acquire_read,
 };

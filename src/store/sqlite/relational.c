@@ -10,6 +10,7 @@
 #include "risinggen/base/log.h"
 #include "sqlite_common.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -226,6 +227,50 @@ static int sqlite_exec_script(rg_rel_conn *c, const char *sql)
     return 0;
 }
 
+/* The named INSERT once per row, in one write transaction: all or nothing. */
+static int sqlite_load(rg_rel_conn *conn, const char *name, int ncols, rg_rel_row_fn next,
+                       void *arg)
+{
+    struct rg__sqlite_conn *c = &conn->base;
+    sqlite3_stmt *st;
+    bool cached;
+    int rc = prepare(c, name, &st, &cached);
+    if (rc < 0)
+        return rc;
+    int idx[RG_REL_PARAMS_MAX];
+    for (int j = 0; j < ncols; j++) {
+        char pname[16];
+        snprintf(pname, sizeof pname, "$%d", j + 1);
+        idx[j] = sqlite3_bind_parameter_index(st, pname);
+    }
+    if ((rc = rg__sqlite_begin(c, true)) < 0) {
+        rg__sqlite_stmt_done(st, cached);
+        return rc;
+    }
+    const char *values[RG_REL_PARAMS_MAX];
+    int loaded = 0, more;
+    while ((more = next(arg, values)) > 0) {
+        for (int j = 0; j < ncols && rc == 0; j++)
+            if (idx[j] && (values[j] ? sqlite3_bind_text(st, idx[j], values[j], -1, SQLITE_STATIC)
+                                     : sqlite3_bind_null(st, idx[j])) != SQLITE_OK)
+                rc = rg__sqlite_error(c->db, sqlite3_errcode(c->db), name);
+        int step = rc == 0 ? sqlite3_step(st) : SQLITE_OK;
+        if (rc == 0 && step != SQLITE_DONE)
+            rc = rg__sqlite_error(c->db, step, name);
+        sqlite3_reset(st);
+        if (rc < 0)
+            break;
+        loaded++;
+    }
+    if (rc == 0 && more < 0)
+        rc = more;
+    rg__sqlite_stmt_done(st, cached);
+    if (rc == 0 && (rc = rg__sqlite_commit(c)) == 0)
+        return loaded;
+    rg__sqlite_rollback(c);
+    return rc;
+}
+
 static int sqlite_ping(rg_rel *r)
 {
     struct rg__sqlite_conn *c;
@@ -251,5 +296,6 @@ const struct rg_rel_ops rg_sqlite_rel_ops = {
     .rollback = sqlite_rollback,
     .query = sqlite_query,
     .exec_script = sqlite_exec_script,
+    .load = sqlite_load,
     .ping = sqlite_ping,
 };
