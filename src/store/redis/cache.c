@@ -7,10 +7,12 @@
  * does not (its value says whether it is current).
  *
  * Level 1 (L1) is the memory adapter ("memory:?max_mb=N", l1_mb default 8, 0
- * turns it off). An entry lives at most L1_TTL_MS (1 s), and never longer than
- * the value's own TTL in Redis, counted from before the GET that read it: that
- * is the hard bound on how long an instance may serve a value another instance
- * has replaced. Invalidation messages only make it shorter:
+ * turns it off). It keeps values and absences (a key read and not found)
+ * alike. An entry lives at most L1_TTL_MS (1 s), and never longer than the
+ * value's own TTL in Redis, counted from before the GET that read it: that
+ * is the hard bound on how long an instance may serve a value another
+ * instance has replaced, or report absent a key another instance created.
+ * Invalidation messages only make it shorter:
  *  - one subscriber thread per adapter, on its own connection, deletes each
  *    key it hears about from L1;
  *  - L1 keys carry a generation, gen + ":" + key. gen is odd while the
@@ -169,24 +171,53 @@ static int cache_open(rg_cache **out, const char *url, const rg_store_options *o
     return 0;
 }
 
-/* Keeps a value just read from Redis in L1 for as long as it may: its life
- * there (pttl, the reply of PTTL) is cut to L1_TTL_MS and counted from t0,
- * before the GET left. If an invalidation of a key of the same hash (epoch
- * no longer e0) or a new generation (no longer g) came meanwhile, the fill
- * is taken back. */
+/* Keeps what was just read from Redis in L1 for as long as it may: a value
+ * (tagged 'v') or the key's absence (tagged 'n'), so that a key that is
+ * usually absent (a version never bumped, a marker never set) is not asked
+ * for on every read. The life there (pttl, the reply of PTTL: -2 for an
+ * absent key, -1 for one without expiry) is cut to L1_TTL_MS and counted
+ * from t0, before the GET left. If an invalidation of a key of the same
+ * hash (epoch no longer e0) or a new generation (no longer g) came
+ * meanwhile, the fill is taken back. val is NULL for an absent key. */
 static void l1_fill(rg_cache *c, const char *key, size_t klen, uint64_t g, uint32_t e0,
                     const redisReply *pttl, int64_t t0, const char *val, size_t vlen)
 {
-    if (pttl->type != REDIS_REPLY_INTEGER || pttl->integer == -2)
+    if (pttl->type != REDIS_REPLY_INTEGER || (val && pttl->integer == -2))
         return;
     int64_t life = pttl->integer < 0 || pttl->integer > L1_TTL_MS ? L1_TTL_MS : pttl->integer;
     life -= mono_ms() - t0;
     char l1k[L1_KEY_MAX + 1];
+    if (life <= 0 || !l1_key(l1k, g, key, klen))
+        return;
+    char *tagged = rg_xmalloc(vlen + 1);
+    tagged[0] = val ? 'v' : 'n';
+    if (val)
+        memcpy(tagged + 1, val, vlen);
     _Atomic uint32_t *epoch = &c->epochs[key_hash(key, klen) & (EPOCHS - 1)];
-    if (life > 0 && l1_key(l1k, g, key, klen) &&
-        rg_memory_cache_ops.set(c->l1, l1k, val, vlen, life) == 0 &&
+    if (rg_memory_cache_ops.set(c->l1, l1k, tagged, vlen + 1, life) == 0 &&
         (atomic_load(&c->gen) != g || atomic_load(epoch) != e0))
         rg_memory_cache_ops.del(c->l1, l1k);
+    free(tagged);
+}
+
+/* What L1 holds for a key (l1_fill's tagged copy, in *val, malloc'd):
+ * true with *val the value, or NULL when the key is known absent; false
+ * when L1 has nothing. */
+static bool l1_get(rg_cache *c, const char *l1k, char **val, size_t *len)
+{
+    if (rg_memory_cache_ops.get(c->l1, l1k, val, len) < 0) {
+        rg_error_clear();
+        return false;
+    }
+    if (*len == 0 || (*val)[0] != 'v') {
+        free(*val);
+        *val = NULL;
+        *len = 0;
+        return true;
+    }
+    memmove(*val, *val + 1, *len); /* with its NUL */
+    --*len;
+    return true;
 }
 
 /* out[i] is a malloc'd NUL-terminated copy (caller frees) or NULL on a
@@ -211,11 +242,10 @@ static int cache_get_many(rg_cache *c, const char *const *keys, int n, char **ou
         q[i].fill = false;
         char l1k[L1_KEY_MAX + 1];
         if (!(g & 1) && l1_key(l1k, g, keys[i], q[i].klen)) {
-            if (rg_memory_cache_ops.get(c->l1, l1k, &out[i], &len[i]) == 0) {
+            if (l1_get(c, l1k, &out[i], &len[i])) {
                 q[i].ask = false;
                 continue;
             }
-            rg_error_clear();
             /* before the GET leaves */
             q[i].e0 = atomic_load(&c->epochs[key_hash(keys[i], q[i].klen) & (EPOCHS - 1)]);
             q[i].fill = true;
@@ -247,8 +277,11 @@ static int cache_get_many(rg_cache *c, const char *const *keys, int n, char **ou
         if (!q[i].ask)
             continue;
         const redisReply *v = r[j++], *pttl = q[i].fill ? r[j++] : NULL;
-        if (v->type == REDIS_REPLY_NIL)
+        if (v->type == REDIS_REPLY_NIL) {
+            if (pttl)
+                l1_fill(c, keys[i], q[i].klen, g, q[i].e0, pttl, t0, NULL, 0);
             continue;
+        }
         if (v->type != REDIS_REPLY_STRING) {
             rc = bad_reply(c, v, "GET");
             break;
