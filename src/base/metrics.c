@@ -1,7 +1,11 @@
 #include "risinggen/base/metrics.h"
 #include "risinggen/base/alloc.h"
+#include "risinggen/base/clock.h"
+#include "risinggen/base/error.h"
+#include "risinggen/base/log.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -35,6 +39,8 @@ static int nwatches;
 
 static struct family routes = {.lock = PTHREAD_MUTEX_INITIALIZER};
 static struct family queries = {.lock = PTHREAD_MUTEX_INITIALIZER};
+static struct family calls = {.lock = PTHREAD_MUTEX_INITIALIZER};
+static atomic_int_fast64_t slow_us;
 static struct family values = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 struct description {
@@ -98,9 +104,41 @@ void rg_metrics_request(const char *route, int status, int64_t dur_us)
         atomic_fetch_add_explicit(&s->errors, 1, memory_order_relaxed);
 }
 
+void rg_metrics_set_slow_ms(int64_t ms)
+{
+    atomic_store(&slow_us, ms > 0 ? ms * 1000 : 0);
+}
+
+static void slow_check(const char *what, const char *name, int64_t dur_us)
+{
+    int64_t limit = atomic_load_explicit(&slow_us, memory_order_relaxed);
+    if (limit > 0 && dur_us > limit)
+        rg_warn("slow %s %s: %.1f ms (RG_SLOW_MS %lld)", what, name, dur_us / 1000.0,
+                (long long)(limit / 1000));
+}
+
 void rg_metrics_query(const char *name, int64_t dur_us, bool failed)
 {
+    slow_check("query", name, dur_us);
     struct series *s = lookup(&queries, name);
+    if (!s)
+        return;
+    observe(s, dur_us);
+    if (failed)
+        atomic_fetch_add_explicit(&s->errors, 1, memory_order_relaxed);
+}
+
+int rg_metrics_timed(const char *store_op, int64_t t0_us, int rc)
+{
+    rg_metrics_call(store_op, rg_mono_us() - t0_us,
+                    rc == RG_EUNAVAIL || rc == RG_EINTERNAL || rc == RG_ENOMEM);
+    return rc;
+}
+
+void rg_metrics_call(const char *store_op, int64_t dur_us, bool failed)
+{
+    slow_check("store call", store_op, dur_us);
+    struct series *s = lookup(&calls, store_op);
     if (!s)
         return;
     observe(s, dur_us);
@@ -212,20 +250,44 @@ void rg_metrics_describe(const char *family, const char *type, const char *help)
     pthread_mutex_unlock(&describe_lock);
 }
 
-static void render_hist(rg_buf *out, const char *metric, const char *label, struct series *s)
+/* A histogram's lines; labels is the label set without braces. */
+static void render_labelled(rg_buf *out, const char *metric, const char *labels, struct series *s)
 {
     uint64_t cum = 0;
     for (int i = 0; i < NBUCKETS; i++) {
         cum += atomic_load(&s->buckets[i]);
-        rg_buf_printf(out, "%s_bucket{%s=\"%s\",le=\"%g\"} %llu\n", metric, label, s->name,
-                      bucket_ms[i] / 1000.0, (unsigned long long)cum);
+        rg_buf_printf(out, "%s_bucket{%s,le=\"%g\"} %llu\n", metric, labels, bucket_ms[i] / 1000.0,
+                      (unsigned long long)cum);
     }
-    rg_buf_printf(out, "%s_bucket{%s=\"%s\",le=\"+Inf\"} %llu\n", metric, label, s->name,
+    rg_buf_printf(out, "%s_bucket{%s,le=\"+Inf\"} %llu\n", metric, labels,
                   (unsigned long long)atomic_load(&s->count));
-    rg_buf_printf(out, "%s_sum{%s=\"%s\"} %.6f\n", metric, label, s->name,
-                  atomic_load(&s->sum_us) / 1e6);
-    rg_buf_printf(out, "%s_count{%s=\"%s\"} %llu\n", metric, label, s->name,
+    rg_buf_printf(out, "%s_sum{%s} %.6f\n", metric, labels, atomic_load(&s->sum_us) / 1e6);
+    rg_buf_printf(out, "%s_count{%s} %llu\n", metric, labels,
                   (unsigned long long)atomic_load(&s->count));
+}
+
+static void render_hist(rg_buf *out, const char *metric, const char *label, struct series *s)
+{
+    char labels[200];
+    snprintf(labels, sizeof labels, "%s=\"%s\"", label, s->name);
+    render_labelled(out, metric, labels, s);
+}
+
+/* "documents.get" → store="documents",op="get". */
+static void call_labels(const char *name, char *out, size_t cap)
+{
+    const char *dot = strchr(name, '.');
+    if (dot)
+        snprintf(out, cap, "store=\"%.*s\",op=\"%s\"", (int)(dot - name), name, dot + 1);
+    else
+        snprintf(out, cap, "store=\"%s\",op=\"\"", name);
+}
+
+static void render_call_hist(rg_buf *out, struct series *s)
+{
+    char labels[160];
+    call_labels(s->name, labels, sizeof labels);
+    render_labelled(out, "rg_store_call_duration_seconds", labels, s);
 }
 
 /* Whether series belongs to family: its name, or its name and labels. */
@@ -266,6 +328,19 @@ void rg_metrics_render(rg_buf *out)
     for (int i = 0; i < n; i++)
         rg_buf_printf(out, "rg_query_errors_total{query=\"%s\"} %llu\n", queries.s[i].name,
                       (unsigned long long)atomic_load(&queries.s[i].errors));
+    n = atomic_load(&calls.n);
+    rg_buf_puts(out, "# HELP rg_store_call_duration_seconds Store port calls by store and "
+                     "operation.\n# TYPE rg_store_call_duration_seconds histogram\n");
+    for (int i = 0; i < n; i++)
+        render_call_hist(out, &calls.s[i]);
+    rg_buf_puts(out, "# HELP rg_store_call_errors_total Store port calls the store failed.\n"
+                     "# TYPE rg_store_call_errors_total counter\n");
+    for (int i = 0; i < n; i++) {
+        char labels[160];
+        call_labels(calls.s[i].name, labels, sizeof labels);
+        rg_buf_printf(out, "rg_store_call_errors_total{%s} %llu\n", labels,
+                      (unsigned long long)atomic_load(&calls.s[i].errors));
+    }
 
     /* Described families in the order they were described, each with its
      * series and watched gauges; then whatever no description claims. The

@@ -2,6 +2,7 @@
  * from the settings, the start-up work, readiness, and the request context
  * (read-your-writes). */
 #include "domain.h"
+#include "risinggen/base/metrics.h"
 #include "risinggen/base/error.h"
 #include "risinggen/base/log.h"
 #include "risinggen/domain/jobs.h"
@@ -66,6 +67,7 @@ static int open_outbound(rg_app *app)
 
 int rg_app_open(rg_app *app, const rg_config *cfg, bool migrate)
 {
+    rg_metrics_set_slow_ms(cfg->slow_ms);
     memset(app, 0, sizeof *app);
     app->cfg = cfg;
     app->access_ttl = 900;

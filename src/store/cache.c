@@ -4,6 +4,7 @@
 #include "risinggen/base/error.h"
 #include "risinggen/base/metrics.h"
 #include "risinggen/store/stores.h"
+#include "risinggen/base/clock.h"
 
 #include <stdatomic.h>
 #include <string.h>
@@ -82,7 +83,8 @@ int rg_cache_get(rg_cache_port *p, const char *key, char **out, size_t *len)
     int rc = check_key(key);
     if (rc < 0)
         return rc;
-    rc = p->ops->get(p->c, key, out, len);
+    int64_t t0 = rg_mono_us();
+    rc = rg_metrics_timed("cache.get", t0, p->ops->get(p->c, key, out, len));
     atomic_fetch_add_explicit(rc == 0 ? &hits : &misses, 1, memory_order_relaxed);
     return rc;
 }
@@ -100,7 +102,8 @@ int rg_cache_get_many(rg_cache_port *p, const char *const *keys, int n, char **o
     }
     if (rc < 0)
         return rc;
-    rc = p->ops->get_many(p->c, keys, n, out, len);
+    int64_t t0 = rg_mono_us();
+    rc = rg_metrics_timed("cache.get_many", t0, p->ops->get_many(p->c, keys, n, out, len));
     uint_fast64_t hit = 0;
     for (int i = 0; i < n; i++)
         hit += out[i] != NULL;
@@ -123,19 +126,28 @@ static int check_write(const char *key, const char *val, size_t len, int64_t ttl
 int rg_cache_set(rg_cache_port *p, const char *key, const char *val, size_t len, int64_t ttl_ms)
 {
     int rc = check_write(key, val, len, ttl_ms);
-    return rc < 0 ? rc : p->ops->set(p->c, key, val ? val : "", len, ttl_ms);
+    if (rc < 0)
+        return rc;
+    int64_t t0 = rg_mono_us();
+    return rg_metrics_timed("cache.set", t0, p->ops->set(p->c, key, val ? val : "", len, ttl_ms));
 }
 
 int rg_cache_fill(rg_cache_port *p, const char *key, const char *val, size_t len, int64_t ttl_ms)
 {
     int rc = check_write(key, val, len, ttl_ms);
-    return rc < 0 ? rc : p->ops->fill(p->c, key, val ? val : "", len, ttl_ms);
+    if (rc < 0)
+        return rc;
+    int64_t t0 = rg_mono_us();
+    return rg_metrics_timed("cache.fill", t0, p->ops->fill(p->c, key, val ? val : "", len, ttl_ms));
 }
 
 int rg_cache_del(rg_cache_port *p, const char *key)
 {
     int rc = check_key(key);
-    return rc < 0 ? rc : p->ops->del(p->c, key);
+    if (rc < 0)
+        return rc;
+    int64_t t0 = rg_mono_us();
+    return rg_metrics_timed("cache.del", t0, p->ops->del(p->c, key));
 }
 
 int rg_cache_incr(rg_cache_port *p, const char *key, int64_t by, int64_t ttl_ms, int64_t *out)
@@ -145,7 +157,8 @@ int rg_cache_incr(rg_cache_port *p, const char *key, int64_t by, int64_t ttl_ms,
         return rc;
     if (!out)
         return rg_error_set(RG_EINVAL, "no output");
-    return p->ops->incr(p->c, key, by, ttl_ms, out);
+    int64_t t0 = rg_mono_us();
+    return rg_metrics_timed("cache.incr", t0, p->ops->incr(p->c, key, by, ttl_ms, out));
 }
 
 int rg_cache_ping(rg_cache_port *p)

@@ -6,6 +6,8 @@
 #include "risinggen/base/alloc.h"
 #include "risinggen/base/error.h"
 #include "risinggen/base/validate.h"
+#include "risinggen/base/clock.h"
+#include "risinggen/base/metrics.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -187,7 +189,8 @@ int rg_docs_insert(rg_documents *s, const char *coll, const char *id, json_t *do
     int rc;
     if ((rc = check_coll(coll)) < 0 || (rc = check_id(id)) < 0 || (rc = check_doc(s, doc)) < 0)
         return rc;
-    return s->ops->insert(s->d, coll, id, doc);
+    int64_t t0 = rg_mono_us();
+    return rg_metrics_timed("documents.insert", t0, s->ops->insert(s->d, coll, id, doc));
 }
 
 int rg_docs_get(rg_documents *s, const char *coll, const char *id, json_t **out, int64_t *rev)
@@ -196,7 +199,8 @@ int rg_docs_get(rg_documents *s, const char *coll, const char *id, json_t **out,
     int rc;
     if ((rc = check_coll(coll)) < 0 || (rc = check_id(id)) < 0)
         return rc;
-    return s->ops->get(s->d, coll, id, out, rev);
+    int64_t t0 = rg_mono_us();
+    return rg_metrics_timed("documents.get", t0, s->ops->get(s->d, coll, id, out, rev));
 }
 
 int rg_docs_replace(rg_documents *s, const char *coll, const char *id, json_t *doc,
@@ -207,7 +211,9 @@ int rg_docs_replace(rg_documents *s, const char *coll, const char *id, json_t *d
         return rc;
     if (expect_rev < 0)
         return rg_error_set(RG_EINVAL, "invalid revision");
-    return s->ops->replace(s->d, coll, id, doc, expect_rev);
+    int64_t t0 = rg_mono_us();
+    return rg_metrics_timed("documents.replace", t0,
+                            s->ops->replace(s->d, coll, id, doc, expect_rev));
 }
 
 int rg_docs_remove(rg_documents *s, const char *coll, const char *id)
@@ -215,7 +221,8 @@ int rg_docs_remove(rg_documents *s, const char *coll, const char *id)
     int rc;
     if ((rc = check_coll(coll)) < 0 || (rc = check_id(id)) < 0)
         return rc;
-    return s->ops->remove(s->d, coll, id);
+    int64_t t0 = rg_mono_us();
+    return rg_metrics_timed("documents.remove", t0, s->ops->remove(s->d, coll, id));
 }
 
 int rg_docs_find(rg_documents *s, const char *coll, const rg_doc_query *q, json_t **out)
@@ -237,7 +244,8 @@ int rg_docs_find(rg_documents *s, const char *coll, const rg_doc_query *q, json_
     rg_doc_query checked = *q;
     if (!q->sort_path || !q->after_id || json_is_null(q->after_value))
         checked.after_value = NULL; /* one way to say "no value" */
-    return s->ops->find(s->d, coll, &checked, out);
+    int64_t t0 = rg_mono_us();
+    return rg_metrics_timed("documents.find", t0, s->ops->find(s->d, coll, &checked, out));
 }
 
 int rg_docs_find_one(rg_documents *s, const char *coll, const char *path, const char *value,
@@ -270,7 +278,9 @@ int rg_docs_remove_where(rg_documents *s, const char *coll, const rg_doc_filter 
     int rc;
     if ((rc = check_coll(coll)) < 0 || (rc = check_filters(filters, nfilters)) < 0)
         return rc;
-    return s->ops->remove_where(s->d, coll, filters, nfilters);
+    int64_t t0 = rg_mono_us();
+    return rg_metrics_timed("documents.remove_where", t0,
+                            s->ops->remove_where(s->d, coll, filters, nfilters));
 }
 
 int rg_docs_ping(rg_documents *s)

@@ -4,6 +4,8 @@
 #include "risinggen/base/error.h"
 #include "risinggen/base/validate.h"
 #include "risinggen/store/stores.h"
+#include "risinggen/base/clock.h"
+#include "risinggen/base/metrics.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -84,13 +86,17 @@ int rg_search_upsert(rg_search_port *p, const rg_search_doc *doc)
     if (!text_valid(doc->title, RG_SEARCH_TEXT_MAX) || !text_valid(doc->body, RG_SEARCH_TEXT_MAX) ||
         !text_valid(doc->tags, RG_SEARCH_TEXT_MAX))
         return rg_error_set(RG_EINVAL, "search text too long or not UTF-8");
-    return p->ops->upsert(p->s, doc);
+    int64_t t0 = rg_mono_us();
+    return rg_metrics_timed("search.upsert", t0, p->ops->upsert(p->s, doc));
 }
 
 int rg_search_remove(rg_search_port *p, const char *type, const char *id)
 {
     int rc = check_key(type, id);
-    return rc < 0 ? rc : p->ops->remove(p->s, type, id);
+    if (rc < 0)
+        return rc;
+    int64_t t0 = rg_mono_us();
+    return rg_metrics_timed("search.remove", t0, p->ops->remove(p->s, type, id));
 }
 
 /* The adapter's marked text as HTML: every character that means something
@@ -156,7 +162,9 @@ static int query(rg_search_port *p, const char *q, const char *const *types, int
                             RG_SEARCH_QUERY_MAX);
     if (!q || !*q)
         return 0;
-    int rc = p->ops->query(p->s, q, types, ntypes, limit, highlight, out, nout);
+    int64_t t0 = rg_mono_us();
+    int rc = rg_metrics_timed(highlight ? "search.query" : "search.ids", t0,
+                              p->ops->query(p->s, q, types, ntypes, limit, highlight, out, nout));
     for (int i = 0; rc >= 0 && i < *nout; i++) {
         rg_search_hit *h = &(*out)[i];
         if (!highlight || !h->highlight) {

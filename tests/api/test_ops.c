@@ -156,8 +156,19 @@ static void metrics_cover_api_md(void **state)
         r = api("GET", "/v1/events?limit=5", NULL, NULL);
         assert_status(r, 200);
         resp_free(r);
+        r = api("GET", "/v1/search?q=metrics", NULL, NULL);
+        assert_status(r, 200);
+        resp_free(r);
     }
     api_resp *m = metrics();
+    /* Every store's calls are timed, not only the relational queries. */
+    const char *calls[] = {"store=\"documents\",op=\"get\"", "store=\"cache\",op=\"get_many\"",
+                           "store=\"search\",op=\"query\""};
+    for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++)
+        if (metric_sum(m->body, "rg_store_call_duration_seconds_count", calls[i]) < 1)
+            fail_msg("no timing of the store call %s in /metrics:\n%.1500s", calls[i], m->body);
+    if (!strstr(m->body, "rg_store_call_errors_total{store=\"documents\",op=\"get\"} "))
+        fail_msg("no error count of the store calls in /metrics");
     /* API.md: request counts and latency histograms per route, query
      * timings per named query, cache hits and misses, pool use. */
     if (!strstr(m->body, "_bucket{") ||

@@ -7,6 +7,8 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+#include <unistd.h>
 
 #include "domain.h"
 #include "risinggen/base/clock.h"
@@ -14,6 +16,7 @@
 #include "risinggen/base/geo.h"
 #include "risinggen/base/error.h"
 #include "risinggen/base/csv.h"
+#include "risinggen/base/metrics.h"
 
 static void time_round_trip(void **state)
 {
@@ -195,6 +198,39 @@ static void hashing(void **state)
     assert_string_not_equal(t1, t2);
 }
 
+/* RG_SLOW_MS: a named query or store call over the threshold is logged
+ * with its name and time (never its parameters); under it, or with the
+ * threshold at 0, nothing is. */
+static void slow_calls_are_logged(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/rg-slow-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    assert_true(saved >= 0 && dup2(fd, STDERR_FILENO) >= 0);
+    rg_metrics_set_slow_ms(2);
+    rg_metrics_call("documents.slowtest", 5000, false);
+    rg_metrics_call("documents.fasttest", 1500, false);
+    rg_metrics_query("slow_query_test", 3000, true);
+    rg_metrics_set_slow_ms(0);
+    rg_metrics_call("documents.offtest", 900000, false);
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    char text[4096] = "";
+    ssize_t n = pread(fd, text, sizeof text - 1, 0);
+    close(fd);
+    unlink(path);
+    assert_true(n > 0);
+    text[n] = '\0';
+    if (!strstr(text, "slow store call documents.slowtest: 5.0 ms (RG_SLOW_MS 2)") ||
+        !strstr(text, "slow query slow_query_test: 3.0 ms") || strstr(text, "fasttest") ||
+        strstr(text, "offtest"))
+        fail_msg("the slow log:\n%s", text);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -204,7 +240,7 @@ int main(void)
         cmocka_unit_test(dates_and_ages),  cmocka_unit_test(money),
         cmocka_unit_test(object_ids),      cmocka_unit_test(cursors),
         cmocka_unit_test(csv_fields),      cmocka_unit_test(distance),
-        cmocka_unit_test(hashing),
+        cmocka_unit_test(hashing),         cmocka_unit_test(slow_calls_are_logged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -65,6 +65,8 @@ enum rg_config_kind {
     X(METRICS_TOKEN, metrics_token, RG_CFG_SECRET, 0, 0, "",                                       \
       "bearer token `/metrics` asks for; without it only the loopback may read it")                \
     X(ACCESS_LOG, access_log, RG_CFG_BOOL, 0, 0, "1", "`0` turns the JSON access log off")         \
+    X(SLOW_MS, slow_ms, RG_CFG_INT, 0, 600000, "250",                                              \
+      "a named query or store call slower than this many milliseconds is logged (`0`: none)")      \
     X(DISCOVERY_CACHE, discovery_cache, RG_CFG_BOOL, 0, 0, "1",                                    \
       "`0` turns the discovery page cache off (every list runs its query)")                        \
     X(LOG_LEVEL, log_level, RG_CFG_LEVEL, 0, 0, "info", "`debug`, `info`, `warn` or `error`")      \

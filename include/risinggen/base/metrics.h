@@ -19,6 +19,19 @@
 void rg_metrics_request(const char *route, int status, int64_t dur_us);
 /* One named query. */
 void rg_metrics_query(const char *name, int64_t dur_us, bool failed);
+/* One call of a store port ("documents.get", "cache.get_many", …: a
+ * string that lives as long as the process): its time, and whether the
+ * store failed it (unreachable or an internal error; a miss or a conflict
+ * is an answer). */
+void rg_metrics_call(const char *store_op, int64_t dur_us, bool failed);
+/* rg_metrics_call for a call that began at t0_us (rg_mono_us) and returned
+ * rc: failed when rc is RG_EUNAVAIL, RG_EINTERNAL or RG_ENOMEM. Returns
+ * rc, so that a port's wrapper can end with
+ *   return rg_metrics_timed("documents.get", t0, s->ops->get(…)); */
+int rg_metrics_timed(const char *store_op, int64_t t0_us, int rc);
+/* Queries and store calls slower than ms are logged with their name and
+ * time, never their parameters (0: none). */
+void rg_metrics_set_slow_ms(int64_t ms);
 /* Adds n to a counter series. */
 void rg_metrics_count(const char *series, uint64_t n);
 /* Adds delta to a gauge series, or sets it. */
