@@ -89,7 +89,13 @@ enum rg_config_kind {
     X(OUTBOX_MAX_ATTEMPTS, outbox_max_attempts, RG_CFG_INT, 1, 50, "8",                            \
       "delivery attempts of a notification before it is given up")                                 \
     X(ADMIN_PASSWORD, admin_password, RG_CFG_SECRET, 0, 0, "",                                     \
-      "password of `admin create` when `--password` is not given")
+      "password of `admin create` when `--password` is not given")                                 \
+    X(BACKUP_REPO, backup_repo, RG_CFG_TEXT, 0, 0, "",                                             \
+      "folder of the backup repository (`risinggen backup`)")                                      \
+    X(BACKUP_KEY, backup_key, RG_CFG_SECRET, 0, 0, "",                                             \
+      "key of the backups: 64 hex digits (`openssl rand -hex 32`); keep a copy off the machine")   \
+    X(BACKUP_KEEP_DAYS, backup_keep_days, RG_CFG_INT, 1, 3650, "30",                               \
+      "days a full backup is kept by `backup prune` (the newest always)")
 
 #define RG__CFG_MEMBER_RG_CFG_TEXT     char *
 #define RG__CFG_MEMBER_RG_CFG_SECRET   char *
