@@ -9,6 +9,7 @@
 #include "risinggen/domain/events.h"
 #include "risinggen/domain/seed.h"
 #include "risinggen/store/backup.h"
+#include "risinggen/store/report.h"
 #include "risinggen/base/error.h"
 #include "risinggen/store/migrate.h"
 #include "risinggen/base/id.h"
@@ -50,6 +51,8 @@ static void usage(FILE *out)
             "  backup restore [--id ID] --into FOLDER\n"
             "                              encrypted full backups of the embedded stores in\n"
             "                              RG_BACKUP_REPO (key RG_BACKUP_KEY)\n"
+            "  report indexes              the indexes the named queries use, and the queries\n"
+            "                              that read whole tables (from the engine's plans)\n"
             "  reindex                     rebuild the search index from the stores\n"
             "  check                       verify the schema and that every store answers\n"
             "  config [--markdown]         print the effective settings (secrets hidden), or\n"
@@ -351,6 +354,22 @@ static int cmd_backup(const rg_config *cfg, int argc, char **argv)
     return rc < 0 ? fail(rc) : 0;
 }
 
+/* report indexes */
+static int cmd_report(const rg_config *cfg, int argc, char **argv)
+{
+    if (argc != 1 || strcmp(argv[0], "indexes") != 0) {
+        usage(stderr);
+        return 2;
+    }
+    rg_relational rel;
+    int rc = rg_rel_open(&rel, NULL, cfg->relational_url, NULL);
+    if (rc == 0) {
+        rc = rg_report_indexes(&rel, stdout);
+        rg_rel_close(&rel);
+    }
+    return rc < 0 ? fail(rc) : 0;
+}
+
 static int cmd_config(const rg_config *cfg, int argc, char **argv)
 {
     rg_buf out = {0};
@@ -385,6 +404,8 @@ static int run(const rg_config *cfg, int argc, char **argv)
         return cmd_config(cfg, argc - 2, argv + 2);
     if (strcmp(cmd, "backup") == 0)
         return cmd_backup(cfg, argc - 2, argv + 2);
+    if (strcmp(cmd, "report") == 0)
+        return cmd_report(cfg, argc - 2, argv + 2);
     fprintf(stderr, "risinggen: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

@@ -21,7 +21,8 @@ int rg_rel_ops_check(const struct rg_rel_ops *o)
                             "this build needs version %d",
                             o->scheme, o->version, RG_REL_OPS_VERSION);
     if (!o->open || !o->close || !o->acquire || !o->release || !o->begin || !o->commit ||
-        !o->rollback || !o->query || !o->exec_script || !o->ping || !o->load)
+        !o->rollback || !o->query || !o->exec_script || !o->ping || !o->load || !o->explain ||
+        !o->indexes)
         return rg_error_set(RG_EINVAL, "the relational adapter '%s' lacks a slot", o->scheme);
     if (!o->acquire_read != !(o->caps & RG_REL_CAP_REPLICAS))
         return rg_error_set(RG_EINVAL,
@@ -155,6 +156,25 @@ int rg_rel_load(rg_relational *r, rg_rel_conn *c, const char *name, int ncols, r
     return rc;
 }
 
+int rg_rel_explain(rg_relational *r, rg_rel_conn *c, const char *name, rg_rows **out)
+{
+    *out = NULL;
+    int rc = check_query(name, NULL, 0);
+    if (rc < 0)
+        return rc;
+    if (!c || strncmp(name, "load_", 5) == 0)
+        return rg_error_set(RG_EINVAL, "no connection, or a load statement");
+    return r->ops->explain(c, name, out);
+}
+
+int rg_rel_indexes(rg_relational *r, rg_rel_conn *c, rg_rows **out)
+{
+    *out = NULL;
+    if (!c)
+        return rg_error_set(RG_EINVAL, "no connection");
+    return r->ops->indexes(c, out);
+}
+
 int rg_rel_ping(rg_relational *r)
 {
     return r->ops->ping(r->db);
@@ -163,6 +183,40 @@ int rg_rel_ping(rg_relational *r)
 void rg_rows_free(rg_rows *rows)
 {
     free(rows);
+}
+
+rg_rows *rg_rows_make(int ncols, const char *const *names, int nrows, const char *const *cells)
+{
+    size_t ncells = (size_t)ncols * (size_t)nrows, text = 0;
+    for (int j = 0; j < ncols; j++)
+        text += strlen(names[j]) + 1;
+    for (size_t k = 0; k < ncells; k++)
+        text += cells[k] ? strlen(cells[k]) + 1 : 0;
+    size_t ptrs = (size_t)ncols * (size_t)(nrows + 1);
+    rg_rows *rows = rg_xmalloc(sizeof *rows + ptrs * sizeof(char *) + text + 1);
+    char **cellp = (char **)(rows + 1);
+    char *data = (char *)(cellp + ptrs);
+    rows->ncols = ncols;
+    rows->nrows = nrows;
+    rows->names = cellp;
+    rows->cells = cellp + ncols;
+    for (int j = 0; j < ncols; j++) {
+        size_t l = strlen(names[j]) + 1;
+        memcpy(data, names[j], l);
+        rows->names[j] = data;
+        data += l;
+    }
+    for (size_t k = 0; k < ncells; k++) {
+        if (!cells[k]) {
+            rows->cells[k] = NULL;
+            continue;
+        }
+        size_t l = strlen(cells[k]) + 1;
+        memcpy(data, cells[k], l);
+        rows->cells[k] = data;
+        data += l;
+    }
+    return rows;
 }
 
 static int col_index(const rg_rows *rows, const char *col)

@@ -391,6 +391,21 @@ static void graceful_shutdown_keeps_data(void **state)
     resp_free(r);
 }
 
+/* `risinggen report indexes`: the queries that read whole tables and
+ * every index with the named queries that use it. */
+static void report_indexes_lists_plans(void **state)
+{
+    (void)state;
+    static char out[1 << 16];
+    int rc = srv_cli(&g_srv, out, sizeof out, "report", "indexes", NULL);
+    if (rc != 0)
+        fail_msg("report indexes exited %d: %s", rc, out);
+    assert_non_null(strstr(out, "Named queries that read a whole table"));
+    assert_non_null(strstr(out, "  seed_check: events\n"));
+    assert_non_null(strstr(out, "events.idx_events_discovery: used by "));
+    assert_null(strstr(out, "not explained"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -398,6 +413,7 @@ int main(void)
         cmocka_unit_test(readyz),
         cmocka_unit_test(metrics_counts_requests),
         cmocka_unit_test(metrics_cover_api_md),
+        cmocka_unit_test(report_indexes_lists_plans),
         cmocka_unit_test(every_request_has_an_id),
         cmocka_unit_test(jobs_report_their_runs),
         cmocka_unit_test(graceful_shutdown_keeps_data),

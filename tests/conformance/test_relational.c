@@ -341,6 +341,47 @@ static void bulk_load_all_or_nothing(void **state)
     rg_rel_release(&rel, c);
 }
 
+/* The engine's plan names the scans of a named statement: a read by
+ * primary key reads no whole table, the seed's check counts over every
+ * event; the schema's indexes are listed. */
+static void explain_names_scans(void **state)
+{
+    (void)state;
+    rg_rel_conn *c;
+    assert_int_equal(rg_rel_acquire(&rel, &c), 0);
+    rg_rows *plan;
+    assert_true(rg_rel_explain(&rel, c, "event_get", &plan) >= 1);
+    bool events_read = false;
+    for (int i = 0; i < plan->nrows; i++) {
+        if (strcmp(rg_rows_get(plan, i, "tbl"), "events") == 0) {
+            events_read = true;
+            assert_false(rg_rows_bool(plan, i, "full_scan"));
+        }
+    }
+    assert_true(events_read);
+    rg_rows_free(plan);
+    assert_true(rg_rel_explain(&rel, c, "seed_check", &plan) >= 1);
+    bool whole = false;
+    for (int i = 0; i < plan->nrows; i++)
+        whole |= strcmp(rg_rows_get(plan, i, "tbl"), "events") == 0 &&
+                 rg_rows_bool(plan, i, "full_scan");
+    assert_true(whole);
+    rg_rows_free(plan);
+    assert_int_equal(rg_rel_explain(&rel, c, "load_events", &plan), RG_EINVAL);
+    rg_error_clear();
+    rg_rows *ix;
+    assert_true(rg_rel_indexes(&rel, c, &ix) > 5);
+    bool found = false;
+    for (int i = 0; i < ix->nrows; i++)
+        found |= strcmp(rg_rows_get(ix, i, "idx"), "idx_events_discovery") == 0 &&
+                 strcmp(rg_rows_get(ix, i, "tbl"), "events") == 0;
+    assert_true(found);
+    rg_rows_free(ix);
+    /* The connection is usable afterwards (no transaction left open). */
+    assert_true(insert_event(c, "after-explain", 5) > 0);
+    rg_rel_release(&rel, c);
+}
+
 static void ping_answers(void **state)
 {
     (void)state;
@@ -357,6 +398,7 @@ int main(void)
         cmocka_unit_test(rollback_discards_commit_keeps),
         cmocka_unit_test(take_place_never_oversells),
         cmocka_unit_test(bulk_load_all_or_nothing),
+        cmocka_unit_test(explain_names_scans),
         cmocka_unit_test(ping_answers),
     };
     snprintf(dir, sizeof dir, "%s", rg_test_tmpdir());

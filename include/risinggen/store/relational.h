@@ -24,7 +24,7 @@
 
 #include "risinggen/store/options.h"
 
-#define RG_REL_OPS_VERSION 4
+#define RG_REL_OPS_VERSION 5
 
 #define RG_REL_PARAMS_MAX 32 /* parameters of one statement */
 #define RG_REL_NAME_MAX   63 /* bytes of a query name */
@@ -106,6 +106,15 @@ struct rg_rel_ops {
      * RG_E* (next's own code when it stopped the load); nothing stays of a
      * load that failed. */
     int (*load)(rg_rel_conn *c, const char *name, int ncols, rg_rel_row_fn next, void *arg);
+    /* The plan of the named statement as the engine would run it for any
+     * parameters: one row per table or index it reads, columns "tbl",
+     * "idx" (NULL without an index) and "full_scan" (1 when every row of
+     * tbl is read). Nothing is run. */
+    int (*explain)(rg_rel_conn *c, const char *name, rg_rows **out);
+    /* Every index of the schema: "tbl", "idx", and "scans" (the engine's
+     * count of scans since its statistics were reset; NULL where the
+     * engine keeps none). */
+    int (*indexes)(rg_rel_conn *c, rg_rows **out);
     /* 0 when the store answers. */
     int (*ping)(rg_rel *db);
 };
@@ -134,6 +143,8 @@ void rg_rel_rollback(rg_relational *r, rg_rel_conn *c);
 int rg_rel_query(rg_relational *r, rg_rel_conn *c, const char *name, const rg_param *params, int n,
                  rg_rows **out);
 int rg_rel_exec_script(rg_relational *r, rg_rel_conn *c, const char *sql);
+int rg_rel_explain(rg_relational *r, rg_rel_conn *c, const char *name, rg_rows **out);
+int rg_rel_indexes(rg_relational *r, rg_rel_conn *c, rg_rows **out);
 /* The bulk load of the slot above; name must start with "load_". */
 int rg_rel_load(rg_relational *r, rg_rel_conn *c, const char *name, int ncols, rg_rel_row_fn next,
                 void *arg);
@@ -144,6 +155,9 @@ int rg_rel_ping(rg_relational *r);
 int rg_rel_ops_check(const struct rg_rel_ops *ops);
 
 void rg_rows_free(rg_rows *rows);
+/* Rows built from text (for adapters): ncols names, nrows * ncols cells
+ * row-major (NULL for SQL NULL), copied into one rg_rows. */
+rg_rows *rg_rows_make(int ncols, const char *const *names, int nrows, const char *const *cells);
 /* Cell by column name; NULL for SQL NULL or an unknown column. */
 const char *rg_rows_get(const rg_rows *rows, int row, const char *col);
 int64_t rg_rows_int(const rg_rows *rows, int row, const char *col, int64_t dflt);

@@ -18,6 +18,7 @@
 #include "risinggen/base/log.h"
 #include "risinggen/base/clock.h"
 
+#include <jansson.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -364,6 +365,115 @@ static int pg_load(rg_rel_conn *c, const char *name, int ncols, rg_rel_row_fn ne
     return rc;
 }
 
+/* The scans of a plan node and its children (EXPLAIN's JSON): a Seq Scan
+ * reads every row; an index scan names its index; a Bitmap Index Scan
+ * takes its table from the Bitmap Heap Scan above it. */
+typedef struct scan_list {
+    int n;
+    char tbl[64][64], idx[64][64];
+    bool full[64];
+} scan_list;
+
+static void walk_plan(json_t *node, const char *parent_rel, scan_list *l)
+{
+    const char *type = json_string_value(json_object_get(node, "Node Type"));
+    const char *rel = json_string_value(json_object_get(node, "Relation Name"));
+    const char *idx = json_string_value(json_object_get(node, "Index Name"));
+    if (type && l->n < 64) {
+        bool seq = strcmp(type, "Seq Scan") == 0;
+        bool by_index =
+            idx && (strcmp(type, "Index Scan") == 0 || strcmp(type, "Index Only Scan") == 0 ||
+                    strcmp(type, "Bitmap Index Scan") == 0);
+        const char *t = rel ? rel : parent_rel;
+        if ((seq || by_index) && t) {
+            snprintf(l->tbl[l->n], sizeof l->tbl[0], "%s", t);
+            snprintf(l->idx[l->n], sizeof l->idx[0], "%s", by_index ? idx : "");
+            l->full[l->n] = seq;
+            l->n++;
+        }
+    }
+    size_t i;
+    json_t *child;
+    json_array_foreach(json_object_get(node, "Plans"), i, child)
+        walk_plan(child, rel ? rel : parent_rel, l);
+}
+
+/* The generic plan of the named statement (the one for any parameters):
+ * prepared under plan_cache_mode = force_generic_plan and explained with
+ * every parameter NULL, in a transaction rolled back. */
+static int pg_explain(rg_rel_conn *c, const char *name, rg_rows **out)
+{
+    const char *sql = rg_query_sql("postgresql", name);
+    if (!sql)
+        return rg_error_set(RG_EINVAL, "no postgresql query named %s", name);
+    if (!c->pg.conn)
+        return rg_error_set(RG_EUNAVAIL, "the database is not reachable; try again");
+    int rc = rg__pg_command(&c->pg, "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan");
+    if (rc < 0)
+        return rc;
+    c->pg.in_tx = true;
+    PGconn *conn = c->pg.conn;
+    PGresult *res = PQprepare(conn, "rg_explain", sql, 0, NULL);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        rc = rg__pg_error(&c->pg, res, name);
+        PQclear(res);
+        pg_rollback(c);
+        return rc;
+    }
+    PQclear(res);
+    res = PQdescribePrepared(conn, "rg_explain");
+    int nparams = PQresultStatus(res) == PGRES_COMMAND_OK ? PQnparams(res) : 0;
+    PQclear(res);
+    rg_buf q = {0};
+    rg_buf_puts(&q, "EXPLAIN (FORMAT JSON) EXECUTE rg_explain");
+    for (int i = 0; i < nparams; i++)
+        rg_buf_puts(&q, i ? ", NULL" : "(NULL");
+    rg_buf_puts(&q, nparams ? ")" : "");
+    res = PQexec(conn, q.data);
+    rg_buf_free(&q);
+    json_t *plan = NULL;
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+        rc = rg__pg_error(&c->pg, res, name);
+    else
+        plan = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+    PQclear(res);
+    pg_rollback(c);
+    /* A prepared statement outlives the transaction. */
+    if (c->pg.conn)
+        rg__pg_command(&c->pg, "DEALLOCATE rg_explain");
+    if (rc < 0)
+        return rc;
+    scan_list *l = rg_xcalloc(1, sizeof *l);
+    walk_plan(json_object_get(json_array_get(plan, 0), "Plan"), NULL, l);
+    json_decref(plan);
+    const char *cells[64 * 3];
+    for (int i = 0; i < l->n; i++) {
+        cells[3 * i] = l->tbl[i];
+        cells[3 * i + 1] = l->idx[i][0] ? l->idx[i] : NULL;
+        cells[3 * i + 2] = l->full[i] ? "1" : "0";
+    }
+    static const char *const names[] = {"tbl", "idx", "full_scan"};
+    *out = rg_rows_make(3, names, l->n, cells);
+    rc = l->n;
+    free(l);
+    return rc;
+}
+
+/* Every index with its scans since the statistics were reset. */
+static int pg_indexes(rg_rel_conn *c, rg_rows **out)
+{
+    PGresult *res = NULL;
+    int rc = rg__pg_exec(&c->pg, NULL,
+                         "SELECT relname AS tbl, indexrelname AS idx, idx_scan::text AS scans "
+                         "FROM pg_stat_user_indexes ORDER BY relname, indexrelname",
+                         0, NULL, &res);
+    if (rc < 0)
+        return rc;
+    *out = to_rows(res);
+    PQclear(res);
+    return rc;
+}
+
 static int pg_ping(rg_rel *r)
 {
     return rg__pg_ping(&r->primary);
@@ -384,6 +494,8 @@ const struct rg_rel_ops rg_pg_rel_ops = {
     .query = pg_query,
     .exec_script = pg_exec_script,
     .load = pg_load,
+    .explain = pg_explain,
+    .indexes = pg_indexes,
     .ping = pg_ping,
     .acquire_read = pg_acquire_read,
 };

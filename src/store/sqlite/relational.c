@@ -10,9 +10,11 @@
 #include "risinggen/base/log.h"
 #include "sqlite_common.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* A connection is the pool's, as it is: this adapter keeps nothing more. */
 struct rg_rel_conn {
@@ -271,6 +273,161 @@ static int sqlite_load(rg_rel_conn *conn, const char *name, int ncols, rg_rel_ro
     return rc;
 }
 
+/* Whether name is a table of the schema (a plan also names subqueries). */
+static bool is_table(sqlite3 *db, const char *name)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", -1,
+                           &st, NULL) != SQLITE_OK)
+        return false;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    bool yes = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return yes;
+}
+
+/* The table the statement sql names alias after (`FROM t a`, `JOIN t AS
+ * a`), into out; false when it names none. */
+static bool alias_table(const char *sql, const char *alias, char out[64])
+{
+    static const char *const words[] = {"from ", "join ", "update ", "into ", NULL};
+    size_t alen = strlen(alias);
+    for (const char *p = sql; *p; p++) {
+        for (const char *const *w = words; *w; w++) {
+            size_t wl = strlen(*w);
+            if (strncasecmp(p, *w, wl) != 0 ||
+                (p > sql && (isalnum((unsigned char)p[-1]) || p[-1] == '_')))
+                continue;
+            const char *t = p + wl;
+            while (*t == ' ' || *t == '\n')
+                t++;
+            size_t tl =
+                strspn(t, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
+            if (tl == 0 || tl >= 64)
+                continue;
+            const char *a = t + tl;
+            while (*a == ' ' || *a == '\n')
+                a++;
+            if (strncasecmp(a, "as ", 3) == 0)
+                for (a += 3; *a == ' ';)
+                    a++;
+            if (strncmp(a, alias, alen) == 0 && !isalnum((unsigned char)a[alen]) &&
+                a[alen] != '_') {
+                memcpy(out, t, tl);
+                out[tl] = '\0';
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+/* The table an index belongs to, into out. */
+static bool index_table(sqlite3 *db, const char *idx, char out[64])
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT tbl_name FROM sqlite_master WHERE type = 'index' AND name = ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return false;
+    sqlite3_bind_text(st, 1, idx, -1, SQLITE_STATIC);
+    bool yes = sqlite3_step(st) == SQLITE_ROW;
+    if (yes)
+        snprintf(out, 64, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    return yes;
+}
+
+/* EXPLAIN QUERY PLAN of the named statement, its lines read: "SCAN t"
+ * reads every row of t, "SCAN t USING [COVERING] INDEX i" every entry of
+ * i, "SEARCH t USING … INDEX i (…)" a range of i. */
+static int sqlite_explain(rg_rel_conn *conn, const char *name, rg_rows **out)
+{
+    sqlite3 *db = conn->base.db;
+    const char *sql = rg_query_sql("sqlite", name);
+    if (!sql)
+        return rg_error_set(RG_EINVAL, "no sqlite query named %s", name);
+    rg_buf q = {0};
+    rg_buf_printf(&q, "EXPLAIN QUERY PLAN %s", sql);
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db, q.data, -1, &st, NULL);
+    rg_buf_free(&q);
+    if (rc != SQLITE_OK)
+        return rg__sqlite_error(db, rc, name);
+    enum { MAXN = 64 };
+    char tbl[MAXN][64], idx[MAXN][64];
+    const char *cells[MAXN * 3];
+    int n = 0;
+    while (sqlite3_step(st) == SQLITE_ROW && n < MAXN) {
+        const char *d = (const char *)sqlite3_column_text(st, 3);
+        bool scan = d && strncmp(d, "SCAN ", 5) == 0;
+        if (!d || (!scan && strncmp(d, "SEARCH ", 7) != 0))
+            continue;
+        char named[64];
+        if (sscanf(d + (scan ? 5 : 7), "%63s", named) != 1)
+            continue;
+        const char *i = strstr(d, " INDEX ");
+        idx[n][0] = '\0';
+        if (i)
+            sscanf(i + 7, "%63s", idx[n]);
+        else if (strstr(d, "PRIMARY KEY"))
+            snprintf(idx[n], sizeof idx[n], "(primary key)");
+        /* The plan names a table by its alias in the statement. */
+        if (!(i && index_table(db, idx[n], tbl[n])) && !is_table(db, strcpy(tbl[n], named)) &&
+            !(alias_table(sql, named, tbl[n]) && is_table(db, tbl[n])))
+            continue;
+        cells[3 * n] = tbl[n];
+        cells[3 * n + 1] = idx[n][0] ? idx[n] : NULL;
+        cells[3 * n + 2] = scan && !i ? "1" : "0";
+        n++;
+    }
+    sqlite3_finalize(st);
+    static const char *const names[] = {"tbl", "idx", "full_scan"};
+    *out = rg_rows_make(3, names, n, cells);
+    return n;
+}
+
+/* Every index of the schema; SQLite counts no scans. */
+static int sqlite_indexes(rg_rel_conn *conn, rg_rows **out)
+{
+    sqlite3 *db = conn->base.db;
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db,
+                                "SELECT tbl_name, name FROM sqlite_master WHERE type = 'index' "
+                                "ORDER BY tbl_name, name",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rg__sqlite_error(db, rc, "indexes");
+    rg_buf text = {0};
+    long *offsets = NULL;
+    int n = 0, cap = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            offsets = rg_xrealloc(offsets, sizeof *offsets * (size_t)cap * 2);
+        }
+        for (int j = 0; j < 2; j++) {
+            offsets[2 * n + j] = (long)text.len;
+            rg_buf_puts(&text, (const char *)sqlite3_column_text(st, j));
+            rg_buf_put(&text, "", 1);
+        }
+        n++;
+    }
+    sqlite3_finalize(st);
+    const char **cells = rg_xcalloc((size_t)n * 3 + 1, sizeof *cells);
+    for (int k = 0; k < n; k++) {
+        cells[3 * k] = text.data + offsets[2 * k];
+        cells[3 * k + 1] = text.data + offsets[2 * k + 1];
+        cells[3 * k + 2] = NULL;
+    }
+    static const char *const names[] = {"tbl", "idx", "scans"};
+    *out = rg_rows_make(3, names, n, cells);
+    free(cells);
+    free(offsets);
+    rg_buf_free(&text);
+    return n;
+}
+
 static int sqlite_ping(rg_rel *r)
 {
     struct rg__sqlite_conn *c;
@@ -297,5 +454,7 @@ const struct rg_rel_ops rg_sqlite_rel_ops = {
     .query = sqlite_query,
     .exec_script = sqlite_exec_script,
     .load = sqlite_load,
+    .explain = sqlite_explain,
+    .indexes = sqlite_indexes,
     .ping = sqlite_ping,
 };
