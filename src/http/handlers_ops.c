@@ -2,6 +2,7 @@
 #include "risinggen/base/metrics.h"
 #include "risinggen/base/buf.h"
 #include "risinggen/base/error.h"
+#include "risinggen/domain/auth.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -38,22 +39,31 @@ static bool loopback(const char *addr)
     return strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0;
 }
 
-/* With RG_METRICS_TOKEN, only a request bearing it; without, only the
- * loopback (a scraper on the same host, or through a local proxy). */
+/* Who may read /metrics: a request bearing RG_METRICS_TOKEN or an admin's
+ * access token, from anywhere; without RG_METRICS_TOKEN, also any request
+ * from the loopback (a scraper on the same host, or through a local
+ * proxy). Others are told nothing exists here, or, when they sent a
+ * token, that it does not open it. */
 RG_HANDLER(rg_h_metrics)
 {
     const char *want = app->cfg->metrics_token;
-    if (want && *want) {
-        const char *authz = rg_req_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
-        size_t n = strlen(want);
-        if (!authz || strncasecmp(authz, "Bearer ", 7) != 0 || strlen(authz + 7) != n ||
-            sodium_memcmp(authz + 7, want, n) != 0) {
-            req->token = authz; /* for WWW-Authenticate's error="invalid_token" */
-            return rg_error_set(RG_EUNAUTH, "send Authorization: Bearer <RG_METRICS_TOKEN>");
-        }
-    } else if (!loopback(req->ctx.client)) {
-        return rg_error_set(RG_ENOTFOUND, "no route GET /metrics");
+    bool has_want = want && *want;
+    const char *authz = rg_req_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *bearer = authz && strncasecmp(authz, "Bearer ", 7) == 0 ? authz + 7 : NULL;
+    bool ok = !has_want && !authz && loopback(req->ctx.client);
+    if (!ok && bearer && has_want && strlen(bearer) == strlen(want) &&
+        sodium_memcmp(bearer, want, strlen(want)) == 0)
+        ok = true;
+    if (!ok && bearer && rg_auth_begin(app, bearer, &req->ctx) == 0)
+        ok = (req->ctx.who.roles & RG_ROLE_ADMIN) != 0;
+    rg_error_clear();
+    if (!ok && (authz || has_want)) {
+        req->token = authz; /* for WWW-Authenticate's error="invalid_token" */
+        return rg_error_set(RG_EUNAUTH, "send Authorization: Bearer <RG_METRICS_TOKEN> or an "
+                                        "admin's access token");
     }
+    if (!ok)
+        return rg_error_set(RG_ENOTFOUND, "no route GET /metrics");
     rg_buf b = {0};
     rg_metrics_render(&b);
     res->status = 200;

@@ -345,6 +345,16 @@ static void metrics_only_for_loopback_or_token(void **state)
     assert_status(r, 200);
     assert_non_null(strstr(r->body, "rg_http_requests_total"));
     resp_free(r);
+    /* An admin's access token opens it too; a participant's does not. */
+    api_user *admin = admin_user();
+    r = as("198.51.100.40", "GET", "/metrics", NULL, admin->access);
+    assert_status(r, 200);
+    resp_free(r);
+    api_user p;
+    user_signup(&p, "metrics-participant");
+    r = as("198.51.100.40", "GET", "/metrics", NULL, p.access);
+    assert_problem(r, 401);
+    resp_free(r);
     unsetenv("RG_METRICS_TOKEN");
 }
 

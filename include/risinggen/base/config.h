@@ -63,7 +63,8 @@ enum rg_config_kind {
     X(PROXY_ADDRESSES, proxy_addresses, RG_CFG_TEXT, 0, 0, "",                                     \
       "proxies in front whose X-Forwarded-For names the client")                                   \
     X(METRICS_TOKEN, metrics_token, RG_CFG_SECRET, 0, 0, "",                                       \
-      "bearer token `/metrics` asks for; without it only the loopback may read it")                \
+      "bearer token that opens `/metrics` (so does an admin's access token); without it, also "    \
+      "the loopback")                                                                              \
     X(ACCESS_LOG, access_log, RG_CFG_BOOL, 0, 0, "1", "`0` turns the JSON access log off")         \
     X(SLOW_MS, slow_ms, RG_CFG_INT, 0, 600000, "250",                                              \
       "a named query or store call slower than this many milliseconds is logged (`0`: none)")      \
