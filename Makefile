@@ -35,11 +35,13 @@ run: build
 	RG_PAYMENTS_PROVIDERS="$${RG_PAYMENTS_PROVIDERS-test,manual}" ./$(BUILD)/risinggen serve
 
 # Every test (against private PostgreSQL and Redis started for the run),
-# then the whole suite again under ASan + UBSan.
+# the alert rules (promtool), the fuzz targets, then the whole suite again
+# under ASan + UBSan.
 test:
 	@sh scripts/install-deps.sh test
 	@$(MAKE) --no-print-directory compile
 	@RG_REPORT_SKIPS=1 bash scripts/run-tests.sh $(BUILD)
+	@sh scripts/check-rules.sh $(BUILD)/tools
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=15
 	@$(MAKE) --no-print-directory test-sanitize
 
