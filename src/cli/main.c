@@ -48,9 +48,11 @@ static void usage(FILE *out)
             "                              registrations and payments straight into the tables\n"
             "                              of a database without events (the scale runs)\n"
             "  backup create|list|verify [ID] [--restore]|prune\n"
-            "  backup restore [--id ID] --into FOLDER\n"
-            "                              encrypted full backups of the embedded stores in\n"
-            "                              RG_BACKUP_REPO (key RG_BACKUP_KEY)\n"
+            "  backup restore [--id ID] [--to TIME] --into FOLDER\n"
+            "                              encrypted backups of the embedded stores in\n"
+            "                              RG_BACKUP_REPO (key RG_BACKUP_KEY): full ones and\n"
+            "                              the changes `serve` captures between them, so a\n"
+            "                              restore reaches any moment (--to, RFC 3339)\n"
             "  report indexes              the indexes the named queries use, and the queries\n"
             "                              that read whole tables (from the engine's plans)\n"
             "  reindex                     rebuild the search index from the stores\n"
@@ -146,7 +148,12 @@ static int cmd_serve(const rg_config *cfg)
     if (rg_payment_provider_enabled(&app.providers, rg_payment_provider_find("test")))
         rg_warn("the payment provider 'test' is on (RG_PAYMENTS_PROVIDERS): anyone can confirm a "
                 "paid registration without money; list only real providers in production");
+    if ((rc = rg_backup_service_start(cfg)) < 0) {
+        rg_app_close(&app);
+        return fail(rc);
+    }
     rc = rg_server_run(&app, &stop_flag);
+    rg_backup_service_stop();
     rg_app_close(&app);
     return rc < 0 ? 1 : 0;
 }
@@ -339,14 +346,9 @@ static int cmd_backup(const rg_config *cfg, int argc, char **argv)
         static const char *const names[] = {"--id", "--into", "--to", NULL};
         if (!only_opts(argc - 1, argv + 1, names))
             return 2;
-        if (opt(argc - 1, argv + 1, "--to")) {
-            fprintf(stderr, "risinggen: --to needs the continuous capture of changes, which "
-                            "this build does not take yet; restore the newest backup or "
-                            "--id one\n");
-            return 2;
-        }
-        rc = rg_backup_restore(cfg, opt(argc - 1, argv + 1, "--id"),
-                               opt(argc - 1, argv + 1, "--into"), stdout);
+        rc =
+            rg_backup_restore(cfg, opt(argc - 1, argv + 1, "--id"), opt(argc - 1, argv + 1, "--to"),
+                              opt(argc - 1, argv + 1, "--into"), stdout);
     } else {
         usage(stderr);
         return 2;
@@ -362,7 +364,9 @@ static int cmd_report(const rg_config *cfg, int argc, char **argv)
         return 2;
     }
     rg_relational rel;
-    int rc = rg_rel_open(&rel, NULL, cfg->relational_url, NULL);
+    rg_store_options opts;
+    rg_store_options_from(cfg, &opts); /* never checkpoints an archived WAL */
+    int rc = rg_rel_open(&rel, NULL, cfg->relational_url, &opts);
     if (rc == 0) {
         rc = rg_report_indexes(&rel, stdout);
         rg_rel_close(&rel);

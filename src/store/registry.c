@@ -82,6 +82,7 @@ void rg_store_options_from(const rg_config *cfg, rg_store_options *out)
     out->replica_urls = cfg->relational_replica_urls && *cfg->relational_replica_urls
                             ? cfg->relational_replica_urls
                             : NULL;
+    out->wal_archived = cfg->backup_repo && *cfg->backup_repo;
 }
 
 /* Prefixes the thread's error detail with the variable it is about. */
@@ -156,6 +157,7 @@ int rg_stores_open(rg_stores *s, const rg_config *cfg, const rg_store_needs *nee
         rc = about("RG_CACHE_URL", rc);
         goto fail;
     }
+    opts.wal_archived = false; /* the search index is rebuilt, not backed up */
     if ((rc = rg_search_open(&s->search, search, cfg->search_url, &opts)) < 0) {
         rc = about("RG_SEARCH_URL", rc);
         goto fail;

@@ -130,7 +130,7 @@ static void same_columns_on_both_engines(void **state)
     snprintf(url, sizeof url, "sqlite:%s", path);
     assert_int_equal(migrate(url), 0);
     sqlite3 *db; /* opened as the adapter opens it: with its SQL functions */
-    assert_int_equal(rg__sqlite_open(path, false, &db), 0);
+    assert_int_equal(rg__sqlite_open(path, false, false, &db), 0);
     struct columns *lite = calloc((size_t)n, sizeof *lite);
     for (int i = 0; i < n; i++)
         if (!only_in(all[i]))

@@ -96,7 +96,11 @@ enum rg_config_kind {
     X(BACKUP_KEY, backup_key, RG_CFG_SECRET, 0, 0, "",                                             \
       "key of the backups: 64 hex digits (`openssl rand -hex 32`); keep a copy off the machine")   \
     X(BACKUP_KEEP_DAYS, backup_keep_days, RG_CFG_INT, 1, 3650, "30",                               \
-      "days a full backup is kept by `backup prune` (the newest always)")
+      "days a full backup is kept by `backup prune` (the newest always)")                          \
+    X(BACKUP_ARCHIVE_MS, backup_archive_ms, RG_CFG_INT, 100, 60000, "1000",                        \
+      "how often `serve` archives the embedded stores' changes into the repository (ms)")         \
+    X(BACKUP_FULL_AT, backup_full_at, RG_CFG_TEXT, 0, 0, "03:00",                                  \
+      "time of day (UTC, HH:MM) of the full backup `serve` takes daily with a repository, or off")
 
 #define RG__CFG_MEMBER_RG_CFG_TEXT     char *
 #define RG__CFG_MEMBER_RG_CFG_SECRET   char *

@@ -2,7 +2,9 @@
  * repository folder (RG_BACKUP_REPO) of full backups, each a folder
  * full/<id>/ with the store files encrypted (libsodium secretstream, the
  * key RG_BACKUP_KEY) and a manifest of their sizes and BLAKE2b hashes,
- * itself authenticated with a key derived from the backup key.
+ * itself authenticated with a key derived from the backup key; and, in
+ * wal/<store>/, the changes captured continuously between them, so that a
+ * restore reaches any moment since the oldest full backup.
  *
  * The embedded profile (SQLite files) is served here; every function
  * writes what it did to out and returns 0 or RG_E* with the reason set. */
@@ -10,27 +12,46 @@
 #define RISINGGEN_STORE_BACKUP_H
 
 #include "risinggen/base/config.h"
+#include <stdint.h>
 #include <stdio.h>
 
 /* A full backup of the relational and documents stores, taken online with
- * SQLite's backup API while the service writes. */
+ * SQLite's backup API while the service writes, at a known position of
+ * the continuous capture (which it starts when none runs). */
 int rg_backup_create(const rg_config *cfg, FILE *out);
-/* Every complete backup, oldest first: id, time, files, bytes. */
+/* Every complete backup, oldest first: id, time, files, bytes; then the
+ * capture of each store. */
 int rg_backup_list(const rg_config *cfg, FILE *out);
 /* Checks backup id (NULL: every one): the manifest opens with the key,
- * every file is there with its size and hash, every chunk decrypts.
- * RG_EINVAL naming the first problem found. */
+ * every file is there with its size and hash, every chunk decrypts; and
+ * every captured segment those backups need. RG_EINVAL naming the first
+ * problem found. */
 int rg_backup_verify(const rg_config *cfg, const char *id, FILE *out);
-/* rg_backup_verify, then a restore of backup id (NULL: the newest) into a
- * scratch folder of the repository with its checks, then the folder goes:
- * the monthly test of a real repository. */
+/* rg_backup_verify, then a restore of backup id (NULL: the newest, with
+ * everything captured since) into a scratch folder of the repository with
+ * its checks, then the folder goes: the monthly test of a real repository. */
 int rg_backup_verify_restore(const rg_config *cfg, const char *id, FILE *out);
-/* Writes the store files of backup id (NULL: the newest) into the folder
- * into, which must be empty or absent, and checks them with SQLite's
+/* Writes the store files into the folder into, which must be empty or
+ * absent: backup id (NULL: the newest taken at or before to), then the
+ * changes captured after it up to to (an RFC 3339 time, fractions of a
+ * second kept; NULL: everything captured), and checks them with SQLite's
  * integrity_check. */
-int rg_backup_restore(const rg_config *cfg, const char *id, const char *into, FILE *out);
+int rg_backup_restore(const rg_config *cfg, const char *id, const char *to, const char *into,
+                      FILE *out);
 /* Removes full backups older than RG_BACKUP_KEEP_DAYS, never the newest,
- * and what killed backups left behind. */
+ * the captured segments no backup kept needs, and what killed backups left
+ * behind. */
 int rg_backup_prune(const rg_config *cfg, FILE *out);
+/* Parses an RFC 3339 time into milliseconds since the epoch (RG_EINVAL). */
+int rg_backup_parse_time(const char *s, int64_t *ms);
+
+/* With a repository set on the embedded profile, a thread of the running
+ * service archives the stores' changes every RG_BACKUP_ARCHIVE_MS, takes a
+ * full backup when no capture chain runs and daily at RG_BACKUP_FULL_AT,
+ * and prunes after each; metrics rg_backup_*. 0 (also when there is
+ * nothing to do) or RG_E*. cfg must outlive the thread. */
+int rg_backup_service_start(const rg_config *cfg);
+/* Stops the thread after a last archiving pass. */
+void rg_backup_service_stop(void);
 
 #endif

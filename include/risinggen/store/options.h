@@ -3,6 +3,8 @@
 #ifndef RISINGGEN_STORE_OPTIONS_H
 #define RISINGGEN_STORE_OPTIONS_H
 
+#include <stdbool.h>
+
 #define RG_POOL_SIZE_DEFAULT    10   /* when options are NULL or pool_size is 0 */
 #define RG_POOL_WAIT_MS_DEFAULT 5000 /* when options are NULL */
 
@@ -15,6 +17,9 @@ typedef struct rg_store_options {
     int pool_wait_ms;
     /* Relational: comma-separated URLs of read replicas, or NULL. */
     const char *replica_urls;
+    /* SQLite files: the backup archiver (RG_BACKUP_REPO) owns the WAL's
+     * checkpoints, so connections never checkpoint themselves. */
+    bool wal_archived;
 } rg_store_options;
 
 #endif

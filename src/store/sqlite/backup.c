@@ -1,23 +1,26 @@
-/* Full backups of the embedded profile's store files (risinggen/store/backup.h,
- * docs/design/backups.md).
+/* Backups of the embedded profile's store files (risinggen/store/backup.h,
+ * docs/design/backups.md): full backups taken online with SQLite's backup
+ * API at a known position of the continuous capture (wal.h), their
+ * manifests, restore to the latest state or to a time, retention, and the
+ * schedule the running service keeps.
  *
- * A file in the repository: "RGB1", the secretstream header, then chunks,
- * each a 4-byte little-endian length and that many bytes of ciphertext of
- * up to CHUNK bytes of plain text; the last chunk carries the FINAL tag.
- * The file key and the manifest's MAC key are derived from RG_BACKUP_KEY
- * (crypto_kdf, context "rgbackup"). The manifest (JSON, keys sorted) lists
- * each file's size and BLAKE2b-256 of its encrypted bytes, and carries a
- * keyed BLAKE2b of everything else in it. */
+ * A backup is the folder full/<id>/ with <store>.db.enc for the relational
+ * and documents stores and manifest.json: each file's size and BLAKE2b-256,
+ * the capture position it stands at, and a keyed BLAKE2b of all of it. */
 #include "risinggen/store/backup.h"
 #include "risinggen/base/alloc.h"
 #include "risinggen/base/clock.h"
 #include "risinggen/base/error.h"
+#include "risinggen/base/log.h"
+#include "risinggen/base/metrics.h"
 #include "sqlite_common.h"
+#include "vault.h"
+#include "wal.h"
 
 #include <dirent.h>
 #include <errno.h>
-#include <jansson.h>
-#include <sodium.h>
+#include <limits.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -25,35 +28,34 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CHUNK   65536
-#define MAGIC   "RGB1"
-#define KDF_CTX "rgbackup"
+#define NSTORES 2
+static const char *const store_names[NSTORES] = {"relational", "documents"};
 
-typedef struct keys {
-    unsigned char file[crypto_secretstream_xchacha20poly1305_KEYBYTES];
-    unsigned char mac[crypto_generichash_KEYBYTES];
-} keys;
-
-/* The stores a backup holds: name and URL. */
-typedef struct store_file {
-    const char *store;
-    char *path;
-} store_file;
-
-static int get_keys(const rg_config *cfg, keys *k)
+/* The paths of the store files; RG_EINVAL on the server profile, whose
+ * backups are PostgreSQL's (pgBackRest). */
+static int store_files(const rg_config *cfg, char *paths[NSTORES])
 {
-    unsigned char master[crypto_kdf_KEYBYTES];
-    size_t n = 0;
-    const char *hex = cfg->backup_key ? cfg->backup_key : "";
-    if (strlen(hex) != 2 * crypto_kdf_KEYBYTES ||
-        sodium_hex2bin(master, sizeof master, hex, strlen(hex), NULL, &n, NULL) != 0 ||
-        n != sizeof master)
-        return rg_error_set(RG_EINVAL,
-                            "RG_BACKUP_KEY must be 64 hex digits (openssl rand -hex 32)");
-    crypto_kdf_derive_from_key(k->file, sizeof k->file, 1, KDF_CTX, master);
-    crypto_kdf_derive_from_key(k->mac, sizeof k->mac, 2, KDF_CTX, master);
-    sodium_memzero(master, sizeof master);
+    const char *urls[NSTORES] = {cfg->relational_url, cfg->document_url};
+    for (int i = 0; i < NSTORES; i++) {
+        bool sync;
+        paths[i] = urls[i] ? rg__sqlite_path(urls[i], &sync) : NULL;
+        if (!paths[i]) {
+            for (int j = 0; j < i; j++)
+                free(paths[j]);
+            return rg_error_set(RG_EINVAL,
+                                "the %s store is not a SQLite file: backups of the server "
+                                "profile are taken with pgBackRest, which this build does not "
+                                "drive yet",
+                                store_names[i]);
+        }
+    }
     return 0;
+}
+
+static void free_files(char *paths[NSTORES])
+{
+    for (int i = 0; i < NSTORES; i++)
+        free(paths[i]);
 }
 
 static int repo_of(const rg_config *cfg, char *full, size_t cap)
@@ -65,327 +67,190 @@ static int repo_of(const rg_config *cfg, char *full, size_t cap)
     return 0;
 }
 
-/* The store files of the embedded profile; RG_EINVAL on the server
- * profile, whose backups are PostgreSQL's (pgBackRest). */
-static int store_files(const rg_config *cfg, store_file f[2])
+static long long jint(json_t *m, const char *key)
 {
-    const char *urls[2] = {cfg->relational_url, cfg->document_url};
-    const char *names[2] = {"relational", "documents"};
-    for (int i = 0; i < 2; i++) {
-        bool sync;
-        f[i].store = names[i];
-        f[i].path = urls[i] ? rg__sqlite_path(urls[i], &sync) : NULL;
-        if (!f[i].path) {
-            free(f[0].path);
-            f[0].path = NULL;
-            return rg_error_set(RG_EINVAL,
-                                "the %s store is not a SQLite file: backups of the server "
-                                "profile are taken with pgBackRest, which this build does not "
-                                "drive yet",
-                                names[i]);
-        }
-    }
-    return 0;
+    return json_integer_value(json_object_get(m, key));
 }
 
-static void free_files(store_file f[2])
+static const char *jstr(json_t *m, const char *key)
 {
-    free(f[0].path);
-    free(f[1].path);
+    const char *v = json_string_value(json_object_get(m, key));
+    return v ? v : "";
 }
 
-static int io_error(const char *what, const char *path)
+/* A consistent copy of the database that `from` reads (its open read
+ * transaction) into the new file dst. */
+static int copy_db(sqlite3 *from, const char *src, const char *dst)
 {
-    return rg_error_set(RG_EINVAL, "%s %s: %s", what, path, strerror(errno));
-}
-
-/* Encrypts the file at plain into enc; *size and hash describe enc. */
-static int encrypt_file(const keys *k, const char *plain, const char *enc, long long *size,
-                        unsigned char hash[crypto_generichash_BYTES])
-{
-    FILE *in = fopen(plain, "rb");
-    if (!in)
-        return io_error("cannot read", plain);
-    FILE *out = fopen(enc, "wb");
-    if (!out) {
-        fclose(in);
-        return io_error("cannot write", enc);
-    }
-    crypto_generichash_state h;
-    crypto_generichash_init(&h, NULL, 0, crypto_generichash_BYTES);
-    crypto_secretstream_xchacha20poly1305_state st;
-    unsigned char header[crypto_secretstream_xchacha20poly1305_HEADERBYTES];
-    crypto_secretstream_xchacha20poly1305_init_push(&st, header, k->file);
-    unsigned char *buf = rg_xmalloc(CHUNK),
-                  *cbuf = rg_xmalloc(CHUNK + crypto_secretstream_xchacha20poly1305_ABYTES);
-    int rc = 0;
-    *size = 0;
-    if (fwrite(MAGIC, 4, 1, out) != 1 || fwrite(header, sizeof header, 1, out) != 1)
-        rc = io_error("cannot write", enc);
-    crypto_generichash_update(&h, (const unsigned char *)MAGIC, 4);
-    crypto_generichash_update(&h, header, sizeof header);
-    *size = 4 + (long long)sizeof header;
-    bool last = false;
-    while (rc == 0 && !last) {
-        size_t n = fread(buf, 1, CHUNK, in);
-        if (ferror(in)) {
-            rc = io_error("cannot read", plain);
-            break;
-        }
-        last = n < CHUNK && feof(in);
-        if (n == CHUNK) { /* a full chunk may be the last one */
-            int c = getc(in);
-            last = c == EOF;
-            if (c != EOF)
-                ungetc(c, in);
-        }
-        unsigned long long clen;
-        crypto_secretstream_xchacha20poly1305_push(
-            &st, cbuf, &clen, buf, n, NULL, 0,
-            last ? crypto_secretstream_xchacha20poly1305_TAG_FINAL : 0);
-        unsigned char len[4] = {(unsigned char)clen, (unsigned char)(clen >> 8),
-                                (unsigned char)(clen >> 16), (unsigned char)(clen >> 24)};
-        if (fwrite(len, 4, 1, out) != 1 || fwrite(cbuf, clen, 1, out) != 1) {
-            rc = io_error("cannot write", enc);
-            break;
-        }
-        crypto_generichash_update(&h, len, 4);
-        crypto_generichash_update(&h, cbuf, clen);
-        *size += 4 + (long long)clen;
-    }
-    crypto_generichash_final(&h, hash, crypto_generichash_BYTES);
-    sodium_memzero(buf, CHUNK);
-    free(buf);
-    free(cbuf);
-    fclose(in);
-    if (fflush(out) != 0 || fsync(fileno(out)) != 0)
-        rc = rc ? rc : io_error("cannot write", enc);
-    if (fclose(out) != 0 && rc == 0)
-        rc = io_error("cannot write", enc);
-    return rc;
-}
-
-/* Decrypts enc into plain (NULL: only checks every chunk). */
-static int decrypt_file(const keys *k, const char *enc, const char *plain)
-{
-    FILE *in = fopen(enc, "rb");
-    if (!in)
-        return io_error("cannot read", enc);
-    FILE *out = NULL;
-    if (plain && !(out = fopen(plain, "wb"))) {
-        fclose(in);
-        return io_error("cannot write", plain);
-    }
-    unsigned char magic[4], header[crypto_secretstream_xchacha20poly1305_HEADERBYTES];
-    crypto_secretstream_xchacha20poly1305_state st;
-    int rc = 0;
-    if (fread(magic, 4, 1, in) != 1 || memcmp(magic, MAGIC, 4) != 0 ||
-        fread(header, sizeof header, 1, in) != 1 ||
-        crypto_secretstream_xchacha20poly1305_init_pull(&st, header, k->file) != 0)
-        rc = rg_error_set(RG_EINVAL, "%s is not a backup file of this format", enc);
-    unsigned char *buf = rg_xmalloc(CHUNK),
-                  *cbuf = rg_xmalloc(CHUNK + crypto_secretstream_xchacha20poly1305_ABYTES);
-    unsigned char tag = 0;
-    while (rc == 0 && tag != crypto_secretstream_xchacha20poly1305_TAG_FINAL) {
-        unsigned char len[4];
-        if (fread(len, 4, 1, in) != 1) {
-            rc = rg_error_set(RG_EINVAL, "%s ends before its last chunk", enc);
-            break;
-        }
-        size_t clen =
-            (size_t)len[0] | (size_t)len[1] << 8 | (size_t)len[2] << 16 | (size_t)len[3] << 24;
-        unsigned long long n;
-        if (clen < crypto_secretstream_xchacha20poly1305_ABYTES ||
-            clen > CHUNK + crypto_secretstream_xchacha20poly1305_ABYTES ||
-            fread(cbuf, clen, 1, in) != 1 ||
-            crypto_secretstream_xchacha20poly1305_pull(&st, buf, &n, &tag, cbuf, clen, NULL, 0) !=
-                0) {
-            rc = rg_error_set(RG_EINVAL, "%s does not decrypt: a damaged file or another key", enc);
-            break;
-        }
-        if (out && n && fwrite(buf, n, 1, out) != 1)
-            rc = io_error("cannot write", plain);
-    }
-    if (rc == 0 && getc(in) != EOF)
-        rc = rg_error_set(RG_EINVAL, "%s has bytes after its last chunk", enc);
-    sodium_memzero(buf, CHUNK);
-    free(buf);
-    free(cbuf);
-    fclose(in);
-    if (out) {
-        if ((fflush(out) != 0 || fsync(fileno(out)) != 0) && rc == 0)
-            rc = io_error("cannot write", plain);
-        if (fclose(out) != 0 && rc == 0)
-            rc = io_error("cannot write", plain);
-    }
-    return rc;
-}
-
-static int hash_file(const char *path, long long *size,
-                     unsigned char hash[crypto_generichash_BYTES])
-{
-    FILE *in = fopen(path, "rb");
-    if (!in)
-        return -1;
-    crypto_generichash_state h;
-    crypto_generichash_init(&h, NULL, 0, crypto_generichash_BYTES);
-    unsigned char *buf = rg_xmalloc(CHUNK);
-    size_t n;
-    *size = 0;
-    while ((n = fread(buf, 1, CHUNK, in)) > 0) {
-        crypto_generichash_update(&h, buf, n);
-        *size += (long long)n;
-    }
-    free(buf);
-    fclose(in);
-    crypto_generichash_final(&h, hash, crypto_generichash_BYTES);
-    return 0;
-}
-
-/* The manifest's MAC: keyed BLAKE2b of its JSON without "mac", keys sorted. */
-static void manifest_mac(const keys *k, json_t *m, char hex[2 * crypto_generichash_BYTES + 1])
-{
-    json_t *copy = json_deep_copy(m);
-    json_object_del(copy, "mac");
-    char *text = json_dumps(copy, JSON_SORT_KEYS | JSON_COMPACT);
-    unsigned char mac[crypto_generichash_BYTES];
-    crypto_generichash(mac, sizeof mac, (const unsigned char *)text, strlen(text), k->mac,
-                       sizeof k->mac);
-    sodium_bin2hex(hex, 2 * crypto_generichash_BYTES + 1, mac, sizeof mac);
-    free(text);
-    json_decref(copy);
-}
-
-/* A consistent copy of the SQLite database at src into dst (online: a read
- * transaction of its own, the service keeps writing). */
-static int snapshot(const char *src, const char *dst)
-{
-    sqlite3 *from = NULL, *to = NULL;
-    int rc = sqlite3_open_v2(src, &from, SQLITE_OPEN_READONLY, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_open(dst, &to);
+    sqlite3 *to = NULL;
+    int rc = sqlite3_open(dst, &to);
     if (rc == SQLITE_OK) {
-        sqlite3_busy_timeout(from, 5000);
         sqlite3_backup *b = sqlite3_backup_init(to, "main", from, "main");
         if (!b) {
             rc = sqlite3_errcode(to);
         } else {
-            while ((rc = sqlite3_backup_step(b, -1)) == SQLITE_OK || rc == SQLITE_BUSY ||
+            while ((rc = sqlite3_backup_step(b, 256)) == SQLITE_OK || rc == SQLITE_BUSY ||
                    rc == SQLITE_LOCKED)
-                sqlite3_sleep(10);
+                if (rc != SQLITE_OK)
+                    sqlite3_sleep(10);
             sqlite3_backup_finish(b);
             rc = rc == SQLITE_DONE ? sqlite3_errcode(to) : rc;
         }
     }
-    int out = rc == SQLITE_OK
-                  ? 0
-                  : rg_error_set(RG_EUNAVAIL, "cannot copy %s: %s", src, sqlite3_errstr(rc));
-    sqlite3_close(from);
     sqlite3_close(to);
-    return out;
+    return rc == SQLITE_OK
+               ? 0
+               : rg_error_set(RG_EUNAVAIL, "cannot copy %s: %s", src, sqlite3_errstr(rc));
 }
 
-static void remove_tree(const char *dir)
+/* Encrypts the file at plain into enc. */
+static int encrypt_file(const rg__vault_keys *k, const char *plain, const char *enc,
+                        long long *size, char hash[RG__VAULT_HASH_HEX])
 {
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    char path[4096];
-    while ((e = readdir(d))) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        unlink(path);
+    FILE *in = fopen(plain, "rb");
+    if (!in)
+        return rg__vault_io_error("cannot read", plain);
+    rg__vault_writer *w;
+    int rc = rg__vault_create(k, enc, &w);
+    unsigned char *buf = rg_xmalloc(65536);
+    size_t n;
+    while (rc == 0 && (n = fread(buf, 1, 65536, in)) > 0)
+        rc = rg__vault_write(w, buf, n);
+    if (rc == 0 && ferror(in))
+        rc = rg__vault_io_error("cannot read", plain);
+    if (rc == 0)
+        rc = rg__vault_finish(w, size, hash);
+    else if (w)
+        rg__vault_abort(w);
+    sodium_memzero(buf, 65536);
+    free(buf);
+    fclose(in);
+    return rc;
+}
+
+/* Decrypts enc into plain (NULL: only checks every chunk). */
+static int decrypt_file(const rg__vault_keys *k, const char *enc, const char *plain)
+{
+    rg__vault_reader *r;
+    int rc = rg__vault_open(k, enc, &r);
+    if (rc < 0)
+        return rc;
+    FILE *out = NULL;
+    if (plain && !(out = fopen(plain, "wb"))) {
+        rg__vault_close(r);
+        return rg__vault_io_error("cannot write", plain);
     }
-    closedir(d);
-    rmdir(dir);
-}
-
-static int mkdir_p(const char *path)
-{
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-                return io_error("cannot create", buf);
-            *p = '/';
+    unsigned char *buf = rg_xmalloc(65536);
+    long n;
+    while ((n = rg__vault_read(r, buf, 65536)) > 0)
+        if (out && fwrite(buf, (size_t)n, 1, out) != 1) {
+            rc = rg__vault_io_error("cannot write", plain);
+            break;
         }
-    if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-        return io_error("cannot create", buf);
-    return 0;
+    if (rc == 0 && n < 0)
+        rc = (int)n;
+    sodium_memzero(buf, 65536);
+    free(buf);
+    rg__vault_close(r);
+    if (out) {
+        if ((fflush(out) != 0 || fsync(fileno(out)) != 0) && rc == 0)
+            rc = rg__vault_io_error("cannot write", plain);
+        if (fclose(out) != 0 && rc == 0)
+            rc = rg__vault_io_error("cannot write", plain);
+    }
+    return rc;
 }
 
-int rg_backup_create(const rg_config *cfg, FILE *out)
+/* Takes a full backup; *id receives its id. */
+static int create(const rg_config *cfg, const rg__vault_keys *k, char id[32], FILE *out)
 {
-    keys k;
     char full[4096], tmp[4200], dest[4200], plain[4200], enc[4400];
-    store_file f[2] = {0};
+    char *paths[NSTORES] = {0};
     int rc;
-    if ((rc = get_keys(cfg, &k)) < 0 || (rc = repo_of(cfg, full, sizeof full)) < 0 ||
-        (rc = store_files(cfg, f)) < 0 || (rc = mkdir_p(full)) < 0)
+    if ((rc = repo_of(cfg, full, sizeof full)) < 0 || (rc = store_files(cfg, paths)) < 0)
+        return rc;
+    if ((rc = rg__vault_mkdir_p(full)) < 0)
         goto out;
     int64_t now = rg_now();
-    char when[RG_TIME_LEN + 1], id[32];
+    char when[RG_TIME_LEN + 1];
     rg_time_format(now, when);
     struct tm tm;
     time_t t = (time_t)now;
     gmtime_r(&t, &tm);
-    strftime(id, sizeof id, "%Y%m%dT%H%M%SZ", &tm);
+    strftime(id, 32, "%Y%m%dT%H%M%SZ", &tm);
     snprintf(dest, sizeof dest, "%s/%s", full, id);
     for (int n = 2; access(dest, F_OK) == 0; n++) { /* two in one second */
-        snprintf(id + 16, sizeof id - 16, "-%d", n);
+        snprintf(id + 16, 16, "-%d", n);
         snprintf(dest, sizeof dest, "%s/%s", full, id);
     }
     snprintf(tmp, sizeof tmp, "%s/.tmp-%s-%ld", full, id, (long)getpid());
     if (mkdir(tmp, 0700) != 0) {
-        rc = io_error("cannot create", tmp);
+        rc = rg__vault_io_error("cannot create", tmp);
         goto out;
     }
-    json_t *m = json_pack("{s:i, s:s, s:s, s:s, s:[]}", "version", 1, "id", id, "created", when,
+    json_t *m = json_pack("{s:i, s:s, s:s, s:s, s:[]}", "version", 2, "id", id, "created", when,
                           "profile", "embedded", "files");
-    for (int i = 0; i < 2 && rc == 0; i++) {
+    int64_t snapshot_ms = 0;
+    for (int i = 0; i < NSTORES && rc == 0; i++) {
         /* The plain copy stays beside the live file (same disk, same
          * rights) and goes once encrypted. */
-        snprintf(plain, sizeof plain, "%s.backup-%ld", f[i].path, (long)getpid());
-        snprintf(enc, sizeof enc, "%s/%s.db.enc", tmp, f[i].store);
+        snprintf(plain, sizeof plain, "%s.backup-%ld", paths[i], (long)getpid());
+        snprintf(enc, sizeof enc, "%s/%s.db.enc", tmp, store_names[i]);
         long long size = 0;
-        unsigned char hash[crypto_generichash_BYTES];
-        char hex[2 * crypto_generichash_BYTES + 1];
-        int64_t t0 = rg_mono_ms();
-        if ((rc = snapshot(f[i].path, plain)) == 0)
-            rc = encrypt_file(&k, plain, enc, &size, hash);
+        char hash[RG__VAULT_HASH_HEX];
+        int64_t t0 = rg_mono_ms(), at_ms = 0;
+        sqlite3 *reader = NULL;
+        rg__wal_pos pos;
+        if ((rc = rg__wal_snapshot(k, cfg->backup_repo, store_names[i], paths[i], &reader, &pos,
+                                   &at_ms)) == 0) {
+            rc = copy_db(reader, paths[i], plain);
+            sqlite3_close(reader); /* ends its read transaction */
+        }
+        if (rc == 0)
+            rc = encrypt_file(k, plain, enc, &size, hash);
         unlink(plain);
         if (rc < 0)
             break;
-        sodium_bin2hex(hex, sizeof hex, hash, sizeof hash);
+        snapshot_ms = at_ms > snapshot_ms ? at_ms : snapshot_ms;
         char name[64];
-        snprintf(name, sizeof name, "%s.db.enc", f[i].store);
+        snprintf(name, sizeof name, "%s.db.enc", store_names[i]);
         json_array_append_new(json_object_get(m, "files"),
-                              json_pack("{s:s, s:s, s:I, s:s}", "name", name, "store", f[i].store,
-                                        "size", (json_int_t)size, "blake2b", hex));
-        fprintf(out, "  %s: %lld bytes encrypted in %.1f s\n", f[i].store, size,
-                (double)(rg_mono_ms() - t0) / 1000.0);
+                              json_pack("{s:s, s:s, s:I, s:s, s:I, s:{s:s, s:I}}", "name", name,
+                                        "store", store_names[i], "size", (json_int_t)size,
+                                        "blake2b", hash, "snapshot_ms", (json_int_t)at_ms, "wal",
+                                        "chain", pos.chain, "next", (json_int_t)pos.next));
+        fprintf(out, "  %s: %lld bytes encrypted in %.1f s (capture chain %s from segment %lld)\n",
+                store_names[i], size, (double)(rg_mono_ms() - t0) / 1000.0, pos.chain, pos.next);
     }
     if (rc == 0) {
-        char mac[2 * crypto_generichash_BYTES + 1];
-        manifest_mac(&k, m, mac);
+        char mac[RG__VAULT_HASH_HEX];
+        json_object_set_new(m, "snapshot_ms", json_integer(snapshot_ms));
+        rg__vault_mac(k, m, mac);
         json_object_set_new(m, "mac", json_string(mac));
         snprintf(enc, sizeof enc, "%s/manifest.json", tmp);
-        if (json_dump_file(m, enc, JSON_SORT_KEYS | JSON_INDENT(2)) != 0)
-            rc = io_error("cannot write", enc);
+        rc = rg__vault_put_json(m, enc);
     }
     json_decref(m);
     if (rc == 0 && rename(tmp, dest) != 0)
-        rc = io_error("cannot complete", dest);
+        rc = rg__vault_io_error("cannot complete", dest);
+    if (rc == 0)
+        rc = rg__vault_sync_dir(full);
     if (rc < 0)
-        remove_tree(tmp);
+        rg__vault_remove_tree(tmp);
     else
         fprintf(out, "backup %s complete in %s\n", id, dest);
 out:
-    free_files(f);
+    free_files(paths);
+    return rc;
+}
+
+int rg_backup_create(const rg_config *cfg, FILE *out)
+{
+    rg__vault_keys k;
+    char id[32];
+    int rc = rg__vault_keys_of(cfg, &k);
+    if (rc == 0)
+        rc = create(cfg, &k, id, out);
     sodium_memzero(&k, sizeof k);
     return rc;
 }
@@ -397,7 +262,7 @@ static int backup_ids(const char *full, char ***ids, int *n)
     *n = 0;
     DIR *d = opendir(full);
     if (!d)
-        return errno == ENOENT ? 0 : io_error("cannot read", full);
+        return errno == ENOENT ? 0 : rg__vault_io_error("cannot read", full);
     struct dirent *e;
     int cap = 0;
     while ((e = readdir(d))) {
@@ -433,6 +298,24 @@ static json_t *load_manifest(const char *full, const char *id)
     return json_load_file(path, 0, NULL);
 }
 
+/* The capture position of store in manifest m; false when the backup
+ * stands at none (taken before continuous capture). */
+static bool wal_pos(json_t *m, const char *store, rg__wal_pos *pos)
+{
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(m, "files"), i, f)
+    {
+        json_t *w = json_object_get(f, "wal");
+        if (strcmp(jstr(f, "store"), store) != 0 || !json_is_object(w))
+            continue;
+        snprintf(pos->chain, sizeof pos->chain, "%s", jstr(w, "chain"));
+        pos->next = jint(w, "next");
+        return pos->chain[0] && pos->next > 0;
+    }
+    return false;
+}
+
 int rg_backup_list(const rg_config *cfg, FILE *out)
 {
     char full[4096];
@@ -445,30 +328,27 @@ int rg_backup_list(const rg_config *cfg, FILE *out)
         long long bytes = 0;
         size_t j;
         json_t *f;
-        json_array_foreach(json_object_get(m, "files"), j, f) bytes +=
-            json_integer_value(json_object_get(f, "size"));
-        fprintf(out, "%s  %s  %zu files  %lld bytes%s\n", ids[i],
-                m ? json_string_value(json_object_get(m, "created")) : "?",
+        json_array_foreach(json_object_get(m, "files"), j, f) bytes += jint(f, "size");
+        fprintf(out, "%s  %s  %zu files  %lld bytes%s\n", ids[i], m ? jstr(m, "created") : "?",
                 json_array_size(json_object_get(m, "files")), bytes,
                 m ? "" : "  (no readable manifest)");
         json_decref(m);
     }
     if (n == 0)
         fprintf(out, "no backups in %s\n", full);
+    for (int s = 0; s < NSTORES; s++)
+        rg__wal_describe(cfg->backup_repo, store_names[s], out);
     free_ids(ids, n);
     return 0;
 }
 
-static int verify_one(const keys *k, const char *full, const char *id, FILE *out)
+static int verify_one(const rg__vault_keys *k, const char *full, const char *id, FILE *out)
 {
     json_t *m = load_manifest(full, id);
     if (!m)
         return rg_error_set(RG_EINVAL, "backup %s: its manifest is missing or not JSON", id);
     int rc = 0;
-    char mac[2 * crypto_generichash_BYTES + 1];
-    manifest_mac(k, m, mac);
-    const char *want = json_string_value(json_object_get(m, "mac"));
-    if (!want || strlen(want) != strlen(mac) || sodium_memcmp(want, mac, strlen(mac)) != 0)
+    if (!rg__vault_mac_ok(k, m))
         rc = rg_error_set(RG_EINVAL,
                           "backup %s: the key does not open its manifest (another key, or the "
                           "manifest was changed)",
@@ -479,22 +359,17 @@ static int verify_one(const keys *k, const char *full, const char *id, FILE *out
     {
         if (rc < 0)
             break;
-        const char *name = json_string_value(json_object_get(f, "name"));
+        const char *name = jstr(f, "name");
         char path[4600];
-        snprintf(path, sizeof path, "%s/%s/%s", full, id, name ? name : "");
+        snprintf(path, sizeof path, "%s/%s/%s", full, id, name);
         long long size;
-        unsigned char hash[crypto_generichash_BYTES];
-        char hex[2 * crypto_generichash_BYTES + 1];
-        if (!name || strchr(name, '/') || hash_file(path, &size, hash) != 0) {
+        char hash[RG__VAULT_HASH_HEX];
+        if (!*name || strchr(name, '/') || rg__vault_hash_file(path, &size, hash) != 0) {
             rc = rg_error_set(RG_EINVAL, "backup %s: the file %s is missing", id,
-                              name ? name : "(unnamed)");
+                              *name ? name : "(unnamed)");
             break;
         }
-        sodium_bin2hex(hex, sizeof hex, hash, sizeof hash);
-        if (size != json_integer_value(json_object_get(f, "size")) ||
-            strcmp(hex, json_string_value(json_object_get(f, "blake2b"))
-                            ? json_string_value(json_object_get(f, "blake2b"))
-                            : "") != 0) {
+        if (size != jint(f, "size") || strcmp(hash, jstr(f, "blake2b")) != 0) {
             rc = rg_error_set(RG_EINVAL, "backup %s: the file %s does not match its checksum", id,
                               name);
             break;
@@ -508,113 +383,220 @@ static int verify_one(const keys *k, const char *full, const char *id, FILE *out
     return rc;
 }
 
+/* The lowest segment number any of the backups ids needs, per store
+ * (LLONG_MAX: none needs one). */
+static void segments_needed(const char *full, char **ids, int n, long long from[NSTORES])
+{
+    for (int s = 0; s < NSTORES; s++)
+        from[s] = LLONG_MAX;
+    for (int i = 0; i < n; i++) {
+        json_t *m = load_manifest(full, ids[i]);
+        rg__wal_pos pos;
+        for (int s = 0; s < NSTORES && m; s++)
+            if (wal_pos(m, store_names[s], &pos) && pos.next < from[s])
+                from[s] = pos.next;
+        json_decref(m);
+    }
+}
+
 int rg_backup_verify(const rg_config *cfg, const char *id, FILE *out)
 {
-    keys k;
+    rg__vault_keys k;
     char full[4096];
     char **ids = NULL;
     int n = 0, rc;
-    if ((rc = get_keys(cfg, &k)) < 0 || (rc = repo_of(cfg, full, sizeof full)) < 0)
+    if ((rc = rg__vault_keys_of(cfg, &k)) < 0 || (rc = repo_of(cfg, full, sizeof full)) < 0)
         return rc;
     if (id) {
-        rc = verify_one(&k, full, id, out);
+        if ((rc = verify_one(&k, full, id, out)) == 0) {
+            ids = rg_xmalloc(sizeof *ids);
+            ids[0] = rg_xstrdup(id);
+            n = 1;
+        }
     } else if ((rc = backup_ids(full, &ids, &n)) == 0) {
         if (n == 0)
             rc = rg_error_set(RG_EINVAL, "no backups in %s", full);
         for (int i = 0; i < n && rc == 0; i++)
             rc = verify_one(&k, full, ids[i], out);
     }
+    long long from[NSTORES];
+    segments_needed(full, ids, n, from);
+    for (int s = 0; s < NSTORES && rc == 0; s++)
+        if (from[s] != LLONG_MAX)
+            rc = rg__wal_verify(&k, cfg->backup_repo, store_names[s], from[s], out);
     free_ids(ids, n);
     sodium_memzero(&k, sizeof k);
     return rc;
 }
 
-static int restore_into(const rg_config *cfg, const char *id, const char *into, bool hint,
-                        FILE *out);
+static int restore_into(const rg_config *cfg, const char *id, int64_t until_ms, const char *into,
+                        bool hint, FILE *out);
 
-int rg_backup_restore(const rg_config *cfg, const char *id, const char *into, FILE *out)
+int rg_backup_restore(const rg_config *cfg, const char *id, const char *to, const char *into,
+                      FILE *out)
 {
-    return restore_into(cfg, id, into, true, out);
+    int64_t until_ms = INT64_MAX;
+    if (to && rg_backup_parse_time(to, &until_ms) < 0)
+        return rg_error_set(RG_EINVAL,
+                            "--to takes an RFC 3339 time such as 2026-06-01T12:00:00Z or "
+                            "2026-06-01T14:00:00.250+02:00");
+    return restore_into(cfg, id, until_ms, into, true, out);
 }
 
 int rg_backup_verify_restore(const rg_config *cfg, const char *id, FILE *out)
 {
     char full[4096], scratch[4200];
     int rc = repo_of(cfg, full, sizeof full);
-    if (rc < 0 || (rc = mkdir_p(full)) < 0)
+    if (rc < 0 || (rc = rg__vault_mkdir_p(full)) < 0)
         return rc;
     snprintf(scratch, sizeof scratch, "%s/.verify-XXXXXX", full);
     if (!mkdtemp(scratch))
-        return io_error("cannot create", scratch);
-    rc = restore_into(cfg, id, scratch, false, out);
-    remove_tree(scratch);
+        return rg__vault_io_error("cannot create", scratch);
+    rc = restore_into(cfg, id, INT64_MAX, scratch, false, out);
+    rg__vault_remove_tree(scratch);
     if (rc == 0)
         fprintf(out, "the restore into a scratch folder passed its checks; the folder is gone\n");
     return rc;
 }
 
-static int restore_into(const rg_config *cfg, const char *id, const char *into, bool hint,
-                        FILE *out)
+int rg_backup_parse_time(const char *s, int64_t *ms)
 {
-    keys k;
+    int64_t t;
+    if (rg_time_parse(s, &t) < 0)
+        return RG_EINVAL;
+    long frac = 0;
+    const char *dot = strchr(s, '.');
+    if (dot && strchr(s, 'T') && dot > strchr(s, 'T')) {
+        int digits = 0;
+        for (const char *p = dot + 1; *p >= '0' && *p <= '9'; p++, digits++)
+            if (digits < 3)
+                frac = frac * 10 + (*p - '0');
+        for (; digits < 3; digits++)
+            frac *= 10;
+    }
+    *ms = t * 1000 + frac;
+    return 0;
+}
+
+static bool empty_dir(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        return true;
+    struct dirent *e;
+    bool empty = true;
+    while ((e = readdir(d)))
+        empty = empty && (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0);
+    closedir(d);
+    return empty;
+}
+
+static int integrity_check(const char *path)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int rc = 0;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW ||
+        strcmp((const char *)sqlite3_column_text(st, 0), "ok") != 0)
+        rc = rg_error_set(RG_EINVAL, "the restored %s fails SQLite's integrity check", path);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return rc;
+}
+
+/* The backup a restore starts from: id, or the newest whose snapshot is
+ * at or before until_ms. */
+static int pick_base(const char *full, char **ids, int n, const char *id, int64_t until_ms,
+                     const char **base)
+{
+    *base = NULL;
+    if (id) {
+        for (int i = 0; i < n; i++)
+            if (strcmp(ids[i], id) == 0)
+                *base = ids[i];
+        return *base ? 0 : rg_error_set(RG_EINVAL, "no backup %s in %s", id, full);
+    }
+    for (int i = n - 1; i >= 0 && !*base; i--) {
+        json_t *m = load_manifest(full, ids[i]);
+        int64_t at = m ? jint(m, "snapshot_ms") : 0;
+        if (m && !at) { /* taken before capture: its creation second */
+            int64_t t;
+            at = rg_time_parse(jstr(m, "created"), &t) == 0 ? t * 1000 : 0;
+        }
+        if (m && at <= until_ms)
+            *base = ids[i];
+        json_decref(m);
+    }
+    if (!*base && n)
+        return rg_error_set(RG_EINVAL, "no backup was taken at or before that time; `backup "
+                                       "list` shows the oldest");
+    if (!*base)
+        return rg_error_set(RG_EINVAL, "no backups in %s", full);
+    return 0;
+}
+
+static int restore_into(const rg_config *cfg, const char *id, int64_t until_ms, const char *into,
+                        bool hint, FILE *out)
+{
+    rg__vault_keys k;
     char full[4096];
     char **ids = NULL;
     int n = 0, rc;
-    if ((rc = get_keys(cfg, &k)) < 0 || (rc = repo_of(cfg, full, sizeof full)) < 0 ||
+    const char *base;
+    json_t *m = NULL;
+    if ((rc = rg__vault_keys_of(cfg, &k)) < 0 || (rc = repo_of(cfg, full, sizeof full)) < 0 ||
         (rc = backup_ids(full, &ids, &n)) < 0)
         return rc;
     if (!into || !*into) {
         rc = rg_error_set(RG_EINVAL, "restore needs --into FOLDER");
         goto out;
     }
-    if (!id && n > 0)
-        id = ids[n - 1];
-    if (!id) {
-        rc = rg_error_set(RG_EINVAL, "no backups in %s", full);
+    if ((rc = pick_base(full, ids, n, id, until_ms, &base)) < 0)
+        goto out;
+    if (!empty_dir(into)) {
+        rc = rg_error_set(RG_EINVAL, "%s is not empty: a restore never writes over data", into);
         goto out;
     }
-    DIR *d = opendir(into);
-    if (d) {
-        struct dirent *e;
-        bool empty = true;
-        while ((e = readdir(d)))
-            empty = empty && (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0);
-        closedir(d);
-        if (!empty) {
-            rc = rg_error_set(RG_EINVAL, "%s is not empty: a restore never writes over data", into);
-            goto out;
-        }
-    }
-    if ((rc = verify_one(&k, full, id, out)) < 0 || (rc = mkdir_p(into)) < 0)
+    if ((rc = verify_one(&k, full, base, out)) < 0 || (rc = rg__vault_mkdir_p(into)) < 0)
         goto out;
-    static const char *const stores[] = {"relational", "documents"};
-    for (int i = 0; i < 2 && rc == 0; i++) {
+    m = load_manifest(full, base);
+    for (int i = 0; i < NSTORES && rc == 0; i++) {
         char enc[4600], plain[4600], tmp[4700];
-        snprintf(enc, sizeof enc, "%s/%s/%s.db.enc", full, id, stores[i]);
-        snprintf(plain, sizeof plain, "%s/%s.db", into, stores[i]);
+        snprintf(enc, sizeof enc, "%s/%s/%s.db.enc", full, base, store_names[i]);
+        snprintf(plain, sizeof plain, "%s/%s.db", into, store_names[i]);
         snprintf(tmp, sizeof tmp, "%s.restoring", plain);
-        if ((rc = decrypt_file(&k, enc, tmp)) == 0 && rename(tmp, plain) != 0)
-            rc = io_error("cannot write", plain);
+        int applied = 0;
+        int64_t reached = 0;
+        rg__wal_pos pos;
+        if ((rc = decrypt_file(&k, enc, tmp)) == 0 && wal_pos(m, store_names[i], &pos))
+            rc = rg__wal_apply(&k, cfg->backup_repo, store_names[i], &pos, until_ms, tmp, &applied,
+                               &reached);
+        if (rc == 0 && rename(tmp, plain) != 0)
+            rc = rg__vault_io_error("cannot write", plain);
         unlink(tmp);
-        sqlite3 *db = NULL;
-        sqlite3_stmt *st = NULL;
-        if (rc == 0 &&
-            (sqlite3_open_v2(plain, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
-             sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL) != SQLITE_OK ||
-             sqlite3_step(st) != SQLITE_ROW ||
-             strcmp((const char *)sqlite3_column_text(st, 0), "ok") != 0))
-            rc = rg_error_set(RG_EINVAL, "the restored %s fails SQLite's integrity check", plain);
-        sqlite3_finalize(st);
-        sqlite3_close(db);
         if (rc == 0)
-            fprintf(out, "  %s: restored into %s\n", stores[i], plain);
+            rc = integrity_check(plain);
+        if (rc < 0)
+            break;
+        if (applied) {
+            char when[RG_TIME_LEN + 1];
+            rg_time_format(reached / 1000, when);
+            when[RG_TIME_LEN - 1] = '\0'; /* the Z comes after the milliseconds */
+            fprintf(out, "  %s: restored into %s, then %d captured segments up to %s.%03dZ\n",
+                    store_names[i], plain, applied, when, (int)(reached % 1000));
+        } else {
+            fprintf(out, "  %s: restored into %s as the backup holds it\n", store_names[i], plain);
+        }
     }
     if (rc == 0 && hint)
         fprintf(out,
                 "backup %s restored into %s; serve it with RG_DATA_DIR=%s after `risinggen "
                 "reindex` (the search index is rebuilt from the stores)\n",
-                id, into, into);
+                base, into, into);
 out:
+    json_decref(m);
     free_ids(ids, n);
     sodium_memzero(&k, sizeof k);
     return rc;
@@ -635,7 +617,7 @@ int rg_backup_prune(const rg_config *cfg, FILE *out)
             continue;
         char path[4400];
         snprintf(path, sizeof path, "%s/%s", full, e->d_name);
-        remove_tree(path);
+        rg__vault_remove_tree(path);
         fprintf(out, "removed the unfinished %s\n", e->d_name);
     }
     if (d)
@@ -647,18 +629,224 @@ int rg_backup_prune(const rg_config *cfg, FILE *out)
     int removed = 0;
     for (int i = 0; i < n - 1; i++) { /* never the newest */
         json_t *m = load_manifest(full, ids[i]);
-        const char *created = m ? json_string_value(json_object_get(m, "created")) : NULL;
-        if (created && strcmp(created, cut) < 0) {
+        const char *created = m ? jstr(m, "created") : "";
+        if (*created && strcmp(created, cut) < 0) {
             char path[4400];
             snprintf(path, sizeof path, "%s/%s", full, ids[i]);
-            remove_tree(path);
+            rg__vault_remove_tree(path);
             fprintf(out, "removed backup %s (%s)\n", ids[i], created);
+            free(ids[i]);
+            ids[i] = NULL;
             removed++;
         }
         json_decref(m);
     }
-    fprintf(out, "%d removed, %d kept (RG_BACKUP_KEEP_DAYS %d)\n", removed, n - removed,
+    int kept = 0;
+    for (int i = 0; i < n; i++)
+        if (ids[i])
+            ids[kept++] = ids[i];
+    /* Segments older than every backup kept apply to none. */
+    long long from[NSTORES];
+    segments_needed(full, ids, kept, from);
+    for (int s = 0; s < NSTORES; s++)
+        if (from[s] != LLONG_MAX)
+            rg__wal_prune(cfg->backup_repo, store_names[s], from[s], out);
+    fprintf(out, "%d removed, %d kept (RG_BACKUP_KEEP_DAYS %d)\n", removed, kept,
             cfg->backup_keep_days);
-    free_ids(ids, n);
+    free_ids(ids, kept);
     return 0;
+}
+
+/* The schedule of a running service. */
+
+static struct {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t wake;
+    bool running, stop;
+    const rg_config *cfg;
+    rg__vault_keys k;
+    rg__wal_archiver *arch[NSTORES];
+    int full_at_min; /* minute of the day (UTC) of the daily full backup; -1: none */
+} svc = {.mu = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
+
+/* The next time (seconds) the clock shows minute of the day `at`, after t. */
+static int64_t next_daily(int64_t t, int at)
+{
+    int64_t day = t - t % 86400, next = day + at * 60;
+    return next > t ? next : next + 86400;
+}
+
+static void log_lines(char *text, bool failed)
+{
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+        rg_log(failed ? RG_LOG_WARN : RG_LOG_INFO, "backup: %s", line);
+}
+
+/* A full backup and a prune, their lines in the log. */
+static bool scheduled_full(void)
+{
+    char *text = NULL, id[32];
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    int rc = create(svc.cfg, &svc.k, id, out);
+    if (rc == 0)
+        rg_backup_prune(svc.cfg, out);
+    fclose(out);
+    log_lines(text, rc < 0);
+    free(text);
+    if (rc < 0) {
+        rg_warn("backup: the full backup failed: %s", rg_error_detail());
+        rg_metrics_count("rg_backup_failures_total", 1);
+        return false;
+    }
+    rg_metrics_gauge_set("rg_backup_last_success_timestamp_seconds", (double)rg_now());
+    return true;
+}
+
+static void archive_all(bool *need_full)
+{
+    for (int s = 0; s < NSTORES; s++) {
+        int64_t began;
+        int rc = rg__wal_archiver_pass(svc.arch[s], &began);
+        char series[96];
+        if (rc == 1) {
+            *need_full = true;
+        } else if (rc < 0) {
+            snprintf(series, sizeof series, "rg_backup_wal_archive_failures_total{store=\"%s\"}",
+                     store_names[s]);
+            rg_metrics_count(series, 1);
+            rg_warn("backup: archiving the %s store's WAL failed: %s", store_names[s],
+                    rg_error_detail());
+        } else {
+            snprintf(series, sizeof series, "rg_backup_wal_archived_until_seconds{store=\"%s\"}",
+                     store_names[s]);
+            rg_metrics_gauge_set(series, (double)began / 1000.0);
+        }
+    }
+}
+
+static void *service_main(void *arg)
+{
+    (void)arg;
+    bool need_full = false;
+    int64_t next_full = svc.full_at_min >= 0 ? next_daily(rg_now(), svc.full_at_min) : INT64_MAX,
+            retry_at = 0;
+    pthread_mutex_lock(&svc.mu);
+    while (!svc.stop) {
+        pthread_mutex_unlock(&svc.mu);
+        archive_all(&need_full);
+        int64_t now = rg_now();
+        if ((need_full && now >= retry_at) || now >= next_full) {
+            if (scheduled_full()) {
+                need_full = false;
+                if (now >= next_full)
+                    next_full = next_daily(now, svc.full_at_min);
+            } else {
+                retry_at = now + 60; /* a failing backup is tried again each minute */
+                if (now >= next_full)
+                    next_full = now + 60;
+            }
+        }
+        pthread_mutex_lock(&svc.mu);
+        if (svc.stop)
+            break;
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        int64_t ns = until.tv_nsec + (int64_t)svc.cfg->backup_archive_ms * 1000000;
+        until.tv_sec += (time_t)(ns / 1000000000);
+        until.tv_nsec = (long)(ns % 1000000000);
+        pthread_cond_timedwait(&svc.wake, &svc.mu, &until);
+    }
+    pthread_mutex_unlock(&svc.mu);
+    archive_all(&need_full); /* what the last requests wrote */
+    return NULL;
+}
+
+static int parse_full_at(const char *s, int *minute)
+{
+    int h, m;
+    char end;
+    if (!s || !*s || strcmp(s, "off") == 0) {
+        *minute = -1;
+        return 0;
+    }
+    if (sscanf(s, "%2d:%2d%c", &h, &m, &end) != 2 || h < 0 || h > 23 || m < 0 || m > 59)
+        return rg_error_set(RG_EINVAL, "RG_BACKUP_FULL_AT must be HH:MM (UTC) or off");
+    *minute = h * 60 + m;
+    return 0;
+}
+
+int rg_backup_service_start(const rg_config *cfg)
+{
+    if (!cfg->backup_repo || !*cfg->backup_repo)
+        return 0;
+    char *paths[NSTORES] = {0};
+    if (store_files(cfg, paths) < 0) {
+        rg_warn("backup: RG_BACKUP_REPO is set, but backups of the server profile are taken "
+                "with pgBackRest, which this build does not drive yet: none is scheduled");
+        return 0;
+    }
+    int rc = rg__vault_keys_of(cfg, &svc.k);
+    if (rc == 0)
+        rc = parse_full_at(cfg->backup_full_at, &svc.full_at_min);
+    for (int s = 0; s < NSTORES && rc == 0; s++)
+        rc =
+            rg__wal_archiver_open(&svc.k, cfg->backup_repo, store_names[s], paths[s], &svc.arch[s]);
+    free_files(paths);
+    if (rc < 0) {
+        for (int s = 0; s < NSTORES; s++) {
+            rg__wal_archiver_close(svc.arch[s]);
+            svc.arch[s] = NULL;
+        }
+        return rc;
+    }
+    rg_metrics_describe("rg_backup_last_success_timestamp_seconds", "gauge",
+                        "When the newest complete full backup in the repository was taken.");
+    rg_metrics_describe("rg_backup_failures_total", "counter",
+                        "Full backups the service began and could not complete.");
+    rg_metrics_describe("rg_backup_wal_archived_until_seconds", "gauge",
+                        "Every change committed before this time is archived.");
+    rg_metrics_describe("rg_backup_wal_archive_failures_total", "counter",
+                        "Passes of the WAL archiver that failed.");
+    char full[4096], **ids;
+    int n;
+    if (repo_of(cfg, full, sizeof full) == 0 && backup_ids(full, &ids, &n) == 0) {
+        json_t *m = n ? load_manifest(full, ids[n - 1]) : NULL;
+        int64_t t;
+        if (m && rg_time_parse(jstr(m, "created"), &t) == 0)
+            rg_metrics_gauge_set("rg_backup_last_success_timestamp_seconds", (double)t);
+        json_decref(m);
+        free_ids(ids, n);
+    }
+    svc.cfg = cfg;
+    svc.stop = false;
+    if (pthread_create(&svc.thread, NULL, service_main, NULL) != 0) {
+        for (int s = 0; s < NSTORES; s++)
+            rg__wal_archiver_close(svc.arch[s]);
+        return rg_error_set(RG_EUNAVAIL, "cannot start the backup thread");
+    }
+    svc.running = true;
+    rg_info("backup: capturing changes into %s every %d ms; full backups %s%s", cfg->backup_repo,
+            cfg->backup_archive_ms, svc.full_at_min >= 0 ? "daily at " : "only on demand",
+            svc.full_at_min >= 0 ? cfg->backup_full_at : "");
+    return 0;
+}
+
+void rg_backup_service_stop(void)
+{
+    if (!svc.running)
+        return;
+    pthread_mutex_lock(&svc.mu);
+    svc.stop = true;
+    pthread_cond_signal(&svc.wake);
+    pthread_mutex_unlock(&svc.mu);
+    pthread_join(svc.thread, NULL);
+    for (int s = 0; s < NSTORES; s++) {
+        rg__wal_archiver_close(svc.arch[s]);
+        svc.arch[s] = NULL;
+    }
+    sodium_memzero(&svc.k, sizeof svc.k);
+    svc.running = false;
 }

@@ -102,7 +102,7 @@ static int run_pragmas(sqlite3 *db, const char *path, bool sync_full)
     }
 }
 
-int rg__sqlite_open(const char *path, bool sync_full, sqlite3 **out)
+int rg__sqlite_open(const char *path, bool sync_full, bool archived, sqlite3 **out)
 {
     *out = NULL;
     if (strcmp(path, ":memory:") != 0)
@@ -119,6 +119,10 @@ int rg__sqlite_open(const char *path, bool sync_full, sqlite3 **out)
     if ((rc = run_pragmas(db, path, sync_full)) < 0) {
         sqlite3_close(db);
         return rc;
+    }
+    if (archived) { /* checkpoints belong to the backup archiver */
+        sqlite3_wal_autocheckpoint(db, 0);
+        sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
     }
     sqlite3_create_function(db, "rg_distance_km", 4, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
                             distance_fn, NULL, NULL);
@@ -174,7 +178,7 @@ static int conn_open(void *ctx, void **out)
 {
     struct rg__sqlite_pool *pool = ctx;
     sqlite3 *db;
-    int rc = rg__sqlite_open(pool->path, pool->sync_full, &db);
+    int rc = rg__sqlite_open(pool->path, pool->sync_full, pool->archived, &db);
     if (rc < 0)
         return rc;
     const struct rg__sqlite_hooks *h = pool->hooks;
@@ -202,7 +206,8 @@ int rg__sqlite_pool_open(struct rg__sqlite_pool *pool, const char *url,
     if (!path)
         return rg_error_set(RG_EINVAL, "not a sqlite: URL");
     sqlite3 *probe;
-    int rc = rg__sqlite_open(path, sync_full, &probe);
+    bool archived = opts && opts->wal_archived;
+    int rc = rg__sqlite_open(path, sync_full, archived, &probe);
     if (rc == 0 && hooks && hooks->on_open)
         rc = hooks->on_open(probe, ctx);
     sqlite3_close(probe);
@@ -212,6 +217,7 @@ int rg__sqlite_pool_open(struct rg__sqlite_pool *pool, const char *url,
     }
     pool->path = path;
     pool->sync_full = sync_full;
+    pool->archived = archived;
     pool->hooks = hooks;
     pthread_mutex_init(&pool->write_lock, NULL);
     int size = opts && opts->pool_size > 0 ? opts->pool_size : RG_POOL_SIZE_DEFAULT;

@@ -34,8 +34,10 @@ char *rg__sqlite_path(const char *url, bool *sync_full);
 /* Opens path (creating its folder) in WAL mode with busy timeout, foreign
  * keys, mmap and the synchronous level. Pragmas that meet a lock (two
  * processes switching a new file to WAL at once) are retried for about 2 s.
+ * archived: the backup archiver owns the checkpoints of this file (wal.h),
+ * so the connection makes none, neither automatically nor at close.
  * *out belongs to the caller (sqlite3_close). */
-int rg__sqlite_open(const char *path, bool sync_full, sqlite3 **out);
+int rg__sqlite_open(const char *path, bool sync_full, bool archived, sqlite3 **out);
 /* Maps a SQLite result code to RG_E* and logs what SQLite said about it. */
 int rg__sqlite_error(sqlite3 *db, int rc, const char *what);
 
@@ -78,6 +80,7 @@ struct rg__sqlite_hooks {
 struct rg__sqlite_pool {
     char *path;
     bool sync_full;
+    bool archived; /* rg_store_options.wal_archived */
     const struct rg__sqlite_hooks *hooks;
     rg_pool *conns;
     pthread_mutex_t write_lock; /* one writer at a time in this process */
