@@ -8,7 +8,9 @@
 # stdout (the CPU per request varies least from run to run on a shared
 # machine; requests/s shows what users get). Every turn seeds its own data;
 # the other RG_BENCH_* settings pass through, e.g. RG_BENCH_SIZE=small for
-# turns of a few minutes.
+# turns of a few minutes. RG_COMPARE_AFTER_ENV holds settings for the
+# after runs only (e.g. "RG_BENCH_BACKUP=1" with the same binary twice:
+# the cost of a setting).
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 before=${1:?usage: compare.sh BEFORE_BIN AFTER_BIN [profiles…]}
@@ -22,8 +24,10 @@ for profile in $profiles; do
     for turn in $(seq 1 "$turns"); do
         for which in before after; do
             [ "$which" = before ] && b=$before || b=$after
+            [ "$which" = before ] && extra="" || extra=${RG_COMPARE_AFTER_ENV:-}
             echo "== $profile $which (turn $turn)" >&2
-            RG_BENCH_PROFILE=$profile RG_BENCH_BIN=$b RG_BENCH_OUT="$base/$profile-$which-$turn" \
+            env $extra RG_BENCH_PROFILE="$profile" RG_BENCH_BIN="$b" \
+                RG_BENCH_OUT="$base/$profile-$which-$turn" \
                 sh "$root/bench/run.sh" >"$base/$profile-$which-$turn.table"
         done
     done

@@ -32,7 +32,10 @@
 # RG_BENCH_PERF_BIN (the binary of that round, e.g. one built with
 # -fno-omit-frame-pointer for whole call chains), RG_BENCH_KEEP (1: the
 # server profile's PostgreSQL and Redis keep running, with their data,
-# after the script ends, for profiling by hand).
+# after the script ends, for profiling by hand), RG_BENCH_BACKUP (1, the
+# embedded profile: the service runs with a backup repository, so it
+# captures every change continuously; each start waits for its first full
+# backup before measuring).
 # Output: a table of the round with the median requests/s of each scenario
 # on stdout; every round in $RG_BENCH_OUT/rounds.txt, one line each:
 #   scenario rps p50_ms p99_ms p999_ms requests answers rss_mb
@@ -117,10 +120,22 @@ fi
 
 # ---- the service, and the CPU time of every process that serves ----
 
+backup_env=""
+if [ "${RG_BENCH_BACKUP:-0}" = 1 ]; then
+    backup_env="RG_BACKUP_REPO=$out/backup-repo RG_BACKUP_KEY=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')"
+fi
 start_service() { # discovery cache: 1 or 0
-    RG_DISCOVERY_CACHE=$1 "$serve_bin" serve 2>>"$out/server.log" &
+    env RG_DISCOVERY_CACHE="$1" $backup_env "$serve_bin" serve 2>>"$out/server.log" &
     pid=$!
-    for _ in $(seq 1 300); do curl -sf "http://$RG_LISTEN/healthz" >/dev/null && return; sleep 0.1; done
+    for _ in $(seq 1 300); do
+        if curl -sf "http://$RG_LISTEN/healthz" >/dev/null; then
+            [ -z "$backup_env" ] && return
+            # With a repository, measure once the first full backup is done.
+            curl -sf "http://$RG_LISTEN/metrics" |
+                grep -q '^rg_backup_last_success_timestamp_seconds [1-9]' && return
+        fi
+        sleep 0.1
+    done
     echo "the service did not start" >&2
     exit 1
 }
