@@ -45,3 +45,17 @@ SELECT
   (SELECT count(*) FROM outbox WHERE status = 'pending') AS pending,
   (SELECT count(*) FROM outbox WHERE status = 'sent') AS sent,
   (SELECT count(*) FROM outbox WHERE status = 'failed') AS failed
+
+-- name: outbox_backlog
+-- Notifications waiting to leave, and how long the oldest has waited (s).
+SELECT count(*) AS pending,
+       COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8 AS oldest_s
+FROM outbox WHERE status = 'pending'
+
+-- name: replica_lag
+-- How far (s) the server this connection reads lags behind its primary:
+-- 0 on a primary, or on a replica that has replayed all it received.
+SELECT CASE WHEN NOT pg_is_in_recovery() OR pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()
+            THEN 0
+            ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0)
+       END::float8 AS lag_s

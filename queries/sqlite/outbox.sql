@@ -44,3 +44,13 @@ SELECT
   (SELECT count(*) FROM outbox WHERE status = 'pending') AS pending,
   (SELECT count(*) FROM outbox WHERE status = 'sent') AS sent,
   (SELECT count(*) FROM outbox WHERE status = 'failed') AS failed
+
+-- name: outbox_backlog
+-- Notifications waiting to leave, and how long the oldest has waited (s).
+SELECT count(*) AS pending,
+       COALESCE(CAST(strftime('%s', 'now') AS INTEGER) - CAST(strftime('%s', min(created_at)) AS INTEGER), 0) AS oldest_s
+FROM outbox WHERE status = 'pending'
+
+-- name: replica_lag
+-- A SQLite file has no replicas: nothing lags.
+SELECT 0.0 AS lag_s

@@ -4,13 +4,14 @@
 #include "risinggen/base/error.h"
 #include "risinggen/base/log.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <stdatomic.h>
 #include <string.h>
 
-#define NBUCKETS 12
+#define NBUCKETS 12 /* RG_METRICS_NBUCKETS - 1: the last one is +Inf */
 static const double bucket_ms[NBUCKETS] = {0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500};
 
 struct series {
@@ -248,6 +249,83 @@ void rg_metrics_describe(const char *family, const char *type, const char *help)
     if (!known && ndescribed < (int)(sizeof described / sizeof described[0]))
         described[ndescribed++] = (struct description){family, type, help};
     pthread_mutex_unlock(&describe_lock);
+}
+
+double rg_metrics_bucket_ms(int i)
+{
+    return i < NBUCKETS ? bucket_ms[i] : INFINITY;
+}
+
+/* Adds the totals of family f into count, errors and buckets. */
+static void add_totals(struct family *f, uint64_t *count, uint64_t *errors,
+                       uint64_t buckets[RG_METRICS_NBUCKETS], bool by_status)
+{
+    int n = atomic_load_explicit(&f->n, memory_order_acquire);
+    for (int i = 0; i < n; i++) {
+        struct series *s = &f->s[i];
+        uint64_t c = atomic_load(&s->count), in_buckets = 0;
+        *count += c;
+        *errors += by_status ? atomic_load(&s->by_class[5]) : atomic_load(&s->errors);
+        for (int b = 0; b < NBUCKETS; b++) {
+            uint64_t v = atomic_load(&s->buckets[b]);
+            buckets[b] += v;
+            in_buckets += v;
+        }
+        buckets[NBUCKETS] += c > in_buckets ? c - in_buckets : 0;
+    }
+}
+
+void rg_metrics_sample_now(rg_metrics_sample *out)
+{
+    memset(out, 0, sizeof *out);
+    out->t = rg_now();
+    add_totals(&routes, &out->requests, &out->errors, out->request_buckets, true);
+    add_totals(&queries, &out->queries, &out->query_errors, out->query_buckets, false);
+}
+
+static struct {
+    pthread_mutex_t lock;
+    rg_metrics_sample ring[RG_METRICS_HISTORY_N];
+    int next, n;
+} history = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+void rg_metrics_history_add(void)
+{
+    rg_metrics_sample s;
+    rg_metrics_sample_now(&s);
+    pthread_mutex_lock(&history.lock);
+    history.ring[history.next] = s;
+    history.next = (history.next + 1) % RG_METRICS_HISTORY_N;
+    if (history.n < RG_METRICS_HISTORY_N)
+        history.n++;
+    pthread_mutex_unlock(&history.lock);
+}
+
+int rg_metrics_history(rg_metrics_sample *out, int max)
+{
+    pthread_mutex_lock(&history.lock);
+    int n = history.n < max ? history.n : max;
+    for (int i = 0; i < n; i++) {
+        int at = (history.next - n + i + RG_METRICS_HISTORY_N) % RG_METRICS_HISTORY_N;
+        out[i] = history.ring[at];
+    }
+    pthread_mutex_unlock(&history.lock);
+    return n;
+}
+
+void rg_metrics_each_query(void (*fn)(void *ctx, const char *name, uint64_t count, uint64_t errors,
+                                      uint64_t sum_us, const uint64_t buckets[RG_METRICS_NBUCKETS]),
+                           void *ctx)
+{
+    int n = atomic_load_explicit(&queries.n, memory_order_acquire);
+    for (int i = 0; i < n; i++) {
+        struct series *s = &queries.s[i];
+        uint64_t b[RG_METRICS_NBUCKETS] = {0}, count = atomic_load(&s->count), in_buckets = 0;
+        for (int j = 0; j < NBUCKETS; j++)
+            in_buckets += b[j] = atomic_load(&s->buckets[j]);
+        b[NBUCKETS] = count > in_buckets ? count - in_buckets : 0;
+        fn(ctx, s->name, count, atomic_load(&s->errors), atomic_load(&s->sum_us), b);
+    }
 }
 
 /* A histogram's lines; labels is the label set without braces. */

@@ -12,6 +12,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <time.h>
 
 #define MAX_BACKOFF_MS 30000
@@ -28,6 +29,42 @@ static int erasure_pass(rg_app *app)
     return rg_erasure_resume(app, 0);
 }
 
+/* The gauges the alert rules read that no request updates: the outbox's
+ * backlog and, with read replicas, how far the one read lags. */
+static int store_stats_pass(rg_app *app)
+{
+    rg_relational *r = &app->st.rel;
+    rg_rel_conn *c;
+    rg_rows *rows = NULL;
+    int rc = rg_rel_acquire(r, &c);
+    if (rc < 0)
+        return rc;
+    if ((rc = rg_rel_query(r, c, "outbox_backlog", NULL, 0, &rows)) >= 0 && rows->nrows == 1) {
+        rg_metrics_gauge_set("rg_outbox_pending", (double)rg_rows_int(rows, 0, "pending", 0));
+        rg_metrics_gauge_set("rg_outbox_oldest_pending_seconds",
+                             rg_rows_real(rows, 0, "oldest_s", 0));
+    }
+    rg_rows_free(rows);
+    rows = NULL;
+    rg_rel_release(r, c);
+    if (rc < 0 || !app->cfg->relational_replica_urls || !*app->cfg->relational_replica_urls)
+        return rc < 0 ? rc : 0;
+    if ((rc = rg_rel_acquire_read(r, &c)) < 0)
+        return rc;
+    if ((rc = rg_rel_query(r, c, "replica_lag", NULL, 0, &rows)) >= 0 && rows->nrows == 1)
+        rg_metrics_gauge_set("rg_replica_lag_seconds", rg_rows_real(rows, 0, "lag_s", 0));
+    rg_rows_free(rows);
+    rg_rel_release(r, c);
+    return rc < 0 ? rc : 0;
+}
+
+static int metrics_sample(rg_app *app)
+{
+    (void)app;
+    rg_metrics_history_add();
+    return 0;
+}
+
 static const rg_job jobs[] = {
     /* reset codes: requests are rows, whatever the e-mail (password_reset.c) */
     {"password-reset", 250, false, rg_auth_password_reset_pass, "handled %d reset request(s)"},
@@ -41,6 +78,10 @@ static const rg_job jobs[] = {
      "queued the notifications of %d interrupted message(s)"},
     /* erasures a crash or an outage interrupted */
     {"erasure-resume", 30000, true, erasure_pass, "finished %d interrupted erasure(s)"},
+    /* gauges for the alert rules (ops/prometheus/rules.yml) */
+    /* the recent past the operator's console draws */
+    {"metrics-history", RG_METRICS_SAMPLE_S * 1000, true, metrics_sample, "%d"},
+    {"store-stats", 5000, true, store_stats_pass, "refreshed the gauges %d time(s)"},
 };
 
 #define NJOBS ((int)(sizeof jobs / sizeof jobs[0]))
@@ -80,8 +121,51 @@ static int run_one(rg_app *app, const rg_job *job)
     return rc;
 }
 
+/* Free and total bytes of the file system holding a folder, read when
+ * /metrics is rendered. */
+typedef struct volume {
+    const char *path;
+    bool total;
+} volume;
+
+static double volume_bytes(void *ctx)
+{
+    const volume *v = ctx;
+    struct statvfs s;
+    if (!v->path || !*v->path || statvfs(v->path, &s) != 0)
+        return 0;
+    return (double)(v->total ? s.f_blocks : s.f_bavail) * (double)s.f_frsize;
+}
+
+static void watch_volumes(const rg_config *cfg)
+{
+    static volume vols[4];
+    static bool watched;
+    if (watched)
+        return;
+    watched = true;
+    vols[0] = (volume){cfg->data_dir, false};
+    vols[1] = (volume){cfg->data_dir, true};
+    vols[2] = (volume){cfg->backup_repo, false};
+    vols[3] = (volume){cfg->backup_repo, true};
+    rg_metrics_describe("rg_volume_free_bytes", "gauge",
+                        "Bytes free for the service on the file system of a folder it writes.");
+    rg_metrics_describe("rg_volume_size_bytes", "gauge", "Size of that file system.");
+    rg_metrics_watch("rg_volume_free_bytes{volume=\"data\"}", volume_bytes, &vols[0]);
+    rg_metrics_watch("rg_volume_size_bytes{volume=\"data\"}", volume_bytes, &vols[1]);
+    if (cfg->backup_repo && *cfg->backup_repo) {
+        rg_metrics_watch("rg_volume_free_bytes{volume=\"backup\"}", volume_bytes, &vols[2]);
+        rg_metrics_watch("rg_volume_size_bytes{volume=\"backup\"}", volume_bytes, &vols[3]);
+    }
+}
+
 static void describe(void)
 {
+    rg_metrics_describe("rg_outbox_pending", "gauge", "Notifications waiting to leave.");
+    rg_metrics_describe("rg_outbox_oldest_pending_seconds", "gauge",
+                        "How long the oldest waiting notification has waited.");
+    rg_metrics_describe("rg_replica_lag_seconds", "gauge",
+                        "How far behind its primary the read replica in use is.");
     rg_metrics_describe("rg_job_runs_total", "counter", "Passes of each background job.");
     rg_metrics_describe("rg_job_failures_total", "counter", "Passes of each job that failed.");
     rg_metrics_describe("rg_job_last_duration_seconds", "gauge",
@@ -107,6 +191,7 @@ int rg_job_run_now(rg_app *app, const char *name)
 void rg_jobs_run(rg_app *app, volatile sig_atomic_t *stop)
 {
     describe();
+    watch_volumes(app->cfg);
     int64_t next[NJOBS], wait[NJOBS];
     int64_t now = rg_mono_ms();
     for (int i = 0; i < NJOBS; i++) {

@@ -275,6 +275,13 @@ static void jobs_report_their_runs(void **state)
         seen = metric_sum(m->body, "rg_job_runs_total", "job=\"outbox\"") >= 1 &&
                strstr(m->body, "rg_job_last_duration_seconds{job=\"outbox\"}") &&
                strstr(m->body, "# TYPE rg_job_failures_total counter");
+        /* What the alert rules read besides requests: the outbox's backlog
+         * (measured at start) and the room left on the data's disk. */
+        const char *free_at = strstr(m->body, "rg_volume_free_bytes{volume=\"data\"} ");
+        seen = seen && strstr(m->body, "\nrg_outbox_pending ") &&
+               strstr(m->body, "\nrg_outbox_oldest_pending_seconds ") && free_at &&
+               strtod(free_at + strlen("rg_volume_free_bytes{volume=\"data\"} "), NULL) > 0 &&
+               strstr(m->body, "rg_volume_size_bytes{volume=\"data\"} ");
         resp_free(m);
         if (!seen)
             usleep(100 * 1000);

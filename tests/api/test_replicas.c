@@ -100,6 +100,18 @@ static void reads_follow_the_replica_and_your_own_writes(void **state)
     api_resp *r = api("GET", fmt("/v1/events/%lld", b), NULL, NULL);
     assert_problem(r, 404);
     resp_free(r);
+    /* The lag is measured and exported (a job refreshes it every 5 s). */
+    bool lags = false;
+    for (int i = 0; i < 300 && !lags; i++) {
+        api_resp *m = api("GET", "/metrics", NULL, NULL);
+        const char *at = strstr(m->body, "\nrg_replica_lag_seconds ");
+        lags = at && strtod(at + strlen("\nrg_replica_lag_seconds "), NULL) > 0;
+        resp_free(m);
+        if (!lags)
+            usleep(100 * 1000);
+    }
+    if (!lags)
+        fail_msg("rg_replica_lag_seconds stayed 0 while the replica did not replay");
     /* The organizer reads their own writes. */
     assert_int_equal(count_type(type_copy, org.access), 2);
     r = api("GET", fmt("/v1/events/%lld", b), NULL, org.access);

@@ -58,4 +58,31 @@ double rg_metrics_value(const char *series);
 /* Appends the whole exposition to out. */
 void rg_metrics_render(rg_buf *out);
 
+/* The recent past, for the operator's console: totals of every route and
+ * every named query taken every RG_METRICS_SAMPLE_S seconds, an hour of
+ * them kept. Latency buckets are not cumulative; bucket i holds times up
+ * to rg_metrics_bucket_ms(i), the last one everything above. */
+#define RG_METRICS_NBUCKETS  13
+#define RG_METRICS_SAMPLE_S  10
+#define RG_METRICS_HISTORY_N 361
+typedef struct rg_metrics_sample {
+    int64_t t;                 /* seconds since the epoch */
+    uint64_t requests, errors; /* answers, and those with a 5xx status */
+    uint64_t request_buckets[RG_METRICS_NBUCKETS];
+    uint64_t queries, query_errors;
+    uint64_t query_buckets[RG_METRICS_NBUCKETS];
+} rg_metrics_sample;
+/* The upper bound of bucket i in ms (the last: infinity). */
+double rg_metrics_bucket_ms(int i);
+/* The totals now. */
+void rg_metrics_sample_now(rg_metrics_sample *out);
+/* Takes a sample into the history (a background job calls it). */
+void rg_metrics_history_add(void);
+/* Up to max samples of the history, oldest first; how many. */
+int rg_metrics_history(rg_metrics_sample *out, int max);
+/* Calls fn for every named query with its totals since start. */
+void rg_metrics_each_query(void (*fn)(void *ctx, const char *name, uint64_t count, uint64_t errors,
+                                      uint64_t sum_us, const uint64_t buckets[RG_METRICS_NBUCKETS]),
+                           void *ctx);
+
 #endif
