@@ -3,8 +3,9 @@
 # are missing; apt-get runs only when something is missing.
 #   install-deps.sh build   compilers, CMake and the libraries risinggen links
 #   install-deps.sh test    build, plus cmocka, the PostgreSQL and Redis
-#                           servers that `make test` starts privately, and
-#                           clang with libFuzzer for the fuzz targets
+#                           servers that `make test` starts privately,
+#                           clang with libFuzzer for the fuzz targets, and
+#                           Chromium with ChromeDriver for the console test
 #   install-deps.sh fuzz    build, plus clang with libFuzzer
 #   install-deps.sh bench   build, plus wrk and those servers
 #   install-deps.sh format  clang-format
@@ -14,7 +15,7 @@ libsodium-dev libcurl4-openssl-dev libssl-dev libpq-dev libhiredis-dev"
 servers="postgresql redis-server"
 case "${1:-build}" in
 build) pkgs="$build" ;;
-test) pkgs="$build libcmocka-dev $servers clang libclang-rt-14-dev" ;;
+test) pkgs="$build libcmocka-dev $servers clang libclang-rt-14-dev chromium chromium-driver" ;;
 fuzz) pkgs="$build clang libclang-rt-14-dev" ;;
 bench) pkgs="$build $servers wrk" ;;
 format) pkgs="clang-format" ;;

@@ -20,6 +20,12 @@
 RG_HANDLER(rg_h_healthz);
 RG_HANDLER(rg_h_readyz);
 RG_HANDLER(rg_h_metrics);
+/* handlers_console.c */
+RG_HANDLER(rg_h_console);
+RG_HANDLER(rg_h_console_js);
+RG_HANDLER(rg_h_console_css);
+RG_HANDLER(rg_h_console_data);
+RG_HANDLER(rg_h_console_indexes);
 /* handlers_auth.c */
 RG_HANDLER(rg_h_signup);
 RG_HANDLER(rg_h_login);

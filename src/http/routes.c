@@ -17,6 +17,11 @@ const rg_route rg_routes[] = {
     R("GET", "/healthz", rg_h_healthz, RG_AUTH_NONE),
     R("GET", "/readyz", rg_h_readyz, RG_AUTH_NONE),
     R("GET", "/metrics", rg_h_metrics, RG_AUTH_NONE),
+    R("GET", "/console", rg_h_console, RG_AUTH_NONE),
+    R("GET", "/console/console.js", rg_h_console_js, RG_AUTH_NONE),
+    R("GET", "/console/console.css", rg_h_console_css, RG_AUTH_NONE),
+    R("GET", "/console/data", rg_h_console_data, RG_AUTH_REQUIRED),
+    R("GET", "/console/indexes", rg_h_console_indexes, RG_AUTH_REQUIRED),
 
     R("POST", "/v1/auth/signup", rg_h_signup, RG_AUTH_NONE),
     R("POST", "/v1/auth/login", rg_h_login, RG_AUTH_NONE),

@@ -108,6 +108,11 @@ static const expect expectations[] = {
     {"GET", "/healthz", T_NONE, 0, NULL, ALL(200)},
     {"GET", "/readyz", T_NONE, 0, NULL, ALL(200)},
     {"GET", "/metrics", T_NONE, 0, NULL, ALL(200)},
+    {"GET", "/console", T_NONE, 0, NULL, ALL(200)},
+    {"GET", "/console/console.js", T_NONE, 0, NULL, ALL(200)},
+    {"GET", "/console/console.css", T_NONE, 0, NULL, ALL(200)},
+    {"GET", "/console/data", T_NONE, 0, NULL, ADMIN_ONLY(200)},
+    {"GET", "/console/indexes", T_NONE, 0, NULL, ADMIN_ONLY(200)},
 
     {"POST", "/v1/auth/signup", T_NONE, 0,
      "{\"email\":\"matrix-%s@test.risinggen.dev\",\"password\":\"matrix-pass-1\","

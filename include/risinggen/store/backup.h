@@ -42,6 +42,10 @@ int rg_backup_restore(const rg_config *cfg, const char *id, const char *to, cons
  * the captured segments no backup kept needs, and what killed backups left
  * behind. */
 int rg_backup_prune(const rg_config *cfg, FILE *out);
+/* The outcome of the last `verify` of the repository (by the command or
+ * after a scheduled backup): "TIME ok|failed: what it said", or "" when
+ * none ran. */
+void rg_backup_last_verify(const rg_config *cfg, char *line, size_t cap);
 /* Parses an RFC 3339 time into milliseconds since the epoch (RG_EINVAL). */
 int rg_backup_parse_time(const char *s, int64_t *ms);
 

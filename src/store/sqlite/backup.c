@@ -424,9 +424,37 @@ int rg_backup_verify(const rg_config *cfg, const char *id, FILE *out)
     for (int s = 0; s < NSTORES && rc == 0; s++)
         if (from[s] != LLONG_MAX)
             rc = rg__wal_verify(&k, cfg->backup_repo, store_names[s], from[s], out);
+    /* Its outcome, for the operator's console. */
+    char when[RG_TIME_LEN + 1], path[4200], what[600];
+    rg_time_format(rg_now(), when);
+    if (rc < 0)
+        snprintf(what, sizeof what, "%s", rg_error_detail());
+    else
+        snprintf(what, sizeof what, "%d backup(s) and their captured segments verified", n);
+    json_t *m = json_pack("{s:s, s:b, s:s}", "at", when, "ok", rc == 0, "result", what);
+    snprintf(path, sizeof path, "%s/last-verify.json", cfg->backup_repo);
+    int saved = rg_error_last();
+    rg__vault_put_json(m, path);
+    if (rc < 0) /* the reason stays the verify's */
+        rg_error_set(saved, "%s", what);
+    json_decref(m);
     free_ids(ids, n);
     sodium_memzero(&k, sizeof k);
     return rc;
+}
+
+void rg_backup_last_verify(const rg_config *cfg, char *line, size_t cap)
+{
+    char path[4200];
+    line[0] = '\0';
+    if (!cfg->backup_repo || !*cfg->backup_repo)
+        return;
+    snprintf(path, sizeof path, "%s/last-verify.json", cfg->backup_repo);
+    json_t *m = json_load_file(path, 0, NULL);
+    if (m)
+        snprintf(line, cap, "%s %s: %s", jstr(m, "at"),
+                 json_is_true(json_object_get(m, "ok")) ? "ok" : "failed", jstr(m, "result"));
+    json_decref(m);
 }
 
 static int restore_into(const rg_config *cfg, const char *id, int64_t until_ms, const char *into,
@@ -691,7 +719,7 @@ static bool scheduled_full(void)
     size_t len = 0;
     FILE *out = open_memstream(&text, &len);
     int rc = create(svc.cfg, &svc.k, id, out);
-    if (rc == 0)
+    if (rc == 0 && (rc = rg_backup_verify(svc.cfg, id, out)) == 0)
         rg_backup_prune(svc.cfg, out);
     fclose(out);
     log_lines(text, rc < 0);
