@@ -4,6 +4,7 @@
 #   install-deps.sh build   compilers, CMake and the libraries risinggen links
 #   install-deps.sh test    build, plus cmocka, the PostgreSQL and Redis
 #                           servers that `make test` starts privately,
+#                           pgBackRest for the server profile's backups,
 #                           clang with libFuzzer for the fuzz targets, and
 #                           Chromium with ChromeDriver for the console test
 #   install-deps.sh fuzz    build, plus clang with libFuzzer
@@ -15,7 +16,7 @@ libsodium-dev libcurl4-openssl-dev libssl-dev libpq-dev libhiredis-dev"
 servers="postgresql redis-server"
 case "${1:-build}" in
 build) pkgs="$build" ;;
-test) pkgs="$build libcmocka-dev $servers clang libclang-rt-14-dev chromium chromium-driver" ;;
+test) pkgs="$build libcmocka-dev $servers pgbackrest clang libclang-rt-14-dev chromium chromium-driver" ;;
 fuzz) pkgs="$build clang libclang-rt-14-dev" ;;
 bench) pkgs="$build $servers wrk" ;;
 format) pkgs="clang-format" ;;

@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
 # Private PostgreSQL (a primary and a streaming replica) and Redis for the
 # tests, in a folder of their own, on free ports, never the system's
-# services. Fast and unsafe settings (fsync off): test data only.
+# services. Fast and unsafe settings (fsync off): test data only. The
+# primary runs with archive_mode on, so that the backup tests can point its
+# archive_command at a pgBackRest repository.
 #   test-servers.sh start DIR      start all, write DIR/env (shell assignments)
 #   test-servers.sh stop DIR       stop all and remove DIR
 #   test-servers.sh pg-stop DIR    stop the primary (fault tests)
 #   test-servers.sh pg-start DIR   start it again
 #   test-servers.sh redis-stop DIR / redis-start DIR
+#   test-servers.sh pg-run DIR DATA PORT   start a cluster restored into DATA
+#                                  (a folder under DIR) on PORT, not archiving
+#   test-servers.sh pg-halt DIR DATA       stop it
 # With RG_SERVERS_BENCH=1 (bench/run.sh) PostgreSQL runs as in production
 # instead: durable (fsync, synchronous commit, full page writes), 256 MB of
 # shared buffers, no replica; the mode is kept in DIR for pg-start.
 set -euo pipefail
-cmd=${1:?usage: test-servers.sh start|stop|pg-stop|pg-start|redis-stop|redis-start DIR}
+cmd=${1:?usage: test-servers.sh start|stop|pg-stop|pg-start|pg-run|pg-halt|redis-stop|redis-start DIR}
 dir=${2:?DIR}
 pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 
@@ -40,6 +45,7 @@ $([ -f "$dir/bench-perf" ] && echo ' -c shared_preload_libraries=pg_stat_stateme
     fi
     echo "-p $1 -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
 -c full_page_writes=off -c wal_level=replica -c max_wal_senders=4 -c hot_standby=on \
+-c archive_mode=on \
 -c max_connections=400 -c shared_buffers=32MB"
 }
 
@@ -130,6 +136,13 @@ stop)
     ;;
 pg-stop) as_pg "$pgbin/pg_ctl" -D "$dir/primary" -m fast -w stop >/dev/null ;;
 pg-start) start_primary ;;
+pg-run)
+    data=${3:?DATA}
+    as_pg "$pgbin/pg_ctl" -D "$data" -l "$data.log" -w -t 300 \
+        -o "-p ${4:?PORT} -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c archive_mode=off \
+-c max_connections=400 -c max_wal_senders=4 -c shared_buffers=32MB" start >/dev/null
+    ;;
+pg-halt) as_pg "$pgbin/pg_ctl" -D "${3:?DATA}" -m immediate -w stop >/dev/null ;;
 redis-stop) stop_redis ;;
 redis-start) start_redis ;;
 *) echo "unknown command $cmd" >&2; exit 2 ;;

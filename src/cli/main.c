@@ -47,12 +47,13 @@ static void usage(FILE *out)
             "                              --registrations 500000); --bulk loads events,\n"
             "                              registrations and payments straight into the tables\n"
             "                              of a database without events (the scale runs)\n"
-            "  backup create|list|verify [ID] [--restore]|prune\n"
+            "  backup create [--incremental]|list|verify [ID] [--restore]|prune\n"
             "  backup restore [--id ID] [--to TIME] --into FOLDER\n"
-            "                              encrypted backups of the embedded stores in\n"
-            "                              RG_BACKUP_REPO (key RG_BACKUP_KEY): full ones and\n"
-            "                              the changes `serve` captures between them, so a\n"
-            "                              restore reaches any moment (--to, RFC 3339)\n"
+            "                              encrypted backups in RG_BACKUP_REPO (key\n"
+            "                              RG_BACKUP_KEY): full ones and the changes between\n"
+            "                              them (captured by `serve` on SQLite, archived by\n"
+            "                              PostgreSQL into pgBackRest on the server profile),\n"
+            "                              so a restore reaches any moment (--to, RFC 3339)\n"
             "  report indexes              the indexes the named queries use, and the queries\n"
             "                              that read whole tables (from the engine's plans)\n"
             "  reindex                     rebuild the search index from the stores\n"
@@ -316,13 +317,15 @@ static int cmd_check(const rg_config *cfg)
     return rc < 0 ? 1 : 0;
 }
 
-/* backup create | list | verify [ID] | restore [--id ID] --into FOLDER [--to TIME] | prune */
+/* backup create [--incremental] | list | verify [ID] [--restore] | restore [--id ID] --into FOLDER
+ * [--to TIME] | prune */
 static int cmd_backup(const rg_config *cfg, int argc, char **argv)
 {
     const char *sub = argc > 0 ? argv[0] : "";
     int rc;
-    if (strcmp(sub, "create") == 0 && argc == 1)
-        rc = rg_backup_create(cfg, stdout);
+    if (strcmp(sub, "create") == 0 &&
+        (argc == 1 || (argc == 2 && strcmp(argv[1], "--incremental") == 0)))
+        rc = rg_backup_create(cfg, argc == 2, stdout);
     else if (strcmp(sub, "list") == 0 && argc == 1)
         rc = rg_backup_list(cfg, stdout);
     else if (strcmp(sub, "verify") == 0 && argc <= 3) {

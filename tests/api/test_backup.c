@@ -4,12 +4,21 @@
  * key, a flipped byte and a missing file. With a repository set, the
  * service captures every change: a restore to a moment between two writes
  * and to the latest state (after rows deleted by mistake) gives exactly
- * what the stores held then. The server profile's backups are
- * pgBackRest's, which this build does not drive yet: the command refuses
- * there, and says so. */
+ * what the stores held then.
+ *
+ * On the server profile the same, through pgBackRest on the private
+ * PostgreSQL of the run: full and incremental backups while the service
+ * writes, PostgreSQL's WAL archived into the repository, restores to a
+ * moment and to the latest state started as clusters of their own and
+ * compared table by table, verify's findings, a killed backup. */
 #include "support.h"
 
+#include <signal.h>
 #include <sqlite3.h>
+#include <sys/wait.h>
+#ifdef RG_WITH_POSTGRES
+#include <libpq-fe.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,13 +118,8 @@ static void backup_restores_what_the_stores_held(void **state)
     snprintf(busy, sizeof busy, "%s/busy", g_srv.dir);
     setenv("RG_BACKUP_REPO", repo, 1);
     setenv("RG_BACKUP_KEY", KEY, 1);
-    if (g_srv.relational_url[0]) {
-        assert_int_equal(backup("create", NULL, NULL, NULL), 1);
-        assert_true(log_says("pgBackRest"));
-        printf("SKIPPED backup/server: backups of PostgreSQL go through pgBackRest, which this "
-               "build does not drive yet\n");
-        return;
-    }
+    if (g_srv.relational_url[0])
+        return; /* pgbackrest_backups_and_point_in_time */
     /* Known data: a person, an organizer's event with a registration. */
     api_user a, org;
     user_signup(&a, "backup-a");
@@ -281,11 +285,8 @@ static void delete_by_mistake(const char *path, const char *sql)
 static void restore_to_a_moment_and_to_the_latest(void **state)
 {
     (void)state;
-    if (g_srv.relational_url[0]) {
-        printf("SKIPPED backup/point-in-time/server: the server profile's recovery is "
-               "pgBackRest's, which this build does not drive yet\n");
-        return;
-    }
+    if (g_srv.relational_url[0])
+        return; /* pgbackrest_backups_and_point_in_time */
     char repo[600], then[600], latest[600], early[600], at[40], before[40];
     snprintf(repo, sizeof repo, "%s/capture", g_srv.dir);
     snprintf(then, sizeof then, "%s/at-T", g_srv.dir);
@@ -394,11 +395,399 @@ static void restore_to_a_moment_and_to_the_latest(void **state)
     unsetenv("RG_BACKUP_ARCHIVE_MS");
 }
 
+#ifdef RG_WITH_POSTGRES
+static PGconn *pg_open(const char *url)
+{
+    PGconn *c = PQconnectdb(url);
+    if (PQstatus(c) != CONNECTION_OK)
+        fail_msg("cannot reach %s: %s", url, PQerrorMessage(c));
+    return c;
+}
+
+static char *pg_one(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(c));
+    char *v = strdup(PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "");
+    PQclear(r);
+    return v;
+}
+
+/* Every row of the tables named in only, from the database at url, as
+ * text: tables by name, rows by their first column (as dump does). */
+static char *pg_dump(const char *url, const char *only)
+{
+    PGconn *c = pg_open(url);
+    PGresult *t = PQexec(c, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                            "ORDER BY tablename COLLATE \"C\"");
+    assert_int_equal(PQresultStatus(t), PGRES_TUPLES_OK);
+    size_t cap = 1 << 16, len = 0;
+    char *text = malloc(cap);
+    text[0] = '\0';
+    for (int i = 0; i < PQntuples(t); i++) {
+        char want[300], sql[300];
+        snprintf(want, sizeof want, ",%s,", PQgetvalue(t, i, 0));
+        if (!strstr(only, want))
+            continue;
+        snprintf(sql, sizeof sql, "SELECT * FROM \"%s\" ORDER BY 1", PQgetvalue(t, i, 0));
+        PGresult *r = PQexec(c, sql);
+        assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+        len += (size_t)snprintf(text + len, cap - len, "[%s]\n", PQgetvalue(t, i, 0));
+        for (int row = 0; row < PQntuples(r); row++) {
+            for (int col = 0; col < PQnfields(r); col++) {
+                const char *v = PQgetisnull(r, row, col) ? "NULL" : PQgetvalue(r, row, col);
+                while (len + strlen(v) + 8 >= cap)
+                    text = realloc(text, cap *= 2);
+                len += (size_t)snprintf(text + len, cap - len, "%s|", v);
+            }
+            text[len++] = '\n';
+            text[len] = '\0';
+        }
+        PQclear(r);
+    }
+    PQclear(t);
+    PQfinish(c);
+    return text;
+}
+
+/* Closes the WAL segment that holds what was written so far and waits
+ * (60 s at most) until PostgreSQL has archived it. */
+static void archive_now(const char *url)
+{
+    PGconn *c = pg_open(url);
+    char *seg = pg_one(c, "SELECT pg_walfile_name(pg_switch_wal())");
+    for (int64_t until = now_ms() + 60000;;) {
+        char sql[200];
+        snprintf(sql, sizeof sql,
+                 "SELECT coalesce(last_archived_wal, '') >= '%s' FROM pg_stat_archiver", seg);
+        char *done = pg_one(c, sql);
+        bool ok = strcmp(done, "t") == 0;
+        free(done);
+        if (ok)
+            break;
+        if (now_ms() > until)
+            fail_msg("PostgreSQL did not archive WAL segment %s within 60 s", seg);
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    free(seg);
+    PQfinish(c);
+}
+
+/* A restored data directory started as a cluster of its own; its URL for
+ * the test's database once recovery has ended. */
+static const char *run_restored(const char *data, int port)
+{
+    const char *script = getenv("RG_TEST_SERVERS_SCRIPT"), *servers = getenv("RG_TEST_SERVERS");
+    char cmd[2000];
+    snprintf(cmd, sizeof cmd, "%s pg-run %s %s %d", script, servers, data, port);
+    if (system(cmd) != 0)
+        fail_msg("the cluster restored into %s did not start (%s.log)", data, data);
+    static char url[2][300];
+    static int k;
+    char *u = url[k++ % 2];
+    snprintf(u, sizeof url[0], "postgresql://postgres@127.0.0.1:%d/%s", port,
+             strrchr(g_srv.relational_url, '/') + 1);
+    for (int64_t until = now_ms() + 120000;;) {
+        PGconn *c = PQconnectdb(u);
+        bool done = false;
+        if (PQstatus(c) == CONNECTION_OK) {
+            PGresult *r = PQexec(c, "SELECT pg_is_in_recovery()");
+            done = PQresultStatus(r) == PGRES_TUPLES_OK && strcmp(PQgetvalue(r, 0, 0), "f") == 0;
+            PQclear(r);
+        }
+        PQfinish(c);
+        if (done)
+            return u;
+        if (now_ms() > until)
+            fail_msg("the cluster restored into %s did not finish its recovery", data);
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void halt_restored(const char *data)
+{
+    char cmd[2000];
+    snprintf(cmd, sizeof cmd, "%s pg-halt %s %s", getenv("RG_TEST_SERVERS_SCRIPT"),
+             getenv("RG_TEST_SERVERS"), data);
+    assert_int_equal(system(cmd), 0);
+}
+
+static int port_of_free(void)
+{
+    for (int i = 0; i < 100; i++) {
+        int p = 20000 + (int)((unsigned)rand() % 12000u);
+        char cmd[100];
+        snprintf(cmd, sizeof cmd, "exec 3<>/dev/tcp/127.0.0.1/%d", p);
+        char sh[200];
+        snprintf(sh, sizeof sh, "bash -c '%s' 2>/dev/null", cmd);
+        if (system(sh) != 0)
+            return p;
+    }
+    fail_msg("no free port");
+    return -1;
+}
+
+/* Flips one bit of the file at path (again: back). */
+static void flip(const char *path, long at)
+{
+    FILE *e = fopen(path, "r+b");
+    assert_non_null(e);
+    fseek(e, at, SEEK_SET);
+    int c = fgetc(e);
+    fseek(e, at, SEEK_SET);
+    fputc(c ^ 0x01, e);
+    fclose(e);
+}
+
+/* The first file under dir whose name ends with suffix (static). */
+static const char *find_file(const char *dir, const char *suffix)
+{
+    static char found[1500];
+    char cmd[1600];
+    snprintf(cmd, sizeof cmd, "find %s -type f -name '*%s' | sort | head -n 1", dir, suffix);
+    FILE *p = popen(cmd, "r");
+    found[0] = '\0';
+    if (p && fgets(found, sizeof found, p))
+        found[strcspn(found, "\n")] = '\0';
+    if (p)
+        pclose(p);
+    if (!found[0])
+        fail_msg("no file *%s under %s", suffix, dir);
+    return found;
+}
+#endif
+
+static void pgbackrest_backups_and_point_in_time(void **state)
+{
+    (void)state;
+    if (!g_srv.relational_url[0])
+        return; /* the two tests above */
+#ifndef RG_WITH_POSTGRES
+    printf("SKIPPED backup/server: this build has no PostgreSQL support\n");
+#else
+    const char *servers = getenv("RG_TEST_SERVERS"), *script = getenv("RG_TEST_SERVERS_SCRIPT");
+    if (!servers || !script) {
+        printf("SKIPPED backup/server: needs the private PostgreSQL of scripts/run-tests.sh, "
+               "whose data directory pgBackRest reads\n");
+        return;
+    }
+    if (system("command -v pgbackrest >/dev/null") != 0) {
+        printf("SKIPPED backup/server: pgBackRest is not installed (Debian package pgbackrest; "
+               "`make test` installs it)\n");
+        return;
+    }
+    /* The repository and the restores live beside the servers: PostgreSQL's
+     * own user writes the archive and owns the restored clusters. */
+    char repo[600], then[600], latest[600], early[600];
+    snprintf(repo, sizeof repo, "%s/backup-repo-%d", servers, (int)getpid());
+    snprintf(then, sizeof then, "%s/restored-at-T-%d", servers, (int)getpid());
+    snprintf(latest, sizeof latest, "%s/restored-latest-%d", servers, (int)getpid());
+    snprintf(early, sizeof early, "%s/restored-early-%d", servers, (int)getpid());
+    setenv("RG_BACKUP_REPO", repo, 1);
+    setenv("RG_BACKUP_KEY", KEY, 1);
+
+    /* The service with a repository: it sets PostgreSQL's WAL archiving to
+     * the repository and takes the first full backup as it starts. */
+    assert_int_equal(srv_stop(&g_srv), 0);
+    assert_int_equal(srv_start(&g_srv, g_srv.dir), 0);
+    for (int64_t until = now_ms() + 120000;
+         metric("\nrg_backup_last_success_timestamp_seconds ") <= 0;) {
+        if (now_ms() > until) {
+            srv_dump_log(&g_srv);
+            fail_msg("the service took no full backup at start within 120 s");
+        }
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    assert_true(metric("rg_backup_wal_archived_until_seconds{store=\"postgresql\"} ") >= 0);
+
+    /* Known data, a moment T, then more writes and a mistake. */
+    api_user c, org;
+    user_signup(&c, "pg-pitr-c");
+    organizer_signup(&org, "pg-pitr-org");
+    long long ev = event_create_published(org.access, NULL);
+    long long kept = register_ok(c.access, ev, "confirmed");
+    if (backup("create", "--incremental", NULL, NULL) != 0)
+        fail_msg("backup create --incremental: %s", out);
+    assert_non_null(strstr(out, "(incremental) complete"));
+    char at[40], before[40];
+    int64_t t = now_ms() + 1;
+    format_ms(t, at);
+    struct timespec pause = {0, 20 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    char *rel_then = pg_dump(g_srv.relational_url, REL_TABLES);
+    char *doc_then = pg_dump(g_srv.relational_url, DOC_TABLES);
+    assert_non_null(strstr(doc_then, "pg-pitr-c"));
+
+    api_user d;
+    user_signup(&d, "pg-pitr-d");
+    long long ev2 = event_create_published(org.access, NULL);
+    register_ok(d.access, ev2, "confirmed");
+    register_ok(d.access, ev, "confirmed");
+    PGconn *db = pg_open(g_srv.relational_url);
+    free(pg_one(db, "DELETE FROM event_registrations")); /* the mistake */
+    PQfinish(db);
+    char *rel_latest = pg_dump(g_srv.relational_url, REL_TABLES);
+    char *doc_latest = pg_dump(g_srv.relational_url, DOC_TABLES);
+    assert_true(strcmp(rel_latest, rel_then) != 0);
+    assert_non_null(strstr(doc_latest, "pg-pitr-d"));
+    archive_now(g_srv.relational_url);
+
+    assert_int_equal(backup("list", NULL, NULL, NULL), 0);
+    assert_non_null(strstr(out, "  full  "));
+    assert_non_null(strstr(out, "  incr  "));
+
+    /* To T: exactly what the tables held then, the deleted rows back. */
+    int64_t t0 = now_ms();
+    if (srv_cli(&g_srv, out, sizeof out, "backup", "restore", "--to", at, "--into", then, NULL) !=
+        0)
+        fail_msg("backup restore --to %s: %s", at, out);
+    const char *url = run_restored(then, port_of_free());
+    printf("# restore to T and recovery: %lld ms\n", (long long)(now_ms() - t0));
+    char *rel_back = pg_dump(url, REL_TABLES), *doc_back = pg_dump(url, DOC_TABLES);
+    assert_string_equal(rel_back, rel_then);
+    assert_string_equal(doc_back, doc_then);
+    assert_non_null(strstr(rel_back, fmt("\n%lld|", kept))); /* the registration deleted */
+    free(rel_back);
+    free(doc_back);
+    /* The restored cluster serves: `risinggen check` passes on it. */
+    api_server restored = g_srv;
+    snprintf(restored.dir, sizeof restored.dir, "%.500s-folder", then);
+    mkdir(restored.dir, 0700);
+    snprintf(restored.relational_url, sizeof restored.relational_url, "%s", url);
+    snprintf(restored.document_url, sizeof restored.document_url, "%s", url);
+    if (srv_cli(&restored, out, sizeof out, "check", NULL) != 0)
+        fail_msg("check of the restored cluster: %s", out);
+    halt_restored(then);
+
+    /* To the latest state: the mistake is there too. */
+    if (backup("restore", "--into", latest, NULL) != 0)
+        fail_msg("backup restore: %s", out);
+    url = run_restored(latest, port_of_free());
+    rel_back = pg_dump(url, REL_TABLES);
+    doc_back = pg_dump(url, DOC_TABLES);
+    assert_string_equal(rel_back, rel_latest);
+    assert_string_equal(doc_back, doc_latest);
+    free(rel_back);
+    free(doc_back);
+    halt_restored(latest);
+
+    /* Never over data; never before the oldest backup. */
+    assert_int_equal(backup("restore", "--into", latest, NULL), 1);
+    assert_true(log_says("is not empty"));
+    format_ms(now_ms() - 3600 * 1000, before);
+    assert_int_equal(srv_cli(&g_srv, out, sizeof out, "backup", "restore", "--to", before, "--into",
+                             early, NULL),
+                     1);
+    assert_true(log_says("no backup ended before that moment"));
+
+    /* verify: a wrong key, a flipped byte, a missing file, a missing WAL
+     * segment. */
+    if (backup("verify", NULL, NULL, NULL) != 0)
+        fail_msg("backup verify: %s", out);
+    setenv("RG_BACKUP_KEY", OTHER_KEY, 1);
+    assert_int_equal(backup("verify", NULL, NULL, NULL), 1);
+    assert_true(log_says("does not open with this RG_BACKUP_KEY"));
+    setenv("RG_BACKUP_KEY", KEY, 1);
+    char dir[800], file[1500], moved[1600];
+    snprintf(dir, sizeof dir, "%s/pgbackrest/backup/risinggen", repo);
+    snprintf(file, sizeof file, "%s", find_file(dir, "pg_control.lz4"));
+    flip(file, 40);
+    assert_int_equal(backup("verify", NULL, NULL, NULL), 1);
+    assert_true(log_says("checksum invalid: 1"));
+    flip(file, 40);
+    snprintf(moved, sizeof moved, "%s.away", file);
+    assert_int_equal(rename(file, moved), 0);
+    assert_int_equal(backup("verify", NULL, NULL, NULL), 1);
+    assert_true(log_says("missing: 1"));
+    assert_int_equal(rename(moved, file), 0);
+    /* The WAL segment after the incremental backup's first one. */
+    assert_int_equal(backup("verify", NULL, NULL, NULL), 0);
+    snprintf(dir, sizeof dir, "%s/pgbackrest/archive/risinggen", repo);
+    char cmd[2000];
+    snprintf(cmd, sizeof cmd,
+             "ls %s/*/*/ | grep -E '^[0-9A-F]{24}-' | sort | tail -n 2 | head -n 1", dir);
+    FILE *ls = popen(cmd, "r");
+    char seg[200] = "";
+    assert_non_null(fgets(seg, sizeof seg, ls));
+    pclose(ls);
+    seg[strcspn(seg, "\n")] = '\0';
+    snprintf(file, sizeof file, "%s", find_file(dir, seg));
+    snprintf(moved, sizeof moved, "%s/../%s.away", repo, seg);
+    assert_int_equal(rename(file, moved), 0);
+    assert_int_equal(backup("verify", NULL, NULL, NULL), 1);
+    assert_true(log_says("WAL segments are missing from the archive"));
+    assert_int_equal(rename(moved, file), 0);
+
+    /* A backup killed halfway (the command and pgBackRest's processes)
+     * leaves the repository usable: the next one completes. */
+    pid_t pid = fork();
+    if (pid == 0) {
+        setpgid(0, 0);
+        char o[4096];
+        _exit(srv_cli(&g_srv, o, sizeof o, "backup", "create", NULL));
+    }
+    setpgid(pid, pid);
+    snprintf(dir, sizeof dir, "%s/pgbackrest/backup/risinggen", repo);
+    snprintf(cmd, sizeof cmd, "ls -d %s/*F %s/*I 2>/dev/null | wc -l", dir, dir);
+    int had = -1, now = -1;
+    for (int64_t until = now_ms() + 60000; now_ms() < until;) {
+        ls = popen(cmd, "r");
+        int n = 0;
+        if (fscanf(ls, "%d", &n) != 1)
+            n = 0;
+        pclose(ls);
+        if (had < 0)
+            had = n;
+        now = n;
+        int st;
+        if (n > had || waitpid(pid, &st, WNOHANG) == pid)
+            break;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    kill(-pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    printf("# killed a backup %s\n", now > had ? "while it copied" : "(it had ended)");
+    if (backup("create", NULL, NULL, NULL) != 0)
+        fail_msg("backup create after a killed one: %s", out);
+    if (backup("verify", NULL, NULL, NULL) != 0)
+        fail_msg("backup verify after a killed backup: %s", out);
+
+    /* The monthly check: a scratch restore started, read and checked. */
+    t0 = now_ms();
+    if (backup("verify", "--restore", NULL, NULL) != 0)
+        fail_msg("backup verify --restore: %s", out);
+    printf("# verify --restore: %lld ms\n", (long long)(now_ms() - t0));
+    assert_non_null(strstr(out, "B-tree indexes pass amcheck"));
+    assert_non_null(strstr(out, "passed its checks"));
+    assert_int_equal(backup("prune", NULL, NULL, NULL), 0);
+
+    /* PostgreSQL stops archiving into this repository, which goes. */
+    assert_int_equal(srv_stop(&g_srv), 0);
+    unsetenv("RG_BACKUP_REPO");
+    db = pg_open(getenv("RG_TEST_PG_URL"));
+    free(pg_one(db, "ALTER SYSTEM RESET archive_command"));
+    free(pg_one(db, "ALTER SYSTEM RESET archive_timeout"));
+    free(pg_one(db, "SELECT pg_reload_conf()"));
+    PQfinish(db);
+    assert_int_equal(srv_start(&g_srv, g_srv.dir), 0);
+    free(rel_then);
+    free(doc_then);
+    free(rel_latest);
+    free(doc_latest);
+#endif
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(backup_restores_what_the_stores_held),
         cmocka_unit_test(restore_to_a_moment_and_to_the_latest),
+        cmocka_unit_test(pgbackrest_backups_and_point_in_time),
     };
     return cmocka_run_group_tests(tests, api_setup, api_teardown);
 }

@@ -8,6 +8,7 @@
  * and documents stores and manifest.json: each file's size and BLAKE2b-256,
  * the capture position it stands at, and a keyed BLAKE2b of all of it. */
 #include "risinggen/store/backup.h"
+#include "backup_ports.h"
 #include "risinggen/base/alloc.h"
 #include "risinggen/base/clock.h"
 #include "risinggen/base/error.h"
@@ -31,8 +32,7 @@
 #define NSTORES 2
 static const char *const store_names[NSTORES] = {"relational", "documents"};
 
-/* The paths of the store files; RG_EINVAL on the server profile, whose
- * backups are PostgreSQL's (pgBackRest). */
+/* The paths of the store files; RG_EINVAL when a store is not SQLite. */
 static int store_files(const rg_config *cfg, char *paths[NSTORES])
 {
     const char *urls[NSTORES] = {cfg->relational_url, cfg->document_url};
@@ -43,9 +43,8 @@ static int store_files(const rg_config *cfg, char *paths[NSTORES])
             for (int j = 0; j < i; j++)
                 free(paths[j]);
             return rg_error_set(RG_EINVAL,
-                                "the %s store is not a SQLite file: backups of the server "
-                                "profile are taken with pgBackRest, which this build does not "
-                                "drive yet",
+                                "the %s store is not a SQLite file: the embedded profile's "
+                                "backups take both stores on SQLite",
                                 store_names[i]);
         }
     }
@@ -244,7 +243,7 @@ out:
     return rc;
 }
 
-int rg_backup_create(const rg_config *cfg, FILE *out)
+int rg__sqlite_backup_create(const rg_config *cfg, FILE *out)
 {
     rg__vault_keys k;
     char id[32];
@@ -316,7 +315,7 @@ static bool wal_pos(json_t *m, const char *store, rg__wal_pos *pos)
     return false;
 }
 
-int rg_backup_list(const rg_config *cfg, FILE *out)
+int rg__sqlite_backup_list(const rg_config *cfg, FILE *out)
 {
     char full[4096];
     char **ids;
@@ -399,7 +398,7 @@ static void segments_needed(const char *full, char **ids, int n, long long from[
     }
 }
 
-int rg_backup_verify(const rg_config *cfg, const char *id, FILE *out)
+int rg__sqlite_backup_verify(const rg_config *cfg, const char *id, FILE *out)
 {
     rg__vault_keys k;
     char full[4096];
@@ -424,44 +423,16 @@ int rg_backup_verify(const rg_config *cfg, const char *id, FILE *out)
     for (int s = 0; s < NSTORES && rc == 0; s++)
         if (from[s] != LLONG_MAX)
             rc = rg__wal_verify(&k, cfg->backup_repo, store_names[s], from[s], out);
-    /* Its outcome, for the operator's console. */
-    char when[RG_TIME_LEN + 1], path[4200], what[600];
-    rg_time_format(rg_now(), when);
-    if (rc < 0)
-        snprintf(what, sizeof what, "%s", rg_error_detail());
-    else
-        snprintf(what, sizeof what, "%d backup(s) and their captured segments verified", n);
-    json_t *m = json_pack("{s:s, s:b, s:s}", "at", when, "ok", rc == 0, "result", what);
-    snprintf(path, sizeof path, "%s/last-verify.json", cfg->backup_repo);
-    int saved = rg_error_last();
-    rg__vault_put_json(m, path);
-    if (rc < 0) /* the reason stays the verify's */
-        rg_error_set(saved, "%s", what);
-    json_decref(m);
     free_ids(ids, n);
     sodium_memzero(&k, sizeof k);
     return rc;
 }
 
-void rg_backup_last_verify(const rg_config *cfg, char *line, size_t cap)
-{
-    char path[4200];
-    line[0] = '\0';
-    if (!cfg->backup_repo || !*cfg->backup_repo)
-        return;
-    snprintf(path, sizeof path, "%s/last-verify.json", cfg->backup_repo);
-    json_t *m = json_load_file(path, 0, NULL);
-    if (m)
-        snprintf(line, cap, "%s %s: %s", jstr(m, "at"),
-                 json_is_true(json_object_get(m, "ok")) ? "ok" : "failed", jstr(m, "result"));
-    json_decref(m);
-}
-
 static int restore_into(const rg_config *cfg, const char *id, int64_t until_ms, const char *into,
                         bool hint, FILE *out);
 
-int rg_backup_restore(const rg_config *cfg, const char *id, const char *to, const char *into,
-                      FILE *out)
+int rg__sqlite_backup_restore(const rg_config *cfg, const char *id, const char *to,
+                              const char *into, FILE *out)
 {
     int64_t until_ms = INT64_MAX;
     if (to && rg_backup_parse_time(to, &until_ms) < 0)
@@ -471,7 +442,7 @@ int rg_backup_restore(const rg_config *cfg, const char *id, const char *to, cons
     return restore_into(cfg, id, until_ms, into, true, out);
 }
 
-int rg_backup_verify_restore(const rg_config *cfg, const char *id, FILE *out)
+int rg__sqlite_backup_verify_restore(const rg_config *cfg, const char *id, FILE *out)
 {
     char full[4096], scratch[4200];
     int rc = repo_of(cfg, full, sizeof full);
@@ -485,25 +456,6 @@ int rg_backup_verify_restore(const rg_config *cfg, const char *id, FILE *out)
     if (rc == 0)
         fprintf(out, "the restore into a scratch folder passed its checks; the folder is gone\n");
     return rc;
-}
-
-int rg_backup_parse_time(const char *s, int64_t *ms)
-{
-    int64_t t;
-    if (rg_time_parse(s, &t) < 0)
-        return RG_EINVAL;
-    long frac = 0;
-    const char *dot = strchr(s, '.');
-    if (dot && strchr(s, 'T') && dot > strchr(s, 'T')) {
-        int digits = 0;
-        for (const char *p = dot + 1; *p >= '0' && *p <= '9'; p++, digits++)
-            if (digits < 3)
-                frac = frac * 10 + (*p - '0');
-        for (; digits < 3; digits++)
-            frac *= 10;
-    }
-    *ms = t * 1000 + frac;
-    return 0;
 }
 
 static bool empty_dir(const char *path)
@@ -630,7 +582,7 @@ out:
     return rc;
 }
 
-int rg_backup_prune(const rg_config *cfg, FILE *out)
+int rg__sqlite_backup_prune(const rg_config *cfg, FILE *out)
 {
     char full[4096];
     char **ids;
@@ -698,20 +650,6 @@ static struct {
     int full_at_min; /* minute of the day (UTC) of the daily full backup; -1: none */
 } svc = {.mu = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
 
-/* The next time (seconds) the clock shows minute of the day `at`, after t. */
-static int64_t next_daily(int64_t t, int at)
-{
-    int64_t day = t - t % 86400, next = day + at * 60;
-    return next > t ? next : next + 86400;
-}
-
-static void log_lines(char *text, bool failed)
-{
-    char *save = NULL;
-    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-        rg_log(failed ? RG_LOG_WARN : RG_LOG_INFO, "backup: %s", line);
-}
-
 /* A full backup and a prune, their lines in the log. */
 static bool scheduled_full(void)
 {
@@ -722,7 +660,7 @@ static bool scheduled_full(void)
     if (rc == 0 && (rc = rg_backup_verify(svc.cfg, id, out)) == 0)
         rg_backup_prune(svc.cfg, out);
     fclose(out);
-    log_lines(text, rc < 0);
+    rg__backup_log_lines(text, rc < 0);
     free(text);
     if (rc < 0) {
         rg_warn("backup: the full backup failed: %s", rg_error_detail());
@@ -759,7 +697,8 @@ static void *service_main(void *arg)
 {
     (void)arg;
     bool need_full = false;
-    int64_t next_full = svc.full_at_min >= 0 ? next_daily(rg_now(), svc.full_at_min) : INT64_MAX,
+    int64_t next_full =
+                svc.full_at_min >= 0 ? rg__backup_next_daily(rg_now(), svc.full_at_min) : INT64_MAX,
             retry_at = 0;
     pthread_mutex_lock(&svc.mu);
     while (!svc.stop) {
@@ -770,7 +709,7 @@ static void *service_main(void *arg)
             if (scheduled_full()) {
                 need_full = false;
                 if (now >= next_full)
-                    next_full = next_daily(now, svc.full_at_min);
+                    next_full = rg__backup_next_daily(now, svc.full_at_min);
             } else {
                 retry_at = now + 60; /* a failing backup is tried again each minute */
                 if (now >= next_full)
@@ -792,33 +731,17 @@ static void *service_main(void *arg)
     return NULL;
 }
 
-static int parse_full_at(const char *s, int *minute)
-{
-    int h, m;
-    char end;
-    if (!s || !*s || strcmp(s, "off") == 0) {
-        *minute = -1;
-        return 0;
-    }
-    if (sscanf(s, "%2d:%2d%c", &h, &m, &end) != 2 || h < 0 || h > 23 || m < 0 || m > 59)
-        return rg_error_set(RG_EINVAL, "RG_BACKUP_FULL_AT must be HH:MM (UTC) or off");
-    *minute = h * 60 + m;
-    return 0;
-}
-
-int rg_backup_service_start(const rg_config *cfg)
+int rg__sqlite_backup_service_start(const rg_config *cfg)
 {
     if (!cfg->backup_repo || !*cfg->backup_repo)
         return 0;
     char *paths[NSTORES] = {0};
-    if (store_files(cfg, paths) < 0) {
-        rg_warn("backup: RG_BACKUP_REPO is set, but backups of the server profile are taken "
-                "with pgBackRest, which this build does not drive yet: none is scheduled");
-        return 0;
-    }
-    int rc = rg__vault_keys_of(cfg, &svc.k);
+    int rc = store_files(cfg, paths);
+    if (rc < 0)
+        return rc;
+    rc = rg__vault_keys_of(cfg, &svc.k);
     if (rc == 0)
-        rc = parse_full_at(cfg->backup_full_at, &svc.full_at_min);
+        rc = rg__backup_full_at(cfg->backup_full_at, &svc.full_at_min);
     for (int s = 0; s < NSTORES && rc == 0; s++)
         rc =
             rg__wal_archiver_open(&svc.k, cfg->backup_repo, store_names[s], paths[s], &svc.arch[s]);
@@ -862,7 +785,7 @@ int rg_backup_service_start(const rg_config *cfg)
     return 0;
 }
 
-void rg_backup_service_stop(void)
+void rg__sqlite_backup_service_stop(void)
 {
     if (!svc.running)
         return;
