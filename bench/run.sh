@@ -32,10 +32,11 @@
 # RG_BENCH_PERF_BIN (the binary of that round, e.g. one built with
 # -fno-omit-frame-pointer for whole call chains), RG_BENCH_KEEP (1: the
 # server profile's PostgreSQL and Redis keep running, with their data,
-# after the script ends, for profiling by hand), RG_BENCH_BACKUP (1, the
-# embedded profile: the service runs with a backup repository, so it
-# captures every change continuously; each start waits for its first full
-# backup before measuring).
+# after the script ends, for profiling by hand), RG_BENCH_BACKUP (1: the
+# service runs with a backup repository, so every change is captured
+# continuously: by the service on the embedded profile, by PostgreSQL's WAL
+# archiving into pgBackRest on the server profile; each start waits for its
+# first full backup before measuring).
 # Output: a table of the round with the median requests/s of each scenario
 # on stdout; every round in $RG_BENCH_OUT/rounds.txt, one line each:
 #   scenario rps p50_ms p99_ms p999_ms requests answers rss_mb
@@ -86,7 +87,8 @@ embedded) jobs=${RG_BENCH_JOBS:-1} ;;
 server)
     jobs=${RG_BENCH_JOBS:-4}
     servers=$(mktemp -d /tmp/rg-bench-servers.XXXXXX)
-    RG_SERVERS_BENCH=1 bash "$root/scripts/test-servers.sh" start "$servers"
+    RG_SERVERS_BENCH=1 RG_SERVERS_ARCHIVE=${RG_BENCH_BACKUP:-0} \
+        bash "$root/scripts/test-servers.sh" start "$servers"
     # shellcheck disable=SC1091
     . "$servers/env"
     psql "$RG_TEST_PG_URL" -qc "CREATE DATABASE rgbench" >/dev/null

@@ -8,7 +8,7 @@
 #                           clang with libFuzzer for the fuzz targets, and
 #                           Chromium with ChromeDriver for the console test
 #   install-deps.sh fuzz    build, plus clang with libFuzzer
-#   install-deps.sh bench   build, plus wrk and those servers
+#   install-deps.sh bench   build, plus wrk, those servers and pgBackRest
 #   install-deps.sh format  clang-format
 set -eu
 build="build-essential cmake pkg-config git libsqlite3-dev libmicrohttpd-dev libjansson-dev
@@ -18,7 +18,7 @@ case "${1:-build}" in
 build) pkgs="$build" ;;
 test) pkgs="$build libcmocka-dev $servers pgbackrest clang libclang-rt-14-dev chromium chromium-driver" ;;
 fuzz) pkgs="$build clang libclang-rt-14-dev" ;;
-bench) pkgs="$build $servers wrk" ;;
+bench) pkgs="$build $servers pgbackrest wrk" ;;
 format) pkgs="clang-format" ;;
 *)
     echo "usage: install-deps.sh build|test|fuzz|bench|format" >&2

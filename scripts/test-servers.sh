@@ -14,7 +14,9 @@
 #   test-servers.sh pg-halt DIR DATA       stop it
 # With RG_SERVERS_BENCH=1 (bench/run.sh) PostgreSQL runs as in production
 # instead: durable (fsync, synchronous commit, full page writes), 256 MB of
-# shared buffers, no replica; the mode is kept in DIR for pg-start.
+# shared buffers, no replica; the mode is kept in DIR for pg-start. With
+# RG_SERVERS_ARCHIVE=1 as well, it runs with archive_mode on (the backups'
+# benchmark).
 set -euo pipefail
 cmd=${1:?usage: test-servers.sh start|stop|pg-stop|pg-start|pg-run|pg-halt|redis-stop|redis-start DIR}
 dir=${2:?DIR}
@@ -40,7 +42,8 @@ pg_opts() { # port
     if [ -f "$dir/bench-mode" ]; then
         echo "-p $1 -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200 \
 -c shared_buffers=256MB -c effective_cache_size=4GB -c work_mem=8MB\
-$([ -f "$dir/bench-perf" ] && echo ' -c shared_preload_libraries=pg_stat_statements')"
+$([ -f "$dir/bench-perf" ] && echo ' -c shared_preload_libraries=pg_stat_statements')\
+$([ -f "$dir/bench-archive" ] && echo ' -c archive_mode=on')"
         return
     fi
     echo "-p $1 -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
@@ -112,6 +115,7 @@ ENV
         --locale=C.UTF-8 >"$dir/initdb.log"
     [ "${RG_SERVERS_BENCH:-0}" = 1 ] && touch "$dir/bench-mode"
     [ "${RG_BENCH_PERF:-0}" = 1 ] && touch "$dir/bench-perf"
+    [ "${RG_SERVERS_ARCHIVE:-0}" = 1 ] && touch "$dir/bench-archive"
     start_primary
     wait_pg "$pg"
     if [ -f "$dir/bench-mode" ]; then
