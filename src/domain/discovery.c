@@ -95,12 +95,25 @@ static int discovery_query(rg_app *app, const rg_ctx *ctx, const rg_event_query 
         if (end == q->radius_km || *end || !(radius > 0 && radius <= 20000))
             return rg_error_set(RG_EINVAL, "radiusKm must be a number between 0 and 20000");
     }
+    bool by_relevance = false;
+    if (q->sort && strcmp(q->sort, "relevance") == 0) {
+        if (!q->q)
+            return rg_error_set(RG_EINVAL, "sort=relevance needs q");
+        by_relevance = true;
+    } else if (q->sort && strcmp(q->sort, "date") != 0)
+        return rg_error_set(RG_EINVAL, "sort is date or relevance");
+    /* The cursor: the last start date and id in date order; "#rank" and
+     * the id by relevance (the rank of the hit in the search's order). */
     char after_date[64] = "0001-01-01T00:00:00Z", after_id_s[32] = "0";
-    int64_t after_id = 0;
+    int64_t after_id = 0, after_rank = -1;
     if (q->cursor) {
         if ((rc = rg_cursor_decode(q->cursor, after_date, sizeof after_date, after_id_s,
                                    sizeof after_id_s)) < 0 ||
-            !rg_parse_id(after_id_s, &after_id))
+            !rg_parse_id(after_id_s, &after_id) || (after_date[0] == '#') != by_relevance)
+            return rg_error_set(RG_EINVAL, "the cursor is not valid");
+        char *end;
+        if (by_relevance &&
+            ((after_rank = strtoll(after_date + 1, &end, 10)) < 0 || *end || end == after_date + 1))
             return rg_error_set(RG_EINVAL, "the cursor is not valid");
     }
     char *ids = NULL;
@@ -110,8 +123,15 @@ static int discovery_query(rg_app *app, const rg_ctx *ctx, const rg_event_query 
         static const char *const types[] = {"event"};
         rg_search_hit *hits;
         int n;
-        if ((rc = rg_search_ids(&app->st.search, q->q, types, 1, 1000, &hits, &n)) < 0)
+        /* Every hit, best first: the filters and the order apply to all
+         * of them, so no event that matches is left out. */
+        if ((rc = rg_search_ids(&app->st.search, q->q, types, 1, RG_SEARCH_IDS_MAX, &hits, &n)) < 0)
             return rc;
+        if (n >= RG_SEARCH_IDS_MAX) {
+            rg_search_hits_free(hits, n);
+            return rg_error_set(RG_EINVAL, "q matches more than %d events: add a word or a filter",
+                                RG_SEARCH_IDS_MAX - 1);
+        }
         rg_buf b = {0};
         rg_buf_puts(&b, "[");
         for (int i = 0; i < n; i++)
@@ -141,7 +161,8 @@ static int discovery_query(rg_app *app, const rg_ctx *ctx, const rg_event_query 
         /* The way in: the search hits when there are any to take; the
          * venues' own events when they hold few; else every event in date
          * order, which soon finds a page when most events pass. */
-        const char *stmt = ids                                          ? "event_list_of_ids"
+        const char *stmt = by_relevance                                 ? "event_list_of_ids_ranked"
+                           : ids                                        ? "event_list_of_ids"
                            : venues && venue_events <= VENUE_WAY_EVENTS ? "event_list_at_venues"
                                                                         : "event_list";
         rg_param p[] = {RG_PTEXT(q->type),
@@ -151,7 +172,7 @@ static int discovery_query(rg_app *app, const rg_ctx *ctx, const rg_event_query 
                         RG_PBOOL(featured),
                         RG_PTEXT(venues),
                         RG_PTEXT(ids),
-                        RG_PTEXT(after_date),
+                        by_relevance ? RG_PINT(after_rank) : RG_PTEXT(after_date),
                         RG_PINT(after_id),
                         RG_PINT(q->limit + 1)};
         rc = rg_rel_run_read(app, ctx, stmt, p, 10, &rows);
@@ -165,7 +186,11 @@ static int discovery_query(rg_app *app, const rg_ctx *ctx, const rg_event_query 
     for (int i = 0; i < n; i++)
         json_array_append_new(items, rg__event_view(rows, i));
     char next[128] = "";
-    if (rows->nrows > q->limit)
+    if (rows->nrows > q->limit && by_relevance) {
+        char rank[32];
+        snprintf(rank, sizeof rank, "#%s", rg_rows_get(rows, q->limit - 1, "rank"));
+        rg_cursor_encode(rank, rg_rows_get(rows, q->limit - 1, "id"), next, sizeof next);
+    } else if (rows->nrows > q->limit)
         rg_cursor_encode(rg_rows_get(rows, q->limit - 1, "start_date"),
                          rg_rows_get(rows, q->limit - 1, "id"), next, sizeof next);
     rg_rows_free(rows);
@@ -193,8 +218,8 @@ void rg__discovery_key(const rg_event_query *q, rg_buf *key)
 {
     /* Every parameter, so equal queries share a page. */
     rg_buf_printf(key, "d:%d", q->limit);
-    const char *parts[] = {q->q,    q->type,      q->city,      q->country,  q->from,  q->to,
-                           q->near, q->radius_km, q->has_spots, q->featured, q->cursor};
+    const char *parts[] = {q->q,    q->type,      q->city,      q->country,  q->from,   q->to,
+                           q->near, q->radius_km, q->has_spots, q->featured, q->cursor, q->sort};
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) /* length-prefixed: no collisions */
         if (parts[i])
             rg_buf_printf(key, "|%zu:%s", strlen(parts[i]), parts[i]);
@@ -307,9 +332,9 @@ static char *dup_or_null(const char *s)
 
 static void remake_free(struct remake *r)
 {
-    const char *parts[] = {r->q.q,         r->q.type,     r->q.city,  r->q.country,
-                           r->q.from,      r->q.to,       r->q.near,  r->q.radius_km,
-                           r->q.has_spots, r->q.featured, r->q.cursor};
+    const char *parts[] = {r->q.q,         r->q.type,     r->q.city,   r->q.country,
+                           r->q.from,      r->q.to,       r->q.near,   r->q.radius_km,
+                           r->q.has_spots, r->q.featured, r->q.cursor, r->q.sort};
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
         free((void *)parts[i]);
     free(r->key);
@@ -342,6 +367,7 @@ static bool remake_queue(const rg_event_query *q, const char *key)
                                 .has_spots = dup_or_null(q->has_spots),
                                 .featured = dup_or_null(q->featured),
                                 .cursor = dup_or_null(q->cursor),
+                                .sort = dup_or_null(q->sort),
                                 .limit = q->limit};
         r->key = rg_xstrdup(key);
         if (remaker.tail)

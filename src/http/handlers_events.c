@@ -63,6 +63,7 @@ RG_HANDLER(rg_h_event_list)
         .has_spots = rg_req_arg(req, "hasSpots"),
         .featured = rg_req_arg(req, "featured"),
         .cursor = rg_req_arg(req, "cursor"),
+        .sort = rg_req_arg(req, "sort"),
     };
     if (q.radius_km && !q.near)
         return rg_error_set(RG_EINVAL, "radiusKm needs near=lat,lng");

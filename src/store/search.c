@@ -148,8 +148,9 @@ static int query(rg_search_port *p, const char *q, const char *const *types, int
 {
     *out = NULL;
     *nout = 0;
-    if (limit < 1 || limit > RG_SEARCH_LIMIT_MAX)
-        return rg_error_set(RG_EINVAL, "limit must be from 1 to %d", RG_SEARCH_LIMIT_MAX);
+    int max = highlight ? RG_SEARCH_LIMIT_MAX : RG_SEARCH_IDS_MAX;
+    if (limit < 1 || limit > max)
+        return rg_error_set(RG_EINVAL, "limit must be from 1 to %d", max);
     if (!types)
         ntypes = 0;
     if (ntypes < 0 || ntypes > RG_SEARCH_TYPES_MAX)

@@ -2,12 +2,16 @@
  * visible one read once, the filters applied here in C, and each filter mix
  * paged through with cursors and compared id by id. Discovery reaches its
  * page three ways (docs/performance.md): a date-order walk, the events of a
- * few venues, the search hits; the mixes below take the first two (place
- * filters leaving few and many events), with and without every other
- * filter. Search (`q`) is compared in the search tests. */
+ * few venues, the search hits; the mixes below take all three (place
+ * filters leaving few and many events; words that match a few events and
+ * every one of them), with and without every other filter, in date order
+ * and by relevance. A word matches as the search port says: the text's
+ * words (letters and digits, case folded) in title, description and type,
+ * every word of q, the last one as a prefix. */
 #include "support.h"
 #include "risinggen/base/geo.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,12 +34,16 @@ typedef struct event {
     char type[32], start[32], end[32];
     long long venue_id;
     bool featured, has_spots;
+    char words[700]; /* " w1 w2 … " of title, description and type, lower case */
 } event;
 
 typedef struct mix {
     const char *type, *city, *country, *from, *to;
     bool near, has_spots, featured;
     double lat, lng, radius;
+    const char *q;  /* words */
+    bool relevance; /* sort=relevance: compared as a set, each event once */
+    int limit;      /* 0: PAGE_LIMIT */
 } mix;
 
 static venue venues[MAX_VENUES];
@@ -55,6 +63,41 @@ static const venue *venue_of(long long id)
 static void copy_str(char *dst, size_t cap, const char *src)
 {
     snprintf(dst, cap, "%s", src ? src : "");
+}
+
+/* Appends the words of text (ASCII letters and digits, lower case) to
+ * out as " w1 w2 … " (out starts as " "). */
+static void add_words(char *out, size_t cap, const char *text)
+{
+    size_t n = strlen(out);
+    for (const char *p = text ? text : ""; *p && n + 2 < cap;) {
+        if (!isalnum((unsigned char)*p)) {
+            p++;
+            continue;
+        }
+        while (*p && isalnum((unsigned char)*p) && n + 2 < cap)
+            out[n++] = (char)tolower((unsigned char)*p++);
+        out[n++] = ' ';
+    }
+    out[n] = '\0';
+}
+
+/* Whether the words of q are all among words, the last as a prefix. */
+static bool matches(const char *words, const char *q)
+{
+    char qw[300] = " ";
+    add_words(qw, sizeof qw, q);
+    char *save = NULL, *tok = strtok_r(qw, " ", &save);
+    if (!tok)
+        return false;
+    while (tok) {
+        char *next = strtok_r(NULL, " ", &save), pat[80];
+        snprintf(pat, sizeof pat, next ? " %s " : " %s", tok);
+        if (!strstr(words, pat))
+            return false;
+        tok = next;
+    }
+    return true;
 }
 
 /* Seeds the data, then reads every visible event through discovery with
@@ -92,6 +135,10 @@ static int load(void **state)
             json_t *v = json_object_get(e, "venueId");
             ev->venue_id = json_is_integer(v) ? json_integer_value(v) : 0;
             ev->featured = json_is_true(json_object_get(e, "isFeatured"));
+            copy_str(ev->words, sizeof ev->words, " ");
+            add_words(ev->words, sizeof ev->words, jstr(e, "title"));
+            add_words(ev->words, sizeof ev->words, jstr(e, "description"));
+            add_words(ev->words, sizeof ev->words, jstr(e, "type"));
             json_t *spots = json_object_get(e, "spotsLeft");
             ev->has_spots = !json_is_integer(spots) || json_integer_value(spots) > 0;
             if (ev->venue_id && !venue_of(ev->venue_id)) {
@@ -131,6 +178,8 @@ static bool keeps(const mix *m, const event *ev, bool *unsure)
         return false;
     if (m->featured && !ev->featured)
         return false;
+    if (m->q && !matches(ev->words, m->q))
+        return false;
     if (m->city || m->country || m->near) {
         const venue *v = ev->venue_id ? venue_of(ev->venue_id) : NULL;
         if (!v)
@@ -153,7 +202,11 @@ static bool keeps(const mix *m, const event *ev, bool *unsure)
 static const char *query_of(const mix *m)
 {
     static char q[512];
-    int n = snprintf(q, sizeof q, "limit=%d", PAGE_LIMIT);
+    int n = snprintf(q, sizeof q, "limit=%d", m->limit ? m->limit : PAGE_LIMIT);
+    if (m->q)
+        n += snprintf(q + n, sizeof q - (size_t)n, "&q=%s", urlenc(m->q));
+    if (m->relevance)
+        n += snprintf(q + n, sizeof q - (size_t)n, "&sort=relevance");
     if (m->type)
         n += snprintf(q + n, sizeof q - (size_t)n, "&type=%s", m->type);
     if (m->city)
@@ -175,6 +228,12 @@ static const char *query_of(const mix *m)
 }
 
 /* Pages through the mix and compares with the brute-force list. */
+static int by_id(const void *a, const void *b)
+{
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return x < y ? -1 : x > y;
+}
+
 static void check_mix(const mix *m)
 {
     static long long want[MAX_EVENTS];
@@ -192,7 +251,8 @@ static void check_mix(const mix *m)
     char query[512];
     copy_str(query, sizeof query, q);
     char cursor[256] = "";
-    int at = 0, pages = 0;
+    int at = 0, pages = 0, ngot = 0;
+    static long long got[MAX_EVENTS];
     for (;;) {
         api_resp *r = api("GET",
                           fmt("/v1/events?%s%s%s", query, cursor[0] ? "&cursor=" : "",
@@ -200,12 +260,17 @@ static void check_mix(const mix *m)
                           NULL, NULL);
         assert_status(r, 200);
         json_t *items = jget(r->json, "items");
-        assert_true(json_array_size(items) <= PAGE_LIMIT);
+        assert_true(json_array_size(items) <= (size_t)(m->limit ? m->limit : PAGE_LIMIT));
         size_t i;
         json_t *e;
         json_array_foreach(items, i, e)
         {
             long long id = jint(e, "id");
+            if (m->relevance) { /* the search's order: compared as a set below */
+                assert_true(ngot < MAX_EVENTS);
+                got[ngot++] = id;
+                continue;
+            }
             while (at < nwant && unsure_id[at] && want[at] != id)
                 at++; /* a venue on the radius that the store left out */
             if (at >= nwant || want[at] != id)
@@ -220,7 +285,25 @@ static void check_mix(const mix *m)
         resp_free(r);
         if (!cursor[0])
             break;
-        assert_true(pages <= nevents / PAGE_LIMIT + 2);
+        assert_true(pages <= nevents / (m->limit ? m->limit : PAGE_LIMIT) + 2);
+    }
+    if (m->relevance) {
+        /* Every event that matches, each once; the unsure ones may miss. */
+        qsort(got, (size_t)ngot, sizeof got[0], by_id);
+        for (int k = 1; k < ngot; k++)
+            if (got[k] == got[k - 1])
+                fail_msg("%s: event %lld came twice", query, got[k]);
+        int missing = 0;
+        for (int k = 0; k < nwant; k++) {
+            bool found = bsearch(&want[k], got, (size_t)ngot, sizeof got[0], by_id) != NULL;
+            missing += !found && !unsure_id[k];
+            if (!found && !unsure_id[k] && missing == 1)
+                fail_msg("%s: event %lld was not found", query, want[k]);
+        }
+        if (ngot > nwant)
+            fail_msg("%s: %d events found, %d match", query, ngot, nwant);
+        compared += ngot;
+        return;
     }
     while (at < nwant && unsure_id[at])
         at++;
@@ -310,10 +393,82 @@ static void discovery_equals_brute_force(void **state)
     assert_true(compared > 10000);
 }
 
+/* How many visible events the words of q match. */
+static int count_matching(const char *q)
+{
+    int n = 0;
+    for (int i = 0; i < nevents; i++)
+        n += matches(events[i].words, q);
+    return n;
+}
+
+static void discovery_with_words_equals_brute_force(void **state)
+{
+    (void)state;
+    /* Words every event holds ("lunch": more hits than any cut of the
+     * search's answer would keep), a common title word, two words, a
+     * prefix as typed, a rare word, and one that matches nothing. */
+    const char *words[] = {"lunch",  "youth", "summer camp", "youth conf",
+                           "worksh", "girls", "zzzyx"};
+    int all = count_matching("lunch");
+    printf("# %d visible events; \"lunch\" matches %d, \"youth\" %d, \"summer camp\" %d\n", nevents,
+           all, count_matching("youth"), count_matching("summer camp"));
+    assert_int_equal(all, nevents);
+    assert_true(all > 1000);
+    assert_true(count_matching("worksh") > 0 && count_matching("zzzyx") == 0);
+    const char *from = events[nevents / 4].start, *to = events[nevents / 2].end;
+    const venue *v0 = venue_of(events[nevents / 2].venue_id);
+    assert_non_null(v0);
+    int checked = 0;
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+        mix m = {.q = words[i], .limit = 50};
+        mix with[] = {m, m, m, m, m, m, m};
+        with[1].type = "camp";
+        with[2].to = to;
+        with[3].from = from;
+        with[3].has_spots = true;
+        with[4].featured = true;
+        with[5].near = true;
+        with[5].lat = v0->lat;
+        with[5].lng = v0->lng;
+        with[5].radius = 400;
+        with[6].relevance = true;
+        for (size_t k = 0; k < sizeof with / sizeof with[0]; k++) {
+            check_mix(&with[k]);
+            checked++;
+        }
+    }
+    assert_int_equal(checked, 49);
+    /* By relevance, a title that holds both words comes first. */
+    api_resp *r = api("GET", "/v1/events?q=summer%20camp&sort=relevance&limit=5", NULL, NULL);
+    assert_status(r, 200);
+    char first[700] = " ";
+    add_words(first, sizeof first, jstr(r->json, "items.0.title"));
+    assert_true(strstr(first, " summer ") && strstr(first, " camp "));
+    resp_free(r);
+    /* A cursor holds to its sort; relevance needs words. */
+    r = api("GET", "/v1/events?sort=relevance", NULL, NULL);
+    assert_problem(r, 400);
+    resp_free(r);
+    r = api("GET", "/v1/events?q=youth&sort=size", NULL, NULL);
+    assert_problem(r, 400);
+    resp_free(r);
+    r = api("GET", "/v1/events?q=youth&limit=2", NULL, NULL);
+    assert_status(r, 200);
+    char cursor[256];
+    copy_str(cursor, sizeof cursor, jstr(r->json, "nextCursor"));
+    resp_free(r);
+    assert_true(cursor[0]);
+    r = api("GET", fmt("/v1/events?q=youth&sort=relevance&cursor=%s", urlenc(cursor)), NULL, NULL);
+    assert_problem(r, 400);
+    resp_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(discovery_equals_brute_force),
+        cmocka_unit_test(discovery_with_words_equals_brute_force),
     };
     return cmocka_run_group_tests(tests, load, api_teardown);
 }

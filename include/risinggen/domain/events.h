@@ -22,6 +22,7 @@ int rg_event_patch(rg_app *app, const rg_ctx *ctx, const char *id, json_t *patch
 typedef struct rg_event_query {
     const char *q, *type, *city, *country, *from, *to, *near, *radius_km, *has_spots, *featured;
     const char *cursor;
+    const char *sort; /* "date" (NULL) or "relevance" (with q) */
     int limit;
 } rg_event_query;
 int rg_event_list(rg_app *app, const rg_ctx *ctx, const rg_event_query *q, json_t **out);

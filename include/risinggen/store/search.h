@@ -29,6 +29,9 @@
 #define RG_SEARCH_QUERY_MAX 1024
 #define RG_SEARCH_TYPES_MAX 16
 #define RG_SEARCH_LIMIT_MAX 1000
+/* rg_search_ids, which carries no highlights, takes up to this many: every
+ * hit of all but the broadest words, so that discovery filters them all. */
+#define RG_SEARCH_IDS_MAX 100000
 
 enum rg_search_caps {
     RG_SEARCH_CAP_HIGHLIGHT = 1u << 0, /* hits carry a highlight */

@@ -334,7 +334,7 @@ static bool has_mark(const unsigned char *s)
 }
 
 /* Hits for the words of q, best first. *out is malloc'd (rg_search_hits_free),
- * NULL with *nout 0 when nothing matches. limit is capped at 1000. */
+ * NULL with *nout 0 when nothing matches. */
 static int search_query(rg_search *s, const char *q, const char *const *types, int ntypes,
                         int limit, bool highlight, rg_search_hit **out, int *nout)
 {
