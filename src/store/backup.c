@@ -9,6 +9,7 @@
 #include "risinggen/base/error.h"
 #include "risinggen/base/log.h"
 
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,12 +51,17 @@ static void record_verify(const rg_config *cfg, int rc, const char *what)
     rg_time_format(rg_now(), when);
     json_t *m = json_pack("{s:s, s:b, s:s}", "at", when, "ok", rc == 0, "result", what);
     snprintf(path, sizeof path, "%s/last-verify.json", cfg->backup_repo);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    if (json_dump_file(m, tmp, JSON_COMPACT) == 0) {
-        chmod(tmp, 0600);
-        if (rename(tmp, path) != 0)
+    snprintf(tmp, sizeof tmp, "%s.XXXXXX", path);
+    /* A new file of its own (the repository may belong to another user). */
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    char *text = json_dumps(m, JSON_COMPACT);
+    if (fd >= 0) {
+        bool ok = text && write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+        close(fd);
+        if (!ok || rename(tmp, path) != 0)
             unlink(tmp);
     }
+    free(text);
     json_decref(m);
 }
 

@@ -10,6 +10,7 @@
  * PostgreSQL host; as root they run pgBackRest as the owner of the data
  * directory, who also owns the repository (PostgreSQL's archive_command
  * writes into it as that user). */
+#include "risinggen/base/alloc.h"
 #include "risinggen/base/clock.h"
 #include "risinggen/base/error.h"
 #include "risinggen/base/log.h"
@@ -32,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -43,11 +45,21 @@
 typedef struct {
     char repo[2048];
     char conf[2200];
-    char exe[1024]; /* pgbackrest */
-    json_t *server; /* server.json */
-    uid_t uid;      /* owner of the data directory and of the repository */
+    char exe[1024];     /* pgbackrest */
+    char pass_env[128]; /* PGBACKREST_REPO1_CIPHER_PASS=<key> for every run */
+    json_t *server;     /* server.json */
+    uid_t uid;          /* owner of the data directory and of the repository */
     gid_t gid;
 } pgb;
+
+/* Every run of pgBackRest gets the key of the settings of now through its
+ * environment (which comes before the configuration file); the file, which
+ * PostgreSQL's archive_command reads, changes only once a key has been
+ * shown to open the repository (create). */
+static void set_pass(const rg_config *cfg, pgb *p)
+{
+    snprintf(p->pass_env, sizeof p->pass_env, "PGBACKREST_REPO1_CIPHER_PASS=%s", cfg->backup_key);
+}
 
 static const char *sget(json_t *o, const char *k)
 {
@@ -92,15 +104,13 @@ static int repo_path(const rg_config *cfg, pgb *p)
     const char *r = cfg->backup_repo ? cfg->backup_repo : "";
     if (!*r)
         return rg_error_set(RG_EINVAL, "RG_BACKUP_REPO names no folder");
+    /* Absolute: PostgreSQL's archive_command names it from another
+     * folder, and every command must name the same one. */
+    if (r[0] != '/')
+        return rg_error_set(RG_EINVAL, "RG_BACKUP_REPO must be an absolute path on the server "
+                                       "profile (PostgreSQL's archive_command names it)");
     char abs[2048];
-    if (r[0] == '/')
-        snprintf(abs, sizeof abs, "%s", r);
-    else {
-        char cwd[1024];
-        if (!getcwd(cwd, sizeof cwd))
-            return rg_error_set(RG_EINVAL, "RG_BACKUP_REPO must be an absolute path");
-        snprintf(abs, sizeof abs, "%s/%s", cwd, r);
-    }
+    snprintf(abs, sizeof abs, "%s", r);
     for (const char *c = abs; *c; c++)
         if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
               strchr("/._-+", *c)))
@@ -114,11 +124,16 @@ static int repo_path(const rg_config *cfg, pgb *p)
     return 0;
 }
 
+/* A folder of the repository, the owner's. The owner can write in the
+ * repository, so as root nothing there is followed as a symbolic link. */
 static int mkdir_owned(const pgb *p, const char *path, mode_t mode)
 {
     if (mkdir(path, mode) != 0 && errno != EEXIST)
         return rg_error_set(RG_EUNAVAIL, "cannot create %s: %s", path, strerror(errno));
-    if (geteuid() == 0 && chown(path, p->uid, p->gid) != 0)
+    struct stat st;
+    if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+        return rg_error_set(RG_EUNAVAIL, "%s is not a folder", path);
+    if (geteuid() == 0 && lchown(path, p->uid, p->gid) != 0)
         return rg_error_set(RG_EUNAVAIL, "cannot hand %s to the owner of the data directory: %s",
                             path, strerror(errno));
     return 0;
@@ -127,10 +142,10 @@ static int mkdir_owned(const pgb *p, const char *path, mode_t mode)
 static int write_owned(const pgb *p, const char *path, const char *text)
 {
     char tmp[2300];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    snprintf(tmp, sizeof tmp, "%s.XXXXXX", path);
+    int fd = mkostemp(tmp, O_CLOEXEC); /* a new file of its own: O_EXCL, 0600 */
     if (fd < 0)
-        return rg_error_set(RG_EUNAVAIL, "cannot write %s: %s", tmp, strerror(errno));
+        return rg_error_set(RG_EUNAVAIL, "cannot write %s: %s", path, strerror(errno));
     size_t len = strlen(text);
     bool ok = write(fd, text, len) == (ssize_t)len && fsync(fd) == 0;
     if (geteuid() == 0 && fchown(fd, p->uid, p->gid) != 0)
@@ -205,15 +220,33 @@ static int run(const pgb *p, char **text, ...)
         argv[n++] = a;
     va_end(ap);
     argv[n] = NULL;
+    /* The environment of now, with the key (prepared before fork: the
+     * child runs only async-signal-safe calls). */
+    extern char **environ;
+    size_t nenv = 0;
+    while (environ[nenv])
+        nenv++;
+    const char **envp = malloc((nenv + 2) * sizeof *envp);
+    if (!envp)
+        abort();
+    size_t e = 0;
+    for (size_t i = 0; i < nenv; i++)
+        if (strncmp(environ[i], "PGBACKREST_", 11) != 0)
+            envp[e++] = environ[i];
+    envp[e++] = p->pass_env;
+    envp[e] = NULL;
     *text = NULL;
     int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0)
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+        free(envp);
         return rg_error_set(RG_EUNAVAIL, "pipe: %s", strerror(errno));
+    }
     bool drop = geteuid() == 0 && p->uid != 0;
     pid_t pid = fork();
     if (pid < 0) {
         close(fds[0]);
         close(fds[1]);
+        free(envp);
         return rg_error_set(RG_EUNAVAIL, "fork: %s", strerror(errno));
     }
     if (pid == 0) {
@@ -224,15 +257,16 @@ static int run(const pgb *p, char **text, ...)
             dup2(null, STDIN_FILENO);
         if (drop && (setgroups(0, NULL) != 0 || setgid(p->gid) != 0 || setuid(p->uid) != 0))
             _exit(126);
-        execv(p->exe, (char *const *)argv);
+        execve(p->exe, (char *const *)argv, (char *const *)envp);
         _exit(127);
     }
+    free(envp);
     close(fds[1]);
     size_t len = 0, cap = 4096;
-    char *buf = malloc(cap);
+    char *buf = rg_xmalloc(cap);
     for (;;) {
         if (len + 4096 + 1 > cap)
-            buf = realloc(buf, cap *= 2);
+            buf = rg_xrealloc(buf, cap *= 2);
         ssize_t got = read(fds[0], buf + len, 4096);
         if (got < 0 && errno == EINTR)
             continue;
@@ -242,10 +276,13 @@ static int run(const pgb *p, char **text, ...)
     }
     buf[len] = '\0';
     close(fds[0]);
-    int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+    int status = 0;
+    pid_t got;
+    while ((got = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
         ;
     *text = buf;
+    if (got != pid)
+        return rg_error_set(RG_EUNAVAIL, "lost pgBackRest's process: %s", strerror(errno));
     if (WIFEXITED(status) && WEXITSTATUS(status) == 126)
         return rg_error_set(RG_EUNAVAIL, "cannot run pgBackRest as uid %d", (int)p->uid);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -282,7 +319,21 @@ static int find_pgbackrest(pgb *p)
     if (find_exe("pgbackrest", p->exe, sizeof p->exe) < 0)
         return rg_error_set(RG_EUNAVAIL, "pgBackRest is not installed (Debian package "
                                          "pgbackrest): the server profile's backups are its");
+    for (const char *c = p->exe; *c; c++) /* it stands unquoted in archive_command */
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              strchr("/._-+", *c)))
+            return rg_error_set(RG_EINVAL,
+                                "the path of pgbackrest (%s) may hold only letters, "
+                                "digits and / . _ - +",
+                                p->exe);
     return 0;
+}
+
+static void close_repo(pgb *p)
+{
+    json_decref(p->server);
+    p->server = NULL;
+    sodium_memzero(p->pass_env, sizeof p->pass_env);
 }
 
 /* What the repository knows of the server (server.json), and the
@@ -301,20 +352,18 @@ static int open_repo(const rg_config *cfg, pgb *p)
     snprintf(path, sizeof path, "%s/server.json", p->repo);
     p->server = json_load_file(path, 0, NULL);
     struct stat st;
-    if (!p->server || stat(p->repo, &st) != 0)
+    if (!p->server || lstat(p->repo, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        close_repo(p);
         return rg_error_set(RG_EINVAL,
                             "%s holds no pgBackRest repository of risinggen: `backup create` "
                             "makes one",
                             p->repo);
+    }
     p->uid = st.st_uid;
     p->gid = st.st_gid;
-    return write_conf(cfg, p);
-}
-
-static void close_repo(pgb *p)
-{
-    json_decref(p->server);
-    p->server = NULL;
+    set_pass(cfg, p);
+    /* A repository brought from elsewhere without its configuration. */
+    return access(p->conf, F_OK) == 0 ? 0 : write_conf(cfg, p);
 }
 
 /* The server's facts, from a connection to the relational store. */
@@ -418,9 +467,9 @@ static int ensure_archiving(PGconn *c, const pgb *p, FILE *out)
                               want);
         } else {
             char *lit = PQescapeLiteral(c, want, strlen(want)), sql[7000];
-            snprintf(sql, sizeof sql, "ALTER SYSTEM SET archive_command = %s", lit);
+            snprintf(sql, sizeof sql, "ALTER SYSTEM SET archive_command = %s", lit ? lit : "NULL");
             PQfreemem(lit);
-            PGresult *r = PQexec(c, sql);
+            PGresult *r = lit ? PQexec(c, sql) : NULL;
             bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
             PQclear(r);
             if (ok && (!timeout || strcmp(timeout, "0") == 0)) {
@@ -487,6 +536,25 @@ static void label_of(const char *text, char *label, size_t cap)
     }
 }
 
+static int info(const pgb *p, json_t **stanza);
+
+/* An existing repository must open with the key of the settings before
+ * the configuration that PostgreSQL's archive_command reads takes it:
+ * a wrong key there would stop the archiving. */
+static int key_opens(const rg_config *cfg, pgb *p)
+{
+    char path[2300];
+    snprintf(path, sizeof path, "%s/pgbackrest/backup/" STANZA "/backup.info", p->repo);
+    if (access(path, F_OK) != 0)
+        return 0; /* a new repository */
+    int rc = access(p->conf, F_OK) == 0 ? 0 : write_conf(cfg, p);
+    json_t *s = NULL;
+    if (rc == 0)
+        rc = info(p, &s);
+    json_decref(s);
+    return rc;
+}
+
 static int create(const rg_config *cfg, bool incremental, char *label, size_t cap, FILE *out)
 {
     pgb p = {0};
@@ -504,13 +572,16 @@ static int create(const rg_config *cfg, bool incremental, char *label, size_t ca
         return rc;
     }
     rc = learn_server(c, &p);
+    set_pass(cfg, &p);
     char path[2200], *text = NULL;
+    if (rc == 0)
+        rc = key_opens(cfg, &p);
     if (rc == 0)
         rc = write_conf(cfg, &p);
     if (rc == 0) {
         text = json_dumps(p.server, JSON_INDENT(2));
         snprintf(path, sizeof path, "%s/server.json", p.repo);
-        rc = write_owned(&p, path, text);
+        rc = text ? write_owned(&p, path, text) : rg_error_set(RG_EUNAVAIL, "out of memory");
         free(text);
         text = NULL;
     }
@@ -670,7 +741,7 @@ static int wal_complete(const pgb *p, json_t *s, FILE *out)
         while (top && (e = readdir(top))) {
             if (strlen(e->d_name) != 16)
                 continue;
-            char sub[2700];
+            char sub[2900];
             snprintf(sub, sizeof sub, "%s/%s", dir, e->d_name);
             DIR *d = opendir(sub);
             struct dirent *f;
@@ -925,15 +996,17 @@ static int run_pg(const pgb *p, const char *const *argv)
         execv(argv[0], (char *const *)argv);
         _exit(127);
     }
-    int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+    int status = 0;
+    pid_t got;
+    while ((got = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
         ;
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+    return got == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
 static void remove_tree(const char *path)
 {
-    DIR *d = opendir(path);
+    struct stat top;
+    DIR *d = lstat(path, &top) == 0 && S_ISDIR(top.st_mode) ? opendir(path) : NULL;
     if (!d) {
         unlink(path);
         return;
@@ -1033,22 +1106,45 @@ int rg__pg_backup_verify_restore(const rg_config *cfg, const char *id, FILE *out
     pgb p;
     if (rc < 0 || (rc = open_repo(cfg, &p)) < 0)
         return rc;
-    char scratch[2200], data[2300], sock[64] = "/tmp/rg-verify-XXXXXX", ctl[300], log[2400];
+    char scratch[2200], data[2300], sock[64] = "/tmp/rg-verify-XXXXXX", ctl[300], log[2400],
+                                    lock[2300];
     snprintf(scratch, sizeof scratch, "%s/verify-XXXXXX", p.repo);
-    if (!mkdtemp(scratch) || !mkdtemp(sock)) {
+    if (!mkdtemp(scratch)) {
         close_repo(&p);
         return rg_error_set(RG_EUNAVAIL, "cannot make a scratch folder: %s", strerror(errno));
     }
-    mkdir_owned(&p, scratch, 0700);
-    mkdir_owned(&p, sock, 0700);
+    if (!mkdtemp(sock)) {
+        rc = rg_error_set(RG_EUNAVAIL, "cannot make a socket folder: %s", strerror(errno));
+        remove_tree(scratch);
+        close_repo(&p);
+        return rc;
+    }
+    /* Held while the copy lives, so that prune leaves it alone. */
+    snprintf(lock, sizeof lock, "%s/lock", scratch);
+    int lock_fd = open(lock, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (lock_fd >= 0)
+        flock(lock_fd, LOCK_EX);
     snprintf(data, sizeof data, "%s/data", scratch);
     snprintf(log, sizeof log, "%s/postgresql.log", scratch);
-    rc = restore(&p, id, INT64_MAX, data, out);
+    rc = mkdir_owned(&p, scratch, 0700);
+    if (rc == 0)
+        rc = mkdir_owned(&p, sock, 0700);
+    if (rc == 0)
+        rc = restore(&p, id, INT64_MAX, data, out);
+    /* A cluster whose configuration lived elsewhere (Debian keeps it in
+     * /etc/postgresql) starts with the defaults and trusts the socket,
+     * which only the owner can reach (its folder is 0700). */
+    char conf[2400];
+    snprintf(conf, sizeof conf, "%s/postgresql.conf", data);
+    if (rc == 0 && access(conf, F_OK) != 0)
+        rc = write_owned(&p, conf, "# the scratch copy of `risinggen backup verify --restore`\n");
+    snprintf(conf, sizeof conf, "%s/pg_hba.conf", data);
+    if (rc == 0 && access(conf, F_OK) != 0)
+        rc = write_owned(&p, conf, "local all all trust\n");
     snprintf(ctl, sizeof ctl, "/usr/lib/postgresql/%lld/bin/pg_ctl", iget(p.server, "major"));
     if (rc == 0 && access(ctl, X_OK) != 0 && find_exe("pg_ctl", ctl, sizeof ctl) < 0)
         rc = rg_error_set(RG_EUNAVAIL, "no pg_ctl of PostgreSQL %lld to start the restored copy",
                           iget(p.server, "major"));
-    bool started = false;
     if (rc == 0) {
         json_t *set = json_object_get(p.server, "settings");
         int port = free_port();
@@ -1065,7 +1161,6 @@ int rg__pg_backup_verify_restore(const rg_config *cfg, const char *id, FILE *out
         if (run_pg(&p, start) != 0)
             rc = rg_error_set(RG_EINVAL, "the restored copy did not start (its log: %s)", log);
         else {
-            started = true;
             char portstr[16];
             snprintf(portstr, sizeof portstr, "%d", port);
             const char *keys[] = {"host", "port", "user", "dbname", NULL};
@@ -1085,7 +1180,10 @@ int rg__pg_backup_verify_restore(const rg_config *cfg, const char *id, FILE *out
             PQfinish(c);
         }
     }
-    if (started) {
+    /* Stopped whenever it runs, also after a start that timed out. */
+    char pid[2400];
+    snprintf(pid, sizeof pid, "%s/postmaster.pid", data);
+    if (access(pid, F_OK) == 0) {
         const char *stop[] = {ctl, "-D", data, "-m", "immediate", "-w", "stop", NULL};
         run_pg(&p, stop);
     }
@@ -1096,6 +1194,8 @@ int rg__pg_backup_verify_restore(const rg_config *cfg, const char *id, FILE *out
         fprintf(out, "the scratch copy stays in %s for a look\n", scratch);
     }
     remove_tree(sock);
+    if (lock_fd >= 0)
+        close(lock_fd);
     close_repo(&p);
     return rc;
 }
@@ -1125,8 +1225,15 @@ int rg__pg_backup_prune(const rg_config *cfg, FILE *out)
     struct dirent *e;
     while (d && (e = readdir(d)))
         if (strncmp(e->d_name, "verify-", 7) == 0) {
-            char path[4200];
+            char path[4200], lock[4300];
             snprintf(path, sizeof path, "%s/%s", p.repo, e->d_name);
+            snprintf(lock, sizeof lock, "%s/lock", path);
+            int fd = open(lock, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+            bool in_use = fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0;
+            if (fd >= 0)
+                close(fd);
+            if (in_use)
+                continue; /* a verify --restore that runs now */
             remove_tree(path);
             fprintf(out, "removed the scratch copy %s\n", e->d_name);
         }
@@ -1168,6 +1275,7 @@ static void archiver_metrics(PGconn **c)
     }
     PGresult *r =
         PQexec(*c, "SELECT extract(epoch FROM a.last_archived_time), a.failed_count, "
+                   "a.last_failed_time IS NULL OR a.last_failed_time < a.last_archived_time, "
                    "pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0') % s.setting::numeric = 0 AND "
                    "a.last_archived_wal = pg_walfile_name(pg_current_wal_lsn() - 1), "
                    "extract(epoch FROM now()) FROM pg_stat_archiver a, pg_settings s "
@@ -1175,14 +1283,20 @@ static void archiver_metrics(PGconn **c)
     if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
         double archived = PQgetisnull(r, 0, 0) ? 0 : atof(PQgetvalue(r, 0, 0));
         long long failed_count = atoll(PQgetvalue(r, 0, 1));
-        bool at_segment_start = strcmp(PQgetvalue(r, 0, 2), "t") == 0;
-        double now = atof(PQgetvalue(r, 0, 3));
+        bool healthy = strcmp(PQgetvalue(r, 0, 2), "t") == 0;
+        bool at_segment_start = strcmp(PQgetvalue(r, 0, 3), "t") == 0;
+        double now = atof(PQgetvalue(r, 0, 4));
         rg_metrics_gauge_set(SERIES_UNTIL, at_segment_start ? now : archived);
         /* archive_timeout closes a segment only after writes PostgreSQL
          * deems important; what an idle server wrote meanwhile would wait
-         * for the next busy moment, so the service closes it after 2 min. */
-        if (!at_segment_start && now - archived > 120)
+         * for the next busy moment, so the service closes it after 2 min,
+         * at most every 2 min, and never while archiving fails (each
+         * segment it closes would then wait in pg_wal). */
+        static double last_switch;
+        if (!at_segment_start && healthy && now - archived > 120 && now - last_switch > 120) {
             PQclear(PQexec(*c, "SELECT pg_switch_wal()"));
+            last_switch = now;
+        }
         if (failed_count > svc.failed_seen) {
             rg_metrics_count(SERIES_FAILED, (uint64_t)(failed_count - svc.failed_seen));
             svc.failed_seen = failed_count;
