@@ -40,17 +40,20 @@ static bool loopback(const char *addr)
 }
 
 /* Who may read /metrics: a request bearing RG_METRICS_TOKEN or an admin's
- * access token, from anywhere; without RG_METRICS_TOKEN, also any request
- * from the loopback, whatever it bears (a scraper on the same host, or
- * through a local proxy). Others are told nothing exists here, or, when
- * they sent a token, that it does not open it. */
+ * access token, from anywhere; without RG_METRICS_TOKEN, also a request
+ * from the loopback that no proxy forwarded (a scraper on the same host):
+ * a local proxy that is not in RG_PROXY_ADDRESSES makes every client look
+ * local, and its forwarding headers say so. Others are told nothing exists
+ * here, or, when they sent a token, that it does not open it. */
 RG_HANDLER(rg_h_metrics)
 {
     const char *want = app->cfg->metrics_token;
     bool has_want = want && *want;
     const char *authz = rg_req_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
     const char *bearer = authz && strncasecmp(authz, "Bearer ", 7) == 0 ? authz + 7 : NULL;
-    bool ok = !has_want && loopback(req->ctx.client);
+    bool forwarded = rg_req_header(req, "X-Forwarded-For") || rg_req_header(req, "Forwarded") ||
+                     rg_req_header(req, "X-Real-IP");
+    bool ok = !has_want && !forwarded && loopback(req->ctx.client);
     if (!ok && bearer && has_want && strlen(bearer) == strlen(want) &&
         sodium_memcmp(bearer, want, strlen(want)) == 0)
         ok = true;

@@ -331,6 +331,17 @@ static void metrics_only_for_loopback_or_token(void **state)
     r = api("GET", "/metrics", NULL, NULL);
     assert_status(r, 200);
     resp_free(r);
+    /* Through a proxy on this host that is not listed, every client comes
+     * from the loopback: a forwarded request is not a local scraper. */
+    const char *const forwarded[][2] = {{"X-Forwarded-For: 198.51.100.41", NULL},
+                                        {"Forwarded: for=198.51.100.41", NULL},
+                                        {"X-Real-IP: 198.51.100.41", NULL}};
+    for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++) {
+        api_req rq = {.method = "GET", .path = "/metrics", .headers = forwarded[i]};
+        r = api_do(&rq);
+        assert_problem(r, 404);
+        resp_free(r);
+    }
     /* With a token, only a request that bears it, from anywhere. */
     assert_int_equal(srv_stop(&g_srv), 0);
     setenv("RG_METRICS_TOKEN", "scrape-secret-0123456789", 1);
