@@ -204,11 +204,24 @@ static void index_event(rg_app *app, const rg_rows *r)
     const char *status = rg_rows_get(r, 0, "status");
     int rc;
     if (strcmp(status, "published") == 0 && rg_rows_bool(r, 0, "is_public")) {
+        /* The venue's city and country are words of the event too. */
+        int64_t venue = rg_rows_int(r, 0, "venue_id", 0);
+        rg_rows *v = NULL;
+        if (venue > 0) {
+            rg_param p[] = {RG_PINT(venue)};
+            if (rg_rel_run(app, "venue_get", p, 1, &v) < 0)
+                v = NULL;
+        }
+        char tags[600];
+        snprintf(tags, sizeof tags, "%s %s %s", rg_rows_get(r, 0, "type"),
+                 v && v->nrows ? rg_rows_get(v, 0, "city") : "",
+                 v && v->nrows ? rg_rows_get(v, 0, "country") : "");
+        rg_rows_free(v);
         rg_search_doc d = {.type = "event",
                            .id = id,
                            .title = rg_rows_get(r, 0, "title"),
                            .body = rg_rows_get(r, 0, "description"),
-                           .tags = rg_rows_get(r, 0, "type")};
+                           .tags = tags};
         rc = rg_search_upsert(&app->st.search, &d);
     } else {
         rc = rg_search_remove(&app->st.search, "event", id);
@@ -608,13 +621,15 @@ int rg_event_reindex(rg_app *app, int *count)
         if ((rc = rg_rel_run(app, "event_index_all", p, 1, &rows)) < 0)
             return rc;
         for (int i = 0; i < rows->nrows && rc >= 0; i++) {
-            char id[32];
+            char id[32], tags[600];
             snprintf(id, sizeof id, "%s", rg_rows_get(rows, i, "id"));
+            snprintf(tags, sizeof tags, "%s %s %s", rg_rows_get(rows, i, "type"),
+                     rg_rows_get(rows, i, "city"), rg_rows_get(rows, i, "country"));
             rg_search_doc d = {.type = "event",
                                .id = id,
                                .title = rg_rows_get(rows, i, "title"),
                                .body = rg_rows_get(rows, i, "description"),
-                               .tags = rg_rows_get(rows, i, "type")};
+                               .tags = tags};
             rc = rg_search_upsert(&app->st.search, &d);
             after = rg_rows_int(rows, i, "id", after);
             (*count)++;

@@ -65,19 +65,38 @@ static void copy_str(char *dst, size_t cap, const char *src)
     snprintf(dst, cap, "%s", src ? src : "");
 }
 
-/* Appends the words of text (ASCII letters and digits, lower case) to
- * out as " w1 w2 … " (out starts as " "). */
+/* The letter of Latin-1 (UTF-8 C3 xx) without its accent, lower case;
+ * 0 for the others. */
+static char fold_latin1(unsigned char x)
+{
+    static const char map[] = "aaaaaaaceeeeiiiidnooooo*ouuuuyts"  /* C3 80..9F */
+                              "aaaaaaaceeeeiiiidnooooo/ouuuuyty"; /* C3 A0..BF */
+    char c = x >= 0x80 && x <= 0xBF ? map[x - 0x80] : 0;
+    return c == '*' || c == '/' || c == 't' || c == 'd' ? 0 : c;
+}
+
+/* Appends the words of text (letters and digits, accents of Latin-1
+ * removed, lower case) to out as " w1 w2 … " (out starts as " "). */
 static void add_words(char *out, size_t cap, const char *text)
 {
     size_t n = strlen(out);
-    for (const char *p = text ? text : ""; *p && n + 2 < cap;) {
-        if (!isalnum((unsigned char)*p)) {
-            p++;
-            continue;
+    for (const unsigned char *p = (const unsigned char *)(text ? text : ""); *p && n + 2 < cap;) {
+        bool in = false;
+        for (;;) {
+            char c = 0;
+            if (isalnum(*p))
+                c = (char)tolower(*p), p += 1;
+            else if (*p == 0xC3 && p[1] && (c = fold_latin1(p[1])) != 0)
+                p += 2;
+            if (!c || n + 2 >= cap)
+                break;
+            out[n++] = c;
+            in = true;
         }
-        while (*p && isalnum((unsigned char)*p) && n + 2 < cap)
-            out[n++] = (char)tolower((unsigned char)*p++);
-        out[n++] = ' ';
+        if (in)
+            out[n++] = ' ';
+        else
+            p++;
     }
     out[n] = '\0';
 }
@@ -152,6 +171,11 @@ static int load(void **state)
                 vn->lat = json_number_value(json_object_get(vr->json, "lat"));
                 vn->lng = json_number_value(json_object_get(vr->json, "lng"));
                 resp_free(vr);
+            }
+            const venue *at = ev->venue_id ? venue_of(ev->venue_id) : NULL;
+            if (at) { /* the venue's city and country are the event's words too */
+                add_words(ev->words, sizeof ev->words, at->city);
+                add_words(ev->words, sizeof ev->words, at->country);
             }
         }
         const char *next = jstr(r->json, "nextCursor");
@@ -408,11 +432,14 @@ static void discovery_with_words_equals_brute_force(void **state)
     /* Words every event holds ("lunch": more hits than any cut of the
      * search's answer would keep), a common title word, two words, a
      * prefix as typed, a rare word, and one that matches nothing. */
-    const char *words[] = {"lunch",  "youth", "summer camp", "youth conf",
-                           "worksh", "girls", "zzzyx"};
+    const char *words[] = {"lunch", "youth",  "summer camp", "youth conf", "worksh", "girls",
+                           "zzzyx", "london", "youth uk",    "camp germ",  "zurich", "Zürich"};
     int all = count_matching("lunch");
-    printf("# %d visible events; \"lunch\" matches %d, \"youth\" %d, \"summer camp\" %d\n", nevents,
-           all, count_matching("youth"), count_matching("summer camp"));
+    printf("# %d visible events; \"lunch\" matches %d, \"youth\" %d, \"summer camp\" %d, "
+           "\"london\" %d, \"zurich\" %d\n",
+           nevents, all, count_matching("youth"), count_matching("summer camp"),
+           count_matching("london"), count_matching("zurich"));
+    assert_true(count_matching("london") > 0); /* a venue's city finds its events */
     assert_int_equal(all, nevents);
     assert_true(all > 1000);
     assert_true(count_matching("worksh") > 0 && count_matching("zzzyx") == 0);
@@ -438,7 +465,7 @@ static void discovery_with_words_equals_brute_force(void **state)
             checked++;
         }
     }
-    assert_int_equal(checked, 49);
+    assert_int_equal(checked, 84);
     /* By relevance, a title that holds both words comes first. */
     api_resp *r = api("GET", "/v1/events?q=summer%20camp&sort=relevance&limit=5", NULL, NULL);
     assert_status(r, 200);
