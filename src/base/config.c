@@ -206,6 +206,10 @@ static void default_of(const rg_config *c, const struct var *v, char *out, size_
         snprintf(out, cap, "sqlite:%s/relational.db", c->data_dir);
     else if (strcmp(v->name, "RG_DOCUMENT_URL") == 0)
         snprintf(out, cap, "sqlite:%s/documents.db", c->data_dir);
+    else if (strcmp(v->name, "RG_SEARCH_URL") == 0 && c->relational_url &&
+             (strncmp(c->relational_url, "postgresql:", 11) == 0 ||
+              strncmp(c->relational_url, "postgres:", 9) == 0))
+        snprintf(out, cap, "%s", c->relational_url); /* one index for every instance */
     else if (strcmp(v->name, "RG_SEARCH_URL") == 0)
         snprintf(out, cap, "sqlite:%s/search.db", c->data_dir);
     else
@@ -223,9 +227,9 @@ static struct derived still_default(const rg_config *c)
     u = store_url(c->data_dir, "documents.db");
     d.document_url = strcmp(c->document_url, u) == 0;
     free(u);
-    u = store_url(c->data_dir, "search.db");
-    d.search_url = strcmp(c->search_url, u) == 0;
-    free(u);
+    char buf[1200];
+    default_of(c, find("RG_SEARCH_URL"), buf, sizeof buf);
+    d.search_url = strcmp(c->search_url, buf) == 0;
     d.pool_size = c->pool_size == (c->threads + 2 > 1000 ? 1000 : c->threads + 2);
     return d;
 }

@@ -27,7 +27,12 @@ static const struct rg_cache_ops *const cache_adapters[] = {
     &rg_redis_cache_ops,
 #endif
 };
-static const struct rg_search_ops *const search_adapters[] = {&rg_sqlite_search_ops};
+static const struct rg_search_ops *const search_adapters[] = {
+    &rg_sqlite_search_ops,
+#ifdef RG_WITH_POSTGRES
+    &rg_pg_search_ops,
+#endif
+};
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -109,7 +114,7 @@ static int lacks(const char *var, const char *scheme, unsigned missing, const ch
 static const char *const rel_cap_names[] = {"RETURNING", NULL, "read replicas"};
 static const char *const doc_cap_names[] = {"unique indexes", NULL, "U+0000 in strings"};
 static const char *const cache_cap_names[] = {"sharing between instances"};
-static const char *const search_cap_names[] = {"highlights", "prefix matching"};
+static const char *const search_cap_names[] = {"highlights", "prefix matching", "English stemming"};
 
 int rg_stores_open(rg_stores *s, const rg_config *cfg, const rg_store_needs *needs)
 {

@@ -15,7 +15,12 @@ void api_open_stores(rg_app *app)
     snprintf(docs, sizeof docs, "%s", g_srv.document_url);
     if (!docs[0])
         snprintf(docs, sizeof docs, "sqlite:%s/documents.db", g_srv.dir);
-    snprintf(search, sizeof search, "sqlite:%s/search.db", g_srv.dir);
+    /* As the service's default: the relational database when it is
+     * PostgreSQL, else a file of the data folder. */
+    if (g_srv.relational_url[0])
+        snprintf(search, sizeof search, "%s", g_srv.relational_url);
+    else
+        snprintf(search, sizeof search, "sqlite:%s/search.db", g_srv.dir);
     static rg_config cfg;
     rg_config_free(&cfg);
     rg_test_config(&cfg, rel, docs, g_srv.cache_url[0] ? g_srv.cache_url : "memory:", search);

@@ -14,6 +14,9 @@
 #include "risinggen/base/error.h"
 #include "risinggen/store/search.h"
 #include "risinggen/base/validate.h"
+#ifdef RG_WITH_POSTGRES
+#include "pgtest.h"
+#endif
 
 #include <errno.h>
 #include <ftw.h>
@@ -31,14 +34,25 @@ struct adapter {
     const struct rg_search_ops *ops; /* NULL: not in this build */
     const char *url_env;             /* NULL: embedded, stored under a temp folder */
     const char *file;                /* embedded: file name inside the temp folder */
+    /* server: a new database on that server (malloc'd URL, NULL on failure)
+     * and its removal; NULL: use the URL as it is */
+    char *(*create_db)(const char *tag);
+    void (*drop_db)(char *url);
 };
 
 static const struct adapter adapters[] = {
-    {"sqlite", &rg_sqlite_search_ops, NULL, "search.db"},
-    {"elasticsearch", NULL, "RG_TEST_ELASTIC_URL", NULL},
+    {"sqlite", &rg_sqlite_search_ops, NULL, "search.db", NULL, NULL},
+#ifdef RG_WITH_POSTGRES
+    {"postgresql", &rg_pg_search_ops, "RG_TEST_PG_URL", NULL, rg_test_pg_create_db,
+     rg_test_pg_drop_db},
+#else
+    {"postgresql", NULL, "RG_TEST_PG_URL", NULL, NULL, NULL},
+#endif
+    {"elasticsearch", NULL, "RG_TEST_ELASTIC_URL", NULL, NULL, NULL},
 };
 
 static const struct adapter *current;
+static char *server_url; /* server adapters: the URL their tests use */
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -91,7 +105,7 @@ static int setup(void **state)
     struct fixture *f = calloc(1, sizeof *f);
     char url[PATH_MAX + 32];
     if (current->url_env) {
-        snprintf(url, sizeof url, "%s", getenv(current->url_env));
+        snprintf(url, sizeof url, "%s", server_url);
     } else {
         if (make_tmpdir(f->dir, "search") < 0) {
             free(f);
@@ -441,6 +455,52 @@ static void test_unicode(void **state)
     assert_query(f, "z\xc3\xbc", "event/u1");
 }
 
+static void test_stems(void **state)
+{
+    struct fixture *f = *state;
+    if (!(f->port.ops->caps & RG_SEARCH_CAP_STEMS)) {
+        printf("SKIPPED search/%s stems: adapter lacks RG_SEARCH_CAP_STEMS\n", current->name);
+        skip();
+    }
+    put(f, "event", "camp1", "Summer camps by the lake", "She runs every morning.", "");
+    put(f, "event", "camp2", "A camp for teachers", "Teaching and running.", "");
+    /* Words other than the last match their other forms... */
+    const char *const both[] = {"event/camp1", "event/camp2"};
+    assert_query_set(f, "camp summer", NULL, 0, (const char *const[]){"event/camp1"}, 1);
+    assert_query_set(f, "camps lake", NULL, 0, (const char *const[]){"event/camp1"}, 1);
+    assert_query_set(f, "running camp", NULL, 0, both, 2);
+    assert_query_set(f, "teacher camp", NULL, 0, (const char *const[]){"event/camp2"}, 1);
+    /* ...and so does the last one, besides being a prefix. */
+    assert_query_set(f, "camps", NULL, 0, both, 2);
+    assert_query_set(f, "run", NULL, 0, both, 2);
+    assert_query_set(f, "teachi", NULL, 0, (const char *const[]){"event/camp2"}, 1);
+    /* Stop words between others do not stop a match. */
+    assert_query_set(f, "camps by the lake", NULL, 0, (const char *const[]){"event/camp1"}, 1);
+}
+
+/* Two ports on one server index (two instances of the service): a write
+ * through one is found through the other at once, and so is a removal. */
+static void test_shared_between_instances(void **state)
+{
+    struct fixture *f = *state;
+    if (!current->url_env) {
+        printf("SKIPPED search/%s shared: an embedded index belongs to one host\n", current->name);
+        skip();
+    }
+    rg_search_port other;
+    assert_int_equal(rg_search_open(&other, current->ops, server_url, NULL), 0);
+    put(f, "event", "shared1", "Harbour lights", "", "");
+    rg_search_hit *hits = NULL;
+    int n = 0;
+    assert_int_equal(rg_search_query(&other, "harbour", NULL, 0, 10, &hits, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(hits[0].id, "shared1");
+    rg_search_hits_free(hits, n);
+    assert_int_equal(rg_search_remove(&other, "event", "shared1"), 0);
+    assert_query(f, "harbour", "");
+    rg_search_close(&other);
+}
+
 static void test_limit_and_keys(void **state)
 {
     struct fixture *f = *state;
@@ -561,6 +621,8 @@ static const struct CMUnitTest tests[] = {
     T(test_empty_query),
     T(test_highlight),
     T(test_unicode),
+    T(test_stems),
+    T(test_shared_between_instances),
     T(test_limit_and_keys),
     T(test_concurrent_writers),
 };
@@ -587,7 +649,16 @@ int main(void)
             continue;
         }
         current = a;
+        server_url = a->url_env && !a->create_db ? (char *)env : NULL;
+        if (a->create_db && !(server_url = a->create_db("search"))) {
+            printf("FAILED %s: cannot create a test database on %s\n", group, a->url_env);
+            failed++;
+            continue;
+        }
         failed += _cmocka_run_group_tests(group, tests, N(tests), NULL, NULL);
+        if (a->create_db)
+            a->drop_db(server_url);
+        server_url = NULL;
     }
     return failed ? 1 : 0;
 }

@@ -43,6 +43,20 @@ static void defaults_and_derived_defaults(void **state)
     assert_string_equal(c.search_url, "sqlite:/elsewhere/s.db");
     assert_string_equal(c.relational_url, "sqlite:/srv/other/relational.db");
     assert_int_equal(c.pool_size, 40);
+    /* Search follows a PostgreSQL relational store (one index for every
+     * instance), and no longer once set itself. */
+    rg_config c2;
+    rg_config_defaults(&c2);
+    assert_int_equal(rg_config_set(&c2, "RG_RELATIONAL_URL", "postgresql://db/rg"), 0);
+    assert_string_equal(c2.search_url, "postgresql://db/rg");
+    assert_int_equal(rg_config_set(&c2, "RG_RELATIONAL_URL", "postgres://other/rg"), 0);
+    assert_string_equal(c2.search_url, "postgres://other/rg");
+    assert_int_equal(rg_config_set(&c2, "RG_RELATIONAL_URL", "sqlite:x/r.db"), 0);
+    assert_string_equal(c2.search_url, "sqlite:data/search.db");
+    assert_int_equal(rg_config_set(&c2, "RG_SEARCH_URL", "sqlite:/s/search.db"), 0);
+    assert_int_equal(rg_config_set(&c2, "RG_RELATIONAL_URL", "postgresql://db/rg"), 0);
+    assert_string_equal(c2.search_url, "sqlite:/s/search.db");
+    rg_config_free(&c2);
     /* An empty value restores the default. */
     assert_int_equal(rg_config_set(&c, "RG_CACHE_URL", "redis://127.0.0.1:6379"), 0);
     assert_int_equal(rg_config_set(&c, "RG_CACHE_URL", ""), 0);

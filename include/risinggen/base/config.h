@@ -38,8 +38,9 @@ enum rg_config_kind {
       "users, auth, sessions, channels, messages, content (`sqlite:PATH`, `postgresql://…`)")      \
     X(CACHE_URL, cache_url, RG_CFG_URL, 0, 0, "memory:",                                           \
       "sessions cache, hot reads (`memory:[?max_mb=N]`, `redis://host:port[/db][?prefix=P]`)")     \
-    X(SEARCH_URL, search_url, RG_CFG_URL, 0, 0, "sqlite:$RG_DATA_DIR/search.db",                   \
-      "full-text search (`sqlite:PATH`)")                                                          \
+    X(SEARCH_URL, search_url, RG_CFG_URL, 0, 0,                                                    \
+      "RG_RELATIONAL_URL when PostgreSQL, else sqlite:$RG_DATA_DIR/search.db",                     \
+      "full-text search (`sqlite:PATH`, `postgresql://…`: shared by every instance)")              \
     X(AUTO_MIGRATE, auto_migrate, RG_CFG_BOOL, 0, 0, "1",                                          \
       "`serve`, `seed` and `admin create` apply pending migrations; `0` makes them refuse")        \
     X(THREADS, threads, RG_CFG_INT, 1, 1024, "4 × cores", "HTTP worker threads")                   \
@@ -98,7 +99,7 @@ enum rg_config_kind {
     X(BACKUP_KEEP_DAYS, backup_keep_days, RG_CFG_INT, 1, 3650, "30",                               \
       "days a full backup is kept by `backup prune` (the newest always)")                          \
     X(BACKUP_ARCHIVE_MS, backup_archive_ms, RG_CFG_INT, 100, 60000, "1000",                        \
-      "how often `serve` archives the embedded stores' changes into the repository (ms)")         \
+      "how often `serve` archives the embedded stores' changes into the repository (ms)")          \
     X(BACKUP_FULL_AT, backup_full_at, RG_CFG_TEXT, 0, 0, "03:00",                                  \
       "time of day (UTC, HH:MM) of the full backup `serve` takes daily with a repository, or off")
 

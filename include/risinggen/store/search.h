@@ -36,6 +36,7 @@
 enum rg_search_caps {
     RG_SEARCH_CAP_HIGHLIGHT = 1u << 0, /* hits carry a highlight */
     RG_SEARCH_CAP_PREFIX = 1u << 1,    /* the last word matches as a prefix */
+    RG_SEARCH_CAP_STEMS = 1u << 2,     /* English words match their other forms */
 };
 
 typedef struct rg_search rg_search;
@@ -98,5 +99,6 @@ void rg_search_hits_free(rg_search_hit *hits, int n);
 int rg_search_ops_check(const struct rg_search_ops *ops);
 
 extern const struct rg_search_ops rg_sqlite_search_ops;
+extern const struct rg_search_ops rg_pg_search_ops;
 
 #endif

@@ -1,0 +1,253 @@
+/* Search port on PostgreSQL full text ("postgresql://…"): one index shared
+ * by every instance that names the same database, so a change made through
+ * one is found through any other at once.
+ *
+ * Everything lives in the schema rg_search, apart from the relational
+ * store's tables and migrations (the two may share a database):
+ *
+ *   docs(type, rid, title, body, tags, tsv)   PRIMARY KEY (type, rid),
+ *                                             GIN (tsv)
+ *
+ * tsv is a stored generated column: every field twice, once as English
+ * stems (configuration rg_search.stems: unaccent, then the Snowball
+ * stemmer) and once as whole words (rg_search.words: unaccent, then
+ * lower case), weighted A for the title, B for the tags, C for the body.
+ *
+ * The user's text is never tsquery syntax. rg_search.query(q) passes it
+ * through both configurations, as the indexed text was: every word but the
+ * last must match as its stem (stop words drop out), the last as a prefix
+ * of a whole word or as its stem, so "improv" finds "improvised" and
+ * "camps" finds "camp". Lexemes are quoted before the text is read back as
+ * a tsquery, and a text without any word is no query (no hits). Ranking is
+ * ts_rank over the weights (title 1.0, tags 0.4, body 0.2), then type and
+ * id, so equal scores come back in one stable order.
+ *
+ * Highlights come from ts_headline, in the body first, then the title. Its
+ * parser drops HTML tags and entities, which a highlight must show as text:
+ * the text goes in with <, > and & as the private-use characters
+ * U+E000..U+E002 (turned back afterwards) and without the mark bytes.
+ *
+ * The schema is made at open, under an advisory lock, by whichever instance
+ * comes first; the unaccent extension must be available (Debian's
+ * postgresql-15 ships it; it is trusted, so a database owner can create it). */
+#include "risinggen/base/error.h"
+#include "risinggen/store/search.h"
+#include "risinggen/base/alloc.h"
+#include "risinggen/base/buf.h"
+#include "pg_common.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Run in one transaction (one simple-query string). */
+static const char SCHEMA[] =
+    "SELECT pg_advisory_xact_lock(72435001);" /* one instance at a time */
+    "CREATE SCHEMA IF NOT EXISTS rg_search;"
+    "SET LOCAL search_path = rg_search, public;"
+    "CREATE EXTENSION IF NOT EXISTS unaccent SCHEMA rg_search;"
+    "DO $do$ BEGIN"
+    "  IF NOT EXISTS (SELECT 1 FROM pg_ts_config WHERE cfgname = 'words'"
+    "                 AND cfgnamespace = 'rg_search'::regnamespace) THEN"
+    "    CREATE TEXT SEARCH CONFIGURATION rg_search.stems (COPY = pg_catalog.english);"
+    "    ALTER TEXT SEARCH CONFIGURATION rg_search.stems ALTER MAPPING FOR asciiword, asciihword,"
+    "      hword_asciipart, word, hword, hword_part WITH unaccent, english_stem;"
+    "    CREATE TEXT SEARCH CONFIGURATION rg_search.words (COPY = pg_catalog.simple);"
+    "    ALTER TEXT SEARCH CONFIGURATION rg_search.words ALTER MAPPING FOR asciiword, asciihword,"
+    "      hword_asciipart, word, hword, hword_part WITH unaccent, simple;"
+    "  END IF;"
+    "END $do$;"
+    "CREATE TABLE IF NOT EXISTS rg_search.docs ("
+    "  type text COLLATE \"C\" NOT NULL, rid text COLLATE \"C\" NOT NULL,"
+    "  title text NOT NULL, body text NOT NULL, tags text NOT NULL,"
+    "  tsv tsvector NOT NULL GENERATED ALWAYS AS ("
+    "    setweight(to_tsvector('rg_search.stems', title), 'A') ||"
+    "    setweight(to_tsvector('rg_search.words', title), 'A') ||"
+    "    setweight(to_tsvector('rg_search.stems', tags), 'B') ||"
+    "    setweight(to_tsvector('rg_search.words', tags), 'B') ||"
+    "    setweight(to_tsvector('rg_search.stems', body), 'C') ||"
+    "    setweight(to_tsvector('rg_search.words', body), 'C')) STORED,"
+    "  PRIMARY KEY (type, rid));"
+    "CREATE INDEX IF NOT EXISTS docs_tsv ON rg_search.docs USING gin (tsv);"
+    /* A lexeme as a quoted tsquery operand. */
+    "CREATE OR REPLACE FUNCTION rg_search.lexeme(l text) RETURNS text"
+    "  LANGUAGE sql IMMUTABLE PARALLEL SAFE"
+    "  AS $f$ SELECT '''' || replace(replace(l, '\\', '\\\\'), '''', '''''') || '''' $f$;"
+    /* The tsquery of the user's words (at most 16), NULL when there is none.
+     * Positions come from the same parser in both configurations. */
+    "CREATE OR REPLACE FUNCTION rg_search.query(q text) RETURNS tsquery"
+    "  LANGUAGE sql STABLE PARALLEL SAFE AS $f$"
+    "  WITH w AS ("
+    "    SELECT true AS word, l.lexeme, p FROM unnest(to_tsvector('rg_search.words', q)) l,"
+    "      unnest(l.positions) p WHERE p <= 16"
+    "    UNION ALL"
+    "    SELECT false, l.lexeme, p FROM unnest(to_tsvector('rg_search.stems', q)) l,"
+    "      unnest(l.positions) p WHERE p <= 16),"
+    "  last AS (SELECT max(p) AS p FROM w WHERE word)"
+    "  SELECT nullif(concat_ws(' & ',"
+    "    (SELECT string_agg(DISTINCT rg_search.lexeme(lexeme), ' & ')"
+    "       FROM w, last WHERE NOT word AND w.p < last.p),"
+    /* the last word: a prefix of a word, or its stem when that differs
+     * (ts_rank counts one operand per lexeme) */
+    "    (SELECT '(' || string_agg(rg_search.lexeme(lexeme)"
+    "                              || CASE WHEN word THEN ':*' ELSE '' END, ' | ') || ')'"
+    "       FROM w, last WHERE w.p = last.p AND (word OR lexeme NOT IN"
+    "         (SELECT x.lexeme FROM w x WHERE x.word AND x.p = last.p)))), '')::tsquery"
+    "  $f$;"
+    /* The marked excerpt of the body, else of the title, where q matches. */
+    "CREATE OR REPLACE FUNCTION rg_search.headline(title text, body text, q tsquery)"
+    "  RETURNS text LANGUAGE plpgsql STABLE PARALLEL SAFE AS $f$"
+    "  DECLARE"
+    "    o CONSTANT text := 'StartSel=\"' || chr(2) || '\", StopSel=\"' || chr(3) ||"
+    "                       '\", MaxWords=24, MinWords=12';"
+    "    shown CONSTANT text := U&'\\E000\\E001\\E002';"
+    "    h text;"
+    "  BEGIN"
+    "    FOR i IN 1..4 LOOP"
+    "      h := ts_headline(CASE i % 2 WHEN 1 THEN 'rg_search.stems' ELSE 'rg_search.words'"
+    "                       END::regconfig,"
+    "                       translate(CASE WHEN i <= 2 THEN body ELSE title END,"
+    "                                 '<>&' || chr(2) || chr(3), shown),"
+    "                       q, o || CASE WHEN i > 2 THEN ', HighlightAll=true' ELSE '' END);"
+    "      IF strpos(h, chr(2)) > 0 THEN RETURN translate(h, shown, '<>&'); END IF;"
+    "    END LOOP;"
+    "    RETURN NULL;"
+    "  END $f$;";
+
+#define QUERY_HEAD                                                                                 \
+    "WITH q AS MATERIALIZED (SELECT rg_search.query($1) AS q), "                                   \
+    "top AS (SELECT d.type, d.rid, d.title, d.body, ts_rank(d.tsv, q.q) AS score "                 \
+    "FROM rg_search.docs d, q WHERE d.tsv @@ q.q "                                                 \
+    "AND ($2::text[] IS NULL OR d.type = ANY ($2::text[])) "                                       \
+    "ORDER BY score DESC, d.type, d.rid LIMIT $3) "
+
+static const char QUERY_IDS[] = QUERY_HEAD "SELECT type, rid, score, NULL FROM top "
+                                           "ORDER BY score DESC, type, rid";
+static const char QUERY_HIGHLIGHT[] =
+    QUERY_HEAD "SELECT top.type, top.rid, top.score, rg_search.headline(top.title, top.body, q.q) "
+               "FROM top, q ORDER BY score DESC, type, rid";
+
+struct rg_search {
+    struct rg__pg_pool pool;
+};
+
+static void search_close(rg_search *s)
+{
+    if (!s)
+        return;
+    rg__pg_pool_close(&s->pool);
+    free(s);
+}
+
+static int search_open(rg_search **out, const char *url, const rg_store_options *opts)
+{
+    *out = NULL;
+    struct rg_search *s = rg_xcalloc(1, sizeof *s);
+    int rc =
+        rg__pg_pool_open(&s->pool, url, opts, "store=\"search\",adapter=\"postgresql\"", 0, true);
+    if (rc < 0) {
+        free(s);
+        return rc;
+    }
+    struct rg__pg_conn *c;
+    if ((rc = rg__pg_get(&s->pool, &c)) == 0) {
+        rc = rg__pg_command(c, SCHEMA);
+        rg__pg_put(c);
+    }
+    if (rc < 0) {
+        search_close(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+/* Runs one statement on a pooled connection, once more on a new connection
+ * when the first was lost (every statement here may run twice). */
+static int run(struct rg_search *s, const char *name, const char *sql, int n,
+               const char *const *values, PGresult **out)
+{
+    int rc = 0;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        struct rg__pg_conn *c;
+        if ((rc = rg__pg_get(&s->pool, &c)) < 0)
+            return rc;
+        rc = rg__pg_exec(c, name, sql, n, values, out);
+        bool lost = rc == RG_EUNAVAIL && !c->conn;
+        rg__pg_put(c);
+        if (!lost)
+            break;
+    }
+    return rc < 0 ? rc : 0;
+}
+
+static int search_upsert(rg_search *s, const rg_search_doc *doc)
+{
+    const char *v[] = {doc->type, doc->id, doc->title ? doc->title : "", doc->body ? doc->body : "",
+                       doc->tags ? doc->tags : ""};
+    return run(s, "search_upsert",
+               "INSERT INTO rg_search.docs (type, rid, title, body, tags) "
+               "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (type, rid) DO UPDATE "
+               "SET title = excluded.title, body = excluded.body, tags = excluded.tags",
+               5, v, NULL);
+}
+
+static int search_remove(rg_search *s, const char *type, const char *id)
+{
+    const char *v[] = {type, id};
+    return run(s, "search_remove", "DELETE FROM rg_search.docs WHERE type = $1 AND rid = $2", 2, v,
+               NULL);
+}
+
+static int search_query(rg_search *s, const char *q, const char *const *types, int ntypes,
+                        int limit, bool highlight, rg_search_hit **out, int *nout)
+{
+    *out = NULL;
+    *nout = 0;
+    /* The wrappers checked each type ([a-z]+): an array literal needs no
+     * quoting. */
+    rg_buf arr = {0};
+    for (int i = 0; i < ntypes; i++)
+        rg_buf_printf(&arr, "%s%s", i ? "," : "{", types[i]);
+    if (ntypes)
+        rg_buf_puts(&arr, "}");
+    char lim[16];
+    snprintf(lim, sizeof lim, "%d", limit);
+    const char *v[] = {q, ntypes ? arr.data : NULL, lim};
+    PGresult *res = NULL;
+    int rc = highlight ? run(s, "search_query", QUERY_HIGHLIGHT, 3, v, &res)
+                       : run(s, "search_ids", QUERY_IDS, 3, v, &res);
+    rg_buf_free(&arr);
+    if (rc < 0)
+        return rc;
+    int n = PQntuples(res);
+    rg_search_hit *hits = n ? rg_xcalloc((size_t)n, sizeof *hits) : NULL;
+    for (int i = 0; i < n; i++) {
+        rg_search_hit *h = &hits[i];
+        snprintf(h->type, sizeof h->type, "%s", PQgetvalue(res, i, 0));
+        snprintf(h->id, sizeof h->id, "%s", PQgetvalue(res, i, 1));
+        h->score = strtod(PQgetvalue(res, i, 2), NULL);
+        if (!PQgetisnull(res, i, 3))
+            h->highlight = rg_xstrdup(PQgetvalue(res, i, 3));
+    }
+    PQclear(res);
+    *out = hits;
+    *nout = n;
+    return 0;
+}
+
+static int search_ping(rg_search *s)
+{
+    return rg__pg_ping(&s->pool);
+}
+
+const struct rg_search_ops rg_pg_search_ops = {
+    .version = RG_SEARCH_OPS_VERSION,
+    .caps = RG_SEARCH_CAP_HIGHLIGHT | RG_SEARCH_CAP_PREFIX | RG_SEARCH_CAP_STEMS,
+    .scheme = "postgresql",
+    .open = search_open,
+    .close = search_close,
+    .upsert = search_upsert,
+    .remove = search_remove,
+    .query = search_query,
+    .ping = search_ping,
+};
