@@ -68,6 +68,14 @@ static int venues_matching(rg_app *app, const rg_ctx *ctx, const rg_event_query 
     return 0;
 }
 
+/* Whether the search index is a table of the relational store's own
+ * PostgreSQL database (the search URL is the relational one). */
+static bool words_in_relational(const rg_app *app)
+{
+    return (app->st.search.ops->caps & RG_SEARCH_CAP_SQL) &&
+           strcmp(app->cfg->search_url, app->cfg->relational_url) == 0;
+}
+
 static int discovery_query(rg_app *app, const rg_ctx *ctx, const rg_event_query *q, json_t **out)
 {
     char from[RG_TIME_LEN + 1], to[RG_TIME_LEN + 1];
@@ -116,10 +124,13 @@ static int discovery_query(rg_app *app, const rg_ctx *ctx, const rg_event_query 
             ((after_rank = strtoll(after_date + 1, &end, 10)) < 0 || *end || end == after_date + 1))
             return rg_error_set(RG_EINVAL, "the cursor is not valid");
     }
+    if (q->q && strlen(q->q) > 200)
+        return rg_error_set(RG_EINVAL, "q is limited to 200 characters");
+    /* In date order, words are matched by the relational store itself when
+     * the search index is a table of its database. */
+    bool matched_here = q->q && !by_relevance && words_in_relational(app);
     char *ids = NULL;
-    if (q->q) {
-        if (strlen(q->q) > 200)
-            return rg_error_set(RG_EINVAL, "q is limited to 200 characters");
+    if (q->q && !matched_here) {
         static const char *const types[] = {"event"};
         rg_search_hit *hits;
         int n;
@@ -162,6 +173,7 @@ static int discovery_query(rg_app *app, const rg_ctx *ctx, const rg_event_query 
          * venues' own events when they hold few; else every event in date
          * order, which soon finds a page when most events pass. */
         const char *stmt = by_relevance                                 ? "event_list_of_ids_ranked"
+                           : matched_here                               ? "event_list_matching"
                            : ids                                        ? "event_list_of_ids"
                            : venues && venue_events <= VENUE_WAY_EVENTS ? "event_list_at_venues"
                                                                         : "event_list";
@@ -171,7 +183,7 @@ static int discovery_query(rg_app *app, const rg_ctx *ctx, const rg_event_query 
                         RG_PBOOL(has_spots),
                         RG_PBOOL(featured),
                         RG_PTEXT(venues),
-                        RG_PTEXT(ids),
+                        RG_PTEXT(matched_here ? q->q : ids),
                         by_relevance ? RG_PINT(after_rank) : RG_PTEXT(after_date),
                         RG_PINT(after_id),
                         RG_PINT(q->limit + 1)};

@@ -114,7 +114,8 @@ static int lacks(const char *var, const char *scheme, unsigned missing, const ch
 static const char *const rel_cap_names[] = {"RETURNING", NULL, "read replicas"};
 static const char *const doc_cap_names[] = {"unique indexes", NULL, "U+0000 in strings"};
 static const char *const cache_cap_names[] = {"sharing between instances"};
-static const char *const search_cap_names[] = {"highlights", "prefix matching", "English stemming"};
+static const char *const search_cap_names[] = {"highlights", "prefix matching", "English stemming",
+                                               "words matched in SQL"};
 
 int rg_stores_open(rg_stores *s, const rg_config *cfg, const rg_store_needs *needs)
 {

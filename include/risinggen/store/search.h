@@ -37,6 +37,11 @@ enum rg_search_caps {
     RG_SEARCH_CAP_HIGHLIGHT = 1u << 0, /* hits carry a highlight */
     RG_SEARCH_CAP_PREFIX = 1u << 1,    /* the last word matches as a prefix */
     RG_SEARCH_CAP_STEMS = 1u << 2,     /* English words match their other forms */
+    /* The index is a table of the PostgreSQL database at the adapter's URL:
+     * rg_search.docs (type, rid, tsv) and the function rg_search.query(text)
+     * that makes the tsquery of a user's words, so a relational store on
+     * the same URL may match words in its own statements. */
+    RG_SEARCH_CAP_SQL = 1u << 3,
 };
 
 typedef struct rg_search rg_search;

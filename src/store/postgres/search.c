@@ -242,7 +242,8 @@ static int search_ping(rg_search *s)
 
 const struct rg_search_ops rg_pg_search_ops = {
     .version = RG_SEARCH_OPS_VERSION,
-    .caps = RG_SEARCH_CAP_HIGHLIGHT | RG_SEARCH_CAP_PREFIX | RG_SEARCH_CAP_STEMS,
+    .caps =
+        RG_SEARCH_CAP_HIGHLIGHT | RG_SEARCH_CAP_PREFIX | RG_SEARCH_CAP_STEMS | RG_SEARCH_CAP_SQL,
     .scheme = "postgresql",
     .open = search_open,
     .close = search_close,
