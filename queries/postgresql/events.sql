@@ -131,6 +131,29 @@ WHERE e.status = 'published' AND e.is_public
 ORDER BY e.start_date, e.id
 LIMIT $10
 
+-- name: event_list_by_distance
+-- Discovery nearest first (sort=distance): the venues of $6 (a JSON array
+-- of ids, nearest first; vrank is a venue's place in it, from 0), each
+-- one's events in date order, after the cursor (vrank $8, start date $9,
+-- id $10); the search hits $7 when there are words.
+SELECT e.id, e.title, e.slug, e.description, e.start_date, e.end_date, e.registration_deadline,
+       e.venue_id, e.organizer_id, e.max_participants, e.taken, e.status, e.type, e.is_featured,
+       e.is_public, (e.cost_amount * 100)::bigint AS cost_minor, e.cost_currency,
+       e.waitlist_enabled, e.min_age, e.guardian_consent_under, e.hold_minutes, e.created_at,
+       e.updated_at, v.rank - 1 AS vrank
+FROM jsonb_array_elements_text($6::jsonb) WITH ORDINALITY AS v(id, rank)
+JOIN events e ON e.venue_id = v.id::int
+WHERE e.status = 'published' AND e.is_public
+  AND ($1::text IS NULL OR e.type = $1::text)
+  AND ($2::timestamptz IS NULL OR e.end_date >= $2::timestamptz)
+  AND ($3::timestamptz IS NULL OR e.start_date <= $3::timestamptz)
+  AND ($4::int = 0 OR e.max_participants IS NULL OR e.taken < e.max_participants)
+  AND ($5::int = 0 OR e.is_featured)
+  AND ($7::jsonb IS NULL OR e.id IN (SELECT jsonb_array_elements_text($7::jsonb)::int))
+  AND (v.rank - 1, e.start_date, e.id) > ($8::bigint, $9::timestamptz, $10::int)
+ORDER BY v.rank, e.start_date, e.id
+LIMIT $11
+
 -- name: event_list_of_ids_ranked
 -- The search hits ($7, a JSON array of ids, best first) that pass the
 -- filters, in the search's order: rank is the hit's place in $7; the page
@@ -155,15 +178,24 @@ LIMIT $10
 
 -- name: event_venues_matching
 -- The venues that discovery's place filters leave: city ($1), country ($2),
--- within $5 km of ($3, $4) with a bounding box of $6, $7 degrees; and how
--- many events each holds, for discovery's choice of statement.
-SELECT v.id, (SELECT count(*) FROM events e WHERE e.venue_id = v.id) AS events
+-- within $5 km of ($3, $4), and their distance from it; and how many events
+-- each holds, for discovery's choice of statement. The GiST index of
+-- ll_to_earth(lat, lng) gives the venues in earth_box(), a cube around the
+-- point on earthdistance's sphere (radius earth() metres, a little larger
+-- than the mean radius the distance uses, so the radius is scaled to the
+-- same angle); the box needs no care at the antimeridian or the poles.
+-- $6 and $7 (the latitude/longitude box) are not needed here.
+SELECT v.id, (SELECT count(*) FROM events e WHERE e.venue_id = v.id) AS events,
+       CASE WHEN $3::float8 IS NOT NULL
+            THEN rg_distance_km($3::float8, $4::float8, v.lat, v.lng) END AS distance_km
 FROM venues v
 WHERE ($1::text IS NULL OR lower(v.city) = lower($1::text))
   AND ($2::text IS NULL OR lower(v.country) = lower($2::text))
-  AND ($3::float8 IS NULL OR (v.lat BETWEEN $3::float8 - $6::float8 AND $3::float8 + $6::float8
-                      AND v.lng BETWEEN $4::float8 - $7::float8 AND $4::float8 + $7::float8
-                      AND rg_distance_km($3::float8, $4::float8, v.lat, v.lng) <= $5::float8))
+  AND ($3::float8 IS NULL OR (
+         earth_box(ll_to_earth($3::float8, $4::float8),
+                   $5::float8 * 1000.001 * earth() / 6371008.8) @> ll_to_earth(v.lat, v.lng)
+         AND rg_distance_km($3::float8, $4::float8, v.lat, v.lng) <= $5::float8
+         AND $6::float8 IS NOT NULL AND $7::float8 IS NOT NULL))
 ORDER BY v.id
 
 -- name: event_stats

@@ -94,6 +94,28 @@ WHERE e.status = 'published' AND e.is_public = 1
 ORDER BY e.start_date, e.id
 LIMIT $10
 
+-- name: event_list_by_distance
+-- Discovery nearest first (sort=distance): the venues of $6 (a JSON array
+-- of ids, nearest first; vrank is a venue's place in it), each one's events
+-- in date order, after the cursor (vrank $8, start date $9, id $10); the
+-- search hits $7 when there are words.
+SELECT e.id, e.title, e.slug, e.description, e.start_date, e.end_date, e.registration_deadline,
+       e.venue_id, e.organizer_id, e.max_participants, e.taken, e.status, e.type, e.is_featured,
+       e.is_public, e.cost_amount_minor AS cost_minor, e.cost_currency, e.waitlist_enabled,
+       e.min_age, e.guardian_consent_under, e.hold_minutes, e.created_at, e.updated_at,
+       v.key AS vrank
+FROM json_each($6) v JOIN events e INDEXED BY idx_events_venue ON e.venue_id = v.value
+WHERE e.status = 'published' AND e.is_public = 1
+  AND ($1 IS NULL OR e.type = $1)
+  AND ($2 IS NULL OR e.end_date >= $2)
+  AND ($3 IS NULL OR e.start_date <= $3)
+  AND ($4 = 0 OR e.max_participants IS NULL OR e.taken < e.max_participants)
+  AND ($5 = 0 OR e.is_featured = 1)
+  AND ($7 IS NULL OR +e.id IN (SELECT value FROM json_each($7)))
+  AND (v.key, e.start_date, e.id) > ($8, $9, $10)
+ORDER BY v.key, e.start_date, e.id
+LIMIT $11
+
 -- name: event_list_of_ids_ranked
 -- The search hits ($7, a JSON array of ids, best first) that pass the
 -- filters, in the search's order: rank is the hit's place in $7; the page
@@ -117,14 +139,25 @@ LIMIT $10
 
 -- name: event_venues_matching
 -- The venues that discovery's place filters leave: city ($1), country ($2),
--- within $5 km of ($3, $4) with a bounding box of $6, $7 degrees; and how
--- many events each holds, for discovery's choice of statement.
-SELECT v.id, (SELECT count(*) FROM events e WHERE e.venue_id = v.id) AS events
+-- within $5 km of ($3, $4), and their distance from it; and how many events
+-- each holds, for discovery's choice of statement. The R*Tree venue_geo
+-- gives the venues in the box of $6, $7 degrees around the point (also
+-- shifted by a turn either way, for a box across the antimeridian).
+SELECT v.id, (SELECT count(*) FROM events e WHERE e.venue_id = v.id) AS events,
+       CASE WHEN $3 IS NOT NULL THEN rg_distance_km($3, $4, v.lat, v.lng) END AS distance_km
 FROM venues v
 WHERE ($1 IS NULL OR v.city = $1 COLLATE NOCASE)
   AND ($2 IS NULL OR v.country = $2 COLLATE NOCASE)
-  AND ($3 IS NULL OR (v.lat BETWEEN $3 - $6 AND $3 + $6 AND v.lng BETWEEN $4 - $7 AND $4 + $7
-                      AND rg_distance_km($3, $4, v.lat, v.lng) <= $5))
+  AND ($3 IS NULL OR (v.id IN (
+         SELECT id FROM venue_geo WHERE min_lat <= $3 + $6 AND max_lat >= $3 - $6
+           AND min_lng <= $4 + $7 AND max_lng >= $4 - $7
+         UNION ALL
+         SELECT id FROM venue_geo WHERE min_lat <= $3 + $6 AND max_lat >= $3 - $6
+           AND min_lng <= $4 + $7 - 360 AND max_lng >= $4 - $7 - 360
+         UNION ALL
+         SELECT id FROM venue_geo WHERE min_lat <= $3 + $6 AND max_lat >= $3 - $6
+           AND min_lng <= $4 + $7 + 360 AND max_lng >= $4 - $7 + 360)
+       AND rg_distance_km($3, $4, v.lat, v.lng) <= $5))
 ORDER BY v.id
 
 -- name: event_stats

@@ -8,6 +8,7 @@
 #include "risinggen/base/buf.h"
 #include "risinggen/base/clock.h"
 #include "risinggen/base/error.h"
+#include "risinggen/base/geo.h"
 #include "risinggen/base/log.h"
 
 #include <math.h>
@@ -42,12 +43,47 @@ static atomic_int remakes;
  * sort); above it, walking all events in date order finds one sooner. */
 #define VENUE_WAY_EVENTS 500
 
-/* The venues that the place filters of q leave, as a JSON array of ids in
- * *out (malloc'd), and how many events they hold in *events. */
-static int venues_matching(rg_app *app, const rg_ctx *ctx, const rg_event_query *q, double lat,
-                           double lng, double radius, double dlat, double dlng, char **out,
-                           long *events)
+/* One venue that the place filters leave, and its distance from `near`. */
+struct place {
+    int64_t id;
+    double km; /* 0 without near */
+};
+
+/* The venues that the place filters leave, by id. */
+struct places {
+    struct place *v;
+    int n;
+    long events; /* events at those venues */
+};
+
+static int place_by_id(const void *a, const void *b)
 {
+    const struct place *x = a, *y = b;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+/* Nearest first; equal distances by id. */
+static int place_by_distance(const void *a, const void *b)
+{
+    const struct place *x = a, *y = b;
+    if (x->km != y->km)
+        return x->km < y->km ? -1 : 1;
+    return place_by_id(a, b);
+}
+
+static const struct place *place_find(const struct places *pl, int64_t id)
+{
+    struct place key = {.id = id};
+    return pl->n ? bsearch(&key, pl->v, (size_t)pl->n, sizeof *pl->v, place_by_id) : NULL;
+}
+
+/* The venues that the place filters of q leave, in *out (by id). */
+static int venues_matching(rg_app *app, const rg_ctx *ctx, const rg_event_query *q, double lat,
+                           double lng, double radius, struct places *out)
+{
+    double dlat = 0, dlng = 0;
+    if (q->near)
+        rg_geo_box(lat, lng, radius, &dlat, &dlng);
     rg_param p[] = {RG_PTEXT(q->city), RG_PTEXT(q->country), q->near ? RG_PREAL(lat) : RG_PNULL,
                     RG_PREAL(lng),     RG_PREAL(radius),     RG_PREAL(dlat),
                     RG_PREAL(dlng)};
@@ -55,16 +91,47 @@ static int venues_matching(rg_app *app, const rg_ctx *ctx, const rg_event_query 
     int rc = rg_rel_run_read(app, ctx, "event_venues_matching", p, 7, &rows);
     if (rc < 0)
         return rc;
+    out->n = rows->nrows;
+    out->v = rg_xcalloc((size_t)(rows->nrows ? rows->nrows : 1), sizeof *out->v);
+    out->events = 0;
+    for (int i = 0; i < rows->nrows; i++) {
+        out->v[i].id = rg_rows_int(rows, i, "id", 0);
+        const char *km = rg_rows_get(rows, i, "distance_km");
+        out->v[i].km = km ? strtod(km, NULL) : 0;
+        out->events += (long)rg_rows_int(rows, i, "events", 0);
+    }
+    rg_rows_free(rows);
+    qsort(out->v, (size_t)out->n, sizeof *out->v, place_by_id);
+    return 0;
+}
+
+/* The ids of pl as a JSON array (malloc'd), nearest first when by_distance;
+ * with by_distance, *rank_of_after is the place of the venue after_venue
+ * in that order (-1 when after_venue is 0, RG_EINVAL when it is gone). */
+static int places_json(const struct places *pl, bool by_distance, int64_t after_venue,
+                       int64_t *rank_of_after, char **out)
+{
+    struct place *v = rg_xcalloc((size_t)(pl->n ? pl->n : 1), sizeof *v);
+    memcpy(v, pl->v, (size_t)pl->n * sizeof *v);
+    if (by_distance)
+        qsort(v, (size_t)pl->n, sizeof *v, place_by_distance);
     rg_buf b = {0};
     rg_buf_puts(&b, "[");
-    *events = 0;
-    for (int i = 0; i < rows->nrows; i++) {
-        rg_buf_printf(&b, "%s%s", i ? "," : "", rg_rows_get(rows, i, "id"));
-        *events += (long)rg_rows_int(rows, i, "events", 0);
+    *rank_of_after = after_venue ? -2 : -1;
+    for (int i = 0; i < pl->n; i++) {
+        rg_buf_printf(&b, "%s%lld", i ? "," : "", (long long)v[i].id);
+        if (v[i].id == after_venue)
+            *rank_of_after = i;
     }
     rg_buf_puts(&b, "]");
-    rg_rows_free(rows);
+    free(v);
     *out = rg_buf_steal(&b);
+    if (*rank_of_after == -2) {
+        free(*out);
+        *out = NULL;
+        return rg_error_set(RG_EINVAL,
+                            "the cursor's venue is no longer in the results; start again");
+    }
     return 0;
 }
 
@@ -103,32 +170,45 @@ static int discovery_query(rg_app *app, const rg_ctx *ctx, const rg_event_query 
         if (end == q->radius_km || *end || !(radius > 0 && radius <= 20000))
             return rg_error_set(RG_EINVAL, "radiusKm must be a number between 0 and 20000");
     }
-    bool by_relevance = false;
+    bool by_relevance = false, by_distance = false;
     if (q->sort && strcmp(q->sort, "relevance") == 0) {
         if (!q->q)
             return rg_error_set(RG_EINVAL, "sort=relevance needs q");
         by_relevance = true;
+    } else if (q->sort && strcmp(q->sort, "distance") == 0) {
+        if (!q->near)
+            return rg_error_set(RG_EINVAL, "sort=distance needs near");
+        by_distance = true;
     } else if (q->sort && strcmp(q->sort, "date") != 0)
-        return rg_error_set(RG_EINVAL, "sort is date or relevance");
+        return rg_error_set(RG_EINVAL, "sort is date, relevance or distance");
     /* The cursor: the last start date and id in date order; "#rank" and
-     * the id by relevance (the rank of the hit in the search's order). */
+     * the id by relevance (the rank of the hit in the search's order);
+     * "@venue@start date" and the id by distance. */
     char after_date[64] = "0001-01-01T00:00:00Z", after_id_s[32] = "0";
-    int64_t after_id = 0, after_rank = -1;
+    int64_t after_id = 0, after_rank = -1, after_venue = 0;
     if (q->cursor) {
+        char mark = by_relevance ? '#' : by_distance ? '@' : 0;
         if ((rc = rg_cursor_decode(q->cursor, after_date, sizeof after_date, after_id_s,
                                    sizeof after_id_s)) < 0 ||
-            !rg_parse_id(after_id_s, &after_id) || (after_date[0] == '#') != by_relevance)
+            !rg_parse_id(after_id_s, &after_id) ||
+            (mark ? after_date[0] != mark : (after_date[0] == '#' || after_date[0] == '@')))
             return rg_error_set(RG_EINVAL, "the cursor is not valid");
         char *end;
         if (by_relevance &&
             ((after_rank = strtoll(after_date + 1, &end, 10)) < 0 || *end || end == after_date + 1))
             return rg_error_set(RG_EINVAL, "the cursor is not valid");
+        if (by_distance) {
+            after_venue = strtoll(after_date + 1, &end, 10);
+            if (after_venue <= 0 || *end != '@')
+                return rg_error_set(RG_EINVAL, "the cursor is not valid");
+            memmove(after_date, end + 1, strlen(end + 1) + 1);
+        }
     }
     if (q->q && strlen(q->q) > 200)
         return rg_error_set(RG_EINVAL, "q is limited to 200 characters");
     /* In date order, words are matched by the relational store itself when
      * the search index is a table of its database. */
-    bool matched_here = q->q && !by_relevance && words_in_relational(app);
+    bool matched_here = q->q && !by_relevance && !by_distance && words_in_relational(app);
     char *ids = NULL;
     if (q->q && !matched_here) {
         static const char *const types[] = {"event"};
@@ -151,32 +231,44 @@ static int discovery_query(rg_app *app, const rg_ctx *ctx, const rg_event_query 
         rg_search_hits_free(hits, n);
         ids = rg_buf_steal(&b);
     }
-    /* Degrees of latitude/longitude that cover the radius (bounding box). */
-    double dlat = radius / 111.0;
-    double coslat = cos(lat * M_PI / 180.0);
-    double dlng = coslat > 0.01 ? radius / (111.0 * coslat) : 360.0;
+    struct places places = {0};
     char *venues = NULL;
-    long venue_events = 0;
+    int64_t after_vrank = -1;
     if (q->city || q->country || q->near) {
-        if ((rc = venues_matching(app, ctx, q, lat, lng, radius, dlat, dlng, &venues,
-                                  &venue_events)) < 0) {
+        if ((rc = venues_matching(app, ctx, q, lat, lng, radius, &places)) < 0 ||
+            (rc = places_json(&places, by_distance, after_venue, &after_vrank, &venues)) < 0) {
+            free(places.v);
             free(ids);
             return rc;
         }
     }
     rg_rows *rows = NULL;
-    if (venues && venue_events == 0) { /* no event at any venue: an empty page */
+    if (venues && places.events == 0) { /* no event at any venue: an empty page */
         rows = rg_xcalloc(1, sizeof *rows);
         rc = 0;
+    } else if (by_distance) {
+        /* The venues nearest first, each one's events in date order. */
+        rg_param p[] = {RG_PTEXT(q->type),
+                        q->from ? RG_PTEXT(from) : RG_PNULL,
+                        q->to ? RG_PTEXT(to) : RG_PNULL,
+                        RG_PBOOL(has_spots),
+                        RG_PBOOL(featured),
+                        RG_PTEXT(venues),
+                        RG_PTEXT(ids),
+                        RG_PINT(after_vrank),
+                        RG_PTEXT(after_date),
+                        RG_PINT(after_id),
+                        RG_PINT(q->limit + 1)};
+        rc = rg_rel_run_read(app, ctx, "event_list_by_distance", p, 11, &rows);
     } else {
         /* The way in: the search hits when there are any to take; the
          * venues' own events when they hold few; else every event in date
          * order, which soon finds a page when most events pass. */
-        const char *stmt = by_relevance                                 ? "event_list_of_ids_ranked"
-                           : matched_here                               ? "event_list_matching"
-                           : ids                                        ? "event_list_of_ids"
-                           : venues && venue_events <= VENUE_WAY_EVENTS ? "event_list_at_venues"
-                                                                        : "event_list";
+        const char *stmt = by_relevance   ? "event_list_of_ids_ranked"
+                           : matched_here ? "event_list_matching"
+                           : ids          ? "event_list_of_ids"
+                           : venues && places.events <= VENUE_WAY_EVENTS ? "event_list_at_venues"
+                                                                         : "event_list";
         rg_param p[] = {RG_PTEXT(q->type),
                         q->from ? RG_PTEXT(from) : RG_PNULL,
                         q->to ? RG_PTEXT(to) : RG_PNULL,
@@ -191,21 +283,36 @@ static int discovery_query(rg_app *app, const rg_ctx *ctx, const rg_event_query 
     }
     free(ids);
     free(venues);
-    if (rc < 0)
+    if (rc < 0) {
+        free(places.v);
         return rc;
+    }
     json_t *items = json_array();
     int n = rows->nrows > q->limit ? q->limit : rows->nrows;
-    for (int i = 0; i < n; i++)
-        json_array_append_new(items, rg__event_view(rows, i));
-    char next[128] = "";
+    for (int i = 0; i < n; i++) {
+        json_t *item = rg__event_view(rows, i);
+        const struct place *at =
+            q->near ? place_find(&places, rg_rows_int(rows, i, "venue_id", 0)) : NULL;
+        if (at) /* to the metre */
+            json_object_set_new(item, "distanceKm", json_real(round(at->km * 1000) / 1000));
+        json_array_append_new(items, item);
+    }
+    char next[160] = "";
+    int last = q->limit - 1;
     if (rows->nrows > q->limit && by_relevance) {
         char rank[32];
-        snprintf(rank, sizeof rank, "#%s", rg_rows_get(rows, q->limit - 1, "rank"));
-        rg_cursor_encode(rank, rg_rows_get(rows, q->limit - 1, "id"), next, sizeof next);
+        snprintf(rank, sizeof rank, "#%s", rg_rows_get(rows, last, "rank"));
+        rg_cursor_encode(rank, rg_rows_get(rows, last, "id"), next, sizeof next);
+    } else if (rows->nrows > q->limit && by_distance) {
+        char at[96];
+        snprintf(at, sizeof at, "@%s@%s", rg_rows_get(rows, last, "venue_id"),
+                 rg_rows_get(rows, last, "start_date"));
+        rg_cursor_encode(at, rg_rows_get(rows, last, "id"), next, sizeof next);
     } else if (rows->nrows > q->limit)
-        rg_cursor_encode(rg_rows_get(rows, q->limit - 1, "start_date"),
-                         rg_rows_get(rows, q->limit - 1, "id"), next, sizeof next);
+        rg_cursor_encode(rg_rows_get(rows, last, "start_date"), rg_rows_get(rows, last, "id"), next,
+                         sizeof next);
     rg_rows_free(rows);
+    free(places.v);
     *out = rg_list_page(items, next);
     return 0;
 }

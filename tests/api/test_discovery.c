@@ -162,6 +162,93 @@ static void discovery_place(void **state)
     }
 }
 
+/* Circles that a latitude/longitude box gets wrong when taken naively:
+ * across the antimeridian, around a pole, and wide at a high latitude
+ * (where the longitudes a circle reaches are more than radius / cos(lat)
+ * degrees away). Nearest first with sort=distance, each item with its
+ * distance. */
+static void discovery_around_the_globe(void **state)
+{
+    (void)state;
+    fixture();
+    char type[64];
+    snprintf(type, sizeof type, "%s", unique_type("globe"));
+    struct {
+        const char *city;
+        double lat, lng;
+        long long event;
+    } at[] = {
+        {"Suva East", -17.80, 179.95, 0}, {"Suva West", -17.80, -179.95, 0},
+        {"Polar A", 89.60, 0.0, 0},       {"Polar B", 89.60, 180.0, 0},
+        {"North A", 70.0, 0.0, 0},        {"North B", 72.1, 27.2, 0},
+    };
+    for (size_t i = 0; i < N_ELEMS(at); i++) {
+        long long venue =
+            venue_create(F.org.access, at[i].city, at[i].city, "XX", at[i].lat, at[i].lng);
+        at[i].event = event_create_published(
+            F.org.access, json_pack("{s:s, s:I}", "type", type, "venueId", (json_int_t)venue));
+    }
+    /* About 10.6 km apart, on either side of the antimeridian. */
+    assert_lists(fmt("type=%s&near=-17.8,179.99&radiusKm=20", type), at[0].event, at[1].event);
+    assert_lists(fmt("type=%s&near=-17.8,-179.99&radiusKm=20", type), at[0].event, at[1].event);
+    /* About 89 km apart, across the North Pole. */
+    assert_lists(fmt("type=%s&near=89.9,90&radiusKm=60", type), at[2].event, at[3].event);
+    assert_lists(fmt("type=%s&near=89.6,0&radiusKm=100", type), at[2].event, at[3].event);
+    /* 1,000.1 km apart, 27.2 degrees of longitude: more than the 26.6 of
+     * 1010 / (111 × cos 70°), fewer than the circle's 27.5 (at 72.1°). */
+    assert_lists(fmt("type=%s&near=70,0&radiusKm=1010", type), at[4].event, at[5].event);
+    assert_lists(fmt("type=%s&near=70,0&radiusKm=990", type), at[4].event);
+
+    /* Nearest first, with the distance of each, through the pages. */
+    const char *path = fmt("/v1/events?type=%s&near=-17.8,179.96&radiusKm=20000&sort=distance"
+                           "&limit=1",
+                           type);
+    char cursor[512] = "";
+    double last = -1;
+    size_t n = 0;
+    long long order[N_ELEMS(at)];
+    for (;;) {
+        api_resp *r =
+            api("GET", cursor[0] ? fmt("%s&cursor=%s", path, urlenc(cursor)) : path, NULL, NULL);
+        assert_status(r, 200);
+        json_t *items = json_object_get(r->json, "items");
+        size_t i;
+        json_t *it;
+        json_array_foreach(items, i, it)
+        {
+            double km = json_number_value(json_object_get(it, "distanceKm"));
+            assert_true(json_is_number(json_object_get(it, "distanceKm")));
+            assert_true(km >= last);
+            last = km;
+            assert_true(n < N_ELEMS(at));
+            order[n++] = jint(it, "id");
+        }
+        const char *next = jstr(r->json, "nextCursor");
+        snprintf(cursor, sizeof cursor, "%s", next ? next : "");
+        resp_free(r);
+        if (!cursor[0])
+            break;
+    }
+    assert_int_equal(n, N_ELEMS(at));
+    assert_int_equal(order[0], at[0].event); /* 1.06 km */
+    assert_int_equal(order[1], at[1].event); /* 9.5 km, across the antimeridian */
+    /* Without near there is no distance to sort by; a date cursor is not a
+     * distance cursor. */
+    api_resp *r = api("GET", fmt("/v1/events?type=%s&sort=distance", type), NULL, NULL);
+    assert_problem(r, 400);
+    resp_free(r);
+    r = api("GET", fmt("/v1/events?type=%s&limit=1", type), NULL, NULL);
+    assert_status(r, 200);
+    assert_null(
+        json_object_get(json_array_get(json_object_get(r->json, "items"), 0), "distanceKm"));
+    char date_cursor[512];
+    snprintf(date_cursor, sizeof date_cursor, "%s", jstr(r->json, "nextCursor"));
+    resp_free(r);
+    r = api("GET", fmt("%s&cursor=%s", path, urlenc(date_cursor)), NULL, NULL);
+    assert_problem(r, 400);
+    resp_free(r);
+}
+
 static void discovery_dates(void **state)
 {
     (void)state;
@@ -469,6 +556,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(discovery_published_public_only),
         cmocka_unit_test(discovery_place),
+        cmocka_unit_test(discovery_around_the_globe),
         cmocka_unit_test(discovery_dates),
         cmocka_unit_test(discovery_spots_and_featured),
         cmocka_unit_test(discovery_text),

@@ -43,6 +43,7 @@ typedef struct mix {
     double lat, lng, radius;
     const char *q;  /* words */
     bool relevance; /* sort=relevance: compared as a set, each event once */
+    bool distance;  /* sort=distance (with near): nearest venue first */
     int limit;      /* 0: PAGE_LIMIT */
 } mix;
 
@@ -231,6 +232,8 @@ static const char *query_of(const mix *m)
         n += snprintf(q + n, sizeof q - (size_t)n, "&q=%s", urlenc(m->q));
     if (m->relevance)
         n += snprintf(q + n, sizeof q - (size_t)n, "&sort=relevance");
+    if (m->distance)
+        n += snprintf(q + n, sizeof q - (size_t)n, "&sort=distance");
     if (m->type)
         n += snprintf(q + n, sizeof q - (size_t)n, "&type=%s", m->type);
     if (m->city)
@@ -258,17 +261,54 @@ static int by_id(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static void check_mix(const mix *m)
+/* Nearest first: an event's place in distance order (its venue's
+ * distance, then the venue's id, then date order, which is the order of
+ * events[]). */
+struct placed {
+    double km;
+    long long venue;
+    int at; /* in events[] */
+    bool unsure;
+};
+
+static int by_distance(const void *a, const void *b)
 {
+    const struct placed *x = a, *y = b;
+    if (x->km != y->km)
+        return x->km < y->km ? -1 : 1;
+    if (x->venue != y->venue)
+        return x->venue < y->venue ? -1 : 1;
+    return x->at - y->at;
+}
+
+static void check_mix(const mix *asked)
+{
+    /* The point as the query sends it (4 decimals): distances here and in
+     * the service are then of the same point. */
+    mix sent = *asked;
+    sent.lat = round(sent.lat * 1e4) / 1e4;
+    sent.lng = round(sent.lng * 1e4) / 1e4;
+    const mix *m = &sent;
     static long long want[MAX_EVENTS];
     static bool unsure_id[MAX_EVENTS];
+    static struct placed placed[MAX_EVENTS];
     int nwant = 0;
     for (int i = 0; i < nevents; i++) {
         bool unsure;
         bool keep = keeps(m, &events[i], &unsure);
         if (keep || unsure) {
+            const venue *v = m->near ? venue_of(events[i].venue_id) : NULL;
+            placed[nwant] = (struct placed){v ? rg_distance_km(m->lat, m->lng, v->lat, v->lng) : 0,
+                                            events[i].venue_id, i, unsure};
             unsure_id[nwant] = unsure;
             want[nwant++] = events[i].id;
+        }
+    }
+    if (m->distance) {
+        qsort(placed, (size_t)nwant, sizeof placed[0], by_distance);
+        for (int k = 0; k < nwant; k++) {
+            want[k] = events[placed[k].at].id;
+            unsure_id[k] = placed[k].unsure;
         }
     }
     const char *q = query_of(m);
@@ -300,6 +340,15 @@ static void check_mix(const mix *m)
             if (at >= nwant || want[at] != id)
                 fail_msg("%s: item %d of page %d is event %lld, expected %lld", query, (int)i,
                          pages + 1, id, at < nwant ? want[at] : -1);
+            if (m->near) { /* the distance, to the metre */
+                json_t *km = json_object_get(e, "distanceKm");
+                const venue *v = venue_of(jint(e, "venueId"));
+                assert_non_null(v);
+                double d = rg_distance_km(m->lat, m->lng, v->lat, v->lng);
+                if (!json_is_number(km) || fabs(json_number_value(km) - d) > 0.0006)
+                    fail_msg("%s: event %lld is %.4f km away, distanceKm says %.4f", query, id, d,
+                             json_number_value(km));
+            }
             at++;
             compared++;
         }
@@ -417,6 +466,59 @@ static void discovery_equals_brute_force(void **state)
     assert_true(compared > 10000);
 }
 
+/* Nearest first: around a venue in use, at a small radius and one that
+ * holds the whole Earth, alone, with filters and with words. */
+static void discovery_by_distance_equals_brute_force(void **state)
+{
+    (void)state;
+    const venue *v0 = venue_of(events[nevents / 2].venue_id);
+    assert_non_null(v0);
+    const char *from = events[nevents / 4].start;
+    double lat = v0->lat, lng = v0->lng;
+    const mix base[] = {
+        {.near = true, .lat = lat, .lng = lng, .radius = 400},
+        {.near = true, .lat = lat, .lng = lng, .radius = 20000, .limit = 60},
+        {.near = true,
+         .lat = -lat,
+         .lng = lng > 0 ? lng - 180 : lng + 180,
+         .radius = 20000,
+         .limit = 60},
+    };
+    int checked = 0;
+    for (size_t i = 0; i < sizeof base / sizeof base[0]; i++) {
+        mix m = base[i];
+        m.distance = true;
+        mix with[] = {m, m, m, m, m};
+        with[1].type = "camp";
+        with[2].has_spots = true;
+        with[2].from = from;
+        with[3].q = "youth";
+        with[4].q = "lunch";
+        with[4].featured = true;
+        for (size_t k = 0; k < sizeof with / sizeof with[0]; k++) {
+            check_mix(&with[k]);
+            checked++;
+        }
+    }
+    assert_int_equal(checked, 15);
+    /* A distance cursor is not a date cursor. */
+    api_resp *r =
+        api("GET",
+            fmt("/v1/events?near=%.4f,%.4f&radiusKm=400&sort=distance&limit=1", v0->lat, v0->lng),
+            NULL, NULL);
+    assert_status(r, 200);
+    char cursor[256];
+    copy_str(cursor, sizeof cursor, jstr(r->json, "nextCursor"));
+    resp_free(r);
+    assert_true(cursor[0]);
+    r = api(
+        "GET",
+        fmt("/v1/events?near=%.4f,%.4f&radiusKm=400&cursor=%s", v0->lat, v0->lng, urlenc(cursor)),
+        NULL, NULL);
+    assert_problem(r, 400);
+    resp_free(r);
+}
+
 /* How many visible events the words of q match. */
 static int count_matching(const char *q)
 {
@@ -496,6 +598,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(discovery_equals_brute_force),
         cmocka_unit_test(discovery_with_words_equals_brute_force),
+        cmocka_unit_test(discovery_by_distance_equals_brute_force),
     };
     return cmocka_run_group_tests(tests, load, api_teardown);
 }

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -185,6 +186,36 @@ static void distance(void **state)
     assert_true(rg_distance_km(10, 10, 10, 10) < 1e-9);
 }
 
+/* Every point of a circle lies in its rg_geo_box, the box taken modulo
+ * 360 degrees of longitude: centres from the equator to the poles, radii
+ * from 1 to 5,000 km, 360 points on each circle's edge (the farthest a
+ * point inside can be). */
+static void geo_box_holds_the_circle(void **state)
+{
+    (void)state;
+    const double rad = M_PI / 180;
+    for (double lat = -89.5; lat <= 89.5; lat += 7.9)
+        for (double r = 1; r <= 5000; r *= 3.7) {
+            double lng = 179.0 - lat, dlat, dlng;
+            rg_geo_box(lat, lng, r, &dlat, &dlng);
+            double d = r / RG_EARTH_RADIUS_KM;
+            for (int k = 0; k < 360; k++) {
+                /* the point at distance r, bearing k degrees */
+                double b = k * rad, p1 = lat * rad;
+                double p2 = asin(sin(p1) * cos(d) + cos(p1) * sin(d) * cos(b));
+                double l2 =
+                    lng * rad + atan2(sin(b) * sin(d) * cos(p1), cos(d) - sin(p1) * sin(p2));
+                double plat = p2 / rad, plng = fmod(l2 / rad + 540, 360) - 180;
+                assert_true(fabs(rg_distance_km(lat, lng, plat, plng) - r) < 1e-6 * r + 1e-6);
+                assert_true(fabs(plat - lat) <= dlat);
+                double off = fabs(fmod(plng - lng + 540, 360) - 180); /* across the antimeridian */
+                if (off > dlng)
+                    fail_msg("(%g, %g) r=%g: (%g, %g) is %g degrees away, box %g", lat, lng, r,
+                             plat, plng, off, dlng);
+            }
+        }
+}
+
 static void hashing(void **state)
 {
     (void)state;
@@ -236,11 +267,17 @@ int main(void)
     if (sodium_init() < 0)
         return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(time_round_trip), cmocka_unit_test(time_rejects),
-        cmocka_unit_test(dates_and_ages),  cmocka_unit_test(money),
-        cmocka_unit_test(object_ids),      cmocka_unit_test(cursors),
-        cmocka_unit_test(csv_fields),      cmocka_unit_test(distance),
-        cmocka_unit_test(hashing),         cmocka_unit_test(slow_calls_are_logged),
+        cmocka_unit_test(time_round_trip),
+        cmocka_unit_test(time_rejects),
+        cmocka_unit_test(dates_and_ages),
+        cmocka_unit_test(money),
+        cmocka_unit_test(object_ids),
+        cmocka_unit_test(cursors),
+        cmocka_unit_test(csv_fields),
+        cmocka_unit_test(distance),
+        cmocka_unit_test(geo_box_holds_the_circle),
+        cmocka_unit_test(hashing),
+        cmocka_unit_test(slow_calls_are_logged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
