@@ -29,7 +29,9 @@ sub params {
     my ($text) = @_;
     my %p;
     $text =~ s/^parameters: //;
-    while ($text =~ /\$(\d+) = (NULL|'(?:[^']|'')*')/gs) {
+    # the literal unrolled ('…''…'), so that a long one (a JSON array of
+    # thousands of ids) needs no regex recursion
+    while ($text =~ /\$(\d+) = (NULL|'[^']*(?:''[^']*)*')/gs) {
         $p{$1} = $2;
     }
     return \%p;

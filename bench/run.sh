@@ -9,6 +9,10 @@
 #   discovery           50 filter mixes of bench/discovery.txt, page 1 and
 #                       page 2 (through page 1's nextCursor)
 #   discovery-uncached  the same with RG_DISCOVERY_CACHE=0
+#   discovery-q         40 word mixes of bench/discovery-q.txt (words alone
+#                       and with every filter, prefixes, two words, by
+#                       relevance and by distance), page 1 and page 2
+#   discovery-q-uncached  the same with RG_DISCOVERY_CACHE=0
 #   discovery-pg        (server profile) the statements the service runs
 #                       for those paths, run by pgbench on PostgreSQL
 #                       itself: each path's statements, logged once with
@@ -54,7 +58,7 @@ conns=${RG_BENCH_CONNS:-64}
 threads=${RG_WRK_THREADS:-2}
 rounds=${RG_BENCH_ROUNDS:-3}
 port=${RG_BENCH_PORT:-18181}
-scenarios=${RG_BENCH_SCENARIOS:-read discovery discovery-uncached discovery-pg rush}
+scenarios=${RG_BENCH_SCENARIOS:-read discovery discovery-uncached discovery-q-uncached discovery-pg rush}
 [ "$profile" = server ] || scenarios=$(echo " $scenarios " | sed 's/ discovery-pg / /')
 rush_people=${RG_BENCH_RUSH_PEOPLE:-20000}
 bulk=""
@@ -210,18 +214,19 @@ awk 'BEGIN {srand(7)} {id[NR] = $1} END {
         print "/v1/events/" (rand() < 0.8 ? id[1 + int(rand() * hot)] : id[1 + int(rand() * NR)])
 }' "$out/manifest.txt" >"$out/read.paths"
 
-# Discovery: each mix as page 1 and, through its nextCursor, page 2.
-discovery_paths() {
-    : >"$out/discovery.paths"
-    grep -v '^#' "$root/bench/discovery.txt" | while read -r q; do
+# Discovery: each mix of a list as page 1 and, through its nextCursor,
+# page 2.
+discovery_paths() { # list (bench/NAME.txt) -> $out/NAME.paths
+    : >"$out/$1.paths"
+    grep -v '^#' "$root/bench/$1.txt" | while read -r q; do
         while echo "$q" | grep -q '{+[0-9]*d}'; do
             n=$(echo "$q" | sed 's/.*{+\([0-9]*\)d}.*/\1/')
             q=$(echo "$q" | sed "s/{+${n}d}/$(date -u -d "+$n days" +%Y-%m-%dT00:00:00Z)/")
         done
         p="/v1/events?$q&limit=20"
         cursor=$(curl -sf "http://$RG_LISTEN$p" | sed -n 's/.*"nextCursor":"\([^"]*\)".*/\1/p')
-        echo "$p" >>"$out/discovery.paths"
-        if [ -n "$cursor" ]; then echo "$p&cursor=$cursor"; else echo "$p"; fi >>"$out/discovery.paths"
+        echo "$p" >>"$out/$1.paths"
+        if [ -n "$cursor" ]; then echo "$p&cursor=$cursor"; else echo "$p"; fi >>"$out/$1.paths"
     done
 }
 
@@ -336,14 +341,17 @@ has() { case " $scenarios " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 
 one_round() { # name
     start_service 1
-    [ -s "$out/discovery.paths" ] || discovery_paths
+    [ -s "$out/discovery.paths" ] || discovery_paths discovery
+    [ -s "$out/discovery-q.paths" ] || discovery_paths discovery-q
     has read && run_paths read "$1" "$out/read.paths"
     has discovery && run_paths discovery "$1" "$out/discovery.paths"
+    has discovery-q && run_paths discovery-q "$1" "$out/discovery-q.paths"
     has rush && run_rush "$1"
     stop_service
-    if has discovery-uncached; then
+    if has discovery-uncached || has discovery-q-uncached; then
         start_service 0
-        run_paths discovery-uncached "$1" "$out/discovery.paths"
+        has discovery-uncached && run_paths discovery-uncached "$1" "$out/discovery.paths"
+        has discovery-q-uncached && run_paths discovery-q-uncached "$1" "$out/discovery-q.paths"
         stop_service
     fi
     if has discovery-pg; then run_pgbench "$1"; fi

@@ -210,11 +210,8 @@ FROM events e WHERE e.id = $1
 
 -- name: event_index_all
 -- What the search index holds of each published, public event: its words,
--- and its venue's city and country.
+-- its venue's city and country, and its venue's point.
 SELECT e.id, e.title, e.description, e.type, e.status, e.is_public,
-       coalesce(v.city, '') AS city, coalesce(v.country, '') AS country
+       coalesce(v.city, '') AS city, coalesce(v.country, '') AS country, v.lat, v.lng
 FROM events e LEFT JOIN venues v ON v.id = e.venue_id
 WHERE e.status = 'published' AND e.is_public AND e.id > $1 ORDER BY e.id LIMIT 500
-
--- name: event_unlisted_ids
-SELECT id FROM events WHERE NOT (status = 'published' AND is_public) AND id > $1 ORDER BY id LIMIT 500

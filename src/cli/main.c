@@ -56,7 +56,10 @@ static void usage(FILE *out)
             "                              so a restore reaches any moment (--to, RFC 3339)\n"
             "  report indexes              the indexes the named queries use, and the queries\n"
             "                              that read whole tables (from the engine's plans)\n"
-            "  reindex                     rebuild the search index from the stores\n"
+            "  report search               events whose search entry is missing, stale or\n"
+            "                              extra (exit 1 when any is)\n"
+            "  reindex                     rebuild the search index from the stores, in place\n"
+            "                              (answers go on), with progress\n"
             "  check                       verify the schema and that every store answers\n"
             "  config [--markdown]         print the effective settings (secrets hidden), or\n"
             "                              the table of every RG_* variable\n"
@@ -288,7 +291,8 @@ static int cmd_reindex(const rg_config *cfg)
     if (rc < 0)
         return fail(rc);
     int total = 0;
-    rc = rg_event_reindex(&app, &total);
+    long removed = 0;
+    rc = rg_event_reindex(&app, stderr, &total, &removed);
     /* Resources (resources.c) are indexed too. */
     int resources = 0;
     if (rc == 0)
@@ -296,7 +300,8 @@ static int cmd_reindex(const rg_config *cfg)
     rg_app_close(&app);
     if (rc < 0)
         return fail(rc);
-    printf("indexed %d events\n", total);
+    printf("indexed %d events, removed %ld entries of events that must not be found\n", total,
+           removed);
     printf("indexed %d resources\n", resources);
     return 0;
 }
@@ -360,8 +365,44 @@ static int cmd_backup(const rg_config *cfg, int argc, char **argv)
 }
 
 /* report indexes */
+/* `report search`: how the search index differs from the events; exit 1
+ * when it does. */
+static int report_search(const rg_config *cfg)
+{
+    rg_app app;
+    int rc = rg_app_open(&app, cfg, false);
+    if (rc < 0)
+        return fail(rc);
+    rg_search_drift d;
+    rc = rg_event_search_check(&app, &d);
+    rg_app_close(&app);
+    if (rc < 0)
+        return fail(rc);
+    printf("events listed: %ld; event entries in the search index: %ld\n", d.expected, d.indexed);
+    struct {
+        const char *what;
+        long n;
+        char (*ids)[32];
+    } kinds[] = {
+        {"missing (listed events the index lacks)", d.missing, d.missing_ids},
+        {"stale (entries whose text is not the event's)", d.stale, d.stale_ids},
+        {"extra (entries of events that must not be found)", d.extra, d.extra_ids},
+    };
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        printf("%s: %ld", kinds[k].what, kinds[k].n);
+        for (long i = 0; i < kinds[k].n && i < RG_SEARCH_DRIFT_SAMPLES; i++)
+            printf("%s%s", i ? ", " : " (events ", kinds[k].ids[i]);
+        printf("%s\n", kinds[k].n > RG_SEARCH_DRIFT_SAMPLES ? ", …)" : kinds[k].n ? ")" : "");
+    }
+    bool drift = d.missing || d.stale || d.extra;
+    printf("%s\n", drift ? "the index differs: run `risinggen reindex`" : "the index is current");
+    return drift ? 1 : 0;
+}
+
 static int cmd_report(const rg_config *cfg, int argc, char **argv)
 {
+    if (argc == 1 && strcmp(argv[0], "search") == 0)
+        return report_search(cfg);
     if (argc != 1 || strcmp(argv[0], "indexes") != 0) {
         usage(stderr);
         return 2;

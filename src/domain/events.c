@@ -9,6 +9,7 @@
 #include "registration_record.h"
 #include "channel_record.h"
 #include "user_record.h"
+#include "risinggen/base/alloc.h"
 #include "risinggen/base/buf.h"
 #include "risinggen/base/log.h"
 #include "risinggen/base/clock.h"
@@ -216,13 +217,20 @@ static void index_event(rg_app *app, const rg_rows *r)
         snprintf(tags, sizeof tags, "%s %s %s", rg_rows_get(r, 0, "type"),
                  v && v->nrows ? rg_rows_get(v, 0, "city") : "",
                  v && v->nrows ? rg_rows_get(v, 0, "country") : "");
-        rg_rows_free(v);
         rg_search_doc d = {.type = "event",
                            .id = id,
                            .title = rg_rows_get(r, 0, "title"),
                            .body = rg_rows_get(r, 0, "description"),
                            .tags = tags};
+        const char *lat = v && v->nrows ? rg_rows_get(v, 0, "lat") : NULL;
+        const char *lng = v && v->nrows ? rg_rows_get(v, 0, "lng") : NULL;
+        if (lat && lng) {
+            d.has_point = true;
+            d.lat = strtod(lat, NULL);
+            d.lng = strtod(lng, NULL);
+        }
         rc = rg_search_upsert(&app->st.search, &d);
+        rg_rows_free(v);
     } else {
         rc = rg_search_remove(&app->st.search, "event", id);
     }
@@ -591,52 +599,221 @@ done:
     return rc;
 }
 
-int rg_event_reindex(rg_app *app, int *count)
+/* The search record of row i of event_index_all (id and tags are the
+ * caller's buffers), as index_event makes it for one event. */
+static void event_doc(const rg_rows *rows, int i, char id[32], char tags[600], rg_search_doc *d)
 {
-    int64_t after = 0;
-    int rc = 0;
-    *count = 0;
-    /* First take out every event that must not be found (drafts, cancelled,
-     * non-public), whatever an interrupted update left behind. */
+    snprintf(id, 32, "%s", rg_rows_get(rows, i, "id"));
+    snprintf(tags, 600, "%s %s %s", rg_rows_get(rows, i, "type"), rg_rows_get(rows, i, "city"),
+             rg_rows_get(rows, i, "country"));
+    *d = (rg_search_doc){.type = "event",
+                         .id = id,
+                         .title = rg_rows_get(rows, i, "title"),
+                         .body = rg_rows_get(rows, i, "description"),
+                         .tags = tags};
+    const char *lat = rg_rows_get(rows, i, "lat"), *lng = rg_rows_get(rows, i, "lng");
+    if (lat && lng) {
+        d->has_point = true;
+        d->lat = strtod(lat, NULL);
+        d->lng = strtod(lng, NULL);
+    }
+}
+
+/* FNV-1a of a record's three texts, for comparing what the index holds
+ * with what it should hold. */
+static uint64_t doc_print(const char *title, const char *body, const char *tags)
+{
+    uint64_t h = 14695981039346656037ull;
+    const char *parts[] = {title ? title : "", body ? body : "", tags ? tags : ""};
+    for (int k = 0; k < 3; k++) {
+        for (const unsigned char *p = (const unsigned char *)parts[k]; *p; p++)
+            h = (h ^ *p) * 1099511628211ull;
+        h = (h ^ 0x1f) * 1099511628211ull;
+    }
+    return h;
+}
+
+/* What the index holds of events: ids in bytewise order, each with the
+ * print of its text and whether a listed event claimed it. */
+struct held {
+    char id[32];
+    uint64_t print;
+    bool claimed;
+};
+
+struct held_set {
+    struct held *v;
+    long n, cap;
+};
+
+static int held_load(rg_app *app, struct held_set *h)
+{
+    char after[32] = "";
     for (;;) {
-        rg_param p[] = {RG_PINT(after)};
-        rg_rows *rows;
-        if ((rc = rg_rel_run(app, "event_unlisted_ids", p, 1, &rows)) < 0)
-            return rc;
-        for (int i = 0; i < rows->nrows && rc >= 0; i++) {
-            rc = rg_search_remove(&app->st.search, "event", rg_rows_get(rows, i, "id"));
-            after = rg_rows_int(rows, i, "id", after);
-        }
-        int n = rows->nrows;
-        rg_rows_free(rows);
+        rg_search_entry *e;
+        int n, rc = rg_search_scan(&app->st.search, "event", after, RG_SEARCH_LIMIT_MAX, &e, &n);
         if (rc < 0)
             return rc;
-        if (n == 0)
-            break;
+        for (int i = 0; i < n; i++) {
+            if (h->n == h->cap) {
+                h->cap = h->cap ? h->cap * 2 : 1024;
+                h->v = rg_xrealloc(h->v, (size_t)h->cap * sizeof *h->v);
+            }
+            struct held *x = &h->v[h->n++];
+            snprintf(x->id, sizeof x->id, "%s", e[i].id);
+            x->print = doc_print(e[i].title, e[i].body, e[i].tags);
+            x->claimed = false;
+            snprintf(after, sizeof after, "%s", e[i].id);
+        }
+        rg_search_entries_free(e, n);
+        if (n < RG_SEARCH_LIMIT_MAX)
+            return 0;
     }
-    after = 0;
+}
+
+static int held_cmp(const void *key, const void *elem)
+{
+    return strcmp(key, ((const struct held *)elem)->id);
+}
+
+static struct held *held_find(struct held_set *h, const char *id)
+{
+    return h->n ? bsearch(id, h->v, (size_t)h->n, sizeof *h->v, held_cmp) : NULL;
+}
+
+#define INDEX_PAGE 500 /* event_index_all's LIMIT */
+
+/* Calls each(ctx, docs, n) with the search records of every published,
+ * public event, a page at a time, in id order. */
+static int each_listed(rg_app *app, int (*each)(void *ctx, const rg_search_doc *docs, int n),
+                       void *ctx)
+{
+    char(*ids)[32] = rg_xcalloc(INDEX_PAGE, sizeof *ids);
+    char(*tags)[600] = rg_xcalloc(INDEX_PAGE, sizeof *tags);
+    rg_search_doc *docs = rg_xcalloc(INDEX_PAGE, sizeof *docs);
+    int64_t after = 0;
+    int rc;
     for (;;) {
         rg_param p[] = {RG_PINT(after)};
         rg_rows *rows;
         if ((rc = rg_rel_run(app, "event_index_all", p, 1, &rows)) < 0)
-            return rc;
-        for (int i = 0; i < rows->nrows && rc >= 0; i++) {
-            char id[32], tags[600];
-            snprintf(id, sizeof id, "%s", rg_rows_get(rows, i, "id"));
-            snprintf(tags, sizeof tags, "%s %s %s", rg_rows_get(rows, i, "type"),
-                     rg_rows_get(rows, i, "city"), rg_rows_get(rows, i, "country"));
-            rg_search_doc d = {.type = "event",
-                               .id = id,
-                               .title = rg_rows_get(rows, i, "title"),
-                               .body = rg_rows_get(rows, i, "description"),
-                               .tags = tags};
-            rc = rg_search_upsert(&app->st.search, &d);
+            break;
+        int n = rows->nrows < INDEX_PAGE ? rows->nrows : INDEX_PAGE;
+        for (int i = 0; i < n; i++) {
+            event_doc(rows, i, ids[i], tags[i], &docs[i]);
             after = rg_rows_int(rows, i, "id", after);
-            (*count)++;
         }
-        int n = rows->nrows;
+        if (n)
+            rc = each(ctx, docs, n);
         rg_rows_free(rows);
         if (rc < 0 || n == 0)
-            return rc < 0 ? rc : 0;
+            break;
     }
+    free(ids);
+    free(tags);
+    free(docs);
+    return rc < 0 ? rc : 0;
+}
+
+struct reindex_run {
+    rg_app *app;
+    struct held_set *held;
+    FILE *progress;
+    int64_t t0;
+    long done;
+};
+
+static int reindex_page(void *ctx, const rg_search_doc *docs, int n)
+{
+    struct reindex_run *r = ctx;
+    for (int i = 0; i < n; i++) {
+        struct held *x = held_find(r->held, docs[i].id);
+        if (x)
+            x->claimed = true;
+    }
+    int rc = rg_search_upsert_many(&r->app->st.search, docs, n);
+    long before = r->done;
+    r->done += rc == 0 ? n : 0;
+    if (rc == 0 && r->progress && r->done / 10000 != before / 10000)
+        fprintf(r->progress, "search: %ld events indexed (%.1f s)\n", r->done,
+                (double)(rg_mono_ms() - r->t0) / 1000.0);
+    return rc;
+}
+
+int rg_event_reindex(rg_app *app, FILE *progress, int *count, long *removed_out)
+{
+    *count = 0;
+    /* Every entry is replaced where it stands, then the entries of events
+     * that must not be found (drafts, cancelled, private, gone) are
+     * removed: the index answers all along, each event by its old entry
+     * or its new one. */
+    struct held_set held = {0};
+    int rc = held_load(app, &held);
+    struct reindex_run run = {app, &held, progress, rg_mono_ms(), 0};
+    if (rc == 0)
+        rc = each_listed(app, reindex_page, &run);
+    long removed = 0;
+    for (long i = 0; rc == 0 && i < held.n; i++)
+        if (!held.v[i].claimed) {
+            rc = rg_search_remove(&app->st.search, "event", held.v[i].id);
+            removed++;
+        }
+    if (rc == 0 && progress)
+        fprintf(progress, "search: %ld events indexed, %ld entries removed (%.1f s)\n", run.done,
+                removed, (double)(rg_mono_ms() - run.t0) / 1000.0);
+    free(held.v);
+    *count = (int)run.done;
+    if (removed_out)
+        *removed_out = removed;
+    return rc;
+}
+
+struct check_run {
+    struct held_set *held;
+    rg_search_drift *out;
+};
+
+static void sample(char (*ids)[32], long n, const char *id)
+{
+    if (n <= RG_SEARCH_DRIFT_SAMPLES)
+        snprintf(ids[n - 1], 32, "%s", id);
+}
+
+static int check_page(void *ctx, const rg_search_doc *docs, int n)
+{
+    struct check_run *c = ctx;
+    for (int i = 0; i < n; i++) {
+        const rg_search_doc *d = &docs[i];
+        c->out->expected++;
+        struct held *x = held_find(c->held, d->id);
+        if (!x) {
+            c->out->missing++;
+            sample(c->out->missing_ids, c->out->missing, d->id);
+            continue;
+        }
+        x->claimed = true;
+        if (x->print != doc_print(d->title, d->body, d->tags)) {
+            c->out->stale++;
+            sample(c->out->stale_ids, c->out->stale, d->id);
+        }
+    }
+    return 0;
+}
+
+int rg_event_search_check(rg_app *app, rg_search_drift *out)
+{
+    memset(out, 0, sizeof *out);
+    struct held_set held = {0};
+    int rc = held_load(app, &held);
+    struct check_run run = {&held, out};
+    if (rc == 0)
+        rc = each_listed(app, check_page, &run);
+    out->indexed = held.n;
+    for (long i = 0; rc == 0 && i < held.n; i++)
+        if (!held.v[i].claimed) {
+            out->extra++;
+            sample(out->extra_ids, out->extra, held.v[i].id);
+        }
+    free(held.v);
+    return rc;
 }

@@ -322,9 +322,11 @@ int rg_resource_reindex(rg_app *app, int *count)
                 json_t *t;
                 json_array_foreach(json_object_get(doc, "tags"), k, t)
                     rg_buf_printf(&tags, " %s", json_string_value(t));
-                d = (rg_search_doc){
-                    "resource", id, json_string_value(json_object_get(doc, "title")),
-                    json_string_value(json_object_get(doc, "description")), tags.data};
+                d = (rg_search_doc){.type = "resource",
+                                    .id = id,
+                                    .title = json_string_value(json_object_get(doc, "title")),
+                                    .body = json_string_value(json_object_get(doc, "description")),
+                                    .tags = tags.data};
                 rc = rg_search_upsert(&app->st.search, &d);
                 rg_buf_free(&tags);
                 (*count)++;

@@ -1103,7 +1103,7 @@ static int bulk_events_and_registrations(seed_run *run, uint64_t *s, FILE *repor
      * channels are made on first use (GET /v1/events/{id}/channel). */
     t0 = rg_mono_ms();
     int indexed = 0;
-    if ((rc = rg_event_reindex(app, &indexed)) < 0)
+    if ((rc = rg_event_reindex(app, NULL, &indexed, NULL)) < 0)
         goto out;
     fprintf(report, "search: %d events indexed in %.1f s\n", indexed,
             (double)(rg_mono_ms() - t0) / 1000.0);

@@ -32,17 +32,20 @@ static const struct rg_search_ops *const search_adapters[] = {
 #ifdef RG_WITH_POSTGRES
     &rg_pg_search_ops,
 #endif
+    &rg_es_search_ops,
 };
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
-/* True when url starts with "scheme:"; "postgresql" also answers "postgres:". */
+/* True when url starts with "scheme:"; "postgresql" also answers
+ * "postgres:", and "http" "https:". */
 static bool scheme_is(const char *url, const char *scheme)
 {
     size_t n = strlen(scheme);
     if (strncmp(url, scheme, n) == 0 && url[n] == ':')
         return true;
-    return strcmp(scheme, "postgresql") == 0 && strncmp(url, "postgres:", 9) == 0;
+    return (strcmp(scheme, "postgresql") == 0 && strncmp(url, "postgres:", 9) == 0) ||
+           (strcmp(scheme, "http") == 0 && strncmp(url, "https:", 6) == 0);
 }
 
 static void no_adapter(const char *what, const char *url)

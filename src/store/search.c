@@ -1,5 +1,6 @@
 /* The wrappers of the search port: argument checks before any adapter runs. */
 #include "risinggen/store/search.h"
+#include "risinggen/base/alloc.h"
 #include "risinggen/base/buf.h"
 #include "risinggen/base/error.h"
 #include "risinggen/base/validate.h"
@@ -19,7 +20,7 @@ int rg_search_ops_check(const struct rg_search_ops *o)
                             "the search adapter '%s' implements version %d of the port, "
                             "this build needs version %d",
                             o->scheme, o->version, RG_SEARCH_OPS_VERSION);
-    if (!o->open || !o->close || !o->upsert || !o->remove || !o->query || !o->ping)
+    if (!o->open || !o->close || !o->upsert || !o->remove || !o->query || !o->ping || !o->scan)
         return rg_error_set(RG_EINVAL, "the search adapter '%s' lacks a slot", o->scheme);
     return 0;
 }
@@ -76,7 +77,7 @@ static int check_key(const char *type, const char *id)
     return 0;
 }
 
-int rg_search_upsert(rg_search_port *p, const rg_search_doc *doc)
+static int check_doc(const rg_search_doc *doc)
 {
     if (!doc)
         return rg_error_set(RG_EINVAL, "no search record");
@@ -86,8 +87,60 @@ int rg_search_upsert(rg_search_port *p, const rg_search_doc *doc)
     if (!text_valid(doc->title, RG_SEARCH_TEXT_MAX) || !text_valid(doc->body, RG_SEARCH_TEXT_MAX) ||
         !text_valid(doc->tags, RG_SEARCH_TEXT_MAX))
         return rg_error_set(RG_EINVAL, "search text too long or not UTF-8");
+    if (doc->has_point &&
+        !(doc->lat >= -90 && doc->lat <= 90 && doc->lng >= -180 && doc->lng <= 180))
+        return rg_error_set(RG_EINVAL, "a search record's point is outside -90..90, -180..180");
+    return 0;
+}
+
+int rg_search_upsert(rg_search_port *p, const rg_search_doc *doc)
+{
+    int rc = check_doc(doc);
+    if (rc < 0)
+        return rc;
     int64_t t0 = rg_mono_us();
     return rg_metrics_timed("search.upsert", t0, p->ops->upsert(p->s, doc));
+}
+
+static int doc_key_cmp(const void *a, const void *b)
+{
+    const rg_search_doc *x = *(const rg_search_doc *const *)a,
+                        *y = *(const rg_search_doc *const *)b;
+    int c = strcmp(x->type, y->type);
+    return c ? c : strcmp(x->id, y->id);
+}
+
+int rg_search_upsert_many(rg_search_port *p, const rg_search_doc *docs, int n)
+{
+    if (n < 0 || n > RG_SEARCH_LIMIT_MAX || (n && !docs))
+        return rg_error_set(RG_EINVAL, "from 0 to %d search records at once", RG_SEARCH_LIMIT_MAX);
+    for (int i = 0; i < n; i++) {
+        int rc = check_doc(&docs[i]);
+        if (rc < 0)
+            return rc;
+    }
+    if (n > 1) { /* each record once: adapters write a batch as one statement */
+        const rg_search_doc **by_key = rg_xcalloc((size_t)n, sizeof *by_key);
+        for (int i = 0; i < n; i++)
+            by_key[i] = &docs[i];
+        qsort(by_key, (size_t)n, sizeof *by_key, doc_key_cmp);
+        bool twice = false;
+        for (int i = 1; i < n && !twice; i++)
+            twice = doc_key_cmp(&by_key[i - 1], &by_key[i]) == 0;
+        free(by_key);
+        if (twice)
+            return rg_error_set(RG_EINVAL, "a search record is twice in one batch");
+    }
+    if (!p->ops->upsert_many) {
+        for (int i = 0; i < n; i++) {
+            int rc = rg_search_upsert(p, &docs[i]);
+            if (rc < 0)
+                return rc;
+        }
+        return 0;
+    }
+    int64_t t0 = rg_mono_us();
+    return n ? rg_metrics_timed("search.upsert_many", t0, p->ops->upsert_many(p->s, docs, n)) : 0;
 }
 
 int rg_search_remove(rg_search_port *p, const char *type, const char *id)
@@ -195,6 +248,32 @@ int rg_search_ids(rg_search_port *p, const char *q, const char *const *types, in
 int rg_search_ping(rg_search_port *p)
 {
     return p->ops->ping(p->s);
+}
+
+int rg_search_scan(rg_search_port *p, const char *type, const char *after, int limit,
+                   rg_search_entry **out, int *nout)
+{
+    *out = NULL;
+    *nout = 0;
+    if (!type_valid(type))
+        return rg_error_set(RG_EINVAL, "invalid search record type");
+    if (after && *after && !id_valid(after))
+        return rg_error_set(RG_EINVAL, "invalid search record id");
+    if (limit < 1 || limit > RG_SEARCH_LIMIT_MAX)
+        return rg_error_set(RG_EINVAL, "limit must be from 1 to %d", RG_SEARCH_LIMIT_MAX);
+    int64_t t0 = rg_mono_us();
+    return rg_metrics_timed("search.scan", t0,
+                            p->ops->scan(p->s, type, after ? after : "", limit, out, nout));
+}
+
+void rg_search_entries_free(rg_search_entry *e, int n)
+{
+    for (int i = 0; i < n; i++) {
+        free(e[i].title);
+        free(e[i].body);
+        free(e[i].tags);
+    }
+    free(e);
 }
 
 void rg_search_hits_free(rg_search_hit *hits, int n)

@@ -1,5 +1,6 @@
 /* Operations: /healthz, /readyz, /metrics, and a graceful shutdown under
  * load followed by a restart on the same data folder. */
+#include "testcfg.h"
 #include "support.h"
 
 #include <ctype.h>
@@ -413,6 +414,71 @@ static void report_indexes_lists_plans(void **state)
     assert_null(strstr(out, "not explained"));
 }
 
+/* Whether the search finds event id for the word. */
+static bool found(const char *word, long long id)
+{
+    api_resp *r = api("GET", fmt("/v1/search?q=%s&types=event", word), NULL, NULL);
+    assert_status(r, 200);
+    bool hit = false;
+    for (size_t i = 0; i < (size_t)jlen(r->json, "items"); i++)
+        hit |= jint(json_array_get(json_object_get(r->json, "items"), i), "id") == id;
+    resp_free(r);
+    return hit;
+}
+
+/* `risinggen report search` names the events whose entry is missing,
+ * stale or extra; `reindex` mends all three, and the report is clean. */
+static void report_search_and_reindex(void **state)
+{
+    (void)state;
+    api_user org;
+    organizer_signup(&org, "drift");
+    char word[32];
+    snprintf(word, sizeof word, "drift%d", (int)getpid());
+    long long a = event_create_published(org.access, json_pack("{s:s}", "title", word));
+    long long b = event_create_published(org.access, json_pack("{s:s}", "title", word));
+    static char out[1 << 14];
+    int rc = srv_cli(&g_srv, out, sizeof out, "report", "search", NULL);
+    if (rc != 0)
+        fail_msg("report search exited %d: %s", rc, out);
+    assert_non_null(strstr(out, "the index is current"));
+    /* Behind the service's back: a's entry removed, b's text replaced, an
+     * entry for an event that does not exist. */
+    rg_app app;
+    api_open_stores(&app);
+    char ida[32], idb[32];
+    snprintf(ida, sizeof ida, "%lld", a);
+    snprintf(idb, sizeof idb, "%lld", b);
+    assert_int_equal(rg_search_remove(&app.st.search, "event", ida), 0);
+    rg_search_doc stale = {
+        .type = "event", .id = idb, .title = "old words", .body = "", .tags = ""};
+    assert_int_equal(rg_search_upsert(&app.st.search, &stale), 0);
+    rg_search_doc ghost = {
+        .type = "event", .id = "987654321", .title = word, .body = "", .tags = ""};
+    assert_int_equal(rg_search_upsert(&app.st.search, &ghost), 0);
+    rg_app_close(&app);
+    assert_false(found(word, a));
+    assert_false(found(word, b));
+    rc = srv_cli(&g_srv, out, sizeof out, "report", "search", NULL);
+    assert_int_equal(rc, 1);
+    assert_non_null(
+        strstr(out, fmt("missing (listed events the index lacks): 1 (events %s)", ida)));
+    assert_non_null(
+        strstr(out, fmt("stale (entries whose text is not the event's): 1 (events %s)", idb)));
+    assert_non_null(
+        strstr(out, "extra (entries of events that must not be found): 1 (events 987654321)"));
+    rc = srv_cli(&g_srv, out, sizeof out, "reindex", NULL);
+    if (rc != 0)
+        fail_msg("reindex exited %d: %s", rc, out);
+    assert_non_null(strstr(out, "removed 1 entries"));
+    assert_true(found(word, a) && found(word, b));
+    rc = srv_cli(&g_srv, out, sizeof out, "report", "search", NULL);
+    if (rc != 0)
+        fail_msg("report search after reindex exited %d: %s", rc, out);
+    assert_non_null(strstr(out, "missing (listed events the index lacks): 0\n"));
+    assert_non_null(strstr(out, "the index is current"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -421,6 +487,7 @@ int main(void)
         cmocka_unit_test(metrics_counts_requests),
         cmocka_unit_test(metrics_cover_api_md),
         cmocka_unit_test(report_indexes_lists_plans),
+        cmocka_unit_test(report_search_and_reindex),
         cmocka_unit_test(every_request_has_an_id),
         cmocka_unit_test(jobs_report_their_runs),
         cmocka_unit_test(graceful_shutdown_keeps_data),

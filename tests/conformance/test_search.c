@@ -48,7 +48,7 @@ static const struct adapter adapters[] = {
 #else
     {"postgresql", NULL, "RG_TEST_PG_URL", NULL, NULL, NULL},
 #endif
-    {"elasticsearch", NULL, "RG_TEST_ELASTIC_URL", NULL, NULL, NULL},
+    {"elasticsearch", &rg_es_search_ops, "RG_TEST_ELASTICSEARCH_URL", NULL, NULL, NULL},
 };
 
 static const struct adapter *current;
@@ -501,6 +501,89 @@ static void test_shared_between_instances(void **state)
     rg_search_close(&other);
 }
 
+/* A batch is found as single writes are, replaces what was there, and
+ * holds each record once. */
+static void test_upsert_many(void **state)
+{
+    struct fixture *f = *state;
+    put_corpus(f);
+    rg_search_doc d[] = {
+        {.type = "event", .id = "jazz1", .title = "Blues night", .body = "", .tags = "oslo"},
+        {.type = "event", .id = "b1", .title = "Lighthouse lights", .body = "Boats.", .tags = ""},
+        {.type = "resource", .id = "b1", .title = "Lighthouse guide", .body = NULL, .tags = NULL},
+    };
+    assert_int_equal(rg_search_upsert_many(&f->port, d, 3), 0);
+    for (int i = 1; i < 3 && f->nwritten + 1 < MAX_WRITTEN; i++) {
+        snprintf(f->written[f->nwritten][0], 32, "%s", d[i].type);
+        snprintf(f->written[f->nwritten][1], 32, "%s", d[i].id);
+        f->nwritten++;
+    }
+    assert_query(f, "jazz", "");
+    assert_query(f, "blues", "event/jazz1");
+    const char *const both[] = {"event/b1", "resource/b1"};
+    assert_query_set(f, "lighthouse", NULL, 0, both, 2);
+    assert_query(f, "boats", "event/b1");
+    assert_int_equal(rg_search_upsert_many(&f->port, d, 0), 0);
+    rg_search_doc twice[] = {d[1], d[1]};
+    assert_int_equal(rg_search_upsert_many(&f->port, twice, 2), RG_EINVAL);
+    rg_search_doc bad[] = {d[1], {.type = "event", .id = "", .title = "x"}};
+    assert_int_equal(rg_search_upsert_many(&f->port, bad, 2), RG_EINVAL);
+}
+
+/* The records of a type in bytewise id order, page by page, with the text
+ * they were indexed with; other types and removed records are not there. */
+static void test_scan(void **state)
+{
+    struct fixture *f = *state;
+    put_corpus(f);
+    put(f, "event", "10", "Ten", NULL, "tag ten");
+    put(f, "event", "9", "Nine", "Body \xc3\xa9", "");
+    put(f, "event", "gone", "Gone", "", "");
+    assert_int_equal(rg_search_remove(&f->port, "event", "gone"), 0);
+    put(f, "event", "jazz1", "Blues night", "Slow songs.", "oslo"); /* replaced */
+    const char *const want[] = {"10", "9", "jazz1", "salsa1", "social1"};
+    char after[32] = "";
+    size_t k = 0;
+    for (int page = 0; page < 10; page++) {
+        rg_search_entry *e;
+        int n;
+        assert_int_equal(rg_search_scan(&f->port, "event", after, 2, &e, &n), 0);
+        assert_true(n <= 2);
+        for (int i = 0; i < n; i++, k++) {
+            assert_true(k < N(want));
+            assert_string_equal(e[i].id, want[k]);
+            assert_string_equal(e[i].type, "event");
+            if (strcmp(e[i].id, "10") == 0) {
+                assert_string_equal(e[i].title, "Ten");
+                assert_string_equal(e[i].body, "");
+                assert_string_equal(e[i].tags, "tag ten");
+            } else if (strcmp(e[i].id, "9") == 0) {
+                assert_string_equal(e[i].body, "Body \xc3\xa9");
+            } else if (strcmp(e[i].id, "jazz1") == 0) {
+                assert_string_equal(e[i].title, "Blues night");
+                assert_string_equal(e[i].body, "Slow songs.");
+                assert_string_equal(e[i].tags, "oslo");
+            }
+            snprintf(after, sizeof after, "%s", e[i].id);
+        }
+        rg_search_entries_free(e, n);
+        if (n < 2)
+            break;
+    }
+    assert_int_equal(k, N(want));
+    rg_search_entry *e;
+    int n;
+    assert_int_equal(rg_search_scan(&f->port, "resource", NULL, 100, &e, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(e[0].id, "guide1");
+    rg_search_entries_free(e, n);
+    assert_int_equal(rg_search_scan(&f->port, "venue", "", 100, &e, &n), 0);
+    assert_int_equal(n, 0);
+    rg_search_entries_free(e, n);
+    assert_int_equal(rg_search_scan(&f->port, "Event", "", 10, &e, &n), RG_EINVAL);
+    assert_int_equal(rg_search_scan(&f->port, "event", "", 0, &e, &n), RG_EINVAL);
+}
+
 static void test_limit_and_keys(void **state)
 {
     struct fixture *f = *state;
@@ -621,6 +704,8 @@ static const struct CMUnitTest tests[] = {
     T(test_empty_query),
     T(test_highlight),
     T(test_unicode),
+    T(test_upsert_many),
+    T(test_scan),
     T(test_stems),
     T(test_shared_between_instances),
     T(test_limit_and_keys),

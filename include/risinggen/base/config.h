@@ -40,7 +40,7 @@ enum rg_config_kind {
       "sessions cache, hot reads (`memory:[?max_mb=N]`, `redis://host:port[/db][?prefix=P]`)")     \
     X(SEARCH_URL, search_url, RG_CFG_URL, 0, 0,                                                    \
       "RG_RELATIONAL_URL when PostgreSQL, else sqlite:$RG_DATA_DIR/search.db",                     \
-      "full-text search (`sqlite:PATH`, `postgresql://…`: shared by every instance)")              \
+      "full-text search (`sqlite:PATH`; shared: `postgresql://…`, `http(s)://HOST:PORT/INDEX`)")   \
     X(AUTO_MIGRATE, auto_migrate, RG_CFG_BOOL, 0, 0, "1",                                          \
       "`serve`, `seed` and `admin create` apply pending migrations; `0` makes them refuse")        \
     X(THREADS, threads, RG_CFG_INT, 1, 1024, "4 × cores", "HTTP worker threads")                   \

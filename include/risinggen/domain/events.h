@@ -6,6 +6,8 @@
 
 #include "risinggen/domain/app.h"
 
+#include <stdio.h>
+
 /* POST /v1/events: organizers and admins; a draft (slug unique: 409). */
 int rg_event_create(rg_app *app, const rg_ctx *ctx, json_t *body, json_t **out);
 /* GET /v1/events/{id or slug}: anyone for published public events; drafts
@@ -42,7 +44,23 @@ int rg_event_attendees(rg_app *app, const rg_ctx *ctx, const char *id, const cha
 /* GET /v1/events/{id}/stats: the owner or an admin. */
 int rg_event_stats(rg_app *app, const rg_ctx *ctx, const char *id, json_t **out);
 
-/* Rebuilds the search entries of every published, public event. */
-int rg_event_reindex(rg_app *app, int *count);
+/* Rebuilds the search entries of every published, public event (*count)
+ * and removes every other event's entry (*removed, may be NULL), with a
+ * line on progress (may be NULL) every 10,000 events and at the end. The
+ * index answers throughout: each entry is replaced where it stands. */
+int rg_event_reindex(rg_app *app, FILE *progress, int *count, long *removed);
+
+/* How the search index differs from the events: entries missing for
+ * listed events, entries whose text is not the event's (a change whose
+ * index update failed), entries of events that must not be found. */
+#define RG_SEARCH_DRIFT_SAMPLES 10
+typedef struct rg_search_drift {
+    long expected, indexed; /* listed events; event entries in the index */
+    long missing, stale, extra;
+    char missing_ids[RG_SEARCH_DRIFT_SAMPLES][32]; /* the first of each kind */
+    char stale_ids[RG_SEARCH_DRIFT_SAMPLES][32];
+    char extra_ids[RG_SEARCH_DRIFT_SAMPLES][32];
+} rg_search_drift;
+int rg_event_search_check(rg_app *app, rg_search_drift *out);
 
 #endif

@@ -15,7 +15,7 @@
 
 #include "risinggen/store/options.h"
 
-#define RG_SEARCH_OPS_VERSION 4
+#define RG_SEARCH_OPS_VERSION 5
 
 /* An adapter's highlight is the matched field's plain text with each match
  * between these two bytes (since version 4); the wrapper gives callers HTML:
@@ -53,7 +53,16 @@ typedef struct rg_search_doc {
     const char *title;
     const char *body;
     const char *tags; /* space-separated keywords: city, type, … */
+    bool has_point;   /* the place of the record (an event's venue), for */
+    double lat, lng;  /* adapters that keep one (Elasticsearch's geo_point) */
 } rg_search_doc;
+
+/* A record as the index holds it (rg_search_scan). Strings are owned. */
+typedef struct rg_search_entry {
+    char type[16];
+    char id[32];
+    char *title, *body, *tags; /* "" where nothing was indexed */
+} rg_search_entry;
 
 typedef struct rg_search_hit {
     char type[16];
@@ -70,6 +79,10 @@ struct rg_search_ops {
     void (*close)(rg_search *s);
     /* Inserts or replaces the record (type, id). */
     int (*upsert)(rg_search *s, const rg_search_doc *doc);
+    /* The same for n records at once, found by queries when it returns;
+     * all or, on failure, any of them may have been written (since version
+     * 5; NULL: the wrapper calls upsert for each). */
+    int (*upsert_many)(rg_search *s, const rg_search_doc *docs, int n);
     int (*remove)(rg_search *s, const char *type, const char *id);
     /* Hits for the user's words q (plain text, never a query language),
      * limited to types (NULL or ntypes 0: all), best first, at most limit.
@@ -78,6 +91,12 @@ struct rg_search_ops {
     int (*query)(rg_search *s, const char *q, const char *const *types, int ntypes, int limit,
                  bool highlight, rg_search_hit **out, int *nout);
     int (*ping)(rg_search *s);
+    /* The records of type whose id sorts after `after` (bytewise; "" for
+     * the first), in that order, at most limit, with the text they were
+     * indexed with: for checks against the stores (since version 5). *out
+     * is malloc'd (rg_search_entries_free). */
+    int (*scan)(rg_search *s, const char *type, const char *after, int limit, rg_search_entry **out,
+                int *nout);
 };
 
 typedef struct rg_search_port {
@@ -91,6 +110,9 @@ int rg_search_open(rg_search_port *out, const struct rg_search_ops *ops, const c
                    const rg_store_options *opts);
 void rg_search_close(rg_search_port *p);
 int rg_search_upsert(rg_search_port *p, const rg_search_doc *doc);
+/* n records (at most RG_SEARCH_LIMIT_MAX, each (type, id) once) in one call
+ * where the adapter can: for rebuilding the index. */
+int rg_search_upsert_many(rg_search_port *p, const rg_search_doc *docs, int n);
 int rg_search_remove(rg_search_port *p, const char *type, const char *id);
 int rg_search_query(rg_search_port *p, const char *q, const char *const *types, int ntypes,
                     int limit, rg_search_hit **out, int *nout);
@@ -99,11 +121,17 @@ int rg_search_query(rg_search_port *p, const char *q, const char *const *types, 
 int rg_search_ids(rg_search_port *p, const char *q, const char *const *types, int ntypes, int limit,
                   rg_search_hit **out, int *nout);
 int rg_search_ping(rg_search_port *p);
+/* At most limit (1..RG_SEARCH_LIMIT_MAX) records of type after the id
+ * `after` ("" or NULL: from the first), in bytewise id order. */
+int rg_search_scan(rg_search_port *p, const char *type, const char *after, int limit,
+                   rg_search_entry **out, int *nout);
 void rg_search_hits_free(rg_search_hit *hits, int n);
+void rg_search_entries_free(rg_search_entry *e, int n);
 /* Checks ops against this port (version, slots). 0 or RG_EINVAL. */
 int rg_search_ops_check(const struct rg_search_ops *ops);
 
 extern const struct rg_search_ops rg_sqlite_search_ops;
 extern const struct rg_search_ops rg_pg_search_ops;
+extern const struct rg_search_ops rg_es_search_ops;
 
 #endif

@@ -36,6 +36,8 @@
 #include "risinggen/base/buf.h"
 #include "pg_common.h"
 
+#include <jansson.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -191,6 +193,29 @@ static int search_upsert(rg_search *s, const rg_search_doc *doc)
                5, v, NULL);
 }
 
+/* The records in one statement, from a JSON array (jansson escapes the
+ * text): all or none. */
+static int search_upsert_many(rg_search *s, const rg_search_doc *docs, int n)
+{
+    json_t *arr = json_array();
+    for (int i = 0; i < n; i++)
+        json_array_append_new(arr, json_pack("[s, s, s, s, s]", docs[i].type, docs[i].id,
+                                             docs[i].title ? docs[i].title : "",
+                                             docs[i].body ? docs[i].body : "",
+                                             docs[i].tags ? docs[i].tags : ""));
+    char *text = json_dumps(arr, JSON_COMPACT);
+    json_decref(arr);
+    const char *v[] = {text};
+    int rc = run(s, "search_upsert_many",
+                 "INSERT INTO rg_search.docs (type, rid, title, body, tags) "
+                 "SELECT x->>0, x->>1, x->>2, x->>3, x->>4 FROM jsonb_array_elements($1::jsonb) x "
+                 "ON CONFLICT (type, rid) DO UPDATE "
+                 "SET title = excluded.title, body = excluded.body, tags = excluded.tags",
+                 1, v, NULL);
+    free(text);
+    return rc;
+}
+
 static int search_remove(rg_search *s, const char *type, const char *id)
 {
     const char *v[] = {type, id};
@@ -235,6 +260,34 @@ static int search_query(rg_search *s, const char *q, const char *const *types, i
     return 0;
 }
 
+static int search_scan(rg_search *s, const char *type, const char *after, int limit,
+                       rg_search_entry **out, int *nout)
+{
+    char lim[16];
+    snprintf(lim, sizeof lim, "%d", limit);
+    const char *v[] = {type, after, lim};
+    PGresult *res = NULL;
+    int rc = run(s, "search_scan",
+                 "SELECT rid, title, body, tags FROM rg_search.docs "
+                 "WHERE type = $1 AND rid > $2 ORDER BY rid LIMIT $3",
+                 3, v, &res);
+    if (rc < 0)
+        return rc;
+    int n = PQntuples(res);
+    rg_search_entry *e = rg_xcalloc((size_t)(n ? n : 1), sizeof *e);
+    for (int i = 0; i < n; i++) {
+        snprintf(e[i].type, sizeof e[i].type, "%s", type);
+        snprintf(e[i].id, sizeof e[i].id, "%s", PQgetvalue(res, i, 0));
+        e[i].title = rg_xstrdup(PQgetvalue(res, i, 1));
+        e[i].body = rg_xstrdup(PQgetvalue(res, i, 2));
+        e[i].tags = rg_xstrdup(PQgetvalue(res, i, 3));
+    }
+    PQclear(res);
+    *out = e;
+    *nout = n;
+    return 0;
+}
+
 static int search_ping(rg_search *s)
 {
     return rg__pg_ping(&s->pool);
@@ -248,7 +301,9 @@ const struct rg_search_ops rg_pg_search_ops = {
     .open = search_open,
     .close = search_close,
     .upsert = search_upsert,
+    .upsert_many = search_upsert_many,
     .remove = search_remove,
     .query = search_query,
     .ping = search_ping,
+    .scan = search_scan,
 };

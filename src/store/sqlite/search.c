@@ -271,6 +271,27 @@ static int search_upsert(rg_search *s, const rg_search_doc *doc)
     return write_tx(s, upsert_locked, doc);
 }
 
+struct doc_batch {
+    const rg_search_doc *docs;
+    int n;
+};
+
+static int upsert_many_locked(struct search_conn *c, const void *arg)
+{
+    const struct doc_batch *b = arg;
+    int rc = 0;
+    for (int i = 0; i < b->n && rc == 0; i++)
+        rc = upsert_locked(c, &b->docs[i]);
+    return rc;
+}
+
+/* The records in one write transaction: all or none. */
+static int search_upsert_many(rg_search *s, const rg_search_doc *docs, int n)
+{
+    struct doc_batch b = {docs, n};
+    return write_tx(s, upsert_many_locked, &b);
+}
+
 /* Removes the record; 0 also when it was not indexed. */
 static int search_remove(rg_search *s, const char *type, const char *id)
 {
@@ -425,6 +446,51 @@ static int search_ping(rg_search *s)
     return rc;
 }
 
+/* The records of type after `after`, by search_keys' (type, rid) index. */
+static int search_scan(rg_search *s, const char *type, const char *after, int limit,
+                       rg_search_entry **out, int *nout)
+{
+    struct search_conn *c;
+    int rc = acquire(s, &c);
+    if (rc < 0)
+        return rc;
+    sqlite3_stmt *st;
+    bool cached;
+    if ((rc = rg__sqlite_stmt(&c->base,
+                              "SELECT k.rid, f.title, f.body, f.tags FROM search_keys k "
+                              "JOIN search_fts f ON f.rowid = k.docid "
+                              "WHERE k.type = ?1 AND k.rid > ?2 ORDER BY k.rid LIMIT ?3",
+                              NULL, &st, &cached)) < 0) {
+        release(c);
+        return rc;
+    }
+    sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, after, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, limit);
+    rg_search_entry *e = rg_xcalloc((size_t)limit, sizeof *e);
+    int n = 0, src = SQLITE_DONE;
+    while (n < limit && (src = sqlite3_step(st)) == SQLITE_ROW) {
+        snprintf(e[n].type, sizeof e[n].type, "%s", type);
+        snprintf(e[n].id, sizeof e[n].id, "%s", (const char *)sqlite3_column_text(st, 0));
+        const unsigned char *t = sqlite3_column_text(st, 1), *b = sqlite3_column_text(st, 2),
+                            *g = sqlite3_column_text(st, 3);
+        e[n].title = rg_xstrdup(t ? (const char *)t : "");
+        e[n].body = rg_xstrdup(b ? (const char *)b : "");
+        e[n].tags = rg_xstrdup(g ? (const char *)g : "");
+        n++;
+    }
+    rc = n == limit || src == SQLITE_DONE ? 0 : rg__sqlite_error(c->base.db, src, "search scan");
+    rg__sqlite_stmt_done(st, cached);
+    release(c);
+    if (rc < 0) {
+        rg_search_entries_free(e, n);
+        return rc;
+    }
+    *out = e;
+    *nout = n;
+    return 0;
+}
+
 const struct rg_search_ops rg_sqlite_search_ops = {
     .version = RG_SEARCH_OPS_VERSION,
     .caps = RG_SEARCH_CAP_HIGHLIGHT | RG_SEARCH_CAP_PREFIX,
@@ -432,7 +498,9 @@ const struct rg_search_ops rg_sqlite_search_ops = {
     .open = search_open,
     .close = search_close,
     .upsert = search_upsert,
+    .upsert_many = search_upsert_many,
     .remove = search_remove,
     .query = search_query,
     .ping = search_ping,
+    .scan = search_scan,
 };
