@@ -152,6 +152,9 @@ static int cmd_serve(const rg_config *cfg)
     if (rg_payment_provider_enabled(&app.providers, rg_payment_provider_find("test")))
         rg_warn("the payment provider 'test' is on (RG_PAYMENTS_PROVIDERS): anyone can confirm a "
                 "paid registration without money; list only real providers in production");
+    if (rg_event_index_missing(&app))
+        rg_warn("the search index (RG_SEARCH_URL) holds no event while events are published: "
+                "searches find none until `risinggen reindex` runs");
     if ((rc = rg_backup_service_start(cfg)) < 0) {
         rg_app_close(&app);
         return fail(rc);

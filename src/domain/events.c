@@ -740,6 +740,20 @@ static int reindex_page(void *ctx, const rg_search_doc *docs, int n)
     return rc;
 }
 
+/* Whether event id (an index entry's id) is published and public now: one
+ * published while reindex ran keeps the entry its publication made. */
+static bool listed_now(rg_app *app, const char *id)
+{
+    int64_t n;
+    rg_rows *r = NULL;
+    bool listed = rg_parse_id(id, &n) && load_event(app, n, &r) == 0 && r->nrows &&
+                  strcmp(rg_rows_get(r, 0, "status"), "published") == 0 &&
+                  rg_rows_bool(r, 0, "is_public");
+    rg_rows_free(r);
+    rg_error_clear();
+    return listed;
+}
+
 int rg_event_reindex(rg_app *app, FILE *progress, int *count, long *removed_out)
 {
     *count = 0;
@@ -754,7 +768,7 @@ int rg_event_reindex(rg_app *app, FILE *progress, int *count, long *removed_out)
         rc = each_listed(app, reindex_page, &run);
     long removed = 0;
     for (long i = 0; rc == 0 && i < held.n; i++)
-        if (!held.v[i].claimed) {
+        if (!held.v[i].claimed && !listed_now(app, held.v[i].id)) {
             rc = rg_search_remove(&app->st.search, "event", held.v[i].id);
             removed++;
         }
@@ -766,6 +780,20 @@ int rg_event_reindex(rg_app *app, FILE *progress, int *count, long *removed_out)
     if (removed_out)
         *removed_out = removed;
     return rc;
+}
+
+bool rg_event_index_missing(rg_app *app)
+{
+    rg_search_entry *e = NULL;
+    int n = 0;
+    rg_rows *rows = NULL;
+    rg_param p[] = {RG_PINT(0)};
+    bool missing = rg_search_scan(&app->st.search, "event", "", 1, &e, &n) == 0 && n == 0 &&
+                   rg_rel_run(app, "event_index_all", p, 1, &rows) == 0 && rows->nrows > 0;
+    rg_search_entries_free(e, n);
+    rg_rows_free(rows);
+    rg_error_clear();
+    return missing;
 }
 
 struct check_run {

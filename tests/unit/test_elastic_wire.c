@@ -270,6 +270,8 @@ static void writes_one_record(void **state)
     /* A server error is "try again"; a refused record is an internal error. */
     plan(503, "{\"error\":{\"type\":\"cluster_block_exception\"},\"status\":503}");
     assert_int_equal(rg_search_upsert(&p, &d), RG_EUNAVAIL);
+    plan(429, "{\"error\":{\"type\":\"circuit_breaking_exception\"},\"status\":429}");
+    assert_int_equal(rg_search_upsert(&p, &d), RG_EUNAVAIL);
     plan(400, "{\"error\":{\"type\":\"strict_dynamic_mapping_exception\",\"reason\":\"x\"},"
               "\"status\":400}");
     assert_int_equal(rg_search_upsert(&p, &d), RG_EINTERNAL);
@@ -282,6 +284,9 @@ static void bulk_sends_ndjson_and_retries_what_was_refused(void **state)
     reset();
     rg_search_port p;
     open_port(&p);
+    /* The whole request refused first (a full queue), then an item. */
+    plan(429, "{\"error\":{\"type\":\"es_rejected_execution_exception\",\"reason\":\"full\"},"
+              "\"status\":429}");
     plan(200,
          "{\"took\":30,\"errors\":true,\"items\":["
          "{\"index\":{\"_index\":\"rgtest\",\"_id\":\"event:1\",\"status\":201,"
@@ -300,7 +305,8 @@ static void bulk_sends_ndjson_and_retries_what_was_refused(void **state)
         {.type = "event", .id = "3", .title = "Three", .body = "b", .tags = ""},
     };
     assert_int_equal(rg_search_upsert_many(&p, d, 3), 0);
-    const struct exchange *x = seen(2);
+    assert_string_equal(seen(2)->body, seen(3)->body);
+    const struct exchange *x = seen(3);
     assert_string_equal(x->method, "POST");
     assert_string_equal(x->target, "/rgtest/_bulk");
     assert_string_equal(x->ctype, "application/x-ndjson");
@@ -315,13 +321,17 @@ static void bulk_sends_ndjson_and_retries_what_was_refused(void **state)
         "{\"index\":{\"_id\":\"event:3\"}}\n"
         "{\"body\":\"b\",\"key\":\"event:3\",\"rid\":\"3\",\"tags\":\"\",\"title\":\"Three\","
         "\"type\":\"event\"}\n");
-    assert_string_equal(seen(3)->target, "/rgtest/_bulk");
-    assert_string_equal(seen(3)->body,
+    assert_string_equal(seen(4)->target, "/rgtest/_bulk");
+    assert_string_equal(seen(4)->body,
                         "{\"index\":{\"_id\":\"event:2\"}}\n"
                         "{\"body\":\"\",\"key\":\"event:2\",\"rid\":\"2\",\"tags\":\"t\","
                         "\"title\":\"Two\\nlines\",\"type\":\"event\"}\n");
-    assert_string_equal(seen(4)->method, "POST");
-    assert_string_equal(seen(4)->target, "/rgtest/_refresh");
+    assert_string_equal(seen(5)->method, "POST");
+    assert_string_equal(seen(5)->target, "/rgtest/_refresh");
+    /* Refused every time: "try again", after four attempts. */
+    for (int k = 0; k < 4; k++)
+        plan(429, "{\"error\":{\"type\":\"es_rejected_execution_exception\"},\"status\":429}");
+    assert_int_equal(rg_search_upsert_many(&p, d, 1), RG_EUNAVAIL);
     /* The same record twice in one batch is refused before anything is sent. */
     rg_search_doc twice[] = {d[0], d[0]};
     assert_int_equal(rg_search_upsert_many(&p, twice, 2), RG_EINVAL);
@@ -377,8 +387,9 @@ static void searches_with_highlights(void **state)
     rg_search_close(&p);
 }
 
-/* A page of n hits "event:<from+i>", each with score 1. */
-static char *page_of(int from, int n)
+/* A page of n hits "event:<from+i>", each with score 1, in the point in
+ * time pit (NULL: none). */
+static char *page_of(int from, int n, const char *pit)
 {
     json_t *hits = json_array();
     for (int i = 0; i < n; i++) {
@@ -390,6 +401,8 @@ static char *page_of(int from, int n)
                                               "sort", 1.0, key));
     }
     json_t *a = json_pack("{s:i, s:b, s:{s:o}}", "took", 1, "timed_out", 0, "hits", "hits", hits);
+    if (pit)
+        json_object_set_new(a, "pit_id", json_string(pit));
     char *s = json_dumps(a, JSON_COMPACT);
     json_decref(a);
     return s;
@@ -401,9 +414,13 @@ static void pages_beyond_a_thousand_with_search_after(void **state)
     reset();
     rg_search_port p;
     open_port(&p);
-    char *first = page_of(0, 1000), *second = page_of(1000, 2);
+    /* More than a page: every page in one point in time, which the
+     * answers may renew, closed at the end. */
+    char *first = page_of(0, 1000, "pit-2"), *second = page_of(1000, 2, "pit-2");
+    plan(200, "{\"id\":\"pit-1\"}");
     plan(200, first);
     plan(200, second);
+    plan(200, "{\"succeeded\":true,\"num_freed\":1}");
     rg_search_hit *hits;
     int n;
     assert_int_equal(rg_search_ids(&p, "common", NULL, 0, 1500, &hits, &n), 0);
@@ -411,11 +428,24 @@ static void pages_beyond_a_thousand_with_search_after(void **state)
     assert_string_equal(hits[1001].id, "1001");
     assert_null(hits[0].highlight);
     rg_search_hits_free(hits, n);
+    assert_string_equal(seen(2)->method, "POST");
+    assert_string_equal(seen(2)->target, "/rgtest/_pit?keep_alive=1m");
+    assert_string_equal(seen(3)->target, "/_search");
+    assert_string_equal(seen(4)->target, "/_search");
+    assert_string_equal(seen(5)->method, "DELETE");
+    assert_string_equal(seen(5)->target, "/_pit");
+    assert_json_body(seen(5), "{\"id\": \"pit-2\"}");
     json_error_t e;
-    json_t *q1 = json_loads(seen(2)->body, 0, &e), *q2 = json_loads(seen(3)->body, 0, &e);
+    json_t *q1 = json_loads(seen(3)->body, 0, &e), *q2 = json_loads(seen(4)->body, 0, &e);
     assert_int_equal(json_integer_value(json_object_get(q1, "size")), 1000);
     assert_null(json_object_get(q1, "search_after"));
     assert_null(json_object_get(q1, "highlight"));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(q1, "pit"), "id")),
+                        "pit-1");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(q1, "pit"), "keep_alive")), "1m");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(q2, "pit"), "id")),
+                        "pit-2");
     assert_int_equal(json_integer_value(json_object_get(q2, "size")), 500);
     json_t *after = json_object_get(q2, "search_after");
     assert_true(json_is_array(after) && json_array_size(after) == 2);

@@ -62,5 +62,8 @@ typedef struct rg_search_drift {
     char extra_ids[RG_SEARCH_DRIFT_SAMPLES][32];
 } rg_search_drift;
 int rg_event_search_check(rg_app *app, rg_search_drift *out);
+/* Whether the search index holds no event while some are listed (a new
+ * index, e.g. the first start on another search adapter). */
+bool rg_event_index_missing(rg_app *app);
 
 #endif

@@ -20,10 +20,15 @@
  * Writes use refresh=wait_for, so a change is found once the call returns
  * (which takes up to the index's refresh_interval, set to 250 ms); a batch
  * (upsert_many) is one _bulk request without refresh, then one _refresh.
- * Items that the bulk answers 429 or 5xx for are sent again, up to
- * BULK_ATTEMPTS times with a growing pause. A server that cannot be reached
- * or answers 5xx is RG_EUNAVAIL; any other unexpected answer is logged
- * with its status and RG_EINTERNAL. */
+ * Items that the bulk answers 429 or 5xx for, or the whole batch when the
+ * request is refused so, are sent again, up to BULK_ATTEMPTS times with a
+ * growing pause. A server that cannot be reached or answers 429 or 5xx is
+ * RG_EUNAVAIL; any other unexpected answer is logged with its status and
+ * RG_EINTERNAL.
+ *
+ * Answers longer than a page are read in one point in time (a PIT, kept a
+ * minute, closed after), so that writes and refreshes between pages
+ * neither repeat nor drop a hit. */
 #include "risinggen/base/error.h"
 #include "risinggen/store/search.h"
 #include "risinggen/store/pool.h"
@@ -87,10 +92,11 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 }
 
 /* One request: method on base/index + path (path starts with '/', or is ""
- * for the index itself), with body (NULL: none) of content type ctype.
+ * for the index itself; a path that starts with "//" is taken from the
+ * base, without the index), with body (NULL: none) of content type ctype.
  * *status is the HTTP status; *out the parsed JSON answer (NULL when it is
  * not JSON or there is none). RG_EUNAVAIL when the server cannot be reached
- * or answers 5xx. */
+ * or is overloaded (429, 5xx). */
 static int request(struct rg_search *s, const char *method, const char *path, const char *body,
                    const char *ctype, long *status, json_t **out)
 {
@@ -103,7 +109,10 @@ static int request(struct rg_search *s, const char *method, const char *path, co
     CURL *h = hv;
     curl_easy_reset(h);
     rg_buf url = {0};
-    rg_buf_printf(&url, "%s/%s%s", s->base, s->index, path);
+    if (strncmp(path, "//", 2) == 0)
+        rg_buf_printf(&url, "%s%s", s->base, path + 1);
+    else
+        rg_buf_printf(&url, "%s/%s%s", s->base, s->index, path);
     struct answer a = {0};
     char err[CURL_ERROR_SIZE] = "";
     struct curl_slist *headers = NULL;
@@ -138,9 +147,11 @@ static int request(struct rg_search *s, const char *method, const char *path, co
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
     curl_slist_free_all(headers);
     rg_pool_put(s->handles, h, cc != CURLE_OK);
-    if (cc != CURLE_OK || *status >= 500) {
+    if (cc != CURLE_OK || *status >= 500 || *status == 429) {
         rg_warn("elasticsearch %s %s: %s", method, url.data,
-                cc != CURLE_OK ? (err[0] ? err : curl_easy_strerror(cc)) : "server error");
+                cc != CURLE_OK   ? (err[0] ? err : curl_easy_strerror(cc))
+                : *status == 429 ? "too many requests"
+                                 : "server error");
         rg_buf_free(&url);
         rg_buf_free(&a.body);
         return rg_error_set(RG_EUNAVAIL, "search is not available now; try again");
@@ -365,6 +376,12 @@ static int search_upsert_many(rg_search *s, const rg_search_doc *docs, int n)
         json_t *ans;
         rc = request(s, "POST", "/_bulk", nd.data, "application/x-ndjson", &status, &ans);
         rg_buf_free(&nd);
+        if (rc == RG_EUNAVAIL && attempt + 1 < BULK_ATTEMPTS) { /* the whole batch again */
+            rg_error_clear();
+            rc = 0;
+            free(sent);
+            continue;
+        }
         json_t *items = json_object_get(ans, "items");
         if (rc == 0 && (status != 200 || json_array_size(items) != (size_t)nsent))
             rc = unexpected("bulk indexing", status, ans);
@@ -417,6 +434,20 @@ static int search_query(rg_search *s, const char *q, const char *const *types, i
     rg_search_hit *hits = rg_xcalloc((size_t)limit, sizeof *hits);
     int n = 0, rc = 0;
     json_t *after = NULL; /* the last hit's sort values */
+    char *pit = NULL;     /* the point in time of an answer of several pages */
+    if (limit > PAGE) {
+        long status;
+        json_t *a;
+        if ((rc = request(s, "POST", "/_pit?keep_alive=1m", "", "application/json", &status, &a)) ==
+            0) {
+            const char *id = json_string_value(json_object_get(a, "id"));
+            if (status == 200 && id)
+                pit = rg_xstrdup(id);
+            else
+                rc = unexpected("open a point in time", status, a);
+        }
+        json_decref(a);
+    }
     while (rc == 0 && n < limit) {
         int size = limit - n < PAGE ? limit - n : PAGE;
         json_t *body =
@@ -425,6 +456,9 @@ static int search_query(rg_search *s, const char *q, const char *const *types, i
                       "track_total_hits", 0, "_source", 0, "docvalue_fields", "type", "rid");
         if (after)
             json_object_set(body, "search_after", after);
+        if (pit) /* a search in a PIT names no index */
+            json_object_set_new(body, "pit",
+                                json_pack("{s:s, s:s}", "id", pit, "keep_alive", "1m"));
         if (highlight)
             json_object_set_new(body, "highlight",
                                 json_pack("{s:[s], s:[s], s:{s:{s:i, s:i}, s:{s:i}}}", "pre_tags",
@@ -435,11 +469,17 @@ static int search_query(rg_search *s, const char *q, const char *const *types, i
         json_decref(body);
         long status;
         json_t *a;
-        rc = request(s, "POST", "/_search", text, "application/json", &status, &a);
+        rc = request(s, "POST", pit ? "//_search" : "/_search", text, "application/json", &status,
+                     &a);
         free(text);
         json_t *page = json_object_get(json_object_get(a, "hits"), "hits");
         if (rc == 0 && (status != 200 || !json_is_array(page)))
             rc = unexpected("search", status, a);
+        const char *next_pit = json_string_value(json_object_get(a, "pit_id"));
+        if (rc == 0 && pit && next_pit && strcmp(next_pit, pit) != 0) { /* it may change */
+            free(pit);
+            pit = rg_xstrdup(next_pit);
+        }
         size_t i;
         json_t *hit;
         json_array_foreach(page, i, hit)
@@ -471,6 +511,23 @@ static int search_query(rg_search *s, const char *q, const char *const *types, i
             break;
     }
     json_decref(after);
+    if (pit) { /* closed now rather than in a minute; a failure only logs */
+        json_t *body = json_pack("{s:s}", "id", pit);
+        char *text = json_dumps(body, JSON_COMPACT);
+        long status;
+        json_t *a;
+        int saved = rc;
+        if (request(s, "DELETE", "//_pit", text, "application/json", &status, &a) == 0 &&
+            status != 200)
+            unexpected("close a point in time", status, a);
+        json_decref(a);
+        json_decref(body);
+        free(text);
+        free(pit);
+        if (saved == 0)
+            rg_error_clear();
+        rc = saved;
+    }
     if (rc < 0) {
         rg_search_hits_free(hits, n);
         return rc;
