@@ -108,60 +108,30 @@ LIMIT $10
 -- search adapter's table in this same database (rg_search.docs, see
 -- docs/design/adapters.md): the same filters as event_list_of_ids, with
 -- the user's text ($7) matched here, so that no hit leaves the server and
--- none is ranked. Two ways in, chosen by how many events the words match
--- (counted up to 2,000, which the GIN index makes cheap): words that match
--- fewer gather their hits once and take the page from them; words that
--- match more (a word in every event) walk the events in date order, as
--- event_list does, and test each one's entry until the page is full, which
--- soon happens when most events match. Only one branch runs: the other's
--- one-time filter is false.
+-- none is ranked. The hits are gathered once by the GIN index. (Walking
+-- the events in date order and testing each one's entry instead, when the
+-- words match 2,000 events or more, was measured slower over the
+-- benchmark's mixes: docs/performance.md.)
 WITH q AS MATERIALIZED (SELECT rg_search.query($7::text) AS q),
-many AS MATERIALIZED (
-  SELECT count(*) >= 2000 AS many FROM (
-    SELECT 1 FROM rg_search.docs d, q WHERE d.type = 'event' AND d.tsv @@ q.q LIMIT 2000) x),
 hits AS MATERIALIZED (
   SELECT d.rid::bigint AS id FROM rg_search.docs d, q
   WHERE d.type = 'event' AND d.tsv @@ q.q AND d.rid ~ '^[0-9]{1,18}$')
-(SELECT e.id, e.title, e.slug, e.description, e.start_date, e.end_date, e.registration_deadline,
-        e.venue_id, e.organizer_id, e.max_participants, e.taken, e.status, e.type, e.is_featured,
-        e.is_public, (e.cost_amount * 100)::bigint AS cost_minor, e.cost_currency,
-        e.waitlist_enabled, e.min_age, e.guardian_consent_under, e.hold_minutes, e.created_at,
-        e.updated_at
- FROM events e
- WHERE NOT (SELECT many FROM many)
-   AND e.status = 'published' AND e.is_public
-   AND ($1::text IS NULL OR e.type = $1::text)
-   AND ($2::timestamptz IS NULL OR e.end_date >= $2::timestamptz)
-   AND ($3::timestamptz IS NULL OR e.start_date <= $3::timestamptz)
-   AND ($4::int = 0 OR e.max_participants IS NULL OR e.taken < e.max_participants)
-   AND ($5::int = 0 OR e.is_featured)
-   AND ($6::jsonb IS NULL OR e.venue_id IN (SELECT jsonb_array_elements_text($6::jsonb)::int))
-   AND e.id IN (SELECT id FROM hits)
-   AND (e.start_date > $8::timestamptz OR (e.start_date = $8::timestamptz AND e.id > $9))
- ORDER BY e.start_date, e.id
- LIMIT $10)
-UNION ALL
-(SELECT e.id, e.title, e.slug, e.description, e.start_date, e.end_date, e.registration_deadline,
-        e.venue_id, e.organizer_id, e.max_participants, e.taken, e.status, e.type, e.is_featured,
-        e.is_public, (e.cost_amount * 100)::bigint AS cost_minor, e.cost_currency,
-        e.waitlist_enabled, e.min_age, e.guardian_consent_under, e.hold_minutes, e.created_at,
-        e.updated_at
- FROM events e
- WHERE (SELECT many FROM many)
-   AND e.status = 'published' AND e.is_public
-   AND ($1::text IS NULL OR e.type = $1::text)
-   AND ($2::timestamptz IS NULL OR e.end_date >= $2::timestamptz)
-   AND ($3::timestamptz IS NULL OR e.start_date <= $3::timestamptz)
-   AND ($4::int = 0 OR e.max_participants IS NULL OR e.taken < e.max_participants)
-   AND ($5::int = 0 OR e.is_featured)
-   AND ($6::jsonb IS NULL OR e.venue_id IN (SELECT jsonb_array_elements_text($6::jsonb)::int))
-   AND EXISTS (SELECT 1 FROM rg_search.docs d
-               WHERE d.type = 'event' AND d.rid = (e.id::text COLLATE "C")
-                 AND d.tsv @@ (SELECT q FROM q))
-   AND (e.start_date, e.id) > ($8::timestamptz, $9::int)
- ORDER BY e.start_date, e.id
- LIMIT $10)
-ORDER BY start_date, id
+SELECT e.id, e.title, e.slug, e.description, e.start_date, e.end_date, e.registration_deadline,
+       e.venue_id, e.organizer_id, e.max_participants, e.taken, e.status, e.type, e.is_featured,
+       e.is_public, (e.cost_amount * 100)::bigint AS cost_minor, e.cost_currency,
+       e.waitlist_enabled, e.min_age, e.guardian_consent_under, e.hold_minutes, e.created_at,
+       e.updated_at
+FROM events e
+WHERE e.status = 'published' AND e.is_public
+  AND ($1::text IS NULL OR e.type = $1::text)
+  AND ($2::timestamptz IS NULL OR e.end_date >= $2::timestamptz)
+  AND ($3::timestamptz IS NULL OR e.start_date <= $3::timestamptz)
+  AND ($4::int = 0 OR e.max_participants IS NULL OR e.taken < e.max_participants)
+  AND ($5::int = 0 OR e.is_featured)
+  AND ($6::jsonb IS NULL OR e.venue_id IN (SELECT jsonb_array_elements_text($6::jsonb)::int))
+  AND e.id IN (SELECT id FROM hits)
+  AND (e.start_date > $8::timestamptz OR (e.start_date = $8::timestamptz AND e.id > $9))
+ORDER BY e.start_date, e.id
 LIMIT $10
 
 -- name: event_list_by_distance
