@@ -12,6 +12,7 @@
 #include "risinggen/base/error.h"
 #include "risinggen/store/migrate.h"
 #include "risinggen/store/relational.h"
+#include "risinggen/store/search.h"
 #include "tmpdir.h"
 #ifdef RG_WITH_POSTGRES
 #include "pgtest.h"
@@ -31,7 +32,8 @@ static const char *const dialects[] = {"sqlite", "postgresql"};
 static const struct {
     const char *name, *dialect;
 } one_dialect[] = {
-    {"registration_admit", "postgresql"}, /* RG_REL_CAP_WRITABLE_CTE */
+    {"registration_admit", "postgresql"},  /* RG_REL_CAP_WRITABLE_CTE */
+    {"event_list_matching", "postgresql"}, /* RG_SEARCH_CAP_SQL, the index in this database */
 };
 
 /* The dialect name is written for alone, or NULL when it is in every one. */
@@ -145,6 +147,11 @@ static void same_columns_on_both_engines(void **state)
         return;
     }
     assert_int_equal(migrate(pg), 0);
+    /* The search index on the same database, whose schema the words of
+     * event_list_matching need (the service's default with PostgreSQL). */
+    rg_search_port search;
+    assert_int_equal(rg_search_open(&search, &rg_pg_search_ops, pg, NULL), 0);
+    rg_search_close(&search);
     PGconn *c = PQconnectdb(pg);
     assert_int_equal(PQstatus(c), CONNECTION_OK);
     int checked = 0;
