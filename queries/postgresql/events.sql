@@ -107,32 +107,75 @@ LIMIT $10
 -- Discovery by words in date order when the search index is the PostgreSQL
 -- search adapter's table in this same database (rg_search.docs, see
 -- docs/design/adapters.md): the same filters as event_list_of_ids, with
--- the user's text ($7) matched here, so that no hit leaves the server and
--- none is ranked. The hits are gathered once by the GIN index. (Walking
--- the events in date order and testing each one's entry instead, when the
--- words match 2,000 events or more, was measured slower over the
--- benchmark's mixes: docs/performance.md.)
+-- the user's text ($7) matched here, so that no hit leaves the server.
+-- Two ways, each exact:
+-- walk: the events that pass the filters, in date order, each tested
+--   against its own entry (found by key), until a page is full or `reach`
+--   events were tested; cheap when the words are common.
+-- gather: every hit from the GIN index, then the filters and the order;
+--   cheap when the words are rare. It runs only when the walk stopped at
+--   its reach with the page not full.
+-- A walk tests an event for about 10 µs, a gather spends about 15 µs per
+-- hit (docs/performance.md); with N entries and a page of L, the two
+-- cost the same for words that match sqrt(L*10/(15*N)) of the events,
+-- which a walk of sqrt(1.5*L*N) events finds: that is the reach. So
+-- neither way costs more than about twice the cheaper one, and common
+-- words cost no more at a million events than at a thousand.
 WITH q AS MATERIALIZED (SELECT rg_search.query($7::text) AS q),
+reach AS MATERIALIZED (
+  SELECT greatest(200, sqrt(1.5 * $10::bigint * greatest(c.reltuples, 0)))::bigint AS k
+  FROM pg_class c WHERE c.oid = 'rg_search.docs'::regclass),
+candidates AS NOT MATERIALIZED (
+  SELECT e.id, e.start_date FROM events e
+  WHERE e.status = 'published' AND e.is_public
+    AND ($1::text IS NULL OR e.type = $1::text)
+    AND ($2::timestamptz IS NULL OR e.end_date >= $2::timestamptz)
+    AND ($3::timestamptz IS NULL OR e.start_date <= $3::timestamptz)
+    AND ($4::int = 0 OR e.max_participants IS NULL OR e.taken < e.max_participants)
+    AND ($5::int = 0 OR e.is_featured)
+    AND ($6::jsonb IS NULL OR e.venue_id IN (SELECT jsonb_array_elements_text($6::jsonb)::int))
+    AND (e.start_date, e.id) > ($8::timestamptz, $9::int)
+  ORDER BY e.start_date, e.id
+  LIMIT (SELECT k FROM reach)),
+-- The entry is read by a scalar subquery, so that the planner cannot turn
+-- the test into a join that gathers every hit.
+walk AS MATERIALIZED (
+  SELECT c.id, c.start_date FROM candidates c
+  WHERE (SELECT d.tsv FROM rg_search.docs d WHERE d.type = 'event' AND d.rid = c.id::text)
+        @@ (SELECT q FROM q)
+  ORDER BY c.start_date, c.id
+  LIMIT $10::bigint),
+-- The walk's page is the answer when it is full or when the walk saw
+-- every event that passes the filters (counted only when it is not full).
+walked AS MATERIALIZED (
+  SELECT (SELECT count(*) FROM walk) = $10::bigint
+         OR (SELECT count(*) FROM candidates) < (SELECT k FROM reach) AS enough),
 hits AS MATERIALIZED (
   SELECT d.rid::bigint AS id FROM rg_search.docs d, q
-  WHERE d.type = 'event' AND d.tsv @@ q.q AND d.rid ~ '^[0-9]{1,18}$')
+  WHERE d.type = 'event' AND d.tsv @@ q.q AND d.rid ~ '^[0-9]{1,18}$'),
+page AS (
+  SELECT w.id, w.start_date FROM walk w WHERE (SELECT enough FROM walked)
+  UNION ALL
+  (SELECT e.id, e.start_date FROM events e
+   WHERE NOT (SELECT enough FROM walked)
+     AND e.status = 'published' AND e.is_public
+     AND ($1::text IS NULL OR e.type = $1::text)
+     AND ($2::timestamptz IS NULL OR e.end_date >= $2::timestamptz)
+     AND ($3::timestamptz IS NULL OR e.start_date <= $3::timestamptz)
+     AND ($4::int = 0 OR e.max_participants IS NULL OR e.taken < e.max_participants)
+     AND ($5::int = 0 OR e.is_featured)
+     AND ($6::jsonb IS NULL OR e.venue_id IN (SELECT jsonb_array_elements_text($6::jsonb)::int))
+     AND e.id IN (SELECT id FROM hits)
+     AND (e.start_date > $8::timestamptz OR (e.start_date = $8::timestamptz AND e.id > $9::int))
+   ORDER BY e.start_date, e.id
+   LIMIT $10::bigint))
 SELECT e.id, e.title, e.slug, e.description, e.start_date, e.end_date, e.registration_deadline,
        e.venue_id, e.organizer_id, e.max_participants, e.taken, e.status, e.type, e.is_featured,
        e.is_public, (e.cost_amount * 100)::bigint AS cost_minor, e.cost_currency,
        e.waitlist_enabled, e.min_age, e.guardian_consent_under, e.hold_minutes, e.created_at,
        e.updated_at
-FROM events e
-WHERE e.status = 'published' AND e.is_public
-  AND ($1::text IS NULL OR e.type = $1::text)
-  AND ($2::timestamptz IS NULL OR e.end_date >= $2::timestamptz)
-  AND ($3::timestamptz IS NULL OR e.start_date <= $3::timestamptz)
-  AND ($4::int = 0 OR e.max_participants IS NULL OR e.taken < e.max_participants)
-  AND ($5::int = 0 OR e.is_featured)
-  AND ($6::jsonb IS NULL OR e.venue_id IN (SELECT jsonb_array_elements_text($6::jsonb)::int))
-  AND e.id IN (SELECT id FROM hits)
-  AND (e.start_date > $8::timestamptz OR (e.start_date = $8::timestamptz AND e.id > $9))
-ORDER BY e.start_date, e.id
-LIMIT $10
+FROM page JOIN events e ON e.id = page.id
+ORDER BY page.start_date, page.id
 
 -- name: event_list_by_distance
 -- Discovery nearest first (sort=distance): the venues of $6 (a JSON array
