@@ -20,7 +20,8 @@ int rg_search_ops_check(const struct rg_search_ops *o)
                             "the search adapter '%s' implements version %d of the port, "
                             "this build needs version %d",
                             o->scheme, o->version, RG_SEARCH_OPS_VERSION);
-    if (!o->open || !o->close || !o->upsert || !o->remove || !o->query || !o->ping || !o->scan)
+    if (!o->open || !o->close || !o->upsert || !o->remove || !o->query || !o->ping || !o->scan ||
+        !o->matching)
         return rg_error_set(RG_EINVAL, "the search adapter '%s' lacks a slot", o->scheme);
     return 0;
 }
@@ -264,6 +265,26 @@ int rg_search_scan(rg_search_port *p, const char *type, const char *after, int l
     int64_t t0 = rg_mono_us();
     return rg_metrics_timed("search.scan", t0,
                             p->ops->scan(p->s, type, after ? after : "", limit, out, nout));
+}
+
+int rg_search_matching(rg_search_port *p, const char *q, const char *type, const char *const *ids,
+                       int n, bool *out)
+{
+    if (n < 0 || n > RG_SEARCH_LIMIT_MAX)
+        return rg_error_set(RG_EINVAL, "from 0 to %d records at once", RG_SEARCH_LIMIT_MAX);
+    memset(out, 0, (size_t)n * sizeof *out);
+    if (!type_valid(type))
+        return rg_error_set(RG_EINVAL, "invalid search record type");
+    for (int i = 0; i < n; i++)
+        if (!ids[i] || !id_valid(ids[i]))
+            return rg_error_set(RG_EINVAL, "invalid search record id");
+    if (!text_valid(q, RG_SEARCH_QUERY_MAX))
+        return rg_error_set(RG_EINVAL, "the search text is longer than %d bytes",
+                            RG_SEARCH_QUERY_MAX);
+    if (!q || !*q || n == 0)
+        return 0;
+    int64_t t0 = rg_mono_us();
+    return rg_metrics_timed("search.matching", t0, p->ops->matching(p->s, q, type, ids, n, out));
 }
 
 void rg_search_entries_free(rg_search_entry *e, int n)

@@ -691,6 +691,53 @@ static void test_adapter_skipped(void **state)
     skip();
 }
 
+/* matching answers for given records what query finds among all of them:
+ * the same words, prefixes, accents and types; records never indexed and
+ * records of another type do not match. */
+static void test_matching(void **state)
+{
+    struct fixture *f = *state;
+    put_corpus(f);
+    put(f, "event", "zurich1", "Choir evening in Z\xc3\xbcrich", "Songs and supper.", "zurich");
+    const char *ids[] = {"jazz1", "salsa1", "social1", "guide1", "nosuch", "zurich1", "salsa1"};
+    const int n = (int)N(ids);
+    const char *qs[] = {
+        "salsa",  "SALSA",         "sals",  "salsa workshop",         "dance", "jazz oslo", "xyzzy",
+        "zurich", "Z\xc3\xbcrich", "floor", "it's \"a\" (b) * -c OR", "guide"};
+    const char *const event[] = {"event"};
+    for (size_t k = 0; k < N(qs); k++) {
+        struct result r;
+        query(f, qs[k], event, 1, 50, &r);
+        bool got[N(ids)];
+        int rc = rg_search_matching(&f->port, qs[k], "event", ids, n, got);
+        if (rc != 0)
+            fail_msg("matching '%s': %s (%s)", qs[k], rg_error_name(rc), rg_error_detail());
+        for (int i = 0; i < n; i++) {
+            bool want = false;
+            for (int j = 0; j < r.n; j++)
+                want = want || strcmp(r.hits[j].id, ids[i]) == 0;
+            if (got[i] != want)
+                fail_msg("matching '%s': %s is %s, query says %s", qs[k], ids[i],
+                         got[i] ? "a match" : "no match", want ? "a match" : "no match");
+        }
+        result_free(&r);
+    }
+    bool got[N(ids)];
+    assert_int_equal(rg_search_matching(&f->port, "salsa", "event", ids, n, got), 0);
+    assert_true(got[1] && got[2] && got[6] && !got[0] && !got[3] && !got[4]);
+    /* No words: nothing matches. Bad arguments change nothing. */
+    assert_int_equal(rg_search_matching(&f->port, "  ", "event", ids, n, got), 0);
+    for (int i = 0; i < n; i++)
+        assert_false(got[i]);
+    assert_int_equal(rg_search_matching(&f->port, "salsa", "event", ids, 0, got), 0);
+    const char *bad[] = {"salsa1", ""};
+    assert_int_equal(rg_search_matching(&f->port, "salsa", "event", bad, 2, got), RG_EINVAL);
+    assert_int_equal(rg_search_matching(&f->port, "salsa", "Event", ids, 1, got), RG_EINVAL);
+    assert_int_equal(
+        rg_search_matching(&f->port, "salsa", "event", ids, RG_SEARCH_LIMIT_MAX + 1, got),
+        RG_EINVAL);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 static const struct CMUnitTest tests[] = {
@@ -710,6 +757,7 @@ static const struct CMUnitTest tests[] = {
     T(test_shared_between_instances),
     T(test_limit_and_keys),
     T(test_concurrent_writers),
+    T(test_matching),
 };
 
 static const struct CMUnitTest skipped[] = {cmocka_unit_test(test_adapter_skipped)};

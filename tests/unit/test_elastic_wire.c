@@ -387,6 +387,40 @@ static void searches_with_highlights(void **state)
     rg_search_close(&p);
 }
 
+/* matching: the words' query, filtered to the records' keys, in one
+ * search of at most as many hits as records. */
+static void tests_given_records(void **state)
+{
+    (void)state;
+    reset();
+    rg_search_port p;
+    open_port(&p);
+    plan(200, "{\"took\":2,\"timed_out\":false,\"hits\":{\"max_score\":null,\"hits\":["
+              "{\"_index\":\"rgtest\",\"_id\":\"event:e3\",\"_score\":1.5,"
+              "\"fields\":{\"rid\":[\"e3\"]}}]}}");
+    const char *ids[] = {"e1", "e3", "e\"7"};
+    bool got[3];
+    assert_int_equal(rg_search_matching(&p, "jazz fest", "event", ids, 3, got), 0);
+    assert_string_equal(seen(2)->method, "POST");
+    assert_string_equal(seen(2)->target, "/rgtest/_search");
+    assert_json_body(seen(2),
+                     "{\"size\": 3, \"track_total_hits\": false, \"_source\": false,"
+                     " \"docvalue_fields\": [\"rid\"],"
+                     " \"query\": {\"bool\": {"
+                     "   \"filter\": [{\"terms\": {\"type\": [\"event\"]}},"
+                     "     {\"terms\": {\"key\": [\"event:e1\", \"event:e3\", \"event:e\\\"7\"]}}],"
+                     "   \"must\": [{\"multi_match\": {\"query\": \"jazz fest\","
+                     "     \"type\": \"bool_prefix\", \"fields\": [\"all\", \"all.words\"],"
+                     "     \"operator\": \"and\"}}]}}}");
+    assert_false(got[0]);
+    assert_true(got[1]);
+    assert_false(got[2]);
+    /* A refusal is an error, never "nothing matches". */
+    plan(503, "{\"error\":\"unavailable\"}");
+    assert_true(rg_search_matching(&p, "jazz", "event", ids, 3, got) < 0);
+    rg_search_close(&p);
+}
+
 /* A page of n hits "event:<from+i>", each with score 1, in the point in
  * time pit (NULL: none). */
 static char *page_of(int from, int n, const char *pit)
@@ -515,6 +549,7 @@ int main(void)
         cmocka_unit_test(searches_with_highlights),
         cmocka_unit_test(pages_beyond_a_thousand_with_search_after),
         cmocka_unit_test(scans_and_pings),
+        cmocka_unit_test(tests_given_records),
         cmocka_unit_test(a_server_that_is_not_there),
     };
     return cmocka_run_group_tests(tests, start, stop);

@@ -15,7 +15,7 @@
 
 #include "risinggen/store/options.h"
 
-#define RG_SEARCH_OPS_VERSION 5
+#define RG_SEARCH_OPS_VERSION 6
 
 /* An adapter's highlight is the matched field's plain text with each match
  * between these two bytes (since version 4); the wrapper gives callers HTML:
@@ -97,6 +97,12 @@ struct rg_search_ops {
      * is malloc'd (rg_search_entries_free). */
     int (*scan)(rg_search *s, const char *type, const char *after, int limit, rg_search_entry **out,
                 int *nout);
+    /* Which of the n records (type, ids[i]) the user's words q match, as
+     * query would find them: out[i] true for those (since version 6). A
+     * caller that walks records in its own order (discovery in date order)
+     * tests them this way instead of gathering every hit. */
+    int (*matching)(rg_search *s, const char *q, const char *type, const char *const *ids, int n,
+                    bool *out);
 };
 
 typedef struct rg_search_port {
@@ -125,6 +131,11 @@ int rg_search_ping(rg_search_port *p);
  * `after` ("" or NULL: from the first), in bytewise id order. */
 int rg_search_scan(rg_search_port *p, const char *type, const char *after, int limit,
                    rg_search_entry **out, int *nout);
+/* Which of the n (at most RG_SEARCH_LIMIT_MAX) records (type, ids[i]) the
+ * words q match: out[i] is set for each. Words that hold no word match
+ * nothing. */
+int rg_search_matching(rg_search_port *p, const char *q, const char *type, const char *const *ids,
+                       int n, bool *out);
 void rg_search_hits_free(rg_search_hit *hits, int n);
 void rg_search_entries_free(rg_search_entry *e, int n);
 /* Checks ops against this port (version, slots). 0 or RG_EINVAL. */

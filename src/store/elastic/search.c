@@ -541,6 +541,48 @@ static int search_query(rg_search *s, const char *q, const char *const *types, i
     return 0;
 }
 
+/* The words' query filtered to the records' keys: one search of at most n
+ * hits. */
+static int search_matching(rg_search *s, const char *q, const char *type, const char *const *ids,
+                           int n, bool *out)
+{
+    json_t *keys = json_array();
+    for (int i = 0; i < n; i++) {
+        char key[RG_SEARCH_TYPE_MAX + RG_SEARCH_ID_MAX + 2];
+        snprintf(key, sizeof key, "%s:%s", type, ids[i]);
+        json_array_append_new(keys, json_string(key));
+    }
+    json_t *query = words_query(q, &type, 1), *b = json_object_get(query, "bool");
+    json_array_append_new(json_object_get(b, "filter"),
+                          json_pack("{s:{s:o}}", "terms", "key", keys));
+    json_object_del(b, "should"); /* only ranks */
+    json_t *body = json_pack("{s:i, s:o, s:b, s:b, s:[s]}", "size", n, "query", query,
+                             "track_total_hits", 0, "_source", 0, "docvalue_fields", "rid");
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    long status;
+    json_t *a;
+    int rc = request(s, "POST", "/_search", text, "application/json", &status, &a);
+    free(text);
+    json_t *page = json_object_get(json_object_get(a, "hits"), "hits");
+    if (rc == 0 && (status != 200 || !json_is_array(page)))
+        rc = unexpected("search", status, a);
+    size_t k;
+    json_t *hit;
+    json_array_foreach(page, k, hit)
+    {
+        if (rc < 0)
+            break;
+        const char *rid = json_string_value(
+            json_array_get(json_object_get(json_object_get(hit, "fields"), "rid"), 0));
+        for (int i = 0; rid && i < n; i++)
+            if (strcmp(ids[i], rid) == 0)
+                out[i] = true;
+    }
+    json_decref(a);
+    return rc;
+}
+
 static int search_scan(rg_search *s, const char *type, const char *after, int limit,
                        rg_search_entry **out, int *nout)
 {
@@ -611,4 +653,5 @@ const struct rg_search_ops rg_es_search_ops = {
     .query = search_query,
     .ping = search_ping,
     .scan = search_scan,
+    .matching = search_matching,
 };

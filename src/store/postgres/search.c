@@ -288,6 +288,36 @@ static int search_scan(rg_search *s, const char *type, const char *after, int li
     return 0;
 }
 
+/* Each record found by key and tested (the tsquery made once, by an
+ * InitPlan): a few keys never gather the words' hits from the GIN index. */
+static int search_matching(rg_search *s, const char *q, const char *type, const char *const *ids,
+                           int n, bool *out)
+{
+    json_t *arr = json_array();
+    for (int i = 0; i < n; i++)
+        json_array_append_new(arr, json_string(ids[i]));
+    char *text = json_dumps(arr, JSON_COMPACT);
+    json_decref(arr);
+    const char *v[] = {q, type, text};
+    PGresult *res = NULL;
+    int rc =
+        run(s, "search_matching",
+            "SELECT x.i - 1 FROM jsonb_array_elements_text($3::jsonb) WITH ORDINALITY x(rid, i) "
+            "JOIN rg_search.docs d ON d.type = $2 AND d.rid = x.rid "
+            "WHERE d.tsv @@ (SELECT rg_search.query($1))",
+            3, v, &res);
+    free(text);
+    if (rc < 0)
+        return rc;
+    for (int r = 0; r < PQntuples(res); r++) {
+        long i = strtol(PQgetvalue(res, r, 0), NULL, 10);
+        if (i >= 0 && i < n)
+            out[i] = true;
+    }
+    PQclear(res);
+    return 0;
+}
+
 static int search_ping(rg_search *s)
 {
     return rg__pg_ping(&s->pool);
@@ -306,4 +336,5 @@ const struct rg_search_ops rg_pg_search_ops = {
     .query = search_query,
     .ping = search_ping,
     .scan = search_scan,
+    .matching = search_matching,
 };

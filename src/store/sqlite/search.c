@@ -446,6 +446,50 @@ static int search_ping(rg_search *s)
     return rc;
 }
 
+/* Each record found by search_keys' (type, rid) index and tested by FTS5
+ * at its rowid, which seeks in each word's list instead of reading it. */
+static int search_matching(rg_search *s, const char *q, const char *type, const char *const *ids,
+                           int n, bool *out)
+{
+    struct search_conn *c;
+    int rc = acquire(s, &c);
+    if (rc < 0)
+        return rc;
+    char *match;
+    if ((rc = build_match(c, q, &match)) < 0 || !match) {
+        release(c);
+        return rc;
+    }
+    sqlite3_stmt *st;
+    bool cached;
+    if ((rc = rg__sqlite_stmt(&c->base,
+                              "SELECT 1 FROM search_fts WHERE search_fts MATCH ?1 AND rowid = "
+                              "(SELECT docid FROM search_keys WHERE type = ?2 AND rid = ?3)",
+                              NULL, &st, &cached)) < 0) {
+        free(match);
+        release(c);
+        return rc;
+    }
+    sqlite3_bind_text(st, 1, match, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
+    int src = SQLITE_DONE;
+    for (int i = 0; i < n; i++) {
+        sqlite3_bind_text(st, 3, ids[i], -1, SQLITE_STATIC);
+        src = sqlite3_step(st);
+        if (src != SQLITE_ROW && src != SQLITE_DONE)
+            break;
+        out[i] = src == SQLITE_ROW;
+        sqlite3_reset(st);
+    }
+    rc = src == SQLITE_ROW || src == SQLITE_DONE
+             ? 0
+             : rg__sqlite_error(c->base.db, src, "search matching");
+    rg__sqlite_stmt_done(st, cached);
+    release(c);
+    free(match);
+    return rc;
+}
+
 /* The records of type after `after`, by search_keys' (type, rid) index. */
 static int search_scan(rg_search *s, const char *type, const char *after, int limit,
                        rg_search_entry **out, int *nout)
@@ -503,4 +547,5 @@ const struct rg_search_ops rg_sqlite_search_ops = {
     .query = search_query,
     .ping = search_ping,
     .scan = search_scan,
+    .matching = search_matching,
 };
