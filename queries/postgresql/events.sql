@@ -261,3 +261,8 @@ SELECT e.id, e.title, e.description, e.type, e.status, e.is_public,
        coalesce(v.city, '') AS city, coalesce(v.country, '') AS country, v.lat, v.lng
 FROM events e LEFT JOIN venues v ON v.id = e.venue_id
 WHERE e.status = 'published' AND e.is_public AND e.id > $1 ORDER BY e.id LIMIT 500
+
+-- name: event_count_estimate
+-- About how many events there are, from the planner's statistics (no
+-- scan): discovery sizes its walks by it.
+SELECT greatest(c.reltuples, 0)::bigint AS n FROM pg_class c WHERE c.oid = 'events'::regclass

@@ -177,3 +177,9 @@ SELECT e.id, e.title, e.description, e.type, e.status, e.is_public,
        coalesce(v.city, '') AS city, coalesce(v.country, '') AS country, v.lat, v.lng
 FROM events e LEFT JOIN venues v ON v.id = e.venue_id
 WHERE e.status = 'published' AND e.is_public = 1 AND e.id > $1 ORDER BY e.id LIMIT 500
+
+-- name: event_count_estimate
+-- About how many events there are, without a scan: ids are given in
+-- increasing order and events are seldom deleted. Discovery sizes its
+-- walks by it.
+SELECT coalesce(max(id), 0) AS n FROM events

@@ -143,6 +143,133 @@ static bool words_in_relational(const rg_app *app)
            strcmp(app->cfg->search_url, app->cfg->relational_url) == 0;
 }
 
+/* Every search hit of q's words, as a JSON array of ids in *ids (malloc'd):
+ * the filters and the order apply to all of them, so no event that
+ * matches is left out. */
+static int gather_ids(rg_app *app, const rg_event_query *q, char **ids)
+{
+    static const char *const types[] = {"event"};
+    rg_search_hit *hits;
+    int n;
+    int rc = rg_search_ids(&app->st.search, q->q, types, 1, RG_SEARCH_IDS_MAX, &hits, &n);
+    if (rc < 0)
+        return rc;
+    if (n >= RG_SEARCH_IDS_MAX) {
+        rg_search_hits_free(hits, n);
+        return rg_error_set(RG_EINVAL, "q matches more than %d events: add a word or a filter",
+                            RG_SEARCH_IDS_MAX - 1);
+    }
+    rg_buf b = {0};
+    rg_buf_puts(&b, "[");
+    for (int i = 0; i < n; i++)
+        rg_buf_printf(&b, "%s%s", i ? "," : "", hits[i].id);
+    rg_buf_puts(&b, "]");
+    rg_search_hits_free(hits, n);
+    *ids = rg_buf_steal(&b);
+    return 0;
+}
+
+/* Appends the event of row i to items, with its distance when q is near. */
+static void append_item(json_t *items, const rg_rows *rows, int i, const rg_event_query *q,
+                        const struct places *places)
+{
+    json_t *item = rg__event_view(rows, i);
+    const struct place *at =
+        q->near ? place_find(places, rg_rows_int(rows, i, "venue_id", 0)) : NULL;
+    if (at) /* to the metre */
+        json_object_set_new(item, "distanceKm", json_real(round(at->km * 1000) / 1000));
+    json_array_append_new(items, item);
+}
+
+/* Discovery by words in date order when the relational store cannot match
+ * them itself: the events that pass the other filters, in date order, in
+ * batches of the way in `stmt` (params: its first six), each batch tested
+ * by the search port, until the page is full, the events run out, or the
+ * walk has tested its reach of events. Common words fill a page within a
+ * few dozen events, whatever the number of events that hold them. The
+ * reach is where gathering every hit instead costs as much (the same
+ * sqrt(1.5*L*N) as event_list_matching, queries/postgresql/events.sql):
+ * past it, *walked is false and the caller gathers. Otherwise the page is
+ * in *items and its cursor in next ("" on the last page). */
+static int walk_words(rg_app *app, const rg_ctx *ctx, const rg_event_query *q, const char *stmt,
+                      const rg_param filters[6], const char *after_date, int64_t after_id,
+                      const struct places *places, json_t **items, char *next, size_t next_len,
+                      bool *walked)
+{
+    *walked = false;
+    *items = NULL;
+    next[0] = 0;
+    rg_rows *est;
+    int rc = rg_rel_run_read(app, ctx, "event_count_estimate", NULL, 0, &est);
+    if (rc < 0)
+        return rc;
+    double events = est->nrows ? (double)rg_rows_int(est, 0, "n", 0) : 0;
+    rg_rows_free(est);
+    const int page = q->limit + 1;
+    const double reach = fmax(200, sqrt(1.5 * page * events));
+    char at_date[64], at_id[32];
+    snprintf(at_date, sizeof at_date, "%s", after_date);
+    snprintf(at_id, sizeof at_id, "%lld", (long long)after_id);
+    json_t *got = json_array();
+    char last_date[64] = "", last_id[32] = "";
+    int batch = 4 * page, kept = 0;
+    double tested = 0;
+    bool full = false, ended = false;
+    while (!full && !ended && tested < reach) {
+        if (batch > RG_SEARCH_LIMIT_MAX)
+            batch = RG_SEARCH_LIMIT_MAX;
+        rg_param p[10];
+        memcpy(p, filters, 6 * sizeof *p);
+        p[6] = RG_PNULL;
+        p[7] = RG_PTEXT(at_date);
+        p[8] = RG_PINT(strtoll(at_id, NULL, 10));
+        p[9] = RG_PINT(batch);
+        rg_rows *rows;
+        if ((rc = rg_rel_run_read(app, ctx, stmt, p, 10, &rows)) < 0)
+            break;
+        int n = rows->nrows;
+        const char **ids = rg_xcalloc((size_t)(n ? n : 1), sizeof *ids);
+        bool *match = rg_xcalloc((size_t)(n ? n : 1), sizeof *match);
+        for (int i = 0; i < n; i++)
+            ids[i] = rg_rows_get(rows, i, "id");
+        static const char *const type = "event";
+        rc = rg_search_matching(&app->st.search, q->q, type, ids, n, match);
+        for (int i = 0; rc == 0 && i < n && !full; i++) {
+            if (!match[i])
+                continue;
+            if (kept == q->limit) {
+                full = true; /* one more than the page: there is a next page */
+                break;
+            }
+            append_item(got, rows, i, q, places);
+            kept++;
+            snprintf(last_date, sizeof last_date, "%s", rg_rows_get(rows, i, "start_date"));
+            snprintf(last_id, sizeof last_id, "%s", ids[i]);
+        }
+        if (n > 0) {
+            snprintf(at_date, sizeof at_date, "%s", rg_rows_get(rows, n - 1, "start_date"));
+            snprintf(at_id, sizeof at_id, "%s", ids[n - 1]);
+        }
+        ended = n < batch;
+        tested += n;
+        batch *= 2;
+        free(ids);
+        free(match);
+        rg_rows_free(rows);
+        if (rc < 0)
+            break;
+    }
+    if (rc < 0 || !(full || ended)) {
+        json_decref(got);
+        return rc < 0 ? rc : 0;
+    }
+    if (full)
+        rg_cursor_encode(last_date, last_id, next, next_len);
+    *items = got;
+    *walked = true;
+    return 0;
+}
+
 static int discovery_query(rg_app *app, const rg_ctx *ctx, const rg_event_query *q, json_t **out)
 {
     char from[RG_TIME_LEN + 1], to[RG_TIME_LEN + 1];
@@ -209,28 +336,6 @@ static int discovery_query(rg_app *app, const rg_ctx *ctx, const rg_event_query 
     /* In date order, words are matched by the relational store itself when
      * the search index is a table of its database. */
     bool matched_here = q->q && !by_relevance && !by_distance && words_in_relational(app);
-    char *ids = NULL;
-    if (q->q && !matched_here) {
-        static const char *const types[] = {"event"};
-        rg_search_hit *hits;
-        int n;
-        /* Every hit, best first: the filters and the order apply to all
-         * of them, so no event that matches is left out. */
-        if ((rc = rg_search_ids(&app->st.search, q->q, types, 1, RG_SEARCH_IDS_MAX, &hits, &n)) < 0)
-            return rc;
-        if (n >= RG_SEARCH_IDS_MAX) {
-            rg_search_hits_free(hits, n);
-            return rg_error_set(RG_EINVAL, "q matches more than %d events: add a word or a filter",
-                                RG_SEARCH_IDS_MAX - 1);
-        }
-        rg_buf b = {0};
-        rg_buf_puts(&b, "[");
-        for (int i = 0; i < n; i++)
-            rg_buf_printf(&b, "%s%s", i ? "," : "", hits[i].id);
-        rg_buf_puts(&b, "]");
-        rg_search_hits_free(hits, n);
-        ids = rg_buf_steal(&b);
-    }
     struct places places = {0};
     char *venues = NULL;
     int64_t after_vrank = -1;
@@ -238,9 +343,40 @@ static int discovery_query(rg_app *app, const rg_ctx *ctx, const rg_event_query 
         if ((rc = venues_matching(app, ctx, q, lat, lng, radius, &places)) < 0 ||
             (rc = places_json(&places, by_distance, after_venue, &after_vrank, &venues)) < 0) {
             free(places.v);
-            free(ids);
             return rc;
         }
+    }
+    /* In date order, without the relational store's own matching, the
+     * events are walked and tested first, and the hits gathered only when
+     * the walk would cost more than gathering them. */
+    const char *way =
+        venues && places.events <= VENUE_WAY_EVENTS ? "event_list_at_venues" : "event_list";
+    if (q->q && !matched_here && !by_relevance && !by_distance && !(venues && places.events == 0)) {
+        rg_param filters[6] = {RG_PTEXT(q->type),
+                               q->from ? RG_PTEXT(from) : RG_PNULL,
+                               q->to ? RG_PTEXT(to) : RG_PNULL,
+                               RG_PBOOL(has_spots),
+                               RG_PBOOL(featured),
+                               RG_PTEXT(venues)};
+        json_t *items;
+        char next[160];
+        bool walked;
+        rc = walk_words(app, ctx, q, way, filters, after_date, after_id, &places, &items, next,
+                        sizeof next, &walked);
+        if (rc < 0 || walked) {
+            free(venues);
+            free(places.v);
+            if (rc == 0)
+                *out = rg_list_page(items, next);
+            return rc;
+        }
+    }
+    char *ids = NULL;
+    if (q->q && !matched_here && !(venues && places.events == 0) &&
+        (rc = gather_ids(app, q, &ids)) < 0) {
+        free(venues);
+        free(places.v);
+        return rc;
     }
     rg_rows *rows = NULL;
     if (venues && places.events == 0) { /* no event at any venue: an empty page */
@@ -267,8 +403,7 @@ static int discovery_query(rg_app *app, const rg_ctx *ctx, const rg_event_query 
         const char *stmt = by_relevance   ? "event_list_of_ids_ranked"
                            : matched_here ? "event_list_matching"
                            : ids          ? "event_list_of_ids"
-                           : venues && places.events <= VENUE_WAY_EVENTS ? "event_list_at_venues"
-                                                                         : "event_list";
+                                          : way;
         rg_param p[] = {RG_PTEXT(q->type),
                         q->from ? RG_PTEXT(from) : RG_PNULL,
                         q->to ? RG_PTEXT(to) : RG_PNULL,
@@ -289,14 +424,8 @@ static int discovery_query(rg_app *app, const rg_ctx *ctx, const rg_event_query 
     }
     json_t *items = json_array();
     int n = rows->nrows > q->limit ? q->limit : rows->nrows;
-    for (int i = 0; i < n; i++) {
-        json_t *item = rg__event_view(rows, i);
-        const struct place *at =
-            q->near ? place_find(&places, rg_rows_int(rows, i, "venue_id", 0)) : NULL;
-        if (at) /* to the metre */
-            json_object_set_new(item, "distanceKm", json_real(round(at->km * 1000) / 1000));
-        json_array_append_new(items, item);
-    }
+    for (int i = 0; i < n; i++)
+        append_item(items, rows, i, q, &places);
     char next[160] = "";
     int last = q->limit - 1;
     if (rows->nrows > q->limit && by_relevance) {
