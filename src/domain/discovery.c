@@ -181,20 +181,20 @@ static void append_item(json_t *items, const rg_rows *rows, int i, const rg_even
     json_array_append_new(items, item);
 }
 
-/* Discovery by words in date order when the relational store cannot match
- * them itself: the events that pass the other filters, in date order, in
- * batches of the way in `stmt` (params: its first six), each batch tested
- * by the search port, until the page is full, the events run out, or the
- * walk has tested its reach of events. Common words fill a page within a
- * few dozen events, whatever the number of events that hold them. The
- * reach is where gathering every hit instead costs as much (the same
- * sqrt(1.5*L*N) as event_list_matching, queries/postgresql/events.sql):
- * past it, *walked is false and the caller gathers. Otherwise the page is
- * in *items and its cursor in next ("" on the last page). */
+/* Discovery by words when the relational store cannot match them itself
+ * (or nearest first): the events that pass the other filters, in the
+ * page's order, in batches of the way in `stmt` (params: its first six;
+ * nearest first, event_list_by_distance after the venue of rank
+ * after_vrank), each batch tested by the search port, until the page is
+ * full, the events run out, or the walk has tested its reach of events. Common words fill a page
+ * within a few dozen events, whatever the number of events that hold them. The reach is where
+ * gathering every hit instead costs as much (the same sqrt(1.5*L*N) as event_list_matching,
+ * queries/postgresql/events.sql): past it, *walked is false and the caller gathers. Otherwise the
+ * page is in *items and its cursor in next ("" on the last page). */
 static int walk_words(rg_app *app, const rg_ctx *ctx, const rg_event_query *q, const char *stmt,
-                      const rg_param filters[6], const char *after_date, int64_t after_id,
-                      const struct places *places, json_t **items, char *next, size_t next_len,
-                      bool *walked)
+                      const rg_param filters[6], bool by_distance, int64_t after_vrank,
+                      const char *after_date, int64_t after_id, const struct places *places,
+                      json_t **items, char *next, size_t next_len, bool *walked)
 {
     *walked = false;
     *items = NULL;
@@ -207,25 +207,29 @@ static int walk_words(rg_app *app, const rg_ctx *ctx, const rg_event_query *q, c
     rg_rows_free(est);
     const int page = q->limit + 1;
     const double reach = fmax(200, sqrt(1.5 * page * events));
-    char at_date[64], at_id[32];
+    char at_date[64], at_id[32], at_vrank[32];
+    snprintf(at_vrank, sizeof at_vrank, "%lld", (long long)after_vrank);
     snprintf(at_date, sizeof at_date, "%s", after_date);
     snprintf(at_id, sizeof at_id, "%lld", (long long)after_id);
     json_t *got = json_array();
-    char last_date[64] = "", last_id[32] = "";
+    char last_date[64] = "", last_id[32] = "", last_venue[32] = "";
     int batch = 4 * page, kept = 0;
     double tested = 0;
     bool full = false, ended = false;
     while (!full && !ended && tested < reach) {
         if (batch > RG_SEARCH_LIMIT_MAX)
             batch = RG_SEARCH_LIMIT_MAX;
-        rg_param p[10];
+        rg_param p[11];
         memcpy(p, filters, 6 * sizeof *p);
-        p[6] = RG_PNULL;
-        p[7] = RG_PTEXT(at_date);
-        p[8] = RG_PINT(strtoll(at_id, NULL, 10));
-        p[9] = RG_PINT(batch);
+        int np = 6;
+        p[np++] = RG_PNULL; /* no search hits */
+        if (by_distance)
+            p[np++] = RG_PINT(strtoll(at_vrank, NULL, 10));
+        p[np++] = RG_PTEXT(at_date);
+        p[np++] = RG_PINT(strtoll(at_id, NULL, 10));
+        p[np++] = RG_PINT(batch);
         rg_rows *rows;
-        if ((rc = rg_rel_run_read(app, ctx, stmt, p, 10, &rows)) < 0)
+        if ((rc = rg_rel_run_read(app, ctx, stmt, p, np, &rows)) < 0)
             break;
         int n = rows->nrows;
         const char **ids = rg_xcalloc((size_t)(n ? n : 1), sizeof *ids);
@@ -245,8 +249,11 @@ static int walk_words(rg_app *app, const rg_ctx *ctx, const rg_event_query *q, c
             kept++;
             snprintf(last_date, sizeof last_date, "%s", rg_rows_get(rows, i, "start_date"));
             snprintf(last_id, sizeof last_id, "%s", ids[i]);
+            snprintf(last_venue, sizeof last_venue, "%s", rg_rows_get(rows, i, "venue_id"));
         }
         if (n > 0) {
+            if (by_distance)
+                snprintf(at_vrank, sizeof at_vrank, "%s", rg_rows_get(rows, n - 1, "vrank"));
             snprintf(at_date, sizeof at_date, "%s", rg_rows_get(rows, n - 1, "start_date"));
             snprintf(at_id, sizeof at_id, "%s", ids[n - 1]);
         }
@@ -263,8 +270,13 @@ static int walk_words(rg_app *app, const rg_ctx *ctx, const rg_event_query *q, c
         json_decref(got);
         return rc < 0 ? rc : 0;
     }
-    if (full)
+    if (full && by_distance) {
+        char at[96];
+        snprintf(at, sizeof at, "@%s@%s", last_venue, last_date);
+        rg_cursor_encode(at, last_id, next, next_len);
+    } else if (full) {
         rg_cursor_encode(last_date, last_id, next, next_len);
+    }
     *items = got;
     *walked = true;
     return 0;
@@ -346,12 +358,14 @@ static int discovery_query(rg_app *app, const rg_ctx *ctx, const rg_event_query 
             return rc;
         }
     }
-    /* In date order, without the relational store's own matching, the
-     * events are walked and tested first, and the hits gathered only when
-     * the walk would cost more than gathering them. */
-    const char *way =
-        venues && places.events <= VENUE_WAY_EVENTS ? "event_list_at_venues" : "event_list";
-    if (q->q && !matched_here && !by_relevance && !by_distance && !(venues && places.events == 0)) {
+    /* With words, in date order without the relational store's own
+     * matching, and nearest first, the events are walked and tested first,
+     * and the hits gathered only when the walk would cost more than
+     * gathering them. */
+    const char *way = by_distance                                   ? "event_list_by_distance"
+                      : venues && places.events <= VENUE_WAY_EVENTS ? "event_list_at_venues"
+                                                                    : "event_list";
+    if (q->q && !matched_here && !by_relevance && !(venues && places.events == 0)) {
         rg_param filters[6] = {RG_PTEXT(q->type),
                                q->from ? RG_PTEXT(from) : RG_PNULL,
                                q->to ? RG_PTEXT(to) : RG_PNULL,
@@ -361,8 +375,8 @@ static int discovery_query(rg_app *app, const rg_ctx *ctx, const rg_event_query 
         json_t *items;
         char next[160];
         bool walked;
-        rc = walk_words(app, ctx, q, way, filters, after_date, after_id, &places, &items, next,
-                        sizeof next, &walked);
+        rc = walk_words(app, ctx, q, way, filters, by_distance, after_vrank, after_date, after_id,
+                        &places, &items, next, sizeof next, &walked);
         if (rc < 0 || walked) {
             free(venues);
             free(places.v);

@@ -488,19 +488,20 @@ static void discovery_by_distance_equals_brute_force(void **state)
     for (size_t i = 0; i < sizeof base / sizeof base[0]; i++) {
         mix m = base[i];
         m.distance = true;
-        mix with[] = {m, m, m, m, m};
+        mix with[] = {m, m, m, m, m, m};
         with[1].type = "camp";
         with[2].has_spots = true;
         with[2].from = from;
         with[3].q = "youth";
         with[4].q = "lunch";
         with[4].featured = true;
+        with[5].q = "zurich"; /* rare and far: more than a walk tests */
         for (size_t k = 0; k < sizeof with / sizeof with[0]; k++) {
             check_mix(&with[k]);
             checked++;
         }
     }
-    assert_int_equal(checked, 15);
+    assert_int_equal(checked, 18);
     /* A distance cursor is not a date cursor. */
     api_resp *r =
         api("GET",
