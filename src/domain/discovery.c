@@ -186,11 +186,13 @@ static void append_item(json_t *items, const rg_rows *rows, int i, const rg_even
  * page's order, in batches of the way in `stmt` (params: its first six;
  * nearest first, event_list_by_distance after the venue of rank
  * after_vrank), each batch tested by the search port, until the page is
- * full, the events run out, or the walk has tested its reach of events. Common words fill a page
- * within a few dozen events, whatever the number of events that hold them. The reach is where
- * gathering every hit instead costs as much (the same sqrt(1.5*L*N) as event_list_matching,
- * queries/postgresql/events.sql): past it, *walked is false and the caller gathers. Otherwise the
- * page is in *items and its cursor in next ("" on the last page). */
+ * full, the events run out, or the walk has tested its reach of events.
+ * Common words fill a page within a few dozen events, whatever the number
+ * of events that hold them. The reach is where gathering every hit instead
+ * costs as much (the same sqrt(1.5*L*N) as event_list_matching in
+ * queries/postgresql/events.sql): past it, *walked is false and the caller
+ * gathers. Otherwise the page is in *items and its cursor in next ("" on
+ * the last page). */
 static int walk_words(rg_app *app, const rg_ctx *ctx, const rg_event_query *q, const char *stmt,
                       const rg_param filters[6], bool by_distance, int64_t after_vrank,
                       const char *after_date, int64_t after_id, const struct places *places,
