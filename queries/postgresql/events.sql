@@ -200,28 +200,6 @@ WHERE e.status = 'published' AND e.is_public
 ORDER BY v.rank, e.start_date, e.id
 LIMIT $11
 
--- name: event_list_of_ids_ranked
--- The search hits ($7, a JSON array of ids, best first) that pass the
--- filters, in the search's order: rank is the hit's place in $7; the page
--- goes on after rank $8 (and id $9, which a rank never shares).
-SELECT e.id, e.title, e.slug, e.description, e.start_date, e.end_date, e.registration_deadline,
-       e.venue_id, e.organizer_id, e.max_participants, e.taken, e.status, e.type, e.is_featured,
-       e.is_public, (e.cost_amount * 100)::bigint AS cost_minor, e.cost_currency,
-       e.waitlist_enabled, e.min_age, e.guardian_consent_under, e.hold_minutes, e.created_at,
-       e.updated_at, h.rank
-FROM jsonb_array_elements_text($7::jsonb) WITH ORDINALITY AS h(id, rank)
-JOIN events e ON e.id = h.id::int
-WHERE e.status = 'published' AND e.is_public
-  AND ($1::text IS NULL OR e.type = $1::text)
-  AND ($2::timestamptz IS NULL OR e.end_date >= $2::timestamptz)
-  AND ($3::timestamptz IS NULL OR e.start_date <= $3::timestamptz)
-  AND ($4::int = 0 OR e.max_participants IS NULL OR e.taken < e.max_participants)
-  AND ($5::int = 0 OR e.is_featured)
-  AND ($6::jsonb IS NULL OR e.venue_id IN (SELECT jsonb_array_elements_text($6::jsonb)::int))
-  AND (h.rank > $8::bigint OR (h.rank = $8::bigint AND e.id > $9))
-ORDER BY h.rank
-LIMIT $10
-
 -- name: event_venues_matching
 -- The venues that discovery's place filters leave: city ($1), country ($2),
 -- within $5 km of ($3, $4), and their distance from it; and how many events

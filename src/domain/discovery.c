@@ -143,32 +143,6 @@ static bool words_in_relational(const rg_app *app)
            strcmp(app->cfg->search_url, app->cfg->relational_url) == 0;
 }
 
-/* Every search hit of q's words, as a JSON array of ids in *ids (malloc'd):
- * the filters and the order apply to all of them, so no event that
- * matches is left out. */
-static int gather_ids(rg_app *app, const rg_event_query *q, char **ids)
-{
-    static const char *const types[] = {"event"};
-    rg_search_hit *hits;
-    int n;
-    int rc = rg_search_ids(&app->st.search, q->q, types, 1, RG_SEARCH_IDS_MAX, &hits, &n);
-    if (rc < 0)
-        return rc;
-    if (n >= RG_SEARCH_IDS_MAX) {
-        rg_search_hits_free(hits, n);
-        return rg_error_set(RG_EINVAL, "q matches more than %d events: add a word or a filter",
-                            RG_SEARCH_IDS_MAX - 1);
-    }
-    rg_buf b = {0};
-    rg_buf_puts(&b, "[");
-    for (int i = 0; i < n; i++)
-        rg_buf_printf(&b, "%s%s", i ? "," : "", hits[i].id);
-    rg_buf_puts(&b, "]");
-    rg_search_hits_free(hits, n);
-    *ids = rg_buf_steal(&b);
-    return 0;
-}
-
 /* Appends the event of row i to items, with its distance when q is near. */
 static void append_item(json_t *items, const rg_rows *rows, int i, const rg_event_query *q,
                         const struct places *places)
@@ -181,83 +155,129 @@ static void append_item(json_t *items, const rg_rows *rows, int i, const rg_even
     json_array_append_new(items, item);
 }
 
-/* Discovery by words when the relational store cannot match them itself
- * (or nearest first): the events that pass the other filters, in the
- * page's order, in batches of the way in `stmt` (params: its first six;
- * nearest first, event_list_by_distance after the venue of rank
- * after_vrank), each batch tested by the search port, until the page is
- * full, the events run out, or the walk has tested its reach of events.
- * Common words fill a page within a few dozen events, whatever the number
- * of events that hold them. The reach is where gathering every hit instead
- * costs as much (the same sqrt(1.5*L*N) as event_list_matching in
- * queries/postgresql/events.sql): past it, *walked is false and the caller
- * gathers. Otherwise the page is in *items and its cursor in next ("" on
- * the last page). */
-static int walk_words(rg_app *app, const rg_ctx *ctx, const rg_event_query *q, const char *stmt,
-                      const rg_param filters[6], bool by_distance, int64_t after_vrank,
-                      const char *after_date, int64_t after_id, const struct places *places,
-                      json_t **items, char *next, size_t next_len, bool *walked)
+/* Every search hit of q's words in part, as a JSON array of ids in *ids
+ * (malloc'd): the filters and the order apply to all of them, so no event
+ * that matches is left out. */
+static int gather_ids(rg_app *app, const rg_event_query *q, rg_search_part part, char **ids)
 {
-    *walked = false;
-    *items = NULL;
-    next[0] = 0;
-    rg_rows *est;
-    int rc = rg_rel_run_read(app, ctx, "event_count_estimate", NULL, 0, &est);
+    static const char *const types[] = {"event"};
+    rg_search_hit *hits;
+    int n;
+    int rc = rg_search_ids_in(&app->st.search, q->q, part, types, 1, RG_SEARCH_IDS_MAX, &hits, &n);
     if (rc < 0)
         return rc;
-    double events = est->nrows ? (double)rg_rows_int(est, 0, "n", 0) : 0;
-    rg_rows_free(est);
-    const int page = q->limit + 1;
-    const double reach = fmax(200, sqrt(1.5 * page * events));
-    char at_date[64], at_id[32], at_vrank[32];
-    snprintf(at_vrank, sizeof at_vrank, "%lld", (long long)after_vrank);
-    snprintf(at_date, sizeof at_date, "%s", after_date);
-    snprintf(at_id, sizeof at_id, "%lld", (long long)after_id);
-    json_t *got = json_array();
-    char last_date[64] = "", last_id[32] = "", last_venue[32] = "";
-    int batch = 4 * page, kept = 0;
+    if (n >= RG_SEARCH_IDS_MAX) {
+        rg_search_hits_free(hits, n);
+        return rg_error_set(RG_EINVAL,
+                            "q matches more than %d events: add a word or a filter, or "
+                            "page by date",
+                            RG_SEARCH_IDS_MAX - 1);
+    }
+    rg_buf b = {0};
+    rg_buf_puts(&b, "[");
+    for (int i = 0; i < n; i++)
+        rg_buf_printf(&b, "%s%s", i ? "," : "", hits[i].id);
+    rg_buf_puts(&b, "]");
+    rg_search_hits_free(hits, n);
+    *ids = rg_buf_steal(&b);
+    return 0;
+}
+
+/* A discovery query as its statements take it: the filters ($1-$6), the
+ * way in, and the order. */
+struct way {
+    rg_param filters[6]; /* type, from, to, hasSpots, featured, venues */
+    const char *walk;    /* the events that pass the filters, in the page's order */
+    const char *hits;    /* the same among the search hits ($7) */
+    bool by_distance;    /* nearest venue first (the cursor holds the venue's rank) */
+};
+
+/* Where a page stands: after (vrank, date, id) in the way's order. */
+struct at {
+    char vrank[24], date[64], id[24];
+};
+
+/* A page being made: its items, how many, whether one more than the limit
+ * was found (there is a next page), and the last item's place. */
+struct page {
+    const rg_event_query *q;
+    const struct places *places;
+    json_t *items;
+    int kept;
+    bool full;
+    char last_date[64], last_id[24], last_venue[24];
+    rg_search_part last_part;
+};
+
+/* The way's statement after at, at most limit rows (ids: the hits, or
+ * NULL to walk). */
+static int run_way(rg_app *app, const rg_ctx *ctx, const struct way *w, const char *stmt,
+                   const char *ids, const struct at *at, int limit, rg_rows **rows)
+{
+    rg_param p[11];
+    memcpy(p, w->filters, sizeof w->filters);
+    int np = 6;
+    p[np++] = RG_PTEXT(ids);
+    if (w->by_distance)
+        p[np++] = RG_PINT(strtoll(at->vrank, NULL, 10));
+    p[np++] = RG_PTEXT(at->date);
+    p[np++] = RG_PINT(strtoll(at->id, NULL, 10));
+    p[np++] = RG_PINT(limit);
+    return rg_rel_run_read(app, ctx, stmt, p, np, rows);
+}
+
+/* Adds row i to the page, or marks it full when it holds the limit. */
+static void page_add(struct page *pg, const rg_rows *rows, int i, rg_search_part part)
+{
+    if (pg->kept == pg->q->limit) {
+        pg->full = true;
+        return;
+    }
+    append_item(pg->items, rows, i, pg->q, pg->places);
+    pg->kept++;
+    pg->last_part = part;
+    snprintf(pg->last_date, sizeof pg->last_date, "%s", rg_rows_get(rows, i, "start_date"));
+    snprintf(pg->last_id, sizeof pg->last_id, "%s", rg_rows_get(rows, i, "id"));
+    snprintf(pg->last_venue, sizeof pg->last_venue, "%s", rg_rows_get(rows, i, "venue_id"));
+}
+
+/* Adds to pg the events after at, in the way's order, that the words match
+ * in part, until pg is full or they run out. First a walk: the events that
+ * pass the filters, in batches, each batch tested by the search port
+ * (matching); common words fill a page within a few dozen events, whatever
+ * the number of events that hold them. Past the walk's reach, the hits are
+ * gathered instead and the rest of the page taken among them, from where
+ * the walk stopped. The reach, sqrt(1.5*L*N) events for a page of L among
+ * N, is where both ways cost the same (see event_list_matching in
+ * queries/postgresql/events.sql), so neither costs more than about twice
+ * the cheaper one. */
+static int page_part(rg_app *app, const rg_ctx *ctx, const struct way *w, rg_search_part part,
+                     struct at at, double reach, struct page *pg)
+{
+    const rg_event_query *q = pg->q;
+    int batch = 4 * (q->limit + 1), rc = 0;
     double tested = 0;
-    bool full = false, ended = false;
-    while (!full && !ended && tested < reach) {
+    bool ended = false;
+    while (!pg->full && !ended && tested < reach) {
         if (batch > RG_SEARCH_LIMIT_MAX)
             batch = RG_SEARCH_LIMIT_MAX;
-        rg_param p[11];
-        memcpy(p, filters, 6 * sizeof *p);
-        int np = 6;
-        p[np++] = RG_PNULL; /* no search hits */
-        if (by_distance)
-            p[np++] = RG_PINT(strtoll(at_vrank, NULL, 10));
-        p[np++] = RG_PTEXT(at_date);
-        p[np++] = RG_PINT(strtoll(at_id, NULL, 10));
-        p[np++] = RG_PINT(batch);
         rg_rows *rows;
-        if ((rc = rg_rel_run_read(app, ctx, stmt, p, np, &rows)) < 0)
-            break;
+        if ((rc = run_way(app, ctx, w, w->walk, NULL, &at, batch, &rows)) < 0)
+            return rc;
         int n = rows->nrows;
         const char **ids = rg_xcalloc((size_t)(n ? n : 1), sizeof *ids);
         bool *match = rg_xcalloc((size_t)(n ? n : 1), sizeof *match);
         for (int i = 0; i < n; i++)
             ids[i] = rg_rows_get(rows, i, "id");
-        static const char *const type = "event";
-        rc = rg_search_matching(&app->st.search, q->q, type, ids, n, match);
-        for (int i = 0; rc == 0 && i < n && !full; i++) {
-            if (!match[i])
-                continue;
-            if (kept == q->limit) {
-                full = true; /* one more than the page: there is a next page */
-                break;
-            }
-            append_item(got, rows, i, q, places);
-            kept++;
-            snprintf(last_date, sizeof last_date, "%s", rg_rows_get(rows, i, "start_date"));
-            snprintf(last_id, sizeof last_id, "%s", ids[i]);
-            snprintf(last_venue, sizeof last_venue, "%s", rg_rows_get(rows, i, "venue_id"));
-        }
+        rc = rg_search_matching(&app->st.search, q->q, part, "event", ids, n, match);
+        for (int i = 0; rc == 0 && i < n && !pg->full; i++)
+            if (match[i])
+                page_add(pg, rows, i, part);
         if (n > 0) {
-            if (by_distance)
-                snprintf(at_vrank, sizeof at_vrank, "%s", rg_rows_get(rows, n - 1, "vrank"));
-            snprintf(at_date, sizeof at_date, "%s", rg_rows_get(rows, n - 1, "start_date"));
-            snprintf(at_id, sizeof at_id, "%s", ids[n - 1]);
+            if (w->by_distance)
+                snprintf(at.vrank, sizeof at.vrank, "%s", rg_rows_get(rows, n - 1, "vrank"));
+            snprintf(at.date, sizeof at.date, "%s", rg_rows_get(rows, n - 1, "start_date"));
+            snprintf(at.id, sizeof at.id, "%s", ids[n - 1]);
         }
         ended = n < batch;
         tested += n;
@@ -266,21 +286,69 @@ static int walk_words(rg_app *app, const rg_ctx *ctx, const rg_event_query *q, c
         free(match);
         rg_rows_free(rows);
         if (rc < 0)
-            break;
+            return rc;
     }
-    if (rc < 0 || !(full || ended)) {
-        json_decref(got);
-        return rc < 0 ? rc : 0;
+    if (pg->full || ended)
+        return 0;
+    char *hits = NULL;
+    if ((rc = gather_ids(app, q, part, &hits)) < 0)
+        return rc;
+    rg_rows *rows;
+    rc = run_way(app, ctx, w, w->hits, hits, &at, q->limit - pg->kept + 1, &rows);
+    free(hits);
+    if (rc < 0)
+        return rc;
+    for (int i = 0; i < rows->nrows && !pg->full; i++)
+        page_add(pg, rows, i, part);
+    rg_rows_free(rows);
+    return 0;
+}
+
+/* Discovery with words, where the relational store does not match them in
+ * its own statement: by date or nearest first, the events the words match;
+ * by relevance, those whose title holds every word (part TITLE), then the
+ * others (REST), each in date order. after_part is the cursor's part
+ * (relevance). */
+static int page_of_words(rg_app *app, const rg_ctx *ctx, const rg_event_query *q,
+                         const struct way *w, bool by_relevance, rg_search_part after_part,
+                         const struct at *after, const struct places *places, json_t **out)
+{
+    rg_rows *est;
+    int rc = rg_rel_run_read(app, ctx, "event_count_estimate", NULL, 0, &est);
+    if (rc < 0)
+        return rc;
+    double events = est->nrows ? (double)rg_rows_int(est, 0, "n", 0) : 0;
+    rg_rows_free(est);
+    rc = 0;
+    const double reach = fmax(200, sqrt(1.5 * (q->limit + 1) * events));
+    struct page pg = {.q = q, .places = places, .items = json_array()};
+    if (!by_relevance) {
+        rc = page_part(app, ctx, w, RG_SEARCH_PART_ALL, *after, reach, &pg);
+    } else {
+        struct at start = {.vrank = "-1", .date = "0001-01-01T00:00:00Z", .id = "0"};
+        if (after_part == RG_SEARCH_PART_TITLE)
+            rc = page_part(app, ctx, w, RG_SEARCH_PART_TITLE, *after, reach, &pg);
+        if (rc == 0 && !pg.full)
+            rc = page_part(app, ctx, w, RG_SEARCH_PART_REST,
+                           after_part == RG_SEARCH_PART_REST ? *after : start, reach, &pg);
     }
-    if (full && by_distance) {
-        char at[96];
-        snprintf(at, sizeof at, "@%s@%s", last_venue, last_date);
-        rg_cursor_encode(at, last_id, next, next_len);
-    } else if (full) {
-        rg_cursor_encode(last_date, last_id, next, next_len);
+    if (rc < 0) {
+        json_decref(pg.items);
+        return rc;
     }
-    *items = got;
-    *walked = true;
+    char next[160] = "";
+    if (pg.full) {
+        char at[112];
+        if (by_relevance)
+            snprintf(at, sizeof at, "#%d@%s", pg.last_part == RG_SEARCH_PART_TITLE ? 0 : 1,
+                     pg.last_date);
+        else if (w->by_distance)
+            snprintf(at, sizeof at, "@%s@%s", pg.last_venue, pg.last_date);
+        else
+            snprintf(at, sizeof at, "%s", pg.last_date);
+        rg_cursor_encode(at, pg.last_id, next, sizeof next);
+    }
+    *out = rg_list_page(pg.items, next);
     return 0;
 }
 
@@ -322,11 +390,13 @@ static int discovery_query(rg_app *app, const rg_ctx *ctx, const rg_event_query 
         by_distance = true;
     } else if (q->sort && strcmp(q->sort, "date") != 0)
         return rg_error_set(RG_EINVAL, "sort is date, relevance or distance");
-    /* The cursor: the last start date and id in date order; "#rank" and
-     * the id by relevance (the rank of the hit in the search's order);
-     * "@venue@start date" and the id by distance. */
+    /* The cursor: the last start date and id in date order; "#part@start
+     * date" and the id by relevance (part 0: the events whose title holds
+     * every word, 1: the others); "@venue@start date" and the id by
+     * distance. */
     char after_date[64] = "0001-01-01T00:00:00Z", after_id_s[32] = "0";
-    int64_t after_id = 0, after_rank = -1, after_venue = 0;
+    int64_t after_id = 0, after_venue = 0;
+    rg_search_part after_part = RG_SEARCH_PART_TITLE;
     if (q->cursor) {
         char mark = by_relevance ? '#' : by_distance ? '@' : 0;
         if ((rc = rg_cursor_decode(q->cursor, after_date, sizeof after_date, after_id_s,
@@ -334,11 +404,14 @@ static int discovery_query(rg_app *app, const rg_ctx *ctx, const rg_event_query 
             !rg_parse_id(after_id_s, &after_id) ||
             (mark ? after_date[0] != mark : (after_date[0] == '#' || after_date[0] == '@')))
             return rg_error_set(RG_EINVAL, "the cursor is not valid");
-        char *end;
-        if (by_relevance &&
-            ((after_rank = strtoll(after_date + 1, &end, 10)) < 0 || *end || end == after_date + 1))
-            return rg_error_set(RG_EINVAL, "the cursor is not valid");
+        if (by_relevance) {
+            if ((after_date[1] != '0' && after_date[1] != '1') || after_date[2] != '@')
+                return rg_error_set(RG_EINVAL, "the cursor is not valid");
+            after_part = after_date[1] == '0' ? RG_SEARCH_PART_TITLE : RG_SEARCH_PART_REST;
+            memmove(after_date, after_date + 3, strlen(after_date + 3) + 1);
+        }
         if (by_distance) {
+            char *end;
             after_venue = strtoll(after_date + 1, &end, 10);
             if (after_venue <= 0 || *end != '@')
                 return rg_error_set(RG_EINVAL, "the cursor is not valid");
@@ -347,9 +420,6 @@ static int discovery_query(rg_app *app, const rg_ctx *ctx, const rg_event_query 
     }
     if (q->q && strlen(q->q) > 200)
         return rg_error_set(RG_EINVAL, "q is limited to 200 characters");
-    /* In date order, words are matched by the relational store itself when
-     * the search index is a table of its database. */
-    bool matched_here = q->q && !by_relevance && !by_distance && words_in_relational(app);
     struct places places = {0};
     char *venues = NULL;
     int64_t after_vrank = -1;
@@ -359,80 +429,43 @@ static int discovery_query(rg_app *app, const rg_ctx *ctx, const rg_event_query 
             free(places.v);
             return rc;
         }
-    }
-    /* With words, in date order without the relational store's own
-     * matching, and nearest first, the events are walked and tested first,
-     * and the hits gathered only when the walk would cost more than
-     * gathering them. */
-    const char *way = by_distance                                   ? "event_list_by_distance"
-                      : venues && places.events <= VENUE_WAY_EVENTS ? "event_list_at_venues"
-                                                                    : "event_list";
-    if (q->q && !matched_here && !by_relevance && !(venues && places.events == 0)) {
-        rg_param filters[6] = {RG_PTEXT(q->type),
-                               q->from ? RG_PTEXT(from) : RG_PNULL,
-                               q->to ? RG_PTEXT(to) : RG_PNULL,
-                               RG_PBOOL(has_spots),
-                               RG_PBOOL(featured),
-                               RG_PTEXT(venues)};
-        json_t *items;
-        char next[160];
-        bool walked;
-        rc = walk_words(app, ctx, q, way, filters, by_distance, after_vrank, after_date, after_id,
-                        &places, &items, next, sizeof next, &walked);
-        if (rc < 0 || walked) {
+        if (places.events == 0) { /* no event at any venue: an empty page */
             free(venues);
             free(places.v);
-            if (rc == 0)
-                *out = rg_list_page(items, next);
-            return rc;
+            *out = rg_list_page(json_array(), NULL);
+            return 0;
         }
     }
-    char *ids = NULL;
-    if (q->q && !matched_here && !(venues && places.events == 0) &&
-        (rc = gather_ids(app, q, &ids)) < 0) {
+    /* The way in: the venues nearest first for distance; else the venues'
+     * own events when they hold few; else every event in date order, which
+     * soon finds a page when most events pass. */
+    struct way w = {
+        .filters = {RG_PTEXT(q->type), q->from ? RG_PTEXT(from) : RG_PNULL,
+                    q->to ? RG_PTEXT(to) : RG_PNULL, RG_PBOOL(has_spots), RG_PBOOL(featured),
+                    RG_PTEXT(venues)},
+        .walk = by_distance                                   ? "event_list_by_distance"
+                : venues && places.events <= VENUE_WAY_EVENTS ? "event_list_at_venues"
+                                                              : "event_list",
+        .hits = by_distance ? "event_list_by_distance" : "event_list_of_ids",
+        .by_distance = by_distance,
+    };
+    struct at after;
+    snprintf(after.vrank, sizeof after.vrank, "%lld", (long long)after_vrank);
+    snprintf(after.date, sizeof after.date, "%s", after_date);
+    snprintf(after.id, sizeof after.id, "%lld", (long long)after_id);
+    /* In date order, words are matched by the relational store itself when
+     * the search index is a table of its database (event_list_matching);
+     * otherwise events are walked and tested through the search port. */
+    bool matched_here = q->q && !by_relevance && !by_distance && words_in_relational(app);
+    if (q->q && !matched_here) {
+        rc = page_of_words(app, ctx, q, &w, by_relevance, after_part, &after, &places, out);
         free(venues);
         free(places.v);
         return rc;
     }
     rg_rows *rows = NULL;
-    if (venues && places.events == 0) { /* no event at any venue: an empty page */
-        rows = rg_xcalloc(1, sizeof *rows);
-        rc = 0;
-    } else if (by_distance) {
-        /* The venues nearest first, each one's events in date order. */
-        rg_param p[] = {RG_PTEXT(q->type),
-                        q->from ? RG_PTEXT(from) : RG_PNULL,
-                        q->to ? RG_PTEXT(to) : RG_PNULL,
-                        RG_PBOOL(has_spots),
-                        RG_PBOOL(featured),
-                        RG_PTEXT(venues),
-                        RG_PTEXT(ids),
-                        RG_PINT(after_vrank),
-                        RG_PTEXT(after_date),
-                        RG_PINT(after_id),
-                        RG_PINT(q->limit + 1)};
-        rc = rg_rel_run_read(app, ctx, "event_list_by_distance", p, 11, &rows);
-    } else {
-        /* The way in: the search hits when there are any to take; the
-         * venues' own events when they hold few; else every event in date
-         * order, which soon finds a page when most events pass. */
-        const char *stmt = by_relevance   ? "event_list_of_ids_ranked"
-                           : matched_here ? "event_list_matching"
-                           : ids          ? "event_list_of_ids"
-                                          : way;
-        rg_param p[] = {RG_PTEXT(q->type),
-                        q->from ? RG_PTEXT(from) : RG_PNULL,
-                        q->to ? RG_PTEXT(to) : RG_PNULL,
-                        RG_PBOOL(has_spots),
-                        RG_PBOOL(featured),
-                        RG_PTEXT(venues),
-                        RG_PTEXT(matched_here ? q->q : ids),
-                        by_relevance ? RG_PINT(after_rank) : RG_PTEXT(after_date),
-                        RG_PINT(after_id),
-                        RG_PINT(q->limit + 1)};
-        rc = rg_rel_run_read(app, ctx, stmt, p, 10, &rows);
-    }
-    free(ids);
+    rc = run_way(app, ctx, &w, matched_here ? "event_list_matching" : w.walk,
+                 matched_here ? q->q : NULL, &after, q->limit + 1, &rows);
     free(venues);
     if (rc < 0) {
         free(places.v);
@@ -444,11 +477,7 @@ static int discovery_query(rg_app *app, const rg_ctx *ctx, const rg_event_query 
         append_item(items, rows, i, q, &places);
     char next[160] = "";
     int last = q->limit - 1;
-    if (rows->nrows > q->limit && by_relevance) {
-        char rank[32];
-        snprintf(rank, sizeof rank, "#%s", rg_rows_get(rows, last, "rank"));
-        rg_cursor_encode(rank, rg_rows_get(rows, last, "id"), next, sizeof next);
-    } else if (rows->nrows > q->limit && by_distance) {
+    if (rows->nrows > q->limit && by_distance) {
         char at[96];
         snprintf(at, sizeof at, "@%s@%s", rg_rows_get(rows, last, "venue_id"),
                  rg_rows_get(rows, last, "start_date"));

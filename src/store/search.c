@@ -197,11 +197,19 @@ static char *highlight_html(const char *marked)
     return rg_buf_steal(&b);
 }
 
-static int query(rg_search_port *p, const char *q, const char *const *types, int ntypes, int limit,
-                 bool highlight, rg_search_hit **out, int *nout)
+static bool part_valid(rg_search_part part)
+{
+    return part == RG_SEARCH_PART_ALL || part == RG_SEARCH_PART_TITLE ||
+           part == RG_SEARCH_PART_REST;
+}
+
+static int query(rg_search_port *p, const char *q, rg_search_part part, const char *const *types,
+                 int ntypes, int limit, bool highlight, rg_search_hit **out, int *nout)
 {
     *out = NULL;
     *nout = 0;
+    if (!part_valid(part) || (highlight && part != RG_SEARCH_PART_ALL))
+        return rg_error_set(RG_EINVAL, "invalid part of the records to search");
     int max = highlight ? RG_SEARCH_LIMIT_MAX : RG_SEARCH_IDS_MAX;
     if (limit < 1 || limit > max)
         return rg_error_set(RG_EINVAL, "limit must be from 1 to %d", max);
@@ -218,8 +226,9 @@ static int query(rg_search_port *p, const char *q, const char *const *types, int
     if (!q || !*q)
         return 0;
     int64_t t0 = rg_mono_us();
-    int rc = rg_metrics_timed(highlight ? "search.query" : "search.ids", t0,
-                              p->ops->query(p->s, q, types, ntypes, limit, highlight, out, nout));
+    int rc =
+        rg_metrics_timed(highlight ? "search.query" : "search.ids", t0,
+                         p->ops->query(p->s, q, part, types, ntypes, limit, highlight, out, nout));
     for (int i = 0; rc >= 0 && i < *nout; i++) {
         rg_search_hit *h = &(*out)[i];
         if (!highlight || !h->highlight) {
@@ -237,13 +246,20 @@ static int query(rg_search_port *p, const char *q, const char *const *types, int
 int rg_search_query(rg_search_port *p, const char *q, const char *const *types, int ntypes,
                     int limit, rg_search_hit **out, int *nout)
 {
-    return query(p, q, types, ntypes, limit, true, out, nout);
+    return query(p, q, RG_SEARCH_PART_ALL, types, ntypes, limit, true, out, nout);
 }
 
 int rg_search_ids(rg_search_port *p, const char *q, const char *const *types, int ntypes, int limit,
                   rg_search_hit **out, int *nout)
 {
-    return query(p, q, types, ntypes, limit, false, out, nout);
+    return query(p, q, RG_SEARCH_PART_ALL, types, ntypes, limit, false, out, nout);
+}
+
+int rg_search_ids_in(rg_search_port *p, const char *q, rg_search_part part,
+                     const char *const *types, int ntypes, int limit, rg_search_hit **out,
+                     int *nout)
+{
+    return query(p, q, part, types, ntypes, limit, false, out, nout);
 }
 
 int rg_search_ping(rg_search_port *p)
@@ -267,14 +283,16 @@ int rg_search_scan(rg_search_port *p, const char *type, const char *after, int l
                             p->ops->scan(p->s, type, after ? after : "", limit, out, nout));
 }
 
-int rg_search_matching(rg_search_port *p, const char *q, const char *type, const char *const *ids,
-                       int n, bool *out)
+int rg_search_matching(rg_search_port *p, const char *q, rg_search_part part, const char *type,
+                       const char *const *ids, int n, bool *out)
 {
     if (n < 0 || n > RG_SEARCH_LIMIT_MAX)
         return rg_error_set(RG_EINVAL, "from 0 to %d records at once", RG_SEARCH_LIMIT_MAX);
     memset(out, 0, (size_t)n * sizeof *out);
     if (!type_valid(type))
         return rg_error_set(RG_EINVAL, "invalid search record type");
+    if (!part_valid(part))
+        return rg_error_set(RG_EINVAL, "invalid part of the records to search");
     for (int i = 0; i < n; i++)
         if (!ids[i] || !id_valid(ids[i]))
             return rg_error_set(RG_EINVAL, "invalid search record id");
@@ -284,7 +302,8 @@ int rg_search_matching(rg_search_port *p, const char *q, const char *type, const
     if (!q || !*q || n == 0)
         return 0;
     int64_t t0 = rg_mono_us();
-    return rg_metrics_timed("search.matching", t0, p->ops->matching(p->s, q, type, ids, n, out));
+    return rg_metrics_timed("search.matching", t0,
+                            p->ops->matching(p->s, q, part, type, ids, n, out));
 }
 
 void rg_search_entries_free(rg_search_entry *e, int n)

@@ -691,9 +691,9 @@ static void test_adapter_skipped(void **state)
     skip();
 }
 
-/* matching answers for given records what query finds among all of them:
- * the same words, prefixes, accents and types; records never indexed and
- * records of another type do not match. */
+/* matching answers for given records what query finds among all of them,
+ * in each part: the same words, prefixes, accents and types; records never
+ * indexed and records of another type do not match. */
 static void test_matching(void **state)
 {
     struct fixture *f = *state;
@@ -701,41 +701,75 @@ static void test_matching(void **state)
     put(f, "event", "zurich1", "Choir evening in Z\xc3\xbcrich", "Songs and supper.", "zurich");
     const char *ids[] = {"jazz1", "salsa1", "social1", "guide1", "nosuch", "zurich1", "salsa1"};
     const int n = (int)N(ids);
-    const char *qs[] = {
-        "salsa",  "SALSA",         "sals",  "salsa workshop",         "dance", "jazz oslo", "xyzzy",
-        "zurich", "Z\xc3\xbcrich", "floor", "it's \"a\" (b) * -c OR", "guide"};
+    const char *qs[] = {"salsa",         "SALSA",         "sals",  "salsa workshop",
+                        "dance",         "jazz oslo",     "xyzzy", "zurich",
+                        "Z\xc3\xbcrich", "floor",         "guide", "it's \"a\" (b) * -c OR",
+                        "evening",       "social harbour"};
     const char *const event[] = {"event"};
+    const rg_search_part parts[] = {RG_SEARCH_PART_ALL, RG_SEARCH_PART_TITLE, RG_SEARCH_PART_REST};
     for (size_t k = 0; k < N(qs); k++) {
-        struct result r;
-        query(f, qs[k], event, 1, 50, &r);
-        bool got[N(ids)];
-        int rc = rg_search_matching(&f->port, qs[k], "event", ids, n, got);
-        if (rc != 0)
-            fail_msg("matching '%s': %s (%s)", qs[k], rg_error_name(rc), rg_error_detail());
-        for (int i = 0; i < n; i++) {
-            bool want = false;
-            for (int j = 0; j < r.n; j++)
-                want = want || strcmp(r.hits[j].id, ids[i]) == 0;
-            if (got[i] != want)
-                fail_msg("matching '%s': %s is %s, query says %s", qs[k], ids[i],
-                         got[i] ? "a match" : "no match", want ? "a match" : "no match");
+        bool in[N(parts)][N(ids)];
+        for (size_t p = 0; p < N(parts); p++) {
+            rg_search_hit *hits;
+            int nh;
+            int rc = rg_search_ids_in(&f->port, qs[k], parts[p], event, 1, 50, &hits, &nh);
+            if (rc != 0)
+                fail_msg("ids '%s' part %d: %s (%s)", qs[k], (int)parts[p], rg_error_name(rc),
+                         rg_error_detail());
+            bool got[N(ids)];
+            rc = rg_search_matching(&f->port, qs[k], parts[p], "event", ids, n, got);
+            if (rc != 0)
+                fail_msg("matching '%s': %s (%s)", qs[k], rg_error_name(rc), rg_error_detail());
+            for (int i = 0; i < n; i++) {
+                bool want = false;
+                for (int j = 0; j < nh; j++)
+                    want = want || strcmp(hits[j].id, ids[i]) == 0;
+                if (got[i] != want)
+                    fail_msg("matching '%s' part %d: %s is %s, ids says %s", qs[k], (int)parts[p],
+                             ids[i], got[i] ? "a match" : "no match",
+                             want ? "a match" : "no match");
+                in[p][i] = got[i];
+            }
+            rg_search_hits_free(hits, nh);
         }
-        result_free(&r);
+        /* The title's matches and the rest split the matches. */
+        for (int i = 0; i < n; i++)
+            if (in[0][i] != (in[1][i] || in[2][i]) || (in[1][i] && in[2][i]))
+                fail_msg("'%s': %s all %d title %d rest %d", qs[k], ids[i], in[0][i], in[1][i],
+                         in[2][i]);
     }
     bool got[N(ids)];
-    assert_int_equal(rg_search_matching(&f->port, "salsa", "event", ids, n, got), 0);
+    assert_int_equal(
+        rg_search_matching(&f->port, "salsa", RG_SEARCH_PART_ALL, "event", ids, n, got), 0);
     assert_true(got[1] && got[2] && got[6] && !got[0] && !got[3] && !got[4]);
+    /* "Salsa workshop…" holds it in its title, the social only in its body. */
+    assert_int_equal(
+        rg_search_matching(&f->port, "salsa", RG_SEARCH_PART_TITLE, "event", ids, n, got), 0);
+    assert_true(got[1] && !got[2]);
+    assert_int_equal(
+        rg_search_matching(&f->port, "salsa", RG_SEARCH_PART_REST, "event", ids, n, got), 0);
+    assert_true(!got[1] && got[2]);
+    /* Every word in the title, the last as a prefix. */
+    assert_int_equal(
+        rg_search_matching(&f->port, "evening soc", RG_SEARCH_PART_TITLE, "event", ids, n, got), 0);
+    assert_true(got[2] && !got[1]);
     /* No words: nothing matches. Bad arguments change nothing. */
-    assert_int_equal(rg_search_matching(&f->port, "  ", "event", ids, n, got), 0);
+    assert_int_equal(rg_search_matching(&f->port, "  ", RG_SEARCH_PART_ALL, "event", ids, n, got),
+                     0);
     for (int i = 0; i < n; i++)
         assert_false(got[i]);
-    assert_int_equal(rg_search_matching(&f->port, "salsa", "event", ids, 0, got), 0);
-    const char *bad[] = {"salsa1", ""};
-    assert_int_equal(rg_search_matching(&f->port, "salsa", "event", bad, 2, got), RG_EINVAL);
-    assert_int_equal(rg_search_matching(&f->port, "salsa", "Event", ids, 1, got), RG_EINVAL);
     assert_int_equal(
-        rg_search_matching(&f->port, "salsa", "event", ids, RG_SEARCH_LIMIT_MAX + 1, got),
-        RG_EINVAL);
+        rg_search_matching(&f->port, "salsa", RG_SEARCH_PART_ALL, "event", ids, 0, got), 0);
+    const char *bad[] = {"salsa1", ""};
+    assert_int_equal(
+        rg_search_matching(&f->port, "salsa", RG_SEARCH_PART_ALL, "event", bad, 2, got), RG_EINVAL);
+    assert_int_equal(
+        rg_search_matching(&f->port, "salsa", RG_SEARCH_PART_ALL, "Event", ids, 1, got), RG_EINVAL);
+    assert_int_equal(rg_search_matching(&f->port, "salsa", (rg_search_part)7, "event", ids, 1, got),
+                     RG_EINVAL);
+    assert_int_equal(rg_search_matching(&f->port, "salsa", RG_SEARCH_PART_ALL, "event", ids,
+                                        RG_SEARCH_LIMIT_MAX + 1, got),
+                     RG_EINVAL);
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)

@@ -400,7 +400,8 @@ static void tests_given_records(void **state)
               "\"fields\":{\"rid\":[\"e3\"]}}]}}");
     const char *ids[] = {"e1", "e3", "e\"7"};
     bool got[3];
-    assert_int_equal(rg_search_matching(&p, "jazz fest", "event", ids, 3, got), 0);
+    assert_int_equal(rg_search_matching(&p, "jazz fest", RG_SEARCH_PART_ALL, "event", ids, 3, got),
+                     0);
     assert_string_equal(seen(2)->method, "POST");
     assert_string_equal(seen(2)->target, "/rgtest/_search");
     assert_json_body(seen(2),
@@ -415,9 +416,33 @@ static void tests_given_records(void **state)
     assert_false(got[0]);
     assert_true(got[1]);
     assert_false(got[2]);
+    /* The title alone must hold every word; the rest must not. */
+    plan(200, "{\"hits\":{\"hits\":[]}}");
+    plan(200, "{\"hits\":{\"hits\":[]}}");
+    assert_int_equal(rg_search_matching(&p, "jazz", RG_SEARCH_PART_TITLE, "event", ids, 1, got), 0);
+    assert_int_equal(rg_search_matching(&p, "jazz", RG_SEARCH_PART_REST, "event", ids, 1, got), 0);
+    static const char words[] = "{\"multi_match\": {\"query\": \"jazz\", \"type\": \"bool_prefix\","
+                                " \"fields\": [\"all\", \"all.words\"], \"operator\": \"and\"}}";
+    static const char title[] =
+        "{\"multi_match\": {\"query\": \"jazz\", \"type\": \"bool_prefix\","
+        " \"fields\": [\"title\", \"title.words\"], \"operator\": \"and\"}}";
+    static const char filter[] = "\"filter\": [{\"terms\": {\"type\": [\"event\"]}},"
+                                 " {\"terms\": {\"key\": [\"event:e1\"]}}]";
+    char want[1024];
+    snprintf(want, sizeof want,
+             "{\"size\": 1, \"track_total_hits\": false, \"_source\": false,"
+             " \"docvalue_fields\": [\"rid\"], \"query\": {\"bool\": {%s, \"must\": [%s, %s]}}}",
+             filter, words, title);
+    assert_json_body(seen(3), want);
+    snprintf(want, sizeof want,
+             "{\"size\": 1, \"track_total_hits\": false, \"_source\": false,"
+             " \"docvalue_fields\": [\"rid\"], \"query\": {\"bool\": {%s, \"must\": [%s],"
+             " \"must_not\": [%s]}}}",
+             filter, words, title);
+    assert_json_body(seen(4), want);
     /* A refusal is an error, never "nothing matches". */
     plan(503, "{\"error\":\"unavailable\"}");
-    assert_true(rg_search_matching(&p, "jazz", "event", ids, 3, got) < 0);
+    assert_true(rg_search_matching(&p, "jazz", RG_SEARCH_PART_ALL, "event", ids, 3, got) < 0);
     rg_search_close(&p);
 }
 

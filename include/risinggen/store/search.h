@@ -44,6 +44,16 @@ enum rg_search_caps {
     RG_SEARCH_CAP_SQL = 1u << 3,
 };
 
+/* Which part of a record the words must match (since version 6). ALL: the
+ * words anywhere (title, body, tags); TITLE: every word in the title;
+ * REST: ALL but not TITLE. Discovery by relevance pages through the
+ * TITLE matches, then the REST. */
+typedef enum rg_search_part {
+    RG_SEARCH_PART_ALL = 0,
+    RG_SEARCH_PART_TITLE,
+    RG_SEARCH_PART_REST,
+} rg_search_part;
+
 typedef struct rg_search rg_search;
 
 /* What is indexed for one record. Strings are borrowed. */
@@ -84,12 +94,13 @@ struct rg_search_ops {
      * 5; NULL: the wrapper calls upsert for each). */
     int (*upsert_many)(rg_search *s, const rg_search_doc *docs, int n);
     int (*remove)(rg_search *s, const char *type, const char *id);
-    /* Hits for the user's words q (plain text, never a query language),
-     * limited to types (NULL or ntypes 0: all), best first, at most limit.
-     * *out is malloc'd (rg_search_hits_free). Without highlight no hit
-     * carries one, and an adapter need not make them (since version 3). */
-    int (*query)(rg_search *s, const char *q, const char *const *types, int ntypes, int limit,
-                 bool highlight, rg_search_hit **out, int *nout);
+    /* Hits for the user's words q (plain text, never a query language) in
+     * part of the records, limited to types (NULL or ntypes 0: all), best
+     * first, at most limit. *out is malloc'd (rg_search_hits_free).
+     * Without highlight no hit carries one, and an adapter need not make
+     * them (since version 3); highlights are asked for part ALL only. */
+    int (*query)(rg_search *s, const char *q, rg_search_part part, const char *const *types,
+                 int ntypes, int limit, bool highlight, rg_search_hit **out, int *nout);
     int (*ping)(rg_search *s);
     /* The records of type whose id sorts after `after` (bytewise; "" for
      * the first), in that order, at most limit, with the text they were
@@ -97,12 +108,12 @@ struct rg_search_ops {
      * is malloc'd (rg_search_entries_free). */
     int (*scan)(rg_search *s, const char *type, const char *after, int limit, rg_search_entry **out,
                 int *nout);
-    /* Which of the n records (type, ids[i]) the user's words q match, as
-     * query would find them: out[i] true for those (since version 6). A
-     * caller that walks records in its own order (discovery in date order)
-     * tests them this way instead of gathering every hit. */
-    int (*matching)(rg_search *s, const char *q, const char *type, const char *const *ids, int n,
-                    bool *out);
+    /* Which of the n records (type, ids[i]) the user's words q match in
+     * part, as query would find them: out[i] true for those (since version
+     * 6). A caller that walks records in its own order (discovery) tests
+     * them this way instead of gathering every hit. */
+    int (*matching)(rg_search *s, const char *q, rg_search_part part, const char *type,
+                    const char *const *ids, int n, bool *out);
 };
 
 typedef struct rg_search_port {
@@ -126,16 +137,20 @@ int rg_search_query(rg_search_port *p, const char *q, const char *const *types, 
  * only want the ids (discovery), and cheaper. */
 int rg_search_ids(rg_search_port *p, const char *q, const char *const *types, int ntypes, int limit,
                   rg_search_hit **out, int *nout);
+/* The same in part of the records. */
+int rg_search_ids_in(rg_search_port *p, const char *q, rg_search_part part,
+                     const char *const *types, int ntypes, int limit, rg_search_hit **out,
+                     int *nout);
 int rg_search_ping(rg_search_port *p);
 /* At most limit (1..RG_SEARCH_LIMIT_MAX) records of type after the id
  * `after` ("" or NULL: from the first), in bytewise id order. */
 int rg_search_scan(rg_search_port *p, const char *type, const char *after, int limit,
                    rg_search_entry **out, int *nout);
 /* Which of the n (at most RG_SEARCH_LIMIT_MAX) records (type, ids[i]) the
- * words q match: out[i] is set for each. Words that hold no word match
- * nothing. */
-int rg_search_matching(rg_search_port *p, const char *q, const char *type, const char *const *ids,
-                       int n, bool *out);
+ * words q match in part: out[i] is set for each. Text that holds no word
+ * matches nothing. */
+int rg_search_matching(rg_search_port *p, const char *q, rg_search_part part, const char *type,
+                       const char *const *ids, int n, bool *out);
 void rg_search_hits_free(rg_search_hit *hits, int n);
 void rg_search_entries_free(rg_search_entry *e, int n);
 /* Checks ops against this port (version, slots). 0 or RG_EINVAL. */

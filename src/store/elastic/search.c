@@ -409,8 +409,16 @@ static int search_upsert_many(rg_search *s, const rg_search_doc *docs, int n)
     return rc;
 }
 
-/* The query of the user's words q within types. */
-static json_t *words_query(const char *q, const char *const *types, int ntypes)
+/* Every word of q (the last as a prefix) in the title. */
+static json_t *title_match(const char *q)
+{
+    return json_pack("{s:{s:s, s:s, s:[s, s], s:s}}", "multi_match", "query", q, "type",
+                     "bool_prefix", "fields", "title", "title.words", "operator", "and");
+}
+
+/* The query of the user's words q within types, in part of the records
+ * (TITLE: must match in the title; REST: must not). */
+static json_t *words_query(const char *q, rg_search_part part, const char *const *types, int ntypes)
 {
     json_t *filter = json_array();
     if (ntypes) {
@@ -419,15 +427,21 @@ static json_t *words_query(const char *q, const char *const *types, int ntypes)
             json_array_append_new(t, json_string(types[i]));
         json_array_append_new(filter, json_pack("{s:{s:o}}", "terms", "type", t));
     }
-    return json_pack(
+    json_t *query = json_pack(
         "{s:{s:o, s:[{s:{s:s, s:s, s:[s, s], s:s}}], s:[{s:{s:s, s:s, s:[s, s, s]}}]}}", "bool",
         "filter", filter, "must", "multi_match", "query", q, "type", "bool_prefix", "fields", "all",
         "all.words", "operator", "and", "should", "multi_match", "query", q, "type", "bool_prefix",
         "fields", "title^10", "tags^2", "body");
+    json_t *b = json_object_get(query, "bool");
+    if (part == RG_SEARCH_PART_TITLE)
+        json_array_append_new(json_object_get(b, "must"), title_match(q));
+    else if (part == RG_SEARCH_PART_REST)
+        json_object_set_new(b, "must_not", json_pack("[o]", title_match(q)));
+    return query;
 }
 
-static int search_query(rg_search *s, const char *q, const char *const *types, int ntypes,
-                        int limit, bool highlight, rg_search_hit **out, int *nout)
+static int search_query(rg_search *s, const char *q, rg_search_part part, const char *const *types,
+                        int ntypes, int limit, bool highlight, rg_search_hit **out, int *nout)
 {
     *out = NULL;
     *nout = 0;
@@ -452,7 +466,7 @@ static int search_query(rg_search *s, const char *q, const char *const *types, i
         int size = limit - n < PAGE ? limit - n : PAGE;
         json_t *body =
             json_pack("{s:i, s:o, s:[{s:s}, {s:s}], s:b, s:b, s:[s, s]}", "size", size, "query",
-                      words_query(q, types, ntypes), "sort", "_score", "desc", "key", "asc",
+                      words_query(q, part, types, ntypes), "sort", "_score", "desc", "key", "asc",
                       "track_total_hits", 0, "_source", 0, "docvalue_fields", "type", "rid");
         if (after)
             json_object_set(body, "search_after", after);
@@ -543,8 +557,8 @@ static int search_query(rg_search *s, const char *q, const char *const *types, i
 
 /* The words' query filtered to the records' keys: one search of at most n
  * hits. */
-static int search_matching(rg_search *s, const char *q, const char *type, const char *const *ids,
-                           int n, bool *out)
+static int search_matching(rg_search *s, const char *q, rg_search_part part, const char *type,
+                           const char *const *ids, int n, bool *out)
 {
     json_t *keys = json_array();
     for (int i = 0; i < n; i++) {
@@ -552,7 +566,7 @@ static int search_matching(rg_search *s, const char *q, const char *type, const 
         snprintf(key, sizeof key, "%s:%s", type, ids[i]);
         json_array_append_new(keys, json_string(key));
     }
-    json_t *query = words_query(q, &type, 1), *b = json_object_get(query, "bool");
+    json_t *query = words_query(q, part, &type, 1), *b = json_object_get(query, "bool");
     json_array_append_new(json_object_get(b, "filter"),
                           json_pack("{s:{s:o}}", "terms", "key", keys));
     json_object_del(b, "should"); /* only ranks */

@@ -70,6 +70,13 @@ static const char SCHEMA[] =
     "    setweight(to_tsvector('rg_search.words', body), 'C')) STORED,"
     "  PRIMARY KEY (type, rid));"
     "CREATE INDEX IF NOT EXISTS docs_tsv ON rg_search.docs USING gin (tsv);"
+    /* The title's words alone, with their own index: a weight-restricted
+     * tsquery on tsv would read every entry that holds the words anywhere
+     * from the GIN index and test each one's weights. */
+    "ALTER TABLE rg_search.docs ADD COLUMN IF NOT EXISTS title_tsv tsvector NOT NULL"
+    "  GENERATED ALWAYS AS (to_tsvector('rg_search.stems', title) ||"
+    "                       to_tsvector('rg_search.words', title)) STORED;"
+    "CREATE INDEX IF NOT EXISTS docs_title_tsv ON rg_search.docs USING gin (title_tsv);"
     /* A lexeme as a quoted tsquery operand. */
     "CREATE OR REPLACE FUNCTION rg_search.lexeme(l text) RETURNS text"
     "  LANGUAGE sql IMMUTABLE PARALLEL SAFE"
@@ -115,18 +122,28 @@ static const char SCHEMA[] =
     "    RETURN NULL;"
     "  END $f$;";
 
-#define QUERY_HEAD                                                                                 \
+/* The words' test in part $4 (rg_search_part: 0 all, 1 title, 2 rest). */
+#define PART_TEST                                                                                  \
+    "CASE $4::int WHEN 1 THEN d.title_tsv @@ q.q "                                                 \
+    "WHEN 2 THEN d.tsv @@ q.q AND NOT d.title_tsv @@ q.q ELSE d.tsv @@ q.q END"
+
+#define QUERY_HEAD(test)                                                                           \
     "WITH q AS MATERIALIZED (SELECT rg_search.query($1) AS q), "                                   \
     "top AS (SELECT d.type, d.rid, d.title, d.body, ts_rank(d.tsv, q.q) AS score "                 \
-    "FROM rg_search.docs d, q WHERE d.tsv @@ q.q "                                                 \
+    "FROM rg_search.docs d, q WHERE " test " "                                                     \
     "AND ($2::text[] IS NULL OR d.type = ANY ($2::text[])) "                                       \
     "ORDER BY score DESC, d.type, d.rid LIMIT $3) "
+#define QUERY_IDS_TAIL "SELECT type, rid, score, NULL FROM top ORDER BY score DESC, type, rid"
 
-static const char QUERY_IDS[] = QUERY_HEAD "SELECT type, rid, score, NULL FROM top "
-                                           "ORDER BY score DESC, type, rid";
+/* One statement per part, so that each plans with its own GIN index. */
+static const char QUERY_IDS[] = QUERY_HEAD("d.tsv @@ q.q") QUERY_IDS_TAIL;
+static const char QUERY_IDS_TITLE[] = QUERY_HEAD("d.title_tsv @@ q.q") QUERY_IDS_TAIL;
+static const char QUERY_IDS_REST[] =
+    QUERY_HEAD("d.tsv @@ q.q AND NOT d.title_tsv @@ q.q") QUERY_IDS_TAIL;
 static const char QUERY_HIGHLIGHT[] =
-    QUERY_HEAD "SELECT top.type, top.rid, top.score, rg_search.headline(top.title, top.body, q.q) "
-               "FROM top, q ORDER BY score DESC, type, rid";
+    QUERY_HEAD("d.tsv @@ q.q") "SELECT top.type, top.rid, top.score, rg_search.headline(top.title, "
+                               "top.body, q.q) "
+                               "FROM top, q ORDER BY score DESC, type, rid";
 
 struct rg_search {
     struct rg__pg_pool pool;
@@ -223,8 +240,8 @@ static int search_remove(rg_search *s, const char *type, const char *id)
                NULL);
 }
 
-static int search_query(rg_search *s, const char *q, const char *const *types, int ntypes,
-                        int limit, bool highlight, rg_search_hit **out, int *nout)
+static int search_query(rg_search *s, const char *q, rg_search_part part, const char *const *types,
+                        int ntypes, int limit, bool highlight, rg_search_hit **out, int *nout)
 {
     *out = NULL;
     *nout = 0;
@@ -240,7 +257,10 @@ static int search_query(rg_search *s, const char *q, const char *const *types, i
     const char *v[] = {q, ntypes ? arr.data : NULL, lim};
     PGresult *res = NULL;
     int rc = highlight ? run(s, "search_query", QUERY_HIGHLIGHT, 3, v, &res)
-                       : run(s, "search_ids", QUERY_IDS, 3, v, &res);
+             : part == RG_SEARCH_PART_TITLE
+                 ? run(s, "search_ids_title", QUERY_IDS_TITLE, 3, v, &res)
+             : part == RG_SEARCH_PART_REST ? run(s, "search_ids_rest", QUERY_IDS_REST, 3, v, &res)
+                                           : run(s, "search_ids", QUERY_IDS, 3, v, &res);
     rg_buf_free(&arr);
     if (rc < 0)
         return rc;
@@ -290,22 +310,25 @@ static int search_scan(rg_search *s, const char *type, const char *after, int li
 
 /* Each record found by key and tested (the tsquery made once, by an
  * InitPlan): a few keys never gather the words' hits from the GIN index. */
-static int search_matching(rg_search *s, const char *q, const char *type, const char *const *ids,
-                           int n, bool *out)
+static int search_matching(rg_search *s, const char *q, rg_search_part part, const char *type,
+                           const char *const *ids, int n, bool *out)
 {
     json_t *arr = json_array();
     for (int i = 0; i < n; i++)
         json_array_append_new(arr, json_string(ids[i]));
     char *text = json_dumps(arr, JSON_COMPACT);
     json_decref(arr);
-    const char *v[] = {q, type, text};
+    char pn[4];
+    snprintf(pn, sizeof pn, "%d", (int)part);
+    const char *v[] = {q, type, text, pn};
     PGresult *res = NULL;
     int rc =
         run(s, "search_matching",
+            "WITH q AS MATERIALIZED (SELECT rg_search.query($1) AS q) "
             "SELECT x.i - 1 FROM jsonb_array_elements_text($3::jsonb) WITH ORDINALITY x(rid, i) "
             "JOIN rg_search.docs d ON d.type = $2 AND d.rid = x.rid "
-            "WHERE d.tsv @@ (SELECT rg_search.query($1))",
-            3, v, &res);
+            "CROSS JOIN q WHERE " PART_TEST,
+            4, v, &res);
     free(text);
     if (rc < 0)
         return rc;

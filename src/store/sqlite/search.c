@@ -349,6 +349,27 @@ static int build_match(struct search_conn *c, const char *q, char **out)
     return 0;
 }
 
+/* The FTS5 query of the user's words q in part of the records (*out
+ * malloc'd, NULL when q holds no word): FTS5 column filters and NOT
+ * ("{title} : (…)" for TITLE, "(…) NOT {title} : (…)" for REST). */
+static int build_part_match(struct search_conn *c, const char *q, rg_search_part part, char **out)
+{
+    char *m;
+    int rc = build_match(c, q, &m);
+    if (rc < 0 || !m || part == RG_SEARCH_PART_ALL) {
+        *out = m;
+        return rc;
+    }
+    rg_buf b = {0};
+    if (part == RG_SEARCH_PART_TITLE)
+        rg_buf_printf(&b, "{title} : (%s)", m);
+    else
+        rg_buf_printf(&b, "(%s) NOT ({title} : (%s))", m, m);
+    free(m);
+    *out = rg_buf_steal(&b);
+    return 0;
+}
+
 static bool has_mark(const unsigned char *s)
 {
     return s && strstr((const char *)s, RG_SEARCH_MARK_OPEN);
@@ -356,8 +377,8 @@ static bool has_mark(const unsigned char *s)
 
 /* Hits for the words of q, best first. *out is malloc'd (rg_search_hits_free),
  * NULL with *nout 0 when nothing matches. */
-static int search_query(rg_search *s, const char *q, const char *const *types, int ntypes,
-                        int limit, bool highlight, rg_search_hit **out, int *nout)
+static int search_query(rg_search *s, const char *q, rg_search_part part, const char *const *types,
+                        int ntypes, int limit, bool highlight, rg_search_hit **out, int *nout)
 {
     *out = NULL;
     *nout = 0;
@@ -366,7 +387,7 @@ static int search_query(rg_search *s, const char *q, const char *const *types, i
     if (rc < 0)
         return rc;
     char *match;
-    if ((rc = build_match(c, q, &match)) < 0 || !match) {
+    if ((rc = build_part_match(c, q, part, &match)) < 0 || !match) {
         release(c);
         return rc;
     }
@@ -448,15 +469,15 @@ static int search_ping(rg_search *s)
 
 /* Each record found by search_keys' (type, rid) index and tested by FTS5
  * at its rowid, which seeks in each word's list instead of reading it. */
-static int search_matching(rg_search *s, const char *q, const char *type, const char *const *ids,
-                           int n, bool *out)
+static int search_matching(rg_search *s, const char *q, rg_search_part part, const char *type,
+                           const char *const *ids, int n, bool *out)
 {
     struct search_conn *c;
     int rc = acquire(s, &c);
     if (rc < 0)
         return rc;
     char *match;
-    if ((rc = build_match(c, q, &match)) < 0 || !match) {
+    if ((rc = build_part_match(c, q, part, &match)) < 0 || !match) {
         release(c);
         return rc;
     }
