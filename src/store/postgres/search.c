@@ -73,10 +73,16 @@ static const char SCHEMA[] =
     /* The title's words alone, with their own index: a weight-restricted
      * tsquery on tsv would read every entry that holds the words anywhere
      * from the GIN index and test each one's weights. */
-    "ALTER TABLE rg_search.docs ADD COLUMN IF NOT EXISTS title_tsv tsvector NOT NULL"
-    "  GENERATED ALWAYS AS (to_tsvector('rg_search.stems', title) ||"
-    "                       to_tsvector('rg_search.words', title)) STORED;"
-    "CREATE INDEX IF NOT EXISTS docs_title_tsv ON rg_search.docs USING gin (title_tsv);"
+    /* Looked up first: ALTER TABLE would lock the table at every start. */
+    "DO $do$ BEGIN"
+    "  IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'rg_search.docs'::regclass"
+    "                 AND attname = 'title_tsv' AND NOT attisdropped) THEN"
+    "    ALTER TABLE rg_search.docs ADD COLUMN title_tsv tsvector NOT NULL"
+    "      GENERATED ALWAYS AS (to_tsvector('rg_search.stems', title) ||"
+    "                           to_tsvector('rg_search.words', title)) STORED;"
+    "    CREATE INDEX docs_title_tsv ON rg_search.docs USING gin (title_tsv);"
+    "  END IF;"
+    "END $do$;"
     /* A lexeme as a quoted tsquery operand. */
     "CREATE OR REPLACE FUNCTION rg_search.lexeme(l text) RETURNS text"
     "  LANGUAGE sql IMMUTABLE PARALLEL SAFE"
