@@ -26,6 +26,7 @@
 #include "risinggen/base/log.h"
 #include "sqlite_common.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -467,8 +468,72 @@ static int search_ping(rg_search *s)
     return rc;
 }
 
-/* Each record found by search_keys' (type, rid) index and tested by FTS5
- * at its rowid, which seeks in each word's list instead of reading it. */
+/* The tokens of the user's text, as the index's tokenizer makes them (the
+ * same ones build_match quotes): token i at buf.data + off[i]. */
+struct query_tokens {
+    rg_buf buf;
+    size_t off[TOKENS_MAX];
+    int len[TOKENS_MAX];
+    int n;
+};
+
+static int on_query_token(void *ctx, int tflags, const char *tok, int n, int start, int end)
+{
+    (void)start;
+    (void)end;
+    struct query_tokens *qt = ctx;
+    if ((tflags & FTS5_TOKEN_COLOCATED) || n <= 0)
+        return SQLITE_OK;
+    if (qt->n == TOKENS_MAX)
+        return SQLITE_DONE;
+    qt->off[qt->n] = qt->buf.len;
+    qt->len[qt->n++] = n;
+    rg_buf_put(&qt->buf, tok, (size_t)n);
+    return SQLITE_OK;
+}
+
+/* Which query tokens one field holds: bit i for token i (the last as a
+ * prefix), as FTS5 would match the phrases build_match writes. */
+struct field_scan {
+    const struct query_tokens *qt;
+    uint32_t found;
+};
+
+static int on_field_token(void *ctx, int tflags, const char *tok, int n, int start, int end)
+{
+    (void)tflags;
+    (void)start;
+    (void)end;
+    struct field_scan *fs = ctx;
+    const struct query_tokens *qt = fs->qt;
+    for (int i = 0; i < qt->n; i++) {
+        bool last = i == qt->n - 1;
+        int want = qt->len[i];
+        if ((last ? n >= want : n == want) &&
+            memcmp(tok, qt->buf.data + qt->off[i], (size_t)want) == 0)
+            fs->found |= 1u << i;
+    }
+    return SQLITE_OK;
+}
+
+static int field_tokens(struct search_conn *c, const struct query_tokens *qt,
+                        const unsigned char *text, uint32_t *found)
+{
+    if (!text)
+        return SQLITE_OK;
+    struct field_scan fs = {qt, 0};
+    int src = c->tk.xTokenize(c->tok, &fs, FTS5_TOKENIZE_DOCUMENT, (const char *)text,
+                              (int)strlen((const char *)text), on_field_token);
+    *found |= fs.found;
+    return src;
+}
+
+/* Each record's stored text read by its rowid (found by search_keys'
+ * (type, rid) index) and run through the index's own tokenizer, its tokens
+ * compared with the query's: what MATCH would answer for that one row. A
+ * MATCH limited to the rowid costs as much as the whole query when the
+ * last word is a prefix (FTS5 merges every term that begins with it), so
+ * it is not asked. */
 static int search_matching(rg_search *s, const char *q, rg_search_part part, const char *type,
                            const char *const *ids, int n, bool *out)
 {
@@ -476,38 +541,60 @@ static int search_matching(rg_search *s, const char *q, rg_search_part part, con
     int rc = acquire(s, &c);
     if (rc < 0)
         return rc;
-    char *match;
-    if ((rc = build_part_match(c, q, part, &match)) < 0 || !match) {
+    struct query_tokens qt = {0};
+    int src = c->tk.xTokenize(c->tok, &qt, FTS5_TOKENIZE_QUERY, q, (int)strnlen(q, QUERY_MAX),
+                              on_query_token);
+    if (src != SQLITE_OK && src != SQLITE_DONE) {
         release(c);
-        return rc;
+        rg_buf_free(&qt.buf);
+        rg_err("sqlite search: tokenizer failed (%d)", src);
+        return rg_error_set(RG_EINTERNAL, "internal error");
     }
+    if (qt.n == 0) { /* no word: nothing matches */
+        release(c);
+        rg_buf_free(&qt.buf);
+        return 0;
+    }
+    const uint32_t all = (1u << qt.n) - 1;
     sqlite3_stmt *st;
     bool cached;
-    if ((rc = rg__sqlite_stmt(&c->base,
-                              "SELECT 1 FROM search_fts WHERE search_fts MATCH ?1 AND rowid = "
-                              "(SELECT docid FROM search_keys WHERE type = ?2 AND rid = ?3)",
-                              NULL, &st, &cached)) < 0) {
-        free(match);
+    if ((rc = rg__sqlite_stmt(
+             &c->base,
+             "SELECT f.title, f.body, f.tags FROM search_keys k "
+             "JOIN search_fts f ON f.rowid = k.docid WHERE k.type = ?1 AND k.rid = ?2",
+             NULL, &st, &cached)) < 0) {
         release(c);
+        rg_buf_free(&qt.buf);
         return rc;
     }
-    sqlite3_bind_text(st, 1, match, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
-    int src = SQLITE_DONE;
-    for (int i = 0; i < n; i++) {
-        sqlite3_bind_text(st, 3, ids[i], -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
+    src = SQLITE_DONE;
+    for (int i = 0; i < n && rc == 0; i++) {
+        sqlite3_bind_text(st, 2, ids[i], -1, SQLITE_STATIC);
         src = sqlite3_step(st);
-        if (src != SQLITE_ROW && src != SQLITE_DONE)
+        if (src == SQLITE_ROW) {
+            uint32_t title = 0, any = 0;
+            int t1 = field_tokens(c, &qt, sqlite3_column_text(st, 0), &title);
+            int t2 = field_tokens(c, &qt, sqlite3_column_text(st, 1), &any);
+            int t3 = field_tokens(c, &qt, sqlite3_column_text(st, 2), &any);
+            if (t1 != SQLITE_OK || t2 != SQLITE_OK || t3 != SQLITE_OK) {
+                rg_err("sqlite search: tokenizer failed");
+                rc = rg_error_set(RG_EINTERNAL, "internal error");
+                break;
+            }
+            any |= title;
+            out[i] = part == RG_SEARCH_PART_TITLE  ? title == all
+                     : part == RG_SEARCH_PART_REST ? any == all && title != all
+                                                   : any == all;
+        } else if (src != SQLITE_DONE) {
+            rc = rg__sqlite_error(c->base.db, src, "search matching");
             break;
-        out[i] = src == SQLITE_ROW;
+        }
         sqlite3_reset(st);
     }
-    rc = src == SQLITE_ROW || src == SQLITE_DONE
-             ? 0
-             : rg__sqlite_error(c->base.db, src, "search matching");
     rg__sqlite_stmt_done(st, cached);
     release(c);
-    free(match);
+    rg_buf_free(&qt.buf);
     return rc;
 }
 
