@@ -168,9 +168,7 @@ static int gather_ids(rg_app *app, const rg_event_query *q, rg_search_part part,
         return rc;
     if (n >= RG_SEARCH_IDS_MAX) {
         rg_search_hits_free(hits, n);
-        return rg_error_set(RG_EINVAL,
-                            "q matches more than %d events: add a word or a filter, or "
-                            "page by date",
+        return rg_error_set(RG_EINVAL, "q matches more than %d events: add a word or a filter",
                             RG_SEARCH_IDS_MAX - 1);
     }
     rg_buf b = {0};
@@ -238,7 +236,8 @@ static void page_add(struct page *pg, const rg_rows *rows, int i, rg_search_part
     pg->last_part = part;
     snprintf(pg->last_date, sizeof pg->last_date, "%s", rg_rows_get(rows, i, "start_date"));
     snprintf(pg->last_id, sizeof pg->last_id, "%s", rg_rows_get(rows, i, "id"));
-    snprintf(pg->last_venue, sizeof pg->last_venue, "%s", rg_rows_get(rows, i, "venue_id"));
+    const char *venue = rg_rows_get(rows, i, "venue_id"); /* NULL: no venue, never by distance */
+    snprintf(pg->last_venue, sizeof pg->last_venue, "%s", venue ? venue : "");
 }
 
 /* Adds to pg the events after at, in the way's order, that the words match

@@ -5,13 +5,15 @@
  * Everything lives in the schema rg_search, apart from the relational
  * store's tables and migrations (the two may share a database):
  *
- *   docs(type, rid, title, body, tags, tsv)   PRIMARY KEY (type, rid),
- *                                             GIN (tsv)
+ *   docs(type, rid, title, body, tags, tsv, title_tsv)
+ *        PRIMARY KEY (type, rid), GIN (tsv), GIN (title_tsv)
  *
  * tsv is a stored generated column: every field twice, once as English
  * stems (configuration rg_search.stems: unaccent, then the Snowball
  * stemmer) and once as whole words (rg_search.words: unaccent, then
  * lower case), weighted A for the title, B for the tags, C for the body.
+ * title_tsv holds the title alone, the same two ways, for the parts of a
+ * record (rg_search_part: the title, or the rest).
  *
  * The user's text is never tsquery syntax. rg_search.query(q) passes it
  * through both configurations, as the indexed text was: every word but the
@@ -43,6 +45,9 @@
 
 /* Run in one transaction (one simple-query string). */
 static const char SCHEMA[] =
+    /* An upgrade rewrites the table (title_tsv below): longer than the
+     * pool's statement timeout at a million entries. */
+    "SET LOCAL statement_timeout = 0;"
     "SELECT pg_advisory_xact_lock(72435001);" /* one instance at a time */
     "CREATE SCHEMA IF NOT EXISTS rg_search;"
     "SET LOCAL search_path = rg_search, public;"
@@ -80,9 +85,9 @@ static const char SCHEMA[] =
     "    ALTER TABLE rg_search.docs ADD COLUMN title_tsv tsvector NOT NULL"
     "      GENERATED ALWAYS AS (to_tsvector('rg_search.stems', title) ||"
     "                           to_tsvector('rg_search.words', title)) STORED;"
-    "    CREATE INDEX docs_title_tsv ON rg_search.docs USING gin (title_tsv);"
     "  END IF;"
     "END $do$;"
+    "CREATE INDEX IF NOT EXISTS docs_title_tsv ON rg_search.docs USING gin (title_tsv);"
     /* A lexeme as a quoted tsquery operand. */
     "CREATE OR REPLACE FUNCTION rg_search.lexeme(l text) RETURNS text"
     "  LANGUAGE sql IMMUTABLE PARALLEL SAFE"
