@@ -125,13 +125,17 @@ WITH q AS MATERIALIZED (SELECT rg_search.query($7::text) AS q),
 reach AS MATERIALIZED (
   SELECT greatest(200, sqrt(1.5 * $10::bigint * greatest(c.reltuples, 0)))::bigint AS k
   FROM pg_class c WHERE c.oid = 'rg_search.docs'::regclass),
+-- The candidates are read from idx_events_discovery alone (hasSpots, whose
+-- `taken` is not in it, is tested in the walk): a plan that reads the table
+-- and sorts it would cost the whole table where the walk reads a few rows,
+-- and with the reach unknown when planning, PostgreSQL takes it for small
+-- tables.
 candidates AS NOT MATERIALIZED (
   SELECT e.id, e.start_date FROM events e
   WHERE e.status = 'published' AND e.is_public
     AND ($1::text IS NULL OR e.type = $1::text)
     AND ($2::timestamptz IS NULL OR e.end_date >= $2::timestamptz)
     AND ($3::timestamptz IS NULL OR e.start_date <= $3::timestamptz)
-    AND ($4::int = 0 OR e.max_participants IS NULL OR e.taken < e.max_participants)
     AND ($5::int = 0 OR e.is_featured)
     AND ($6::jsonb IS NULL OR e.venue_id IN (SELECT jsonb_array_elements_text($6::jsonb)::int))
     AND (e.start_date, e.id) > ($8::timestamptz, $9::int)
@@ -141,7 +145,9 @@ candidates AS NOT MATERIALIZED (
 -- the test into a join that gathers every hit.
 walk AS MATERIALIZED (
   SELECT c.id, c.start_date FROM candidates c
-  WHERE (SELECT d.tsv FROM rg_search.docs d WHERE d.type = 'event' AND d.rid = c.id::text)
+  WHERE ($4::int = 0 OR (SELECT x.max_participants IS NULL OR x.taken < x.max_participants
+                         FROM events x WHERE x.id = c.id))
+    AND (SELECT d.tsv FROM rg_search.docs d WHERE d.type = 'event' AND d.rid = c.id::text)
         @@ (SELECT q FROM q)
   ORDER BY c.start_date, c.id
   LIMIT $10::bigint),
