@@ -184,11 +184,17 @@ static int gather_ids(rg_app *app, const rg_event_query *q, rg_search_part part,
 /* A discovery query as its statements take it: the filters ($1-$6), the
  * way in, and the order. */
 struct way {
-    rg_param filters[6]; /* type, from, to, hasSpots, featured, venues */
-    const char *walk;    /* the events that pass the filters, in the page's order */
-    const char *hits;    /* the same among the search hits ($7) */
-    bool by_distance;    /* nearest venue first (the cursor holds the venue's rank) */
+    rg_param filters[6];    /* type, from, to, hasSpots, featured, venues */
+    const char *walk;       /* the events that pass the filters, in the page's order */
+    const char *hits;       /* the same among the search hits ($7) */
+    bool by_distance;       /* nearest venue first (the cursor holds the venue's rank) */
+    const int64_t *nearest; /* by distance: the venues' ids, nearest first */
+    int nvenues;
 };
+
+/* What reading one venue's events costs a walk nearest first, counted in
+ * events tested: about as much as testing ten. */
+#define VENUE_READ_TESTS 10
 
 /* Where a page stands: after (vrank, date, id) in the way's order. */
 struct at {
@@ -261,7 +267,33 @@ static int page_part(rg_app *app, const rg_ctx *ctx, const struct way *w, rg_sea
         if (batch > RG_SEARCH_LIMIT_MAX)
             batch = RG_SEARCH_LIMIT_MAX;
         rg_rows *rows;
-        if ((rc = run_way(app, ctx, w, w->walk, NULL, &at, batch, &rows)) < 0)
+        long venue = -1; /* nearest first: the venue read now, by its rank */
+        if (w->by_distance) {
+            /* One venue at a time, its events in date order: the statement
+             * of all of them would sort every venue's events again for
+             * each batch. */
+            venue = strtol(at.vrank, NULL, 10);
+            if (venue < 0) {
+                venue = 0;
+                snprintf(at.date, sizeof at.date, "%s", "0001-01-01T00:00:00Z");
+                snprintf(at.id, sizeof at.id, "%s", "0");
+            }
+            snprintf(at.vrank, sizeof at.vrank, "%ld", venue);
+            if (venue >= w->nvenues) {
+                ended = true;
+                break;
+            }
+            char one[32];
+            snprintf(one, sizeof one, "[%lld]", (long long)w->nearest[venue]);
+            struct way at_venue = *w;
+            at_venue.filters[5] = RG_PTEXT(one);
+            at_venue.by_distance = false;
+            rc = run_way(app, ctx, &at_venue, "event_list_at_venues", NULL, &at, batch, &rows);
+            tested += VENUE_READ_TESTS;
+        } else {
+            rc = run_way(app, ctx, w, w->walk, NULL, &at, batch, &rows);
+        }
+        if (rc < 0)
             return rc;
         int n = rows->nrows;
         const char **ids = rg_xcalloc((size_t)(n ? n : 1), sizeof *ids);
@@ -273,12 +305,17 @@ static int page_part(rg_app *app, const rg_ctx *ctx, const struct way *w, rg_sea
             if (match[i])
                 page_add(pg, rows, i, part);
         if (n > 0) {
-            if (w->by_distance)
-                snprintf(at.vrank, sizeof at.vrank, "%s", rg_rows_get(rows, n - 1, "vrank"));
             snprintf(at.date, sizeof at.date, "%s", rg_rows_get(rows, n - 1, "start_date"));
             snprintf(at.id, sizeof at.id, "%s", ids[n - 1]);
         }
-        ended = n < batch;
+        if (venue >= 0 && n < batch) { /* the next venue, from its first event */
+            snprintf(at.vrank, sizeof at.vrank, "%ld", venue + 1);
+            snprintf(at.date, sizeof at.date, "%s", "0001-01-01T00:00:00Z");
+            snprintf(at.id, sizeof at.id, "%s", "0");
+            ended = venue + 1 >= w->nvenues;
+        } else {
+            ended = n < batch;
+        }
         tested += n;
         batch *= 2;
         free(ids);
@@ -438,6 +475,16 @@ static int discovery_query(rg_app *app, const rg_ctx *ctx, const rg_event_query 
     /* The way in: the venues nearest first for distance; else the venues'
      * own events when they hold few; else every event in date order, which
      * soon finds a page when most events pass. */
+    int64_t *nearest = NULL;
+    if (by_distance) {
+        struct place *v = rg_xcalloc((size_t)(places.n ? places.n : 1), sizeof *v);
+        memcpy(v, places.v, (size_t)places.n * sizeof *v);
+        qsort(v, (size_t)places.n, sizeof *v, place_by_distance);
+        nearest = rg_xcalloc((size_t)(places.n ? places.n : 1), sizeof *nearest);
+        for (int i = 0; i < places.n; i++)
+            nearest[i] = v[i].id;
+        free(v);
+    }
     struct way w = {
         .filters = {RG_PTEXT(q->type), q->from ? RG_PTEXT(from) : RG_PNULL,
                     q->to ? RG_PTEXT(to) : RG_PNULL, RG_PBOOL(has_spots), RG_PBOOL(featured),
@@ -447,6 +494,8 @@ static int discovery_query(rg_app *app, const rg_ctx *ctx, const rg_event_query 
                                                               : "event_list",
         .hits = by_distance ? "event_list_by_distance" : "event_list_of_ids",
         .by_distance = by_distance,
+        .nearest = nearest,
+        .nvenues = places.n,
     };
     struct at after;
     snprintf(after.vrank, sizeof after.vrank, "%lld", (long long)after_vrank);
@@ -458,6 +507,7 @@ static int discovery_query(rg_app *app, const rg_ctx *ctx, const rg_event_query 
     bool matched_here = q->q && !by_relevance && !by_distance && words_in_relational(app);
     if (q->q && !matched_here) {
         rc = page_of_words(app, ctx, q, &w, by_relevance, after_part, &after, &places, out);
+        free(nearest);
         free(venues);
         free(places.v);
         return rc;
@@ -465,6 +515,7 @@ static int discovery_query(rg_app *app, const rg_ctx *ctx, const rg_event_query 
     rg_rows *rows = NULL;
     rc = run_way(app, ctx, &w, matched_here ? "event_list_matching" : w.walk,
                  matched_here ? q->q : NULL, &after, q->limit + 1, &rows);
+    free(nearest);
     free(venues);
     if (rc < 0) {
         free(places.v);
