@@ -583,7 +583,8 @@ static int run_erasure(rg_app *app, erasure *e, int max_steps)
         if (max_steps > 0 && done == max_steps)
             return 0;
         int rc = steps[s - 1](app, e);
-        /* Steps 2 and 6 write their progress in their own transaction. */
+        /* Steps 2 and 7 (the last) write their progress in their own
+         * transaction. */
         if (rc == 0 && s != 2 && s != ERASE_STEPS)
             rc = set_step(app, e, s);
         if (rc < 0) {
