@@ -295,12 +295,17 @@ static int page_part(rg_app *app, const rg_ctx *ctx, const struct way *w, rg_sea
         }
         if (rc < 0)
             return rc;
+        rc = 0;
         int n = rows->nrows;
         const char **ids = rg_xcalloc((size_t)(n ? n : 1), sizeof *ids);
         bool *match = rg_xcalloc((size_t)(n ? n : 1), sizeof *match);
         for (int i = 0; i < n; i++)
             ids[i] = rg_rows_get(rows, i, "id");
-        rc = rg_search_matching(&app->st.search, q->q, part, "event", ids, n, match);
+        if (q->q)
+            rc = rg_search_matching(&app->st.search, q->q, part, "event", ids, n, match);
+        else /* nearest first without words: every event */
+            for (int i = 0; i < n; i++)
+                match[i] = true;
         for (int i = 0; rc == 0 && i < n && !pg->full; i++)
             if (match[i])
                 page_add(pg, rows, i, part);
@@ -344,7 +349,8 @@ static int page_part(rg_app *app, const rg_ctx *ctx, const struct way *w, rg_sea
  * its own statement: by date or nearest first, the events the words match;
  * by relevance, those whose title holds every word (part TITLE), then the
  * others (REST), each in date order. after_part is the cursor's part
- * (relevance). */
+ * (relevance). Nearest first without words walks the venues the same way,
+ * testing nothing. */
 static int page_of_words(rg_app *app, const rg_ctx *ctx, const rg_event_query *q,
                          const struct way *w, bool by_relevance, rg_search_part after_part,
                          const struct at *after, const struct places *places, json_t **out)
@@ -356,7 +362,9 @@ static int page_of_words(rg_app *app, const rg_ctx *ctx, const rg_event_query *q
     double events = est->nrows ? (double)rg_rows_int(est, 0, "n", 0) : 0;
     rg_rows_free(est);
     rc = 0;
-    const double reach = fmax(200, sqrt(1.5 * (q->limit + 1) * events));
+    /* Without words (nearest first) nothing is tested, and the walk is the
+     * way. */
+    const double reach = q->q ? fmax(200, sqrt(1.5 * (q->limit + 1) * events)) : INFINITY;
     struct page pg = {.q = q, .places = places, .items = json_array()};
     if (!by_relevance) {
         rc = page_part(app, ctx, w, RG_SEARCH_PART_ALL, *after, reach, &pg);
@@ -505,7 +513,7 @@ static int discovery_query(rg_app *app, const rg_ctx *ctx, const rg_event_query 
      * the search index is a table of its database (event_list_matching);
      * otherwise events are walked and tested through the search port. */
     bool matched_here = q->q && !by_relevance && !by_distance && words_in_relational(app);
-    if (q->q && !matched_here) {
+    if ((q->q && !matched_here) || by_distance) {
         rc = page_of_words(app, ctx, q, &w, by_relevance, after_part, &after, &places, out);
         free(nearest);
         free(venues);
@@ -527,12 +535,7 @@ static int discovery_query(rg_app *app, const rg_ctx *ctx, const rg_event_query 
         append_item(items, rows, i, q, &places);
     char next[160] = "";
     int last = q->limit - 1;
-    if (rows->nrows > q->limit && by_distance) {
-        char at[96];
-        snprintf(at, sizeof at, "@%s@%s", rg_rows_get(rows, last, "venue_id"),
-                 rg_rows_get(rows, last, "start_date"));
-        rg_cursor_encode(at, rg_rows_get(rows, last, "id"), next, sizeof next);
-    } else if (rows->nrows > q->limit)
+    if (rows->nrows > q->limit) /* in date order: nearest first walked above */
         rg_cursor_encode(rg_rows_get(rows, last, "start_date"), rg_rows_get(rows, last, "id"), next,
                          sizeof next);
     rg_rows_free(rows);
