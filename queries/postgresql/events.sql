@@ -246,6 +246,15 @@ SELECT e.id, e.title, e.description, e.type, e.status, e.is_public,
 FROM events e LEFT JOIN venues v ON v.id = e.venue_id
 WHERE e.status = 'published' AND e.is_public AND e.id > $1 ORDER BY e.id LIMIT 500
 
+-- name: event_index_changed
+-- Every event changed at or after $1 (updated_at), whatever its status, with
+-- what the search index holds of a listed one, after id $2: a rebuild of the
+-- index catches up with the changes made while it ran.
+SELECT e.id, e.title, e.description, e.type, e.status, e.is_public,
+       coalesce(v.city, '') AS city, coalesce(v.country, '') AS country, v.lat, v.lng
+FROM events e LEFT JOIN venues v ON v.id = e.venue_id
+WHERE e.updated_at >= $1::timestamptz AND e.id > $2 ORDER BY e.id LIMIT 500
+
 -- name: event_count_estimate
 -- About how many events there are, from the planner's statistics (no
 -- scan): discovery sizes its walks by it.

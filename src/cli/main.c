@@ -58,7 +58,8 @@ static void usage(FILE *out)
             "                              that read whole tables (from the engine's plans)\n"
             "  report search               events whose search entry is missing, stale or\n"
             "                              extra (exit 1 when any is)\n"
-            "  reindex                     rebuild the search index from the stores, in place\n"
+            "  reindex                     rebuild the search index from the stores aside, then "
+            "switch\n"
             "                              (answers go on), with progress\n"
             "  check                       verify the schema and that every store answers\n"
             "  config [--markdown]         print the effective settings (secrets hidden), or\n"
@@ -293,19 +294,14 @@ static int cmd_reindex(const rg_config *cfg)
     int rc = rg_app_open(&app, cfg, false);
     if (rc < 0)
         return fail(rc);
-    int total = 0;
-    long removed = 0;
-    rc = rg_event_reindex(&app, stderr, &total, &removed);
-    /* Resources (resources.c) are indexed too. */
-    int resources = 0;
-    if (rc == 0)
-        rc = rg_resource_reindex(&app, &resources);
+    rg_rebuild_counts n;
+    rc = rg_search_rebuild(&app, stderr, &n);
     rg_app_close(&app);
     if (rc < 0)
         return fail(rc);
-    printf("indexed %d events, removed %ld entries of events that must not be found\n", total,
-           removed);
-    printf("indexed %d resources\n", resources);
+    printf("indexed %ld events and %ld resources aside and switched to them; "
+           "%ld events changed meanwhile indexed again\n",
+           n.events, n.resources, n.caught_up);
     return 0;
 }
 

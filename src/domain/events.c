@@ -3,6 +3,7 @@
  * step; rebuilding the search entries of every event. Cache keys are those
  * of event_record.h; TTLs bound staleness anyway. */
 #include "risinggen/domain/audit.h"
+#include "risinggen/domain/content.h"
 #include "risinggen/domain/events.h"
 #include "domain.h"
 #include "event_record.h"
@@ -681,12 +682,15 @@ static struct held *held_find(struct held_set *h, const char *id)
     return h->n ? bsearch(id, h->v, (size_t)h->n, sizeof *h->v, held_cmp) : NULL;
 }
 
-#define INDEX_PAGE 500 /* event_index_all's LIMIT */
+#define INDEX_PAGE 500 /* event_index_all's and event_index_changed's LIMIT */
 
-/* Calls each(ctx, docs, n) with the search records of every published,
- * public event, a page at a time, in id order. */
-static int each_listed(rg_app *app, int (*each)(void *ctx, const rg_search_doc *docs, int n),
-                       void *ctx)
+/* Calls listed(ctx, docs, n) with the search records of the published,
+ * public events, and gone(ctx, id) (may be NULL) with the ids of the
+ * others, a page at a time in id order: every listed event when since is
+ * NULL, else every event changed at or after since. */
+static int each_event(rg_app *app, const char *since,
+                      int (*listed)(void *ctx, const rg_search_doc *docs, int n),
+                      int (*gone)(void *ctx, const char *id), void *ctx)
 {
     char(*ids)[32] = rg_xcalloc(INDEX_PAGE, sizeof *ids);
     char(*tags)[600] = rg_xcalloc(INDEX_PAGE, sizeof *tags);
@@ -694,17 +698,26 @@ static int each_listed(rg_app *app, int (*each)(void *ctx, const rg_search_doc *
     int64_t after = 0;
     int rc;
     for (;;) {
-        rg_param p[] = {RG_PINT(after)};
+        rg_param p[] = {RG_PTEXT(since), RG_PINT(after)};
         rg_rows *rows;
-        if ((rc = rg_rel_run(app, "event_index_all", p, 1, &rows)) < 0)
+        rc = since ? rg_rel_run(app, "event_index_changed", p, 2, &rows)
+                   : rg_rel_run(app, "event_index_all", p + 1, 1, &rows);
+        if (rc < 0)
             break;
-        int n = rows->nrows < INDEX_PAGE ? rows->nrows : INDEX_PAGE;
-        for (int i = 0; i < n; i++) {
-            event_doc(rows, i, ids[i], tags[i], &docs[i]);
+        rc = 0;
+        int n = rows->nrows < INDEX_PAGE ? rows->nrows : INDEX_PAGE, k = 0;
+        for (int i = 0; i < n && rc == 0; i++) {
             after = rg_rows_int(rows, i, "id", after);
+            if (strcmp(rg_rows_get(rows, i, "status"), "published") == 0 &&
+                rg_rows_bool(rows, i, "is_public")) {
+                event_doc(rows, i, ids[k], tags[k], &docs[k]);
+                k++;
+            } else if (gone) {
+                rc = gone(ctx, rg_rows_get(rows, i, "id"));
+            }
         }
-        if (n)
-            rc = each(ctx, docs, n);
+        if (rc == 0 && k)
+            rc = listed(ctx, docs, k);
         rg_rows_free(rows);
         if (rc < 0 || n == 0)
             break;
@@ -715,70 +728,79 @@ static int each_listed(rg_app *app, int (*each)(void *ctx, const rg_search_doc *
     return rc < 0 ? rc : 0;
 }
 
-struct reindex_run {
+struct rebuild_run {
     rg_app *app;
-    struct held_set *held;
     FILE *progress;
     int64_t t0;
     long done;
 };
 
-static int reindex_page(void *ctx, const rg_search_doc *docs, int n)
+static int build_page(void *ctx, const rg_search_doc *docs, int n)
 {
-    struct reindex_run *r = ctx;
-    for (int i = 0; i < n; i++) {
-        struct held *x = held_find(r->held, docs[i].id);
-        if (x)
-            x->claimed = true;
-    }
-    int rc = rg_search_upsert_many(&r->app->st.search, docs, n);
+    struct rebuild_run *r = ctx;
+    int rc = rg_search_build_add(&r->app->st.search, docs, n);
     long before = r->done;
     r->done += rc == 0 ? n : 0;
     if (rc == 0 && r->progress && r->done / 10000 != before / 10000)
-        fprintf(r->progress, "search: %ld events indexed (%.1f s)\n", r->done,
+        fprintf(r->progress, "search: %ld events indexed aside (%.1f s)\n", r->done,
                 (double)(rg_mono_ms() - r->t0) / 1000.0);
     return rc;
 }
 
-/* Whether event id (an index entry's id) is published and public now: one
- * published while reindex ran keeps the entry its publication made. */
-static bool listed_now(rg_app *app, const char *id)
+static int caught_up(void *ctx, const rg_search_doc *docs, int n)
 {
-    int64_t n;
-    rg_rows *r = NULL;
-    bool listed = rg_parse_id(id, &n) && load_event(app, n, &r) == 0 && r->nrows &&
-                  strcmp(rg_rows_get(r, 0, "status"), "published") == 0 &&
-                  rg_rows_bool(r, 0, "is_public");
-    rg_rows_free(r);
-    rg_error_clear();
-    return listed;
+    struct rebuild_run *r = ctx;
+    r->done += n;
+    return rg_search_upsert_many(&r->app->st.search, docs, n);
 }
 
-int rg_event_reindex(rg_app *app, FILE *progress, int *count, long *removed_out)
+static int caught_up_gone(void *ctx, const char *id)
 {
-    *count = 0;
-    /* Every entry is replaced where it stands, then the entries of events
-     * that must not be found (drafts, cancelled, private, gone) are
-     * removed: the index answers all along, each event by its old entry
-     * or its new one. */
-    struct held_set held = {0};
-    int rc = held_load(app, &held);
-    struct reindex_run run = {app, &held, progress, rg_mono_ms(), 0};
+    struct rebuild_run *r = ctx;
+    r->done++;
+    return rg_search_remove(&r->app->st.search, "event", id);
+}
+
+int rg_search_rebuild(rg_app *app, FILE *progress, rg_rebuild_counts *out)
+{
+    memset(out, 0, sizeof *out);
+    /* Changes made while the build runs reach the index in use, not the
+     * one aside: the events changed since a little before the start are
+     * read again, into the new index before the switch and into the index
+     * in use after it (which also removes those that are no longer
+     * listed). updated_at is a writer's clock at its transaction's start:
+     * the margin covers transactions that commit later and clocks a little
+     * apart. */
+    char since[RG_TIME_LEN + 1];
+    rg_time_format(rg_now() - RG_REBUILD_MARGIN_S, since);
+    struct rebuild_run run = {app, progress, rg_mono_ms(), 0};
+    int resources = 0;
+    int rc = rg_search_build_begin(&app->st.search);
+    if (rc < 0)
+        return rc;
+    if ((rc = each_event(app, NULL, build_page, NULL, &run)) == 0)
+        rc = rg_resource_build(app, &resources);
+    out->events = run.done;
+    out->resources = resources;
     if (rc == 0)
-        rc = each_listed(app, reindex_page, &run);
-    long removed = 0;
-    for (long i = 0; rc == 0 && i < held.n; i++)
-        if (!held.v[i].claimed && !listed_now(app, held.v[i].id)) {
-            rc = rg_search_remove(&app->st.search, "event", held.v[i].id);
-            removed++;
-        }
+        rc = each_event(app, since, build_page, NULL, &run);
+    if (rc < 0) {
+        int err = rc;
+        rg_search_build_end(&app->st.search, false);
+        return err;
+    }
+    if ((rc = rg_search_build_end(&app->st.search, true)) < 0)
+        return rc;
+    if (progress)
+        fprintf(progress, "search: %ld events and %d resources indexed aside, switched (%.1f s)\n",
+                out->events, resources, (double)(rg_mono_ms() - run.t0) / 1000.0);
+    struct rebuild_run after = {app, NULL, 0, 0};
+    if ((rc = each_event(app, since, caught_up, caught_up_gone, &after)) == 0)
+        rc = rg_resource_reindex(app, &resources);
+    out->caught_up = after.done;
     if (rc == 0 && progress)
-        fprintf(progress, "search: %ld events indexed, %ld entries removed (%.1f s)\n", run.done,
-                removed, (double)(rg_mono_ms() - run.t0) / 1000.0);
-    free(held.v);
-    *count = (int)run.done;
-    if (removed_out)
-        *removed_out = removed;
+        fprintf(progress, "search: %ld events changed during the build indexed again (%.1f s)\n",
+                after.done, (double)(rg_mono_ms() - run.t0) / 1000.0);
     return rc;
 }
 
@@ -835,7 +857,7 @@ int rg_event_search_check(rg_app *app, rg_search_drift *out)
     int rc = held_load(app, &held);
     struct check_run run = {&held, out};
     if (rc == 0)
-        rc = each_listed(app, check_page, &run);
+        rc = each_event(app, NULL, check_page, NULL, &run);
     out->indexed = held.n;
     for (long i = 0; rc == 0 && i < held.n; i++)
         if (!held.v[i].claimed) {

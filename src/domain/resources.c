@@ -297,9 +297,11 @@ int rg_resource_delete(rg_app *app, const rg_ctx *ctx, const char *id)
     return rg_docs_remove(&app->st.docs, COLL_RESOURCES, id);
 }
 
-int rg_resource_reindex(rg_app *app, int *count)
+/* Calls visit(ctx, id, d) for every resource in id order: d its search
+ * record when it is public, NULL when it must not be found. */
+static int each_resource(rg_app *app,
+                         int (*visit)(void *ctx, const char *id, const rg_search_doc *d), void *ctx)
 {
-    *count = 0;
     char after[RG_OID_LEN + 1] = "";
     for (;;) {
         json_t *arr;
@@ -314,7 +316,6 @@ int rg_resource_reindex(rg_app *app, int *count)
         {
             const char *id = json_string_value(json_object_get(it, "id"));
             json_t *doc = json_object_get(it, "doc");
-            rg_search_doc d = {0};
             if (json_is_true(json_object_get(doc, "isPublic"))) {
                 rg_buf tags = {0};
                 rg_buf_puts(&tags, json_string_value(json_object_get(doc, "type")));
@@ -322,16 +323,15 @@ int rg_resource_reindex(rg_app *app, int *count)
                 json_t *t;
                 json_array_foreach(json_object_get(doc, "tags"), k, t)
                     rg_buf_printf(&tags, " %s", json_string_value(t));
-                d = (rg_search_doc){.type = "resource",
-                                    .id = id,
-                                    .title = json_string_value(json_object_get(doc, "title")),
-                                    .body = json_string_value(json_object_get(doc, "description")),
-                                    .tags = tags.data};
-                rc = rg_search_upsert(&app->st.search, &d);
+                rg_search_doc d = {.type = "resource",
+                                   .id = id,
+                                   .title = json_string_value(json_object_get(doc, "title")),
+                                   .body = json_string_value(json_object_get(doc, "description")),
+                                   .tags = tags.data};
+                rc = visit(ctx, id, &d);
                 rg_buf_free(&tags);
-                (*count)++;
             } else {
-                rc = rg_search_remove(&app->st.search, "resource", id);
+                rc = visit(ctx, id, NULL);
             }
             snprintf(after, sizeof after, "%s", id);
             if (rc < 0)
@@ -344,4 +344,44 @@ int rg_resource_reindex(rg_app *app, int *count)
         if (n < 200)
             return 0;
     }
+}
+
+struct resource_run {
+    rg_app *app;
+    int count;
+};
+
+static int reindex_one(void *ctx, const char *id, const rg_search_doc *d)
+{
+    struct resource_run *r = ctx;
+    if (!d)
+        return rg_search_remove(&r->app->st.search, "resource", id);
+    r->count++;
+    return rg_search_upsert(&r->app->st.search, d);
+}
+
+int rg_resource_reindex(rg_app *app, int *count)
+{
+    struct resource_run r = {app, 0};
+    int rc = each_resource(app, reindex_one, &r);
+    *count = r.count;
+    return rc;
+}
+
+static int build_one(void *ctx, const char *id, const rg_search_doc *d)
+{
+    (void)id;
+    struct resource_run *r = ctx;
+    if (!d)
+        return 0;
+    r->count++;
+    return rg_search_build_add(&r->app->st.search, d, 1);
+}
+
+int rg_resource_build(rg_app *app, int *count)
+{
+    struct resource_run r = {app, 0};
+    int rc = each_resource(app, build_one, &r);
+    *count = r.count;
+    return rc;
 }

@@ -21,7 +21,7 @@ int rg_search_ops_check(const struct rg_search_ops *o)
                             "this build needs version %d",
                             o->scheme, o->version, RG_SEARCH_OPS_VERSION);
     if (!o->open || !o->close || !o->upsert || !o->remove || !o->query || !o->ping || !o->scan ||
-        !o->matching)
+        !o->matching || !o->build_begin || !o->build_add || !o->build_end)
         return rg_error_set(RG_EINVAL, "the search adapter '%s' lacks a slot", o->scheme);
     return 0;
 }
@@ -111,7 +111,9 @@ static int doc_key_cmp(const void *a, const void *b)
     return c ? c : strcmp(x->id, y->id);
 }
 
-int rg_search_upsert_many(rg_search_port *p, const rg_search_doc *docs, int n)
+/* A batch of records for one call: at most RG_SEARCH_LIMIT_MAX, each valid
+ * and each (type, id) once (adapters write a batch as one statement). */
+static int check_batch(const rg_search_doc *docs, int n)
 {
     if (n < 0 || n > RG_SEARCH_LIMIT_MAX || (n && !docs))
         return rg_error_set(RG_EINVAL, "from 0 to %d search records at once", RG_SEARCH_LIMIT_MAX);
@@ -120,7 +122,7 @@ int rg_search_upsert_many(rg_search_port *p, const rg_search_doc *docs, int n)
         if (rc < 0)
             return rc;
     }
-    if (n > 1) { /* each record once: adapters write a batch as one statement */
+    if (n > 1) {
         const rg_search_doc **by_key = rg_xcalloc((size_t)n, sizeof *by_key);
         for (int i = 0; i < n; i++)
             by_key[i] = &docs[i];
@@ -132,13 +134,18 @@ int rg_search_upsert_many(rg_search_port *p, const rg_search_doc *docs, int n)
         if (twice)
             return rg_error_set(RG_EINVAL, "a search record is twice in one batch");
     }
+    return 0;
+}
+
+int rg_search_upsert_many(rg_search_port *p, const rg_search_doc *docs, int n)
+{
+    int rc = check_batch(docs, n);
+    if (rc < 0)
+        return rc;
     if (!p->ops->upsert_many) {
-        for (int i = 0; i < n; i++) {
-            int rc = rg_search_upsert(p, &docs[i]);
-            if (rc < 0)
-                return rc;
-        }
-        return 0;
+        for (int i = 0; i < n && rc == 0; i++)
+            rc = rg_search_upsert(p, &docs[i]);
+        return rc;
     }
     int64_t t0 = rg_mono_us();
     return n ? rg_metrics_timed("search.upsert_many", t0, p->ops->upsert_many(p->s, docs, n)) : 0;
@@ -321,4 +328,25 @@ void rg_search_hits_free(rg_search_hit *hits, int n)
     for (int i = 0; i < n; i++)
         free(hits[i].highlight);
     free(hits);
+}
+
+int rg_search_build_begin(rg_search_port *p)
+{
+    int64_t t0 = rg_mono_us();
+    return rg_metrics_timed("search.build_begin", t0, p->ops->build_begin(p->s));
+}
+
+int rg_search_build_add(rg_search_port *p, const rg_search_doc *docs, int n)
+{
+    int rc = check_batch(docs, n);
+    if (rc < 0 || n == 0)
+        return rc;
+    int64_t t0 = rg_mono_us();
+    return rg_metrics_timed("search.build_add", t0, p->ops->build_add(p->s, docs, n));
+}
+
+int rg_search_build_end(rg_search_port *p, bool use)
+{
+    int64_t t0 = rg_mono_us();
+    return rg_metrics_timed("search.build_end", t0, p->ops->build_end(p->s, use));
 }

@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -470,13 +471,74 @@ static void report_search_and_reindex(void **state)
     rc = srv_cli(&g_srv, out, sizeof out, "reindex", NULL);
     if (rc != 0)
         fail_msg("reindex exited %d: %s", rc, out);
-    assert_non_null(strstr(out, "removed 1 entries"));
+    assert_non_null(strstr(out, "aside and switched"));
     assert_true(found(word, a) && found(word, b));
     rc = srv_cli(&g_srv, out, sizeof out, "report", "search", NULL);
     if (rc != 0)
         fail_msg("report search after reindex exited %d: %s", rc, out);
     assert_non_null(strstr(out, "missing (listed events the index lacks): 0\n"));
     assert_non_null(strstr(out, "the index is current"));
+}
+
+struct reindex_job {
+    char out[4096];
+    int rc;
+    atomic_bool done;
+};
+
+static void *run_reindex(void *arg)
+{
+    struct reindex_job *j = arg;
+    j->rc = srv_cli(&g_srv, j->out, sizeof j->out, "reindex", NULL);
+    atomic_store(&j->done, true);
+    return NULL;
+}
+
+/* `reindex` builds aside and switches: while it runs, search keeps finding
+ * what it found, and events published meanwhile are found once it is done,
+ * through the new index. */
+static void reindex_keeps_answering(void **state)
+{
+    (void)state;
+    api_user org;
+    organizer_signup(&org, "aside");
+    char probe[32];
+    snprintf(probe, sizeof probe, "aside%d", (int)getpid());
+    long long kept = event_create_published(org.access, json_pack("{s:s}", "title", probe));
+    for (int i = 0; i < 150; i++) /* something to build */
+        event_create_published(org.access, json_pack("{s:s}", "title", "Filler evening"));
+    static struct reindex_job job;
+    atomic_init(&job.done, false);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, run_reindex, &job), 0);
+    enum { LATE = 40 };
+    long long late[LATE];
+    char words[LATE][32];
+    int nlate = 0, probes = 0;
+    while (!atomic_load(&job.done) || nlate == 0) {
+        if (!found(probe, kept))
+            fail_msg("event %lld not found while reindex ran (probe %d)", kept, probes);
+        probes++;
+        if (nlate < LATE) {
+            snprintf(words[nlate], sizeof words[nlate], "late%dx%d", (int)getpid(), nlate);
+            late[nlate] =
+                event_create_published(org.access, json_pack("{s:s}", "title", words[nlate]));
+            nlate++;
+        }
+    }
+    pthread_join(t, NULL);
+    if (job.rc != 0)
+        fail_msg("reindex exited %d: %s", job.rc, job.out);
+    assert_true(found(probe, kept));
+    for (int i = 0; i < nlate; i++)
+        if (!found(words[i], late[i]))
+            fail_msg("event %lld, published while reindex ran (%d of %d), is not found", late[i],
+                     i + 1, nlate);
+    static char out[1 << 14];
+    int rc = srv_cli(&g_srv, out, sizeof out, "report", "search", NULL);
+    if (rc != 0)
+        fail_msg("report search after reindex exited %d: %s", rc, out);
+    printf("reindex beside %d probes and %d events published\n", probes, nlate);
 }
 
 int main(void)
@@ -488,6 +550,7 @@ int main(void)
         cmocka_unit_test(metrics_cover_api_md),
         cmocka_unit_test(report_indexes_lists_plans),
         cmocka_unit_test(report_search_and_reindex),
+        cmocka_unit_test(reindex_keeps_answering),
         cmocka_unit_test(every_request_has_an_id),
         cmocka_unit_test(jobs_report_their_runs),
         cmocka_unit_test(graceful_shutdown_keeps_data),

@@ -19,6 +19,7 @@
 #endif
 
 #include <errno.h>
+#include <sqlite3.h>
 #include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
@@ -478,6 +479,66 @@ static void test_stems(void **state)
     assert_query_set(f, "camps by the lake", NULL, 0, (const char *const[]){"event/camp1"}, 1);
 }
 
+static void build_add(struct fixture *f, const char *id, const char *title)
+{
+    rg_search_doc d = {.type = "event", .id = id, .title = title, .body = "", .tags = ""};
+    int rc = rg_search_build_add(&f->port, &d, 1);
+    if (rc != 0)
+        fail_msg("build_add %s: %s (%s)", id, rg_error_name(rc), rg_error_detail());
+    if (f->nwritten < MAX_WRITTEN) {
+        snprintf(f->written[f->nwritten][0], 32, "event");
+        snprintf(f->written[f->nwritten][1], 32, "%s", id);
+        f->nwritten++;
+    }
+}
+
+/* A build aside: the index in use answers and takes writes while the other
+ * fills, the switch puts exactly the build in its place, and an abandoned
+ * or restarted build leaves no trace. On a server adapter this replaces
+ * the whole index at the suite's URL. */
+static void test_build_aside(void **state)
+{
+    struct fixture *f = *state;
+    put(f, "event", "old1", "Harbour lights", "", "");
+    put(f, "event", "both1", "Lantern walk", "", "");
+    assert_int_equal(rg_search_build_begin(&f->port), 0);
+    build_add(f, "both1", "Lantern parade");
+    build_add(f, "new1", "Kite festival");
+    assert_query(f, "kite", "");
+    assert_query(f, "harbour", "event/old1");
+    assert_query(f, "lantern walk", "event/both1");
+    put(f, "event", "live1", "Moon walk", "", "");
+    assert_query(f, "moon", "event/live1");
+    assert_int_equal(rg_search_build_end(&f->port, true), 0);
+    assert_query(f, "kite", "event/new1");
+    assert_query(f, "lantern parade", "event/both1");
+    assert_query(f, "harbour", "");
+    assert_query(f, "walk", ""); /* neither the old entry nor the write made beside the build */
+    bool got[2];
+    const char *ids[] = {"new1", "old1"};
+    assert_int_equal(rg_search_matching(&f->port, "kite", RG_SEARCH_PART_ALL, "event", ids, 2, got),
+                     0);
+    assert_true(got[0] && !got[1]);
+    put(f, "event", "after1", "Sun dance", "", "");
+    assert_query(f, "sun", "event/after1");
+
+    /* Begun again, a build starts empty; abandoned, it changes nothing. */
+    assert_int_equal(rg_search_build_begin(&f->port), 0);
+    build_add(f, "x1", "Ghost ship");
+    assert_int_equal(rg_search_build_begin(&f->port), 0);
+    build_add(f, "x2", "Ghost town");
+    assert_int_equal(rg_search_build_end(&f->port, false), 0);
+    assert_query(f, "ghost", "");
+    assert_query(f, "kite", "event/new1");
+    /* A second switch (on Elasticsearch, from one index of the pair to the other). */
+    assert_int_equal(rg_search_build_begin(&f->port), 0);
+    build_add(f, "x2", "Ghost town");
+    assert_int_equal(rg_search_build_end(&f->port, true), 0);
+    assert_query(f, "ghost", "event/x2");
+    assert_query(f, "kite", "");
+    assert_query(f, "sun", "");
+}
+
 /* Two ports on one server index (two instances of the service): a write
  * through one is found through the other at once, and so is a removal. */
 static void test_shared_between_instances(void **state)
@@ -699,12 +760,18 @@ static void test_matching(void **state)
     struct fixture *f = *state;
     put_corpus(f);
     put(f, "event", "zurich1", "Choir evening in Z\xc3\xbcrich", "Songs and supper.", "zurich");
-    const char *ids[] = {"jazz1", "salsa1", "social1", "guide1", "nosuch", "zurich1", "salsa1"};
+    put(f, "event", "camp1", "Summer camps by the lake", "She runs every morning.", "");
+    put(f, "event", "camp2", "A camp for teachers", "Teaching and running.", "");
+    const char *ids[] = {"jazz1",   "salsa1", "social1", "guide1", "nosuch",
+                         "zurich1", "salsa1", "camp1",   "camp2"};
     const int n = (int)N(ids);
-    const char *qs[] = {"salsa",         "SALSA",         "sals",  "salsa workshop",
-                        "dance",         "jazz oslo",     "xyzzy", "zurich",
-                        "Z\xc3\xbcrich", "floor",         "guide", "it's \"a\" (b) * -c OR",
-                        "evening",       "social harbour"};
+    const char *qs[] = {"salsa",          "SALSA",          "sals",
+                        "salsa workshop", "dance",          "jazz oslo",
+                        "xyzzy",          "zurich",         "Z\xc3\xbcrich",
+                        "floor",          "guide",          "it's \"a\" (b) * -c OR",
+                        "evening",        "social harbour", "camps",
+                        "running camp",   "teacher camp",   "run",
+                        "teachi",         "camps lake",     "songs evenings"};
     const char *const event[] = {"event"};
     const rg_search_part parts[] = {RG_SEARCH_PART_ALL, RG_SEARCH_PART_TITLE, RG_SEARCH_PART_REST};
     for (size_t k = 0; k < N(qs); k++) {
@@ -772,6 +839,49 @@ static void test_matching(void **state)
                      RG_EINVAL);
 }
 
+/* An embedded index made before stems (tokenizer unicode61) is made again
+ * with stems when it is opened, from its own text, keys and all. */
+static void test_older_index(void **state)
+{
+    struct fixture *f = *state;
+    if (current->url_env) {
+        printf("SKIPPED search/%s older index: only the embedded index keeps its tokenizer in "
+               "its file\n",
+               current->name);
+        skip();
+    }
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/old.db", f->dir);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "CREATE VIRTUAL TABLE search_fts USING fts5(type UNINDEXED, rid UNINDEXED, "
+                     "title, body, tags, tokenize='unicode61 remove_diacritics 2');"
+                     "CREATE TABLE search_keys (docid INTEGER PRIMARY KEY, type TEXT NOT NULL, "
+                     "rid TEXT NOT NULL, UNIQUE (type, rid));"
+                     "INSERT INTO search_keys VALUES (7, 'event', 'camp1');"
+                     "INSERT INTO search_fts (rowid, type, rid, title, body, tags) "
+                     "VALUES (7, 'event', 'camp1', 'Summer camps', 'Canoeing', '');",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    rg_search_port old;
+    char url[PATH_MAX + 32];
+    snprintf(url, sizeof url, "sqlite:%s", path);
+    assert_int_equal(rg_search_open(&old, current->ops, url, NULL), 0);
+    rg_search_hit *hits = NULL;
+    int n = 0;
+    assert_int_equal(rg_search_query(&old, "camp canoe", NULL, 0, 10, &hits, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(hits[0].id, "camp1");
+    rg_search_hits_free(hits, n);
+    assert_int_equal(rg_search_remove(&old, "event", "camp1"), 0); /* the key kept its docid */
+    assert_int_equal(rg_search_query(&old, "camp", NULL, 0, 10, &hits, &n), 0);
+    assert_int_equal(n, 0);
+    rg_search_close(&old);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 static const struct CMUnitTest tests[] = {
@@ -792,6 +902,8 @@ static const struct CMUnitTest tests[] = {
     T(test_limit_and_keys),
     T(test_concurrent_writers),
     T(test_matching),
+    T(test_build_aside),
+    T(test_older_index),
 };
 
 static const struct CMUnitTest skipped[] = {cmocka_unit_test(test_adapter_skipped)};

@@ -550,6 +550,84 @@ static void scans_and_pings(void **state)
     rg_search_close(&p);
 }
 
+#define NO_ALIAS "{\"error\":\"alias [rgtest] missing\",\"status\":404}"
+#define NO_INDEX                                                                                   \
+    "{\"error\":{\"type\":\"index_not_found_exception\",\"reason\":\"no such index\"},"            \
+    "\"status\":404}"
+#define ACKED "{\"acknowledged\":true}"
+
+/* Building aside (index aliases in the reference: get alias, the add and
+ * remove_index actions of _aliases): the first build fills rgtest-a and
+ * turns the index rgtest into an alias of it in one _aliases request; the
+ * next fills rgtest-b; an abandoned build deletes its index. */
+static void builds_aside_and_switches_the_alias(void **state)
+{
+    (void)state;
+    reset();
+    rg_search_port p;
+    open_port(&p);
+    plan(404, NO_ALIAS);
+    plan(404, NO_INDEX);
+    plan(200, "{\"acknowledged\":true,\"shards_acknowledged\":true,\"index\":\"rgtest-a\"}");
+    assert_int_equal(rg_search_build_begin(&p), 0);
+    assert_string_equal(seen(2)->method, "GET");
+    assert_string_equal(seen(2)->target, "/_alias/rgtest");
+    assert_string_equal(seen(3)->method, "DELETE");
+    assert_string_equal(seen(3)->target, "/rgtest-a");
+    assert_string_equal(seen(4)->method, "PUT");
+    assert_string_equal(seen(4)->target, "/rgtest-a");
+    assert_json_body(seen(4), WANT_INDEX);
+    plan(404, NO_ALIAS);
+    plan(200, "{\"took\":3,\"errors\":false,\"items\":[{\"index\":{\"_index\":\"rgtest-a\","
+              "\"_id\":\"event:1\",\"status\":201,\"result\":\"created\"}}]}");
+    plan(200, "{\"_shards\":{\"total\":2,\"successful\":1,\"failed\":0}}");
+    rg_search_doc d = {.type = "event", .id = "1", .title = "Kite", .body = "", .tags = ""};
+    assert_int_equal(rg_search_build_add(&p, &d, 1), 0);
+    assert_string_equal(seen(6)->method, "POST");
+    assert_string_equal(seen(6)->target, "/rgtest-a/_bulk");
+    assert_string_equal(seen(6)->ctype, "application/x-ndjson");
+    assert_string_equal(seen(6)->body,
+                        "{\"index\":{\"_id\":\"event:1\"}}\n"
+                        "{\"body\":\"\",\"key\":\"event:1\",\"rid\":\"1\",\"tags\":\"\","
+                        "\"title\":\"Kite\",\"type\":\"event\"}\n");
+    assert_string_equal(seen(7)->target, "/rgtest-a/_refresh");
+    plan(404, NO_ALIAS);
+    plan(200, ACKED);
+    assert_int_equal(rg_search_build_end(&p, true), 0);
+    assert_string_equal(seen(9)->method, "POST");
+    assert_string_equal(seen(9)->target, "/_aliases");
+    assert_json_body(seen(9), "{\"actions\": [{\"add\": {\"index\": \"rgtest-a\", \"alias\": "
+                              "\"rgtest\"}}, {\"remove_index\": {\"index\": \"rgtest\"}}]}");
+
+    /* rgtest is now an alias of rgtest-a: the next build fills rgtest-b. */
+    reset();
+    const char *alias = "{\"rgtest-a\":{\"aliases\":{\"rgtest\":{}}}}";
+    plan(200, alias);
+    plan(404, NO_INDEX);
+    plan(200, "{\"acknowledged\":true,\"shards_acknowledged\":true,\"index\":\"rgtest-b\"}");
+    assert_int_equal(rg_search_build_begin(&p), 0);
+    assert_string_equal(seen(1)->target, "/rgtest-b");
+    assert_string_equal(seen(2)->target, "/rgtest-b");
+    plan(200, alias);
+    plan(200, ACKED);
+    assert_int_equal(rg_search_build_end(&p, true), 0);
+    assert_json_body(seen(4), "{\"actions\": [{\"add\": {\"index\": \"rgtest-b\", \"alias\": "
+                              "\"rgtest\"}}, {\"remove_index\": {\"index\": \"rgtest-a\"}}]}");
+    /* Abandoned: its index is deleted, the alias left alone. */
+    reset();
+    plan(200, "{\"rgtest-b\":{\"aliases\":{\"rgtest\":{}}}}");
+    plan(200, ACKED);
+    assert_int_equal(rg_search_build_end(&p, false), 0);
+    assert_string_equal(seen(1)->method, "DELETE");
+    assert_string_equal(seen(1)->target, "/rgtest-a");
+    /* An alias lookup that fails is an error, not a guess. */
+    reset();
+    plan(403, "{\"error\":{\"type\":\"security_exception\",\"reason\":\"denied\"},"
+              "\"status\":403}");
+    assert_int_equal(rg_search_build_begin(&p), RG_EINTERNAL);
+    rg_search_close(&p);
+}
+
 static void a_server_that_is_not_there(void **state)
 {
     (void)state;
@@ -575,6 +653,7 @@ int main(void)
         cmocka_unit_test(pages_beyond_a_thousand_with_search_after),
         cmocka_unit_test(scans_and_pings),
         cmocka_unit_test(tests_given_records),
+        cmocka_unit_test(builds_aside_and_switches_the_alias),
         cmocka_unit_test(a_server_that_is_not_there),
     };
     return cmocka_run_group_tests(tests, start, stop);

@@ -10,8 +10,12 @@ int rg_resource_create(rg_app *app, const rg_ctx *ctx, json_t *body, json_t **ou
 int rg_resource_get(rg_app *app, const rg_ctx *ctx, const char *id, json_t **out);
 int rg_resource_patch(rg_app *app, const rg_ctx *ctx, const char *id, json_t *patch, json_t **out);
 int rg_resource_delete(rg_app *app, const rg_ctx *ctx, const char *id);
-/* Rebuilds the search entries of every resource; *count the public ones. */
+/* Rebuilds the search entries of every resource where they stand; *count
+ * the public ones. */
 int rg_resource_reindex(rg_app *app, int *count);
+/* Adds every public resource to the search index being built aside
+ * (rg_search_build_begin); *count of them. */
+int rg_resource_build(rg_app *app, int *count);
 /* POST /v1/events/{id}/feedback: confirmed or checked-in attendees, once the
  * event has started; one per person and event (409). */
 int rg_feedback_create(rg_app *app, const rg_ctx *ctx, const char *event_id, json_t *body,

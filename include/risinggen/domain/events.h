@@ -44,11 +44,18 @@ int rg_event_attendees(rg_app *app, const rg_ctx *ctx, const char *id, const cha
 /* GET /v1/events/{id}/stats: the owner or an admin. */
 int rg_event_stats(rg_app *app, const rg_ctx *ctx, const char *id, json_t **out);
 
-/* Rebuilds the search entries of every published, public event (*count)
- * and removes every other event's entry (*removed, may be NULL), with a
- * line on progress (may be NULL) every 10,000 events and at the end. The
- * index answers throughout: each entry is replaced where it stands. */
-int rg_event_reindex(rg_app *app, FILE *progress, int *count, long *removed);
+/* Rebuilds the whole search index from the stores aside (every published,
+ * public event and every public resource) and puts it in the place of the
+ * one in use, which answers and takes writes until then; the events
+ * changed during the build (updated since RG_REBUILD_MARGIN_S before its
+ * start) are indexed again, before the switch and after it. A line on
+ * progress (may be NULL) every 10,000 events and at each step. */
+#define RG_REBUILD_MARGIN_S 300
+typedef struct rg_rebuild_counts {
+    long events, resources; /* indexed aside */
+    long caught_up;         /* events indexed again or removed after the switch */
+} rg_rebuild_counts;
+int rg_search_rebuild(rg_app *app, FILE *progress, rg_rebuild_counts *out);
 
 /* How the search index differs from the events: entries missing for
  * listed events, entries whose text is not the event's (a change whose

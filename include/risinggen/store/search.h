@@ -15,7 +15,7 @@
 
 #include "risinggen/store/options.h"
 
-#define RG_SEARCH_OPS_VERSION 6
+#define RG_SEARCH_OPS_VERSION 7
 
 /* An adapter's highlight is the matched field's plain text with each match
  * between these two bytes (since version 4); the wrapper gives callers HTML:
@@ -114,6 +114,14 @@ struct rg_search_ops {
      * them this way instead of gathering every hit. */
     int (*matching)(rg_search *s, const char *q, rg_search_part part, const char *type,
                     const char *const *ids, int n, bool *out);
+    /* Building aside (since version 7): build_begin makes a second, empty
+     * index of the current shape (dropping an unfinished build's), build_add
+     * upserts records into it while the index keeps answering and taking
+     * writes, and build_end(use) either puts it in the index's place in one
+     * step, the old one dropped, or drops it. One build at a time. */
+    int (*build_begin)(rg_search *s);
+    int (*build_add)(rg_search *s, const rg_search_doc *docs, int n);
+    int (*build_end)(rg_search *s, bool use);
 };
 
 typedef struct rg_search_port {
@@ -151,6 +159,11 @@ int rg_search_scan(rg_search_port *p, const char *type, const char *after, int l
  * matches nothing. */
 int rg_search_matching(rg_search_port *p, const char *q, rg_search_part part, const char *type,
                        const char *const *ids, int n, bool *out);
+/* Building aside (ops->build_*): at most RG_SEARCH_LIMIT_MAX records per
+ * rg_search_build_add, each (type, id) once. */
+int rg_search_build_begin(rg_search_port *p);
+int rg_search_build_add(rg_search_port *p, const rg_search_doc *docs, int n);
+int rg_search_build_end(rg_search_port *p, bool use);
 void rg_search_hits_free(rg_search_hit *hits, int n);
 void rg_search_entries_free(rg_search_entry *e, int n);
 /* Checks ops against this port (version, slots). 0 or RG_EINVAL. */

@@ -26,6 +26,9 @@
  * RG_EUNAVAIL; any other unexpected answer is logged with its status and
  * RG_EINTERNAL.
  *
+ * `risinggen reindex` builds aside in NAME-a or NAME-b and points NAME, an
+ * alias from then on, at it (search_build_*).
+ *
  * Answers longer than a page are read in one point in time (a PIT, kept a
  * minute, closed after), so that writes and refreshes between pages
  * neither repeat nor drop a hit. */
@@ -337,9 +340,10 @@ static int search_remove(rg_search *s, const char *type, const char *id)
     return rc;
 }
 
-/* Sends docs with _bulk (no refresh), again for the items answered 429 or
- * 5xx, then refreshes the index once. */
-static int search_upsert_many(rg_search *s, const rg_search_doc *docs, int n)
+/* Sends docs with _bulk (no refresh) to the index at `at` ("" for the
+ * index in use, "//NAME" for another), again for the items answered 429 or
+ * 5xx, then refreshes that index once. */
+static int bulk(struct rg_search *s, const char *at, const rg_search_doc *docs, int n)
 {
     bool *todo = rg_xcalloc((size_t)(n ? n : 1), sizeof *todo);
     for (int i = 0; i < n; i++)
@@ -374,7 +378,10 @@ static int search_upsert_many(rg_search *s, const rg_search_doc *docs, int n)
         }
         long status;
         json_t *ans;
-        rc = request(s, "POST", "/_bulk", nd.data, "application/x-ndjson", &status, &ans);
+        rg_buf path = {0};
+        rg_buf_printf(&path, "%s/_bulk", at);
+        rc = request(s, "POST", path.data, nd.data, "application/x-ndjson", &status, &ans);
+        rg_buf_free(&path);
         rg_buf_free(&nd);
         if (rc == RG_EUNAVAIL && attempt + 1 < BULK_ATTEMPTS) { /* the whole batch again */
             rg_error_clear();
@@ -401,11 +408,140 @@ static int search_upsert_many(rg_search *s, const rg_search_doc *docs, int n)
     if (rc == 0 && n > 0) {
         long status;
         json_t *a;
-        if ((rc = request(s, "POST", "/_refresh", "", "application/json", &status, &a)) == 0 &&
+        rg_buf path = {0};
+        rg_buf_printf(&path, "%s/_refresh", at);
+        if ((rc = request(s, "POST", path.data, "", "application/json", &status, &a)) == 0 &&
             status != 200)
             rc = unexpected("refresh", status, a);
+        rg_buf_free(&path);
         json_decref(a);
     }
+    return rc;
+}
+
+static int search_upsert_many(rg_search *s, const rg_search_doc *docs, int n)
+{
+    return bulk(s, "", docs, n);
+}
+
+/* Building aside: the index name given in the URL becomes an alias of one of
+ * two indexes, NAME-a and NAME-b, each made with INDEX_BODY. A build fills
+ * the one the alias does not point to (or NAME-a while NAME is still an
+ * index itself), and one _aliases request points the alias at it and
+ * deletes the old index (remove_index), atomically. */
+
+/* The index that the name stands for now (malloc'd): the alias's target, or
+ * the name itself when it is no alias. */
+static int current_index(struct rg_search *s, char **out)
+{
+    *out = NULL;
+    long status;
+    json_t *a;
+    rg_buf path = {0};
+    rg_buf_printf(&path, "//_alias/%s", s->index);
+    int rc = request(s, "GET", path.data, NULL, NULL, &status, &a);
+    rg_buf_free(&path);
+    if (rc == 0 && status == 200 && json_object_size(a) == 1)
+        *out = rg_xstrdup(json_object_iter_key(json_object_iter(a)));
+    else if (rc == 0 && status == 404)
+        *out = rg_xstrdup(s->index);
+    else if (rc == 0)
+        rc = unexpected("alias lookup", status, a);
+    json_decref(a);
+    return rc;
+}
+
+/* The index the name stands for now and the one a build fills (both
+ * malloc'd; cur may be NULL when not wanted). */
+static int build_target(struct rg_search *s, char **cur, char **target)
+{
+    char *c;
+    int rc = current_index(s, &c);
+    if (rc < 0)
+        return rc;
+    rg_buf b = {0};
+    size_t n = strlen(s->index);
+    bool on_a = strncmp(c, s->index, n) == 0 && strcmp(c + n, "-a") == 0;
+    rg_buf_printf(&b, "%s-%s", s->index, on_a ? "b" : "a");
+    *target = rg_buf_steal(&b);
+    if (cur)
+        *cur = c;
+    else
+        free(c);
+    return 0;
+}
+
+/* Deletes the index name; 0 also when there is none. */
+static int drop_index(struct rg_search *s, const char *name)
+{
+    long status;
+    json_t *a;
+    rg_buf path = {0};
+    rg_buf_printf(&path, "//%s", name);
+    int rc = request(s, "DELETE", path.data, NULL, NULL, &status, &a);
+    rg_buf_free(&path);
+    if (rc == 0 && status != 200 && status != 404)
+        rc = unexpected("index deletion", status, a);
+    json_decref(a);
+    return rc;
+}
+
+static int search_build_begin(rg_search *s)
+{
+    char *target = NULL;
+    int rc = build_target(s, NULL, &target);
+    if (rc < 0 || (rc = drop_index(s, target)) < 0) {
+        free(target);
+        return rc;
+    }
+    long status;
+    json_t *a;
+    rg_buf path = {0};
+    rg_buf_printf(&path, "//%s", target);
+    rc = request(s, "PUT", path.data, INDEX_BODY, "application/json", &status, &a);
+    if (rc == 0 && status != 200)
+        rc = unexpected("index creation", status, a);
+    json_decref(a);
+    rg_buf_free(&path);
+    free(target);
+    return rc;
+}
+
+static int search_build_add(rg_search *s, const rg_search_doc *docs, int n)
+{
+    char *target = NULL;
+    int rc = build_target(s, NULL, &target);
+    if (rc == 0) {
+        rg_buf at = {0};
+        rg_buf_printf(&at, "//%s", target);
+        rc = bulk(s, at.data, docs, n);
+        rg_buf_free(&at);
+    }
+    free(target);
+    return rc;
+}
+
+static int search_build_end(rg_search *s, bool use)
+{
+    char *cur = NULL, *target = NULL;
+    int rc = build_target(s, &cur, &target);
+    if (rc == 0 && !use)
+        rc = drop_index(s, target);
+    else if (rc == 0) {
+        json_t *body = json_pack("{s:[{s:{s:s, s:s}}, {s:{s:s}}]}", "actions", "add", "index",
+                                 target, "alias", s->index, "remove_index", "index", cur);
+        char *text = json_dumps(body, JSON_COMPACT);
+        json_decref(body);
+        long status;
+        json_t *a;
+        rc = request(s, "POST", "//_aliases", text, "application/json", &status, &a);
+        if (rc == 0 && status != 200)
+            rc = unexpected("alias switch", status, a);
+        json_decref(a);
+        free(text);
+    }
+    free(cur);
+    free(target);
     return rc;
 }
 
@@ -668,4 +804,7 @@ const struct rg_search_ops rg_es_search_ops = {
     .ping = search_ping,
     .scan = search_scan,
     .matching = search_matching,
+    .build_begin = search_build_begin,
+    .build_add = search_build_add,
+    .build_end = search_build_end,
 };

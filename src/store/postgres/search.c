@@ -43,6 +43,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The table of entries, named name in rg_search (docs, or docs_next for a
+ * build aside). title_tsv: see below. */
+#define DOCS_TABLE(name)                                                                           \
+    "rg_search." name " ("                                                                         \
+    "  type text COLLATE \"C\" NOT NULL, rid text COLLATE \"C\" NOT NULL,"                         \
+    "  title text NOT NULL, body text NOT NULL, tags text NOT NULL,"                               \
+    "  tsv tsvector NOT NULL GENERATED ALWAYS AS ("                                                \
+    "    setweight(to_tsvector('rg_search.stems', title), 'A') ||"                                 \
+    "    setweight(to_tsvector('rg_search.words', title), 'A') ||"                                 \
+    "    setweight(to_tsvector('rg_search.stems', tags), 'B') ||"                                  \
+    "    setweight(to_tsvector('rg_search.words', tags), 'B') ||"                                  \
+    "    setweight(to_tsvector('rg_search.stems', body), 'C') ||"                                  \
+    "    setweight(to_tsvector('rg_search.words', body), 'C')) STORED,"                            \
+    "  title_tsv tsvector NOT NULL GENERATED ALWAYS AS ("                                          \
+    "    to_tsvector('rg_search.stems', title) || to_tsvector('rg_search.words', title)) STORED,"  \
+    "  PRIMARY KEY (type, rid));"
+
 /* Run in one transaction (one simple-query string). */
 static const char SCHEMA[] =
     /* An upgrade rewrites the table (title_tsv below): longer than the
@@ -63,75 +80,71 @@ static const char SCHEMA[] =
     "      hword_asciipart, word, hword, hword_part WITH unaccent, simple;"
     "  END IF;"
     "END $do$;"
-    "CREATE TABLE IF NOT EXISTS rg_search.docs ("
-    "  type text COLLATE \"C\" NOT NULL, rid text COLLATE \"C\" NOT NULL,"
-    "  title text NOT NULL, body text NOT NULL, tags text NOT NULL,"
-    "  tsv tsvector NOT NULL GENERATED ALWAYS AS ("
-    "    setweight(to_tsvector('rg_search.stems', title), 'A') ||"
-    "    setweight(to_tsvector('rg_search.words', title), 'A') ||"
-    "    setweight(to_tsvector('rg_search.stems', tags), 'B') ||"
-    "    setweight(to_tsvector('rg_search.words', tags), 'B') ||"
-    "    setweight(to_tsvector('rg_search.stems', body), 'C') ||"
-    "    setweight(to_tsvector('rg_search.words', body), 'C')) STORED,"
-    "  PRIMARY KEY (type, rid));"
-    "CREATE INDEX IF NOT EXISTS docs_tsv ON rg_search.docs USING gin (tsv);"
-    /* The title's words alone, with their own index: a weight-restricted
-     * tsquery on tsv would read every entry that holds the words anywhere
-     * from the GIN index and test each one's weights. */
-    /* Looked up first: ALTER TABLE would lock the table at every start. */
-    "DO $do$ BEGIN"
-    "  IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'rg_search.docs'::regclass"
-    "                 AND attname = 'title_tsv' AND NOT attisdropped) THEN"
-    "    ALTER TABLE rg_search.docs ADD COLUMN title_tsv tsvector NOT NULL"
-    "      GENERATED ALWAYS AS (to_tsvector('rg_search.stems', title) ||"
-    "                           to_tsvector('rg_search.words', title)) STORED;"
-    "  END IF;"
-    "END $do$;"
-    "CREATE INDEX IF NOT EXISTS docs_title_tsv ON rg_search.docs USING gin (title_tsv);"
-    /* A lexeme as a quoted tsquery operand. */
-    "CREATE OR REPLACE FUNCTION rg_search.lexeme(l text) RETURNS text"
-    "  LANGUAGE sql IMMUTABLE PARALLEL SAFE"
-    "  AS $f$ SELECT '''' || replace(replace(l, '\\', '\\\\'), '''', '''''') || '''' $f$;"
-    /* The tsquery of the user's words (at most 16), NULL when there is none.
-     * Positions come from the same parser in both configurations. */
-    "CREATE OR REPLACE FUNCTION rg_search.query(q text) RETURNS tsquery"
-    "  LANGUAGE sql STABLE PARALLEL SAFE AS $f$"
-    "  WITH w AS ("
-    "    SELECT true AS word, l.lexeme, p FROM unnest(to_tsvector('rg_search.words', q)) l,"
-    "      unnest(l.positions) p WHERE p <= 16"
-    "    UNION ALL"
-    "    SELECT false, l.lexeme, p FROM unnest(to_tsvector('rg_search.stems', q)) l,"
-    "      unnest(l.positions) p WHERE p <= 16),"
-    "  last AS (SELECT max(p) AS p FROM w WHERE word)"
-    "  SELECT nullif(concat_ws(' & ',"
-    "    (SELECT string_agg(DISTINCT rg_search.lexeme(lexeme), ' & ')"
-    "       FROM w, last WHERE NOT word AND w.p < last.p),"
-    /* the last word: a prefix of a word, or its stem when that differs
-     * (ts_rank counts one operand per lexeme) */
-    "    (SELECT '(' || string_agg(rg_search.lexeme(lexeme)"
-    "                              || CASE WHEN word THEN ':*' ELSE '' END, ' | ') || ')'"
-    "       FROM w, last WHERE w.p = last.p AND (word OR lexeme NOT IN"
-    "         (SELECT x.lexeme FROM w x WHERE x.word AND x.p = last.p)))), '')::tsquery"
-    "  $f$;"
-    /* The marked excerpt of the body, else of the title, where q matches. */
-    "CREATE OR REPLACE FUNCTION rg_search.headline(title text, body text, q tsquery)"
-    "  RETURNS text LANGUAGE plpgsql STABLE PARALLEL SAFE AS $f$"
-    "  DECLARE"
-    "    o CONSTANT text := 'StartSel=\"' || chr(2) || '\", StopSel=\"' || chr(3) ||"
-    "                       '\", MaxWords=24, MinWords=12';"
-    "    shown CONSTANT text := U&'\\E000\\E001\\E002';"
-    "    h text;"
-    "  BEGIN"
-    "    FOR i IN 1..4 LOOP"
-    "      h := ts_headline(CASE i % 2 WHEN 1 THEN 'rg_search.stems' ELSE 'rg_search.words'"
-    "                       END::regconfig,"
-    "                       translate(CASE WHEN i <= 2 THEN body ELSE title END,"
-    "                                 '<>&' || chr(2) || chr(3), shown),"
-    "                       q, o || CASE WHEN i > 2 THEN ', HighlightAll=true' ELSE '' END);"
-    "      IF strpos(h, chr(2)) > 0 THEN RETURN translate(h, shown, '<>&'); END IF;"
-    "    END LOOP;"
-    "    RETURN NULL;"
-    "  END $f$;";
+    "CREATE TABLE IF NOT EXISTS " DOCS_TABLE(
+        "docs") "CREATE INDEX IF NOT EXISTS docs_tsv ON rg_search.docs USING gin (tsv);"
+                /* The title's words alone, with their own index: a weight-restricted
+                 * tsquery on tsv would read every entry that holds the words anywhere
+                 * from the GIN index and test each one's weights. */
+                /* Looked up first: ALTER TABLE would lock the table at every start. */
+                "DO $do$ BEGIN"
+                "  IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = "
+                "'rg_search.docs'::regclass"
+                "                 AND attname = 'title_tsv' AND NOT attisdropped) THEN"
+                "    ALTER TABLE rg_search.docs ADD COLUMN title_tsv tsvector NOT NULL"
+                "      GENERATED ALWAYS AS (to_tsvector('rg_search.stems', title) ||"
+                "                           to_tsvector('rg_search.words', title)) STORED;"
+                "  END IF;"
+                "END $do$;"
+                "CREATE INDEX IF NOT EXISTS docs_title_tsv ON rg_search.docs USING gin (title_tsv);"
+                /* A lexeme as a quoted tsquery operand. */
+                "CREATE OR REPLACE FUNCTION rg_search.lexeme(l text) RETURNS text"
+                "  LANGUAGE sql IMMUTABLE PARALLEL SAFE"
+                "  AS $f$ SELECT '''' || replace(replace(l, '\\', '\\\\'), '''', '''''') || '''' "
+                "$f$;"
+                /* The tsquery of the user's words (at most 16), NULL when there is none.
+                 * Positions come from the same parser in both configurations. */
+                "CREATE OR REPLACE FUNCTION rg_search.query(q text) RETURNS tsquery"
+                "  LANGUAGE sql STABLE PARALLEL SAFE AS $f$"
+                "  WITH w AS ("
+                "    SELECT true AS word, l.lexeme, p FROM unnest(to_tsvector('rg_search.words', "
+                "q)) l,"
+                "      unnest(l.positions) p WHERE p <= 16"
+                "    UNION ALL"
+                "    SELECT false, l.lexeme, p FROM unnest(to_tsvector('rg_search.stems', q)) l,"
+                "      unnest(l.positions) p WHERE p <= 16),"
+                "  last AS (SELECT max(p) AS p FROM w WHERE word)"
+                "  SELECT nullif(concat_ws(' & ',"
+                "    (SELECT string_agg(DISTINCT rg_search.lexeme(lexeme), ' & ')"
+                "       FROM w, last WHERE NOT word AND w.p < last.p),"
+                /* the last word: a prefix of a word, or its stem when that differs
+                 * (ts_rank counts one operand per lexeme) */
+                "    (SELECT '(' || string_agg(rg_search.lexeme(lexeme)"
+                "                              || CASE WHEN word THEN ':*' ELSE '' END, ' | ') || "
+                "')'"
+                "       FROM w, last WHERE w.p = last.p AND (word OR lexeme NOT IN"
+                "         (SELECT x.lexeme FROM w x WHERE x.word AND x.p = last.p)))), '')::tsquery"
+                "  $f$;"
+                /* The marked excerpt of the body, else of the title, where q matches. */
+                "CREATE OR REPLACE FUNCTION rg_search.headline(title text, body text, q tsquery)"
+                "  RETURNS text LANGUAGE plpgsql STABLE PARALLEL SAFE AS $f$"
+                "  DECLARE"
+                "    o CONSTANT text := 'StartSel=\"' || chr(2) || '\", StopSel=\"' || chr(3) ||"
+                "                       '\", MaxWords=24, MinWords=12';"
+                "    shown CONSTANT text := U&'\\E000\\E001\\E002';"
+                "    h text;"
+                "  BEGIN"
+                "    FOR i IN 1..4 LOOP"
+                "      h := ts_headline(CASE i % 2 WHEN 1 THEN 'rg_search.stems' ELSE "
+                "'rg_search.words'"
+                "                       END::regconfig,"
+                "                       translate(CASE WHEN i <= 2 THEN body ELSE title END,"
+                "                                 '<>&' || chr(2) || chr(3), shown),"
+                "                       q, o || CASE WHEN i > 2 THEN ', HighlightAll=true' ELSE '' "
+                "END);"
+                "      IF strpos(h, chr(2)) > 0 THEN RETURN translate(h, shown, '<>&'); END IF;"
+                "    END LOOP;"
+                "    RETURN NULL;"
+                "  END $f$;";
 
 /* The words' test in part $4 (rg_search_part: 0 all, 1 title, 2 rest). */
 #define PART_TEST                                                                                  \
@@ -168,6 +181,18 @@ static void search_close(rg_search *s)
     free(s);
 }
 
+/* Runs a fixed script (one transaction) on a pooled connection. */
+static int command(struct rg_search *s, const char *sql)
+{
+    struct rg__pg_conn *c;
+    int rc = rg__pg_get(&s->pool, &c);
+    if (rc == 0) {
+        rc = rg__pg_command(c, sql);
+        rg__pg_put(c);
+    }
+    return rc;
+}
+
 static int search_open(rg_search **out, const char *url, const rg_store_options *opts)
 {
     *out = NULL;
@@ -178,12 +203,7 @@ static int search_open(rg_search **out, const char *url, const rg_store_options 
         free(s);
         return rc;
     }
-    struct rg__pg_conn *c;
-    if ((rc = rg__pg_get(&s->pool, &c)) == 0) {
-        rc = rg__pg_command(c, SCHEMA);
-        rg__pg_put(c);
-    }
-    if (rc < 0) {
+    if ((rc = command(s, SCHEMA)) < 0) {
         search_close(s);
         return rc;
     }
@@ -221,9 +241,16 @@ static int search_upsert(rg_search *s, const rg_search_doc *doc)
                5, v, NULL);
 }
 
-/* The records in one statement, from a JSON array (jansson escapes the
- * text): all or none. */
-static int search_upsert_many(rg_search *s, const rg_search_doc *docs, int n)
+#define UPSERT_MANY(table)                                                                         \
+    "INSERT INTO rg_search." table " (type, rid, title, body, tags) "                              \
+    "SELECT x->>0, x->>1, x->>2, x->>3, x->>4 FROM jsonb_array_elements($1::jsonb) x "             \
+    "ON CONFLICT (type, rid) DO UPDATE "                                                           \
+    "SET title = excluded.title, body = excluded.body, tags = excluded.tags"
+
+/* The records in one statement (sql: UPSERT_MANY), from a JSON array
+ * (jansson escapes the text): all or none. */
+static int upsert_into(struct rg_search *s, const char *name, const char *sql,
+                       const rg_search_doc *docs, int n)
 {
     json_t *arr = json_array();
     for (int i = 0; i < n; i++)
@@ -234,14 +261,14 @@ static int search_upsert_many(rg_search *s, const rg_search_doc *docs, int n)
     char *text = json_dumps(arr, JSON_COMPACT);
     json_decref(arr);
     const char *v[] = {text};
-    int rc = run(s, "search_upsert_many",
-                 "INSERT INTO rg_search.docs (type, rid, title, body, tags) "
-                 "SELECT x->>0, x->>1, x->>2, x->>3, x->>4 FROM jsonb_array_elements($1::jsonb) x "
-                 "ON CONFLICT (type, rid) DO UPDATE "
-                 "SET title = excluded.title, body = excluded.body, tags = excluded.tags",
-                 1, v, NULL);
+    int rc = run(s, name, sql, 1, v, NULL);
     free(text);
     return rc;
+}
+
+static int search_upsert_many(rg_search *s, const rg_search_doc *docs, int n)
+{
+    return upsert_into(s, "search_upsert_many", UPSERT_MANY("docs"), docs, n);
 }
 
 static int search_remove(rg_search *s, const char *type, const char *id)
@@ -352,6 +379,43 @@ static int search_matching(rg_search *s, const char *q, rg_search_part part, con
     return 0;
 }
 
+/* Building aside: rg_search.docs_next, made with its key only, filled, then
+ * given its GIN indexes and put in docs' place in one transaction: the
+ * swap waits for the statements that read docs and holds back new ones for
+ * as long as the renames take. Statements prepared on docs plan again on
+ * the new table (PostgreSQL re-reads a prepared statement's names when a
+ * table it uses is dropped). */
+static const char BUILD_BEGIN[] = "SET LOCAL statement_timeout = 0;"
+                                  "DROP TABLE IF EXISTS rg_search.docs_next;"
+                                  "CREATE TABLE " DOCS_TABLE("docs_next");
+static const char BUILD_DROP[] = "DROP TABLE IF EXISTS rg_search.docs_next;";
+static const char BUILD_SWITCH[] =
+    "SET LOCAL statement_timeout = 0;"
+    "CREATE INDEX docs_next_tsv ON rg_search.docs_next USING gin (tsv);"
+    "CREATE INDEX docs_next_title_tsv ON rg_search.docs_next USING gin (title_tsv);"
+    "ANALYZE rg_search.docs_next;"
+    "LOCK TABLE rg_search.docs IN ACCESS EXCLUSIVE MODE;"
+    "DROP TABLE rg_search.docs;"
+    "ALTER TABLE rg_search.docs_next RENAME TO docs;"
+    "ALTER INDEX rg_search.docs_next_pkey RENAME TO docs_pkey;"
+    "ALTER INDEX rg_search.docs_next_tsv RENAME TO docs_tsv;"
+    "ALTER INDEX rg_search.docs_next_title_tsv RENAME TO docs_title_tsv;";
+
+static int search_build_begin(rg_search *s)
+{
+    return command(s, BUILD_BEGIN);
+}
+
+static int search_build_add(rg_search *s, const rg_search_doc *docs, int n)
+{
+    return upsert_into(s, "search_build_add", UPSERT_MANY("docs_next"), docs, n);
+}
+
+static int search_build_end(rg_search *s, bool use)
+{
+    return command(s, use ? BUILD_SWITCH : BUILD_DROP);
+}
+
 static int search_ping(rg_search *s)
 {
     return rg__pg_ping(&s->pool);
@@ -371,4 +435,7 @@ const struct rg_search_ops rg_pg_search_ops = {
     .ping = search_ping,
     .scan = search_scan,
     .matching = search_matching,
+    .build_begin = search_build_begin,
+    .build_add = search_build_add,
+    .build_end = search_build_end,
 };

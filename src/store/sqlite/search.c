@@ -1,19 +1,26 @@
 /* Search port on SQLite FTS5 ("sqlite:PATH").
  *
  *   search_fts(type UNINDEXED, rid UNINDEXED, title, body, tags)
- *     tokenize='unicode61 remove_diacritics 2'
+ *     tokenize='rg_english'
  *   search_keys(docid INTEGER PRIMARY KEY, type, rid, UNIQUE (type, rid))
  *
  * search_keys maps a record (type, rid) to its FTS5 rowid, so that replacing
  * or removing one record is a key lookup instead of a scan of the whole FTS5
  * content (UNINDEXED columns have no index).
  *
- * The user's text is never FTS5 syntax: it goes through the same unicode61
- * tokenizer as the indexed text (so splitting, case and diacritics agree with
- * the index, and words that hold no token vanish instead of making an empty
- * phrase that matches nothing), each token becomes a quoted string, the last
- * one a prefix ("word"*), and they are ANDed. Ranking is
- * bm25(0, 0, 10, 1, 2): the title weighs most, then tags, then body.
+ * rg_english (english_tokenizer.c) is unicode61 without diacritics, with
+ * each word's English stem colocated beside it. The user's text is never
+ * FTS5 syntax: it goes through the same tokenizer as the indexed text (so
+ * splitting, case and diacritics agree with the index, and words that hold
+ * no token vanish instead of making an empty phrase that matches nothing),
+ * each token becomes a quoted string, and they are ANDed: every word but
+ * the last matches as its stem, the last as a prefix of a word or as its
+ * stem ("camps" finds "camp", "improv" finds "improvised"), as on
+ * PostgreSQL. Ranking is bm25(0, 0, 10, 1, 2): the title weighs most, then
+ * tags, then body.
+ *
+ * An index made with an older tokenizer is rebuilt from its own stored text
+ * when it is opened (rebuild_if_older).
  *
  * Connections come from the bounded sqlite_common pool, one per operation,
  * with statements cached per connection by their SQL text; writes run under
@@ -24,6 +31,7 @@
 #include "risinggen/base/alloc.h"
 #include "risinggen/base/buf.h"
 #include "risinggen/base/log.h"
+#include "english_tokenizer.h"
 #include "sqlite_common.h"
 
 #include <stdint.h>
@@ -36,16 +44,43 @@
 #define SCORE_EXPR "bm25(search_fts, 0.0, 0.0, 10.0, 1.0, 2.0)"
 #define ELLIPSIS   "\xe2\x80\xa6"
 
-static const char SCHEMA[] =
-    "CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5(type UNINDEXED, rid UNINDEXED, "
-    "title, body, tags, tokenize='unicode61 remove_diacritics 2');"
-    "CREATE TABLE IF NOT EXISTS search_keys (docid INTEGER PRIMARY KEY, type TEXT NOT NULL, "
-    "rid TEXT NOT NULL, UNIQUE (type, rid));";
+#define FTS_TABLE(name)                                                                            \
+    "CREATE VIRTUAL TABLE " name " USING fts5(type UNINDEXED, rid UNINDEXED, title, body, tags, "  \
+    "tokenize='" RG__SQLITE_ENGLISH "');"
+#define KEYS_TABLE(name)                                                                           \
+    "CREATE TABLE " name " (docid INTEGER PRIMARY KEY, type TEXT NOT NULL, rid TEXT NOT NULL, "    \
+    "UNIQUE (type, rid));"
+
+/* The index, and the one a build fills aside (build_begin … build_switch).
+ * Every statement that names either is in one of these two sets. */
+struct tables {
+    const char *create, *drop, *lookup, *insert_key, *insert_fts, *delete_fts, *delete_key;
+};
+
+#define TABLES(fts, keys)                                                                          \
+    {                                                                                              \
+        "DROP TABLE IF EXISTS " fts ";DROP TABLE IF EXISTS " keys ";" FTS_TABLE(fts)               \
+            KEYS_TABLE(keys),                                                                      \
+            "DROP TABLE IF EXISTS " fts ";DROP TABLE IF EXISTS " keys ";",                         \
+            "SELECT docid FROM " keys " WHERE type = ?1 AND rid = ?2",                             \
+            "INSERT INTO " keys " (type, rid) VALUES (?1, ?2)",                                    \
+            "INSERT INTO " fts " (rowid, type, rid, title, body, tags) "                           \
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",                                                     \
+            "DELETE FROM " fts " WHERE rowid = ?1", "DELETE FROM " keys " WHERE docid = ?1"        \
+    }
+
+static const struct tables LIVE = TABLES("search_fts", "search_keys");
+static const struct tables ASIDE = TABLES("search_fts_next", "search_keys_next");
+
+/* The aside tables take the index's names; the old ones go. */
+static const char SWITCH[] = "DROP TABLE search_fts; DROP TABLE search_keys;"
+                             "ALTER TABLE search_fts_next RENAME TO search_fts;"
+                             "ALTER TABLE search_keys_next RENAME TO search_keys;";
 
 /* A pool connection and the query tokenizer made on it. */
 struct search_conn {
     struct rg__sqlite_conn base;
-    fts5_tokenizer tk; /* unicode61, as the index uses it */
+    fts5_tokenizer tk; /* rg_english, as the index uses it */
     Fts5Tokenizer *tok;
 };
 
@@ -53,31 +88,18 @@ struct rg_search {
     struct rg__sqlite_pool pool;
 };
 
-/* The FTS5 API of db (documented way: SELECT fts5(?1) with a bound pointer). */
-static fts5_api *fts5_api_of(sqlite3 *db)
-{
-    fts5_api *api = NULL;
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_pointer(st, 1, (void *)&api, "fts5_api_ptr", NULL);
-        sqlite3_step(st);
-    }
-    sqlite3_finalize(st);
-    return api;
-}
-
-/* Creates the unicode61 tokenizer with the index's arguments on a new
- * connection. */
+/* Registers rg_english on a new connection and makes the instance that
+ * tokenizes the user's text there. */
 static int tokenizer_open(struct rg__sqlite_conn *base)
 {
     struct search_conn *c = (struct search_conn *)base;
-    fts5_api *api = fts5_api_of(base->db);
+    fts5_api *api = NULL;
     void *ctx = NULL;
-    const char *args[] = {"remove_diacritics", "2"};
-    if (!api || api->xFindTokenizer(api, "unicode61", &ctx, &c->tk) != SQLITE_OK ||
-        c->tk.xCreate(ctx, args, 2, &c->tok) != SQLITE_OK) {
+    if (rg__sqlite_english_register(base->db, &api) != SQLITE_OK ||
+        api->xFindTokenizer(api, RG__SQLITE_ENGLISH, &ctx, &c->tk) != SQLITE_OK ||
+        c->tk.xCreate(ctx, NULL, 0, &c->tok) != SQLITE_OK) {
         c->tok = NULL;
-        rg_err("sqlite search: the FTS5 unicode61 tokenizer is not available");
+        rg_err("sqlite search: the FTS5 tokenizer " RG__SQLITE_ENGLISH " cannot be made");
         return rg_error_set(RG_EUNAVAIL, "search is not available");
     }
     return 0;
@@ -112,10 +134,54 @@ static void search_close(rg_search *s)
     free(s);
 }
 
+/* The text of sqlite_schema.sql for table name, malloc'd, or NULL. */
+static char *table_sql(sqlite3 *db, const char *name)
+{
+    sqlite3_stmt *st = NULL;
+    char *sql = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?1",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+            sql = rg_xstrdup((const char *)sqlite3_column_text(st, 0));
+    }
+    sqlite3_finalize(st);
+    return sql;
+}
+
+/* An index made with another tokenizer (unicode61, before stems) is made
+ * again with rg_english from the text it stores, under the same docids:
+ * one write transaction, a minute or so at a million records. */
+static const char REBUILD[] =
+    "BEGIN IMMEDIATE;"
+    "DROP TABLE IF EXISTS search_fts_next;" FTS_TABLE(
+        "search_fts_next") "INSERT INTO search_fts_next (rowid, type, rid, title, body, tags) "
+                           "SELECT rowid, type, rid, title, body, tags FROM search_fts;"
+                           "DROP TABLE search_fts;"
+                           "ALTER TABLE search_fts_next RENAME TO search_fts;"
+                           "COMMIT;";
+
 static int create_schema(sqlite3 *db, void *ctx)
 {
     (void)ctx;
-    int src = sqlite3_exec(db, SCHEMA, NULL, NULL, NULL);
+    if (rg__sqlite_english_register(db, NULL) != SQLITE_OK) {
+        rg_err("sqlite search: the FTS5 tokenizer " RG__SQLITE_ENGLISH " cannot be registered");
+        return rg_error_set(RG_EUNAVAIL, "search is not available");
+    }
+    char *fts = table_sql(db, "search_fts");
+    int src = SQLITE_OK;
+    if (!fts)
+        src = sqlite3_exec(db, FTS_TABLE("search_fts"), NULL, NULL, NULL);
+    else if (!strstr(fts, "'" RG__SQLITE_ENGLISH "'")) {
+        rg_info("sqlite search: rebuilding the index with the " RG__SQLITE_ENGLISH " tokenizer");
+        if ((src = sqlite3_exec(db, REBUILD, NULL, NULL, NULL)) != SQLITE_OK)
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    free(fts);
+    char *keys = src == SQLITE_OK ? table_sql(db, "search_keys") : NULL;
+    if (src == SQLITE_OK && !keys)
+        src = sqlite3_exec(db, KEYS_TABLE("search_keys"), NULL, NULL, NULL);
+    free(keys);
     return src == SQLITE_OK ? 0 : rg__sqlite_error(db, src, "search schema");
 }
 
@@ -142,13 +208,14 @@ static int search_open(rg_search **out, const char *url, const rg_store_options 
     return 0;
 }
 
-/* The docid of (type, id): 1 and *docid when found, 0 when not, or an error. */
-static int lookup_docid(struct search_conn *c, const char *type, const char *id, int64_t *docid)
+/* The docid of (type, id) in tables t: 1 and *docid when found, 0 when not,
+ * or an error. */
+static int lookup_docid(struct search_conn *c, const struct tables *t, const char *type,
+                        const char *id, int64_t *docid)
 {
     sqlite3_stmt *st;
     bool cached;
-    int rc = rg__sqlite_stmt(&c->base, "SELECT docid FROM search_keys WHERE type = ?1 AND rid = ?2",
-                             NULL, &st, &cached);
+    int rc = rg__sqlite_stmt(&c->base, t->lookup, NULL, &st, &cached);
     if (rc < 0)
         return rc;
     sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
@@ -179,18 +246,13 @@ static int delete_docid(struct search_conn *c, const char *sql, int64_t docid, c
     return rc;
 }
 
-static int delete_fts_row(struct search_conn *c, int64_t docid)
-{
-    return delete_docid(c, "DELETE FROM search_fts WHERE rowid = ?1", docid, "search delete");
-}
-
-/* The docid for a new record (type, id). */
-static int insert_key(struct search_conn *c, const char *type, const char *id, int64_t *docid)
+/* The docid for a new record (type, id) in tables t. */
+static int insert_key(struct search_conn *c, const struct tables *t, const char *type,
+                      const char *id, int64_t *docid)
 {
     sqlite3_stmt *st;
     bool cached;
-    int rc = rg__sqlite_stmt(&c->base, "INSERT INTO search_keys (type, rid) VALUES (?1, ?2)", NULL,
-                             &st, &cached);
+    int rc = rg__sqlite_stmt(&c->base, t->insert_key, NULL, &st, &cached);
     if (rc < 0)
         return rc;
     sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
@@ -202,23 +264,19 @@ static int insert_key(struct search_conn *c, const char *type, const char *id, i
     return rc;
 }
 
-static int upsert_locked(struct search_conn *c, const void *arg)
+static int upsert_in(struct search_conn *c, const struct tables *t, const rg_search_doc *doc)
 {
-    const rg_search_doc *doc = arg;
     int64_t docid = 0;
-    int rc = lookup_docid(c, doc->type, doc->id, &docid);
+    int rc = lookup_docid(c, t, doc->type, doc->id, &docid);
     if (rc == 1)
-        rc = delete_fts_row(c, docid);
+        rc = delete_docid(c, t->delete_fts, docid, "search delete");
     else if (rc == 0)
-        rc = insert_key(c, doc->type, doc->id, &docid);
+        rc = insert_key(c, t, doc->type, doc->id, &docid);
     if (rc < 0)
         return rc;
     sqlite3_stmt *st;
     bool cached;
-    if ((rc = rg__sqlite_stmt(&c->base,
-                              "INSERT INTO search_fts (rowid, type, rid, title, body, tags) "
-                              "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                              NULL, &st, &cached)) < 0)
+    if ((rc = rg__sqlite_stmt(&c->base, t->insert_fts, NULL, &st, &cached)) < 0)
         return rc;
     sqlite3_bind_int64(st, 1, docid);
     sqlite3_bind_text(st, 2, doc->type, -1, SQLITE_STATIC);
@@ -232,6 +290,11 @@ static int upsert_locked(struct search_conn *c, const void *arg)
     return rc;
 }
 
+static int upsert_locked(struct search_conn *c, const void *arg)
+{
+    return upsert_in(c, &LIVE, arg);
+}
+
 struct record_key {
     const char *type, *id;
 };
@@ -240,9 +303,9 @@ static int remove_locked(struct search_conn *c, const void *arg)
 {
     const struct record_key *k = arg;
     int64_t docid;
-    int rc = lookup_docid(c, k->type, k->id, &docid);
-    if (rc == 1 && (rc = delete_fts_row(c, docid)) == 0)
-        rc = delete_docid(c, "DELETE FROM search_keys WHERE docid = ?1", docid, "search remove");
+    int rc = lookup_docid(c, &LIVE, k->type, k->id, &docid);
+    if (rc == 1 && (rc = delete_docid(c, LIVE.delete_fts, docid, "search remove")) == 0)
+        rc = delete_docid(c, LIVE.delete_key, docid, "search remove");
     return rc;
 }
 
@@ -273,6 +336,7 @@ static int search_upsert(rg_search *s, const rg_search_doc *doc)
 }
 
 struct doc_batch {
+    const struct tables *t;
     const rg_search_doc *docs;
     int n;
 };
@@ -282,14 +346,14 @@ static int upsert_many_locked(struct search_conn *c, const void *arg)
     const struct doc_batch *b = arg;
     int rc = 0;
     for (int i = 0; i < b->n && rc == 0; i++)
-        rc = upsert_locked(c, &b->docs[i]);
+        rc = upsert_in(c, b->t, &b->docs[i]);
     return rc;
 }
 
 /* The records in one write transaction: all or none. */
 static int search_upsert_many(rg_search *s, const rg_search_doc *docs, int n)
 {
-    struct doc_batch b = {docs, n};
+    struct doc_batch b = {&LIVE, docs, n};
     return write_tx(s, upsert_many_locked, &b);
 }
 
@@ -300,53 +364,118 @@ static int search_remove(rg_search *s, const char *type, const char *id)
     return write_tx(s, remove_locked, &k);
 }
 
-struct match_builder {
+/* Runs statements that are not kept (schema changes). */
+static int exec_locked(struct search_conn *c, const void *sql)
+{
+    int src = sqlite3_exec(c->base.db, sql, NULL, NULL, NULL);
+    return src == SQLITE_OK ? 0 : rg__sqlite_error(c->base.db, src, "search build");
+}
+
+/* Building aside: search_fts_next and search_keys_next, made empty (an
+ * unfinished build's are dropped), filled while the index answers, and put
+ * in its place by one write transaction. */
+static int search_build_begin(rg_search *s)
+{
+    return write_tx(s, exec_locked, ASIDE.create);
+}
+
+static int search_build_add(rg_search *s, const rg_search_doc *docs, int n)
+{
+    struct doc_batch b = {&ASIDE, docs, n};
+    return write_tx(s, upsert_many_locked, &b);
+}
+
+static int search_build_end(rg_search *s, bool use)
+{
+    return write_tx(s, exec_locked, use ? SWITCH : ASIDE.drop);
+}
+
+/* The user's words as the index's tokenizer reads a document: word i as
+ * typed (folded) at buf.data + off[i], and its stem at stem_off[i]
+ * (the same bytes when the stem is the word). */
+struct query_words {
     rg_buf buf;
-    int ntokens;
-    size_t last_end; /* buf.len just after the last token's closing quote */
+    size_t off[TOKENS_MAX], stem_off[TOKENS_MAX];
+    int len[TOKENS_MAX], stem_len[TOKENS_MAX];
+    int n;
 };
 
-/* Adds one token as a quoted FTS5 string ("" inside doubles a quote). */
-static int on_token(void *ctx, int tflags, const char *tok, int n, int start, int end)
+static int on_query_token(void *ctx, int tflags, const char *tok, int n, int start, int end)
 {
     (void)start;
     (void)end;
-    struct match_builder *mb = ctx;
-    if ((tflags & FTS5_TOKEN_COLOCATED) || n <= 0)
+    struct query_words *w = ctx;
+    if (n <= 0)
         return SQLITE_OK;
-    if (mb->ntokens == TOKENS_MAX)
+    if (tflags & FTS5_TOKEN_COLOCATED) { /* the stem of the word before */
+        if (w->n > 0) {
+            w->stem_off[w->n - 1] = w->buf.len;
+            w->stem_len[w->n - 1] = n;
+            rg_buf_put(&w->buf, tok, (size_t)n);
+        }
+        return SQLITE_OK;
+    }
+    if (w->n == TOKENS_MAX)
         return SQLITE_DONE; /* stops the tokenizer: the rest is ignored */
-    if (mb->ntokens)
-        rg_buf_puts(&mb->buf, " AND ");
-    rg_buf_puts(&mb->buf, "\"");
-    for (int i = 0; i < n; i++)
-        rg_buf_put(&mb->buf, tok[i] == '"' ? "\"\"" : &tok[i], tok[i] == '"' ? 2 : 1);
-    rg_buf_puts(&mb->buf, "\"");
-    mb->last_end = mb->buf.len;
-    mb->ntokens++;
+    w->off[w->n] = w->stem_off[w->n] = w->buf.len;
+    w->len[w->n] = w->stem_len[w->n] = n;
+    w->n++;
+    rg_buf_put(&w->buf, tok, (size_t)n);
     return SQLITE_OK;
 }
 
-/* The FTS5 expression for the user's text q, malloc'd, or NULL when q holds
- * no word. */
-static int build_match(struct search_conn *c, const char *q, char **out)
+/* The words of q (at most TOKENS_MAX; none when q holds no word). */
+static int query_words(struct search_conn *c, const char *q, struct query_words *w)
 {
-    *out = NULL;
-    size_t n = strnlen(q, QUERY_MAX);
-    struct match_builder mb = {0};
-    int src = c->tk.xTokenize(c->tok, &mb, FTS5_TOKENIZE_QUERY, q, (int)n, on_token);
+    memset(w, 0, sizeof *w);
+    int src = c->tk.xTokenize(c->tok, w, FTS5_TOKENIZE_DOCUMENT, q, (int)strnlen(q, QUERY_MAX),
+                              on_query_token);
     if (src != SQLITE_OK && src != SQLITE_DONE) {
-        rg_buf_free(&mb.buf);
+        rg_buf_free(&w->buf);
         rg_err("sqlite search: tokenizer failed (%d)", src);
         return rg_error_set(RG_EINTERNAL, "internal error");
     }
-    if (mb.ntokens == 0) {
-        rg_buf_free(&mb.buf);
-        return 0;
+    return 0;
+}
+
+/* Word i as a quoted FTS5 string ("" inside doubles a quote). */
+static void put_quoted(rg_buf *b, const struct query_words *w, int i)
+{
+    const char *tok = w->buf.data + w->off[i];
+    rg_buf_puts(b, "\"");
+    for (int k = 0; k < w->len[i]; k++)
+        rg_buf_put(b, tok[k] == '"' ? "\"\"" : &tok[k], tok[k] == '"' ? 2 : 1);
+    rg_buf_puts(b, "\"");
+}
+
+/* The FTS5 expression for the user's text q, malloc'd, or NULL when q holds
+ * no word. A quoted word is read by rg_english as a query: its stem; the
+ * last word is also a prefix, which the tokenizer leaves as typed. */
+static int build_match(struct search_conn *c, const char *q, char **out)
+{
+    *out = NULL;
+    struct query_words w;
+    int rc = query_words(c, q, &w);
+    if (rc < 0 || w.n == 0) {
+        rg_buf_free(&w.buf);
+        return rc;
     }
-    mb.buf.len = mb.last_end; /* drop anything after the last token */
-    rg_buf_puts(&mb.buf, "*");
-    *out = rg_buf_steal(&mb.buf);
+    rg_buf m = {0};
+    for (int i = 0; i < w.n; i++) {
+        if (i)
+            rg_buf_puts(&m, " AND ");
+        if (i < w.n - 1) {
+            put_quoted(&m, &w, i);
+            continue;
+        }
+        rg_buf_puts(&m, "(");
+        put_quoted(&m, &w, i);
+        rg_buf_puts(&m, "* OR ");
+        put_quoted(&m, &w, i);
+        rg_buf_puts(&m, ")");
+    }
+    rg_buf_free(&w.buf);
+    *out = rg_buf_steal(&m);
     return 0;
 }
 
@@ -468,36 +597,19 @@ static int search_ping(rg_search *s)
     return rc;
 }
 
-/* The tokens of the user's text, as the index's tokenizer makes them (the
- * same ones build_match quotes): token i at buf.data + off[i]. */
-struct query_tokens {
-    rg_buf buf;
-    size_t off[TOKENS_MAX];
-    int len[TOKENS_MAX];
-    int n;
-};
-
-static int on_query_token(void *ctx, int tflags, const char *tok, int n, int start, int end)
-{
-    (void)start;
-    (void)end;
-    struct query_tokens *qt = ctx;
-    if ((tflags & FTS5_TOKEN_COLOCATED) || n <= 0)
-        return SQLITE_OK;
-    if (qt->n == TOKENS_MAX)
-        return SQLITE_DONE;
-    qt->off[qt->n] = qt->buf.len;
-    qt->len[qt->n++] = n;
-    rg_buf_put(&qt->buf, tok, (size_t)n);
-    return SQLITE_OK;
-}
-
-/* Which query tokens one field holds: bit i for token i (the last as a
- * prefix), as FTS5 would match the phrases build_match writes. */
+/* Which words one field holds: bit i for word i, as FTS5 would match the
+ * expression build_match writes. The field's tokens are every word and
+ * every stem (colocated); a word but the last matches as its stem, the
+ * last as a prefix of a token or as its stem. */
 struct field_scan {
-    const struct query_tokens *qt;
+    const struct query_words *w;
     uint32_t found;
 };
+
+static bool token_is(const char *tok, int n, const char *want, int wn, bool prefix)
+{
+    return (prefix ? n >= wn : n == wn) && memcmp(tok, want, (size_t)wn) == 0;
+}
 
 static int on_field_token(void *ctx, int tflags, const char *tok, int n, int start, int end)
 {
@@ -505,23 +617,21 @@ static int on_field_token(void *ctx, int tflags, const char *tok, int n, int sta
     (void)start;
     (void)end;
     struct field_scan *fs = ctx;
-    const struct query_tokens *qt = fs->qt;
-    for (int i = 0; i < qt->n; i++) {
-        bool last = i == qt->n - 1;
-        int want = qt->len[i];
-        if ((last ? n >= want : n == want) &&
-            memcmp(tok, qt->buf.data + qt->off[i], (size_t)want) == 0)
+    const struct query_words *w = fs->w;
+    const char *b = w->buf.data;
+    for (int i = 0; i < w->n; i++)
+        if (token_is(tok, n, b + w->stem_off[i], w->stem_len[i], false) ||
+            (i == w->n - 1 && token_is(tok, n, b + w->off[i], w->len[i], true)))
             fs->found |= 1u << i;
-    }
     return SQLITE_OK;
 }
 
-static int field_tokens(struct search_conn *c, const struct query_tokens *qt,
+static int field_tokens(struct search_conn *c, const struct query_words *w,
                         const unsigned char *text, uint32_t *found)
 {
     if (!text)
         return SQLITE_OK;
-    struct field_scan fs = {qt, 0};
+    struct field_scan fs = {w, 0};
     int src = c->tk.xTokenize(c->tok, &fs, FTS5_TOKENIZE_DOCUMENT, (const char *)text,
                               (int)strlen((const char *)text), on_field_token);
     *found |= fs.found;
@@ -541,14 +651,10 @@ static int search_matching(rg_search *s, const char *q, rg_search_part part, con
     int rc = acquire(s, &c);
     if (rc < 0)
         return rc;
-    struct query_tokens qt = {0};
-    int src = c->tk.xTokenize(c->tok, &qt, FTS5_TOKENIZE_QUERY, q, (int)strnlen(q, QUERY_MAX),
-                              on_query_token);
-    if (src != SQLITE_OK && src != SQLITE_DONE) {
+    struct query_words qt;
+    if ((rc = query_words(c, q, &qt)) < 0) {
         release(c);
-        rg_buf_free(&qt.buf);
-        rg_err("sqlite search: tokenizer failed (%d)", src);
-        return rg_error_set(RG_EINTERNAL, "internal error");
+        return rc;
     }
     if (qt.n == 0) { /* no word: nothing matches */
         release(c);
@@ -568,7 +674,7 @@ static int search_matching(rg_search *s, const char *q, rg_search_part part, con
         return rc;
     }
     sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
-    src = SQLITE_DONE;
+    int src = SQLITE_DONE;
     for (int i = 0; i < n && rc == 0; i++) {
         sqlite3_bind_text(st, 2, ids[i], -1, SQLITE_STATIC);
         src = sqlite3_step(st);
@@ -645,7 +751,7 @@ static int search_scan(rg_search *s, const char *type, const char *after, int li
 
 const struct rg_search_ops rg_sqlite_search_ops = {
     .version = RG_SEARCH_OPS_VERSION,
-    .caps = RG_SEARCH_CAP_HIGHLIGHT | RG_SEARCH_CAP_PREFIX,
+    .caps = RG_SEARCH_CAP_HIGHLIGHT | RG_SEARCH_CAP_PREFIX | RG_SEARCH_CAP_STEMS,
     .scheme = "sqlite",
     .open = search_open,
     .close = search_close,
@@ -656,4 +762,7 @@ const struct rg_search_ops rg_sqlite_search_ops = {
     .ping = search_ping,
     .scan = search_scan,
     .matching = search_matching,
+    .build_begin = search_build_begin,
+    .build_add = search_build_add,
+    .build_end = search_build_end,
 };
