@@ -530,6 +530,13 @@ static void reindex_keeps_answering(void **state)
     if (job.rc != 0)
         fail_msg("reindex exited %d: %s", job.rc, job.out);
     assert_true(found(probe, kept));
+    /* Discovery's words, which on the server profile are matched inside
+     * its own statement, read the new index too. */
+    api_resp *r = api("GET", fmt("/v1/events?q=%s", words[0]), NULL, NULL);
+    assert_status(r, 200);
+    assert_int_equal(jlen(r->json, "items"), 1);
+    assert_int_equal(jint(json_array_get(json_object_get(r->json, "items"), 0), "id"), late[0]);
+    resp_free(r);
     for (int i = 0; i < nlate; i++)
         if (!found(words[i], late[i]))
             fail_msg("event %lld, published while reindex ran (%d of %d), is not found", late[i],
