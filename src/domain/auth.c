@@ -7,6 +7,7 @@
  *   client address (rg__login_attempts_key), not in the document. */
 #include "risinggen/domain/auth.h"
 #include "domain.h"
+#include "intents.h"
 #include "sessions.h"
 #include "user_record.h"
 #include "risinggen/base/alloc.h"
@@ -25,6 +26,7 @@
 #define PW_MEMLIMIT   (19u * 1024 * 1024)
 #define LOCK_ATTEMPTS 5
 #define LOCK_WINDOW   900
+#define SIGNUP        "signup"
 
 static int hash_password(const char *pw, char out[crypto_pwhash_STRBYTES])
 {
@@ -53,8 +55,9 @@ static int validate_password(v_ctx *v, json_t *body, const char *field, const ch
     return 0;
 }
 
-int rg_auth_insert_user(rg_app *app, json_t *user, const char *password_hash,
-                        char out_id[RG_OID_LEN + 1])
+/* The account's two documents, each step recorded on in when given. */
+static int insert_account(rg_app *app, json_t *user, const char *password_hash,
+                          char out_id[RG_OID_LEN + 1], rg_intent *in)
 {
     if (!rg_oid_valid(out_id))
         rg_oid_new(out_id);
@@ -66,9 +69,13 @@ int rg_auth_insert_user(rg_app *app, json_t *user, const char *password_hash,
                   "tokens", "passwordResetToken", "passwordResetExpiry");
     int rc = rg_docs_insert(&app->st.docs, COLL_AUTH, out_id, auth);
     json_decref(auth);
+    if (rc == 0 && in)
+        rc = rg_intent_step(app, in, 1);
     if (rc < 0)
         return rc;
     rc = rg_docs_insert(&app->st.docs, COLL_USERS, out_id, user);
+    if (rc == 0 && in)
+        rc = rg_intent_step(app, in, 2);
     if (rc < 0)
         rg_docs_remove(&app->st.docs, COLL_AUTH, out_id);
     if (rc == RG_ECONFLICT) {
@@ -77,6 +84,12 @@ int rg_auth_insert_user(rg_app *app, json_t *user, const char *password_hash,
         return rg_error_set(RG_ECONFLICT, "an account with this email already exists");
     }
     return rc;
+}
+
+int rg_auth_insert_user(rg_app *app, json_t *user, const char *password_hash,
+                        char out_id[RG_OID_LEN + 1])
+{
+    return insert_account(app, user, password_hash, out_id, NULL);
 }
 
 static const char *const signup_fields[] = {"email",       "password",    "firstName", "lastName",
@@ -146,13 +159,43 @@ static int create_account(rg_app *app, json_t *body, json_t *roles, char id[RG_O
     }
     json_t *doc = user_doc_from(clean, norm, roles);
     json_decref(clean);
-    id[0] = '\0';
-    rc = rg_auth_insert_user(app, doc, hash, id);
+    /* signup (intents.h): 1 the auth document, 2 the user document. */
+    rg_oid_new(id);
+    rg_intent in;
+    if ((rc = rg_intent_open(app, NULL, SIGNUP, id, 0, &in)) == 0) {
+        rg_intent_fault(SIGNUP, 0);
+        rc = insert_account(app, doc, hash, id, &in);
+        /* Done or undone (a taken e-mail removes the auth document): the
+         * intent goes; if it cannot, the job finds the account whole or
+         * removes what is left of it. */
+        if (rg_intent_close(app, &in) < 0)
+            rg_error_clear();
+    }
     if (rc == 0)
         *user_out = doc;
     else
         json_decref(doc);
     return rc;
+}
+
+/* An interrupted signup: an account with its user document stands (its
+ * owner may sign in); an auth document without one is removed. */
+int rg__signup_drive(rg_app *app, const rg_intent *in)
+{
+    if (!rg_oid_valid(in->subject))
+        return rg_intent_close(app, in);
+    json_t *user = NULL;
+    int rc = rg_docs_get(&app->st.docs, COLL_USERS, in->subject, &user, NULL);
+    json_decref(user);
+    if (rc == RG_ENOTFOUND) {
+        rg_error_clear();
+        rc = rg_docs_remove(&app->st.docs, COLL_AUTH, in->subject);
+        if (rc == RG_ENOTFOUND) {
+            rg_error_clear();
+            rc = 0;
+        }
+    }
+    return rc < 0 ? rc : rg_intent_close(app, in);
 }
 
 int rg_auth_signup(rg_app *app, json_t *body, json_t **out)

@@ -7,6 +7,7 @@
 #include "risinggen/domain/events.h"
 #include "domain.h"
 #include "event_record.h"
+#include "intents.h"
 #include "registration_record.h"
 #include "channel_record.h"
 #include "user_record.h"
@@ -198,8 +199,11 @@ static void fill_options(const struct event_fields *f, rg_param *p)
     p[8] = RG_PINT(f->hold_minutes);
 }
 
-/* Keeps the search index in step with a published, public event. */
-static void index_event(rg_app *app, const rg_rows *r)
+#define EVENT_CHANGE "event.change"
+
+/* Keeps the search index in step with the event: its entry written when it
+ * is published and public, else removed. */
+static int index_event(rg_app *app, const rg_rows *r)
 {
     char id[32];
     snprintf(id, sizeof id, "%lld", (long long)rg_rows_int(r, 0, "id", 0));
@@ -235,9 +239,7 @@ static void index_event(rg_app *app, const rg_rows *r)
     } else {
         rc = rg_search_remove(&app->st.search, "event", id);
     }
-    if (rc < 0)
-        rg_warn("search index not updated for event %s (rebuild with `risinggen reindex`)", id);
-    rg_error_clear();
+    return rc < 0 ? rc : 0;
 }
 
 static int load_event(rg_app *app, int64_t id, rg_rows **out)
@@ -433,7 +435,8 @@ static bool transition_ok(const char *from, const char *to)
  * registrations that were waiting for payment. Returns rows changed (0: places were
  * taken meanwhile below the new maximum) or an error. */
 static int update_and_fill(rg_app *app, const rg_principal *who, int64_t id, const rg_param *p,
-                           const struct event_fields *f, const char *status, const char *now)
+                           const struct event_fields *f, const char *status, const char *now,
+                           rg_intent *in)
 {
     rg_relational *rel = &app->st.rel;
     rg_rel_conn *c;
@@ -472,6 +475,12 @@ static int update_and_fill(rg_app *app, const rg_principal *who, int64_t id, con
         if (rc < 0)
             goto fail;
     }
+    /* The search entry and the channel follow the row: the intent commits
+     * with it, so that they follow it even after a crash (intents.h). */
+    char subject[24];
+    snprintf(subject, sizeof subject, "%lld", (long long)id);
+    if ((rc = rg_intent_open(app, c, EVENT_CHANGE, subject, 1, in)) < 0)
+        goto fail;
     if ((rc = rg_rel_commit(rel, c)) < 0)
         goto fail;
     rc = changed;
@@ -480,6 +489,46 @@ fail:
     rg_rel_rollback(rel, c);
 out:
     rg_rel_release(rel, c);
+    return rc;
+}
+
+/* The steps of an event change after its row (event.change, intents.h):
+ * 2 the search entry as the row says, 3 the channel of a published event
+ * (made once: its unique eventId index keeps one), then the intent closes.
+ * Each step reads the row as it is now, so running them again, or after a
+ * later change, writes the same. */
+static int follow_change(rg_app *app, rg_intent *in, const rg_rows *r)
+{
+    int rc = index_event(app, r);
+    if (rc == 0)
+        rc = rg_intent_step(app, in, 2);
+    if (rc == 0 && strcmp(rg_rows_get(r, 0, "status"), "published") == 0) {
+        int64_t id = rg_rows_int(r, 0, "id", 0);
+        rc = rg__event_channel_ensure(app, id, rg_rows_get(r, 0, "title"),
+                                      rg_rows_get(r, 0, "organizer_id"), NULL);
+    }
+    if (rc == 0)
+        rc = rg_intent_step(app, in, 3);
+    if (rc == 0)
+        rc = rg_intent_close(app, in);
+    return rc < 0 ? rc : 0;
+}
+
+int rg__event_change_drive(rg_app *app, const rg_intent *in)
+{
+    int64_t id;
+    rg_rows *r = NULL;
+    rg_intent at = *in;
+    int rc = rg_parse_id(in->subject, &id) ? load_event(app, id, &r) : 0;
+    if (rc < 0)
+        return rc;
+    if (r && r->nrows) {
+        rg__event_uncache(app, id);
+        rc = follow_change(app, &at, r);
+    } else {
+        rc = rg_intent_close(app, in); /* no such event: nothing to follow */
+    }
+    rg_rows_free(r);
     return rc;
 }
 
@@ -568,7 +617,8 @@ int rg_event_patch(rg_app *app, const rg_ctx *ctx, const char *id_s, json_t *pat
     p[9] = RG_PTEXT(new_status);
     fill_options(&f, p + 10);
     p[19] = RG_PTEXT(now);
-    rc = update_and_fill(app, who, id, p, &f, new_status, now);
+    rg_intent in;
+    rc = update_and_fill(app, who, id, p, &f, new_status, now, &in);
     if (rc == RG_ECONFLICT) {
         rg_error_clear();
         rg_error_field("slug", "is already used by another event");
@@ -579,18 +629,18 @@ int rg_event_patch(rg_app *app, const rg_ctx *ctx, const char *id_s, json_t *pat
         rc = rg_error_set(RG_ECONFLICT, "places were taken meanwhile; read the event and retry");
     if (rc < 0)
         goto done;
+    rg_intent_fault(EVENT_CHANGE, 1);
     rg_rows_free(r);
     r = NULL;
     rg__event_uncache(app, id);
     if ((rc = load_event(app, id, &r)) < 0)
         goto done;
-    index_event(app, r);
-    /* Channels (channel_record.c): publishing gives the event its channel, once. The
-     * event stands if this fails; GET /v1/events/{id}/channel makes it later. */
-    if (json_object_get(patch, "status") && strcmp(rg_rows_get(r, 0, "status"), "published") == 0 &&
-        rg__event_channel_ensure(app, id, rg_rows_get(r, 0, "title"),
-                                 rg_rows_get(r, 0, "organizer_id"), NULL) < 0) {
-        rg_warn("event %lld: its channel could not be made now", (long long)id);
+    /* The change stands once its row is written: a step that fails here is
+     * a warning, and the intent-resume job finishes it. */
+    if (follow_change(app, &in, r) < 0) {
+        rg_warn("event %lld: its search entry or channel could not be written now; the "
+                "intent-resume job will (%s)",
+                (long long)id, rg_error_detail());
         rg_error_clear();
     }
     *out = rg__event_view(r, 0);

@@ -9,6 +9,9 @@
 #include "risinggen/domain/channels.h"
 #include "risinggen/domain/outbox.h"
 #include "risinggen/domain/registrations.h"
+#include "intents.h"
+
+#include <stdatomic.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -27,6 +30,27 @@ static int outbox_pass(rg_app *app)
 static int erasure_pass(rg_app *app)
 {
     return rg_erasure_resume(app, 0);
+}
+
+/* At start every intent is driven (none of this process is in flight);
+ * afterwards those that have stood still for INTENT_STILL_S, which the
+ * operation itself would have moved on (intents.c adds each kind's own
+ * minimum). */
+#define INTENT_STILL_S 30
+static atomic_bool intents_started;
+
+static const rg_intent_kind intent_kinds[] = {
+    {"event.change", rg__event_change_drive, 0},
+    {"signup", rg__signup_drive, 60},
+};
+
+static int intent_pass(rg_app *app)
+{
+    int done;
+    int n = (int)(sizeof intent_kinds / sizeof intent_kinds[0]);
+    int rc = rg_intents_resume(app, intent_kinds, n,
+                               atomic_exchange(&intents_started, true) ? INTENT_STILL_S : 0, &done);
+    return rc < 0 ? rc : done;
 }
 
 /* The gauges the alert rules read that no request updates: the outbox's
@@ -76,6 +100,9 @@ static const rg_job jobs[] = {
     /* messages whose notifications a crash left unqueued */
     {"message-resume", 30000, false, rg_message_resume_deliveries,
      "queued the notifications of %d interrupted message(s)"},
+    /* operations across stores a crash, an outage or a failed step left
+     * unfinished (intents.h) */
+    {"intent-resume", 30000, true, intent_pass, "finished %d interrupted operation(s)"},
     /* erasures a crash or an outage interrupted */
     {"erasure-resume", 30000, true, erasure_pass, "finished %d interrupted erasure(s)"},
     /* gauges for the alert rules (ops/prometheus/rules.yml) */

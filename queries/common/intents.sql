@@ -1,0 +1,17 @@
+-- name: intent_open
+-- $4: the step done when the row commits (one whose writes share its
+-- transaction), else 0.
+INSERT INTO intents (kind, subject, step, created_at, updated_at) VALUES ($1, $2, $4, $3, $3)
+RETURNING id
+
+-- name: intent_step
+UPDATE intents SET step = $2, updated_at = $3 WHERE id = $1 AND step < $2
+
+-- name: intent_close
+DELETE FROM intents WHERE id = $1
+
+-- name: intents_stalled
+-- Intents of kind $1 last advanced at or before $2, after id $3: those a
+-- crash, an outage or a failed step left behind.
+SELECT id, kind, subject, step FROM intents WHERE kind = $1 AND updated_at <= $2 AND id > $3
+ORDER BY id LIMIT 100

@@ -1,0 +1,211 @@
+/* Operations across stores, stopped after each of their steps (intents.h):
+ * the server started with RG_FAULT="kind:step" exits right after that step,
+ * as a SIGKILL would; started again without it, the intent-resume job at
+ * start takes every operation to its end (an event change: its search entry
+ * and channel as the row says) or back (a signup without its user document:
+ * the auth document goes), and no intent is left. Runs on both profiles. */
+#include "testcfg.h"
+#include "support.h"
+#include "channel_record.h"
+#include "domain.h"
+#include "risinggen/base/error.h"
+#include "risinggen/store/relational.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Restarts the server with RG_FAULT=fault (NULL: none). */
+static void restart_with(const char *fault)
+{
+    if (fault)
+        setenv("RG_FAULT", fault, 1);
+    else
+        unsetenv("RG_FAULT");
+    int rc = srv_kill_restart(&g_srv);
+    unsetenv("RG_FAULT");
+    assert_int_equal(rc, 0);
+}
+
+/* Waits (10 s at most) for the server to end after a fault point. */
+static void wait_stopped(void)
+{
+    char how[64];
+    for (int i = 0; i < 1000; i++) {
+        if (!srv_alive(&g_srv, how, sizeof how))
+            return;
+        usleep(10 * 1000);
+    }
+    fail_msg("the server did not stop at its fault point");
+}
+
+/* The intents left in the relational store, after `after`: kind and subject
+ * of the first (when out is given) and how many. */
+static int intents_left(rg_app *app, char kind[32], char subject[64])
+{
+    int n = 0;
+    const char *kinds[] = {"event.change", "signup"};
+    for (int k = 0; k < 2; k++) {
+        rg_param p[] = {RG_PTEXT(kinds[k]), RG_PTEXT("9999-12-31T00:00:00Z"), RG_PINT(0)};
+        rg_rows *rows = NULL;
+        rg_rel_conn *c;
+        assert_int_equal(rg_rel_acquire(&app->st.rel, &c), 0);
+        int rc = rg_rel_query(&app->st.rel, c, "intents_stalled", p, 3, &rows);
+        rg_rel_release(&app->st.rel, c);
+        assert_true(rc >= 0);
+        if (rows->nrows && kind && n == 0) {
+            snprintf(kind, 32, "%s", kinds[k]);
+            snprintf(subject, 64, "%s", rg_rows_get(rows, 0, "subject"));
+        }
+        n += rows->nrows;
+        rg_rows_free(rows);
+    }
+    return n;
+}
+
+/* How many lines of the server's log (all its runs) hold needle. */
+static int log_lines(const char *needle)
+{
+    FILE *f = fopen(g_srv.log, "r");
+    if (!f)
+        return 0;
+    static char line[8192];
+    int n = 0;
+    while (fgets(line, sizeof line, f))
+        n += strstr(line, needle) != NULL;
+    fclose(f);
+    return n;
+}
+
+#define RESUMED "finished 1 interrupted operation(s)"
+
+static int search_hits(const char *word, long long id)
+{
+    api_resp *r = api("GET", fmt("/v1/search?q=%s&types=event", word), NULL, NULL);
+    assert_status(r, 200);
+    int hits = 0;
+    for (size_t i = 0; i < jlen(r->json, "items"); i++)
+        hits += jint(json_array_get(json_object_get(r->json, "items"), i), "id") == id;
+    resp_free(r);
+    return hits;
+}
+
+/* Publishing an event: 1 the row (with its intent), 2 the search entry,
+ * 3 the channel; the process stops after each in turn. */
+static void event_publish_stopped_after_each_step(void **state)
+{
+    (void)state;
+    for (int step = 1; step <= 3; step++) {
+        api_user org;
+        organizer_signup(&org, fmt("fault%d", step));
+        char word[32];
+        snprintf(word, sizeof word, "faultpub%dx%d", (int)getpid(), step);
+        long long ev = event_create(org.access, json_pack("{s:s}", "title", word));
+        restart_with(fmt("event.change:%d", step));
+        api_allow_5xx(true);
+        api_resp *r =
+            api("PATCH", fmt("/v1/events/%lld", ev), "{\"status\":\"published\"}", org.access);
+        long status = r->status;
+        resp_free(r);
+        api_allow_5xx(false);
+        if (status != 0)
+            fail_msg("step %d: the publish was answered %ld; the server should have stopped", step,
+                     status);
+        wait_stopped();
+        int resumed = log_lines(RESUMED);
+        restart_with(NULL);
+        /* Done at start, before the server answered /healthz. */
+        assert_int_equal(log_lines(RESUMED), resumed + 1);
+        r = api("GET", fmt("/v1/events/%lld", ev), NULL, NULL);
+        assert_status(r, 200);
+        assert_string_equal(jstr(r->json, "status"), "published");
+        resp_free(r);
+        assert_int_equal(search_hits(word, ev), 1);
+        rg_app app;
+        api_open_stores(&app);
+        char channel[RG_OID_LEN + 1];
+        assert_int_equal(rg__event_channel_find(&app, ev, channel, NULL), 0);
+        assert_int_equal(intents_left(&app, NULL, NULL), 0);
+        rg_app_close(&app);
+    }
+}
+
+/* A signup: 0 the intent, 1 the auth document, 2 the user document. Stopped
+ * after 0 or 1, the account never was (its auth document goes); after 2,
+ * it stands and signs in. */
+static void signup_stopped_after_each_step(void **state)
+{
+    (void)state;
+    for (int step = 0; step <= 2; step++) {
+        const char *email = unique_email(fmt("faultsign%d", step));
+        restart_with(fmt("signup:%d", step));
+        api_allow_5xx(true);
+        json_t *body = json_pack("{s:s, s:s, s:s, s:s}", "email", email, "password",
+                                 "correct horse battery", "firstName", "Fault", "lastName", "Step");
+        api_resp *r = apij("POST", "/v1/auth/signup", body, NULL);
+        long status = r->status;
+        resp_free(r);
+        api_allow_5xx(false);
+        if (status != 0)
+            fail_msg("step %d: the signup was answered %ld; the server should have stopped", step,
+                     status);
+        wait_stopped();
+        /* The intent names the account. Signups are undone only once they
+         * have stood still for a minute (one in flight on another instance
+         * must keep its documents): this one is made older. */
+        rg_app app;
+        api_open_stores(&app);
+        char kind[32] = "", id[64] = "";
+        assert_int_equal(intents_left(&app, kind, id), 1);
+        assert_string_equal(kind, "signup");
+        rg_rel_conn *c;
+        assert_int_equal(rg_rel_acquire(&app.st.rel, &c), 0);
+        assert_int_equal(
+            rg_rel_exec_script(&app.st.rel, c,
+                               "UPDATE intents SET updated_at = '2000-01-01T00:00:00Z'"),
+            0);
+        rg_rel_release(&app.st.rel, c);
+        rg_app_close(&app);
+        int resumed = log_lines(RESUMED);
+        restart_with(NULL);
+        assert_int_equal(log_lines(RESUMED), resumed + 1);
+        api_open_stores(&app);
+        json_t *doc = NULL;
+        int auth = rg_docs_get(&app.st.docs, COLL_AUTH, id, &doc, NULL);
+        json_decref(doc);
+        doc = NULL;
+        int user = rg_docs_get(&app.st.docs, COLL_USERS, id, &doc, NULL);
+        json_decref(doc);
+        assert_int_equal(intents_left(&app, NULL, NULL), 0);
+        rg_app_close(&app);
+        rg_error_clear();
+        api_user u = {0};
+        snprintf(u.email, sizeof u.email, "%s", email);
+        snprintf(u.password, sizeof u.password, "%s", "correct horse battery");
+        if (step < 2) {
+            assert_int_equal(auth, RG_ENOTFOUND);
+            assert_int_equal(user, RG_ENOTFOUND);
+            /* The e-mail is free: the signup can be made again. */
+            r = apij("POST", "/v1/auth/signup",
+                     json_pack("{s:s, s:s, s:s, s:s}", "email", email, "password",
+                               "correct horse battery", "firstName", "Fault", "lastName", "Step"),
+                     NULL);
+            assert_status(r, 201);
+            resp_free(r);
+        } else {
+            assert_int_equal(auth, 0);
+            assert_int_equal(user, 0);
+        }
+        user_login(&u);
+        assert_true(u.access[0] != '\0');
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(event_publish_stopped_after_each_step),
+        cmocka_unit_test(signup_stopped_after_each_step),
+    };
+    return cmocka_run_group_tests(tests, api_setup, api_teardown);
+}
