@@ -7,6 +7,7 @@
 #include "risinggen/domain/auth.h"
 #include "risinggen/domain/content.h"
 #include "risinggen/domain/events.h"
+#include "risinggen/domain/references.h"
 #include "risinggen/domain/seed.h"
 #include "risinggen/store/backup.h"
 #include "risinggen/store/report.h"
@@ -62,6 +63,8 @@ static void usage(FILE *out)
             "switch\n"
             "                              (answers go on), with progress\n"
             "  check                       verify the schema and that every store answers\n"
+            "  check --references          rows that name a missing person, documents that\n"
+            "                              name a missing event (exit 1 when any do)\n"
             "  config [--markdown]         print the effective settings (secrets hidden), or\n"
             "                              the table of every RG_* variable\n"
             "Stores: RG_RELATIONAL_URL, RG_DOCUMENT_URL, RG_CACHE_URL, RG_SEARCH_URL\n"
@@ -305,8 +308,42 @@ static int cmd_reindex(const rg_config *cfg)
     return 0;
 }
 
-static int cmd_check(const rg_config *cfg)
+/* `check --references`: what each reference points to, exit 1 when
+ * anything points nowhere. */
+static int check_references(const rg_config *cfg)
 {
+    rg_app app;
+    int rc = rg_app_open(&app, cfg, false);
+    if (rc < 0)
+        return fail(rc);
+    rg_ref_report r;
+    rc = rg_references_check(&app, &r);
+    rg_app_close(&app);
+    if (rc < 0)
+        return fail(rc);
+    long missing = 0;
+    for (int k = 0; k < RG_REF_KINDS; k++) {
+        const rg_ref_kind *x = &r.kinds[k];
+        missing += x->missing;
+        printf("%s: %ld checked, %ld missing", x->what, x->checked, x->missing);
+        if (x->missing)
+            printf(", held by %ld", x->holders);
+        for (long i = 0; i < x->missing && i < RG_REFS_SAMPLES; i++)
+            printf("%s%s (%ld)", i ? ", " : " (", x->ids[i], x->counts[i]);
+        printf("%s\n", x->missing > RG_REFS_SAMPLES ? ", …)" : x->missing ? ")" : "");
+    }
+    printf("%s\n", missing ? "references point nowhere" : "every reference holds");
+    return missing ? 1 : 0;
+}
+
+static int cmd_check(const rg_config *cfg, int argc, char **argv)
+{
+    if (argc == 1 && strcmp(argv[0], "--references") == 0)
+        return check_references(cfg);
+    if (argc != 0) {
+        usage(stderr);
+        return 2;
+    }
     rg_app app;
     int rc = rg_app_open(&app, cfg, false);
     if (rc < 0)
@@ -446,7 +483,7 @@ static int run(const rg_config *cfg, int argc, char **argv)
     if (strcmp(cmd, "reindex") == 0)
         return cmd_reindex(cfg);
     if (strcmp(cmd, "check") == 0)
-        return cmd_check(cfg);
+        return cmd_check(cfg, argc - 2, argv + 2);
     if (strcmp(cmd, "config") == 0)
         return cmd_config(cfg, argc - 2, argv + 2);
     if (strcmp(cmd, "backup") == 0)

@@ -2,6 +2,7 @@
  * load followed by a restart on the same data folder. */
 #include "testcfg.h"
 #include "support.h"
+#include "domain.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -548,6 +549,58 @@ static void reindex_keeps_answering(void **state)
     printf("reindex beside %d probes and %d events published\n", probes, nlate);
 }
 
+/* `risinggen check --references`: clean at first; a registration whose
+ * person's document is gone and a channel of an event that does not exist
+ * are reported with their ids; an erased person's rows (a tombstone) are
+ * not. */
+static void check_references_reports_what_points_nowhere(void **state)
+{
+    (void)state;
+    api_user org, kept, gone, erased;
+    organizer_signup(&org, "refs");
+    user_signup(&kept, "refs1");
+    user_signup(&gone, "refs2");
+    user_signup(&erased, "refs3");
+    long long ev = event_create_published(org.access, NULL);
+    register_ok(kept.access, ev, "confirmed");
+    register_ok(gone.access, ev, "confirmed");
+    register_ok(erased.access, ev, "confirmed");
+    api_resp *r = api("DELETE", "/v1/users/me", NULL, erased.access);
+    assert_status(r, 204);
+    resp_free(r);
+    static char out[1 << 14];
+    int rc = srv_cli(&g_srv, out, sizeof out, "check", "--references", NULL);
+    if (rc != 0)
+        fail_msg("check --references exited %d: %s", rc, out);
+    assert_non_null(strstr(out, "every reference holds"));
+    /* Behind the service's back. */
+    rg_app app;
+    api_open_stores(&app);
+    json_t *doc = NULL;
+    assert_int_equal(rg_docs_get(&app.st.docs, COLL_USERS, gone.id, &doc, NULL), 0);
+    assert_int_equal(rg_docs_remove(&app.st.docs, COLL_USERS, gone.id), 0);
+    const char *ghost = "0123456789abcdef01234567";
+    json_t *channel = json_pack("{s:s, s:I, s:s}", "name", "ghost", "eventId",
+                                (json_int_t)987654321, "type", "event");
+    assert_int_equal(rg_docs_insert(&app.st.docs, COLL_CHANNELS, ghost, channel), 0);
+    json_decref(channel);
+    rc = srv_cli(&g_srv, out, sizeof out, "check", "--references", NULL);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "event_registrations.user_id -> users: "));
+    assert_non_null(strstr(out, fmt("1 missing, held by 1 (%s (1))", gone.id)));
+    assert_non_null(strstr(out, fmt("(%s (event 987654321) (1))", ghost)));
+    assert_non_null(strstr(out, "references point nowhere"));
+    assert_null(strstr(out, "payments.user_id -> users: 0 checked, 1"));
+    /* Put back: the other tests' stores as they were. */
+    assert_int_equal(rg_docs_insert(&app.st.docs, COLL_USERS, gone.id, doc), 0);
+    json_decref(doc);
+    assert_int_equal(rg_docs_remove(&app.st.docs, COLL_CHANNELS, ghost), 0);
+    rg_app_close(&app);
+    rc = srv_cli(&g_srv, out, sizeof out, "check", "--references", NULL);
+    if (rc != 0)
+        fail_msg("check --references exited %d after the repair: %s", rc, out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -558,6 +611,7 @@ int main(void)
         cmocka_unit_test(report_indexes_lists_plans),
         cmocka_unit_test(report_search_and_reindex),
         cmocka_unit_test(reindex_keeps_answering),
+        cmocka_unit_test(check_references_reports_what_points_nowhere),
         cmocka_unit_test(every_request_has_an_id),
         cmocka_unit_test(jobs_report_their_runs),
         cmocka_unit_test(graceful_shutdown_keeps_data),
