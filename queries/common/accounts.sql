@@ -72,3 +72,8 @@ SELECT id FROM events WHERE organizer_id = $1
 
 -- name: erasure_registered_events
 SELECT DISTINCT event_id FROM event_registrations WHERE user_id = $1 OR user_id = $2
+
+-- name: audit_latest
+-- The newest entry of action $2 about target $1 (an intent's decision,
+-- src/domain/users.c).
+SELECT details FROM audit_log WHERE target_id = $1 AND action = $2 ORDER BY id DESC LIMIT 1

@@ -2,6 +2,7 @@
 #include "risinggen/domain/audit.h"
 #include "risinggen/domain/users.h"
 #include "domain.h"
+#include "intents.h"
 #include "event_record.h"
 #include "registration_record.h"
 #include "user_record.h"
@@ -147,6 +148,28 @@ static int apply_roles(json_t *doc, void *p)
     return 0;
 }
 
+#define USER_ROLES "user.roles"
+
+/* The audit entry of a role change and its intent, in one transaction. */
+static int decide_roles(rg_app *app, const char *actor, const char *id, json_t *details,
+                        rg_intent *in)
+{
+    rg_relational *rel = &app->st.rel;
+    rg_rel_conn *c;
+    int rc = rg_rel_acquire(rel, &c);
+    if (rc < 0)
+        return rc;
+    if ((rc = rg_rel_begin(rel, c, true)) == 0) {
+        if ((rc = rg_audit(app, c, actor, USER_ROLES, "user", id, details)) == 0 &&
+            (rc = rg_intent_open(app, c, USER_ROLES, id, 1, in)) == 0)
+            rc = rg_rel_commit(rel, c);
+        if (rc < 0)
+            rg_rel_rollback(rel, c);
+    }
+    rg_rel_release(rel, c);
+    return rc < 0 ? rc : 0;
+}
+
 int rg_user_set_roles(rg_app *app, const rg_ctx *ctx, const char *id, json_t *body, json_t **out)
 {
     const rg_principal *who = &ctx->who;
@@ -191,24 +214,68 @@ int rg_user_set_roles(rg_app *app, const rg_ctx *ctx, const char *id, json_t *bo
         json_decref(clean);
         return rc;
     }
-    struct roles_ctx c = {.roles = clean};
-    rc = rg_doc_update(&app->st.docs, COLL_USERS, id, apply_roles, &c);
-    rg__user_uncache(app, id);
-    if (rc == RG_ENOTFOUND)
-        rc = rg_error_set(RG_ENOTFOUND, "no such user");
-    if (rc == 0) {
-        /* Audit (accounts and privacy): the documents store cannot share a
-         * transaction with the log; a failed entry is logged in full. */
-        json_t *d = json_pack("{s:O, s:O?}", "roles", clean, "previous", c.previous);
-        rg_audit(app, NULL, who->user_id, "user.roles", "user", id, d);
-        json_decref(d);
-        rg_error_clear();
-        *out = rg__user_view(id, c.result);
+    /* user.roles (intents.h): 1 the decision, the audit entry and the
+     * intent in one relational transaction; 2 the user document. The
+     * driver applies the newest decision again. */
+    json_t *doc = NULL;
+    if ((rc = rg_docs_get(&app->st.docs, COLL_USERS, id, &doc, NULL)) < 0) {
+        json_decref(clean);
+        return rc == RG_ENOTFOUND ? rg_error_set(RG_ENOTFOUND, "no such user") : rc;
     }
+    json_t *d = json_pack("{s:O, s:O?}", "roles", clean, "previous", json_object_get(doc, "roles"));
+    json_decref(doc);
+    rg_intent in;
+    rc = decide_roles(app, who->user_id, id, d, &in);
+    json_decref(d);
+    struct roles_ctx c = {.roles = clean};
+    if (rc == 0) {
+        rg_intent_fault(USER_ROLES, 1);
+        rc = rg_doc_update(&app->st.docs, COLL_USERS, id, apply_roles, &c);
+        rg__user_uncache(app, id);
+        if (rc == RG_ENOTFOUND) { /* erased meanwhile: nothing to follow */
+            rg_intent_close(app, &in);
+            rc = rg_error_set(RG_ENOTFOUND, "no such user");
+        } else if (rc == 0 && rg_intent_step(app, &in, 2) == 0) {
+            rg_intent_close(app, &in);
+        }
+        /* A failure to record the end leaves the intent to the job, which
+         * writes the same roles again. */
+        rg_error_clear();
+    }
+    if (rc == 0)
+        *out = rg__user_view(id, c.result);
     json_decref(clean);
     json_decref(c.previous);
     json_decref(c.result);
     return rc;
+}
+
+/* The driver of user.roles: the newest decision about the person, applied
+ * to their document. */
+int rg__user_roles_drive(rg_app *app, const rg_intent *in)
+{
+    rg_param p[] = {RG_PTEXT(in->subject), RG_PTEXT(USER_ROLES)};
+    rg_rows *rows;
+    int rc = rg_rel_run(app, "audit_latest", p, 2, &rows);
+    if (rc < 0)
+        return rc;
+    json_t *d = rows->nrows ? json_loads(rg_rows_get(rows, 0, "details"), 0, NULL) : NULL;
+    rg_rows_free(rows);
+    json_t *roles = json_object_get(d, "roles");
+    rc = 0;
+    if (json_is_array(roles) && rg_oid_valid(in->subject)) {
+        struct roles_ctx c = {.roles = roles};
+        rc = rg_doc_update(&app->st.docs, COLL_USERS, in->subject, apply_roles, &c);
+        rg__user_uncache(app, in->subject);
+        json_decref(c.previous);
+        json_decref(c.result);
+        if (rc == RG_ENOTFOUND) { /* erased since */
+            rg_error_clear();
+            rc = 0;
+        }
+    }
+    json_decref(d);
+    return rc < 0 ? rc : rg_intent_close(app, in);
 }
 
 int rg_user_preferences(rg_app *app, const rg_ctx *ctx, const char *id, json_t **out)

@@ -2,8 +2,9 @@
  * the server started with RG_FAULT="kind:step" exits right after that step,
  * as a SIGKILL would; started again without it, the intent-resume job at
  * start takes every operation to its end (an event change: its search entry
- * and channel as the row says) or back (a signup without its user document:
- * the auth document goes), and no intent is left. Runs on both profiles. */
+ * and channel as the row says; a role change: the roles its audit entry
+ * decided) or back (a signup without its user document: the auth document
+ * goes), and no intent is left. Runs on both profiles. */
 #include "testcfg.h"
 #include "support.h"
 #include "channel_record.h"
@@ -44,8 +45,8 @@ static void wait_stopped(void)
 static int intents_left(rg_app *app, char kind[32], char subject[64])
 {
     int n = 0;
-    const char *kinds[] = {"event.change", "signup"};
-    for (int k = 0; k < 2; k++) {
+    const char *kinds[] = {"event.change", "signup", "user.roles"};
+    for (int k = 0; k < 3; k++) {
         rg_param p[] = {RG_PTEXT(kinds[k]), RG_PTEXT("9999-12-31T00:00:00Z"), RG_PINT(0)};
         rg_rows *rows = NULL;
         rg_rel_conn *c;
@@ -201,11 +202,56 @@ static void signup_stopped_after_each_step(void **state)
     }
 }
 
+/* A role change: 1 the audit entry with its intent (one transaction), 2
+ * the user document. Stopped after either, the roles are those decided
+ * once the server is back, and the audit log holds the change. */
+static void roles_stopped_after_each_step(void **state)
+{
+    (void)state;
+    api_user *admin = admin_user();
+    for (int step = 1; step <= 2; step++) {
+        api_user u;
+        user_signup(&u, fmt("faultroles%d", step));
+        restart_with(fmt("user.roles:%d", step));
+        api_allow_5xx(true);
+        api_resp *r = api("PATCH", fmt("/v1/users/%s", u.id),
+                          "{\"roles\":[\"participant\",\"organizer\"]}", admin->access);
+        long status = r->status;
+        resp_free(r);
+        api_allow_5xx(false);
+        if (status != 0)
+            fail_msg("step %d: the change was answered %ld; the server should have stopped", step,
+                     status);
+        wait_stopped();
+        int resumed = log_lines(RESUMED);
+        restart_with(NULL);
+        assert_int_equal(log_lines(RESUMED), resumed + 1);
+        json_t *me = get_json("/v1/users/me", u.access);
+        json_t *roles = json_object_get(me, "roles");
+        assert_int_equal(json_array_size(roles), 2);
+        assert_string_equal(json_string_value(json_array_get(roles, 1)), "organizer");
+        json_decref(me);
+        rg_app app;
+        api_open_stores(&app);
+        assert_int_equal(intents_left(&app, NULL, NULL), 0);
+        rg_rows *rows;
+        rg_param p[] = {RG_PTEXT(u.id), RG_PTEXT("user.roles")};
+        rg_rel_conn *c;
+        assert_int_equal(rg_rel_acquire(&app.st.rel, &c), 0);
+        assert_true(rg_rel_query(&app.st.rel, c, "audit_latest", p, 2, &rows) >= 0);
+        rg_rel_release(&app.st.rel, c);
+        assert_int_equal(rows->nrows, 1);
+        rg_rows_free(rows);
+        rg_app_close(&app);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(event_publish_stopped_after_each_step),
         cmocka_unit_test(signup_stopped_after_each_step),
+        cmocka_unit_test(roles_stopped_after_each_step),
     };
     return cmocka_run_group_tests(tests, api_setup, api_teardown);
 }
