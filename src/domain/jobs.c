@@ -43,6 +43,7 @@ static const rg_intent_kind intent_kinds[] = {
     {"event.change", rg__event_change_drive, 0},
     {"signup", rg__signup_drive, 60},
     {"user.roles", rg__user_roles_drive, 0},
+    {"password.reset", rg__password_reset_drive, 0},
 };
 
 static int intent_pass(rg_app *app)

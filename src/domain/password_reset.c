@@ -12,6 +12,7 @@
  * families' sessions. */
 #include "risinggen/domain/auth.h"
 #include "domain.h"
+#include "intents.h"
 #include "event_record.h"
 #include "registration_record.h"
 #include "risinggen/base/buf.h"
@@ -232,6 +233,18 @@ static int apply_reset(json_t *auth, void *p)
     return 0;
 }
 
+#define PASSWORD_RESET "password.reset"
+
+/* The driver of password.reset: every session of the person ends, whether
+ * or not the new password was written (ending them is what a reset must
+ * not miss; the reset code stays usable when it was not). */
+int rg__password_reset_drive(rg_app *app, const rg_intent *in)
+{
+    if (rg_oid_valid(in->subject))
+        rg__sessions_end_all(app, in->subject, NULL);
+    return rg_intent_close(app, in);
+}
+
 int rg_auth_password_reset_confirm(rg_app *app, const rg_ctx *ctx, json_t *body)
 {
     if (!json_is_object(body))
@@ -260,17 +273,31 @@ int rg_auth_password_reset_confirm(rg_app *app, const rg_ctx *ctx, json_t *body)
         free(id);
         return rc;
     }
+    /* password.reset (intents.h): 1 the auth document (new hash, token
+     * cleared, families emptied), 2 every session ended. */
     struct reset_ctx c = {.hash = hash, .new_hash = pw_hash, .now = rg_now()};
-    rc = rg_doc_update(&app->st.docs, COLL_AUTH, id, apply_reset, &c);
+    rg_intent in;
+    if ((rc = rg_intent_open(app, NULL, PASSWORD_RESET, id, 0, &in)) == 0) {
+        rg_intent_fault(PASSWORD_RESET, 0);
+        rc = rg_doc_update(&app->st.docs, COLL_AUTH, id, apply_reset, &c);
+    }
     sodium_memzero(pw_hash, strlen(pw_hash));
     free(pw_hash);
     if (rc == RG_ENOTFOUND)
         rc = bad_token();
     if (rc == 0 && !c.families) /* it had expired: cleared, and refused */
         rc = bad_token();
-    if (rc < 0)
+    if (rc == 0)
+        rc = rg_intent_step(app, &in, 1);
+    if (rc < 0) {
+        /* Nothing to end (a refused token), or the job ends the sessions. */
+        if (in.id && rc != RG_EUNAVAIL && rg_intent_close(app, &in) < 0)
+            rg_error_clear();
         goto done;
+    }
     rg__sessions_end_all(app, id, c.families);
+    if (rg_intent_step(app, &in, 2) < 0 || rg_intent_close(app, &in) < 0)
+        rg_error_clear(); /* the job ends the sessions again and closes it */
     rg_info("password of user %s reset: every session ended", id);
     /* Tell the person, without any secret. */
     json_t *user = NULL;
