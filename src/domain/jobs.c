@@ -44,6 +44,7 @@ static const rg_intent_kind intent_kinds[] = {
     {"signup", rg__signup_drive, 60},
     {"user.roles", rg__user_roles_drive, 0},
     {"password.reset", rg__password_reset_drive, 0},
+    {"session.revoke", rg__session_revoke_drive, 0},
 };
 
 static int intent_pass(rg_app *app)

@@ -12,6 +12,7 @@
  * a scan; using a rotated one again ends its whole family. */
 #include "risinggen/domain/auth.h"
 #include "sessions.h"
+#include "intents.h"
 #include "risinggen/base/alloc.h"
 #include "risinggen/base/clock.h"
 #include "risinggen/base/error.h"
@@ -330,14 +331,59 @@ static const char *family_of(json_t *auth, const char *hash, bool *rotated)
     return NULL;
 }
 
-static int revoke_family(rg_app *app, const char *user_id, const char *family)
+#define SESSION_REVOKE "session.revoke"
+
+/* The two writes of a revocation: the family out of the auth document
+ * (its refresh token refused), then its sessions ended (its access
+ * tokens refused). */
+static int revoke_writes(rg_app *app, const char *user_id, const char *fam, const char *kind)
 {
-    char fam[64];
-    snprintf(fam, sizeof fam, "%s", family);
     struct family_ctx fc = {.family = fam, .remove = true};
     int rc = rg_doc_update(&app->st.docs, COLL_AUTH, user_id, family_apply, &fc);
+    if (rc == 0 && kind)
+        rg_intent_fault(kind, 1);
     rg__sessions_revoke_family(app, fam);
     return rc;
+}
+
+/* A revocation (logout, a reused refresh token), coordinated as
+ * session.revoke (intents.h) with the subject "<userId>.<familyId>": the
+ * intent, the auth document, the sessions; the driver does both writes
+ * again, so only the intent and its end are written. Without the
+ * relational store the revocation still runs, uncoordinated. */
+static int revoke_family(rg_app *app, const char *user_id, const char *family)
+{
+    char fam[RG_OID_LEN + 1], subject[RG_INTENT_SUBJECT_MAX];
+    snprintf(fam, sizeof fam, "%s", family); /* families are ObjectIds */
+    snprintf(subject, sizeof subject, "%.24s.%s", user_id, fam);
+    rg_intent in;
+    if (rg_intent_open(app, NULL, SESSION_REVOKE, subject, 0, &in) < 0) {
+        rg_warn("revocation of family %s not recorded as an intent: %s", fam, rg_error_detail());
+        rg_error_clear();
+    } else {
+        rg_intent_fault(SESSION_REVOKE, 0);
+    }
+    int rc = revoke_writes(app, user_id, fam, in.id ? SESSION_REVOKE : NULL);
+    if (in.id && rc != RG_EUNAVAIL) {
+        rg_intent_fault(SESSION_REVOKE, 2);
+        if (rg_intent_close(app, &in) < 0)
+            rg_error_clear(); /* the job does it again */
+    }
+    return rc;
+}
+
+int rg__session_revoke_drive(rg_app *app, const rg_intent *in)
+{
+    const char *dot = strchr(in->subject, '.');
+    char uid[RG_OID_LEN + 1];
+    if (dot && dot - in->subject == RG_OID_LEN) {
+        snprintf(uid, sizeof uid, "%.*s", RG_OID_LEN, in->subject);
+        int rc = revoke_writes(app, uid, dot + 1, NULL);
+        if (rc < 0 && rc != RG_ENOTFOUND) /* an account erased since has nothing left */
+            return rc;
+        rg_error_clear();
+    }
+    return rg_intent_close(app, in);
 }
 
 int rg_auth_refresh(rg_app *app, json_t *body, json_t **out)

@@ -45,8 +45,9 @@ static void wait_stopped(void)
 static int intents_left(rg_app *app, char kind[32], char subject[64])
 {
     int n = 0;
-    const char *kinds[] = {"event.change", "signup", "user.roles", "password.reset"};
-    for (int k = 0; k < 4; k++) {
+    const char *kinds[] = {"event.change", "signup", "user.roles", "password.reset",
+                           "session.revoke"};
+    for (int k = 0; k < 5; k++) {
         rg_param p[] = {RG_PTEXT(kinds[k]), RG_PTEXT("9999-12-31T00:00:00Z"), RG_PINT(0)};
         rg_rows *rows = NULL;
         rg_rel_conn *c;
@@ -312,6 +313,41 @@ static void password_reset_stopped_after_each_step(void **state)
     }
 }
 
+/* A logout: 0 the intent, 1 the family out of the auth document, 2 its
+ * sessions ended. Stopped after 0 or 1, both tokens are refused once the
+ * server is back. */
+static void logout_stopped_after_each_step(void **state)
+{
+    (void)state;
+    for (int step = 0; step <= 1; step++) {
+        api_user u;
+        user_signup(&u, fmt("faultlogout%d", step));
+        restart_with(fmt("session.revoke:%d", step));
+        api_allow_5xx(true);
+        api_resp *r = api("POST", "/v1/auth/logout", NULL, u.access);
+        long status = r->status;
+        resp_free(r);
+        api_allow_5xx(false);
+        if (status != 0)
+            fail_msg("step %d: the logout was answered %ld; the server should have stopped", step,
+                     status);
+        wait_stopped();
+        int resumed = log_lines(RESUMED);
+        restart_with(NULL);
+        assert_int_equal(log_lines(RESUMED), resumed + 1);
+        r = api("GET", "/v1/users/me", NULL, u.access);
+        assert_problem(r, 401);
+        resp_free(r);
+        r = apij("POST", "/v1/auth/refresh", json_pack("{s:s}", "refreshToken", u.refresh), NULL);
+        assert_problem(r, 401);
+        resp_free(r);
+        rg_app app;
+        api_open_stores(&app);
+        assert_int_equal(intents_left(&app, NULL, NULL), 0);
+        rg_app_close(&app);
+    }
+}
+
 static int setup(void **state)
 {
     if (mail_catcher_start() != 0) {
@@ -335,6 +371,7 @@ int main(void)
         cmocka_unit_test(signup_stopped_after_each_step),
         cmocka_unit_test(roles_stopped_after_each_step),
         cmocka_unit_test(password_reset_stopped_after_each_step),
+        cmocka_unit_test(logout_stopped_after_each_step),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
