@@ -3,10 +3,11 @@
 -- the operation's first write (or in the same transaction as its first
 -- relational write), its step advanced as each store is written, and the row
 -- deleted when the operation is done. A row left by a crash or an outage is
--- driven to the operation's end by the intent-resume job. Times are RFC 3339
--- UTC text.
+-- driven to the operation's end by the intent-resume job. Ids are never used
+-- twice (AUTOINCREMENT), so that a late step or close of one operation never
+-- lands on another's row. Times are RFC 3339 UTC text.
 CREATE TABLE intents (
-  id INTEGER PRIMARY KEY,
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
   kind TEXT NOT NULL,
   subject TEXT NOT NULL,
   step INTEGER NOT NULL DEFAULT 0,

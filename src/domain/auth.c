@@ -69,13 +69,15 @@ static int insert_account(rg_app *app, json_t *user, const char *password_hash,
                   "tokens", "passwordResetToken", "passwordResetExpiry");
     int rc = rg_docs_insert(&app->st.docs, COLL_AUTH, out_id, auth);
     json_decref(auth);
-    if (rc == 0 && in)
-        rc = rg_intent_step(app, in, 1);
     if (rc < 0)
         return rc;
+    /* A step that cannot be recorded is not undone: the intent stays
+     * behind it, and its driver finds what the stores hold. */
+    if (in && rg_intent_step(app, in, 1) < 0)
+        rg_error_clear();
     rc = rg_docs_insert(&app->st.docs, COLL_USERS, out_id, user);
-    if (rc == 0 && in)
-        rc = rg_intent_step(app, in, 2);
+    if (rc == 0 && in && rg_intent_step(app, in, 2) < 0)
+        rg_error_clear();
     if (rc < 0)
         rg_docs_remove(&app->st.docs, COLL_AUTH, out_id);
     if (rc == RG_ECONFLICT) {
@@ -165,10 +167,11 @@ static int create_account(rg_app *app, json_t *body, json_t *roles, char id[RG_O
     if ((rc = rg_intent_open(app, NULL, SIGNUP, id, 0, &in)) == 0) {
         rg_intent_fault(SIGNUP, 0);
         rc = insert_account(app, doc, hash, id, &in);
-        /* Done or undone (a taken e-mail removes the auth document): the
-         * intent goes; if it cannot, the job finds the account whole or
-         * removes what is left of it. */
-        if (rg_intent_close(app, &in) < 0)
+        /* Done, the intent goes (if it cannot, the job finds the account
+         * whole). Undone (a taken e-mail removes the auth document) or
+         * failed, it stays: the job removes whatever is left, and the
+         * answer keeps its own error. */
+        if (rc == 0 && rg_intent_close(app, &in) < 0)
             rg_error_clear();
     }
     if (rc == 0)

@@ -215,8 +215,8 @@ static int index_event(rg_app *app, const rg_rows *r)
         rg_rows *v = NULL;
         if (venue > 0) {
             rg_param p[] = {RG_PINT(venue)};
-            if (rg_rel_run(app, "venue_get", p, 1, &v) < 0)
-                v = NULL;
+            if ((rc = rg_rel_run(app, "venue_get", p, 1, &v)) < 0)
+                return rc; /* not an entry without its place: the intent stays */
         }
         char tags[600];
         snprintf(tags, sizeof tags, "%s %s %s", rg_rows_get(r, 0, "type"),
@@ -521,7 +521,12 @@ int rg__event_change_drive(rg_app *app, const rg_intent *in)
     int64_t id;
     rg_rows *r = NULL;
     rg_intent at = *in;
-    int rc = rg_parse_id(in->subject, &id) ? load_event(app, id, &r) : 0;
+    int rc = rg_parse_id(in->subject, &id) ? load_event(app, id, &r) : RG_ENOTFOUND;
+    if (rc == RG_ENOTFOUND) {
+        rg_error_clear();
+        rg_rows_free(r);
+        return rg_intent_close(app, in); /* no such event: nothing to follow */
+    }
     if (rc < 0)
         return rc;
     if (r && r->nrows) {
@@ -813,6 +818,8 @@ static int caught_up_gone(void *ctx, const char *id)
     return rg_search_remove(&r->app->st.search, "event", id);
 }
 
+#define REBUILD_PASSES 4
+
 int rg_search_rebuild(rg_app *app, FILE *progress, rg_rebuild_counts *out)
 {
     memset(out, 0, sizeof *out);
@@ -846,9 +853,23 @@ int rg_search_rebuild(rg_app *app, FILE *progress, rg_rebuild_counts *out)
     if (progress)
         fprintf(progress, "search: %ld events and %d resources indexed aside, switched (%.1f s)\n",
                 out->events, resources, (double)(rg_mono_ms() - run.t0) / 1000.0);
+    /* Again for what changed during each pass (a change committed between
+     * a pass's read and its write is read by the next), until a pass finds
+     * nothing or REBUILD_PASSES have run; then the resources where they
+     * stand, and the entries of resources deleted meanwhile. */
     struct rebuild_run after = {app, NULL, 0, 0};
-    if ((rc = each_event(app, since, caught_up, caught_up_gone, &after)) == 0)
+    for (int pass = 0; rc == 0 && pass < REBUILD_PASSES; pass++) {
+        int64_t start = rg_now();
+        long before = after.done;
+        rc = each_event(app, since, caught_up, caught_up_gone, &after);
+        if (pass > 0 && after.done == before)
+            break;
+        rg_time_format(start - 2, since); /* updated_at has whole seconds */
+    }
+    if (rc == 0)
         rc = rg_resource_reindex(app, &resources);
+    if (rc == 0)
+        rc = rg_resource_prune(app);
     out->caught_up = after.done;
     if (rc == 0 && progress)
         fprintf(progress, "search: %ld events changed during the build indexed again (%.1f s)\n",

@@ -39,12 +39,17 @@ static int erasure_pass(rg_app *app)
 #define INTENT_STILL_S 30
 static atomic_bool intents_started;
 
+/* Kinds whose driver closes an intent that its operation may still be
+ * working through on another instance wait a minute, so that a crash of
+ * that operation after the driver has run is not left unrecovered;
+ * event.change rewrites what its row says, which any later change of the
+ * event does again under its own intent. */
 static const rg_intent_kind intent_kinds[] = {
     {"event.change", rg__event_change_drive, 0},
     {"signup", rg__signup_drive, 60},
-    {"user.roles", rg__user_roles_drive, 0},
-    {"password.reset", rg__password_reset_drive, 0},
-    {"session.revoke", rg__session_revoke_drive, 0},
+    {"user.roles", rg__user_roles_drive, 60},
+    {"password.reset", rg__password_reset_drive, 60},
+    {"session.revoke", rg__session_revoke_drive, 60},
 };
 
 static int intent_pass(rg_app *app)

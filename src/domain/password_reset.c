@@ -240,9 +240,8 @@ static int apply_reset(json_t *auth, void *p)
  * not miss; the reset code stays usable when it was not). */
 int rg__password_reset_drive(rg_app *app, const rg_intent *in)
 {
-    if (rg_oid_valid(in->subject))
-        rg__sessions_end_all(app, in->subject, NULL);
-    return rg_intent_close(app, in);
+    int rc = rg_oid_valid(in->subject) ? rg__sessions_end_all(app, in->subject, NULL) : 0;
+    return rc < 0 ? rc : rg_intent_close(app, in);
 }
 
 int rg_auth_password_reset_confirm(rg_app *app, const rg_ctx *ctx, json_t *body)
@@ -287,17 +286,23 @@ int rg_auth_password_reset_confirm(rg_app *app, const rg_ctx *ctx, json_t *body)
         rc = bad_token();
     if (rc == 0 && !c.families) /* it had expired: cleared, and refused */
         rc = bad_token();
-    if (rc == 0)
-        rc = rg_intent_step(app, &in, 1);
     if (rc < 0) {
-        /* Nothing to end (a refused token), or the job ends the sessions. */
-        if (in.id && rc != RG_EUNAVAIL && rg_intent_close(app, &in) < 0)
-            rg_error_clear();
+        /* A refused code changed nothing: the intent goes. A store that
+         * failed may have written the password: the intent stays, and
+         * the job ends the sessions. */
+        if (in.id && rc != RG_EUNAVAIL) {
+            int keep = rc;
+            if (rg_intent_close(app, &in) < 0)
+                rc = keep; /* the answer keeps its own error */
+        }
         goto done;
     }
-    rg__sessions_end_all(app, id, c.families);
-    if (rg_intent_step(app, &in, 2) < 0 || rg_intent_close(app, &in) < 0)
-        rg_error_clear(); /* the job ends the sessions again and closes it */
+    if (rg_intent_step(app, &in, 1) < 0)
+        rg_error_clear(); /* not recorded: the driver ends the sessions all the same */
+    /* Sessions that could not be ended leave the intent to the job. */
+    if (rg__sessions_end_all(app, id, c.families) == 0 && rg_intent_step(app, &in, 2) == 0)
+        rg_intent_close(app, &in);
+    rg_error_clear();
     rg_info("password of user %s reset: every session ended", id);
     /* Tell the person, without any secret. */
     json_t *user = NULL;

@@ -385,3 +385,35 @@ int rg_resource_build(rg_app *app, int *count)
     *count = r.count;
     return rc;
 }
+
+int rg_resource_prune(rg_app *app)
+{
+    char after[32] = ""; /* an entry's id (rg_search_entry) */
+    for (;;) {
+        rg_search_entry *e = NULL;
+        int n = 0;
+        int rc = rg_search_scan(&app->st.search, "resource", after, RG_SEARCH_LIMIT_MAX, &e, &n);
+        if (rc < 0)
+            return rc;
+        for (int i = 0; i < n && rc == 0; i++) {
+            snprintf(after, sizeof after, "%s", e[i].id);
+            json_t *doc = NULL;
+            rc = rg_oid_valid(e[i].id)
+                     ? rg_docs_get(&app->st.docs, COLL_RESOURCES, e[i].id, &doc, NULL)
+                     : RG_ENOTFOUND;
+            bool listed = rc == 0 && json_is_true(json_object_get(doc, "isPublic"));
+            json_decref(doc);
+            if (rc == RG_ENOTFOUND) {
+                rg_error_clear();
+                rc = 0;
+            }
+            if (rc == 0 && !listed)
+                rc = rg_search_remove(&app->st.search, "resource", e[i].id);
+        }
+        rg_search_entries_free(e, n);
+        if (rc < 0)
+            return rc;
+        if (n < RG_SEARCH_LIMIT_MAX)
+            return 0;
+    }
+}

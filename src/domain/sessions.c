@@ -80,15 +80,16 @@ static void revoked_key(const char *family, char *key, size_t cap)
 /* Ends every access token of a family. A marker goes first: a request that
  * read a session just before its document was deleted would otherwise put
  * it back into the cache for the token's remaining life. */
-void rg__sessions_revoke_family(rg_app *app, const char *family)
+int rg__sessions_revoke_family(rg_app *app, const char *family)
 {
     char mark[64];
     revoked_key(family, mark, sizeof mark);
     rg_cache_set(&app->st.cache, mark, "1", 1, (int64_t)app->access_ttl * 1000);
     rg_doc_filter f = {.path = "familyId", .value = family};
     json_t *arr = NULL;
-    if (rg_docs_find(&app->st.docs, COLL_SESSIONS,
-                     &(rg_doc_query){.filters = &f, .nfilters = 1, .limit = 1000}, &arr) == 0) {
+    int rc = rg_docs_find(&app->st.docs, COLL_SESSIONS,
+                          &(rg_doc_query){.filters = &f, .nfilters = 1, .limit = 1000}, &arr);
+    if (rc == 0) {
         size_t i;
         json_t *x;
         json_array_foreach(arr, i, x)
@@ -99,7 +100,10 @@ void rg__sessions_revoke_family(rg_app *app, const char *family)
         }
     }
     json_decref(arr);
-    rg_docs_remove_where(&app->st.docs, COLL_SESSIONS, &f, 1);
+    /* The documents are what ends the tokens for good (the marker lives in
+     * the cache): their removal decides the result. */
+    int removed = rg_docs_remove_where(&app->st.docs, COLL_SESSIONS, &f, 1);
+    return rc < 0 ? rc : removed < 0 ? removed : 0;
 }
 
 /* The user and family an access token names ("<userId>.<familyId>.<secret>",
@@ -342,8 +346,8 @@ static int revoke_writes(rg_app *app, const char *user_id, const char *fam, cons
     int rc = rg_doc_update(&app->st.docs, COLL_AUTH, user_id, family_apply, &fc);
     if (rc == 0 && kind)
         rg_intent_fault(kind, 1);
-    rg__sessions_revoke_family(app, fam);
-    return rc;
+    int ended = rg__sessions_revoke_family(app, fam);
+    return rc < 0 ? rc : ended;
 }
 
 /* A revocation (logout, a reused refresh token), coordinated as
@@ -488,17 +492,23 @@ int rg_auth_purge_sessions(rg_app *app)
 
 /* Ends every session of user_id: the families named (those the auth
  * document listed) and any other family a session still belongs to. */
-void rg__sessions_end_all(rg_app *app, const char *user_id, json_t *families)
+int rg__sessions_end_all(rg_app *app, const char *user_id, json_t *families)
 {
     size_t i;
     json_t *f;
-    json_array_foreach(families, i, f) rg__sessions_revoke_family(app, json_string_value(f));
+    int rc = 0;
+    json_array_foreach(families, i, f)
+    {
+        int r = rg__sessions_revoke_family(app, json_string_value(f));
+        rc = rc < 0 ? rc : r;
+    }
     rg_doc_filter flt = {.path = "userId", .value = user_id};
     for (int round = 0; round < 100; round++) {
         json_t *arr = NULL;
-        if (rg_docs_find(&app->st.docs, COLL_SESSIONS,
-                         &(rg_doc_query){.filters = &flt, .nfilters = 1, .limit = 200}, &arr) < 0 ||
-            json_array_size(arr) == 0) {
+        int r = rg_docs_find(&app->st.docs, COLL_SESSIONS,
+                             &(rg_doc_query){.filters = &flt, .nfilters = 1, .limit = 200}, &arr);
+        if (r < 0 || json_array_size(arr) == 0) {
+            rc = rc < 0 ? rc : r;
             json_decref(arr);
             break;
         }
@@ -508,12 +518,15 @@ void rg__sessions_end_all(rg_app *app, const char *user_id, json_t *families)
             const char *fam =
                 json_string_value(json_object_get(json_object_get(s, "doc"), "familyId"));
             if (fam)
-                rg__sessions_revoke_family(app, fam); /* removes the family's sessions */
+                r = rg__sessions_revoke_family(app, fam); /* removes the family's sessions */
             else
-                rg_docs_remove(&app->st.docs, COLL_SESSIONS,
-                               json_string_value(json_object_get(s, "id")));
+                r = rg_docs_remove(&app->st.docs, COLL_SESSIONS,
+                                   json_string_value(json_object_get(s, "id")));
+            rc = rc < 0 ? rc : r == RG_ENOTFOUND ? 0 : r;
         }
         json_decref(arr);
+        if (rc < 0)
+            break;
     }
-    rg_error_clear();
+    return rc;
 }

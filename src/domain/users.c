@@ -233,14 +233,15 @@ int rg_user_set_roles(rg_app *app, const rg_ctx *ctx, const char *id, json_t *bo
         rc = rg_doc_update(&app->st.docs, COLL_USERS, id, apply_roles, &c);
         rg__user_uncache(app, id);
         if (rc == RG_ENOTFOUND) { /* erased meanwhile: nothing to follow */
-            rg_intent_close(app, &in);
+            if (rg_intent_close(app, &in) < 0)
+                rg_error_clear();
             rc = rg_error_set(RG_ENOTFOUND, "no such user");
-        } else if (rc == 0 && rg_intent_step(app, &in, 2) == 0) {
-            rg_intent_close(app, &in);
+        } else if (rc == 0) {
+            /* A failure to record the end leaves the intent to the job,
+             * which writes the same roles again. */
+            if (rg_intent_step(app, &in, 2) < 0 || rg_intent_close(app, &in) < 0)
+                rg_error_clear();
         }
-        /* A failure to record the end leaves the intent to the job, which
-         * writes the same roles again. */
-        rg_error_clear();
     }
     if (rc == 0)
         *out = rg__user_view(id, c.result);

@@ -16,6 +16,8 @@ int rg_resource_reindex(rg_app *app, int *count);
 /* Adds every public resource to the search index being built aside
  * (rg_search_build_begin); *count of them. */
 int rg_resource_build(rg_app *app, int *count);
+/* Removes the search entries of resources that are gone or not public. */
+int rg_resource_prune(rg_app *app);
 /* POST /v1/events/{id}/feedback: confirmed or checked-in attendees, once the
  * event has started; one per person and event (409). */
 int rg_feedback_create(rg_app *app, const rg_ctx *ctx, const char *event_id, json_t *body,

@@ -196,6 +196,7 @@ int rg__pg_error(struct rg__pg_conn *c, PGresult *res, const char *what)
         return rg_error_set(RG_EINVAL, "a value is out of range");
     }
     if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 || strcmp(state, "57014") == 0 ||
+        strcmp(state, "55P03") == 0 || /* lock_timeout */
         strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0 ||
         strncmp(state, "53", 2) == 0) {
         rg_warn("postgresql %s: %s (%s)", what, msg, state);

@@ -381,8 +381,9 @@ static int search_matching(rg_search *s, const char *q, rg_search_part part, con
 
 /* Building aside: rg_search.docs_next, made with its key only, filled, then
  * given its GIN indexes and put in docs' place in one transaction: the
- * swap waits for the statements that read docs and holds back new ones for
- * as long as the renames take. Statements prepared on docs plan again on
+ * swap waits for the statements that read docs (2 s at most, then the
+ * whole switch again) and holds back new ones while it waits and for as
+ * long as the renames take. Statements prepared on docs plan again on
  * the new table (PostgreSQL re-reads a prepared statement's names when a
  * table it uses is dropped). */
 static const char BUILD_BEGIN[] = "SET LOCAL statement_timeout = 0;"
@@ -394,6 +395,9 @@ static const char BUILD_SWITCH[] =
     "CREATE INDEX docs_next_tsv ON rg_search.docs_next USING gin (tsv);"
     "CREATE INDEX docs_next_title_tsv ON rg_search.docs_next USING gin (title_tsv);"
     "ANALYZE rg_search.docs_next;"
+    /* Waiting for the lock holds back every new reader of docs: give up
+     * after 2 s (behind a long reader) and try again (search_build_end). */
+    "SET LOCAL lock_timeout = '2s';"
     "LOCK TABLE rg_search.docs IN ACCESS EXCLUSIVE MODE;"
     "DROP TABLE rg_search.docs;"
     "ALTER TABLE rg_search.docs_next RENAME TO docs;"
@@ -411,9 +415,22 @@ static int search_build_add(rg_search *s, const rg_search_doc *docs, int n)
     return upsert_into(s, "search_build_add", UPSERT_MANY("docs_next"), docs, n);
 }
 
+#define SWITCH_ATTEMPTS 10
+
 static int search_build_end(rg_search *s, bool use)
 {
-    return command(s, use ? BUILD_SWITCH : BUILD_DROP);
+    if (!use)
+        return command(s, BUILD_DROP);
+    /* A lock that timed out, or a database that was busy, is tried again
+     * (the indexes are built again with it: the script is one
+     * transaction), up to SWITCH_ATTEMPTS times. */
+    int rc = 0;
+    for (int attempt = 0; attempt < SWITCH_ATTEMPTS; attempt++) {
+        if ((rc = command(s, BUILD_SWITCH)) != RG_EUNAVAIL)
+            return rc;
+        rg_error_clear();
+    }
+    return rg_error_set(RG_EUNAVAIL, "the search index is busy; the switch did not happen");
 }
 
 static int search_ping(rg_search *s)

@@ -20,7 +20,7 @@
  * tags, then body.
  *
  * An index made with an older tokenizer is rebuilt from its own stored text
- * when it is opened (rebuild_if_older).
+ * when it is opened (create_schema, REBUILD).
  *
  * Connections come from the bounded sqlite_common pool, one per operation,
  * with statements cached per connection by their SQL text; writes run under
@@ -51,7 +51,7 @@
     "CREATE TABLE " name " (docid INTEGER PRIMARY KEY, type TEXT NOT NULL, rid TEXT NOT NULL, "    \
     "UNIQUE (type, rid));"
 
-/* The index, and the one a build fills aside (build_begin … build_switch).
+/* The index, and the one a build fills aside (build_begin … build_end).
  * Every statement that names either is in one of these two sets. */
 struct tables {
     const char *create, *drop, *lookup, *insert_key, *insert_fts, *delete_fts, *delete_key;
