@@ -65,11 +65,18 @@ int rg_intent_close(rg_app *app, const rg_intent *in)
     return rc < 0 ? rc : 0;
 }
 
+/* A pass is bounded: at most RESUME_MAX intents, and a kind is left for
+ * the next pass after RESUME_FAILS failures in a row (the store its driver
+ * needs is likely down, and each failure may have waited for a timeout). */
+#define RESUME_MAX   500
+#define RESUME_FAILS 3
+
 /* Drives the intents of kind k last advanced at or before cutoff. */
 static int resume_kind(rg_app *app, const rg_intent_kind *k, const char *cutoff, int *done,
                        int *failed)
 {
     int64_t after = 0;
+    int in_a_row = 0;
     for (;;) {
         rg_param p[] = {RG_PTEXT(k->name), RG_PTEXT(cutoff), RG_PINT(after)};
         rg_rows *rows;
@@ -83,14 +90,20 @@ static int resume_kind(rg_app *app, const rg_intent_kind *k, const char *cutoff,
             snprintf(in.kind, sizeof in.kind, "%s", k->name);
             snprintf(in.subject, sizeof in.subject, "%s", rg_rows_get(rows, i, "subject"));
             after = in.id;
+            if (*done + *failed >= RESUME_MAX || in_a_row >= RESUME_FAILS) {
+                n = 0; /* the rest waits for the next pass */
+                break;
+            }
             /* A driver that fails leaves its intent for the next pass. */
             if (k->drive(app, &in) < 0) {
                 rg_warn("intent %lld (%s %s, after step %d): %s", (long long)in.id, in.kind,
                         in.subject, in.step, rg_error_detail());
                 rg_error_clear();
                 (*failed)++;
+                in_a_row++;
             } else {
                 (*done)++;
+                in_a_row = 0;
             }
         }
         rg_rows_free(rows);
