@@ -502,6 +502,16 @@ static void test_build_aside(void **state)
     put(f, "event", "old1", "Harbour lights", "", "");
     put(f, "event", "both1", "Lantern walk", "", "");
     assert_int_equal(rg_search_build_begin(&f->port), 0);
+    /* One build at a time: another port on the same index is refused. */
+    char url[PATH_MAX + 32];
+    if (current->url_env)
+        snprintf(url, sizeof url, "%s", server_url);
+    else
+        snprintf(url, sizeof url, "sqlite:%s/%s", f->dir, current->file);
+    rg_search_port other;
+    assert_int_equal(rg_search_open(&other, current->ops, url, NULL), 0);
+    if (current->ops != &rg_es_search_ops)
+        assert_int_equal(rg_search_build_begin(&other), RG_ECONFLICT);
     build_add(f, "both1", "Lantern parade");
     build_add(f, "new1", "Kite festival");
     assert_query(f, "kite", "");
@@ -510,6 +520,13 @@ static void test_build_aside(void **state)
     put(f, "event", "live1", "Moon walk", "", "");
     assert_query(f, "moon", "event/live1");
     assert_int_equal(rg_search_build_end(&f->port, true), 0);
+    /* Ended, the lock is free again. */
+    if (current->ops != &rg_es_search_ops) {
+        assert_int_equal(rg_search_build_begin(&other), 0);
+        assert_int_equal(rg_search_build_end(&other, false), 0);
+        assert_int_equal(rg_search_build_end(&other, false), RG_EINVAL);
+    }
+    rg_search_close(&other);
     assert_query(f, "kite", "event/new1");
     assert_query(f, "lantern parade", "event/both1");
     assert_query(f, "harbour", "");

@@ -118,7 +118,11 @@ struct rg_search_ops {
      * index of the current shape (dropping an unfinished build's), build_add
      * upserts records into it while the index keeps answering and taking
      * writes, and build_end(use) either puts it in the index's place in one
-     * step, the old one dropped, or drops it. One build at a time. */
+     * step, the old one dropped, or drops it. One build at a time: a
+     * build_begin while another port builds the same index is
+     * RG_ECONFLICT where the adapter can tell (SQLite, PostgreSQL); the
+     * same port may begin again (starting over); build_end without a
+     * build is RG_EINVAL where the adapter keeps one. */
     int (*build_begin)(rg_search *s);
     int (*build_add)(rg_search *s, const rg_search_doc *docs, int n);
     int (*build_end)(rg_search *s, bool use);

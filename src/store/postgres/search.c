@@ -171,12 +171,19 @@ static const char QUERY_HIGHLIGHT[] =
 
 struct rg_search {
     struct rg__pg_pool pool;
+    /* The connection that holds the build's advisory lock (a session
+     * lock: the server drops it with a connection that dies), from
+     * build_begin to build_end; NULL when this port builds nothing. */
+    struct rg__pg_conn *build_conn;
 };
+
+static void build_unlock(struct rg_search *s);
 
 static void search_close(rg_search *s)
 {
     if (!s)
         return;
+    build_unlock(s);
     rg__pg_pool_close(&s->pool);
     free(s);
 }
@@ -405,9 +412,52 @@ static const char BUILD_SWITCH[] =
     "ALTER INDEX rg_search.docs_next_tsv RENAME TO docs_tsv;"
     "ALTER INDEX rg_search.docs_next_title_tsv RENAME TO docs_title_tsv;";
 
+#define RG_STR_(x) #x
+#define RG_STR(x)  RG_STR_(x)
+#define BUILD_LOCK 72435002 /* pg_advisory_lock key of a build aside */
+
+static void build_unlock(struct rg_search *s)
+{
+    if (!s->build_conn)
+        return;
+    PGresult *res = NULL;
+    if (rg__pg_exec(s->build_conn, "search_build_unlock",
+                    "SELECT pg_advisory_unlock(" RG_STR(BUILD_LOCK) ")", 0, NULL, &res) < 0)
+        rg_error_clear(); /* a lost connection has dropped its lock */
+    PQclear(res);
+    rg__pg_put(s->build_conn);
+    s->build_conn = NULL;
+}
+
+/* One build at a time per database, across instances and commands. */
+static int build_lock(struct rg_search *s)
+{
+    if (s->build_conn)
+        return 0; /* this port's own build, begun again */
+    struct rg__pg_conn *c;
+    int rc = rg__pg_get(&s->pool, &c);
+    if (rc < 0)
+        return rc;
+    PGresult *res = NULL;
+    rc = rg__pg_exec(c, "search_build_lock", "SELECT pg_try_advisory_lock(" RG_STR(BUILD_LOCK) ")",
+                     0, NULL, &res);
+    bool got = rc >= 0 && PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    PQclear(res);
+    if (!got) {
+        rg__pg_put(c);
+        return rc < 0 ? rc
+                      : rg_error_set(RG_ECONFLICT, "another reindex is building this search index");
+    }
+    s->build_conn = c;
+    return 0;
+}
+
 static int search_build_begin(rg_search *s)
 {
-    return command(s, BUILD_BEGIN);
+    int rc = build_lock(s);
+    if (rc == 0 && (rc = command(s, BUILD_BEGIN)) < 0)
+        build_unlock(s);
+    return rc;
 }
 
 static int search_build_add(rg_search *s, const rg_search_doc *docs, int n)
@@ -417,7 +467,18 @@ static int search_build_add(rg_search *s, const rg_search_doc *docs, int n)
 
 #define SWITCH_ATTEMPTS 10
 
+static int switch_or_drop(struct rg_search *s, bool use);
+
 static int search_build_end(rg_search *s, bool use)
+{
+    if (!s->build_conn)
+        return rg_error_set(RG_EINVAL, "no build of this port to end");
+    int rc = switch_or_drop(s, use);
+    build_unlock(s);
+    return rc;
+}
+
+static int switch_or_drop(struct rg_search *s, bool use)
 {
     if (!use)
         return command(s, BUILD_DROP);

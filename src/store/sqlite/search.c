@@ -34,9 +34,12 @@
 #include "english_tokenizer.h"
 #include "sqlite_common.h"
 
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #define TOKENS_MAX 16
 #define QUERY_MAX  1024 /* bytes of the user's text that are read */
@@ -86,6 +89,7 @@ struct search_conn {
 
 struct rg_search {
     struct rg__sqlite_pool pool;
+    int build_fd; /* PATH.build-lock, locked while this port builds aside; -1 */
 };
 
 /* Registers rg_english on a new connection and makes the instance that
@@ -126,10 +130,18 @@ static void release(struct search_conn *c)
     rg__sqlite_pool_put(c ? &c->base : NULL);
 }
 
+static void build_unlock(struct rg_search *s)
+{
+    if (s->build_fd >= 0)
+        close(s->build_fd); /* and the lock with it */
+    s->build_fd = -1;
+}
+
 static void search_close(rg_search *s)
 {
     if (!s)
         return;
+    build_unlock(s);
     rg__sqlite_pool_close(&s->pool);
     free(s);
 }
@@ -199,6 +211,7 @@ static int search_open(rg_search **out, const char *url, const rg_store_options 
 {
     *out = NULL;
     struct rg_search *s = rg_xcalloc(1, sizeof *s);
+    s->build_fd = -1;
     int rc = rg__sqlite_pool_open(&s->pool, url, opts, &search_hooks, NULL);
     if (rc < 0) {
         free(s);
@@ -374,9 +387,33 @@ static int exec_locked(struct search_conn *c, const void *sql)
 /* Building aside: search_fts_next and search_keys_next, made empty (an
  * unfinished build's are dropped), filled while the index answers, and put
  * in its place by one write transaction. */
+/* One build at a time per index file, across processes: an exclusive
+ * flock on PATH.build-lock, held from build_begin to build_end (the
+ * kernel drops it with a process that dies). */
+static int build_lock(struct rg_search *s)
+{
+    if (s->build_fd >= 0)
+        return 0; /* this port's own build, begun again */
+    rg_buf path = {0};
+    rg_buf_printf(&path, "%s.build-lock", s->pool.path);
+    int fd = open(path.data, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    rg_buf_free(&path);
+    if (fd < 0)
+        return rg_error_set(RG_EUNAVAIL, "the search index's build lock cannot be opened");
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        close(fd);
+        return rg_error_set(RG_ECONFLICT, "another reindex is building this search index");
+    }
+    s->build_fd = fd;
+    return 0;
+}
+
 static int search_build_begin(rg_search *s)
 {
-    return write_tx(s, exec_locked, ASIDE.create);
+    int rc = build_lock(s);
+    if (rc == 0 && (rc = write_tx(s, exec_locked, ASIDE.create)) < 0)
+        build_unlock(s);
+    return rc;
 }
 
 static int search_build_add(rg_search *s, const rg_search_doc *docs, int n)
@@ -387,7 +424,11 @@ static int search_build_add(rg_search *s, const rg_search_doc *docs, int n)
 
 static int search_build_end(rg_search *s, bool use)
 {
-    return write_tx(s, exec_locked, use ? SWITCH : ASIDE.drop);
+    if (s->build_fd < 0)
+        return rg_error_set(RG_EINVAL, "no build of this port to end");
+    int rc = write_tx(s, exec_locked, use ? SWITCH : ASIDE.drop);
+    build_unlock(s);
+    return rc;
 }
 
 /* The user's words as the index's tokenizer reads a document: word i as
