@@ -36,6 +36,7 @@
 #include "risinggen/store/search.h"
 #include "risinggen/base/alloc.h"
 #include "risinggen/base/buf.h"
+#include "risinggen/base/log.h"
 #include "pg_common.h"
 
 #include <jansson.h>
@@ -171,10 +172,12 @@ static const char QUERY_HIGHLIGHT[] =
 
 struct rg_search {
     struct rg__pg_pool pool;
-    /* The connection that holds the build's advisory lock (a session
-     * lock: the server drops it with a connection that dies), from
-     * build_begin to build_end; NULL when this port builds nothing. */
-    struct rg__pg_conn *build_conn;
+    /* A connection of its own, outside the pool (a thread may hold one
+     * pool connection at a time), that holds the build's advisory lock
+     * from build_begin to build_end: a session lock, which the server
+     * drops with a connection that closes or dies. NULL when this port
+     * builds nothing. */
+    PGconn *build_conn;
 };
 
 static void build_unlock(struct rg_search *s);
@@ -418,14 +421,8 @@ static const char BUILD_SWITCH[] =
 
 static void build_unlock(struct rg_search *s)
 {
-    if (!s->build_conn)
-        return;
-    PGresult *res = NULL;
-    if (rg__pg_exec(s->build_conn, "search_build_unlock",
-                    "SELECT pg_advisory_unlock(" RG_STR(BUILD_LOCK) ")", 0, NULL, &res) < 0)
-        rg_error_clear(); /* a lost connection has dropped its lock */
-    PQclear(res);
-    rg__pg_put(s->build_conn);
+    if (s->build_conn)
+        PQfinish(s->build_conn); /* and the lock with it */
     s->build_conn = NULL;
 }
 
@@ -434,19 +431,20 @@ static int build_lock(struct rg_search *s)
 {
     if (s->build_conn)
         return 0; /* this port's own build, begun again */
-    struct rg__pg_conn *c;
-    int rc = rg__pg_get(&s->pool, &c);
-    if (rc < 0)
-        return rc;
-    PGresult *res = NULL;
-    rc = rg__pg_exec(c, "search_build_lock", "SELECT pg_try_advisory_lock(" RG_STR(BUILD_LOCK) ")",
-                     0, NULL, &res);
-    bool got = rc >= 0 && PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    PGconn *c = PQconnectdb(s->pool.url);
+    if (PQstatus(c) != CONNECTION_OK) {
+        rg_warn("postgresql search: the build lock's connection failed: %s", PQerrorMessage(c));
+        PQfinish(c);
+        return rg_error_set(RG_EUNAVAIL, "the database is not reachable; try again");
+    }
+    PGresult *res = PQexec(c, "SELECT pg_try_advisory_lock(" RG_STR(BUILD_LOCK) ")");
+    bool ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
+    bool got = ok && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
     PQclear(res);
     if (!got) {
-        rg__pg_put(c);
-        return rc < 0 ? rc
-                      : rg_error_set(RG_ECONFLICT, "another reindex is building this search index");
+        PQfinish(c);
+        return ok ? rg_error_set(RG_ECONFLICT, "another reindex is building this search index")
+                  : rg_error_set(RG_EUNAVAIL, "the database is not reachable; try again");
     }
     s->build_conn = c;
     return 0;
