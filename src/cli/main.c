@@ -303,7 +303,7 @@ static int cmd_reindex(const rg_config *cfg)
     if (rc < 0)
         return fail(rc);
     printf("indexed %ld events and %ld resources aside and switched to them; "
-           "%ld events changed meanwhile indexed again\n",
+           "%ld events changed meanwhile taken in at the switch\n",
            n.events, n.resources, n.caught_up);
     return 0;
 }

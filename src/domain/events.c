@@ -804,32 +804,47 @@ static int build_page(void *ctx, const rg_search_doc *docs, int n)
     return rc;
 }
 
-static int caught_up(void *ctx, const rg_search_doc *docs, int n)
+/* The events changed during the build, taken in at the switch, while
+ * writes to the index in use wait (rg_search_build_switch). */
+struct catch_up {
+    rg_app *app;
+    const char *since;
+    rg_search_sink *sink;
+    long done;
+};
+
+static int catch_up_put(void *ctx, const rg_search_doc *docs, int n)
 {
-    struct rebuild_run *r = ctx;
-    r->done += n;
-    return rg_search_upsert_many(&r->app->st.search, docs, n);
+    struct catch_up *u = ctx;
+    u->done += n;
+    return u->sink->put(u->sink, docs, n);
 }
 
-static int caught_up_gone(void *ctx, const char *id)
+static int catch_up_drop(void *ctx, const char *id)
 {
-    struct rebuild_run *r = ctx;
-    r->done++;
-    return rg_search_remove(&r->app->st.search, "event", id);
+    struct catch_up *u = ctx;
+    u->done++;
+    return u->sink->drop(u->sink, "event", id);
 }
 
-#define REBUILD_PASSES 4
+static int catch_up_changes(void *ctx, rg_search_sink *sink)
+{
+    struct catch_up *u = ctx;
+    u->sink = sink;
+    return each_event(u->app, u->since, catch_up_put, catch_up_drop, u);
+}
 
 int rg_search_rebuild(rg_app *app, FILE *progress, rg_rebuild_counts *out)
 {
     memset(out, 0, sizeof *out);
     /* Changes made while the build runs reach the index in use, not the
      * one aside: the events changed since a little before the start are
-     * read again, into the new index before the switch and into the index
-     * in use after it (which also removes those that are no longer
-     * listed). updated_at is a writer's clock at its transaction's start:
-     * the margin covers transactions that commit later and clocks a little
-     * apart. */
+     * read again at the switch, while writes to the index in use wait for
+     * it, and put in the build (or taken out of it, those no longer
+     * listed). A write that waited lands in the new index after the
+     * switch; one made before was read. updated_at is a writer's clock at
+     * its transaction's start: the margin covers transactions that commit
+     * later and clocks a little apart. */
     char since[RG_TIME_LEN + 1];
     rg_time_format(rg_now() - RG_REBUILD_MARGIN_S, since);
     struct rebuild_run run = {app, progress, rg_mono_ms(), 0};
@@ -841,39 +856,28 @@ int rg_search_rebuild(rg_app *app, FILE *progress, rg_rebuild_counts *out)
         rc = rg_resource_build(app, &resources);
     out->events = run.done;
     out->resources = resources;
-    if (rc == 0)
-        rc = each_event(app, since, build_page, NULL, &run);
     if (rc < 0) {
         int err = rc;
         rg_search_build_end(&app->st.search, false);
         return err;
     }
-    if ((rc = rg_search_build_end(&app->st.search, true)) < 0)
-        return rc;
     if (progress)
-        fprintf(progress, "search: %ld events and %d resources indexed aside, switched (%.1f s)\n",
+        fprintf(progress, "search: %ld events and %d resources indexed aside (%.1f s)\n",
                 out->events, resources, (double)(rg_mono_ms() - run.t0) / 1000.0);
-    /* Again for what changed during each pass (a change committed between
-     * a pass's read and its write is read by the next), until a pass finds
-     * nothing or REBUILD_PASSES have run; then the resources where they
-     * stand, and the entries of resources deleted meanwhile. */
-    struct rebuild_run after = {app, NULL, 0, 0};
-    for (int pass = 0; rc == 0 && pass < REBUILD_PASSES; pass++) {
-        int64_t start = rg_now();
-        long before = after.done;
-        rc = each_event(app, since, caught_up, caught_up_gone, &after);
-        if (pass > 0 && after.done == before)
-            break;
-        rg_time_format(start - 2, since); /* updated_at has whole seconds */
-    }
-    if (rc == 0)
-        rc = rg_resource_reindex(app, &resources);
-    if (rc == 0)
+    struct catch_up u = {app, since, NULL, 0};
+    if ((rc = rg_search_build_switch(&app->st.search, catch_up_changes, &u)) < 0)
+        return rc;
+    out->caught_up = u.done;
+    if (progress)
+        fprintf(progress,
+                "search: switched, with %ld events changed since the start taken in "
+                "(%.1f s)\n",
+                u.done, (double)(rg_mono_ms() - run.t0) / 1000.0);
+    /* Resources where they stand, and the entries of those deleted
+     * meanwhile (a change of a resource during the build is taken in here,
+     * after the switch). */
+    if ((rc = rg_resource_reindex(app, &resources)) == 0)
         rc = rg_resource_prune(app);
-    out->caught_up = after.done;
-    if (rc == 0 && progress)
-        fprintf(progress, "search: %ld events changed during the build indexed again (%.1f s)\n",
-                after.done, (double)(rg_mono_ms() - run.t0) / 1000.0);
     return rc;
 }
 

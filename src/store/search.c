@@ -348,5 +348,11 @@ int rg_search_build_add(rg_search_port *p, const rg_search_doc *docs, int n)
 int rg_search_build_end(rg_search_port *p, bool use)
 {
     int64_t t0 = rg_mono_us();
-    return rg_metrics_timed("search.build_end", t0, p->ops->build_end(p->s, use));
+    return rg_metrics_timed("search.build_end", t0, p->ops->build_end(p->s, use, NULL, NULL));
+}
+
+int rg_search_build_switch(rg_search_port *p, rg_search_changes changes, void *ctx)
+{
+    int64_t t0 = rg_mono_us();
+    return rg_metrics_timed("search.build_end", t0, p->ops->build_end(p->s, true, changes, ctx));
 }

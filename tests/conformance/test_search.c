@@ -492,6 +492,21 @@ static void build_add(struct fixture *f, const char *id, const char *title)
     }
 }
 
+/* The changes a switch takes in: late1 put, x3 taken out. */
+static int late_changes(void *ctx, rg_search_sink *sink)
+{
+    struct fixture *f = ctx;
+    rg_search_doc d = {
+        .type = "event", .id = "late1", .title = "Comet night", .body = "", .tags = ""};
+    if (f->nwritten < MAX_WRITTEN) {
+        snprintf(f->written[f->nwritten][0], 32, "event");
+        snprintf(f->written[f->nwritten][1], 32, "late1");
+        f->nwritten++;
+    }
+    int rc = sink->put(sink, &d, 1);
+    return rc < 0 ? rc : sink->drop(sink, "event", "x3");
+}
+
 /* A build aside: the index in use answers and takes writes while the other
  * fills, the switch puts exactly the build in its place, and an abandoned
  * or restarted build leaves no trace. On a server adapter this replaces
@@ -547,11 +562,15 @@ static void test_build_aside(void **state)
     assert_int_equal(rg_search_build_end(&f->port, false), 0);
     assert_query(f, "ghost", "");
     assert_query(f, "kite", "event/new1");
-    /* A second switch (on Elasticsearch, from one index of the pair to the other). */
+    /* A second switch (on Elasticsearch, from one index of the pair to the
+     * other), with changes taken in at the switch: one record put, one
+     * taken out. */
     assert_int_equal(rg_search_build_begin(&f->port), 0);
     build_add(f, "x2", "Ghost town");
-    assert_int_equal(rg_search_build_end(&f->port, true), 0);
+    build_add(f, "x3", "Ghost ship");
+    assert_int_equal(rg_search_build_switch(&f->port, late_changes, f), 0);
     assert_query(f, "ghost", "event/x2");
+    assert_query(f, "comet", "event/late1");
     assert_query(f, "kite", "");
     assert_query(f, "sun", "");
 }

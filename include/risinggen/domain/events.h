@@ -48,12 +48,13 @@ int rg_event_stats(rg_app *app, const rg_ctx *ctx, const char *id, json_t **out)
  * public event and every public resource) and puts it in the place of the
  * one in use, which answers and takes writes until then; the events
  * changed during the build (updated since RG_REBUILD_MARGIN_S before its
- * start) are indexed again, before the switch and after it. A line on
+ * start) are read again at the switch, while writes to the index in use
+ * wait, and put in the build or taken out of it. A line on
  * progress (may be NULL) every 10,000 events and at each step. */
 #define RG_REBUILD_MARGIN_S 300
 typedef struct rg_rebuild_counts {
     long events, resources; /* indexed aside */
-    long caught_up;         /* events indexed again or removed after the switch */
+    long caught_up;         /* events changed during the build, taken in at the switch */
 } rg_rebuild_counts;
 int rg_search_rebuild(rg_app *app, FILE *progress, rg_rebuild_counts *out);
 

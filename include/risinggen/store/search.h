@@ -81,6 +81,17 @@ typedef struct rg_search_hit {
     char *highlight; /* malloc'd snippet: HTML-escaped text with <em>…</em>, or NULL */
 } rg_search_hit;
 
+/* What a build takes in at its switch (build_end with changes): the caller
+ * reads its stores while the index is held, so that a write made through
+ * the index in use meanwhile either is read by it or waits for the switch
+ * and lands in the new index. The adapter provides put (records into the
+ * build) and drop (a key out of it). */
+typedef struct rg_search_sink {
+    int (*put)(struct rg_search_sink *k, const rg_search_doc *docs, int n);
+    int (*drop)(struct rg_search_sink *k, const char *type, const char *id);
+} rg_search_sink;
+typedef int (*rg_search_changes)(void *ctx, rg_search_sink *sink);
+
 struct rg_search_ops {
     int version;
     unsigned caps;
@@ -125,7 +136,10 @@ struct rg_search_ops {
      * build is RG_EINVAL where the adapter keeps one. */
     int (*build_begin)(rg_search *s);
     int (*build_add)(rg_search *s, const rg_search_doc *docs, int n);
-    int (*build_end)(rg_search *s, bool use);
+    /* With use and changes (may be NULL), changes(ctx, sink) runs while
+     * writes to the index in use wait (SQLite: its write lock; PostgreSQL:
+     * docs' lock; Elasticsearch: nothing waits), just before the switch. */
+    int (*build_end)(rg_search *s, bool use, rg_search_changes changes, void *ctx);
 };
 
 typedef struct rg_search_port {
@@ -168,6 +182,8 @@ int rg_search_matching(rg_search_port *p, const char *q, rg_search_part part, co
 int rg_search_build_begin(rg_search_port *p);
 int rg_search_build_add(rg_search_port *p, const rg_search_doc *docs, int n);
 int rg_search_build_end(rg_search_port *p, bool use);
+/* build_end(use) with changes taken in while the index is held. */
+int rg_search_build_switch(rg_search_port *p, rg_search_changes changes, void *ctx);
 void rg_search_hits_free(rg_search_hit *hits, int n);
 void rg_search_entries_free(rg_search_entry *e, int n);
 /* Checks ops against this port (version, slots). 0 or RG_EINVAL. */

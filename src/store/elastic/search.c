@@ -521,13 +521,52 @@ static int search_build_add(rg_search *s, const rg_search_doc *docs, int n)
     return rc;
 }
 
-static int search_build_end(rg_search *s, bool use)
+/* The sink of a switch: bulk into the build's index. Nothing holds the
+ * index in use meanwhile: a write made through it between the caller's read
+ * and the alias switch is not in the build. */
+struct target_sink {
+    rg_search_sink base;
+    struct rg_search *s;
+    const char *at; /* "//NAME" */
+};
+
+static int target_put(rg_search_sink *k, const rg_search_doc *docs, int n)
+{
+    struct target_sink *t = (struct target_sink *)k;
+    return bulk(t->s, t->at, docs, n);
+}
+
+static int target_drop(rg_search_sink *k, const char *type, const char *id)
+{
+    struct target_sink *t = (struct target_sink *)k;
+    char *doc = doc_path(type, id, "");
+    rg_buf path = {0};
+    rg_buf_printf(&path, "%s%s", t->at, doc);
+    long status;
+    json_t *a;
+    int rc = request(t->s, "DELETE", path.data, NULL, NULL, &status, &a);
+    if (rc == 0 && status != 200 && status != 404)
+        rc = unexpected("remove a record from the build", status, a);
+    json_decref(a);
+    rg_buf_free(&path);
+    free(doc);
+    return rc;
+}
+
+static int search_build_end(rg_search *s, bool use, rg_search_changes changes, void *ctx)
 {
     char *cur = NULL, *target = NULL;
     int rc = build_target(s, &cur, &target);
     if (rc == 0 && !use)
         rc = drop_index(s, target);
-    else if (rc == 0) {
+    if (rc == 0 && use && changes) {
+        rg_buf at = {0};
+        rg_buf_printf(&at, "//%s", target);
+        struct target_sink sink = {{target_put, target_drop}, s, at.data};
+        rc = changes(ctx, &sink.base);
+        rg_buf_free(&at);
+    }
+    if (rc == 0 && use) {
         json_t *body = json_pack("{s:[{s:{s:s, s:s}}, {s:{s:s}}]}", "actions", "add", "index",
                                  target, "alias", s->index, "remove_index", "index", cur);
         char *text = json_dumps(body, JSON_COMPACT);

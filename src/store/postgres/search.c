@@ -259,8 +259,7 @@ static int search_upsert(rg_search *s, const rg_search_doc *doc)
 
 /* The records in one statement (sql: UPSERT_MANY), from a JSON array
  * (jansson escapes the text): all or none. */
-static int upsert_into(struct rg_search *s, const char *name, const char *sql,
-                       const rg_search_doc *docs, int n)
+static char *docs_json(const rg_search_doc *docs, int n)
 {
     json_t *arr = json_array();
     for (int i = 0; i < n; i++)
@@ -270,6 +269,13 @@ static int upsert_into(struct rg_search *s, const char *name, const char *sql,
                                              docs[i].tags ? docs[i].tags : ""));
     char *text = json_dumps(arr, JSON_COMPACT);
     json_decref(arr);
+    return text;
+}
+
+static int upsert_into(struct rg_search *s, const char *name, const char *sql,
+                       const rg_search_doc *docs, int n)
+{
+    char *text = docs_json(docs, n);
     const char *v[] = {text};
     int rc = run(s, name, sql, 1, v, NULL);
     free(text);
@@ -400,15 +406,17 @@ static const char BUILD_BEGIN[] = "SET LOCAL statement_timeout = 0;"
                                   "DROP TABLE IF EXISTS rg_search.docs_next;"
                                   "CREATE TABLE " DOCS_TABLE("docs_next");
 static const char BUILD_DROP[] = "DROP TABLE IF EXISTS rg_search.docs_next;";
-static const char BUILD_SWITCH[] =
+static const char BUILD_INDEXES[] =
     "SET LOCAL statement_timeout = 0;"
-    "CREATE INDEX docs_next_tsv ON rg_search.docs_next USING gin (tsv);"
-    "CREATE INDEX docs_next_title_tsv ON rg_search.docs_next USING gin (title_tsv);"
-    "ANALYZE rg_search.docs_next;"
-    /* Waiting for the lock holds back every new reader of docs: give up
-     * after 2 s (behind a long reader) and try again (search_build_end). */
-    "SET LOCAL lock_timeout = '2s';"
-    "LOCK TABLE rg_search.docs IN ACCESS EXCLUSIVE MODE;"
+    "CREATE INDEX IF NOT EXISTS docs_next_tsv ON rg_search.docs_next USING gin (tsv);"
+    "CREATE INDEX IF NOT EXISTS docs_next_title_tsv ON rg_search.docs_next USING gin (title_tsv);"
+    "ANALYZE rg_search.docs_next;";
+/* Waiting for the lock holds back every new reader of docs: give up after
+ * 2 s (behind a long reader) and try again (switch_or_drop). */
+static const char BUILD_HOLD[] = "SET LOCAL statement_timeout = 0;"
+                                 "SET LOCAL lock_timeout = '2s';"
+                                 "LOCK TABLE rg_search.docs IN ACCESS EXCLUSIVE MODE;";
+static const char BUILD_SWITCH[] =
     "DROP TABLE rg_search.docs;"
     "ALTER TABLE rg_search.docs_next RENAME TO docs;"
     "ALTER INDEX rg_search.docs_next_pkey RENAME TO docs_pkey;"
@@ -465,27 +473,79 @@ static int search_build_add(rg_search *s, const rg_search_doc *docs, int n)
 
 #define SWITCH_ATTEMPTS 10
 
-static int switch_or_drop(struct rg_search *s, bool use);
+static int switch_or_drop(struct rg_search *s, bool use, rg_search_changes changes, void *ctx);
 
-static int search_build_end(rg_search *s, bool use)
+static int search_build_end(rg_search *s, bool use, rg_search_changes changes, void *ctx)
 {
     if (!s->build_conn)
         return rg_error_set(RG_EINVAL, "no build of this port to end");
-    int rc = switch_or_drop(s, use);
+    int rc = switch_or_drop(s, use, changes, ctx);
     build_unlock(s);
     return rc;
 }
 
-static int switch_or_drop(struct rg_search *s, bool use)
+/* The sink of a switch: writes into docs_next in the transaction that
+ * holds docs' lock. */
+struct next_sink {
+    rg_search_sink base;
+    struct rg__pg_conn *c;
+};
+
+static int next_put(rg_search_sink *k, const rg_search_doc *docs, int n)
+{
+    struct next_sink *a = (struct next_sink *)k;
+    char *text = docs_json(docs, n);
+    const char *v[] = {text};
+    int rc = rg__pg_exec(a->c, "search_build_put", UPSERT_MANY("docs_next"), 1, v, NULL);
+    free(text);
+    return rc < 0 ? rc : 0;
+}
+
+static int next_drop(rg_search_sink *k, const char *type, const char *id)
+{
+    struct next_sink *a = (struct next_sink *)k;
+    const char *v[] = {type, id};
+    int rc =
+        rg__pg_exec(a->c, "search_build_drop",
+                    "DELETE FROM rg_search.docs_next WHERE type = $1 AND rid = $2", 2, v, NULL);
+    return rc < 0 ? rc : 0;
+}
+
+/* docs held, the caller's changes into docs_next, the swap: one
+ * transaction on one connection. */
+static int switch_once(struct rg_search *s, rg_search_changes changes, void *ctx)
+{
+    struct rg__pg_conn *c;
+    int rc = rg__pg_get(&s->pool, &c);
+    if (rc < 0)
+        return rc;
+    struct next_sink sink = {{next_put, next_drop}, c};
+    if ((rc = rg__pg_command(c, "BEGIN")) == 0) {
+        if ((rc = rg__pg_command(c, BUILD_HOLD)) == 0 &&
+            (rc = changes ? changes(ctx, &sink.base) : 0) == 0 &&
+            (rc = rg__pg_command(c, BUILD_SWITCH)) == 0)
+            rc = rg__pg_command(c, "COMMIT");
+        if (rc < 0) {
+            int keep = rc;
+            rg__pg_command(c, "ROLLBACK");
+            rc = keep;
+        }
+    }
+    rg__pg_put(c);
+    return rc;
+}
+
+static int switch_or_drop(struct rg_search *s, bool use, rg_search_changes changes, void *ctx)
 {
     if (!use)
         return command(s, BUILD_DROP);
-    /* A lock that timed out, or a database that was busy, is tried again
-     * (the indexes are built again with it: the script is one
-     * transaction), up to SWITCH_ATTEMPTS times. */
-    int rc = 0;
+    int rc = command(s, BUILD_INDEXES);
+    if (rc < 0)
+        return rc;
+    /* A lock that timed out, or a database that was busy, is tried again,
+     * up to SWITCH_ATTEMPTS times. */
     for (int attempt = 0; attempt < SWITCH_ATTEMPTS; attempt++) {
-        if ((rc = command(s, BUILD_SWITCH)) != RG_EUNAVAIL)
+        if ((rc = switch_once(s, changes, ctx)) != RG_EUNAVAIL)
             return rc;
         rg_error_clear();
     }

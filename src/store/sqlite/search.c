@@ -422,11 +422,53 @@ static int search_build_add(rg_search *s, const rg_search_doc *docs, int n)
     return write_tx(s, upsert_many_locked, &b);
 }
 
-static int search_build_end(rg_search *s, bool use)
+/* The sink of a switch: writes into the aside tables on the connection
+ * that holds the write transaction. */
+struct aside_sink {
+    rg_search_sink base;
+    struct search_conn *c;
+};
+
+static int aside_put(rg_search_sink *k, const rg_search_doc *docs, int n)
+{
+    struct aside_sink *a = (struct aside_sink *)k;
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++)
+        rc = upsert_in(a->c, &ASIDE, &docs[i]);
+    return rc;
+}
+
+static int aside_drop(rg_search_sink *k, const char *type, const char *id)
+{
+    struct aside_sink *a = (struct aside_sink *)k;
+    int64_t docid;
+    int rc = lookup_docid(a->c, &ASIDE, type, id, &docid);
+    if (rc == 1 && (rc = delete_docid(a->c, ASIDE.delete_fts, docid, "search build")) == 0)
+        rc = delete_docid(a->c, ASIDE.delete_key, docid, "search build");
+    return rc < 0 ? rc : 0;
+}
+
+struct switch_args {
+    rg_search_changes changes;
+    void *ctx;
+};
+
+/* Inside the write transaction: the caller's changes into the aside tables
+ * (the service's own writes wait for this lock), then the switch. */
+static int switch_locked(struct search_conn *c, const void *arg)
+{
+    const struct switch_args *a = arg;
+    struct aside_sink sink = {{aside_put, aside_drop}, c};
+    int rc = a->changes ? a->changes(a->ctx, &sink.base) : 0;
+    return rc < 0 ? rc : exec_locked(c, SWITCH);
+}
+
+static int search_build_end(rg_search *s, bool use, rg_search_changes changes, void *ctx)
 {
     if (s->build_fd < 0)
         return rg_error_set(RG_EINVAL, "no build of this port to end");
-    int rc = write_tx(s, exec_locked, use ? SWITCH : ASIDE.drop);
+    struct switch_args a = {changes, ctx};
+    int rc = use ? write_tx(s, switch_locked, &a) : write_tx(s, exec_locked, ASIDE.drop);
     build_unlock(s);
     return rc;
 }
