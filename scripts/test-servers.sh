@@ -41,14 +41,14 @@ free_port() {
 pg_opts() { # port
     if [ -f "$dir/bench-mode" ]; then
         echo "-p $1 -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200 \
--c shared_buffers=256MB -c effective_cache_size=4GB -c work_mem=8MB\
+-c shared_buffers=256MB -c effective_cache_size=4GB -c work_mem=8MB -c max_prepared_transactions=64\
 $([ -f "$dir/bench-perf" ] && echo ' -c shared_preload_libraries=pg_stat_statements')\
 $([ -f "$dir/bench-archive" ] && echo ' -c archive_mode=on')"
         return
     fi
     echo "-p $1 -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
 -c full_page_writes=off -c wal_level=replica -c max_wal_senders=4 -c hot_standby=on \
--c archive_mode=on \
+-c archive_mode=on -c max_prepared_transactions=64 \
 -c max_connections=400 -c shared_buffers=32MB"
 }
 
@@ -144,7 +144,8 @@ pg-run)
     data=${3:?DATA}
     as_pg "$pgbin/pg_ctl" -D "$data" -l "$data.log" -w -t 300 \
         -o "-p ${4:?PORT} -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c archive_mode=off \
--c max_connections=400 -c max_wal_senders=4 -c shared_buffers=32MB" start >/dev/null
+-c max_connections=400 -c max_wal_senders=4 -c shared_buffers=32MB \
+-c max_prepared_transactions=64" start >/dev/null
     ;;
 pg-halt) as_pg "$pgbin/pg_ctl" -D "${3:?DATA}" -m immediate -w stop >/dev/null ;;
 redis-stop) stop_redis ;;

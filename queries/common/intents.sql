@@ -15,3 +15,11 @@ DELETE FROM intents WHERE id = $1
 -- crash, an outage or a failed step left behind.
 SELECT id, kind, subject, step FROM intents WHERE kind = $1 AND updated_at <= $2 AND id > $3
 ORDER BY id LIMIT 100
+
+-- name: intent_abandon
+-- An intent given up before its decision (step $2): gone only if still
+-- undecided, so that a decision recorded first wins.
+DELETE FROM intents WHERE id = $1 AND step < $2
+
+-- name: intent_get
+SELECT id, kind, subject, step FROM intents WHERE id = $1

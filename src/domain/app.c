@@ -94,6 +94,12 @@ int rg_app_open(rg_app *app, const rg_config *cfg, bool migrate)
         rg_app_close(app);
         return rc;
     }
+    app->two_phase = rg_rel_two_phase(&app->st.rel) == 1 && rg_docs_two_phase(&app->st.docs) == 1;
+    rg_error_clear();
+    if (!app->two_phase && (app->st.rel.ops->caps & RG_REL_CAP_PREPARED_TX) &&
+        (app->st.docs.ops->caps & RG_DOC_CAP_PREPARED))
+        rg_info("two-phase commit is off: the PostgreSQL servers have "
+                "max_prepared_transactions = 0 (docs/operations.md)");
     rg_jobs_at_start(app);
     return 0;
 }

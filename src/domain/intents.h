@@ -16,6 +16,7 @@
 
 #include "domain.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define RG_INTENT_KIND_MAX    32
@@ -41,6 +42,33 @@ int rg_intent_close(rg_app *app, const rg_intent *in);
  * whose record commits with them). */
 void rg_intent_fault(const char *kind, int step);
 
+/* Two-phase commit across the relational and the documents store, when
+ * both prepare transactions (app->two_phase): the operation records its
+ * intent on its own (step 0), prepares one transaction in each store under
+ * the gids rg_intent_gid names (steps before `decided`), then records the
+ * decision with rg_intent_decide, which holds only while the intent is
+ * still there: the driver of an undecided intent removes it first
+ * (rg_intent_abandon) and then rolls back what is prepared, so exactly one
+ * of the two wins. After the decision, rg_intent_finish commits both. */
+#define RG_INTENT_STORE_REL  'r'
+#define RG_INTENT_STORE_DOCS 'd'
+/* "rg.<store>.<intent id>". */
+void rg_intent_gid(const rg_intent *in, char store, char out[RG_GID_MAX + 1]);
+/* Records step `decided`: 0, RG_ESTALE when the intent was abandoned
+ * meanwhile (then nothing may be committed), or RG_E* (the outcome is then
+ * unknown to the caller, and the driver ends it). */
+int rg_intent_decide(rg_app *app, rg_intent *in, int decided);
+/* Removes an intent not yet at step `decided`: 1 when removed (or gone),
+ * 0 when it was decided meanwhile. */
+int rg_intent_abandon(rg_app *app, const rg_intent *in, int decided);
+/* Commits (or rolls back) the transactions prepared for in in both
+ * stores; one already finished is no failure. */
+int rg_intent_finish(rg_app *app, const rg_intent *in, bool commit);
+/* Rolls back the prepared transactions of both stores whose intent is
+ * gone (a crash between the abandon and the rollback, or a prepare that
+ * came after its intent was abandoned); *n counts them. */
+int rg_intents_sweep_prepared(rg_app *app, int *n);
+
 /* A kind of intent and its driver, which takes an intent left at any step
  * to the operation's end and closes it. */
 typedef struct rg_intent_kind {
@@ -63,6 +91,7 @@ int rg_intents_resume(rg_app *app, const rg_intent_kind *kinds, int n, int older
 int rg__event_change_drive(rg_app *app, const rg_intent *in);
 int rg__signup_drive(rg_app *app, const rg_intent *in);
 int rg__user_roles_drive(rg_app *app, const rg_intent *in);
+int rg__user_roles_2pc_drive(rg_app *app, const rg_intent *in);
 int rg__password_reset_drive(rg_app *app, const rg_intent *in);
 int rg__session_revoke_drive(rg_app *app, const rg_intent *in);
 

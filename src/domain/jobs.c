@@ -43,11 +43,14 @@ static atomic_bool intents_started;
  * working through on another instance wait a minute, so that a crash of
  * that operation after the driver has run is not left unrecovered;
  * event.change rewrites what its row says, which any later change of the
- * event does again under its own intent. */
+ * event does again under its own intent. A two-phase role change may be
+ * driven beside its operation (the decision record settles which of the
+ * two ends it), after 10 s, so that one in flight is seldom given up. */
 static const rg_intent_kind intent_kinds[] = {
     {"event.change", rg__event_change_drive, 0},
     {"signup", rg__signup_drive, 60},
     {"user.roles", rg__user_roles_drive, 60},
+    {"user.roles.2pc", rg__user_roles_2pc_drive, 10},
     {"password.reset", rg__password_reset_drive, 60},
     {"session.revoke", rg__session_revoke_drive, 60},
 };
@@ -58,7 +61,11 @@ static int intent_pass(rg_app *app)
     int n = (int)(sizeof intent_kinds / sizeof intent_kinds[0]);
     int rc = rg_intents_resume(app, intent_kinds, n,
                                atomic_exchange(&intents_started, true) ? INTENT_STILL_S : 0, &done);
-    return rc < 0 ? rc : done;
+    int swept = 0;
+    int rs = rg_intents_sweep_prepared(app, &swept);
+    if (rc < 0 || rs < 0)
+        return rc < 0 ? rc : rs;
+    return done + swept;
 }
 
 /* The gauges the alert rules read that no request updates: the outbox's

@@ -8,6 +8,7 @@
 #include "user_record.h"
 #include "risinggen/base/id.h"
 #include "risinggen/base/error.h"
+#include "risinggen/base/log.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -170,6 +171,120 @@ static int decide_roles(rg_app *app, const char *actor, const char *id, json_t *
     return rc < 0 ? rc : 0;
 }
 
+#define USER_ROLES_2PC "user.roles.2pc"
+/* user.roles.2pc's steps: 0 the intent, 1 the user document prepared, 2 the
+ * audit entry prepared, 3 the decision, 4 and 5 each store committed. */
+#define ROLES_DECIDED  3
+#define ROLES_ATTEMPTS 5 /* replaces that meet another write first */
+
+/* The role change as one transaction in each store, prepared in both, then
+ * committed in both once the decision is recorded: no reader sees the new
+ * roles without their audit entry, or the reverse, except between the two
+ * commits. *result: the document as written. */
+static int set_roles_two_phase(rg_app *app, const char *actor, const char *id, json_t *roles,
+                               json_t **result)
+{
+    rg_intent in;
+    int rc = rg_intent_open(app, NULL, USER_ROLES_2PC, id, 0, &in);
+    if (rc < 0)
+        return rc;
+    rg_intent_fault(USER_ROLES_2PC, 0);
+    char dgid[RG_GID_MAX + 1], rgid[RG_GID_MAX + 1];
+    rg_intent_gid(&in, RG_INTENT_STORE_DOCS, dgid);
+    rg_intent_gid(&in, RG_INTENT_STORE_REL, rgid);
+    json_t *doc = NULL, *previous = NULL;
+    for (int attempt = 0; attempt < ROLES_ATTEMPTS; attempt++) {
+        json_decref(doc);
+        int64_t rev;
+        if ((rc = rg_docs_get(&app->st.docs, COLL_USERS, id, &doc, &rev)) < 0)
+            break;
+        previous = json_object_get(doc, "roles");
+        json_incref(previous);
+        json_object_set(doc, "roles", roles);
+        rg_doc_write w = {RG_DOC_W_REPLACE, COLL_USERS, id, doc, rev};
+        if ((rc = rg_docs_prepare(&app->st.docs, dgid, &w, 1)) != RG_ESTALE)
+            break;
+        json_decref(previous);
+        previous = NULL;
+        rg_error_clear();
+    }
+    if (rc == 0) {
+        rg_intent_fault(USER_ROLES_2PC, 1);
+        json_t *d = json_pack("{s:O, s:O?}", "roles", roles, "previous", previous);
+        rg_relational *rel = &app->st.rel;
+        rg_rel_conn *c;
+        if ((rc = rg_rel_acquire(rel, &c)) == 0) {
+            if ((rc = rg_rel_begin(rel, c, true)) == 0 &&
+                (rc = rg_audit(app, c, actor, USER_ROLES, "user", id, d)) == 0)
+                rc = rg_rel_prepare(rel, c, rgid);
+            rg_rel_rollback(rel, c); /* nothing open after a prepare */
+            rg_rel_release(rel, c);
+        }
+        json_decref(d);
+    }
+    bool given_up = false;
+    if (rc == 0) {
+        rg_intent_fault(USER_ROLES_2PC, 2);
+        rc = rg_intent_decide(app, &in, ROLES_DECIDED);
+        given_up = rc == RG_ESTALE;
+        if (rc < 0 && !given_up) {
+            /* The decision may have been recorded: the driver ends it. */
+            rg_warn("role change of %s: the decision could not be recorded; intent %lld ends it",
+                    id, (long long)in.id);
+            json_decref(doc);
+            json_decref(previous);
+            return rc;
+        }
+    }
+    if (rc == 0) {
+        /* Decided: the commits cannot be refused; one that fails now is
+         * finished by the driver, and the change is answered as made. */
+        if (rg_intent_finish(app, &in, true) < 0 || rg_intent_close(app, &in) < 0) {
+            rg_warn("role change of %s: %s; intent %lld finishes it", id, rg_error_detail(),
+                    (long long)in.id);
+            rg_error_clear();
+        }
+        rg__user_uncache(app, id);
+        *result = doc;
+        json_decref(previous);
+        return 0;
+    }
+    /* Undecided: the intent goes first, then whatever may be prepared (a
+     * PREPARE whose answer was lost may have happened); what a failure here
+     * leaves prepared, the intent-resume job rolls back. */
+    int err = rc;
+    char detail[256];
+    snprintf(detail, sizeof detail, "%s", rg_error_detail());
+    if (rg_intent_abandon(app, &in, ROLES_DECIDED) != 1 || rg_intent_finish(app, &in, false) < 0) {
+        rg_warn("role change of %s given up: %s; the intent-resume job ends it", id,
+                rg_error_detail());
+        rg_error_clear();
+    }
+    json_decref(doc);
+    json_decref(previous);
+    if (err == RG_ENOTFOUND)
+        return rg_error_set(RG_ENOTFOUND, "no such user");
+    if (given_up)
+        return rg_error_set(RG_EUNAVAIL, "the role change took too long and was given up; "
+                                         "try again");
+    return rg_error_set(err, "%s", detail);
+}
+
+/* The driver of user.roles.2pc: an undecided change is given up (the
+ * intent first, then what is prepared), a decided one committed. */
+int rg__user_roles_2pc_drive(rg_app *app, const rg_intent *in)
+{
+    if (in->step < ROLES_DECIDED) {
+        int rc = rg_intent_abandon(app, in, ROLES_DECIDED);
+        if (rc <= 0)
+            return rc; /* decided meanwhile: the next pass commits it */
+        return rg_intent_finish(app, in, false);
+    }
+    int rc = rg_intent_finish(app, in, true);
+    rg__user_uncache(app, in->subject);
+    return rc < 0 ? rc : rg_intent_close(app, in);
+}
+
 int rg_user_set_roles(rg_app *app, const rg_ctx *ctx, const char *id, json_t *body, json_t **out)
 {
     const rg_principal *who = &ctx->who;
@@ -211,6 +326,14 @@ int rg_user_set_roles(rg_app *app, const rg_ctx *ctx, const char *id, json_t *bo
     }
     int rc = v_finish(&v);
     if (rc < 0) {
+        json_decref(clean);
+        return rc;
+    }
+    if (app->two_phase) {
+        json_t *doc = NULL;
+        if ((rc = set_roles_two_phase(app, who->user_id, id, clean, &doc)) == 0)
+            *out = rg__user_view(id, doc);
+        json_decref(doc);
         json_decref(clean);
         return rc;
     }

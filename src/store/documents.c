@@ -151,6 +151,13 @@ int rg_doc_ops_check(const struct rg_doc_ops *o)
     if (!o->open || !o->close || !o->insert || !o->get || !o->replace || !o->remove || !o->find ||
         !o->remove_where || !o->ping)
         return rg_error_set(RG_EINVAL, "the documents adapter '%s' lacks a slot", o->scheme);
+    bool tx = o->prepare && o->finish_prepared && o->prepared_list && o->prepared_ready;
+    bool none = !o->prepare && !o->finish_prepared && !o->prepared_list && !o->prepared_ready;
+    if (!(o->caps & RG_DOC_CAP_PREPARED) ? !none : !tx)
+        return rg_error_set(RG_EINVAL,
+                            "the documents adapter '%s' must have the prepare slots exactly "
+                            "when it has RG_DOC_CAP_PREPARED",
+                            o->scheme);
     return 0;
 }
 
@@ -286,4 +293,55 @@ int rg_docs_remove_where(rg_documents *s, const char *coll, const rg_doc_filter 
 int rg_docs_ping(rg_documents *s)
 {
     return s->ops->ping(s->d);
+}
+
+int rg_docs_two_phase(rg_documents *s)
+{
+    return (s->ops->caps & RG_DOC_CAP_PREPARED) ? s->ops->prepared_ready(s->d) : 0;
+}
+
+static int check_gid(const rg_documents *s, const char *gid, bool prefix)
+{
+    if (!(s->ops->caps & RG_DOC_CAP_PREPARED))
+        return rg_error_set(RG_EINVAL, "the documents store cannot prepare transactions");
+    if (!gid || (!(prefix && !*gid) && !rg_gid_valid(gid)))
+        return rg_error_set(RG_EINVAL, "invalid prepared transaction id");
+    return 0;
+}
+
+int rg_docs_prepare(rg_documents *s, const char *gid, const rg_doc_write *writes, int n)
+{
+    int rc = check_gid(s, gid, false);
+    if (rc < 0)
+        return rc;
+    if (n < 1 || n > RG_DOC_WRITES_MAX || !writes)
+        return rg_error_set(RG_EINVAL, "a prepared transaction has 1 to %d writes",
+                            RG_DOC_WRITES_MAX);
+    for (int i = 0; i < n; i++) {
+        const rg_doc_write *w = &writes[i];
+        if ((rc = check_coll(w->collection)) < 0 || (rc = check_id(w->id)) < 0)
+            return rc;
+        if (w->op == RG_DOC_W_REMOVE)
+            continue;
+        if (w->op != RG_DOC_W_INSERT && w->op != RG_DOC_W_REPLACE)
+            return rg_error_set(RG_EINVAL, "invalid write");
+        if ((rc = check_doc(s, w->doc)) < 0)
+            return rc;
+        if (w->expect_rev < 0)
+            return rg_error_set(RG_EINVAL, "invalid revision");
+    }
+    int64_t t0 = rg_mono_us();
+    return rg_metrics_timed("documents.prepare", t0, s->ops->prepare(s->d, gid, writes, n));
+}
+
+int rg_docs_finish_prepared(rg_documents *s, const char *gid, bool commit)
+{
+    int rc = check_gid(s, gid, false);
+    return rc < 0 ? rc : s->ops->finish_prepared(s->d, gid, commit);
+}
+
+int rg_docs_prepared_list(rg_documents *s, const char *prefix, rg_gid_fn each, void *arg)
+{
+    int rc = check_gid(s, prefix, true);
+    return rc < 0 ? rc : s->ops->prepared_list(s->d, prefix, each, arg);
 }

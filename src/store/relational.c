@@ -29,6 +29,13 @@ int rg_rel_ops_check(const struct rg_rel_ops *o)
                             "the relational adapter '%s' must have acquire_read exactly when it "
                             "has RG_REL_CAP_REPLICAS",
                             o->scheme);
+    bool tx = o->prepare && o->finish_prepared && o->prepared_list && o->prepared_ready;
+    bool none = !o->prepare && !o->finish_prepared && !o->prepared_list && !o->prepared_ready;
+    if (!(o->caps & RG_REL_CAP_PREPARED_TX) ? !none : !tx)
+        return rg_error_set(RG_EINVAL,
+                            "the relational adapter '%s' must have the prepare slots exactly "
+                            "when it has RG_REL_CAP_PREPARED_TX",
+                            o->scheme);
     return 0;
 }
 
@@ -90,6 +97,49 @@ void rg_rel_rollback(rg_relational *r, rg_rel_conn *c)
 {
     if (c)
         (void)r->ops->rollback(c);
+}
+
+int rg_rel_two_phase(rg_relational *r)
+{
+    return (r->ops->caps & RG_REL_CAP_PREPARED_TX) ? r->ops->prepared_ready(r->db) : 0;
+}
+
+static int check_two_phase(rg_relational *r, rg_rel_conn *c, const char *gid)
+{
+    if (!(r->ops->caps & RG_REL_CAP_PREPARED_TX))
+        return rg_error_set(RG_EINVAL, "the relational store cannot prepare transactions");
+    if (!c || !gid)
+        return rg_error_set(RG_EINVAL, "no connection or no transaction id");
+    return 0;
+}
+
+int rg_rel_prepare(rg_relational *r, rg_rel_conn *c, const char *gid)
+{
+    int rc = check_two_phase(r, c, gid);
+    if (rc == 0 && !rg_gid_valid(gid))
+        rc = rg_error_set(RG_EINVAL, "invalid prepared transaction id");
+    if (rc < 0) {
+        rg_rel_rollback(r, c);
+        return rc;
+    }
+    return r->ops->prepare(c, gid);
+}
+
+int rg_rel_finish_prepared(rg_relational *r, rg_rel_conn *c, const char *gid, bool commit)
+{
+    int rc = check_two_phase(r, c, gid);
+    if (rc == 0 && !rg_gid_valid(gid))
+        rc = rg_error_set(RG_EINVAL, "invalid prepared transaction id");
+    return rc < 0 ? rc : r->ops->finish_prepared(c, gid, commit);
+}
+
+int rg_rel_prepared_list(rg_relational *r, rg_rel_conn *c, const char *prefix, rg_gid_fn each,
+                         void *arg)
+{
+    int rc = check_two_phase(r, c, prefix);
+    if (rc == 0 && *prefix && !rg_gid_valid(prefix))
+        rc = rg_error_set(RG_EINVAL, "invalid prepared transaction prefix");
+    return rc < 0 ? rc : r->ops->prepared_list(c, prefix, each, arg);
 }
 
 /* Every named query the domain runs exists in this build; a bad name or a

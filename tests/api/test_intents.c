@@ -9,6 +9,7 @@
 #include "support.h"
 #include "channel_record.h"
 #include "domain.h"
+#include "intents.h"
 #include "risinggen/base/error.h"
 #include "risinggen/store/relational.h"
 
@@ -45,9 +46,9 @@ static void wait_stopped(void)
 static int intents_left(rg_app *app, char kind[32], char subject[64])
 {
     int n = 0;
-    const char *kinds[] = {"event.change", "signup", "user.roles", "password.reset",
-                           "session.revoke"};
-    for (int k = 0; k < 5; k++) {
+    const char *kinds[] = {"event.change",   "signup",         "user.roles",
+                           "user.roles.2pc", "password.reset", "session.revoke"};
+    for (int k = 0; k < 6; k++) {
         rg_param p[] = {RG_PTEXT(kinds[k]), RG_PTEXT("9999-12-31T00:00:00Z"), RG_PINT(0)};
         rg_rows *rows = NULL;
         rg_rel_conn *c;
@@ -222,14 +223,80 @@ static void signup_stopped_after_each_step(void **state)
 /* A role change: 1 the audit entry with its intent (one transaction), 2
  * the user document. Stopped after either, the roles are those decided
  * once the server is back, and the audit log holds the change. */
+static int count_gid(void *arg, const char *gid)
+{
+    (void)gid;
+    (*(int *)arg)++;
+    return 0;
+}
+
+/* Transactions the coordinator prepared and did not finish, in both
+ * stores (each listed by its own prefix: the two stores may be one
+ * database). */
+static int prepared_left(rg_app *app)
+{
+    int n = 0;
+    rg_rel_conn *c;
+    assert_int_equal(rg_rel_acquire(&app->st.rel, &c), 0);
+    assert_int_equal(rg_rel_prepared_list(&app->st.rel, c, "rg.r.", count_gid, &n), 0);
+    rg_rel_release(&app->st.rel, c);
+    assert_int_equal(rg_docs_prepared_list(&app->st.docs, "rg.d.", count_gid, &n), 0);
+    return n;
+}
+
+/* The roles of u as the service shows them to u, and how many audit
+ * entries of a role change u has (0 or 1 here). */
+static size_t roles_of(const api_user *u, bool *organizer)
+{
+    json_t *me = get_json("/v1/users/me", u->access);
+    json_t *roles = json_object_get(me, "roles");
+    size_t n = json_array_size(roles);
+    *organizer = false;
+    for (size_t i = 0; i < n; i++)
+        *organizer |= strcmp(json_string_value(json_array_get(roles, i)), "organizer") == 0;
+    json_decref(me);
+    return n;
+}
+
+static int role_audits(rg_app *app, const char *id)
+{
+    rg_rows *rows;
+    rg_param p[] = {RG_PTEXT(id), RG_PTEXT("user.roles")};
+    rg_rel_conn *c;
+    assert_int_equal(rg_rel_acquire(&app->st.rel, &c), 0);
+    assert_true(rg_rel_query(&app->st.rel, c, "audit_latest", p, 2, &rows) >= 0);
+    rg_rel_release(&app->st.rel, c);
+    int n = rows->nrows;
+    rg_rows_free(rows);
+    return n;
+}
+
+/* Whether the stores of this profile commit role changes in two phases. */
+static bool two_phase_profile(void)
+{
+    rg_app app;
+    api_open_stores(&app);
+    bool on = app.two_phase;
+    rg_app_close(&app);
+    return on;
+}
+
+/* A role change, stopped after each step of its kind: user.roles (1 the
+ * audit entry with the intent, 2 the document; the driver applies the
+ * decision) or, where both stores prepare transactions, user.roles.2pc
+ * (0 the intent, 1 and 2 each store prepared, 3 the decision, 4 and 5 each
+ * store committed; undecided is undone, decided is committed). */
 static void roles_stopped_after_each_step(void **state)
 {
     (void)state;
     api_user *admin = admin_user();
-    for (int step = 1; step <= 2; step++) {
+    bool two_phase = two_phase_profile();
+    const char *kind = two_phase ? "user.roles.2pc" : "user.roles";
+    int first = two_phase ? 0 : 1, last = two_phase ? 5 : 2;
+    for (int step = first; step <= last; step++) {
         api_user u;
-        user_signup(&u, fmt("faultroles%d", step));
-        restart_with(fmt("user.roles:%d", step));
+        user_signup(&u, fmt("faultroles%s%d", two_phase ? "tp" : "", step));
+        restart_with(fmt("%s:%d", kind, step));
         api_allow_5xx(true);
         api_resp *r = api("PATCH", fmt("/v1/users/%s", u.id),
                           "{\"roles\":[\"participant\",\"organizer\"]}", admin->access);
@@ -237,31 +304,73 @@ static void roles_stopped_after_each_step(void **state)
         resp_free(r);
         api_allow_5xx(false);
         if (status != 0)
-            fail_msg("step %d: the change was answered %ld; the server should have stopped", step,
-                     status);
+            fail_msg("%s step %d: the change was answered %ld; the server should have stopped",
+                     kind, step, status);
         wait_stopped();
         age_intents();
         int resumed = log_lines(RESUMED);
         restart_with(NULL);
         assert_int_equal(log_lines(RESUMED), resumed + 1);
-        json_t *me = get_json("/v1/users/me", u.access);
-        json_t *roles = json_object_get(me, "roles");
-        assert_int_equal(json_array_size(roles), 2);
-        assert_string_equal(json_string_value(json_array_get(roles, 1)), "organizer");
-        json_decref(me);
+        bool decided = !two_phase || step >= 3, organizer;
+        size_t n = roles_of(&u, &organizer);
+        if (n != (decided ? 2u : 1u) || organizer != decided)
+            fail_msg("%s step %d: %zu role(s), organizer %d", kind, step, n, organizer);
         rg_app app;
         api_open_stores(&app);
         assert_int_equal(intents_left(&app, NULL, NULL), 0);
-        rg_rows *rows;
-        rg_param p[] = {RG_PTEXT(u.id), RG_PTEXT("user.roles")};
-        rg_rel_conn *c;
-        assert_int_equal(rg_rel_acquire(&app.st.rel, &c), 0);
-        assert_true(rg_rel_query(&app.st.rel, c, "audit_latest", p, 2, &rows) >= 0);
-        rg_rel_release(&app.st.rel, c);
-        assert_int_equal(rows->nrows, 1);
-        rg_rows_free(rows);
+        assert_int_equal(role_audits(&app, u.id), decided ? 1 : 0);
+        if (two_phase)
+            assert_int_equal(prepared_left(&app), 0);
         rg_app_close(&app);
     }
+}
+
+/* The two-phase race: the driver gives an undecided change up while its
+ * operation is still working, and the operation's decision is then
+ * refused; a transaction prepared for an intent already gone is rolled back
+ * by the sweep. */
+static void two_phase_driver_wins_over_a_late_decision(void **state)
+{
+    (void)state;
+    rg_app app;
+    api_open_stores(&app);
+    if (!app.two_phase) {
+        rg_app_close(&app);
+        printf("SKIPPED two-phase race: the stores of this profile do not prepare "
+               "transactions\n");
+        skip();
+    }
+    api_user u;
+    user_signup(&u, "tworace");
+    rg_intent in;
+    assert_int_equal(rg_intent_open(&app, NULL, "user.roles.2pc", u.id, 0, &in), 0);
+    char gid[RG_GID_MAX + 1];
+    rg_intent_gid(&in, RG_INTENT_STORE_DOCS, gid);
+    json_t *doc;
+    int64_t rev;
+    assert_int_equal(rg_docs_get(&app.st.docs, "users", u.id, &doc, &rev), 0);
+    json_object_set_new(doc, "roles", json_pack("[s]", "admin"));
+    rg_doc_write w = {RG_DOC_W_REPLACE, "users", u.id, doc, rev};
+    assert_int_equal(rg_docs_prepare(&app.st.docs, gid, &w, 1), 0);
+    assert_int_equal(prepared_left(&app), 1);
+    assert_int_equal(rg__user_roles_2pc_drive(&app, &in), 0);
+    assert_int_equal(rg_intent_decide(&app, &in, 3), RG_ESTALE);
+    rg_error_clear();
+    assert_int_equal(prepared_left(&app), 0);
+    bool organizer;
+    assert_int_equal(roles_of(&u, &organizer), 1);
+
+    rg_intent gone = in;
+    gone.id += 1000000;
+    rg_intent_gid(&gone, RG_INTENT_STORE_DOCS, gid);
+    assert_int_equal(rg_docs_prepare(&app.st.docs, gid, &w, 1), 0);
+    int swept;
+    assert_int_equal(rg_intents_sweep_prepared(&app, &swept), 0);
+    assert_int_equal(swept, 1);
+    assert_int_equal(prepared_left(&app), 0);
+    assert_int_equal(roles_of(&u, &organizer), 1);
+    json_decref(doc);
+    rg_app_close(&app);
 }
 
 /* The reset code of the nth reset mail to rcpt (static buffer). */
@@ -389,6 +498,7 @@ int main(void)
         cmocka_unit_test(event_publish_stopped_after_each_step),
         cmocka_unit_test(signup_stopped_after_each_step),
         cmocka_unit_test(roles_stopped_after_each_step),
+        cmocka_unit_test(two_phase_driver_wins_over_a_late_decision),
         cmocka_unit_test(password_reset_stopped_after_each_step),
         cmocka_unit_test(logout_stopped_after_each_step),
     };

@@ -159,6 +159,85 @@ static void rollback_discards_commit_keeps(void **state)
     rg_rel_release(&rel, c);
 }
 
+static int count_gid(void *arg, const char *gid)
+{
+    (void)gid;
+    (*(int *)arg)++;
+    return 0;
+}
+
+static int prepared_count(rg_rel_conn *c, const char *prefix)
+{
+    int n = 0;
+    assert_int_equal(rg_rel_prepared_list(&rel, c, prefix, count_gid, &n), 0);
+    return n;
+}
+
+static int64_t rows_by_slug(rg_rel_conn *c, const char *slug)
+{
+    rg_rows *rows;
+    rg_param p[] = {RG_PTEXT(slug)};
+    assert_true(rg_rel_query(&rel, c, "event_get_by_slug", p, 1, &rows) >= 0);
+    int64_t n = rows->nrows;
+    rg_rows_free(rows);
+    return n;
+}
+
+/* Two-phase commit (prepared.h): a prepared transaction is invisible until
+ * committed, from another connection too, and gone when rolled back. */
+static void prepared_commit_and_rollback(void **state)
+{
+    (void)state;
+    rg_rel_conn *c, *other;
+    assert_int_equal(rg_rel_acquire(&rel, &c), 0);
+    if (!(rel.ops->caps & RG_REL_CAP_PREPARED_TX)) {
+        assert_int_equal(rg_rel_two_phase(&rel), 0);
+        assert_int_equal(rg_rel_begin(&rel, c, true), 0);
+        assert_int_equal(rg_rel_prepare(&rel, c, "t.1"), RG_EINVAL);
+        rg_rel_release(&rel, c);
+        printf("SKIPPED relational/%s prepared transactions: adapter lacks "
+               "RG_REL_CAP_PREPARED_TX\n",
+               rel.ops->scheme);
+        skip();
+    }
+    assert_int_equal(rg_rel_two_phase(&rel), 1); /* the test servers allow them */
+    assert_int_equal(rg_rel_begin(&rel, c, true), 0);
+    assert_true(insert_event(c, "prepared-then-committed", 5) > 0);
+    assert_int_equal(rg_rel_prepare(&rel, c, "t.a"), 0);
+    assert_int_equal(rows_by_slug(c, "prepared-then-committed"), 0);
+    assert_int_equal(prepared_count(c, "t."), 1);
+    assert_int_equal(prepared_count(c, "u."), 0);
+    /* Finished from another connection, as recovery does. */
+    assert_int_equal(rg_rel_acquire(&rel, &other), 0);
+    assert_int_equal(rg_rel_finish_prepared(&rel, other, "t.a", true), 0);
+    assert_int_equal(rg_rel_finish_prepared(&rel, other, "t.a", true), RG_ENOTFOUND);
+    rg_rel_release(&rel, other);
+    assert_int_equal(rows_by_slug(c, "prepared-then-committed"), 1);
+
+    assert_int_equal(rg_rel_begin(&rel, c, true), 0);
+    assert_true(insert_event(c, "prepared-then-rolled-back", 5) > 0);
+    assert_int_equal(rg_rel_prepare(&rel, c, "t.b"), 0);
+    assert_int_equal(rg_rel_finish_prepared(&rel, c, "t.b", false), 0);
+    assert_int_equal(rows_by_slug(c, "prepared-then-rolled-back"), 0);
+    assert_int_equal(prepared_count(c, ""), 0);
+
+    /* A prepare that fails (a taken id) rolls back and leaves nothing. */
+    assert_int_equal(rg_rel_begin(&rel, c, true), 0);
+    assert_true(insert_event(c, "prepared-twice", 5) > 0);
+    assert_int_equal(rg_rel_prepare(&rel, c, "t.c"), 0);
+    assert_int_equal(rg_rel_begin(&rel, c, true), 0);
+    assert_true(insert_event(c, "prepared-under-a-taken-id", 5) > 0);
+    assert_true(rg_rel_prepare(&rel, c, "t.c") < 0);
+    rg_error_clear();
+    assert_int_equal(rg_rel_finish_prepared(&rel, c, "t.c", true), 0);
+    assert_int_equal(rows_by_slug(c, "prepared-twice"), 1);
+    assert_int_equal(rows_by_slug(c, "prepared-under-a-taken-id"), 0);
+    assert_int_equal(rg_rel_begin(&rel, c, true), 0);
+    assert_int_equal(rg_rel_prepare(&rel, c, "bad gid"), RG_EINVAL);
+    assert_int_equal(prepared_count(c, ""), 0);
+    rg_rel_release(&rel, c);
+}
+
 struct taker {
     pthread_barrier_t *go;
     int64_t event;
@@ -396,6 +475,7 @@ int main(void)
         cmocka_unit_test(values_round_trip),
         cmocka_unit_test(unique_key_is_a_conflict),
         cmocka_unit_test(rollback_discards_commit_keeps),
+        cmocka_unit_test(prepared_commit_and_rollback),
         cmocka_unit_test(take_place_never_oversells),
         cmocka_unit_test(bulk_load_all_or_nothing),
         cmocka_unit_test(explain_names_scans),

@@ -70,6 +70,21 @@ static void missing_slots_are_refused(void **state)
     struct rg_doc_ops doc = rg_sqlite_doc_ops;
     doc.find = NULL;
     assert_int_equal(rg_doc_ops_check(&doc), RG_EINVAL);
+    /* The prepare slots exactly with the two-phase capability. */
+    rel = rg_sqlite_rel_ops;
+    rel.caps |= RG_REL_CAP_PREPARED_TX;
+    assert_int_equal(rg_rel_ops_check(&rel), RG_EINVAL);
+    doc = rg_sqlite_doc_ops;
+    doc.caps |= RG_DOC_CAP_PREPARED;
+    assert_int_equal(rg_doc_ops_check(&doc), RG_EINVAL);
+#ifdef RG_WITH_POSTGRES
+    rel = rg_pg_rel_ops;
+    rel.finish_prepared = NULL;
+    assert_int_equal(rg_rel_ops_check(&rel), RG_EINVAL);
+    doc = rg_pg_doc_ops;
+    doc.caps &= ~(unsigned)RG_DOC_CAP_PREPARED;
+    assert_int_equal(rg_doc_ops_check(&doc), RG_EINVAL);
+#endif
 }
 
 static void stores_say_which_setting_is_wrong(void **state)

@@ -57,6 +57,11 @@ typedef struct rg_app {
     rg_payment_providers providers; /* providers that take new payments */
     int access_ttl;                 /* seconds an access token lives */
     int refresh_ttl;                /* seconds a refresh token family lives */
+    /* The relational and the documents store both prepare transactions
+     * (two PostgreSQL databases with max_prepared_transactions above 0):
+     * operations that write both commit them together
+     * (docs/design/consistency.md). */
+    bool two_phase;
 } rg_app;
 
 /* Opens the stores that cfg names and the outbound integrations it chooses

@@ -65,8 +65,9 @@
 #include <stdint.h>
 
 #include "risinggen/store/options.h"
+#include "risinggen/store/prepared.h"
 
-#define RG_DOC_OPS_VERSION 2
+#define RG_DOC_OPS_VERSION 3
 
 #define RG_DOC_COLLECTION_MAX 32
 #define RG_DOC_PATH_MAX       64
@@ -76,11 +77,14 @@
 #define RG_DOC_LIMIT_MAX      10000
 #define RG_DOC_INDEXES_MAX    64
 #define RG_DOC_BYTES_MAX      (16 * 1024 * 1024)
+#define RG_DOC_WRITES_MAX     16 /* writes of one prepared transaction */
 
 enum rg_doc_caps {
     RG_DOC_CAP_UNIQUE = 1u << 0, /* enforces unique indexes */
     /* stores strings holding U+0000 (PostgreSQL JSONB cannot) */
     RG_DOC_CAP_NUL_IN_STRINGS = 1u << 2,
+    /* Two-phase commit (risinggen/store/prepared.h): the prepare slots. */
+    RG_DOC_CAP_PREPARED = 1u << 3,
 };
 
 typedef struct rg_docs rg_docs;
@@ -115,6 +119,17 @@ typedef struct rg_doc_query {
     int limit;
 } rg_doc_query;
 
+/* One write of a prepared transaction: an insert, a replace (expect_rev
+ * as the replace slot says) or a removal. */
+typedef enum { RG_DOC_W_INSERT, RG_DOC_W_REPLACE, RG_DOC_W_REMOVE } rg_doc_write_op;
+typedef struct rg_doc_write {
+    rg_doc_write_op op;
+    const char *collection;
+    const char *id;
+    json_t *doc; /* insert and replace; borrowed */
+    int64_t expect_rev;
+} rg_doc_write;
+
 /* An adapter. The wrappers below have checked every argument against the
  * bounds above before a slot is called. */
 struct rg_doc_ops {
@@ -143,6 +158,19 @@ struct rg_doc_ops {
     /* Removes every document matching the filters; returns how many. */
     int (*remove_where)(rg_docs *d, const char *coll, const rg_doc_filter *filters, int nfilters);
     int (*ping)(rg_docs *d);
+    /* Two-phase commit, set exactly with RG_DOC_CAP_PREPARED. prepare runs
+     * the n writes in one transaction and prepares it under gid: each
+     * fails as its single slot would (RG_ESTALE, RG_ENOTFOUND,
+     * RG_ECONFLICT; a removal of a missing document is no failure), and
+     * on any failure nothing stays prepared. Until finish_prepared commits
+     * it, readers see none of the writes and a write to the same
+     * documents waits. finish_prepared is RG_ENOTFOUND when nothing is
+     * prepared under gid; prepared_list and prepared_ready as in the
+     * relational port. */
+    int (*prepare)(rg_docs *d, const char *gid, const rg_doc_write *writes, int n);
+    int (*finish_prepared)(rg_docs *d, const char *gid, bool commit);
+    int (*prepared_list)(rg_docs *d, const char *prefix, rg_gid_fn each, void *arg);
+    int (*prepared_ready)(rg_docs *d);
 };
 
 typedef struct rg_documents {
@@ -170,6 +198,14 @@ int rg_docs_find_one(rg_documents *s, const char *coll, const char *path, const 
 int rg_docs_remove_where(rg_documents *s, const char *coll, const rg_doc_filter *filters,
                          int nfilters);
 int rg_docs_ping(rg_documents *s);
+/* Two-phase commit (the slots above): rg_docs_two_phase is 1 when the
+ * adapter has the capability and its server takes prepared transactions
+ * now, else 0 (or RG_E*); the others check their arguments as the single
+ * writes do, and are RG_EINVAL without the capability. */
+int rg_docs_two_phase(rg_documents *s);
+int rg_docs_prepare(rg_documents *s, const char *gid, const rg_doc_write *writes, int n);
+int rg_docs_finish_prepared(rg_documents *s, const char *gid, bool commit);
+int rg_docs_prepared_list(rg_documents *s, const char *prefix, rg_gid_fn each, void *arg);
 
 /* Whether a collection name or a path follows the rules above. */
 bool rg_doc_collection_valid(const char *s);
@@ -180,7 +216,8 @@ bool rg_doc_path_valid(const char *s);
  * that sort by a rank expression compare against this. */
 int rg_doc_type_rank(const json_t *v);
 
-/* Checks ops against this port: RG_DOC_OPS_VERSION and every slot set.
+/* Checks ops against this port: RG_DOC_OPS_VERSION, every slot set, and
+ * the prepare slots exactly with RG_DOC_CAP_PREPARED.
  * 0, or RG_EINVAL with a detail naming what is wrong. */
 int rg_doc_ops_check(const struct rg_doc_ops *ops);
 

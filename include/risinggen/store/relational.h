@@ -23,15 +23,17 @@
 #include <stdint.h>
 
 #include "risinggen/store/options.h"
+#include "risinggen/store/prepared.h"
 
-#define RG_REL_OPS_VERSION 5
+#define RG_REL_OPS_VERSION 6
 
 #define RG_REL_PARAMS_MAX 32 /* parameters of one statement */
 #define RG_REL_NAME_MAX   63 /* bytes of a query name */
 
 enum rg_rel_caps {
     RG_REL_CAP_RETURNING = 1u << 0, /* INSERT/UPDATE … RETURNING */
-    /* 1u << 1 is reserved for two-phase commit (PREPARE TRANSACTION) */
+    /* Two-phase commit (risinggen/store/prepared.h): the prepare slots. */
+    RG_REL_CAP_PREPARED_TX = 1u << 1,
     RG_REL_CAP_REPLICAS = 1u << 2, /* acquire_read may lend a replica's connection */
     /* A WITH may change rows (UPDATE … RETURNING inside WITH, then INSERT …
      * SELECT from it): the statements that need it (registration_admit)
@@ -117,6 +119,18 @@ struct rg_rel_ops {
     int (*indexes)(rg_rel_conn *c, rg_rows **out);
     /* 0 when the store answers. */
     int (*ping)(rg_rel *db);
+    /* Two-phase commit, set exactly with RG_REL_CAP_PREPARED_TX. prepare
+     * ends c's open transaction by preparing it under gid (none is open
+     * afterwards, whatever the outcome); finish_prepared commits or rolls
+     * back a prepared transaction from any connection (RG_ENOTFOUND when
+     * none has that gid); prepared_list calls each with the prepared gids
+     * starting with prefix; prepared_ready is 1 when the server takes
+     * prepared transactions now (PostgreSQL: max_prepared_transactions
+     * above 0), else 0. */
+    int (*prepare)(rg_rel_conn *c, const char *gid);
+    int (*finish_prepared)(rg_rel_conn *c, const char *gid, bool commit);
+    int (*prepared_list)(rg_rel_conn *c, const char *prefix, rg_gid_fn each, void *arg);
+    int (*prepared_ready)(rg_rel *db);
 };
 
 /* The wrappers the domain calls. */
@@ -149,9 +163,19 @@ int rg_rel_indexes(rg_relational *r, rg_rel_conn *c, rg_rows **out);
 int rg_rel_load(rg_relational *r, rg_rel_conn *c, const char *name, int ncols, rg_rel_row_fn next,
                 void *arg);
 int rg_rel_ping(rg_relational *r);
+/* Two-phase commit (the slots above). rg_rel_two_phase is 1 when the
+ * adapter has the capability and the server takes prepared transactions,
+ * else 0 (or RG_E* when it cannot tell); the others are RG_EINVAL without
+ * the capability or with a gid or prefix that breaks prepared.h's rule. */
+int rg_rel_two_phase(rg_relational *r);
+int rg_rel_prepare(rg_relational *r, rg_rel_conn *c, const char *gid);
+int rg_rel_finish_prepared(rg_relational *r, rg_rel_conn *c, const char *gid, bool commit);
+int rg_rel_prepared_list(rg_relational *r, rg_rel_conn *c, const char *prefix, rg_gid_fn each,
+                         void *arg);
 
-/* Checks ops against this port: RG_REL_OPS_VERSION, every slot set, and
- * acquire_read set exactly when RG_REL_CAP_REPLICAS is. 0 or RG_EINVAL. */
+/* Checks ops against this port: RG_REL_OPS_VERSION, every slot set,
+ * acquire_read set exactly when RG_REL_CAP_REPLICAS is, and the prepare
+ * slots exactly when RG_REL_CAP_PREPARED_TX is. 0 or RG_EINVAL. */
 int rg_rel_ops_check(const struct rg_rel_ops *ops);
 
 void rg_rows_free(rg_rows *rows);

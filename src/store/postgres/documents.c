@@ -228,21 +228,39 @@ static void put_key(rg_buf *b, const char *path)
     put_txt(b, path);
 }
 
+/* 1 when the index named name exists, 0 when not, or RG_E*. Looked up
+ * before any DDL: CREATE INDEX IF NOT EXISTS and DROP INDEX lock the table
+ * before they look, and would wait behind a prepared transaction that
+ * holds a row of it (one a crash left for recovery, which runs after the
+ * stores are open). */
+static int index_exists(struct rg__pg_conn *c, const char *name)
+{
+    const char *values[] = {name};
+    int rc = rg__pg_exec(c, NULL,
+                         "SELECT 1 FROM pg_class WHERE relname = $1 AND relkind = 'i' "
+                         "AND relnamespace = current_schema()::regnamespace",
+                         1, values, NULL);
+    return rc < 0 ? rc : rc > 0;
+}
+
 static int create_index(struct rg__pg_conn *c, const rg_doc_index *ix)
 {
     char name[64];
     index_name(ix, "ix", "v1", name);
     rg_buf b = {0};
-    rg_buf_printf(&b, "DROP INDEX IF EXISTS \"%s\"", name);
-    int rc = run_ddl(c, b.data, "documents drop index");
+    int rc = index_exists(c, name);
+    if (rc > 0) {
+        rg_buf_printf(&b, "DROP INDEX IF EXISTS \"%s\"", name);
+        rc = run_ddl(c, b.data, "documents drop index");
+    }
     b.len = 0;
     index_name(ix, "ik", "v2", name);
     rg_buf_printf(&b, "CREATE INDEX IF NOT EXISTS \"%s\" ON \"doc_%s\" (", name, ix->collection);
     put_key(&b, ix->path);
     rg_buf_puts(&b, ", id)");
-    if (rc == 0)
+    if (rc == 0 && (rc = index_exists(c, name)) == 0)
         rc = run_ddl(c, b.data, "documents create index");
-    if (rc == 0 && ix->unique) {
+    if (rc >= 0 && ix->unique) {
         b.len = 0;
         index_name(ix, "iu", "v2", name);
         rg_buf_printf(&b, "CREATE UNIQUE INDEX IF NOT EXISTS \"%s\" ON \"doc_%s\" (", name,
@@ -251,12 +269,13 @@ static int create_index(struct rg__pg_conn *c, const rg_doc_index *ix)
         rg_buf_puts(&b, ") WHERE ");
         put_rank(&b, ix->path);
         rg_buf_puts(&b, " <> 0");
-        rc = run_ddl(c, b.data, "documents create index");
+        if ((rc = index_exists(c, name)) == 0)
+            rc = run_ddl(c, b.data, "documents create index");
     }
     if (rc < 0) /* e.g. a unique index over documents that already collide */
         rg_err("documents: cannot create the index on %s.%s", ix->collection, ix->path);
     rg_buf_free(&b);
-    return rc;
+    return rc < 0 ? rc : 0;
 }
 
 static bool known_collection(struct rg_docs *d, const char *coll)
@@ -438,6 +457,16 @@ static int load_body(const char *text, int len, json_t **out)
     return 0;
 }
 
+static int insert_on(struct rg__pg_conn *c, const char *coll, const char *id, const char *body)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "INSERT INTO \"doc_%s\" (id, rev, body) VALUES ($1, 1, $2::jsonb)",
+             coll);
+    const char *values[] = {id, body};
+    int rc = run(c, sql, 2, values, NULL);
+    return rc < 0 ? rc : 0;
+}
+
 static int docs_insert(rg_docs *d, const char *coll, const char *id, json_t *doc)
 {
     char *body;
@@ -446,15 +475,11 @@ static int docs_insert(rg_docs *d, const char *coll, const char *id, json_t *doc
         return rc;
     struct rg__pg_conn *c;
     if ((rc = begin_op(d, coll, &c)) == 0) {
-        char sql[128];
-        snprintf(sql, sizeof sql,
-                 "INSERT INTO \"doc_%s\" (id, rev, body) VALUES ($1, 1, $2::jsonb)", coll);
-        const char *values[] = {id, body};
-        rc = run(c, sql, 2, values, NULL);
+        rc = insert_on(c, coll, id, body);
         rg__pg_put(c);
     }
     free(body);
-    return rc < 0 ? rc : 0;
+    return rc;
 }
 
 static int get_once(struct rg_docs *d, const char *coll, const char *id, json_t **out, int64_t *rev,
@@ -492,18 +517,9 @@ static int docs_get(rg_docs *d, const char *coll, const char *id, json_t **out, 
     return rc;
 }
 
-static int docs_replace(rg_docs *d, const char *coll, const char *id, json_t *doc,
-                        int64_t expect_rev)
+static int replace_on(struct rg__pg_conn *c, const char *coll, const char *id, const char *body,
+                      int64_t expect_rev)
 {
-    char *body;
-    int rc = dump_doc(doc, &body);
-    if (rc < 0)
-        return rc;
-    struct rg__pg_conn *c;
-    if ((rc = begin_op(d, coll, &c)) < 0) {
-        free(body);
-        return rc;
-    }
     char sql[192];
     snprintf(sql, sizeof sql,
              "UPDATE \"doc_%s\" SET body = $2::jsonb, rev = rev + 1 "
@@ -512,8 +528,7 @@ static int docs_replace(rg_docs *d, const char *coll, const char *id, json_t *do
     char revs[24];
     snprintf(revs, sizeof revs, "%lld", (long long)expect_rev);
     const char *values[] = {id, body, revs};
-    rc = run(c, sql, 3, values, NULL);
-    free(body);
+    int rc = run(c, sql, 3, values, NULL);
     if (rc == 0) {
         /* No row changed: the document is gone, or (only with expect_rev)
          * another write came first. Read committed: this sees the latest
@@ -523,7 +538,30 @@ static int docs_replace(rg_docs *d, const char *coll, const char *id, json_t *do
             rc = rc > 0 ? rg_error_set(RG_ESTALE, "the document was changed by another request")
                         : rg_error_set(RG_ENOTFOUND, "no such document");
     }
-    rg__pg_put(c);
+    return rc < 0 ? rc : 0;
+}
+
+static int docs_replace(rg_docs *d, const char *coll, const char *id, json_t *doc,
+                        int64_t expect_rev)
+{
+    char *body;
+    int rc = dump_doc(doc, &body);
+    if (rc < 0)
+        return rc;
+    struct rg__pg_conn *c;
+    if ((rc = begin_op(d, coll, &c)) == 0) {
+        rc = replace_on(c, coll, id, body, expect_rev);
+        rg__pg_put(c);
+    }
+    free(body);
+    return rc;
+}
+
+static int remove_on(struct rg__pg_conn *c, const char *coll, const char *id)
+{
+    char sql[96];
+    snprintf(sql, sizeof sql, "DELETE FROM \"doc_%s\" WHERE id = $1", coll);
+    int rc = run(c, sql, 1, &id, NULL);
     return rc < 0 ? rc : 0;
 }
 
@@ -534,9 +572,7 @@ static int docs_remove(rg_docs *d, const char *coll, const char *id)
         struct rg__pg_conn *c = NULL;
         if ((rc = begin_op(d, coll, &c)) < 0)
             return rc;
-        char sql[96];
-        snprintf(sql, sizeof sql, "DELETE FROM \"doc_%s\" WHERE id = $1", coll);
-        rc = run(c, sql, 1, &id, NULL);
+        rc = remove_on(c, coll, id);
         bool again = retry_lost(rc, c, attempt);
         rg__pg_put(c);
         if (!again)
@@ -730,9 +766,70 @@ static int docs_ping(rg_docs *d)
     return rg__pg_ping(&d->pool);
 }
 
+/* One write of a prepared transaction, on c inside it. */
+static int write_on(struct rg__pg_conn *c, const rg_doc_write *w)
+{
+    if (w->op == RG_DOC_W_REMOVE)
+        return remove_on(c, w->collection, w->id);
+    char *body;
+    int rc = dump_doc(w->doc, &body);
+    if (rc == 0) {
+        rc = w->op == RG_DOC_W_INSERT ? insert_on(c, w->collection, w->id, body)
+                                      : replace_on(c, w->collection, w->id, body, w->expect_rev);
+        free(body);
+    }
+    return rc;
+}
+
+static int docs_prepare(rg_docs *d, const char *gid, const rg_doc_write *writes, int n)
+{
+    struct rg__pg_conn *c;
+    int rc = rg__pg_get(&d->pool, &c);
+    if (rc < 0)
+        return rc;
+    for (int i = 0; i < n && rc == 0; i++) /* tables first: DDL stays out of it */
+        rc = ensure_collection(d, c, writes[i].collection);
+    if (rc == 0 && (rc = rg__pg_command(c, "BEGIN")) == 0) {
+        c->in_tx = true;
+        for (int i = 0; i < n && rc == 0; i++)
+            rc = write_on(c, &writes[i]);
+        if (rc == 0)
+            rc = rg__pg_prepare(c, gid);
+    }
+    rg__pg_put(c); /* rolls back a transaction left open by a failed write */
+    return rc;
+}
+
+static int docs_finish_prepared(rg_docs *d, const char *gid, bool commit)
+{
+    struct rg__pg_conn *c;
+    int rc = rg__pg_get(&d->pool, &c);
+    if (rc < 0)
+        return rc;
+    rc = rg__pg_finish_prepared(c, gid, commit);
+    rg__pg_put(c);
+    return rc;
+}
+
+static int docs_prepared_list(rg_docs *d, const char *prefix, rg_gid_fn each, void *arg)
+{
+    struct rg__pg_conn *c;
+    int rc = rg__pg_get(&d->pool, &c);
+    if (rc < 0)
+        return rc;
+    rc = rg__pg_prepared_list(c, prefix, each, arg);
+    rg__pg_put(c);
+    return rc;
+}
+
+static int docs_prepared_ready(rg_docs *d)
+{
+    return rg__pg_prepared_ready(&d->pool);
+}
+
 const struct rg_doc_ops rg_pg_doc_ops = {
     .version = RG_DOC_OPS_VERSION,
-    .caps = RG_DOC_CAP_UNIQUE,
+    .caps = RG_DOC_CAP_UNIQUE | RG_DOC_CAP_PREPARED,
     .scheme = "postgresql",
     .open = docs_open,
     .close = docs_close,
@@ -743,4 +840,8 @@ const struct rg_doc_ops rg_pg_doc_ops = {
     .find = docs_find,
     .remove_where = docs_remove_where,
     .ping = docs_ping,
+    .prepare = docs_prepare,
+    .finish_prepared = docs_finish_prepared,
+    .prepared_list = docs_prepared_list,
+    .prepared_ready = docs_prepared_ready,
 };

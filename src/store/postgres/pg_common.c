@@ -3,6 +3,7 @@
 #include "risinggen/base/alloc.h"
 #include "risinggen/base/log.h"
 #include "risinggen/base/clock.h"
+#include "risinggen/store/prepared.h"
 
 #include <poll.h>
 #include <stdatomic.h>
@@ -270,6 +271,100 @@ int rg__pg_ping(struct rg__pg_pool *pool)
     if (rc < 0)
         return rc;
     rc = rg__pg_command(c, "SELECT 1");
+    rg__pg_put(c);
+    return rc;
+}
+
+/* "PREPARE TRANSACTION '<gid>@<database>'" and the like: the literal
+ * quoted by libpq, malloc'd, or NULL when the connection is gone. */
+static char *gid_command(struct rg__pg_conn *c, const char *verb, const char *gid)
+{
+    char full[RG_GID_MAX + 80];
+    snprintf(full, sizeof full, "%s@%s", gid, PQdb(c->conn));
+    char *lit = PQescapeLiteral(c->conn, full, strlen(full));
+    if (!lit)
+        return NULL;
+    size_t n = strlen(verb) + strlen(lit) + 2;
+    char *sql = rg_xmalloc(n);
+    snprintf(sql, n, "%s %s", verb, lit);
+    PQfreemem(lit);
+    return sql;
+}
+
+int rg__pg_prepare(struct rg__pg_conn *c, const char *gid)
+{
+    if (!c->conn) {
+        c->in_tx = false;
+        return rg_error_set(RG_EUNAVAIL, "the database is not reachable; try again");
+    }
+    char *sql = gid_command(c, "PREPARE TRANSACTION", gid);
+    int rc = sql ? rg__pg_command(c, sql) : rg__pg_error(c, NULL, "prepare");
+    if (rc < 0 && c->conn && PQtransactionStatus(c->conn) != PQTRANS_IDLE)
+        (void)rg__pg_command(c, "ROLLBACK");
+    c->in_tx = false;
+    free(sql);
+    return rc;
+}
+
+int rg__pg_finish_prepared(struct rg__pg_conn *c, const char *gid, bool commit)
+{
+    if (!c->conn)
+        return rg_error_set(RG_EUNAVAIL, "the database is not reachable; try again");
+    char *sql = gid_command(c, commit ? "COMMIT PREPARED" : "ROLLBACK PREPARED", gid);
+    if (!sql)
+        return rg__pg_error(c, NULL, "finish prepared");
+    PGresult *res = PQexec(c->conn, sql);
+    free(sql);
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (state && strcmp(state, "42704") == 0) { /* no such prepared transaction */
+        PQclear(res);
+        return rg_error_set(RG_ENOTFOUND, "no such prepared transaction");
+    }
+    int rc = result_rc(c, res, "finish prepared", NULL);
+    return rc < 0 ? rc : 0;
+}
+
+int rg__pg_prepared_list(struct rg__pg_conn *c, const char *prefix,
+                         int (*each)(void *arg, const char *gid), void *arg)
+{
+    PGresult *res;
+    int rc = rg__pg_exec(c, NULL,
+                         "SELECT gid FROM pg_prepared_xacts WHERE database = current_database() "
+                         "ORDER BY prepared",
+                         0, NULL, &res);
+    if (rc < 0)
+        return rc;
+    const char *db = PQdb(c->conn);
+    size_t np = strlen(prefix), nd = strlen(db);
+    rc = 0;
+    for (int i = 0; i < PQntuples(res) && rc >= 0; i++) {
+        const char *full = PQgetvalue(res, i, 0);
+        size_t n = strlen(full);
+        /* Ours: "<prefix>…@<database>", with a gid that fits. */
+        if (n <= nd + 1 || n - nd - 1 > RG_GID_MAX || strncmp(full, prefix, np) != 0 ||
+            full[n - nd - 1] != '@' || strcmp(full + n - nd, db) != 0)
+            continue;
+        char gid[RG_GID_MAX + 1];
+        memcpy(gid, full, n - nd - 1);
+        gid[n - nd - 1] = '\0';
+        rc = each(arg, gid);
+    }
+    PQclear(res);
+    return rc < 0 ? rc : 0;
+}
+
+int rg__pg_prepared_ready(struct rg__pg_pool *pool)
+{
+    struct rg__pg_conn *c;
+    int rc = rg__pg_get(pool, &c);
+    if (rc < 0)
+        return rc;
+    PGresult *res;
+    if ((rc = rg__pg_exec(c, NULL, "SELECT current_setting('max_prepared_transactions')::int > 0",
+                          0, NULL, &res)) >= 0) {
+        rc = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+        PQclear(res);
+    }
     rg__pg_put(c);
     return rc;
 }

@@ -60,6 +60,22 @@ int rg__pg_exec(struct rg__pg_conn *c, const char *name, const char *sql, int n,
 int rg__pg_command(struct rg__pg_conn *c, const char *sql);
 /* Maps a failed result (or a NULL one) to RG_E* and logs the server's text. */
 int rg__pg_error(struct rg__pg_conn *c, PGresult *res, const char *what);
+/* Two-phase commit (risinggen/store/prepared.h). The gid a caller gives
+ * is stored as "gid@database", so that two databases of one server never
+ * share one. */
+/* Prepares c's open transaction under gid; c has none open afterwards,
+ * whatever the outcome (a failed PREPARE rolls the transaction back). */
+int rg__pg_prepare(struct rg__pg_conn *c, const char *gid);
+/* COMMIT PREPARED (commit) or ROLLBACK PREPARED; RG_ENOTFOUND when no
+ * transaction of this database is prepared under gid. */
+int rg__pg_finish_prepared(struct rg__pg_conn *c, const char *gid, bool commit);
+/* Calls each with the gids prepared in this database that start with
+ * prefix, oldest first. */
+int rg__pg_prepared_list(struct rg__pg_conn *c, const char *prefix,
+                         int (*each)(void *arg, const char *gid), void *arg);
+/* 1 when the server accepts PREPARE TRANSACTION (max_prepared_transactions
+ * above 0), 0 when not, or RG_E*. */
+int rg__pg_prepared_ready(struct rg__pg_pool *pool);
 /* 0 when the server answers. */
 int rg__pg_ping(struct rg__pg_pool *pool);
 

@@ -479,9 +479,30 @@ static int pg_ping(rg_rel *r)
     return rg__pg_ping(&r->primary);
 }
 
+static int pg_prepare(rg_rel_conn *c, const char *gid)
+{
+    return rg__pg_prepare(&c->pg, gid);
+}
+
+static int pg_finish_prepared(rg_rel_conn *c, const char *gid, bool commit)
+{
+    return rg__pg_finish_prepared(&c->pg, gid, commit);
+}
+
+static int pg_prepared_list(rg_rel_conn *c, const char *prefix, rg_gid_fn each, void *arg)
+{
+    return rg__pg_prepared_list(&c->pg, prefix, each, arg);
+}
+
+static int pg_prepared_ready(rg_rel *r)
+{
+    return rg__pg_prepared_ready(&r->primary);
+}
+
 const struct rg_rel_ops rg_pg_rel_ops = {
     .version = RG_REL_OPS_VERSION,
-    .caps = RG_REL_CAP_RETURNING | RG_REL_CAP_REPLICAS | RG_REL_CAP_WRITABLE_CTE,
+    .caps = RG_REL_CAP_RETURNING | RG_REL_CAP_REPLICAS | RG_REL_CAP_WRITABLE_CTE |
+            RG_REL_CAP_PREPARED_TX,
     .scheme = "postgresql",
     .dialect = "postgresql",
     .open = pg_open,
@@ -498,4 +519,8 @@ const struct rg_rel_ops rg_pg_rel_ops = {
     .indexes = pg_indexes,
     .ping = pg_ping,
     .acquire_read = pg_acquire_read,
+    .prepare = pg_prepare,
+    .finish_prepared = pg_finish_prepared,
+    .prepared_list = pg_prepared_list,
+    .prepared_ready = pg_prepared_ready,
 };
