@@ -12,7 +12,7 @@
 #   install-deps.sh format  clang-format
 set -eu
 build="build-essential cmake pkg-config git libsqlite3-dev libmicrohttpd-dev libjansson-dev
-libsodium-dev libcurl4-openssl-dev libssl-dev libpq-dev libhiredis-dev libstemmer-dev"
+libsodium-dev libcurl4-openssl-dev libssl-dev libpq-dev libhiredis-dev libstemmer-dev libmongoc-dev"
 servers="postgresql redis-server"
 case "${1:-build}" in
 build) pkgs="$build" ;;

@@ -36,6 +36,10 @@ int rg_backup_create(const rg_config *cfg, bool incremental, FILE *out)
         return rg_error_set(RG_EINVAL,
                             "--incremental is for the server profile: the embedded profile "
                             "captures every change between full backups continuously");
+    const char *docs = cfg->document_url ? cfg->document_url : "";
+    if (strncmp(docs, "mongodb", 7) == 0)
+        rg_warn("the documents on MongoDB are not in this backup: back them up with MongoDB's "
+                "own tools (docs/operations.md, section 11)");
     return PICK(rg__sqlite_backup_create(cfg, out), rg__pg_backup_create(cfg, incremental, out));
 }
 

@@ -20,6 +20,9 @@ static const struct rg_doc_ops *const doc_adapters[] = {
 #ifdef RG_WITH_POSTGRES
     &rg_pg_doc_ops,
 #endif
+#ifdef RG_WITH_MONGODB
+    &rg_mongo_doc_ops,
+#endif
 };
 static const struct rg_cache_ops *const cache_adapters[] = {
     &rg_memory_cache_ops,
@@ -38,14 +41,15 @@ static const struct rg_search_ops *const search_adapters[] = {
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 /* True when url starts with "scheme:"; "postgresql" also answers
- * "postgres:", and "http" "https:". */
+ * "postgres:", "http" "https:", and "mongodb" "mongodb+srv:". */
 static bool scheme_is(const char *url, const char *scheme)
 {
     size_t n = strlen(scheme);
     if (strncmp(url, scheme, n) == 0 && url[n] == ':')
         return true;
     return (strcmp(scheme, "postgresql") == 0 && strncmp(url, "postgres:", 9) == 0) ||
-           (strcmp(scheme, "http") == 0 && strncmp(url, "https:", 6) == 0);
+           (strcmp(scheme, "http") == 0 && strncmp(url, "https:", 6) == 0) ||
+           (strcmp(scheme, "mongodb") == 0 && strncmp(url, "mongodb+srv:", 12) == 0);
 }
 
 static void no_adapter(const char *what, const char *url)

@@ -2,6 +2,7 @@
  * free port with a fresh data folder, stopped with SIGTERM at the end. */
 #include "support.h"
 #include "pgtest.h"
+#include "mongotest.h"
 #include "risinggen/store/stores.h"
 #include "risinggen/base/alloc.h"
 
@@ -108,11 +109,14 @@ static void child_env(const api_server *s)
 
 /* The server profile: PostgreSQL (a fresh database per test program) for
  * relational data and, where this build has the adapters, for documents,
- * and Redis (a key prefix per test program) for the cache. */
+ * and Redis (a key prefix per test program) for the cache. The mongodb
+ * profile is the same with the documents in a database of their own on
+ * the MongoDB server of RG_TEST_MONGODB_URL. */
 static int server_profile(api_server *s)
 {
     const char *profile = getenv("RG_TEST_PROFILE");
-    if (!profile || strcmp(profile, "server") != 0 || s->relational_url[0])
+    bool mongodb = profile && strcmp(profile, "mongodb") == 0;
+    if (!profile || (strcmp(profile, "server") != 0 && !mongodb) || s->relational_url[0])
         return 0;
 #ifdef RG_WITH_POSTGRES
     char *db = rg_test_pg_create_db("api");
@@ -139,6 +143,13 @@ static int server_profile(api_server *s)
     if (rg_doc_adapter(db))
         snprintf(s->document_url, sizeof s->document_url, "%s", db);
     free(db);
+#ifdef RG_WITH_MONGODB
+    if (mongodb) {
+        char *docs = rg_test_mongo_create_db("api");
+        snprintf(s->document_url, sizeof s->document_url, "%s", docs ? docs : "");
+        free(docs);
+    }
+#endif
     const char *redis = getenv("RG_TEST_REDIS_URL");
     if (redis && *redis) {
         char url[256];
@@ -395,6 +406,10 @@ void srv_remove_dir(api_server *s)
     }
     if (s->dir[0])
         nftw(s->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+#ifdef RG_WITH_MONGODB
+    if (strncmp(s->document_url, "mongodb", 7) == 0)
+        rg_test_mongo_drop_db(rg_xstrdup(s->document_url));
+#endif
 #ifdef RG_WITH_POSTGRES
     if (s->relational_url[0]) {
         rg_test_pg_drop_db(rg_xstrdup(s->relational_url));
@@ -481,9 +496,21 @@ int srv_cli(const api_server *s, char *out, size_t cap, ...)
 __attribute__((constructor)) static void skip_without_servers(void)
 {
     const char *profile = getenv("RG_TEST_PROFILE");
-    const char *pg = getenv("RG_TEST_PG_URL");
-    if (profile && strcmp(profile, "server") == 0 && (!pg || !*pg)) {
-        printf("SKIPPED api/server profile: RG_TEST_PG_URL is not set\n");
+    const char *pg = getenv("RG_TEST_PG_URL"), *mongo = getenv("RG_TEST_MONGODB_URL");
+    bool mongodb = profile && strcmp(profile, "mongodb") == 0;
+    const char *why = NULL;
+    if (profile && (strcmp(profile, "server") == 0 || mongodb) && (!pg || !*pg))
+        why = "RG_TEST_PG_URL is not set";
+#ifdef RG_WITH_MONGODB
+    else if (mongodb && (!mongo || !*mongo))
+        why = "RG_TEST_MONGODB_URL is not set (no MongoDB server here)";
+#else
+    else if (mongodb)
+        why = "the MongoDB adapter is not in this build";
+    (void)mongo;
+#endif
+    if (why) {
+        printf("SKIPPED api/%s profile: %s\n", profile, why);
         fflush(stdout);
         _exit(77);
     }

@@ -4,7 +4,8 @@
  * store in a new folder under $RG_TEST_TMP (or /tmp). Server adapters run
  * when their URL is in the environment; their collections are emptied before
  * every test. PostgreSQL runs in a database of its own, created for this
- * program on the server of RG_TEST_PG_URL and dropped at the end. An adapter that is not in this
+ * program on the server of RG_TEST_PG_URL and dropped at the end; MongoDB
+ * likewise on the server of RG_TEST_MONGODB_URL. An adapter that is not in this
  * build or has no URL prints "SKIPPED documents/<adapter>: <reason>" and its group is skipped.
  *
  * Over 800 lines on purpose: the suite is the documents port's contract
@@ -21,6 +22,7 @@
 #ifdef RG_WITH_POSTGRES
 #include "pgtest.h"
 #endif
+#include "mongotest.h"
 
 #include <errno.h>
 #include <ftw.h>
@@ -53,7 +55,12 @@ static const struct adapter adapters[] = {
 #else
     {"postgresql", NULL, "RG_TEST_PG_URL", NULL, NULL, NULL},
 #endif
-    {"mongodb", NULL, "RG_TEST_MONGO_URL", NULL, NULL, NULL},
+#ifdef RG_WITH_MONGODB
+    {"mongodb", &rg_mongo_doc_ops, "RG_TEST_MONGODB_URL", NULL, rg_test_mongo_create_db,
+     rg_test_mongo_drop_db},
+#else
+    {"mongodb", NULL, "RG_TEST_MONGODB_URL", NULL, NULL, NULL},
+#endif
 };
 
 static const struct adapter *current;

@@ -30,6 +30,11 @@ static void every_adapter_of_this_build_registers(void **state)
 #ifdef RG_WITH_REDIS
     assert_int_equal(rg_cache_ops_check(&rg_redis_cache_ops), 0);
 #endif
+#ifdef RG_WITH_MONGODB
+    assert_int_equal(rg_doc_ops_check(&rg_mongo_doc_ops), 0);
+    assert_ptr_equal(rg_doc_adapter("mongodb://db1,db2/rg?replicaSet=rs0"), &rg_mongo_doc_ops);
+    assert_ptr_equal(rg_doc_adapter("mongodb+srv://cluster.example.org/rg"), &rg_mongo_doc_ops);
+#endif
     /* A capability bit an adapter sets has its slot, and the other way round. */
     assert_null(rg_sqlite_rel_ops.acquire_read);
     assert_false(rg_sqlite_rel_ops.caps & RG_REL_CAP_REPLICAS);
@@ -108,10 +113,21 @@ static void stores_say_which_setting_is_wrong(void **state)
     assert_int_equal(rg_stores_open(&st, &cfg, rg_app_store_needs()), 0);
     rg_stores_close(&st);
     /* A scheme no adapter of this build serves. */
-    assert_int_equal(rg_config_set(&cfg, "RG_DOCUMENT_URL", "mongodb://127.0.0.1/rg"), 0);
+    assert_int_equal(rg_config_set(&cfg, "RG_DOCUMENT_URL", "couchdb://127.0.0.1/rg"), 0);
     assert_int_equal(rg_stores_open(&st, &cfg, rg_app_store_needs()), RG_EINVAL);
     assert_non_null(strstr(rg_error_detail(), "RG_DOCUMENT_URL"));
-    assert_non_null(strstr(rg_error_detail(), "mongodb"));
+    assert_non_null(strstr(rg_error_detail(), "couchdb"));
+#ifdef RG_WITH_MONGODB
+    /* MongoDB: a URL the driver cannot parse, and a server that does not
+     * answer (no MongoDB runs here: nothing listens on port 1). */
+    assert_int_equal(rg_config_set(&cfg, "RG_DOCUMENT_URL", "mongodb://"), 0);
+    assert_int_equal(rg_stores_open(&st, &cfg, rg_app_store_needs()), RG_EINVAL);
+    assert_non_null(strstr(rg_error_detail(), "RG_DOCUMENT_URL"));
+    assert_int_equal(rg_config_set(&cfg, "RG_DOCUMENT_URL",
+                                   "mongodb://127.0.0.1:1/rg?serverSelectionTimeoutMS=200"),
+                     0);
+    assert_int_equal(rg_stores_open(&st, &cfg, rg_app_store_needs()), RG_EUNAVAIL);
+#endif
     rg_config_free(&cfg);
     rg_test_rmdir(dir);
 }

@@ -35,7 +35,8 @@ enum rg_config_kind {
     X(RELATIONAL_REPLICA_URLS, relational_replica_urls, RG_CFG_URL_LIST, 0, 0, "",                 \
       "comma-separated PostgreSQL read replicas for lists and discovery")                          \
     X(DOCUMENT_URL, document_url, RG_CFG_URL, 0, 0, "sqlite:$RG_DATA_DIR/documents.db",            \
-      "users, auth, sessions, channels, messages, content (`sqlite:PATH`, `postgresql://…`)")      \
+      "users, auth, sessions, channels, messages, content (`sqlite:PATH`, `postgresql://…`, "    \
+      "`mongodb://…`)")                                                                            \
     X(CACHE_URL, cache_url, RG_CFG_URL, 0, 0, "memory:",                                           \
       "sessions cache, hot reads (`memory:[?max_mb=N]`, `redis://host:port[/db][?prefix=P]`)")     \
     X(SEARCH_URL, search_url, RG_CFG_URL, 0, 0,                                                    \

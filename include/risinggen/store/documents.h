@@ -1,6 +1,6 @@
 /* The documents port: users, auth, sessions, channels, messages, resources,
  * feedback. This header is the contract every adapter meets (SQLite JSON,
- * PostgreSQL JSONB, and MongoDB when it comes); tests/conformance/
+ * PostgreSQL JSONB, MongoDB); tests/conformance/
  * test_documents.c checks each rule below on each adapter.
  *
  * Documents. A document is a JSON object kept in a collection under an id,
@@ -224,6 +224,9 @@ int rg_doc_ops_check(const struct rg_doc_ops *ops);
 extern const struct rg_doc_ops rg_sqlite_doc_ops;
 #ifdef RG_WITH_POSTGRES
 extern const struct rg_doc_ops rg_pg_doc_ops;
+#endif
+#ifdef RG_WITH_MONGODB
+extern const struct rg_doc_ops rg_mongo_doc_ops;
 #endif
 
 #endif
