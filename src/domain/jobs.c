@@ -53,6 +53,7 @@ static const rg_intent_kind intent_kinds[] = {
     {"user.roles.2pc", rg__user_roles_2pc_drive, 10},
     {"password.reset", rg__password_reset_drive, 60},
     {"session.revoke", rg__session_revoke_drive, 60},
+    {"sso.signin", rg__sso_signin_drive, 60},
 };
 
 static int intent_pass(rg_app *app)

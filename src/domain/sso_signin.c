@@ -5,6 +5,7 @@
  * taken by insert so that two first sign-ins at once make one account. */
 #include "risinggen/domain/auth.h"
 #include "domain.h"
+#include "intents.h"
 #include "event_record.h"
 #include "registration_record.h"
 #include "risinggen/base/buf.h"
@@ -25,6 +26,9 @@
 #include <time.h>
 
 #define SSO_LINK_ATTEMPTS 4
+/* sso.signin (intents.h), a first sign-in: 0 the intent, 1 the link, 2 the
+ * auth document, 3 the user document. */
+#define SSO_SIGNIN "sso.signin"
 
 /* The church account id: the "church_account_id" claim when present, else
  * sub; printable ASCII, at most 255 characters. */
@@ -97,9 +101,10 @@ static int set_login_time(json_t *user, void *p)
 }
 
 /* Makes sure the auth and user documents of a church account exist under
- * uid (another request, or an interrupted one, may have made either). */
+ * uid (another request, or an interrupted one, may have made either); in
+ * (NULL unless this is a first sign-in) records the steps. */
 static int sso_ensure_account(rg_app *app, const char *uid, const char *account,
-                              const char *link_id, json_t *claims)
+                              const char *link_id, json_t *claims, rg_intent *in)
 {
     json_t *doc = NULL;
     int rc = rg_docs_get(&app->st.docs, COLL_AUTH, uid, &doc, NULL);
@@ -114,6 +119,8 @@ static int sso_ensure_account(rg_app *app, const char *uid, const char *account,
         if (rc == RG_ECONFLICT) /* made meanwhile */
             rc = 0;
     }
+    if (rc == 0 && in)
+        rc = rg_intent_step(app, in, 2);
     if (rc < 0)
         return rc;
     rc = rg_docs_get(&app->st.docs, COLL_USERS, uid, &doc, NULL);
@@ -139,6 +146,8 @@ static int sso_ensure_account(rg_app *app, const char *uid, const char *account,
     json_decref(em);
     rc = rg_docs_insert(&app->st.docs, COLL_USERS, uid, user);
     json_decref(user);
+    if (rc == 0 && in && rg_intent_step(app, in, 3) < 0)
+        rg_error_clear(); /* the account stands; the driver finds it so */
     if (rc == RG_ECONFLICT) {
         rg_error_clear();
         if (rg_docs_get(&app->st.docs, COLL_USERS, uid, &doc, NULL) == 0) { /* made meanwhile */
@@ -157,13 +166,42 @@ static int sso_ensure_account(rg_app *app, const char *uid, const char *account,
     return rc;
 }
 
+/* The id of the account an auth document of the church account names,
+ * skipping one being erased (its link is gone and must not come back):
+ * 0 with *uid set, RG_ENOTFOUND, or RG_E*. */
+static int sso_account_by_auth(rg_app *app, const char *account, char uid[RG_OID_LEN + 1])
+{
+    rg_doc_filter f = {.path = "churchAccountId", .value = account};
+    json_t *arr = NULL;
+    int rc = rg_docs_find(&app->st.docs, COLL_AUTH,
+                          &(rg_doc_query){.filters = &f, .nfilters = 1, .limit = 10}, &arr);
+    if (rc < 0)
+        return rc;
+    rc = RG_ENOTFOUND;
+    size_t i;
+    json_t *x;
+    json_array_foreach(arr, i, x)
+    {
+        const char *id = json_string_value(json_object_get(x, "id"));
+        if (rc == RG_ENOTFOUND && rg_oid_valid(id) &&
+            !json_is_true(json_object_get(json_object_get(x, "doc"), "erasing"))) {
+            snprintf(uid, RG_OID_LEN + 1, "%s", id);
+            rc = 0;
+        }
+    }
+    json_decref(arr);
+    return rc;
+}
+
 /* The user id of a church account: its link, else an auth document that
  * names it, else a new id; the link is taken by insert so that concurrent
- * first sign-ins agree on one id. */
+ * first sign-ins agree on one id. A new id opens the intent of a first
+ * sign-in (*in, id 0 otherwise) before its link is written. */
 static int sso_user_id(rg_app *app, const char *account, const char *link_id,
-                       char uid[RG_OID_LEN + 1], bool *created)
+                       char uid[RG_OID_LEN + 1], bool *created, rg_intent *in)
 {
     *created = false;
+    memset(in, 0, sizeof *in);
     for (int attempt = 0; attempt < SSO_LINK_ATTEMPTS; attempt++) {
         json_t *link = NULL;
         int rc = rg_docs_get(&app->st.docs, COLL_SSO_LINKS, link_id, &link, NULL);
@@ -182,33 +220,55 @@ static int sso_user_id(rg_app *app, const char *account, const char *link_id,
             return rc;
         rg_error_clear();
         /* An account made before links existed, or by other tools. */
-        json_t *auth = NULL;
-        char *found = NULL;
-        rc = rg_docs_find_one(&app->st.docs, COLL_AUTH, "churchAccountId", account, &auth, &found);
-        json_decref(auth);
-        if (rc == 0 && rg_oid_valid(found)) {
-            snprintf(uid, RG_OID_LEN + 1, "%s", found);
-        } else {
-            if (rc < 0 && rc != RG_ENOTFOUND) {
-                free(found);
-                return rc;
-            }
+        rc = sso_account_by_auth(app, account, uid);
+        if (rc == RG_ENOTFOUND) {
             rg_error_clear();
             rg_oid_new(uid);
             *created = true;
+            if ((rc = rg_intent_open(app, NULL, SSO_SIGNIN, uid, 0, in)) < 0)
+                return rc;
+            rg_intent_fault(SSO_SIGNIN, 0);
+        } else if (rc < 0) {
+            return rc;
         }
-        free(found);
         json_t *doc = json_pack("{s:i, s:s}", "schemaVersion", 1, "userId", uid);
         rc = rg_docs_insert(&app->st.docs, COLL_SSO_LINKS, link_id, doc);
         json_decref(doc);
         if (rc == 0)
-            return 0;
+            return *created ? rg_intent_step(app, in, 1) : 0;
+        if (*created) { /* nothing written under this id */
+            int saved = rc;
+            if (rg_intent_close(app, in) < 0)
+                rg_error_clear();
+            memset(in, 0, sizeof *in);
+            rc = saved;
+        }
         if (rc != RG_ECONFLICT)
             return rc;
         rg_error_clear(); /* someone else linked it first: use theirs */
         *created = false;
     }
     return rg_error_set(RG_EUNAVAIL, "too many concurrent sign-ins; try again");
+}
+
+/* The driver of sso.signin: a first sign-in whose user document exists
+ * stands (its owner signs in again); one without it is undone, its auth
+ * document and link removed, so that the next sign-in starts afresh. */
+int rg__sso_signin_drive(rg_app *app, const rg_intent *in)
+{
+    json_t *doc = NULL;
+    int rc = rg_oid_valid(in->subject)
+                 ? rg_docs_get(&app->st.docs, COLL_USERS, in->subject, &doc, NULL)
+                 : RG_ENOTFOUND;
+    json_decref(doc);
+    if (rc == RG_ENOTFOUND) {
+        rg_error_clear();
+        rc = rg_oid_valid(in->subject) ? rg_docs_remove(&app->st.docs, COLL_AUTH, in->subject) : 0;
+        rg_doc_filter f = {.path = "userId", .value = in->subject};
+        if (rc == 0)
+            rc = rg_docs_remove_where(&app->st.docs, COLL_SSO_LINKS, &f, 1);
+    }
+    return rc < 0 ? rc : rg_intent_close(app, in);
 }
 
 int rg_auth_sso(rg_app *app, json_t *body, json_t **out)
@@ -229,11 +289,18 @@ int rg_auth_sso(rg_app *app, json_t *body, json_t **out)
     char account[256], link_id[RG_SHA256_HEX + 1], uid[RG_OID_LEN + 1];
     json_t *user = NULL;
     bool created;
+    rg_intent in = {0};
     if ((rc = account_of(claims, account, sizeof account)) < 0)
         goto done;
     rg_sha256_hex(account, strlen(account), link_id);
-    if ((rc = sso_user_id(app, account, link_id, uid, &created)) < 0 ||
-        (rc = sso_ensure_account(app, uid, account, link_id, claims)) < 0)
+    if ((rc = sso_user_id(app, account, link_id, uid, &created, &in)) < 0)
+        goto done;
+    rc = sso_ensure_account(app, uid, account, link_id, claims, in.id ? &in : NULL);
+    /* Done, or undone by sso_ensure_account (an e-mail taken): the intent
+     * goes; any other failure leaves it to the driver, which undoes. */
+    if (in.id && (rc == 0 || rc == RG_ECONFLICT) && rg_intent_close(app, &in) < 0)
+        rg_error_clear();
+    if (rc < 0)
         goto done;
     rg_doc_update(&app->st.docs, COLL_USERS, uid, set_login_time, NULL);
     rg__user_uncache(app, uid);

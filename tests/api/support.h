@@ -225,6 +225,9 @@ int mails_to(const char *rcpt, const char *needle);
 /* The body of the nth (0-based) mail to rcpt whose text holds needle,
  * waiting up to 15 s for it; NULL when none came. Caller frees. */
 char *wait_mail(const char *rcpt, const char *needle, int nth);
+/* The code of the nth password-reset mail to rcpt (static buffer); fails
+ * the test when it is not there or shorter than 128 bits of base64url. */
+const char *mail_reset_code(const char *rcpt, int nth);
 
 /* Two organizers, a participant and the admin, with three venues of org
  * (London, Manchester, Paris); made on the first call, tag keeps emails
@@ -251,6 +254,26 @@ struct rg_app;
  * server's store URLs and data folder; SQLite in WAL mode and PostgreSQL
  * both allow it while the server runs. Close with rg_app_close. */
 void api_open_stores(struct rg_app *app);
+
+/* Crashes (support_crash.c): operations across stores stopped after a step
+ * (RG_FAULT="kind:step" in test builds ends the server with _exit(137)
+ * right after it, as a SIGKILL would). */
+/* Restarts the server with RG_FAULT=fault (NULL: none). */
+void crash_restart(const char *fault);
+/* Waits (10 s at most) for the server to end at its fault point. */
+void crash_wait_stopped(void);
+/* Sends a request that must stop the server (no answer), then waits for it
+ * to end. */
+long crash_stopped_request(const char *method, const char *path, const char *body,
+                           const char *token);
+/* How many intents the stores hold; kind and subject (may be NULL) of the
+ * oldest. */
+int crash_intents_left(struct rg_app *app, char kind[32], char subject[64]);
+/* Makes every intent look still for long, as if the minute that kinds
+ * which undo wait for had passed. */
+void crash_age_intents(void);
+/* How many lines of the server's log (all its runs) hold needle. */
+int crash_log_lines(const char *needle);
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -165,3 +165,16 @@ void mail_catcher_stop(void)
     }
     smtp.n = 0;
 }
+
+const char *mail_reset_code(const char *rcpt, int nth)
+{
+    static char code[128];
+    char *mail = wait_mail(rcpt, "Your reset code: ", nth);
+    assert_non_null(mail);
+    const char *p = strstr(mail, "Your reset code: ") + strlen("Your reset code: ");
+    size_t n = strcspn(p, "\r\n");
+    assert_true(n >= 22 && n < sizeof code); /* 128 bits at least, base64url */
+    snprintf(code, sizeof code, "%.*s", (int)n, p);
+    free(mail);
+    return code;
+}

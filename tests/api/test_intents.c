@@ -17,85 +17,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Restarts the server with RG_FAULT=fault (NULL: none). */
-static void restart_with(const char *fault)
-{
-    if (fault)
-        setenv("RG_FAULT", fault, 1);
-    else
-        unsetenv("RG_FAULT");
-    int rc = srv_kill_restart(&g_srv);
-    unsetenv("RG_FAULT");
-    assert_int_equal(rc, 0);
-}
-
-/* Waits (10 s at most) for the server to end after a fault point. */
-static void wait_stopped(void)
-{
-    char how[64];
-    for (int i = 0; i < 1000; i++) {
-        if (!srv_alive(&g_srv, how, sizeof how))
-            return;
-        usleep(10 * 1000);
-    }
-    fail_msg("the server did not stop at its fault point");
-}
-
-/* The intents left in the relational store, after `after`: kind and subject
- * of the first (when out is given) and how many. */
-static int intents_left(rg_app *app, char kind[32], char subject[64])
-{
-    int n = 0;
-    const char *kinds[] = {"event.change",   "signup",         "user.roles",
-                           "user.roles.2pc", "password.reset", "session.revoke"};
-    for (int k = 0; k < 6; k++) {
-        rg_param p[] = {RG_PTEXT(kinds[k]), RG_PTEXT("9999-12-31T00:00:00Z"), RG_PINT(0)};
-        rg_rows *rows = NULL;
-        rg_rel_conn *c;
-        assert_int_equal(rg_rel_acquire(&app->st.rel, &c), 0);
-        int rc = rg_rel_query(&app->st.rel, c, "intents_stalled", p, 3, &rows);
-        rg_rel_release(&app->st.rel, c);
-        assert_true(rc >= 0);
-        if (rows->nrows && kind && n == 0) {
-            snprintf(kind, 32, "%s", kinds[k]);
-            snprintf(subject, 64, "%s", rg_rows_get(rows, 0, "subject"));
-        }
-        n += rows->nrows;
-        rg_rows_free(rows);
-    }
-    return n;
-}
-
-/* Kinds that undo or close what may still be in flight elsewhere are
- * driven once they have stood still for a minute: the intents left by the
- * stopped server are made older, as if that minute had passed. */
-static void age_intents(void)
-{
-    rg_app app;
-    api_open_stores(&app);
-    rg_rel_conn *c;
-    assert_int_equal(rg_rel_acquire(&app.st.rel, &c), 0);
-    assert_int_equal(rg_rel_exec_script(&app.st.rel, c,
-                                        "UPDATE intents SET updated_at = '2000-01-01T00:00:00Z'"),
-                     0);
-    rg_rel_release(&app.st.rel, c);
-    rg_app_close(&app);
-}
-
-/* How many lines of the server's log (all its runs) hold needle. */
-static int log_lines(const char *needle)
-{
-    FILE *f = fopen(g_srv.log, "r");
-    if (!f)
-        return 0;
-    static char line[8192];
-    int n = 0;
-    while (fgets(line, sizeof line, f))
-        n += strstr(line, needle) != NULL;
-    fclose(f);
-    return n;
-}
-
 #define RESUMED "finished 1 interrupted operation(s)"
 
 static int search_hits(const char *word, long long id)
@@ -120,22 +41,14 @@ static void event_publish_stopped_after_each_step(void **state)
         char word[32];
         snprintf(word, sizeof word, "faultpub%dx%d", (int)getpid(), step);
         long long ev = event_create(org.access, json_pack("{s:s}", "title", word));
-        restart_with(fmt("event.change:%d", step));
-        api_allow_5xx(true);
-        api_resp *r =
-            api("PATCH", fmt("/v1/events/%lld", ev), "{\"status\":\"published\"}", org.access);
-        long status = r->status;
-        resp_free(r);
-        api_allow_5xx(false);
-        if (status != 0)
-            fail_msg("step %d: the publish was answered %ld; the server should have stopped", step,
-                     status);
-        wait_stopped();
-        int resumed = log_lines(RESUMED);
-        restart_with(NULL);
+        crash_restart(fmt("event.change:%d", step));
+        crash_stopped_request("PATCH", fmt("/v1/events/%lld", ev), "{\"status\":\"published\"}",
+                              org.access);
+        int resumed = crash_log_lines(RESUMED);
+        crash_restart(NULL);
         /* Done at start, before the server answered /healthz. */
-        assert_int_equal(log_lines(RESUMED), resumed + 1);
-        r = api("GET", fmt("/v1/events/%lld", ev), NULL, NULL);
+        assert_int_equal(crash_log_lines(RESUMED), resumed + 1);
+        api_resp *r = api("GET", fmt("/v1/events/%lld", ev), NULL, NULL);
         assert_status(r, 200);
         assert_string_equal(jstr(r->json, "status"), "published");
         resp_free(r);
@@ -144,7 +57,7 @@ static void event_publish_stopped_after_each_step(void **state)
         api_open_stores(&app);
         char channel[RG_OID_LEN + 1];
         assert_int_equal(rg__event_channel_find(&app, ev, channel, NULL), 0);
-        assert_int_equal(intents_left(&app, NULL, NULL), 0);
+        assert_int_equal(crash_intents_left(&app, NULL, NULL), 0);
         rg_app_close(&app);
     }
 }
@@ -157,37 +70,25 @@ static void signup_stopped_after_each_step(void **state)
     (void)state;
     for (int step = 0; step <= 2; step++) {
         const char *email = unique_email(fmt("faultsign%d", step));
-        restart_with(fmt("signup:%d", step));
-        api_allow_5xx(true);
-        json_t *body = json_pack("{s:s, s:s, s:s, s:s}", "email", email, "password",
-                                 "correct horse battery", "firstName", "Fault", "lastName", "Step");
-        api_resp *r = apij("POST", "/v1/auth/signup", body, NULL);
-        long status = r->status;
-        resp_free(r);
-        api_allow_5xx(false);
-        if (status != 0)
-            fail_msg("step %d: the signup was answered %ld; the server should have stopped", step,
-                     status);
-        wait_stopped();
+        crash_restart(fmt("signup:%d", step));
+        crash_stopped_request("POST", "/v1/auth/signup",
+                              fmt("{\"email\":\"%s\",\"password\":\"correct horse battery\","
+                                  "\"firstName\":\"Fault\",\"lastName\":\"Step\"}",
+                                  email),
+                              NULL);
         /* The intent names the account. Signups are undone only once they
          * have stood still for a minute (one in flight on another instance
          * must keep its documents): this one is made older. */
         rg_app app;
         api_open_stores(&app);
         char kind[32] = "", id[64] = "";
-        assert_int_equal(intents_left(&app, kind, id), 1);
+        assert_int_equal(crash_intents_left(&app, kind, id), 1);
         assert_string_equal(kind, "signup");
-        rg_rel_conn *c;
-        assert_int_equal(rg_rel_acquire(&app.st.rel, &c), 0);
-        assert_int_equal(
-            rg_rel_exec_script(&app.st.rel, c,
-                               "UPDATE intents SET updated_at = '2000-01-01T00:00:00Z'"),
-            0);
-        rg_rel_release(&app.st.rel, c);
         rg_app_close(&app);
-        int resumed = log_lines(RESUMED);
-        restart_with(NULL);
-        assert_int_equal(log_lines(RESUMED), resumed + 1);
+        crash_age_intents();
+        int resumed = crash_log_lines(RESUMED);
+        crash_restart(NULL);
+        assert_int_equal(crash_log_lines(RESUMED), resumed + 1);
         api_open_stores(&app);
         json_t *doc = NULL;
         int auth = rg_docs_get(&app.st.docs, COLL_AUTH, id, &doc, NULL);
@@ -195,7 +96,7 @@ static void signup_stopped_after_each_step(void **state)
         doc = NULL;
         int user = rg_docs_get(&app.st.docs, COLL_USERS, id, &doc, NULL);
         json_decref(doc);
-        assert_int_equal(intents_left(&app, NULL, NULL), 0);
+        assert_int_equal(crash_intents_left(&app, NULL, NULL), 0);
         rg_app_close(&app);
         rg_error_clear();
         api_user u = {0};
@@ -205,7 +106,7 @@ static void signup_stopped_after_each_step(void **state)
             assert_int_equal(auth, RG_ENOTFOUND);
             assert_int_equal(user, RG_ENOTFOUND);
             /* The e-mail is free: the signup can be made again. */
-            r = apij("POST", "/v1/auth/signup",
+            api_resp *r = apij("POST", "/v1/auth/signup",
                      json_pack("{s:s, s:s, s:s, s:s}", "email", email, "password",
                                "correct horse battery", "firstName", "Fault", "lastName", "Step"),
                      NULL);
@@ -296,28 +197,20 @@ static void roles_stopped_after_each_step(void **state)
     for (int step = first; step <= last; step++) {
         api_user u;
         user_signup(&u, fmt("faultroles%s%d", two_phase ? "tp" : "", step));
-        restart_with(fmt("%s:%d", kind, step));
-        api_allow_5xx(true);
-        api_resp *r = api("PATCH", fmt("/v1/users/%s", u.id),
-                          "{\"roles\":[\"participant\",\"organizer\"]}", admin->access);
-        long status = r->status;
-        resp_free(r);
-        api_allow_5xx(false);
-        if (status != 0)
-            fail_msg("%s step %d: the change was answered %ld; the server should have stopped",
-                     kind, step, status);
-        wait_stopped();
-        age_intents();
-        int resumed = log_lines(RESUMED);
-        restart_with(NULL);
-        assert_int_equal(log_lines(RESUMED), resumed + 1);
+        crash_restart(fmt("%s:%d", kind, step));
+        crash_stopped_request("PATCH", fmt("/v1/users/%s", u.id),
+                              "{\"roles\":[\"participant\",\"organizer\"]}", admin->access);
+        crash_age_intents();
+        int resumed = crash_log_lines(RESUMED);
+        crash_restart(NULL);
+        assert_int_equal(crash_log_lines(RESUMED), resumed + 1);
         bool decided = !two_phase || step >= 3, organizer;
         size_t n = roles_of(&u, &organizer);
         if (n != (decided ? 2u : 1u) || organizer != decided)
             fail_msg("%s step %d: %zu role(s), organizer %d", kind, step, n, organizer);
         rg_app app;
         api_open_stores(&app);
-        assert_int_equal(intents_left(&app, NULL, NULL), 0);
+        assert_int_equal(crash_intents_left(&app, NULL, NULL), 0);
         assert_int_equal(role_audits(&app, u.id), decided ? 1 : 0);
         if (two_phase)
             assert_int_equal(prepared_left(&app), 0);
@@ -373,18 +266,6 @@ static void two_phase_driver_wins_over_a_late_decision(void **state)
     rg_app_close(&app);
 }
 
-/* The reset code of the nth reset mail to rcpt (static buffer). */
-static const char *reset_code(const char *rcpt, int nth)
-{
-    static char code[128];
-    char *mail = wait_mail(rcpt, "Your reset code: ", nth);
-    assert_non_null(mail);
-    const char *p = strstr(mail, "Your reset code: ") + strlen("Your reset code: ");
-    snprintf(code, sizeof code, "%.*s", (int)strcspn(p, "\r\n"), p);
-    free(mail);
-    return code;
-}
-
 /* A password reset: 0 the intent, 1 the auth document (new password,
  * families emptied), 2 every session ended. Stopped after 0 or 1, the
  * sessions end all the same once the server is back: the access token of
@@ -401,23 +282,15 @@ static void password_reset_stopped_after_each_step(void **state)
         assert_status(r, 202);
         resp_free(r);
         char code[128];
-        snprintf(code, sizeof code, "%s", reset_code(u.email, 0));
-        restart_with(fmt("password.reset:%d", step));
-        api_allow_5xx(true);
-        r = apij("POST", "/v1/auth/password-reset/confirm",
-                 json_pack("{s:s, s:s}", "token", code, "newPassword", "a new long password"),
-                 NULL);
-        long status = r->status;
-        resp_free(r);
-        api_allow_5xx(false);
-        if (status != 0)
-            fail_msg("step %d: the reset was answered %ld; the server should have stopped", step,
-                     status);
-        wait_stopped();
-        age_intents();
-        int resumed = log_lines(RESUMED);
-        restart_with(NULL);
-        assert_int_equal(log_lines(RESUMED), resumed + 1);
+        snprintf(code, sizeof code, "%s", mail_reset_code(u.email, 0));
+        crash_restart(fmt("password.reset:%d", step));
+        crash_stopped_request(
+            "POST", "/v1/auth/password-reset/confirm",
+            fmt("{\"token\":\"%s\",\"newPassword\":\"a new long password\"}", code), NULL);
+        crash_age_intents();
+        int resumed = crash_log_lines(RESUMED);
+        crash_restart(NULL);
+        assert_int_equal(crash_log_lines(RESUMED), resumed + 1);
         r = api("GET", "/v1/users/me", NULL, u.access);
         assert_problem(r, 401);
         resp_free(r);
@@ -435,7 +308,7 @@ static void password_reset_stopped_after_each_step(void **state)
         user_login(&again);
         rg_app app;
         api_open_stores(&app);
-        assert_int_equal(intents_left(&app, NULL, NULL), 0);
+        assert_int_equal(crash_intents_left(&app, NULL, NULL), 0);
         rg_app_close(&app);
     }
 }
@@ -449,21 +322,13 @@ static void logout_stopped_after_each_step(void **state)
     for (int step = 0; step <= 1; step++) {
         api_user u;
         user_signup(&u, fmt("faultlogout%d", step));
-        restart_with(fmt("session.revoke:%d", step));
-        api_allow_5xx(true);
-        api_resp *r = api("POST", "/v1/auth/logout", NULL, u.access);
-        long status = r->status;
-        resp_free(r);
-        api_allow_5xx(false);
-        if (status != 0)
-            fail_msg("step %d: the logout was answered %ld; the server should have stopped", step,
-                     status);
-        wait_stopped();
-        age_intents();
-        int resumed = log_lines(RESUMED);
-        restart_with(NULL);
-        assert_int_equal(log_lines(RESUMED), resumed + 1);
-        r = api("GET", "/v1/users/me", NULL, u.access);
+        crash_restart(fmt("session.revoke:%d", step));
+        crash_stopped_request("POST", "/v1/auth/logout", NULL, u.access);
+        crash_age_intents();
+        int resumed = crash_log_lines(RESUMED);
+        crash_restart(NULL);
+        assert_int_equal(crash_log_lines(RESUMED), resumed + 1);
+        api_resp *r = api("GET", "/v1/users/me", NULL, u.access);
         assert_problem(r, 401);
         resp_free(r);
         r = apij("POST", "/v1/auth/refresh", json_pack("{s:s}", "refreshToken", u.refresh), NULL);
@@ -471,7 +336,7 @@ static void logout_stopped_after_each_step(void **state)
         resp_free(r);
         rg_app app;
         api_open_stores(&app);
-        assert_int_equal(intents_left(&app, NULL, NULL), 0);
+        assert_int_equal(crash_intents_left(&app, NULL, NULL), 0);
         rg_app_close(&app);
     }
 }

@@ -13,19 +13,6 @@
 #include <string.h>
 #include <time.h>
 
-/* The reset code of the nth reset mail to rcpt (static buffer). */
-static const char *reset_code(const char *rcpt, int nth)
-{
-    static char code[128];
-    char *mail = wait_mail(rcpt, "Your reset code: ", nth);
-    assert_non_null(mail);
-    const char *p = strstr(mail, "Your reset code: ") + strlen("Your reset code: ");
-    size_t n = strcspn(p, "\r\n");
-    assert_true(n >= 22 && n < sizeof code); /* 128 bits at least, base64url */
-    snprintf(code, sizeof code, "%.*s", (int)n, p);
-    free(mail);
-    return code;
-}
 
 static api_resp *reset_request(const char *email)
 {
@@ -160,7 +147,7 @@ static void reset_flow(void **state)
     assert_status(r, 202);
     resp_free(r);
     char code[128];
-    snprintf(code, sizeof code, "%s", reset_code(u.email, 0));
+    snprintf(code, sizeof code, "%s", mail_reset_code(u.email, 0));
 
     /* A wrong code, and a new password that breaks the rules. */
     r = reset_confirm("not-the-code-at-all", "brand-new-pass-1");
@@ -222,12 +209,12 @@ static void reset_latest_code_only_and_throttled(void **state)
     assert_status(r, 202);
     resp_free(r);
     char first[128];
-    snprintf(first, sizeof first, "%s", reset_code(u.email, 0));
+    snprintf(first, sizeof first, "%s", mail_reset_code(u.email, 0));
     r = reset_request(u.email);
     assert_status(r, 202);
     resp_free(r);
     char second[128];
-    snprintf(second, sizeof second, "%s", reset_code(u.email, 1));
+    snprintf(second, sizeof second, "%s", mail_reset_code(u.email, 1));
     assert_string_not_equal(first, second);
     /* Only the latest code works. */
     r = reset_confirm(first, "brand-new-pass-2");
@@ -258,7 +245,7 @@ static void reset_expired_code_refused(void **state)
     assert_status(r, 202);
     resp_free(r);
     char code[128];
-    snprintf(code, sizeof code, "%s", reset_code(u.email, 0));
+    snprintf(code, sizeof code, "%s", mail_reset_code(u.email, 0));
     /* 31 minutes later, as far as the stored expiry is concerned. */
     rg_app app;
     api_open_stores(&app);
@@ -311,7 +298,7 @@ static void reset_token_is_not_logged(void **state)
     assert_status(r, 202);
     resp_free(r);
     char code[128];
-    snprintf(code, sizeof code, "%s", reset_code(u.email, 0));
+    snprintf(code, sizeof code, "%s", mail_reset_code(u.email, 0));
     FILE *f = fopen(g_srv.log, "r");
     assert_non_null(f);
     char line[8192];

@@ -7,7 +7,10 @@
  * a JWKS URL served over plain HTTP on 127.0.0.1 by a small server of this
  * program. Mails are caught by the mail catcher of support_mail.c. */
 #include "support.h"
+#include "domain.h"
+#include "risinggen/base/error.h"
 #include "risinggen/base/id.h"
+#include "risinggen/domain/app.h"
 
 #include <netinet/in.h>
 #include <openssl/bn.h>
@@ -338,6 +341,120 @@ static void sso_concurrent_first_sign_in_one_account(void **state)
     }
 }
 
+/* A signed id token for subject, as the JSON body of POST /v1/auth/sso
+ * (rotating buffer). */
+static const char *sso_body(const char *subject)
+{
+    char *tok = jwt_sign(header_rs256("k1"), claims_for(subject, NULL), key_a);
+    const char *body = fmt("{\"idToken\":\"%s\"}", tok);
+    free(tok);
+    return body;
+}
+
+/* What the stores hold of account id: its auth and user documents (0 or
+ * RG_ENOTFOUND) and how many links name it. */
+static void sso_account_state(const char *id, int *auth, int *user, size_t *links)
+{
+    rg_app app;
+    api_open_stores(&app);
+    json_t *doc = NULL;
+    *auth = rg_docs_get(&app.st.docs, COLL_AUTH, id, &doc, NULL);
+    json_decref(doc);
+    doc = NULL;
+    *user = rg_docs_get(&app.st.docs, COLL_USERS, id, &doc, NULL);
+    json_decref(doc);
+    rg_doc_filter f = {.path = "userId", .value = id};
+    json_t *arr = NULL;
+    assert_int_equal(rg_docs_find(&app.st.docs, COLL_SSO_LINKS,
+                                  &(rg_doc_query){.filters = &f, .nfilters = 1, .limit = 10}, &arr),
+                     0);
+    *links = json_array_size(arr);
+    json_decref(arr);
+    rg_error_clear();
+    rg_app_close(&app);
+}
+
+/* A first sign-in stopped after each step (sso.signin: 0 the intent, 1 the
+ * link, 2 the auth document, 3 the user document): stopped before the user
+ * document, nothing of the account stays once the server is back and the
+ * next sign-in makes it afresh; after it, the account stands and the next
+ * sign-in finds it. */
+static void sso_first_sign_in_stopped_after_each_step(void **state)
+{
+    (void)state;
+    for (int step = 0; step <= 3; step++) {
+        char subject[64];
+        snprintf(subject, sizeof subject, "%s", sub_unique(fmt("crash%d", step)));
+        crash_restart(fmt("sso.signin:%d", step));
+        crash_stopped_request("POST", "/v1/auth/sso", sso_body(subject), NULL);
+        rg_app app;
+        api_open_stores(&app);
+        char kind[32] = "", id[64] = "";
+        assert_int_equal(crash_intents_left(&app, kind, id), 1);
+        assert_string_equal(kind, "sso.signin");
+        rg_app_close(&app);
+        crash_age_intents();
+        crash_restart(NULL);
+        int auth, user;
+        size_t links;
+        sso_account_state(id, &auth, &user, &links);
+        api_open_stores(&app);
+        assert_int_equal(crash_intents_left(&app, NULL, NULL), 0);
+        rg_app_close(&app);
+        if (step < 3) {
+            if (auth != RG_ENOTFOUND || user != RG_ENOTFOUND || links != 0)
+                fail_msg("step %d: auth %d, user %d, %zu link(s) left of %s", step, auth, user,
+                         links, id);
+        } else {
+            assert_int_equal(auth, 0);
+            assert_int_equal(user, 0);
+            assert_int_equal(links, 1);
+        }
+        api_resp *r = api("POST", "/v1/auth/sso", sso_body(subject), NULL);
+        assert_status(r, 200);
+        if (step < 3)
+            assert_string_not_equal(jstr(r->json, "user.id"), id);
+        else
+            assert_str_eq(jstr(r->json, "user.id"), id);
+        resp_free(r);
+    }
+}
+
+/* A sign-in while the account is being erased, after the erasure removed
+ * the link and before it removed the account: the sign-in must not link
+ * the church account to the erased id again, but make a new account. */
+static void sso_during_erasure_makes_a_new_account(void **state)
+{
+    (void)state;
+    char subject[64], old[32];
+    snprintf(subject, sizeof subject, "%s", sub_unique("erasing"));
+    api_resp *r = api("POST", "/v1/auth/sso", sso_body(subject), NULL);
+    assert_status(r, 200);
+    snprintf(old, sizeof old, "%s", jstr(r->json, "user.id"));
+    resp_free(r);
+    /* The erasure's steps 1 and 3: the account closed, the link removed. */
+    rg_app app;
+    api_open_stores(&app);
+    json_t *auth = NULL;
+    int64_t rev;
+    assert_int_equal(rg_docs_get(&app.st.docs, COLL_AUTH, old, &auth, &rev), 0);
+    json_object_set_new(auth, "erasing", json_true());
+    assert_int_equal(rg_docs_replace(&app.st.docs, COLL_AUTH, old, auth, rev), 0);
+    json_decref(auth);
+    rg_doc_filter f = {.path = "userId", .value = old};
+    assert_int_equal(rg_docs_remove_where(&app.st.docs, COLL_SSO_LINKS, &f, 1), 1);
+    rg_app_close(&app);
+
+    r = api("POST", "/v1/auth/sso", sso_body(subject), NULL);
+    assert_status(r, 200);
+    assert_string_not_equal(jstr(r->json, "user.id"), old);
+    resp_free(r);
+    int a, u;
+    size_t links;
+    sso_account_state(old, &a, &u, &links);
+    assert_int_equal(links, 0);
+}
+
 static void sso_refusals(void **state)
 {
     (void)state;
@@ -620,6 +737,8 @@ int main(void)
         cmocka_unit_test(sso_find_or_create),
         cmocka_unit_test(sso_church_account_id_claim),
         cmocka_unit_test(sso_concurrent_first_sign_in_one_account),
+        cmocka_unit_test(sso_first_sign_in_stopped_after_each_step),
+        cmocka_unit_test(sso_during_erasure_makes_a_new_account),
         cmocka_unit_test(sso_refusals),
         cmocka_unit_test(sso_email_of_password_account),
         cmocka_unit_test(sso_unverified_email_not_taken),

@@ -43,7 +43,7 @@ static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static void driver_log(mongoc_log_level_t level, const char *domain, const char *message, void *arg)
 {
     (void)arg;
-    if (level <= MONGOC_LOG_LEVEL_ERROR)
+    if (level <= MONGOC_LOG_LEVEL_CRITICAL) /* ERROR is 0, CRITICAL 1 */
         rg_err("mongodb %s: %s", domain, message);
     else if (level == MONGOC_LOG_LEVEL_WARNING)
         rg_warn("mongodb %s: %s", domain, message);
@@ -60,15 +60,22 @@ static void init_driver(void)
  * down or a write concern not met are RG_EUNAVAIL; the rest is logged. */
 static int mongo_error(const bson_error_t *e, const char *what)
 {
-    if (e->code == 11000 || e->code == 11001)
+    bool server = e->domain == MONGOC_ERROR_SERVER || e->domain == MONGOC_ERROR_WRITE_CONCERN;
+    if (server && (e->code == 11000 || e->code == 11001))
         return rg_error_set(RG_ECONFLICT, "a document with this key exists");
-    if (e->code == 52) /* DollarPrefixedFieldName, in a server before 5.0 */
+    if (server && e->code == 52) /* DollarPrefixedFieldName, before MongoDB 5.0 */
         return rg_error_set(RG_EVALIDATION, "a member name must not start with '$'");
-    static const uint32_t unavailable[] = {6,     7,     89,    91,    189, 262, 10107,
-                                           11600, 11602, 13435, 13436, 64,  50};
+    if ((server && e->code == 10334) || /* BSONObjectTooLarge */
+        (e->domain == MONGOC_ERROR_BSON && e->code == MONGOC_ERROR_BSON_INVALID))
+        return rg_error_set(RG_ETOOBIG, "the document is too large for the document store");
+    /* Not reachable, or not now: no primary, a lost connection, a primary
+     * stepping down, shutting down, a write concern not met, a timeout. */
+    static const uint32_t unavailable[] = {6,   7,     50,    64,    89,    91,    189,
+                                           262, 10107, 11600, 11602, 13435, 13436, 100};
     bool down = e->domain == MONGOC_ERROR_SERVER_SELECTION || e->domain == MONGOC_ERROR_STREAM ||
-                e->domain == MONGOC_ERROR_CLIENT || e->domain == MONGOC_ERROR_WRITE_CONCERN;
-    for (size_t i = 0; !down && i < sizeof unavailable / sizeof unavailable[0]; i++)
+                (e->domain == MONGOC_ERROR_CLIENT && e->code != MONGOC_ERROR_CLIENT_AUTHENTICATE) ||
+                e->domain == MONGOC_ERROR_WRITE_CONCERN;
+    for (size_t i = 0; !down && server && i < sizeof unavailable / sizeof unavailable[0]; i++)
         down = e->code == unavailable[i];
     if (down) {
         rg_warn("mongodb %s: %s", what, e->message);
@@ -151,7 +158,9 @@ static json_t *value_at(json_t *doc, const char *path)
 static bool append_unique_keys(const struct rg_docs *d, bson_t *b, const char *coll, json_t *doc)
 {
     bson_t uq;
-    bool ok = bson_append_document_begin(b, "uq", 2, &uq);
+    if (!bson_append_document_begin(b, "uq", 2, &uq))
+        return false;
+    bool ok = true;
     for (int i = 0; ok && i < d->nuniques; i++) {
         json_t *v =
             strcmp(d->uniques[i].collection, coll) == 0 ? value_at(doc, d->uniques[i].path) : NULL;
@@ -160,8 +169,12 @@ static bool append_unique_keys(const struct rg_docs *d, bson_t *b, const char *c
         char field[RG_DOC_PATH_MAX + 4];
         unique_field(d->uniques[i].path, field);
         bson_t wrap;
-        ok = bson_append_document_begin(&uq, field + 3, -1, &wrap) &&
-             rg__bson_append_json(&wrap, "v", 1, v) && bson_append_document_end(&uq, &wrap);
+        if (!bson_append_document_begin(&uq, field + 3, -1, &wrap)) {
+            ok = false;
+            break;
+        }
+        ok = rg__bson_append_json(&wrap, "v", 1, v);
+        ok = bson_append_document_end(&uq, &wrap) && ok;
     }
     return bson_append_document_end(b, &uq) && ok;
 }
@@ -255,16 +268,27 @@ static int docs_open(rg_docs **out, const char *url, const rg_store_options *opt
         mongoc_uri_set_write_concern(d->uri, majority);
         mongoc_write_concern_destroy(majority);
     }
+    if (mongoc_write_concern_get_w(mongoc_uri_get_write_concern(d->uri)) == 0) {
+        docs_close(d);
+        return rg_error_set(RG_EINVAL, "RG_DOCUMENT_URL: w=0 cannot be used: revision checks "
+                                       "need acknowledged writes");
+    }
+    /* A pop that gives up would leave a request without a client: the
+     * pool is sized to the service's threads instead, each holding one. */
+    if (mongoc_uri_has_option(d->uri, MONGOC_URI_WAITQUEUETIMEOUTMS)) {
+        docs_close(d);
+        return rg_error_set(RG_EINVAL, "RG_DOCUMENT_URL: leave out waitQueueTimeoutMS; "
+                                       "RG_POOL_SIZE bounds the clients");
+    }
     if (!mongoc_uri_has_option(d->uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS))
         mongoc_uri_set_option_as_int32(d->uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS,
-                                       opts && opts->pool_wait_ms > 0 ? opts->pool_wait_ms
-                                                                      : SELECTION_TIMEOUT_MS);
+                                       SELECTION_TIMEOUT_MS);
     const char *db = mongoc_uri_get_database(d->uri);
     d->db = rg_xstrdup(db && *db ? db : DEFAULT_DB);
     d->pool = mongoc_client_pool_new(d->uri);
-    if (!d->pool) {
+    if (!d->pool) { /* a mongodb+srv:// name that does not resolve */
         docs_close(d);
-        return rg_error_set(RG_EINVAL, "RG_DOCUMENT_URL: the MongoDB URL cannot be used");
+        return rg_error_set(RG_EUNAVAIL, "RG_DOCUMENT_URL: the MongoDB servers cannot be found");
     }
     mongoc_client_pool_set_error_api(d->pool, MONGOC_ERROR_API_VERSION_2);
     mongoc_client_pool_set_appname(d->pool, "risinggen");
@@ -294,8 +318,10 @@ static int docs_insert(rg_docs *d, const char *coll, const char *id, json_t *doc
     bson_t b = BSON_INITIALIZER, body;
     bool ok = append_id(&b, "_id", id) && BSON_APPEND_INT64(&b, "rev", 1) &&
               bson_append_document_begin(&b, "body", -1, &body);
-    ok = ok && rg__bson_from_json(&body, doc);
-    ok = bson_append_document_end(&b, &body) && ok;
+    if (ok) { /* the child is open: close it whatever happens inside */
+        ok = rg__bson_from_json(&body, doc);
+        ok = bson_append_document_end(&b, &body) && ok;
+    }
     ok = ok && append_unique_keys(d, &b, coll, doc);
     if (!ok) {
         bson_destroy(&b);
@@ -530,7 +556,10 @@ static void append_filter(bson_t *and, int *n, const rg_doc_filter *f)
     bson_append_document_begin(&args, "1", -1, &op);
     bson_append_array_begin(&op, f->less_than ? "$lt" : "$eq", -1, &pair);
     bson_append_utf8(&pair, "0", 1, ref, -1);
-    append_filter_value(&pair, "1", f);
+    bson_t lit; /* a text starting with '$' is a constant, not a path */
+    bson_append_document_begin(&pair, "1", 1, &lit);
+    append_filter_value(&lit, "$literal", f);
+    bson_append_document_end(&pair, &lit);
     bson_append_array_end(&op, &pair);
     bson_append_document_end(&args, &op);
     bson_append_array_end(&all, &args);
@@ -620,11 +649,14 @@ static void append_sort_fields(bson_t *pipeline, int *stage, const char *sort_pa
 static bool append_compare(bson_t *list, const char *key, const char *op, const char *field,
                            const json_t *value, const char *id)
 {
-    bson_t cmp, pair;
+    bson_t cmp, pair, lit;
     bson_append_document_begin(list, key, -1, &cmp);
     bson_append_array_begin(&cmp, op, -1, &pair);
     BSON_APPEND_UTF8(&pair, "0", field);
-    bool ok = id ? append_id(&pair, "1", id) : rg__bson_append_json(&pair, "1", 1, value);
+    bson_append_document_begin(&pair, "1", 1, &lit); /* a constant, never a path */
+    bool ok =
+        id ? append_id(&lit, "$literal", id) : rg__bson_append_json(&lit, "$literal", 8, value);
+    bson_append_document_end(&pair, &lit);
     bson_append_array_end(&cmp, &pair);
     bson_append_document_end(list, &cmp);
     return ok;
@@ -673,19 +705,19 @@ static bool build_pipeline(bson_t *pipeline, const rg_doc_query *q)
 {
     int stage = 0;
     char k[12];
-    bson_t st, match, sort, cond;
+    bson_t st, match, sort;
     snprintf(k, sizeof k, "%d", stage++);
     bson_append_document_begin(pipeline, k, -1, &st);
     bson_append_document_begin(&st, "$match", -1, &match);
     append_filters(&match, q->filters, q->nfilters);
-    if (!q->sort_path && q->after_id) { /* by id alone */
-        bson_append_document_begin(&match, "_id", -1, &cond);
-        append_id(&cond, q->desc ? "$lt" : "$gt", q->after_id);
-        bson_append_document_end(&match, &cond);
+    bool ok = true;
+    if (!q->sort_path && q->after_id) {
+        /* By id alone, in the BSON order $sort uses (a query's $gt would
+         * compare only ids of the same type). */
+        ok = append_compare(&match, "$expr", q->desc ? "$lt" : "$gt", "$_id", NULL, q->after_id);
     }
     bson_append_document_end(&st, &match);
     bson_append_document_end(pipeline, &st);
-    bool ok = true;
     if (q->sort_path) {
         append_sort_fields(pipeline, &stage, q->sort_path);
         if (q->after_id)
@@ -705,6 +737,13 @@ static bool build_pipeline(bson_t *pipeline, const rg_doc_query *q)
     snprintf(k, sizeof k, "%d", stage++);
     bson_append_document_begin(pipeline, k, -1, &st);
     BSON_APPEND_INT64(&st, "$limit", q->limit);
+    bson_append_document_end(pipeline, &st);
+    bson_t keep;
+    snprintf(k, sizeof k, "%d", stage++);
+    bson_append_document_begin(pipeline, k, -1, &st);
+    bson_append_document_begin(&st, "$project", -1, &keep);
+    BSON_APPEND_INT32(&keep, "body", 1);
+    bson_append_document_end(&st, &keep);
     bson_append_document_end(pipeline, &st);
     return ok;
 }
