@@ -54,6 +54,7 @@ static const rg_intent_kind intent_kinds[] = {
     {"password.reset", rg__password_reset_drive, 60},
     {"session.revoke", rg__session_revoke_drive, 60},
     {"sso.signin", rg__sso_signin_drive, 60},
+    {"message.post", rg__message_post_drive, 60},
 };
 
 static int intent_pass(rg_app *app)
@@ -113,9 +114,6 @@ static const rg_job jobs[] = {
     /* places of unpaid holds come back even when nobody registers */
     {"hold-expiry", 30000, false, rg_registration_expire_holds, "expired %d unpaid hold(s)"},
     {"session-purge", 30000, false, rg_auth_purge_sessions, "removed %d expired session(s)"},
-    /* messages whose notifications a crash left unqueued */
-    {"message-resume", 30000, false, rg_message_resume_deliveries,
-     "queued the notifications of %d interrupted message(s)"},
     /* operations across stores a crash, an outage or a failed step left
      * unfinished (intents.h) */
     {"intent-resume", 30000, true, intent_pass, "finished %d interrupted operation(s)"},

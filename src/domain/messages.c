@@ -11,12 +11,15 @@
  * whose preferences.notifications.email is true gets one outbox e-mail (for
  * a member's message, only the channel's organizer)
  * (dedupe key "msg:<messageId>:<userId>", so a retry never doubles it), all
- * in one relational transaction; metadata then records how many. A crash
- * between the two stores leaves deliveryStatus "pending", which the
- * message-resume job finishes. */
+ * in one relational transaction; metadata then records how many. Posting
+ * is coordinated as message.post (intents.h): 0 the intent, 1 the message
+ * ("pending"), 2 the e-mails queued; then "sent" and the intent closes. A
+ * message whose e-mails could not be queued stays "pending" with its
+ * intent, and the driver queues them later. */
 #include "risinggen/domain/channels.h"
 #include "channel_record.h"
 #include "domain.h"
+#include "intents.h"
 #include "user_record.h"
 #include "risinggen/domain/outbox.h"
 #include "risinggen/base/alloc.h"
@@ -26,8 +29,11 @@
 #include "risinggen/base/id.h"
 #include "risinggen/base/error.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define MESSAGE_POST "message.post"
 
 #define MESSAGE_SCHEMA_VERSION 1
 #define MAX_ATTACHMENTS        10
@@ -319,16 +325,34 @@ int rg_message_post(rg_app *app, const rg_ctx *ctx, const char *channel_id, json
                     "userId", who->user_id, "role", role, "messageType", type, "content", "text",
                     text, "attachments", attachments, "priority", priority, "sentAt", now, "readBy",
                     "metadata", "deliveryStatus", "pending", "deliveryCount", 0);
+    rg_intent in;
     if ((rc = check_message(doc)) < 0 ||
-        (rc = rg_docs_insert(&app->st.docs, COLL_MESSAGES, id, doc)) < 0)
+        (rc = rg_intent_open(app, NULL, MESSAGE_POST, id, 0, &in)) < 0)
         goto done;
-    int count = 0;
-    int nrc = notify(app, chan, id, doc, who->user_id, &count);
-    if (nrc < 0) {
-        rg_warn("message %s: notifications not queued (%s)", id, rg_error_detail());
-        rg_error_clear();
+    rg_intent_fault(MESSAGE_POST, 0);
+    if ((rc = rg_docs_insert(&app->st.docs, COLL_MESSAGES, id, doc)) < 0) {
+        int saved = rc; /* nothing stored: the intent goes */
+        char detail[256];
+        snprintf(detail, sizeof detail, "%s", rg_error_detail());
+        if (rg_intent_close(app, &in) < 0)
+            rg_error_clear();
+        rc = rg_error_set(saved, "%s", detail);
+        goto done;
     }
-    m.status = nrc < 0 ? "failed" : "sent";
+    int count = 0;
+    int nrc = rg_intent_step(app, &in, 1);
+    if (nrc == 0)
+        nrc = notify(app, chan, id, doc, who->user_id, &count);
+    if (nrc == 0)
+        nrc = rg_intent_step(app, &in, 2);
+    if (nrc < 0) {
+        /* The message is posted; its e-mails are left to the driver. */
+        rg_warn("message %s: notifications not queued yet (%s)", id, rg_error_detail());
+        rg_error_clear();
+        *out = message_view(id, doc);
+        goto done;
+    }
+    m.status = "sent";
     m.count = count;
     if ((rc = rg_doc_update(&app->st.docs, COLL_MESSAGES, id, set_meta, &m)) < 0) {
         /* The message is stored; only its delivery record lags. */
@@ -341,6 +365,8 @@ int rg_message_post(rg_app *app, const rg_ctx *ctx, const char *channel_id, json
         *out = message_view(id, doc);
     } else {
         *out = message_view(id, m.result);
+        if (rg_intent_close(app, &in) < 0)
+            rg_error_clear(); /* the driver finds it sent and closes it */
     }
 done:
     json_decref(m.result);
@@ -490,51 +516,47 @@ int rg_message_read(rg_app *app, const rg_ctx *ctx, const char *id, json_t **out
     return rc;
 }
 
-/* Messages whose notifications a crash left unqueued (deliveryStatus still
- * "pending" a minute after they were sent) get them now. Enqueueing is keyed
- * by message and member, so a message half-notified before the crash is not
- * notified twice. Returns how many messages were completed. */
-int rg_message_resume_deliveries(rg_app *app)
+/* The driver of message.post: a message never stored is nothing to
+ * finish; one still "pending" gets its e-mails queued (keyed by message and
+ * member, so one half-queued before a crash is not queued twice) and is
+ * marked "sent". */
+int rg__message_post_drive(rg_app *app, const rg_intent *in)
 {
-    char cutoff[RG_TIME_LEN + 1];
-    rg_time_format(rg_now() - 60, cutoff);
-    rg_doc_filter f = {.path = "metadata.deliveryStatus", .value = "pending"};
-    json_t *page = NULL;
-    int rc = rg_docs_find(&app->st.docs, COLL_MESSAGES,
-                          &(rg_doc_query){.filters = &f, .nfilters = 1, .limit = 50}, &page);
+    json_t *msg = NULL;
+    int rc = rg_oid_valid(in->subject)
+                 ? rg_docs_get(&app->st.docs, COLL_MESSAGES, in->subject, &msg, NULL)
+                 : RG_ENOTFOUND;
+    if (rc == RG_ENOTFOUND) {
+        rg_error_clear();
+        return rg_intent_close(app, in);
+    }
     if (rc < 0)
         return rc;
-    int done = 0;
-    size_t i;
-    json_t *item;
-    json_array_foreach(page, i, item)
-    {
-        const char *id = json_string_value(json_object_get(item, "id"));
-        json_t *msg = json_object_get(item, "doc");
-        const char *sent = json_string_value(json_object_get(msg, "sentAt"));
-        const char *chan_id = json_string_value(json_object_get(msg, "channelId"));
-        if (!id || !sent || !chan_id || strcmp(sent, cutoff) > 0)
-            continue; /* recent: its request may still be queueing */
-        json_t *chan = NULL;
-        if (rg_docs_get(&app->st.docs, COLL_CHANNELS, chan_id, &chan, NULL) < 0) {
-            rg_error_clear();
-            continue;
-        }
+    const char *status =
+        json_string_value(json_object_get(json_object_get(msg, "metadata"), "deliveryStatus"));
+    const char *chan_id = json_string_value(json_object_get(msg, "channelId"));
+    json_t *chan = NULL;
+    if (status && strcmp(status, "pending") == 0 && chan_id) {
+        rc = rg_docs_get(&app->st.docs, COLL_CHANNELS, chan_id, &chan, NULL);
         int count = 0;
         const char *sender =
             json_string_value(json_object_get(json_object_get(msg, "sender"), "userId"));
-        int nrc = notify(app, chan, id, msg, sender ? sender : "", &count);
-        json_decref(chan);
-        if (nrc < 0) {
+        if (rc == 0)
+            rc = notify(app, chan, in->subject, msg, sender ? sender : "", &count);
+        if (rc == RG_ENOTFOUND) { /* the channel went: nobody to tell */
             rg_error_clear();
-            continue;
+            rc = 0;
         }
         struct meta_ctx m = {.status = "sent", .count = count};
-        if (rg_doc_update(&app->st.docs, COLL_MESSAGES, id, set_meta, &m) == 0)
-            done++;
+        if (rc == 0)
+            rc = rg_doc_update(&app->st.docs, COLL_MESSAGES, in->subject, set_meta, &m);
+        if (rc == RG_ENOTFOUND) { /* erased meanwhile */
+            rg_error_clear();
+            rc = 0;
+        }
         json_decref(m.result);
-        rg_error_clear();
     }
-    json_decref(page);
-    return done;
+    json_decref(chan);
+    json_decref(msg);
+    return rc < 0 ? rc : rg_intent_close(app, in);
 }

@@ -106,7 +106,8 @@ static void signup_stopped_after_each_step(void **state)
             assert_int_equal(auth, RG_ENOTFOUND);
             assert_int_equal(user, RG_ENOTFOUND);
             /* The e-mail is free: the signup can be made again. */
-            api_resp *r = apij("POST", "/v1/auth/signup",
+            api_resp *r =
+                apij("POST", "/v1/auth/signup",
                      json_pack("{s:s, s:s, s:s, s:s}", "email", email, "password",
                                "correct horse battery", "firstName", "Fault", "lastName", "Step"),
                      NULL);
@@ -341,6 +342,76 @@ static void logout_stopped_after_each_step(void **state)
     }
 }
 
+/* The messages of channel chan whose text is text, as member sees them:
+ * how many, and the delivery status and count of the first. */
+static int messages_with(const char *chan, const char *text, const char *token, char status[16],
+                         long long *count)
+{
+    api_resp *r = api("GET", fmt("/v1/channels/%s/messages?limit=50", chan), NULL, token);
+    assert_status(r, 200);
+    int n = 0;
+    json_t *items = json_object_get(r->json, "items");
+    for (size_t i = 0; i < json_array_size(items); i++) {
+        json_t *m = json_array_get(items, i);
+        if (strcmp(jstr(m, "content.text"), text) != 0)
+            continue;
+        if (n++ == 0) {
+            snprintf(status, 16, "%s", jstr(m, "metadata.deliveryStatus"));
+            *count = jint(m, "metadata.deliveryCount");
+        }
+    }
+    resp_free(r);
+    return n;
+}
+
+/* Posting a message: 0 the intent, 1 the message ("pending"), 2 its
+ * e-mails queued. Stopped after 0 the message never was; after 1 or 2 it
+ * stands, "sent", and the member gets its e-mail exactly once. */
+static void message_post_stopped_after_each_step(void **state)
+{
+    (void)state;
+    for (int step = 0; step <= 2; step++) {
+        api_user org, member;
+        organizer_signup(&org, fmt("faultmsgorg%d", step));
+        user_signup(&member, fmt("faultmsgmember%d", step));
+        long long ev = event_create_published(org.access, NULL);
+        register_ok(member.access, ev, "confirmed");
+        api_resp *r = api("GET", fmt("/v1/events/%lld/channel", ev), NULL, org.access);
+        assert_status(r, 200);
+        char chan[32];
+        snprintf(chan, sizeof chan, "%s", jstr(r->json, "id"));
+        resp_free(r);
+        char text[64];
+        snprintf(text, sizeof text, "crash-notice-%d-%d", (int)getpid(), step);
+        crash_restart(fmt("message.post:%d", step));
+        crash_stopped_request(
+            "POST", fmt("/v1/channels/%s/messages", chan),
+            fmt("{\"messageType\":\"announcement\",\"content\":{\"text\":\"%s\"}}", text),
+            org.access);
+        crash_age_intents();
+        crash_restart(NULL);
+        rg_app app;
+        api_open_stores(&app);
+        assert_int_equal(crash_intents_left(&app, NULL, NULL), 0);
+        rg_app_close(&app);
+        char status[16] = "";
+        long long count = -1;
+        int n = messages_with(chan, text, member.access, status, &count);
+        if (step == 0) {
+            assert_int_equal(n, 0);
+            assert_int_equal(mails_to(member.email, text), 0);
+            continue;
+        }
+        assert_int_equal(n, 1);
+        assert_string_equal(status, "sent");
+        assert_int_equal(count, 1);
+        char *mail = wait_mail(member.email, text, 0);
+        assert_non_null(mail);
+        free(mail);
+        assert_int_equal(mails_to(member.email, text), 1);
+    }
+}
+
 static int setup(void **state)
 {
     if (mail_catcher_start() != 0) {
@@ -366,6 +437,7 @@ int main(void)
         cmocka_unit_test(two_phase_driver_wins_over_a_late_decision),
         cmocka_unit_test(password_reset_stopped_after_each_step),
         cmocka_unit_test(logout_stopped_after_each_step),
+        cmocka_unit_test(message_post_stopped_after_each_step),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

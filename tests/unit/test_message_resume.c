@@ -1,5 +1,6 @@
 /* A message whose notifications a crash left unqueued gets them from the
- * message-resume job, once, on SQLite (documents and relational). */
+ * driver of its message.post intent, once, on SQLite (documents and
+ * relational). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 
 #include "domain.h"
+#include "intents.h"
 #include "testcfg.h"
 #include "tmpdir.h"
 #include "risinggen/base/clock.h"
@@ -74,26 +76,37 @@ static void interrupted_message_is_completed(void **state)
     json_decref(msg);
 
     /* As if the process died between storing the message and queueing its
-     * e-mails, two minutes ago. */
+     * e-mails: the message pending, its intent after step 1. */
     json_t *doc;
     int64_t rev;
     assert_int_equal(rg_docs_get(&app.st.docs, COLL_MESSAGES, msg_id, &doc, &rev), 0);
-    char then[RG_TIME_LEN + 1];
-    rg_time_format(rg_now() - 120, then);
-    json_object_set_new(doc, "sentAt", json_string(then));
     json_object_set_new(doc, "metadata",
                         json_pack("{s:s, s:i}", "deliveryStatus", "pending", "deliveryCount", 0));
     assert_int_equal(rg_docs_replace(&app.st.docs, COLL_MESSAGES, msg_id, doc, rev), 0);
     json_decref(doc);
+    rg_intent in;
+    assert_int_equal(rg_intent_open(&app, NULL, "message.post", msg_id, 1, &in), 0);
 
-    assert_int_equal(rg_message_resume_deliveries(&app), 1);
+    assert_int_equal(rg__message_post_drive(&app, &in), 0);
     assert_int_equal(rg_docs_get(&app.st.docs, COLL_MESSAGES, msg_id, &doc, NULL), 0);
     json_t *meta = json_object_get(doc, "metadata");
     assert_string_equal(json_string_value(json_object_get(meta, "deliveryStatus")), "sent");
     assert_int_equal(json_integer_value(json_object_get(meta, "deliveryCount")), 2);
     json_decref(doc);
-    /* Done once: a second pass finds nothing. */
-    assert_int_equal(rg_message_resume_deliveries(&app), 0);
+    /* The intent is closed: another pass finds nothing to drive. */
+    rg_rows *rows;
+    assert_true(rg_rel_run(&app, "intents_all", NULL, 0, &rows) >= 0);
+    assert_int_equal(rows->nrows, 0);
+    rg_rows_free(rows);
+    /* A message never stored (a crash after the intent alone): the
+     * driver just closes its intent. */
+    char never[RG_OID_LEN + 1];
+    rg_oid_new(never);
+    assert_int_equal(rg_intent_open(&app, NULL, "message.post", never, 0, &in), 0);
+    assert_int_equal(rg__message_post_drive(&app, &in), 0);
+    assert_true(rg_rel_run(&app, "intents_all", NULL, 0, &rows) >= 0);
+    assert_int_equal(rows->nrows, 0);
+    rg_rows_free(rows);
 }
 
 int main(void)

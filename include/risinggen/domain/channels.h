@@ -24,8 +24,5 @@ int rg_message_post(rg_app *app, const rg_ctx *ctx, const char *channel_id, json
 int rg_message_get(rg_app *app, const rg_ctx *ctx, const char *id, json_t **out);
 /* POST /v1/messages/{id}/read: one readBy entry per person, idempotent. */
 int rg_message_read(rg_app *app, const rg_ctx *ctx, const char *id, json_t **out);
-/* Queues the notifications of messages a crash left at deliveryStatus
- * "pending" (the message-resume job). Returns how many were completed. */
-int rg_message_resume_deliveries(rg_app *app);
 
 #endif
