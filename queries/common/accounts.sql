@@ -16,12 +16,8 @@ VALUES ($1, $2, 'pending', 0, $3)
 -- name: erasure_by_user
 SELECT id, user_id, tombstone_id, status, step, email FROM erasures WHERE user_id = $1
 
--- name: erasures_pending
-SELECT id, user_id, tombstone_id, status, step, email FROM erasures
-WHERE status = 'pending' AND id > $1 ORDER BY id LIMIT 100
-
--- name: erasure_set_step
-UPDATE erasures SET step = $2 WHERE id = $1 AND status = 'pending' AND step < $2
+-- name: erasure_by_id
+SELECT id, user_id, tombstone_id, status, step, email FROM erasures WHERE id = $1
 
 -- name: erasure_set_email
 UPDATE erasures SET email = $2 WHERE id = $1 AND status = 'pending' AND email IS NULL

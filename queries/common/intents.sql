@@ -24,6 +24,9 @@ DELETE FROM intents WHERE id = $1 AND step < $2
 -- name: intent_get
 SELECT id, kind, subject, step FROM intents WHERE id = $1
 
+-- name: intent_by_subject
+SELECT id, kind, subject, step FROM intents WHERE kind = $1 AND subject = $2 ORDER BY id LIMIT 1
+
 -- name: intents_all
 -- Every intent, oldest first (tests and operators).
 SELECT id, kind, subject, step, updated_at FROM intents ORDER BY id LIMIT 1000

@@ -1,10 +1,13 @@
-/* Erasure. DELETE /v1/users/me first records the intent (a row of the
- * relational table `erasures` with a new tombstone id), then runs the steps
- * below; each is idempotent and the row's `step` says how far it got, so a
- * run that died midway is finished by the next start (rg_app_open) or by the
- * erasure-resume job. When done, the row forgets the person's id.
+/* Erasure. DELETE /v1/users/me first records the erasure: a row of the
+ * relational table `erasures` with a new tombstone id, and in the same
+ * transaction its intent (kind user.erase, its subject the row's id;
+ * intents.h). Then the steps below run; each is idempotent and the intent's
+ * step says how far they got, so a run that died midway is finished by the
+ * intent-resume job (at start, and for intents that stood still). When done,
+ * the row forgets the person's id and the intent goes, in one transaction.
  *   1 sessions: every refresh-token family and access token ends.
- *   2 relational, one transaction: the person's id becomes the tombstone in
+ *   2 relational, one transaction with its step: the person's id becomes
+ *     the tombstone in
  *     event_registrations (their free-text needs and guardian consent are
  *     cleared), payments, payment_refunds, events (past or cancelled ones
  *     only: an organizer of upcoming events is refused 409 before anything
@@ -21,11 +24,13 @@
  *     them, channels they organized or created). Arrays cannot be searched
  *     through the documents port's indexes, so the channels are read page by
  *     page (keyset by id); messages are found by their indexed channelId.
- *   7 cache, then the row is marked done with an audit entry (user.erase). */
+ *   7 cache, then the row is marked done with an audit entry (user.erase)
+ *     and the intent closed. */
 #include "risinggen/domain/audit.h"
 #include "risinggen/domain/accounts.h"
 #include "domain.h"
 #include "event_record.h"
+#include "intents.h"
 #include "registration_record.h"
 #include "risinggen/base/buf.h"
 #include "risinggen/base/clock.h"
@@ -43,6 +48,7 @@
 #include <string.h>
 #include <time.h>
 
+#define ERASE_KIND  "user.erase"
 #define ERASE_STEPS 7
 #define ERASE_PAGE  100
 
@@ -50,26 +56,30 @@ typedef struct erasure {
     int64_t id;
     char user_id[RG_OID_LEN + 1];
     char tombstone[RG_OID_LEN + 1];
-    int step;
+    bool pending;
     char email[321]; /* the person's, kept from step 1 until done ("" if none) */
+    rg_intent in;    /* its progress */
 } erasure;
 
 static void erasure_from(const rg_rows *r, int i, erasure *e)
 {
+    memset(e, 0, sizeof *e);
     e->id = rg_rows_int(r, i, "id", 0);
     snprintf(e->user_id, sizeof e->user_id, "%s",
              rg_rows_get(r, i, "user_id") ? rg_rows_get(r, i, "user_id") : "");
     snprintf(e->tombstone, sizeof e->tombstone, "%s", rg_rows_get(r, i, "tombstone_id"));
-    e->step = (int)rg_rows_int(r, i, "step", 0);
+    const char *status = rg_rows_get(r, i, "status");
+    e->pending = status && strcmp(status, "pending") == 0;
     const char *email = rg_rows_get(r, i, "email");
     snprintf(e->email, sizeof e->email, "%s", email ? email : "");
 }
 
-static int erasure_load(rg_app *app, const char *user_id, erasure *e, bool *found)
+/* The erasure that query (erasure_by_user or erasure_by_id) finds for p,
+ * if any (*found). */
+static int erasure_load(rg_app *app, const char *query, rg_param p, erasure *e, bool *found)
 {
-    rg_param p[] = {RG_PTEXT(user_id)};
     rg_rows *rows;
-    int rc = rg_rel_run(app, "erasure_by_user", p, 1, &rows);
+    int rc = rg_rel_run(app, query, &p, 1, &rows);
     if (rc < 0)
         return rc;
     *found = rows->nrows > 0;
@@ -79,23 +89,88 @@ static int erasure_load(rg_app *app, const char *user_id, erasure *e, bool *foun
     return 0;
 }
 
-static int record(rg_app *app, const char *user_id, erasure *e)
+/* The row and its intent, in one transaction: RG_ECONFLICT when a
+ * concurrent request recorded the person's erasure first. */
+static int insert(rg_app *app, const char *user_id)
 {
-    bool found;
-    int rc = erasure_load(app, user_id, e, &found);
-    if (rc < 0 || found)
-        return rc;
     char tomb[RG_OID_LEN + 1], now[RG_TIME_LEN + 1];
     rg_oid_new(tomb);
     rg_time_format(rg_now(), now);
+    rg_relational *r = &app->st.rel;
+    rg_rel_conn *c;
+    rg_rows *rows = NULL;
+    int rc = rg_rel_acquire(r, &c);
+    if (rc < 0)
+        return rc;
     rg_param p[] = {RG_PTEXT(user_id), RG_PTEXT(tomb), RG_PTEXT(now)};
-    rc = rg_rel_run(app, "erasure_insert", p, 3, NULL);
-    if (rc < 0 && rc != RG_ECONFLICT)
+    rg_intent in;
+    if ((rc = rg_rel_begin(r, c, true)) < 0)
+        goto out;
+    if ((rc = rg_rel_query(r, c, "erasure_insert", p, 3, NULL)) < 0 ||
+        (rc = rg_rel_query(r, c, "erasure_by_user", p, 1, &rows)) < 0)
+        goto fail;
+    if (rows->nrows != 1) {
+        rc = rg_error_set(RG_EINTERNAL, "internal error");
+        goto fail;
+    }
+    char subject[24];
+    snprintf(subject, sizeof subject, "%lld", (long long)rg_rows_int(rows, 0, "id", 0));
+    if ((rc = rg_intent_open(app, c, ERASE_KIND, subject, 0, &in)) < 0 ||
+        (rc = rg_rel_commit(r, c)) < 0)
+        goto fail;
+    rg_intent_fault(ERASE_KIND, 0);
+    rc = 0;
+    goto out;
+fail:
+    rg_rel_rollback(r, c);
+out:
+    rg_rows_free(rows);
+    rg_rel_release(r, c);
+    return rc;
+}
+
+/* e's intent into e->in: the one recorded with it or, for a pending row
+ * that has none, a new one (the steps may run again). */
+static int erasure_intent(rg_app *app, erasure *e)
+{
+    char subject[24];
+    snprintf(subject, sizeof subject, "%lld", (long long)e->id);
+    rg_param p[] = {RG_PTEXT(ERASE_KIND), RG_PTEXT(subject)};
+    rg_rows *rows;
+    int rc = rg_rel_run(app, "intent_by_subject", p, 2, &rows);
+    if (rc < 0)
         return rc;
-    rg_error_clear(); /* recorded by a concurrent request: take theirs */
-    if ((rc = erasure_load(app, user_id, e, &found)) < 0)
+    bool found = rows->nrows == 1;
+    if (found) {
+        memset(&e->in, 0, sizeof e->in);
+        e->in.id = rg_rows_int(rows, 0, "id", 0);
+        e->in.step = (int)rg_rows_int(rows, 0, "step", 0);
+        snprintf(e->in.kind, sizeof e->in.kind, "%s", ERASE_KIND);
+        snprintf(e->in.subject, sizeof e->in.subject, "%s", subject);
+    }
+    rg_rows_free(rows);
+    return found ? 0 : rg_intent_open(app, NULL, ERASE_KIND, subject, 0, &e->in);
+}
+
+/* The person's erasure, recorded now or by an earlier (or concurrent)
+ * request, with its intent. */
+static int record(rg_app *app, const char *user_id, erasure *e)
+{
+    bool found;
+    int rc = erasure_load(app, "erasure_by_user", RG_PTEXT(user_id), e, &found);
+    if (rc < 0)
         return rc;
-    return found ? 0 : rg_error_set(RG_EUNAVAIL, "the erasure could not be recorded; try again");
+    if (!found) {
+        rc = insert(app, user_id);
+        if (rc < 0 && rc != RG_ECONFLICT)
+            return rc;
+        rg_error_clear(); /* recorded by a concurrent request: take theirs */
+        if ((rc = erasure_load(app, "erasure_by_user", RG_PTEXT(user_id), e, &found)) < 0)
+            return rc;
+        if (!found)
+            return rg_error_set(RG_EUNAVAIL, "the erasure could not be recorded; try again");
+    }
+    return erasure_intent(app, e);
 }
 
 int rg_erasure_record(rg_app *app, const char *user_id, char tombstone[RG_OID_LEN + 1])
@@ -107,13 +182,6 @@ int rg_erasure_record(rg_app *app, const char *user_id, char tombstone[RG_OID_LE
     if (rc == 0 && tombstone)
         memcpy(tombstone, e.tombstone, RG_OID_LEN + 1);
     return rc;
-}
-
-static int set_step(rg_app *app, const erasure *e, int step)
-{
-    rg_param p[] = {RG_PINT(e->id), RG_PINT(step)};
-    int rc = rg_rel_run(app, "erasure_set_step", p, 2, NULL);
-    return rc < 0 ? rc : 0;
 }
 
 /* The account's credentials go and the account says it is being erased:
@@ -181,8 +249,9 @@ static int step_sessions(rg_app *app, erasure *e)
 }
 
 /* Step 2: in one transaction, every relational row keeps its place and
- * loses the person. */
-static int step_relational(rg_app *app, erasure *e)
+ * loses the person; the intent's step is recorded in it when step > 0
+ * (the last sweep runs it again with 0). */
+static int relational(rg_app *app, erasure *e, int step)
 {
     json_t *user = NULL;
     const char *email = e->email[0] ? e->email : NULL;
@@ -224,10 +293,14 @@ static int step_relational(rg_app *app, erasure *e)
             (rc = rg_rel_query(r, c, "erasure_reset_requests", ep, 1, NULL)) < 0)
             goto fail;
     }
-    rg_param sp[] = {RG_PINT(e->id), RG_PINT(2)};
-    if ((rc = rg_rel_query(r, c, "erasure_set_step", sp, 2, NULL)) < 0 ||
+    rg_param sp[] = {RG_PINT(e->in.id), RG_PINT(step), RG_PTEXT(now)};
+    if ((step > 0 && (rc = rg_rel_query(r, c, "intent_step", sp, 3, NULL)) < 0) ||
         (rc = rg_rel_commit(r, c)) < 0)
         goto fail;
+    if (step > 0) {
+        e->in.step = step;
+        rg_intent_fault(ERASE_KIND, step);
+    }
     for (int i = 0; i < events->nrows; i++)
         rg__event_uncache(app, rg_rows_int(events, i, "id", 0));
     rc = 0;
@@ -239,6 +312,11 @@ out:
     rg_rel_release(r, c);
     json_decref(user);
     return rc;
+}
+
+static int step_relational(rg_app *app, erasure *e)
+{
+    return relational(app, e, 2);
 }
 
 /* Sets the dotted path of doc to value (in place). */
@@ -535,7 +613,7 @@ static int step_finish(rg_app *app, erasure *e)
 {
     /* A last sweep of the rows and documents that name the person: what a
      * request signed in before step 1 wrote after steps 2 and 3 ran. */
-    int rc = step_relational(app, e);
+    int rc = relational(app, e, 0);
     if (rc == 0)
         rc = step_content(app, e);
     if (rc < 0)
@@ -561,7 +639,9 @@ static int step_finish(rg_app *app, erasure *e)
     if (rc == 1 &&
         (rc = rg_audit(app, c, e->tombstone, "user.erase", "user", e->tombstone, NULL)) < 0)
         goto fail;
-    if ((rc = rg_rel_commit(r, c)) < 0)
+    rg_param ip[] = {RG_PINT(e->in.id)};
+    if ((rc = rg_rel_query(r, c, "intent_close", ip, 1, NULL)) < 0 ||
+        (rc = rg_rel_commit(r, c)) < 0)
         goto fail;
     rc = 0;
     goto out;
@@ -572,27 +652,27 @@ out:
     return rc;
 }
 
-/* Runs the steps after e->step; max_steps > 0 stops after that many. */
+/* Runs the steps after e->in.step; max_steps > 0 stops after that many.
+ * 1 when the erasure is done. */
 static int run_erasure(rg_app *app, erasure *e, int max_steps)
 {
     static int (*const steps[ERASE_STEPS])(rg_app *, erasure *) = {
         step_sessions, step_relational, step_content, step_search,
         step_account,  step_channels,   step_finish};
     int done = 0;
-    for (int s = e->step + 1; s <= ERASE_STEPS; s++) {
+    for (int s = e->in.step + 1; s <= ERASE_STEPS; s++) {
         if (max_steps > 0 && done == max_steps)
             return 0;
         int rc = steps[s - 1](app, e);
-        /* Steps 2 and 7 (the last) write their progress in their own
+        /* Steps 2 and 7 (the last) record their progress in their own
          * transaction. */
         if (rc == 0 && s != 2 && s != ERASE_STEPS)
-            rc = set_step(app, e, s);
+            rc = rg_intent_step(app, &e->in, s);
         if (rc < 0) {
             rg_warn("erasure %lld stopped at step %d; it will be finished later", (long long)e->id,
                     s);
             return rc;
         }
-        e->step = s;
         done++;
     }
     rg_info("erasure %lld done", (long long)e->id);
@@ -624,24 +704,52 @@ int rg_user_erase(rg_app *app, const rg_ctx *ctx)
     return rc < 0 ? rc : 0;
 }
 
+/* Takes in's erasure at most max_steps further (0: to its end); an intent
+ * whose erasure is done or gone closes. 1 when done. */
+static int drive(rg_app *app, const rg_intent *in, int max_steps)
+{
+    char *end;
+    long long id = strtoll(in->subject, &end, 10);
+    erasure e;
+    bool found = false;
+    int rc =
+        *end == '\0' && id > 0 ? erasure_load(app, "erasure_by_id", RG_PINT(id), &e, &found) : 0;
+    if (rc < 0)
+        return rc;
+    if (!found || !e.pending || !rg_oid_valid(e.user_id)) {
+        rc = rg_intent_close(app, in);
+        return rc < 0 ? rc : 1;
+    }
+    e.in = *in;
+    return run_erasure(app, &e, max_steps);
+}
+
+int rg__user_erase_drive(rg_app *app, const rg_intent *in)
+{
+    int rc = drive(app, in, 0);
+    return rc < 0 ? rc : 0;
+}
+
 int rg_erasure_resume(rg_app *app, int max_steps)
 {
+    char cutoff[RG_TIME_LEN + 1];
+    rg_time_format(rg_now(), cutoff);
     int64_t after = 0;
     int finished = 0;
     for (;;) {
-        rg_param p[] = {RG_PINT(after)};
+        rg_param p[] = {RG_PTEXT(ERASE_KIND), RG_PTEXT(cutoff), RG_PINT(after)};
         rg_rows *rows;
-        int rc = rg_rel_run(app, "erasures_pending", p, 1, &rows);
+        int rc = rg_rel_run(app, "intents_stalled", p, 3, &rows);
         if (rc < 0)
             return rc;
         int n = rows->nrows;
         for (int i = 0; i < n; i++) {
-            erasure e;
-            erasure_from(rows, i, &e);
-            after = e.id;
-            if (!rg_oid_valid(e.user_id))
-                continue;
-            if (run_erasure(app, &e, max_steps) == 1)
+            rg_intent in = {.id = rg_rows_int(rows, i, "id", 0),
+                            .step = (int)rg_rows_int(rows, i, "step", 0)};
+            snprintf(in.kind, sizeof in.kind, "%s", ERASE_KIND);
+            snprintf(in.subject, sizeof in.subject, "%s", rg_rows_get(rows, i, "subject"));
+            after = in.id;
+            if (drive(app, &in, max_steps) == 1)
                 finished++;
             rg_error_clear();
         }

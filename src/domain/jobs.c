@@ -27,11 +27,6 @@ static int outbox_pass(rg_app *app)
     return rg_outbox_deliver(app, OUTBOX_BATCH);
 }
 
-static int erasure_pass(rg_app *app)
-{
-    return rg_erasure_resume(app, 0);
-}
-
 /* At start every intent is driven (none of this process is in flight);
  * afterwards those that have stood still for INTENT_STILL_S, which the
  * operation itself would have moved on (intents.c adds each kind's own
@@ -43,7 +38,8 @@ static atomic_bool intents_started;
  * working through on another instance wait a minute, so that a crash of
  * that operation after the driver has run is not left unrecovered;
  * event.change rewrites what its row says, which any later change of the
- * event does again under its own intent. A two-phase role change may be
+ * event does again under its own intent, and an erasure only moves
+ * forward through steps that may run twice. A two-phase role change may be
  * driven beside its operation (the decision record settles which of the
  * two ends it), after 10 s, so that one in flight is seldom given up. */
 static const rg_intent_kind intent_kinds[] = {
@@ -55,6 +51,7 @@ static const rg_intent_kind intent_kinds[] = {
     {"session.revoke", rg__session_revoke_drive, 60},
     {"sso.signin", rg__sso_signin_drive, 60},
     {"message.post", rg__message_post_drive, 60},
+    {"user.erase", rg__user_erase_drive, 0},
 };
 
 static int intent_pass(rg_app *app)
@@ -117,8 +114,6 @@ static const rg_job jobs[] = {
     /* operations across stores a crash, an outage or a failed step left
      * unfinished (intents.h) */
     {"intent-resume", 30000, true, intent_pass, "finished %d interrupted operation(s)"},
-    /* erasures a crash or an outage interrupted */
-    {"erasure-resume", 30000, true, erasure_pass, "finished %d interrupted erasure(s)"},
     /* gauges for the alert rules (ops/prometheus/rules.yml) */
     /* the recent past the operator's console draws */
     {"metrics-history", RG_METRICS_SAMPLE_S * 1000, true, metrics_sample, "%d"},

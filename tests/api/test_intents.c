@@ -412,6 +412,49 @@ static void message_post_stopped_after_each_step(void **state)
     }
 }
 
+/* An erasure: 0 the ledger row and its intent, 1 sessions, 2 relational
+ * rows, 3 content, 4 search, 5 account documents, 6 channels (7 closes
+ * it). Stopped after any of them, the next start finishes it: the person
+ * cannot sign in, their documents are gone, and their registration stands
+ * under the tombstone. */
+static void erasure_stopped_after_each_step(void **state)
+{
+    (void)state;
+    api_user org;
+    organizer_signup(&org, "faulteraseorg");
+    long long ev = event_create_published(org.access, NULL);
+    for (int step = 0; step <= 6; step++) {
+        api_user u;
+        user_signup(&u, fmt("faulterase%d", step));
+        long long reg = register_ok(u.access, ev, "confirmed");
+        crash_restart(fmt("user.erase:%d", step));
+        crash_stopped_request("DELETE", "/v1/users/me", NULL, u.access);
+        crash_restart(NULL);
+        api_resp *r = apij("POST", "/v1/auth/login",
+                           json_pack("{s:s, s:s}", "email", u.email, "password", u.password), NULL);
+        assert_problem(r, 401);
+        resp_free(r);
+        r = api("GET", fmt("/v1/events/%lld/attendees?limit=100", ev), NULL, org.access);
+        assert_status(r, 200);
+        const char *holder = NULL;
+        json_t *items = json_object_get(r->json, "items");
+        for (size_t i = 0; i < json_array_size(items); i++)
+            if (jint(json_array_get(items, i), "id") == reg)
+                holder = jstr(json_array_get(items, i), "userId");
+        assert_non_null(holder);
+        assert_string_not_equal(holder, u.id);
+        resp_free(r);
+        rg_app app;
+        api_open_stores(&app);
+        json_t *doc = NULL;
+        assert_int_equal(rg_docs_get(&app.st.docs, "users", u.id, &doc, NULL), RG_ENOTFOUND);
+        assert_int_equal(rg_docs_get(&app.st.docs, "auth", u.id, &doc, NULL), RG_ENOTFOUND);
+        rg_error_clear();
+        assert_int_equal(crash_intents_left(&app, NULL, NULL), 0);
+        rg_app_close(&app);
+    }
+}
+
 static int setup(void **state)
 {
     if (mail_catcher_start() != 0) {
@@ -438,6 +481,7 @@ int main(void)
         cmocka_unit_test(password_reset_stopped_after_each_step),
         cmocka_unit_test(logout_stopped_after_each_step),
         cmocka_unit_test(message_post_stopped_after_each_step),
+        cmocka_unit_test(erasure_stopped_after_each_step),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -155,6 +155,74 @@ static void unknown_version_is_refused(void **state)
     rg_error_clear();
 }
 
+/* The step of erasure erasure_id: on its row (-1 if none) and on its
+ * intent (-1 if none). */
+static void erasure_steps(rg_relational *r, long long erasure_id, int *row, int *intent)
+{
+    rg_rel_conn *c;
+    assert_int_equal(rg_rel_acquire(r, &c), 0);
+    char subject[24];
+    snprintf(subject, sizeof subject, "%lld", erasure_id);
+    rg_param id[] = {RG_PINT(erasure_id)};
+    rg_param by[] = {RG_PTEXT("user.erase"), RG_PTEXT(subject)};
+    rg_rows *rows;
+    assert_true(rg_rel_query(r, c, "erasure_by_id", id, 1, &rows) >= 0);
+    *row = rows->nrows == 1 ? (int)rg_rows_int(rows, 0, "step", 0) : -1;
+    rg_rows_free(rows);
+    assert_true(rg_rel_query(r, c, "intent_by_subject", by, 2, &rows) >= 0);
+    *intent = rows->nrows == 1 ? (int)rg_rows_int(rows, 0, "step", 0) : -1;
+    rg_rows_free(rows);
+    rg_rel_release(r, c);
+}
+
+/* Version 9 moves a pending erasure's progress onto an intent of its own,
+ * and down moves it back. */
+static void erasure_progress_moves_to_its_intent(void **state)
+{
+    struct fixture *f = *state;
+    rg_relational *r = &f->st.rel;
+    int applied;
+    assert_int_equal(rg_migrate_up(r, &applied), 0);
+    assert_int_equal(rg_migrate_down(r, applied - 8), 0); /* back to version 8 */
+    rg_rel_conn *c;
+    assert_int_equal(rg_rel_acquire(r, &c), 0);
+    rg_param ins[] = {RG_PTEXT("5f0000000000000000000001"), RG_PTEXT("5f00000000000000000000ff"),
+                      RG_PTEXT("2026-01-01T00:00:00.000Z")};
+    rg_param by_user[] = {RG_PTEXT("5f0000000000000000000001")};
+    rg_rows *rows;
+    assert_true(rg_rel_query(r, c, "erasure_insert", ins, 3, NULL) >= 0);
+    assert_true(rg_rel_query(r, c, "erasure_by_user", by_user, 1, &rows) >= 0);
+    assert_int_equal(rows->nrows, 1);
+    long long id = rg_rows_int(rows, 0, "id", 0);
+    rg_rows_free(rows);
+    rg_rel_release(r, c);
+    int row, intent;
+    erasure_steps(r, id, &row, &intent);
+    assert_int_equal(intent, -1);
+
+    assert_int_equal(rg_migrate_up(r, &applied), 0);
+    erasure_steps(r, id, &row, &intent);
+    assert_int_equal(intent, 0);
+    /* The erasure moves on (intents.c writes this), then version 9 goes. */
+    char subject[24];
+    snprintf(subject, sizeof subject, "%lld", id);
+    rg_param by[] = {RG_PTEXT("user.erase"), RG_PTEXT(subject)};
+    assert_int_equal(rg_rel_acquire(r, &c), 0);
+    assert_true(rg_rel_query(r, c, "intent_by_subject", by, 2, &rows) >= 0);
+    rg_param step[] = {RG_PINT(rg_rows_int(rows, 0, "id", 0)), RG_PINT(4),
+                       RG_PTEXT("2026-01-01T00:01:00.000Z")};
+    rg_rows_free(rows);
+    assert_true(rg_rel_query(r, c, "intent_step", step, 3, NULL) >= 0);
+    rg_rel_release(r, c);
+    assert_int_equal(rg_migrate_down(r, applied), 0);
+    erasure_steps(r, id, &row, &intent);
+    assert_int_equal(row, 4);
+    assert_int_equal(intent, -1);
+    assert_int_equal(rg_migrate_up(r, &applied), 0);
+    erasure_steps(r, id, &row, &intent);
+    assert_int_equal(intent, 4);
+}
+
 /* Every version exists in both dialects, with the same name, up and down. */
 static void dialects_are_twins(void **state)
 {
@@ -186,6 +254,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(changed_file_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(unknown_version_is_refused, setup, teardown),
         cmocka_unit_test(dialects_are_twins),
+        cmocka_unit_test_setup_teardown(erasure_progress_moves_to_its_intent, setup, teardown),
     };
     int failed = cmocka_run_group_tests_name("migrations on sqlite", tests, NULL, NULL);
 #ifdef RG_WITH_POSTGRES

@@ -11,12 +11,13 @@ int rg_user_export(rg_app *app, const rg_ctx *ctx, json_t **out);
  * docs/design/erasure.md). RG_ECONFLICT while they organize upcoming
  * events. */
 int rg_user_erase(rg_app *app, const rg_ctx *ctx);
-/* Records the intent to erase user_id (the first step of rg_user_erase);
- * *tombstone (may be NULL) receives the anonymous id that replaces it. */
+/* Records the erasure of user_id and its intent (the first step of
+ * rg_user_erase); *tombstone (may be NULL) receives the anonymous id that
+ * replaces it. */
 int rg_erasure_record(rg_app *app, const char *user_id, char tombstone[RG_OID_LEN + 1]);
-/* Finishes every recorded erasure that is not done (run at start and by the
- * erasure-resume job); max_steps > 0 stops each after that many steps
- * (tests). Returns how many were finished. */
+/* Takes every erasure not done at most max_steps further (0: to its end;
+ * tests: the intent-resume job drives them otherwise). Returns how many
+ * were finished. */
 int rg_erasure_resume(rg_app *app, int max_steps);
 
 #endif
