@@ -88,7 +88,7 @@ typedef struct rg_intent_kind {
 int rg_intents_resume(rg_app *app, const rg_intent_kind *kinds, int n, int older_s, int *done);
 
 /* The drivers (events.c, auth.c, users.c, password_reset.c, sessions.c,
- * sso_signin.c, messages.c, erasure.c). */
+ * sso_signin.c, messages.c, erasure.c, resources.c). */
 int rg__event_change_drive(rg_app *app, const rg_intent *in);
 int rg__signup_drive(rg_app *app, const rg_intent *in);
 int rg__user_roles_drive(rg_app *app, const rg_intent *in);
@@ -98,5 +98,6 @@ int rg__session_revoke_drive(rg_app *app, const rg_intent *in);
 int rg__sso_signin_drive(rg_app *app, const rg_intent *in);
 int rg__message_post_drive(rg_app *app, const rg_intent *in);
 int rg__user_erase_drive(rg_app *app, const rg_intent *in);
+int rg__resource_change_drive(rg_app *app, const rg_intent *in);
 
 #endif

@@ -52,6 +52,7 @@ static const rg_intent_kind intent_kinds[] = {
     {"sso.signin", rg__sso_signin_drive, 60},
     {"message.post", rg__message_post_drive, 60},
     {"user.erase", rg__user_erase_drive, 0},
+    {"resource.change", rg__resource_change_drive, 60},
 };
 
 static int intent_pass(rg_app *app)

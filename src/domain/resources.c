@@ -2,11 +2,15 @@
  * description, type, url, tags, eventId, isPublic, createdBy, createdAt,
  * updatedAt}. Organizers and admins write them; public ones anyone reads
  * and finds. Public resources are indexed into the search port (type
- * "resource") after each write; a failed index update is logged and the
- * document stands (like events). */
+ * "resource") after each write. A write is coordinated as resource.change
+ * (intents.h): 0 the intent, 1 the document written (or, for a delete, the
+ * search entry removed), then the other store and the intent closes. A
+ * failed index update is a warning: the document stands, and the driver
+ * makes the search entry match it later. */
 #include "risinggen/domain/content.h"
 #include "domain.h"
 #include "event_record.h"
+#include "intents.h"
 #include "risinggen/base/log.h"
 #include "risinggen/base/id.h"
 #include "risinggen/base/error.h"
@@ -17,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define RESOURCE_CHANGE         "resource.change"
 #define RESOURCE_SCHEMA_VERSION 1
 #define MAX_TAGS                20
 
@@ -126,7 +131,9 @@ static int check_resource_event(rg_app *app, const rg_principal *who, json_t *do
     return rc;
 }
 
-static void index_resource(rg_app *app, const char *id, json_t *doc)
+/* The search entry of resource id made to match doc: indexed when public,
+ * gone when private or when doc is NULL (the resource is gone). */
+static int sync_search(rg_app *app, const char *id, json_t *doc)
 {
     int rc;
     if (doc && json_is_true(json_object_get(doc, "isPublic"))) {
@@ -146,9 +153,58 @@ static void index_resource(rg_app *app, const char *id, json_t *doc)
     } else {
         rc = rg_search_remove(&app->st.search, "resource", id);
     }
+    return rc < 0 ? rc : 0;
+}
+
+/* The last step of a create or a patch: the search entry, then the intent
+ * closes. A failure is a warning, and the intent stays for the driver. */
+static void index_resource(rg_app *app, const rg_intent *in, json_t *doc)
+{
+    int rc = sync_search(app, in->subject, doc);
+    if (rc == 0)
+        rc = rg_intent_close(app, in);
     if (rc < 0)
-        rg_warn("search index not updated for resource %s (rebuild with `risinggen reindex`)", id);
+        rg_warn("search index not updated for resource %s yet (%s)", in->subject,
+                rg_error_detail());
     rg_error_clear();
+}
+
+/* Opens the intent of a change of resource id (step 0, a fault point). */
+static int change_open(rg_app *app, const char *id, rg_intent *in)
+{
+    int rc = rg_intent_open(app, NULL, RESOURCE_CHANGE, id, 0, in);
+    if (rc == 0)
+        rg_intent_fault(RESOURCE_CHANGE, 0);
+    return rc;
+}
+
+/* Ends an intent whose operation failed at its first store: nothing else
+ * was written. Keeps the operation's error. */
+static int change_abort(rg_app *app, const rg_intent *in, int rc)
+{
+    char detail[256];
+    snprintf(detail, sizeof detail, "%s", rg_error_detail());
+    if (rg_intent_close(app, in) < 0)
+        rg_error_clear(); /* the driver finds nothing to change and closes it */
+    return rg_error_set(rc, "%s", detail);
+}
+
+/* The driver of resource.change: the search entry made to match the
+ * document as it stands (none when it is gone). */
+int rg__resource_change_drive(rg_app *app, const rg_intent *in)
+{
+    json_t *doc = NULL;
+    int rc = rg_oid_valid(in->subject)
+                 ? rg_docs_get(&app->st.docs, COLL_RESOURCES, in->subject, &doc, NULL)
+                 : RG_ENOTFOUND;
+    if (rc == RG_ENOTFOUND) {
+        rg_error_clear();
+        rc = rg_oid_valid(in->subject) ? sync_search(app, in->subject, NULL) : 0;
+    } else if (rc == 0) {
+        rc = sync_search(app, in->subject, doc);
+    }
+    json_decref(doc);
+    return rc < 0 ? rc : rg_intent_close(app, in);
 }
 
 int rg_resource_create(rg_app *app, const rg_ctx *ctx, json_t *body, json_t **out)
@@ -173,10 +229,14 @@ int rg_resource_create(rg_app *app, const rg_ctx *ctx, json_t *body, json_t **ou
         rc = check_resource_event(app, who, doc);
     if (rc == 0)
         rc = check_resource(doc);
-    if (rc == 0)
-        rc = rg_docs_insert(&app->st.docs, COLL_RESOURCES, id, doc);
+    rg_intent in;
+    if (rc == 0 && (rc = change_open(app, id, &in)) == 0 &&
+        (rc = rg_docs_insert(&app->st.docs, COLL_RESOURCES, id, doc)) < 0)
+        rc = change_abort(app, &in, rc);
     if (rc == 0) {
-        index_resource(app, id, doc);
+        if (rg_intent_step(app, &in, 1) < 0)
+            rg_error_clear(); /* the intent stays at 0: the driver syncs it */
+        index_resource(app, &in, doc);
         *out = rg__doc_view(id, doc);
     }
     json_decref(doc);
@@ -268,11 +328,18 @@ int rg_resource_patch(rg_app *app, const rg_ctx *ctx, const char *id, json_t *pa
         (rc = check_resource_event(app, who, patch)) < 0)
         return rc;
     struct patch_ctx c = {who, patch, NULL};
+    rg_intent in;
+    if ((rc = change_open(app, id, &in)) < 0)
+        return rc;
     rc = rg_doc_update(&app->st.docs, COLL_RESOURCES, id, apply_resource_patch, &c);
     if (rc == RG_ENOTFOUND)
         rc = rg_error_set(RG_ENOTFOUND, "no such resource");
+    if (rc < 0)
+        rc = change_abort(app, &in, rc);
     if (rc == 0) {
-        index_resource(app, id, c.result);
+        if (rg_intent_step(app, &in, 1) < 0)
+            rg_error_clear();
+        index_resource(app, &in, c.result);
         *out = rg__doc_view(id, c.result);
     }
     json_decref(c.result);
@@ -290,11 +357,20 @@ int rg_resource_delete(rg_app *app, const rg_ctx *ctx, const char *id)
     json_decref(doc);
     if (!mine)
         return rg_error_set(RG_EFORBIDDEN, "only the resource's owner or an admin can remove it");
-    /* Out of the index first: a search never finds a removed resource. */
-    rc = rg_search_remove(&app->st.search, "resource", id);
-    if (rc < 0)
+    /* Out of the index first: a search never finds a removed resource. A
+     * failure after it is answered, and the driver indexes the resource
+     * again (it was not removed). */
+    rg_intent in;
+    if ((rc = change_open(app, id, &in)) < 0)
         return rc;
-    return rg_docs_remove(&app->st.docs, COLL_RESOURCES, id);
+    if ((rc = rg_search_remove(&app->st.search, "resource", id)) < 0)
+        return change_abort(app, &in, rc);
+    if ((rc = rg_intent_step(app, &in, 1)) < 0 ||
+        (rc = rg_docs_remove(&app->st.docs, COLL_RESOURCES, id)) < 0)
+        return rc; /* the intent stays: the driver indexes it again */
+    if (rg_intent_close(app, &in) < 0)
+        rg_error_clear(); /* the driver finds it gone and closes it */
+    return 0;
 }
 
 /* Calls visit(ctx, id, d) for every resource in id order: d its search

@@ -455,6 +455,60 @@ static void erasure_stopped_after_each_step(void **state)
     }
 }
 
+/* Resources whose search hits for word number how many. */
+static int resource_hits(const char *word)
+{
+    api_resp *r = api("GET", fmt("/v1/search?q=%s&types=resource", word), NULL, NULL);
+    assert_status(r, 200);
+    int n = (int)json_array_size(json_object_get(r->json, "items"));
+    resp_free(r);
+    return n;
+}
+
+/* A resource's creation (0 the intent, 1 the document, then its search
+ * entry) and deletion (0 the intent, 1 the search entry removed, then the
+ * document). Stopped after any step, the next start leaves the search
+ * matching the documents: a created resource is found, one never written
+ * is not, and a deletion that did not reach the document is undone. */
+static void resource_change_stopped_after_each_step(void **state)
+{
+    (void)state;
+    api_user org;
+    organizer_signup(&org, "faultresource");
+    for (int step = 0; step <= 1; step++) {
+        char word[32];
+        snprintf(word, sizeof word, "quokka%dx%d", (int)getpid(), step);
+        crash_restart(fmt("resource.change:%d", step));
+        crash_stopped_request("POST", "/v1/resources",
+                              fmt("{\"title\":\"Notes on %s\",\"type\":\"article\"}", word),
+                              org.access);
+        crash_age_intents();
+        crash_restart(NULL);
+        assert_int_equal(resource_hits(word), step == 0 ? 0 : 1);
+
+        snprintf(word, sizeof word, "wombat%dx%d", (int)getpid(), step);
+        api_resp *r =
+            api("POST", "/v1/resources",
+                fmt("{\"title\":\"Notes on %s\",\"type\":\"article\"}", word), org.access);
+        assert_status(r, 201);
+        char id[32];
+        snprintf(id, sizeof id, "%s", jstr(r->json, "id"));
+        resp_free(r);
+        crash_restart(fmt("resource.change:%d", step));
+        crash_stopped_request("DELETE", fmt("/v1/resources/%s", id), NULL, org.access);
+        crash_age_intents();
+        crash_restart(NULL);
+        r = api("GET", fmt("/v1/resources/%s", id), NULL, org.access);
+        assert_status(r, 200);
+        resp_free(r);
+        assert_int_equal(resource_hits(word), 1);
+        rg_app app;
+        api_open_stores(&app);
+        assert_int_equal(crash_intents_left(&app, NULL, NULL), 0);
+        rg_app_close(&app);
+    }
+}
+
 static int setup(void **state)
 {
     if (mail_catcher_start() != 0) {
@@ -482,6 +536,7 @@ int main(void)
         cmocka_unit_test(logout_stopped_after_each_step),
         cmocka_unit_test(message_post_stopped_after_each_step),
         cmocka_unit_test(erasure_stopped_after_each_step),
+        cmocka_unit_test(resource_change_stopped_after_each_step),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
