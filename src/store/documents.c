@@ -158,6 +158,13 @@ int rg_doc_ops_check(const struct rg_doc_ops *o)
                             "the documents adapter '%s' must have the prepare slots exactly "
                             "when it has RG_DOC_CAP_PREPARED",
                             o->scheme);
+    bool atomic = o->write_all && o->atomic_ready;
+    bool no_atomic = !o->write_all && !o->atomic_ready;
+    if (!(o->caps & RG_DOC_CAP_ATOMIC) ? !no_atomic : !atomic)
+        return rg_error_set(RG_EINVAL,
+                            "the documents adapter '%s' must have the atomic slots exactly "
+                            "when it has RG_DOC_CAP_ATOMIC",
+                            o->scheme);
     return 0;
 }
 
@@ -309,14 +316,12 @@ static int check_gid(const rg_documents *s, const char *gid, bool prefix)
     return 0;
 }
 
-int rg_docs_prepare(rg_documents *s, const char *gid, const rg_doc_write *writes, int n)
+/* The writes of one transaction, checked as the single writes are. */
+static int check_writes(const rg_documents *s, const rg_doc_write *writes, int n)
 {
-    int rc = check_gid(s, gid, false);
-    if (rc < 0)
-        return rc;
+    int rc;
     if (n < 1 || n > RG_DOC_WRITES_MAX || !writes)
-        return rg_error_set(RG_EINVAL, "a prepared transaction has 1 to %d writes",
-                            RG_DOC_WRITES_MAX);
+        return rg_error_set(RG_EINVAL, "a transaction has 1 to %d writes", RG_DOC_WRITES_MAX);
     for (int i = 0; i < n; i++) {
         const rg_doc_write *w = &writes[i];
         if ((rc = check_coll(w->collection)) < 0 || (rc = check_id(w->id)) < 0)
@@ -330,6 +335,14 @@ int rg_docs_prepare(rg_documents *s, const char *gid, const rg_doc_write *writes
         if (w->expect_rev < 0)
             return rg_error_set(RG_EINVAL, "invalid revision");
     }
+    return 0;
+}
+
+int rg_docs_prepare(rg_documents *s, const char *gid, const rg_doc_write *writes, int n)
+{
+    int rc = check_gid(s, gid, false);
+    if (rc < 0 || (rc = check_writes(s, writes, n)) < 0)
+        return rc;
     int64_t t0 = rg_mono_us();
     return rg_metrics_timed("documents.prepare", t0, s->ops->prepare(s->d, gid, writes, n));
 }
@@ -344,4 +357,20 @@ int rg_docs_prepared_list(rg_documents *s, const char *prefix, rg_gid_fn each, v
 {
     int rc = check_gid(s, prefix, true);
     return rc < 0 ? rc : s->ops->prepared_list(s->d, prefix, each, arg);
+}
+
+int rg_docs_atomic(rg_documents *s)
+{
+    return (s->ops->caps & RG_DOC_CAP_ATOMIC) ? s->ops->atomic_ready(s->d) : 0;
+}
+
+int rg_docs_write_all(rg_documents *s, const rg_doc_write *writes, int n)
+{
+    if (!(s->ops->caps & RG_DOC_CAP_ATOMIC))
+        return rg_error_set(RG_EINVAL, "the documents store cannot write atomically");
+    int rc = check_writes(s, writes, n);
+    if (rc < 0)
+        return rc;
+    int64_t t0 = rg_mono_us();
+    return rg_metrics_timed("documents.write_all", t0, s->ops->write_all(s->d, writes, n));
 }

@@ -1126,6 +1126,74 @@ static void test_prepared(void **state)
     json_decref(v3);
 }
 
+/* Atomic writes: all of them stand, or none (signup's auth and user
+ * documents, a first church sign-in's link, auth and user). */
+static void test_write_all(void **state)
+{
+    struct fixture *f = *state;
+    rg_doc_write rm = {RG_DOC_W_REMOVE, "notes", "n1", NULL, 0};
+    if (!(f->port.ops->caps & RG_DOC_CAP_ATOMIC)) {
+        assert_int_equal(rg_docs_atomic(&f->port), 0);
+        assert_int_equal(rg_docs_write_all(&f->port, &rm, 1), RG_EINVAL);
+        printf("SKIPPED documents/%s atomic writes: adapter lacks RG_DOC_CAP_ATOMIC\n",
+               current->name);
+        skip();
+    }
+    if (rg_docs_atomic(&f->port) != 1) {
+        assert_int_equal(rg_docs_write_all(&f->port, &rm, 1), RG_EUNAVAIL);
+        printf("SKIPPED documents/%s atomic writes: the server runs no transactions (a "
+               "standalone MongoDB; a replica set does)\n",
+               current->name);
+        skip();
+    }
+    assert_int_equal(rg_docs_write_all(&f->port, &rm, 0), RG_EINVAL);
+    assert_int_equal(rg_docs_write_all(&f->port, NULL, 1), RG_EINVAL);
+    rg_doc_write bad = {RG_DOC_W_INSERT, "bad name", "n1", NULL, 0};
+    assert_int_equal(rg_docs_write_all(&f->port, &bad, 1), RG_EINVAL);
+    insert_text(&f->port, "notes", "n1", "{\"v\":1}");
+    insert_text(&f->port, "notes", "n2", "{\"v\":2}");
+    json_t *v9 = parse("{\"v\":9}"), *v3 = parse("{\"v\":3}");
+    json_t *mail = parse("{\"email\":\"w@x.org\"}");
+    rg_doc_write w[] = {{RG_DOC_W_REPLACE, "notes", "n1", v9, 1},
+                        {RG_DOC_W_INSERT, "notes", "n3", v3, 0},
+                        {RG_DOC_W_REMOVE, "notes", "n2", NULL, 0},
+                        {RG_DOC_W_INSERT, "users", "w1", mail, 0},
+                        {RG_DOC_W_REMOVE, "notes", "never", NULL, 0}};
+    assert_int_equal(rg_docs_write_all(&f->port, w, 5), 0);
+    int64_t rev;
+    assert_int_equal(note_v(&f->port, "n1", &rev), 9);
+    assert_int_equal(rev, 2);
+    assert_int_equal(note_v(&f->port, "n2", NULL), -1);
+    assert_int_equal(note_v(&f->port, "n3", &rev), 3);
+    assert_int_equal(rev, 1);
+    json_t *got = NULL;
+    assert_int_equal(rg_docs_get(&f->port, "users", "w1", &got, NULL), 0);
+    json_decref(got);
+
+    /* A write that fails (a stale revision, a missing document, a taken
+     * id, a taken unique key) undoes the writes before it. */
+    rg_doc_write stale[] = {{RG_DOC_W_INSERT, "notes", "n4", v3, 0},
+                            {RG_DOC_W_REPLACE, "notes", "n1", v3, 1}};
+    assert_int_equal(rg_docs_write_all(&f->port, stale, 2), RG_ESTALE);
+    rg_doc_write gone[] = {{RG_DOC_W_INSERT, "notes", "n4", v3, 0},
+                           {RG_DOC_W_REPLACE, "notes", "n2", v3, 0}};
+    assert_int_equal(rg_docs_write_all(&f->port, gone, 2), RG_ENOTFOUND);
+    rg_doc_write taken[] = {{RG_DOC_W_INSERT, "notes", "n4", v3, 0},
+                            {RG_DOC_W_INSERT, "notes", "n3", v3, 0}};
+    assert_int_equal(rg_docs_write_all(&f->port, taken, 2), RG_ECONFLICT);
+    if (f->port.ops->caps & RG_DOC_CAP_UNIQUE) {
+        rg_doc_write key[] = {{RG_DOC_W_INSERT, "notes", "n4", v3, 0},
+                              {RG_DOC_W_INSERT, "users", "w2", mail, 0}};
+        assert_int_equal(rg_docs_write_all(&f->port, key, 2), RG_ECONFLICT);
+    }
+    assert_int_equal(note_v(&f->port, "n4", NULL), -1);
+    assert_int_equal(note_v(&f->port, "n1", &rev), 9);
+    assert_int_equal(rev, 2);
+    json_decref(v9);
+    json_decref(v3);
+    json_decref(mail);
+}
+
 static void test_adapter_skipped(void **state)
 {
     (void)state;
@@ -1157,6 +1225,7 @@ static const struct CMUnitTest tests[] = {
     T(test_unique_is_typed),
     T(test_path_rules),
     T(test_prepared),
+    T(test_write_all),
 };
 
 static const struct CMUnitTest skipped[] = {cmocka_unit_test(test_adapter_skipped)};

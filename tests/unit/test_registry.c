@@ -82,6 +82,14 @@ static void missing_slots_are_refused(void **state)
     doc = rg_sqlite_doc_ops;
     doc.caps |= RG_DOC_CAP_PREPARED;
     assert_int_equal(rg_doc_ops_check(&doc), RG_EINVAL);
+    /* The atomic slots exactly with their capability. */
+    doc = rg_sqlite_doc_ops;
+    doc.atomic_ready = NULL;
+    assert_int_equal(rg_doc_ops_check(&doc), RG_EINVAL);
+    doc = rg_sqlite_doc_ops;
+    doc.caps &= ~(unsigned)RG_DOC_CAP_ATOMIC;
+    assert_int_equal(rg_doc_ops_check(&doc), RG_EINVAL);
+    assert_non_null(strstr(rg_error_detail(), "atomic"));
 #ifdef RG_WITH_POSTGRES
     rel = rg_pg_rel_ops;
     rel.finish_prepared = NULL;

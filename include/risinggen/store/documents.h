@@ -67,7 +67,7 @@
 #include "risinggen/store/options.h"
 #include "risinggen/store/prepared.h"
 
-#define RG_DOC_OPS_VERSION 3
+#define RG_DOC_OPS_VERSION 4
 
 #define RG_DOC_COLLECTION_MAX 32
 #define RG_DOC_PATH_MAX       64
@@ -77,7 +77,7 @@
 #define RG_DOC_LIMIT_MAX      10000
 #define RG_DOC_INDEXES_MAX    64
 #define RG_DOC_BYTES_MAX      (16 * 1024 * 1024)
-#define RG_DOC_WRITES_MAX     16 /* writes of one prepared transaction */
+#define RG_DOC_WRITES_MAX     16 /* writes of one transaction (atomic or prepared) */
 
 enum rg_doc_caps {
     RG_DOC_CAP_UNIQUE = 1u << 0, /* enforces unique indexes */
@@ -85,6 +85,8 @@ enum rg_doc_caps {
     RG_DOC_CAP_NUL_IN_STRINGS = 1u << 2,
     /* Two-phase commit (risinggen/store/prepared.h): the prepare slots. */
     RG_DOC_CAP_PREPARED = 1u << 3,
+    /* Several writes in one transaction (write_all): the atomic slots. */
+    RG_DOC_CAP_ATOMIC = 1u << 4,
 };
 
 typedef struct rg_docs rg_docs;
@@ -119,8 +121,8 @@ typedef struct rg_doc_query {
     int limit;
 } rg_doc_query;
 
-/* One write of a prepared transaction: an insert, a replace (expect_rev
- * as the replace slot says) or a removal. */
+/* One write of a transaction (atomic or prepared): an insert, a replace
+ * (expect_rev as the replace slot says) or a removal. */
 typedef enum { RG_DOC_W_INSERT, RG_DOC_W_REPLACE, RG_DOC_W_REMOVE } rg_doc_write_op;
 typedef struct rg_doc_write {
     rg_doc_write_op op;
@@ -171,6 +173,15 @@ struct rg_doc_ops {
     int (*finish_prepared)(rg_docs *d, const char *gid, bool commit);
     int (*prepared_list)(rg_docs *d, const char *prefix, rg_gid_fn each, void *arg);
     int (*prepared_ready)(rg_docs *d);
+    /* Atomic writes, set exactly with RG_DOC_CAP_ATOMIC. write_all runs the
+     * n writes in one transaction and commits it: each fails as its single
+     * slot would (a removal of a missing document is no failure), and on
+     * any failure none of them stays; readers see all of them or none.
+     * atomic_ready is 1 when the server runs such transactions now (a
+     * MongoDB replica set or sharded cluster, not a standalone server), 0
+     * when not, or RG_E*. */
+    int (*write_all)(rg_docs *d, const rg_doc_write *writes, int n);
+    int (*atomic_ready)(rg_docs *d);
 };
 
 typedef struct rg_documents {
@@ -206,6 +217,12 @@ int rg_docs_two_phase(rg_documents *s);
 int rg_docs_prepare(rg_documents *s, const char *gid, const rg_doc_write *writes, int n);
 int rg_docs_finish_prepared(rg_documents *s, const char *gid, bool commit);
 int rg_docs_prepared_list(rg_documents *s, const char *prefix, rg_gid_fn each, void *arg);
+/* Atomic writes (the slots above): rg_docs_atomic is 1 when the adapter
+ * has the capability and its server runs transactions now, else 0 (or
+ * RG_E*); rg_docs_write_all checks its writes as rg_docs_prepare does and
+ * is RG_EINVAL without the capability. */
+int rg_docs_atomic(rg_documents *s);
+int rg_docs_write_all(rg_documents *s, const rg_doc_write *writes, int n);
 
 /* Whether a collection name or a path follows the rules above. */
 bool rg_doc_collection_valid(const char *s);
@@ -217,7 +234,8 @@ bool rg_doc_path_valid(const char *s);
 int rg_doc_type_rank(const json_t *v);
 
 /* Checks ops against this port: RG_DOC_OPS_VERSION, every slot set, and
- * the prepare slots exactly with RG_DOC_CAP_PREPARED.
+ * the prepare slots exactly with RG_DOC_CAP_PREPARED, the atomic ones
+ * exactly with RG_DOC_CAP_ATOMIC.
  * 0, or RG_EINVAL with a detail naming what is wrong. */
 int rg_doc_ops_check(const struct rg_doc_ops *ops);
 

@@ -35,6 +35,7 @@ struct rg_docs {
     char *db;
     struct unique_key uniques[RG_DOC_INDEXES_MAX];
     int nuniques;
+    bool transactions; /* a replica set or a sharded cluster: write_all runs */
 };
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -105,6 +106,13 @@ static const bson_t *write_opts(bson_t *opts)
     bson_init(opts);
     BSON_APPEND_BOOL(opts, "validate", false);
     return opts;
+}
+
+/* Options that put an operation into session s's transaction (none when s
+ * is NULL); false when the driver refuses (err says why). */
+static bool session_opts(mongoc_client_session_t *s, bson_t *opts, bson_error_t *err)
+{
+    return !s || mongoc_client_session_append(s, opts, err);
 }
 
 /* A collection of a client from the pool; both given back with put. */
@@ -246,6 +254,34 @@ static int ping_client(struct rg_docs *d, mongoc_client_t *client)
     return ok ? 0 : mongo_error(&err, "ping");
 }
 
+/* Whether the servers run multi-document transactions: a replica set
+ * member answers hello with setName, a mongos with msg "isdbgrid"; a
+ * standalone server with neither. Servers older than hello (4.4.2) are
+ * asked isMaster. */
+static int transactions_run(struct rg_docs *d, mongoc_client_t *client, bool *out)
+{
+    static const char *const commands[] = {"hello", "isMaster"};
+    bson_error_t err;
+    bool ok = false;
+    bson_t reply;
+    for (int i = 0; i < 2 && !ok; i++) {
+        bson_t cmd = BSON_INITIALIZER;
+        BSON_APPEND_INT32(&cmd, commands[i], 1);
+        ok = mongoc_client_command_simple(client, "admin", &cmd, NULL, &reply, &err);
+        bson_destroy(&cmd);
+        if (!ok)
+            bson_destroy(&reply);
+    }
+    if (!ok)
+        return mongo_error(&err, "hello");
+    bson_iter_t it;
+    *out = bson_iter_init_find(&it, &reply, "setName") ||
+           (bson_iter_init_find(&it, &reply, "msg") && BSON_ITER_HOLDS_UTF8(&it) &&
+            strcmp(bson_iter_utf8(&it, NULL), "isdbgrid") == 0);
+    bson_destroy(&reply);
+    return 0;
+}
+
 /* Opens the store at a "mongodb://…" or "mongodb+srv://…" url (its
  * database, else "risinggen"), checks that a server answers, and ensures
  * the declared indexes. */
@@ -296,6 +332,8 @@ static int docs_open(rg_docs **out, const char *url, const rg_store_options *opt
         d->pool, (uint32_t)(opts && opts->pool_size > 0 ? opts->pool_size : RG_POOL_SIZE_DEFAULT));
     mongoc_client_t *client = mongoc_client_pool_pop(d->pool);
     int rc = ping_client(d, client);
+    if (rc == 0)
+        rc = transactions_run(d, client, &d->transactions);
     for (int i = 0; i < nindexes && rc == 0; i++) {
         rc = ensure_index(d, client, &indexes[i]);
         if (indexes[i].unique) {
@@ -313,7 +351,10 @@ static int docs_open(rg_docs **out, const char *url, const rg_store_options *opt
     return 0;
 }
 
-static int docs_insert(rg_docs *d, const char *coll, const char *id, json_t *doc)
+/* The single writes, on client and, when s is not NULL, inside its
+ * transaction. */
+static int insert_in(struct rg_docs *d, mongoc_client_t *client, mongoc_client_session_t *s,
+                     const char *coll, const char *id, json_t *doc)
 {
     bson_t b = BSON_INITIALIZER, body;
     bool ok = append_id(&b, "_id", id) && BSON_APPEND_INT64(&b, "rev", 1) &&
@@ -327,15 +368,23 @@ static int docs_insert(rg_docs *d, const char *coll, const char *id, json_t *doc
         bson_destroy(&b);
         return mapping_error("insert");
     }
-    mongoc_client_t *client;
-    mongoc_collection_t *c = get(d, coll, &client);
+    mongoc_collection_t *c = mongoc_client_get_collection(client, d->db, coll);
     bson_error_t err;
     bson_t opts;
-    ok = mongoc_collection_insert_one(c, &b, write_opts(&opts), NULL, &err);
+    write_opts(&opts);
+    ok = session_opts(s, &opts, &err) && mongoc_collection_insert_one(c, &b, &opts, NULL, &err);
     bson_destroy(&opts);
-    put(d, client, c);
+    mongoc_collection_destroy(c);
     bson_destroy(&b);
     return ok ? 0 : mongo_error(&err, "insert");
+}
+
+static int docs_insert(rg_docs *d, const char *coll, const char *id, json_t *doc)
+{
+    mongoc_client_t *client = mongoc_client_pool_pop(d->pool);
+    int rc = insert_in(d, client, NULL, coll, id, doc);
+    mongoc_client_pool_push(d->pool, client);
+    return rc;
 }
 
 /* The stored {_id, rev, body} as the port's id, revision and document. */
@@ -388,18 +437,21 @@ static int docs_get(rg_docs *d, const char *coll, const char *id, json_t **out, 
 }
 
 /* 1 when a document has the id, 0 when not, or RG_E*. */
-static int id_exists(mongoc_collection_t *c, const char *id)
+static int id_exists(mongoc_collection_t *c, mongoc_client_session_t *s, const char *id)
 {
-    bson_t filter = BSON_INITIALIZER;
+    bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
     append_id(&filter, "_id", id);
     bson_error_t err;
-    int64_t n = mongoc_collection_count_documents(c, &filter, NULL, NULL, NULL, &err);
+    int64_t n = session_opts(s, &opts, &err)
+                    ? mongoc_collection_count_documents(c, &filter, &opts, NULL, NULL, &err)
+                    : -1;
     bson_destroy(&filter);
+    bson_destroy(&opts);
     return n < 0 ? mongo_error(&err, "count") : n > 0;
 }
 
-static int docs_replace(rg_docs *d, const char *coll, const char *id, json_t *doc,
-                        int64_t expect_rev)
+static int replace_in(struct rg_docs *d, mongoc_client_t *client, mongoc_client_session_t *s,
+                      const char *coll, const char *id, json_t *doc, int64_t expect_rev)
 {
     bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER, set, body, inc;
     append_id(&filter, "_id", id);
@@ -418,37 +470,103 @@ static int docs_replace(rg_docs *d, const char *coll, const char *id, json_t *do
     if (!ok) {
         rc = mapping_error("replace");
     } else {
-        mongoc_client_t *client;
-        mongoc_collection_t *c = get(d, coll, &client);
+        mongoc_collection_t *c = mongoc_client_get_collection(client, d->db, coll);
         bson_t reply, opts;
         bson_error_t err;
+        write_opts(&opts);
+        bool appended = session_opts(s, &opts, &err);
         bool updated =
-            mongoc_collection_update_one(c, &filter, &update, write_opts(&opts), &reply, &err);
+            appended && mongoc_collection_update_one(c, &filter, &update, &opts, &reply, &err);
+        if (!appended)
+            bson_init(&reply); /* update_one always initializes it */
         bson_destroy(&opts);
         if (!updated)
             rc = mongo_error(&err, "replace");
-        else if (reply_count(&reply, "matchedCount") == 0 && (rc = id_exists(c, id)) >= 0)
+        else if (reply_count(&reply, "matchedCount") == 0 && (rc = id_exists(c, s, id)) >= 0)
             rc = rc ? rg_error_set(RG_ESTALE, "the document was changed by another request")
                     : rg_error_set(RG_ENOTFOUND, "no such document");
         bson_destroy(&reply);
-        put(d, client, c);
+        mongoc_collection_destroy(c);
     }
     bson_destroy(&filter);
     bson_destroy(&update);
     return rc < 0 ? rc : 0;
 }
 
+static int docs_replace(rg_docs *d, const char *coll, const char *id, json_t *doc,
+                        int64_t expect_rev)
+{
+    mongoc_client_t *client = mongoc_client_pool_pop(d->pool);
+    int rc = replace_in(d, client, NULL, coll, id, doc, expect_rev);
+    mongoc_client_pool_push(d->pool, client);
+    return rc;
+}
+
+static int remove_in(struct rg_docs *d, mongoc_client_t *client, mongoc_client_session_t *s,
+                     const char *coll, const char *id)
+{
+    bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
+    append_id(&filter, "_id", id);
+    mongoc_collection_t *c = mongoc_client_get_collection(client, d->db, coll);
+    bson_error_t err;
+    bool ok =
+        session_opts(s, &opts, &err) && mongoc_collection_delete_one(c, &filter, &opts, NULL, &err);
+    mongoc_collection_destroy(c);
+    bson_destroy(&filter);
+    bson_destroy(&opts);
+    return ok ? 0 : mongo_error(&err, "remove");
+}
+
 static int docs_remove(rg_docs *d, const char *coll, const char *id)
 {
-    bson_t filter = BSON_INITIALIZER;
-    append_id(&filter, "_id", id);
-    mongoc_client_t *client;
-    mongoc_collection_t *c = get(d, coll, &client);
+    mongoc_client_t *client = mongoc_client_pool_pop(d->pool);
+    int rc = remove_in(d, client, NULL, coll, id);
+    mongoc_client_pool_push(d->pool, client);
+    return rc;
+}
+
+/* The writes in one transaction of a session (a replica set or a sharded
+ * cluster; the URL's write concern commits it). A write that fails aborts
+ * it, and so does a commit whose outcome the driver could not learn after
+ * its one retry: RG_EUNAVAIL, the writes may or may not stand. */
+static int docs_write_all(rg_docs *d, const rg_doc_write *writes, int n)
+{
+    if (!d->transactions)
+        return rg_error_set(RG_EUNAVAIL, "the MongoDB server runs no transactions (a standalone "
+                                         "server; a replica set does)");
+    mongoc_client_t *client = mongoc_client_pool_pop(d->pool);
     bson_error_t err;
-    bool ok = mongoc_collection_delete_one(c, &filter, NULL, NULL, &err);
-    put(d, client, c);
-    bson_destroy(&filter);
-    return ok ? 0 : mongo_error(&err, "remove");
+    int rc = 0;
+    mongoc_client_session_t *s = mongoc_client_start_session(client, NULL, &err);
+    if (!s || !mongoc_client_session_start_transaction(s, NULL, &err)) {
+        rc = mongo_error(&err, "transaction");
+    } else {
+        for (int i = 0; i < n && rc == 0; i++) {
+            const rg_doc_write *w = &writes[i];
+            rc = w->op == RG_DOC_W_INSERT ? insert_in(d, client, s, w->collection, w->id, w->doc)
+                 : w->op == RG_DOC_W_REPLACE
+                     ? replace_in(d, client, s, w->collection, w->id, w->doc, w->expect_rev)
+                     : remove_in(d, client, s, w->collection, w->id);
+        }
+        if (rc == 0) {
+            bson_t reply; /* always initialized by the commit */
+            bool ok = mongoc_client_session_commit_transaction(s, &reply, &err);
+            bson_destroy(&reply);
+            if (!ok)
+                rc = mongo_error(&err, "commit");
+        }
+        if (rc < 0 && mongoc_client_session_in_transaction(s))
+            mongoc_client_session_abort_transaction(s, NULL);
+    }
+    if (s)
+        mongoc_client_session_destroy(s);
+    mongoc_client_pool_push(d->pool, client);
+    return rc;
+}
+
+static int docs_atomic_ready(rg_docs *d)
+{
+    return d->transactions ? 1 : 0;
 }
 
 /* {"$type": "$body.<path>"} under key. */
@@ -815,7 +933,7 @@ static int docs_ping(rg_docs *d)
 
 const struct rg_doc_ops rg_mongo_doc_ops = {
     .version = RG_DOC_OPS_VERSION,
-    .caps = RG_DOC_CAP_UNIQUE | RG_DOC_CAP_NUL_IN_STRINGS,
+    .caps = RG_DOC_CAP_UNIQUE | RG_DOC_CAP_NUL_IN_STRINGS | RG_DOC_CAP_ATOMIC,
     .scheme = "mongodb",
     .open = docs_open,
     .close = docs_close,
@@ -826,4 +944,6 @@ const struct rg_doc_ops rg_mongo_doc_ops = {
     .find = docs_find,
     .remove_where = docs_remove_where,
     .ping = docs_ping,
+    .write_all = docs_write_all,
+    .atomic_ready = docs_atomic_ready,
 };

@@ -800,6 +800,31 @@ static int docs_prepare(rg_docs *d, const char *gid, const rg_doc_write *writes,
     return rc;
 }
 
+static int docs_write_all(rg_docs *d, const rg_doc_write *writes, int n)
+{
+    struct rg__pg_conn *c;
+    int rc = rg__pg_get(&d->pool, &c);
+    if (rc < 0)
+        return rc;
+    for (int i = 0; i < n && rc == 0; i++) /* tables first: DDL stays out of it */
+        rc = ensure_collection(d, c, writes[i].collection);
+    if (rc == 0 && (rc = rg__pg_command(c, "BEGIN")) == 0) {
+        c->in_tx = true;
+        for (int i = 0; i < n && rc == 0; i++)
+            rc = write_on(c, &writes[i]);
+        if (rc == 0 && (rc = rg__pg_command(c, "COMMIT")) == 0)
+            c->in_tx = false;
+    }
+    rg__pg_put(c); /* rolls back a transaction left open by a failed write */
+    return rc;
+}
+
+static int docs_atomic_ready(rg_docs *d)
+{
+    (void)d;
+    return 1;
+}
+
 static int docs_finish_prepared(rg_docs *d, const char *gid, bool commit)
 {
     struct rg__pg_conn *c;
@@ -829,7 +854,7 @@ static int docs_prepared_ready(rg_docs *d)
 
 const struct rg_doc_ops rg_pg_doc_ops = {
     .version = RG_DOC_OPS_VERSION,
-    .caps = RG_DOC_CAP_UNIQUE | RG_DOC_CAP_PREPARED,
+    .caps = RG_DOC_CAP_UNIQUE | RG_DOC_CAP_PREPARED | RG_DOC_CAP_ATOMIC,
     .scheme = "postgresql",
     .open = docs_open,
     .close = docs_close,
@@ -844,4 +869,6 @@ const struct rg_doc_ops rg_pg_doc_ops = {
     .finish_prepared = docs_finish_prepared,
     .prepared_list = docs_prepared_list,
     .prepared_ready = docs_prepared_ready,
+    .write_all = docs_write_all,
+    .atomic_ready = docs_atomic_ready,
 };
