@@ -55,19 +55,28 @@ static int validate_password(v_ctx *v, json_t *body, const char *field, const ch
     return 0;
 }
 
-/* The account's two documents, each step recorded on in when given. */
+/* The account's two documents: in one transaction when atomic, else one
+ * after the other, each step recorded on in when given. */
 static int insert_account(rg_app *app, json_t *user, const char *password_hash,
-                          char out_id[RG_OID_LEN + 1], rg_intent *in)
+                          char out_id[RG_OID_LEN + 1], bool atomic, rg_intent *in)
 {
     if (!rg_oid_valid(out_id))
         rg_oid_new(out_id);
-    /* Credentials first: a crash between the two writes leaves an auth
-     * document nobody can reach, never an account that cannot sign in. */
     json_t *auth =
         json_pack("{s:i, s:s, s:s, s:s, s:{}, s:n, s:n}", "schemaVersion", AUTH_SCHEMA_VERSION,
                   "userId", out_id, "authMethod", "password", "passwordHash", password_hash,
                   "tokens", "passwordResetToken", "passwordResetExpiry");
-    int rc = rg_docs_insert(&app->st.docs, COLL_AUTH, out_id, auth);
+    int rc;
+    if (atomic) {
+        rg_doc_write w[] = {{RG_DOC_W_INSERT, COLL_AUTH, out_id, auth, 0},
+                            {RG_DOC_W_INSERT, COLL_USERS, out_id, user, 0}};
+        rc = rg_docs_write_all(&app->st.docs, w, 2);
+        json_decref(auth);
+        goto done;
+    }
+    /* Credentials first: a crash between the two writes leaves an auth
+     * document nobody can reach, never an account that cannot sign in. */
+    rc = rg_docs_insert(&app->st.docs, COLL_AUTH, out_id, auth);
     json_decref(auth);
     if (rc < 0)
         return rc;
@@ -80,6 +89,7 @@ static int insert_account(rg_app *app, json_t *user, const char *password_hash,
         rg_error_clear();
     if (rc < 0)
         rg_docs_remove(&app->st.docs, COLL_AUTH, out_id);
+done:
     if (rc == RG_ECONFLICT) {
         rg_error_clear();
         rg_error_field("email", "is already registered");
@@ -91,7 +101,7 @@ static int insert_account(rg_app *app, json_t *user, const char *password_hash,
 int rg_auth_insert_user(rg_app *app, json_t *user, const char *password_hash,
                         char out_id[RG_OID_LEN + 1])
 {
-    return insert_account(app, user, password_hash, out_id, NULL);
+    return insert_account(app, user, password_hash, out_id, rg__docs_atomic(app), NULL);
 }
 
 static const char *const signup_fields[] = {"email",       "password",    "firstName", "lastName",
@@ -161,12 +171,17 @@ static int create_account(rg_app *app, json_t *body, json_t *roles, char id[RG_O
     }
     json_t *doc = user_doc_from(clean, norm, roles);
     json_decref(clean);
-    /* signup (intents.h): 1 the auth document, 2 the user document. */
+    /* One transaction of the documents store when it runs them: nothing
+     * to coordinate. Else signup (intents.h): 1 the auth document, 2 the
+     * user document. */
     rg_oid_new(id);
     rg_intent in;
-    if ((rc = rg_intent_open(app, NULL, SIGNUP, id, 0, &in)) == 0) {
+    if (rg__docs_atomic(app)) {
+        if ((rc = insert_account(app, doc, hash, id, true, NULL)) == 0)
+            rg_intent_fault(SIGNUP, 2); /* both written */
+    } else if ((rc = rg_intent_open(app, NULL, SIGNUP, id, 0, &in)) == 0) {
         rg_intent_fault(SIGNUP, 0);
-        rc = insert_account(app, doc, hash, id, &in);
+        rc = insert_account(app, doc, hash, id, false, &in);
         /* Done, the intent goes (if it cannot, the job finds the account
          * whole). Undone (a taken e-mail removes the auth document) or
          * failed, it stays: the job removes whatever is left, and the

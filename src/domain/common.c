@@ -267,6 +267,18 @@ bool rg__json_is_str(json_t *o, const char *k)
     return json_is_string(json_object_get(o, k));
 }
 
+bool rg__docs_atomic(rg_app *app)
+{
+#ifdef RG_FAULTS
+    if (getenv("RG_FAULT_NO_ATOMIC"))
+        return false;
+#endif
+    int rc = rg_docs_atomic(&app->st.docs);
+    if (rc < 0)
+        rg_error_clear(); /* the one-by-one path then finds the store down */
+    return rc == 1;
+}
+
 /* https://host… with no spaces or control characters, at most 2048 bytes. */
 bool rg__https_url_ok(const char *s)
 {

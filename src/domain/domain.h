@@ -91,6 +91,11 @@ int rg__doc_upgrade(json_t *doc, int current, const char *what);
 json_t *rg__doc_view(const char *id, json_t *doc);
 /* Whether o[k] is a JSON string. */
 bool rg__json_is_str(json_t *o, const char *k);
+/* Whether the documents store takes several writes in one transaction now
+ * (rg_docs_write_all). Test builds answer no when RG_FAULT_NO_ATOMIC is
+ * set, to run the one-write-at-a-time path a store without transactions
+ * takes. */
+bool rg__docs_atomic(rg_app *app);
 /* https://host… with no spaces or control characters, at most 2048 bytes. */
 bool rg__https_url_ok(const char *s);
 /* The current time as RFC 3339 UTC into out. */

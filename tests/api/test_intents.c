@@ -70,7 +70,11 @@ static void signup_stopped_after_each_step(void **state)
     (void)state;
     for (int step = 0; step <= 2; step++) {
         const char *email = unique_email(fmt("faultsign%d", step));
+        /* As on a documents store without transactions: one document
+         * after the other. */
+        setenv("RG_FAULT_NO_ATOMIC", "1", 1);
         crash_restart(fmt("signup:%d", step));
+        unsetenv("RG_FAULT_NO_ATOMIC");
         crash_stopped_request("POST", "/v1/auth/signup",
                               fmt("{\"email\":\"%s\",\"password\":\"correct horse battery\","
                                   "\"firstName\":\"Fault\",\"lastName\":\"Step\"}",
@@ -120,6 +124,39 @@ static void signup_stopped_after_each_step(void **state)
         user_login(&u);
         assert_true(u.access[0] != '\0');
     }
+}
+
+/* On a documents store that runs transactions (SQLite and PostgreSQL
+ * here), a signup writes both documents in one and records no intent:
+ * stopped right after it, the account is whole once the server is back. */
+static void signup_in_one_transaction(void **state)
+{
+    (void)state;
+    rg_app app;
+    api_open_stores(&app);
+    int atomic = rg_docs_atomic(&app.st.docs);
+    rg_app_close(&app);
+    if (atomic != 1) {
+        printf("SKIPPED signup in one transaction: the documents store runs none (a standalone "
+               "MongoDB)\n");
+        skip();
+    }
+    const char *email = unique_email("faultsignatomic");
+    crash_restart("signup:2");
+    crash_stopped_request("POST", "/v1/auth/signup",
+                          fmt("{\"email\":\"%s\",\"password\":\"correct horse battery\","
+                              "\"firstName\":\"Fault\",\"lastName\":\"Atomic\"}",
+                              email),
+                          NULL);
+    api_open_stores(&app);
+    assert_int_equal(crash_intents_left(&app, NULL, NULL), 0);
+    rg_app_close(&app);
+    crash_restart(NULL);
+    api_user u = {0};
+    snprintf(u.email, sizeof u.email, "%s", email);
+    snprintf(u.password, sizeof u.password, "%s", "correct horse battery");
+    user_login(&u);
+    assert_true(u.access[0] != '\0');
 }
 
 /* A role change: 1 the audit entry with its intent (one transaction), 2
@@ -530,6 +567,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(event_publish_stopped_after_each_step),
         cmocka_unit_test(signup_stopped_after_each_step),
+        cmocka_unit_test(signup_in_one_transaction),
         cmocka_unit_test(roles_stopped_after_each_step),
         cmocka_unit_test(two_phase_driver_wins_over_a_late_decision),
         cmocka_unit_test(password_reset_stopped_after_each_step),

@@ -13,7 +13,6 @@
 #include <string.h>
 #include <time.h>
 
-
 static api_resp *reset_request(const char *email)
 {
     return apij("POST", "/v1/auth/password-reset", json_pack("{s:s}", "email", email), NULL);
