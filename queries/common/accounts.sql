@@ -54,6 +54,14 @@ UPDATE audit_log SET target_id = $2 WHERE target_id = $1 AND target_type = 'user
 -- name: erasure_outbox
 DELETE FROM outbox WHERE lower(recipient) = lower(CAST($1 AS TEXT))
 
+-- name: reset_request_done
+DELETE FROM reset_requests WHERE id = $1
+
+-- name: reset_requests_expire
+-- Requests made before $1 (a code made now would outlive its use): gone,
+-- sent or not.
+DELETE FROM reset_requests WHERE requested_at < $1
+
 -- name: erasure_reset_requests
 DELETE FROM reset_requests WHERE email = lower(CAST($1 AS TEXT))
 

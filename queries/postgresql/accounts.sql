@@ -17,7 +17,10 @@ FROM payments WHERE user_id = $1 AND id > $2 ORDER BY id LIMIT $3
 INSERT INTO reset_requests (email, requested_at) VALUES ($1, $2)
 
 -- name: reset_requests_take
--- Up to $1 requests, oldest first, taken away from any other instance's job.
-DELETE FROM reset_requests
-WHERE id IN (SELECT id FROM reset_requests ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+-- Up to $1 requests, oldest first, unclaimed or whose claim ran out before
+-- $3, claimed until $2 away from any other instance's job.
+UPDATE reset_requests SET claimed_until = $2
+WHERE id IN (SELECT id FROM reset_requests
+             WHERE claimed_until IS NULL OR claimed_until < $3::timestamptz
+             ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
 RETURNING id, email

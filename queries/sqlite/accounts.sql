@@ -16,7 +16,9 @@ FROM payments WHERE user_id = $1 AND id > $2 ORDER BY id LIMIT $3
 INSERT INTO reset_requests (email, requested_at) VALUES ($1, $2)
 
 -- name: reset_requests_take
--- Up to $1 requests, oldest first (in a write transaction).
-DELETE FROM reset_requests
-WHERE id IN (SELECT id FROM reset_requests ORDER BY id LIMIT $1)
+-- Up to $1 requests, oldest first, unclaimed or whose claim ran out before
+-- $3, claimed until $2 (in a write transaction).
+UPDATE reset_requests SET claimed_until = $2
+WHERE id IN (SELECT id FROM reset_requests WHERE claimed_until IS NULL OR claimed_until < $3
+             ORDER BY id LIMIT $1)
 RETURNING id, email

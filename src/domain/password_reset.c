@@ -33,7 +33,9 @@
 #define RESET_TTL_S      1800
 #define RESET_MAX_EMAILS 3
 #define RESET_WINDOW_MS  (15 * 60 * 1000)
-#define RESET_BATCH      50 /* requests per pass of the job */
+#define RESET_BATCH      50                 /* requests per pass of the job */
+#define RESET_CLAIM_S    120                /* a taken request is taken again after this */
+#define RESET_REQUEST    "password.request" /* its fault points (intents.h) */
 
 struct reset_ctx {
     const char *hash;     /* the token's SHA-256 */
@@ -103,6 +105,11 @@ int rg_auth_password_reset(rg_app *app, json_t *body)
 
 static int reset_for(rg_app *app, const char *norm);
 
+/* Requests are claimed for RESET_CLAIM_S and deleted once their e-mail
+ * is queued: one whose pass died or failed (a store down) is taken again
+ * when its claim runs out, until it is as old as a code lives. A pass that
+ * died after queueing and before deleting sends a second code, which
+ * replaces the first. */
 int rg_auth_password_reset_pass(rg_app *app)
 {
     rg_rows *rows = NULL;
@@ -111,9 +118,17 @@ int rg_auth_password_reset_pass(rg_app *app)
     int rc = rg_rel_acquire(r, &c);
     if (rc < 0)
         return rc;
-    rg_param p[] = {RG_PINT(RESET_BATCH)};
+    int64_t now = rg_now();
+    char until[RG_TIME_LEN + 1], now_s[RG_TIME_LEN + 1], stale[RG_TIME_LEN + 1];
+    rg_time_format(now + RESET_CLAIM_S, until);
+    rg_time_format(now, now_s);
+    rg_time_format(now - RESET_TTL_S, stale);
+    rg_param p[] = {RG_PINT(RESET_BATCH), RG_PTEXT(until), RG_PTEXT(now_s)};
+    rg_param old[] = {RG_PTEXT(stale)};
     if ((rc = rg_rel_begin(r, c, true)) == 0) {
-        rc = rg_rel_query(r, c, "reset_requests_take", p, 1, &rows);
+        rc = rg_rel_query(r, c, "reset_requests_expire", old, 1, NULL);
+        if (rc >= 0)
+            rc = rg_rel_query(r, c, "reset_requests_take", p, 3, &rows);
         if (rc >= 0)
             rc = rg_rel_commit(r, c);
         if (rc < 0)
@@ -128,9 +143,15 @@ int rg_auth_password_reset_pass(rg_app *app)
     int *order = rg_rows_order_by_int(rows, "id"); /* oldest first */
     for (int k = 0; k < rows->nrows; k++) {
         int i = order[k];
-        if (reset_for(app, rg_rows_get(rows, i, "email")) < 0) {
-            rg_warn("password reset request %lld failed: %s",
-                    (long long)rg_rows_int(rows, i, "id", 0), rg_error_detail());
+        rg_intent_fault(RESET_REQUEST, 0); /* claimed */
+        rg_param id[] = {RG_PINT(rg_rows_int(rows, i, "id", 0))};
+        if ((rc = reset_for(app, rg_rows_get(rows, i, "email"))) == 0) {
+            rg_intent_fault(RESET_REQUEST, 1); /* queued */
+            rc = rg_rel_run(app, "reset_request_done", id, 1, NULL);
+        }
+        if (rc < 0) {
+            rg_warn("password reset request %lld not handled yet: %s", (long long)id[0].i,
+                    rg_error_detail());
             rg_error_clear();
             continue;
         }

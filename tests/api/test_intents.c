@@ -351,6 +351,48 @@ static void password_reset_stopped_after_each_step(void **state)
     }
 }
 
+/* A password-reset request is claimed by the job (0), its e-mail queued
+ * (1), then the request deleted. Stopped after either, the request is
+ * taken again once its claim has run out (made to here), and a code
+ * arrives that resets the password: after 1 a second one, which replaces
+ * the first. */
+static void password_request_stopped_midway(void **state)
+{
+    (void)state;
+    for (int step = 0; step <= 1; step++) {
+        api_user u;
+        user_signup(&u, fmt("faultrequest%d", step));
+        crash_restart(fmt("password.request:%d", step));
+        api_resp *r =
+            apij("POST", "/v1/auth/password-reset", json_pack("{s:s}", "email", u.email), NULL);
+        assert_status(r, 202);
+        resp_free(r);
+        crash_wait_stopped();
+        rg_app app;
+        api_open_stores(&app);
+        rg_rel_conn *c;
+        assert_int_equal(rg_rel_acquire(&app.st.rel, &c), 0);
+        assert_int_equal(
+            rg_rel_exec_script(&app.st.rel, c,
+                               "UPDATE reset_requests SET claimed_until = '2000-01-01T00:00:00Z'"),
+            0);
+        rg_rel_release(&app.st.rel, c);
+        rg_app_close(&app);
+        crash_restart(NULL);
+        char code[128];
+        snprintf(code, sizeof code, "%s", mail_reset_code(u.email, step));
+        r = apij("POST", "/v1/auth/password-reset/confirm",
+                 json_pack("{s:s, s:s}", "token", code, "newPassword", "a new long password"),
+                 NULL);
+        assert_status(r, 204);
+        resp_free(r);
+        assert_int_equal(mails_to(u.email, "Your reset code: "), step + 1);
+        api_user again = u;
+        snprintf(again.password, sizeof again.password, "%s", "a new long password");
+        user_login(&again);
+    }
+}
+
 /* A logout: 0 the intent, 1 the family out of the auth document, 2 its
  * sessions ended. Stopped after 0 or 1, both tokens are refused once the
  * server is back. */
@@ -571,6 +613,7 @@ int main(void)
         cmocka_unit_test(roles_stopped_after_each_step),
         cmocka_unit_test(two_phase_driver_wins_over_a_late_decision),
         cmocka_unit_test(password_reset_stopped_after_each_step),
+        cmocka_unit_test(password_request_stopped_midway),
         cmocka_unit_test(logout_stopped_after_each_step),
         cmocka_unit_test(message_post_stopped_after_each_step),
         cmocka_unit_test(erasure_stopped_after_each_step),

@@ -1,0 +1,1 @@
+ALTER TABLE reset_requests DROP COLUMN claimed_until;
