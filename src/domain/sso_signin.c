@@ -100,37 +100,20 @@ static int set_login_time(json_t *user, void *p)
     return 0;
 }
 
-/* Makes sure the auth and user documents of a church account exist under
- * uid (another request, or an interrupted one, may have made either); in
- * (NULL unless this is a first sign-in) records the steps. */
-static int sso_ensure_account(rg_app *app, const char *uid, const char *account,
-                              const char *link_id, json_t *claims, rg_intent *in)
+/* The auth document of a church account under uid. */
+static json_t *sso_auth_doc(const char *uid, const char *account, const char *link_id)
 {
-    json_t *doc = NULL;
-    int rc = rg_docs_get(&app->st.docs, COLL_AUTH, uid, &doc, NULL);
-    json_decref(doc);
-    if (rc == RG_ENOTFOUND) {
-        json_t *auth =
-            json_pack("{s:i, s:s, s:s, s:s, s:s, s:{}, s:n, s:n}", "schemaVersion", 1, "userId",
-                      uid, "authMethod", "church_sso", "churchAccountId", account, "ssoLink",
-                      link_id, "tokens", "passwordResetToken", "passwordResetExpiry");
-        rc = rg_docs_insert(&app->st.docs, COLL_AUTH, uid, auth);
-        json_decref(auth);
-        if (rc == RG_ECONFLICT) /* made meanwhile */
-            rc = 0;
-    }
-    if (rc == 0 && in)
-        rc = rg_intent_step(app, in, 2);
-    if (rc < 0)
-        return rc;
-    rc = rg_docs_get(&app->st.docs, COLL_USERS, uid, &doc, NULL);
-    json_decref(doc);
-    if (rc != RG_ENOTFOUND)
-        return rc;
-    /* A new profile: the email only when the church says it verified it
-     * (OpenID Connect's email_verified) and it is a well-formed address;
-     * else anyone whose church account claimed an address could take it
-     * before its owner signs up. */
+    return json_pack("{s:i, s:s, s:s, s:s, s:s, s:{}, s:n, s:n}", "schemaVersion", 1, "userId", uid,
+                     "authMethod", "church_sso", "churchAccountId", account, "ssoLink", link_id,
+                     "tokens", "passwordResetToken", "passwordResetExpiry");
+}
+
+/* A new profile: the email only when the church says it verified it
+ * (OpenID Connect's email_verified) and it is a well-formed address; else
+ * anyone whose church account claimed an address could take it before its
+ * owner signs up. */
+static json_t *sso_new_user(json_t *claims, const char *account)
+{
     char norm[256] = "";
     v_ctx v = {0};
     const char *email = NULL;
@@ -144,6 +127,45 @@ static int sso_ensure_account(rg_app *app, const char *uid, const char *account,
     rg_error_clear();
     json_t *user = sso_user_doc(claims, account, norm[0] ? norm : NULL);
     json_decref(em);
+    return user;
+}
+
+/* The e-mail of the church account belongs to an account that signs in
+ * with a password. */
+static int sso_email_taken(void)
+{
+    rg_error_clear();
+    rg_error_field("email", "is already registered to an account that signs in with a "
+                            "password");
+    return rg_error_set(RG_ECONFLICT, "an account with this email already exists; sign in "
+                                      "with its password");
+}
+
+/* Makes sure the auth and user documents of a church account exist under
+ * uid (another request, or an interrupted one, may have made either); in
+ * (NULL unless this is a first sign-in) records the steps. */
+static int sso_ensure_account(rg_app *app, const char *uid, const char *account,
+                              const char *link_id, json_t *claims, rg_intent *in)
+{
+    json_t *doc = NULL;
+    int rc = rg_docs_get(&app->st.docs, COLL_AUTH, uid, &doc, NULL);
+    json_decref(doc);
+    if (rc == RG_ENOTFOUND) {
+        json_t *auth = sso_auth_doc(uid, account, link_id);
+        rc = rg_docs_insert(&app->st.docs, COLL_AUTH, uid, auth);
+        json_decref(auth);
+        if (rc == RG_ECONFLICT) /* made meanwhile */
+            rc = 0;
+    }
+    if (rc == 0 && in)
+        rc = rg_intent_step(app, in, 2);
+    if (rc < 0)
+        return rc;
+    rc = rg_docs_get(&app->st.docs, COLL_USERS, uid, &doc, NULL);
+    json_decref(doc);
+    if (rc != RG_ENOTFOUND)
+        return rc;
+    json_t *user = sso_new_user(claims, account);
     rc = rg_docs_insert(&app->st.docs, COLL_USERS, uid, user);
     json_decref(user);
     if (rc == 0 && in && rg_intent_step(app, in, 3) < 0)
@@ -158,10 +180,7 @@ static int sso_ensure_account(rg_app *app, const char *uid, const char *account,
         /* The email belongs to another account: undo, and say so. */
         rg_docs_remove(&app->st.docs, COLL_AUTH, uid);
         rg_docs_remove(&app->st.docs, COLL_SSO_LINKS, link_id);
-        rg_error_field("email", "is already registered to an account that signs in with a "
-                                "password");
-        return rg_error_set(RG_ECONFLICT, "an account with this email already exists; sign in "
-                                          "with its password");
+        return sso_email_taken();
     }
     return rc;
 }
@@ -193,15 +212,50 @@ static int sso_account_by_auth(rg_app *app, const char *account, char uid[RG_OID
     return rc;
 }
 
+/* A first sign-in in one transaction of the documents store: the link,
+ * auth and user documents under a new uid, all or none. 0, 1 when a
+ * concurrent first sign-in linked the account first (its link stands: use
+ * it), or RG_E*. */
+static int sso_create_atomic(rg_app *app, const char *account, const char *link_id, json_t *claims,
+                             const char *uid)
+{
+    json_t *link = json_pack("{s:i, s:s}", "schemaVersion", 1, "userId", uid);
+    json_t *auth = sso_auth_doc(uid, account, link_id);
+    json_t *user = sso_new_user(claims, account);
+    rg_doc_write w[] = {{RG_DOC_W_INSERT, COLL_SSO_LINKS, link_id, link, 0},
+                        {RG_DOC_W_INSERT, COLL_AUTH, uid, auth, 0},
+                        {RG_DOC_W_INSERT, COLL_USERS, uid, user, 0}};
+    int rc = rg_docs_write_all(&app->st.docs, w, 3);
+    json_decref(link);
+    json_decref(auth);
+    json_decref(user);
+    if (rc != RG_ECONFLICT)
+        return rc;
+    /* Taken: the link by a concurrent first sign-in, or the e-mail. */
+    rg_error_clear();
+    json_t *theirs = NULL;
+    rc = rg_docs_get(&app->st.docs, COLL_SSO_LINKS, link_id, &theirs, NULL);
+    json_decref(theirs);
+    if (rc == 0)
+        return 1;
+    if (rc != RG_ENOTFOUND)
+        return rc;
+    return sso_email_taken();
+}
+
 /* The user id of a church account: its link, else an auth document that
  * names it, else a new id; the link is taken by insert so that concurrent
- * first sign-ins agree on one id. A new id opens the intent of a first
- * sign-in (*in, id 0 otherwise) before its link is written. */
-static int sso_user_id(rg_app *app, const char *account, const char *link_id,
-                       char uid[RG_OID_LEN + 1], bool *created, rg_intent *in)
+ * first sign-ins agree on one id. A new id makes the whole account in one
+ * transaction when the documents store runs them (*whole), else opens the
+ * intent of a first sign-in (*in, id 0 otherwise) before its link is
+ * written. */
+static int sso_user_id(rg_app *app, const char *account, const char *link_id, json_t *claims,
+                       char uid[RG_OID_LEN + 1], bool *created, bool *whole, rg_intent *in)
 {
     *created = false;
+    *whole = false;
     memset(in, 0, sizeof *in);
+    bool atomic = rg__docs_atomic(app);
     for (int attempt = 0; attempt < SSO_LINK_ATTEMPTS; attempt++) {
         json_t *link = NULL;
         int rc = rg_docs_get(&app->st.docs, COLL_SSO_LINKS, link_id, &link, NULL);
@@ -221,6 +275,19 @@ static int sso_user_id(rg_app *app, const char *account, const char *link_id,
         rg_error_clear();
         /* An account made before links existed, or by other tools. */
         rc = sso_account_by_auth(app, account, uid);
+        if (rc == RG_ENOTFOUND && atomic) {
+            rg_error_clear();
+            rg_oid_new(uid);
+            rc = sso_create_atomic(app, account, link_id, claims, uid);
+            if (rc == 0) {
+                *created = *whole = true;
+                rg_intent_fault(SSO_SIGNIN, 3); /* all three written */
+                return 0;
+            }
+            if (rc < 0)
+                return rc;
+            continue; /* linked meanwhile: the next attempt reads the link */
+        }
         if (rc == RG_ENOTFOUND) {
             rg_error_clear();
             rg_oid_new(uid);
@@ -288,14 +355,15 @@ int rg_auth_sso(rg_app *app, json_t *body, json_t **out)
         return rc;
     char account[256], link_id[RG_SHA256_HEX + 1], uid[RG_OID_LEN + 1];
     json_t *user = NULL;
-    bool created;
+    bool created, whole;
     rg_intent in = {0};
     if ((rc = account_of(claims, account, sizeof account)) < 0)
         goto done;
     rg_sha256_hex(account, strlen(account), link_id);
-    if ((rc = sso_user_id(app, account, link_id, uid, &created, &in)) < 0)
+    if ((rc = sso_user_id(app, account, link_id, claims, uid, &created, &whole, &in)) < 0)
         goto done;
-    rc = sso_ensure_account(app, uid, account, link_id, claims, in.id ? &in : NULL);
+    if (!whole)
+        rc = sso_ensure_account(app, uid, account, link_id, claims, in.id ? &in : NULL);
     /* Done, or undone by sso_ensure_account (an e-mail taken): the intent
      * goes; any other failure leaves it to the driver, which undoes. */
     if (in.id && (rc == 0 || rc == RG_ECONFLICT) && rg_intent_close(app, &in) < 0)

@@ -385,7 +385,11 @@ static void sso_first_sign_in_stopped_after_each_step(void **state)
     for (int step = 0; step <= 3; step++) {
         char subject[64];
         snprintf(subject, sizeof subject, "%s", sub_unique(fmt("crash%d", step)));
+        /* As on a documents store without transactions: one document
+         * after the other. */
+        setenv("RG_FAULT_NO_ATOMIC", "1", 1);
         crash_restart(fmt("sso.signin:%d", step));
+        unsetenv("RG_FAULT_NO_ATOMIC");
         crash_stopped_request("POST", "/v1/auth/sso", sso_body(subject), NULL);
         rg_app app;
         api_open_stores(&app);
@@ -423,6 +427,42 @@ static void sso_first_sign_in_stopped_after_each_step(void **state)
 /* A sign-in while the account is being erased, after the erasure removed
  * the link and before it removed the account: the sign-in must not link
  * the church account to the erased id again, but make a new account. */
+/* On a documents store that runs transactions, a first sign-in writes
+ * the link, auth and user documents in one and records no intent: stopped
+ * right after it, the account is whole and the next sign-in finds it. */
+static void sso_first_sign_in_in_one_transaction(void **state)
+{
+    (void)state;
+    rg_app app;
+    api_open_stores(&app);
+    int atomic = rg_docs_atomic(&app.st.docs);
+    rg_app_close(&app);
+    if (atomic != 1) {
+        printf("SKIPPED first church sign-in in one transaction: the documents store runs none "
+               "(a standalone MongoDB)\n");
+        skip();
+    }
+    char subject[64];
+    snprintf(subject, sizeof subject, "%s", sub_unique("crashatomic"));
+    crash_restart("sso.signin:3");
+    crash_stopped_request("POST", "/v1/auth/sso", sso_body(subject), NULL);
+    api_open_stores(&app);
+    assert_int_equal(crash_intents_left(&app, NULL, NULL), 0);
+    rg_app_close(&app);
+    crash_restart(NULL);
+    api_resp *r = api("POST", "/v1/auth/sso", sso_body(subject), NULL);
+    assert_status(r, 200);
+    char id[32];
+    snprintf(id, sizeof id, "%s", jstr(r->json, "user.id"));
+    resp_free(r);
+    int auth, user;
+    size_t links;
+    sso_account_state(id, &auth, &user, &links);
+    assert_int_equal(auth, 0);
+    assert_int_equal(user, 0);
+    assert_int_equal(links, 1);
+}
+
 static void sso_during_erasure_makes_a_new_account(void **state)
 {
     (void)state;
@@ -738,6 +778,7 @@ int main(void)
         cmocka_unit_test(sso_church_account_id_claim),
         cmocka_unit_test(sso_concurrent_first_sign_in_one_account),
         cmocka_unit_test(sso_first_sign_in_stopped_after_each_step),
+        cmocka_unit_test(sso_first_sign_in_in_one_transaction),
         cmocka_unit_test(sso_during_erasure_makes_a_new_account),
         cmocka_unit_test(sso_refusals),
         cmocka_unit_test(sso_email_of_password_account),
