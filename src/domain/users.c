@@ -136,11 +136,51 @@ struct roles_ctx {
     json_t *roles;
     json_t *result;
     json_t *previous; /* the roles before (for the audit log) */
+    /* Set: the roles written are those of the newest decision about id
+     * (user.roles), read anew after each read of the document. */
+    rg_app *app;
+    const char *id;
+    json_t *newest;
 };
 
+#define USER_ROLES "user.roles"
+
+/* The roles of the newest user.roles decision about id into *out (a new
+ * reference), NULL when there is none. */
+static int newest_roles(rg_app *app, const char *id, json_t **out)
+{
+    *out = NULL;
+    rg_param p[] = {RG_PTEXT(id), RG_PTEXT(USER_ROLES)};
+    rg_rows *rows;
+    int rc = rg_rel_run(app, "audit_latest", p, 2, &rows);
+    if (rc < 0)
+        return rc;
+    json_t *d = rows->nrows ? json_loads(rg_rows_get(rows, 0, "details"), 0, NULL) : NULL;
+    rg_rows_free(rows);
+    json_t *roles = json_object_get(d, "roles");
+    if (json_is_array(roles))
+        *out = json_incref(roles);
+    json_decref(d);
+    return 0;
+}
+
+/* Without two-phase commit, the decisions (audit entries) and the
+ * document are written apart: of two changes of one person at once, the
+ * entries may commit in one order and the documents in the other. Reading
+ * the newest decision after the document, and writing only if the
+ * document has not changed since, makes the last write carry the newest
+ * decision whatever the order. */
 static int apply_roles(json_t *doc, void *p)
 {
     struct roles_ctx *c = p;
+    if (c->app) {
+        json_decref(c->newest);
+        int rc = newest_roles(c->app, c->id, &c->newest);
+        if (rc < 0)
+            return rc;
+        if (c->newest)
+            c->roles = c->newest;
+    }
     json_decref(c->previous);
     c->previous = json_deep_copy(json_object_get(doc, "roles"));
     json_object_set(doc, "roles", c->roles);
@@ -148,8 +188,6 @@ static int apply_roles(json_t *doc, void *p)
     c->result = json_incref(doc);
     return 0;
 }
-
-#define USER_ROLES "user.roles"
 
 /* The audit entry of a role change and its intent, in one transaction. */
 static int decide_roles(rg_app *app, const char *actor, const char *id, json_t *details,
@@ -350,7 +388,7 @@ int rg_user_set_roles(rg_app *app, const rg_ctx *ctx, const char *id, json_t *bo
     rg_intent in;
     rc = decide_roles(app, who->user_id, id, d, &in);
     json_decref(d);
-    struct roles_ctx c = {.roles = clean};
+    struct roles_ctx c = {.roles = clean, .app = app, .id = id};
     if (rc == 0) {
         rg_intent_fault(USER_ROLES, 1);
         rc = rg_doc_update(&app->st.docs, COLL_USERS, id, apply_roles, &c);
@@ -371,6 +409,7 @@ int rg_user_set_roles(rg_app *app, const rg_ctx *ctx, const char *id, json_t *bo
     json_decref(clean);
     json_decref(c.previous);
     json_decref(c.result);
+    json_decref(c.newest);
     return rc;
 }
 
@@ -378,27 +417,23 @@ int rg_user_set_roles(rg_app *app, const rg_ctx *ctx, const char *id, json_t *bo
  * to their document. */
 int rg__user_roles_drive(rg_app *app, const rg_intent *in)
 {
-    rg_param p[] = {RG_PTEXT(in->subject), RG_PTEXT(USER_ROLES)};
-    rg_rows *rows;
-    int rc = rg_rel_run(app, "audit_latest", p, 2, &rows);
+    json_t *roles = NULL;
+    int rc = rg_oid_valid(in->subject) ? newest_roles(app, in->subject, &roles) : 0;
     if (rc < 0)
         return rc;
-    json_t *d = rows->nrows ? json_loads(rg_rows_get(rows, 0, "details"), 0, NULL) : NULL;
-    rg_rows_free(rows);
-    json_t *roles = json_object_get(d, "roles");
-    rc = 0;
-    if (json_is_array(roles) && rg_oid_valid(in->subject)) {
-        struct roles_ctx c = {.roles = roles};
+    if (roles) {
+        struct roles_ctx c = {.roles = roles, .app = app, .id = in->subject};
         rc = rg_doc_update(&app->st.docs, COLL_USERS, in->subject, apply_roles, &c);
         rg__user_uncache(app, in->subject);
         json_decref(c.previous);
         json_decref(c.result);
+        json_decref(c.newest);
         if (rc == RG_ENOTFOUND) { /* erased since */
             rg_error_clear();
             rc = 0;
         }
     }
-    json_decref(d);
+    json_decref(roles);
     return rc < 0 ? rc : rg_intent_close(app, in);
 }
 
