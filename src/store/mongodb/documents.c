@@ -36,6 +36,11 @@ struct rg_docs {
     struct unique_key uniques[RG_DOC_INDEXES_MAX];
     int nuniques;
     bool transactions; /* a replica set or a sharded cluster: write_all runs */
+    /* Collections known to exist, which a transaction may write (servers
+     * before 4.4 cannot create one inside a transaction). */
+    pthread_mutex_t lock;
+    char known[RG_DOC_INDEXES_MAX][RG_DOC_COLLECTION_MAX + 1];
+    int nknown;
 };
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -240,6 +245,7 @@ static void docs_close(rg_docs *d)
     if (d->pool)
         mongoc_client_pool_destroy(d->pool);
     mongoc_uri_destroy(d->uri);
+    pthread_mutex_destroy(&d->lock);
     free(d->db);
     free(d);
 }
@@ -292,6 +298,7 @@ static int docs_open(rg_docs **out, const char *url, const rg_store_options *opt
     pthread_once(&init_once, init_driver);
     bson_error_t err;
     struct rg_docs *d = rg_xcalloc(1, sizeof *d);
+    pthread_mutex_init(&d->lock, NULL);
     if (!(d->uri = mongoc_uri_new_with_error(url, &err))) {
         free(d);
         return rg_error_set(RG_EINVAL, "RG_DOCUMENT_URL: %s", err.message);
@@ -525,6 +532,32 @@ static int docs_remove(rg_docs *d, const char *coll, const char *id)
     return rc;
 }
 
+/* Makes sure coll exists before a transaction writes it: "create", where
+ * NamespaceExists (48) is no failure; remembered once known. */
+static int ensure_collection(struct rg_docs *d, mongoc_client_t *client, const char *coll)
+{
+    bool known = false;
+    pthread_mutex_lock(&d->lock);
+    for (int i = 0; i < d->nknown && !known; i++)
+        known = strcmp(d->known[i], coll) == 0;
+    pthread_mutex_unlock(&d->lock);
+    if (known)
+        return 0;
+    bson_t cmd = BSON_INITIALIZER, reply;
+    BSON_APPEND_UTF8(&cmd, "create", coll);
+    bson_error_t err;
+    bool ok = mongoc_client_command_simple(client, d->db, &cmd, NULL, &reply, &err);
+    bson_destroy(&cmd);
+    bson_destroy(&reply);
+    if (!ok && err.code != 48)
+        return mongo_error(&err, "create collection");
+    pthread_mutex_lock(&d->lock);
+    if (d->nknown < RG_DOC_INDEXES_MAX)
+        snprintf(d->known[d->nknown++], sizeof d->known[0], "%s", coll);
+    pthread_mutex_unlock(&d->lock);
+    return 0;
+}
+
 /* The writes in one transaction of a session (a replica set or a sharded
  * cluster; the URL's write concern commits it). A write that fails aborts
  * it, and so does a commit whose outcome the driver could not learn after
@@ -537,10 +570,13 @@ static int docs_write_all(rg_docs *d, const rg_doc_write *writes, int n)
     mongoc_client_t *client = mongoc_client_pool_pop(d->pool);
     bson_error_t err;
     int rc = 0;
-    mongoc_client_session_t *s = mongoc_client_start_session(client, NULL, &err);
-    if (!s || !mongoc_client_session_start_transaction(s, NULL, &err)) {
+    for (int i = 0; i < n && rc == 0; i++)
+        rc = ensure_collection(d, client, writes[i].collection);
+    mongoc_client_session_t *s = NULL;
+    if (rc == 0 && (!(s = mongoc_client_start_session(client, NULL, &err)) ||
+                    !mongoc_client_session_start_transaction(s, NULL, &err))) {
         rc = mongo_error(&err, "transaction");
-    } else {
+    } else if (rc == 0) {
         for (int i = 0; i < n && rc == 0; i++) {
             const rg_doc_write *w = &writes[i];
             rc = w->op == RG_DOC_W_INSERT ? insert_in(d, client, s, w->collection, w->id, w->doc)
