@@ -331,6 +331,8 @@ int rg_message_post(rg_app *app, const rg_ctx *ctx, const char *channel_id, json
         goto done;
     rg_intent_fault(MESSAGE_POST, 0);
     if ((rc = rg_docs_insert(&app->st.docs, COLL_MESSAGES, id, doc)) < 0) {
+        if (rc == RG_EUNAVAIL) /* maybe stored: the driver finds out */
+            goto done;
         int saved = rc; /* nothing stored: the intent goes */
         char detail[256];
         snprintf(detail, sizeof detail, "%s", rg_error_detail());

@@ -178,8 +178,8 @@ static int reset_for(rg_app *app, const char *norm)
     char key[64];
     snprintf(key, sizeof key, "pwr:%s", id);
     int64_t count = 0;
-    if (rg_cache_incr(&app->st.cache, key, 1, RESET_WINDOW_MS, &count) == 0 &&
-        count > RESET_MAX_EMAILS) {
+    bool counted = rg_cache_incr(&app->st.cache, key, 1, RESET_WINDOW_MS, &count) == 0;
+    if (counted && count > RESET_MAX_EMAILS) {
         rg_info("password reset for user %s not sent: %d already sent in 15 minutes", id,
                 RESET_MAX_EMAILS);
         rc = 0;
@@ -207,6 +207,13 @@ static int reset_for(rg_app *app, const char *norm)
     rc = 0;
 done:
     sodium_memzero(token, sizeof token);
+    if (rc < 0 && counted) { /* nothing sent: the retry must not count twice */
+        char detail[256];
+        snprintf(detail, sizeof detail, "%s", rg_error_detail());
+        int64_t left;
+        rg_cache_incr(&app->st.cache, key, -1, RESET_WINDOW_MS, &left);
+        rc = rg_error_set(rc, "%s", detail);
+    }
     if (rc == 0)
         rg_error_clear();
     json_decref(user);

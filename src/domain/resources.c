@@ -157,10 +157,21 @@ static int sync_search(rg_app *app, const char *id, json_t *doc)
 }
 
 /* The last step of a create or a patch: the search entry, then the intent
- * closes. A failure is a warning, and the intent stays for the driver. */
+ * closes. A failure is a warning, and the intent stays for the driver. A
+ * delete that ran meanwhile may have removed the document before this
+ * wrote its entry: the document is read again after, and the entry goes
+ * if it is gone (the delete removes the entry again after the document,
+ * which covers the other order). */
 static void index_resource(rg_app *app, const rg_intent *in, json_t *doc)
 {
     int rc = sync_search(app, in->subject, doc);
+    json_t *now = NULL;
+    if (rc == 0 && (rc = rg_docs_get(&app->st.docs, COLL_RESOURCES, in->subject, &now, NULL)) ==
+                       RG_ENOTFOUND) {
+        rg_error_clear();
+        rc = sync_search(app, in->subject, NULL);
+    }
+    json_decref(now);
     if (rc == 0)
         rc = rg_intent_close(app, in);
     if (rc < 0)
@@ -178,10 +189,14 @@ static int change_open(rg_app *app, const char *id, rg_intent *in)
     return rc;
 }
 
-/* Ends an intent whose operation failed at its first store: nothing else
- * was written. Keeps the operation's error. */
+/* Ends an intent whose operation failed at its first store, keeping the
+ * operation's error. A store that could not be reached may have taken the
+ * write all the same: that intent stays, and the driver makes the search
+ * entry match what the store holds. */
 static int change_abort(rg_app *app, const rg_intent *in, int rc)
 {
+    if (rc == RG_EUNAVAIL)
+        return rc;
     char detail[256];
     snprintf(detail, sizeof detail, "%s", rg_error_detail());
     if (rg_intent_close(app, in) < 0)
@@ -368,8 +383,9 @@ int rg_resource_delete(rg_app *app, const rg_ctx *ctx, const char *id)
     if ((rc = rg_intent_step(app, &in, 1)) < 0 ||
         (rc = rg_docs_remove(&app->st.docs, COLL_RESOURCES, id)) < 0)
         return rc; /* the intent stays: the driver indexes it again */
-    if (rg_intent_close(app, &in) < 0)
-        rg_error_clear(); /* the driver finds it gone and closes it */
+    /* Once more: a patch that indexed between the two removals. */
+    if (rg_search_remove(&app->st.search, "resource", id) < 0 || rg_intent_close(app, &in) < 0)
+        rg_error_clear(); /* the intent stays or goes; the driver finds it gone */
     return 0;
 }
 

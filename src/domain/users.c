@@ -178,12 +178,10 @@ static int apply_roles(json_t *doc, void *p)
         int rc = newest_roles(c->app, c->id, &c->newest);
         if (rc < 0)
             return rc;
-        if (c->newest)
-            c->roles = c->newest;
     }
     json_decref(c->previous);
     c->previous = json_deep_copy(json_object_get(doc, "roles"));
-    json_object_set(doc, "roles", c->roles);
+    json_object_set(doc, "roles", c->newest ? c->newest : c->roles);
     json_decref(c->result);
     c->result = json_incref(doc);
     return 0;

@@ -187,6 +187,40 @@ static json_t *hit_of(api_resp *r, const char *type)
     return NULL;
 }
 
+/* A resource patched and deleted at the same moment is gone from search
+ * whichever runs first. */
+static void patch_beside_delete_leaves_no_hit(void **state)
+{
+    (void)state;
+    fixture();
+    enum { ROUNDS = 12 };
+    for (int round = 0; round < ROUNDS; round++) {
+        char word[64];
+        snprintf(word, sizeof word, "%s", unique_word("kiwi"));
+        api_resp *r = resource_post(F.org.access, json_pack("{s:s}", "title", word));
+        char id[32], route[64], body[128];
+        resource_id(r, id);
+        resp_free(r);
+        snprintf(route, sizeof route, "/v1/resources/%s", id);
+        snprintf(body, sizeof body, "{\"description\":\"more on %s\"}", word);
+        api_req reqs[2] = {
+            {.method = "PATCH", .path = route, .body = body, .token = F.org.access},
+            {.method = "DELETE", .path = route, .token = F.org.access},
+        };
+        api_resp *out[2];
+        api_parallel(2, reqs, out, 0);
+        assert_status2(out[0], 200, 404);
+        assert_status(out[1], 204);
+        resp_free(out[0]);
+        resp_free(out[1]);
+        r = search(fmt("q=%s&types=resource", word));
+        assert_status(r, 200);
+        if (jlen(r->json, "items") != 0)
+            fail_msg("round %d: a deleted resource is still found", round);
+        resp_free(r);
+    }
+}
+
 static void search_events_and_resources(void **state)
 {
     (void)state;
@@ -527,6 +561,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(resources_crud),
         cmocka_unit_test(search_events_and_resources),
+        cmocka_unit_test(patch_beside_delete_leaves_no_hit),
         cmocka_unit_test(feedback_rules),
         cmocka_unit_test(feedback_summary_for_owner),
     };

@@ -177,6 +177,9 @@ struct rg_doc_ops {
      * n writes in one transaction and commits it: each fails as its single
      * slot would (a removal of a missing document is no failure), and on
      * any failure none of them stays; readers see all of them or none.
+     * The one exception: RG_EUNAVAIL from a commit whose outcome the
+     * server could not confirm (a MongoDB primary lost at that moment)
+     * leaves all of them or none, unknown to the caller.
      * atomic_ready is 1 when the server runs such transactions now (a
      * MongoDB replica set or sharded cluster, not a standalone server), 0
      * when not, or RG_E*. */

@@ -15,6 +15,7 @@
 
 #include <mongoc/mongoc.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,12 +62,22 @@ static void init_driver(void)
     mongoc_init(); /* process-wide; mongoc_cleanup is left to exit */
 }
 
+/* Set by mongo_error when the last error was one a transaction may meet
+ * and pass when run again: a write conflict with a concurrent transaction
+ * (112), a transaction the server no longer knows (251), a lock wait that
+ * timed out (24). */
+static _Thread_local bool transient;
+
 /* An error of the driver or the server as RG_E*: a duplicate key is a
  * conflict; no reachable server, a lost connection, a primary stepping
- * down or a write concern not met are RG_EUNAVAIL; the rest is logged. */
+ * down or a write concern not met are RG_EUNAVAIL, and so is a transient
+ * transaction error once write_all has run it again; the rest is logged. */
 static int mongo_error(const bson_error_t *e, const char *what)
 {
     bool server = e->domain == MONGOC_ERROR_SERVER || e->domain == MONGOC_ERROR_WRITE_CONCERN;
+    transient = server && (e->code == 112 || e->code == 251 || e->code == 24);
+    if (transient)
+        return rg_error_set(RG_EUNAVAIL, "the document store met a concurrent write; try again");
     if (server && (e->code == 11000 || e->code == 11001))
         return rg_error_set(RG_ECONFLICT, "a document with this key exists");
     if (server && e->code == 52) /* DollarPrefixedFieldName, before MongoDB 5.0 */
@@ -300,6 +311,7 @@ static int docs_open(rg_docs **out, const char *url, const rg_store_options *opt
     struct rg_docs *d = rg_xcalloc(1, sizeof *d);
     pthread_mutex_init(&d->lock, NULL);
     if (!(d->uri = mongoc_uri_new_with_error(url, &err))) {
+        pthread_mutex_destroy(&d->lock);
         free(d);
         return rg_error_set(RG_EINVAL, "RG_DOCUMENT_URL: %s", err.message);
     }
@@ -549,7 +561,7 @@ static int ensure_collection(struct rg_docs *d, mongoc_client_t *client, const c
     bool ok = mongoc_client_command_simple(client, d->db, &cmd, NULL, &reply, &err);
     bson_destroy(&cmd);
     bson_destroy(&reply);
-    if (!ok && err.code != 48)
+    if (!ok && !(err.domain == MONGOC_ERROR_SERVER && err.code == 48)) /* NamespaceExists */
         return mongo_error(&err, "create collection");
     pthread_mutex_lock(&d->lock);
     if (d->nknown < RG_DOC_INDEXES_MAX)
@@ -558,25 +570,17 @@ static int ensure_collection(struct rg_docs *d, mongoc_client_t *client, const c
     return 0;
 }
 
-/* The writes in one transaction of a session (a replica set or a sharded
- * cluster; the URL's write concern commits it). A write that fails aborts
- * it, and so does a commit whose outcome the driver could not learn after
- * its one retry: RG_EUNAVAIL, the writes may or may not stand. */
-static int docs_write_all(rg_docs *d, const rg_doc_write *writes, int n)
+/* One try of write_all: a session, its transaction, the writes, the
+ * commit, or the abort after a failure. */
+static int one_transaction(struct rg_docs *d, mongoc_client_t *client, const rg_doc_write *writes,
+                           int n)
 {
-    if (!d->transactions)
-        return rg_error_set(RG_EUNAVAIL, "the MongoDB server runs no transactions (a standalone "
-                                         "server; a replica set does)");
-    mongoc_client_t *client = mongoc_client_pool_pop(d->pool);
     bson_error_t err;
     int rc = 0;
-    for (int i = 0; i < n && rc == 0; i++)
-        rc = ensure_collection(d, client, writes[i].collection);
-    mongoc_client_session_t *s = NULL;
-    if (rc == 0 && (!(s = mongoc_client_start_session(client, NULL, &err)) ||
-                    !mongoc_client_session_start_transaction(s, NULL, &err))) {
+    mongoc_client_session_t *s = mongoc_client_start_session(client, NULL, &err);
+    if (!s || !mongoc_client_session_start_transaction(s, NULL, &err)) {
         rc = mongo_error(&err, "transaction");
-    } else if (rc == 0) {
+    } else {
         for (int i = 0; i < n && rc == 0; i++) {
             const rg_doc_write *w = &writes[i];
             rc = w->op == RG_DOC_W_INSERT ? insert_in(d, client, s, w->collection, w->id, w->doc)
@@ -596,6 +600,36 @@ static int docs_write_all(rg_docs *d, const rg_doc_write *writes, int n)
     }
     if (s)
         mongoc_client_session_destroy(s);
+    return rc;
+}
+
+#define WRITE_ALL_TRIES 5
+
+/* The writes in one transaction of a session (a replica set or a sharded
+ * cluster; the URL's write concern commits it). A write that fails aborts
+ * it; one that met a concurrent transaction runs the whole transaction
+ * again (up to WRITE_ALL_TRIES times), so that two inserts of one key end
+ * as one success and one RG_ECONFLICT. A commit whose outcome the driver
+ * could not learn after its one retry is RG_EUNAVAIL: the writes may stand
+ * (documents.h). */
+static int docs_write_all(rg_docs *d, const rg_doc_write *writes, int n)
+{
+    if (!d->transactions)
+        return rg_error_set(RG_EUNAVAIL, "the MongoDB server runs no transactions (a standalone "
+                                         "server; a replica set does)");
+    mongoc_client_t *client = mongoc_client_pool_pop(d->pool);
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++)
+        rc = ensure_collection(d, client, writes[i].collection);
+    for (int attempt = 0; rc == 0; attempt++) {
+        transient = false;
+        rc = one_transaction(d, client, writes, n);
+        if (rc == 0 || !transient || attempt + 1 == WRITE_ALL_TRIES)
+            break;
+        rg_error_clear();
+        rc = 0;
+        sched_yield();
+    }
     mongoc_client_pool_push(d->pool, client);
     return rc;
 }
