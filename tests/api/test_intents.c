@@ -62,6 +62,40 @@ static void event_publish_stopped_after_each_step(void **state)
     }
 }
 
+/* Cancelling a published event: 1 the row (with its intent), 2 its search
+ * entry removed. Stopped after either, the event is cancelled and no
+ * longer found once the server is back. */
+static void event_cancel_stopped_after_each_step(void **state)
+{
+    (void)state;
+    for (int step = 1; step <= 2; step++) {
+        api_user org;
+        organizer_signup(&org, fmt("faultcancel%d", step));
+        char word[32];
+        snprintf(word, sizeof word, "faultcan%dx%d", (int)getpid(), step);
+        long long ev = event_create_published(org.access, json_pack("{s:s}", "title", word));
+        crash_restart(fmt("event.change:%d", step));
+        crash_stopped_request("PATCH", fmt("/v1/events/%lld", ev), "{\"status\":\"cancelled\"}",
+                              org.access);
+        crash_restart(NULL);
+        api_resp *r = api("GET", fmt("/v1/events/%lld", ev), NULL, org.access);
+        assert_status(r, 200);
+        assert_string_equal(jstr(r->json, "status"), "cancelled");
+        resp_free(r);
+        /* The entry itself is gone (the API would filter it out anyway). */
+        rg_app app;
+        api_open_stores(&app);
+        static const char *const types[] = {"event"};
+        rg_search_hit *hits = NULL;
+        int n = -1;
+        assert_int_equal(rg_search_ids(&app.st.search, word, types, 1, 10, &hits, &n), 0);
+        assert_int_equal(n, 0);
+        rg_search_hits_free(hits, n);
+        assert_int_equal(crash_intents_left(&app, NULL, NULL), 0);
+        rg_app_close(&app);
+    }
+}
+
 /* A signup: 0 the intent, 1 the auth document, 2 the user document. Stopped
  * after 0 or 1, the account never was (its auth document goes); after 2,
  * it stands and signs in. */
@@ -608,6 +642,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(event_publish_stopped_after_each_step),
+        cmocka_unit_test(event_cancel_stopped_after_each_step),
         cmocka_unit_test(signup_stopped_after_each_step),
         cmocka_unit_test(signup_in_one_transaction),
         cmocka_unit_test(roles_stopped_after_each_step),
