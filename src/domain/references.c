@@ -4,8 +4,8 @@
  * (their organizer) and venues (who made them), each distinct id once, a
  * page at a time in id order (the tables' indexes on those columns), each
  * looked up among the user documents; tombstones are read first and
- * skipped. Documents to rows: channels and feedback name an event by its
- * id; every such document is read, a page at a time by id, and its event
+ * skipped. Documents to rows: channels, feedback and resources name an
+ * event by its id; every such document is read, a page at a time by id, and its event
  * looked up. Memory stays bounded by a page; time grows with the ids. */
 #include "risinggen/domain/references.h"
 #include "domain.h"
@@ -177,9 +177,12 @@ int rg_references_check(rg_app *app, rg_ref_report *out)
     free(t.v);
     out->kinds[4].what = "channels.eventId -> events";
     out->kinds[5].what = "feedback.eventId -> events";
+    out->kinds[6].what = "resources.eventId -> events";
     if (rc == 0)
         rc = check_events_named(app, COLL_CHANNELS, &out->kinds[4]);
     if (rc == 0)
         rc = check_events_named(app, COLL_FEEDBACK, &out->kinds[5]);
+    if (rc == 0)
+        rc = check_events_named(app, COLL_RESOURCES, &out->kinds[6]);
     return rc;
 }

@@ -550,8 +550,8 @@ static void reindex_keeps_answering(void **state)
 }
 
 /* `risinggen check --references`: clean at first; a registration whose
- * person's document is gone and a channel of an event that does not exist
- * are reported with their ids; an erased person's rows (a tombstone) are
+ * person's document is gone, a channel and a resource of an event that
+ * does not exist are reported with their ids; an erased person's rows (a tombstone) are
  * not. */
 static void check_references_reports_what_points_nowhere(void **state)
 {
@@ -584,17 +584,23 @@ static void check_references_reports_what_points_nowhere(void **state)
                                 (json_int_t)987654321, "type", "event");
     assert_int_equal(rg_docs_insert(&app.st.docs, COLL_CHANNELS, ghost, channel), 0);
     json_decref(channel);
+    json_t *resource = json_pack("{s:s, s:I}", "title", "ghost", "eventId", (json_int_t)987654322);
+    assert_int_equal(rg_docs_insert(&app.st.docs, COLL_RESOURCES, ghost, resource), 0);
+    json_decref(resource);
     rc = srv_cli(&g_srv, out, sizeof out, "check", "--references", NULL);
     assert_int_equal(rc, 1);
     assert_non_null(strstr(out, "event_registrations.user_id -> users: "));
     assert_non_null(strstr(out, fmt("1 missing, held by 1 (%s (1))", gone.id)));
     assert_non_null(strstr(out, fmt("(%s (event 987654321) (1))", ghost)));
+    assert_non_null(strstr(out, "resources.eventId -> events: "));
+    assert_non_null(strstr(out, fmt("(%s (event 987654322) (1))", ghost)));
     assert_non_null(strstr(out, "references point nowhere"));
     assert_null(strstr(out, "payments.user_id -> users: 0 checked, 1"));
     /* Put back: the other tests' stores as they were. */
     assert_int_equal(rg_docs_insert(&app.st.docs, COLL_USERS, gone.id, doc), 0);
     json_decref(doc);
     assert_int_equal(rg_docs_remove(&app.st.docs, COLL_CHANNELS, ghost), 0);
+    assert_int_equal(rg_docs_remove(&app.st.docs, COLL_RESOURCES, ghost), 0);
     rg_app_close(&app);
     rc = srv_cli(&g_srv, out, sizeof out, "check", "--references", NULL);
     if (rc != 0)

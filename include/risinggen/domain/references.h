@@ -18,7 +18,7 @@ typedef struct rg_ref_kind {
     long counts[RG_REFS_SAMPLES];  /* how many hold each */
 } rg_ref_kind;
 
-#define RG_REF_KINDS 6
+#define RG_REF_KINDS 7
 typedef struct rg_ref_report {
     rg_ref_kind kinds[RG_REF_KINDS];
 } rg_ref_report;
