@@ -274,6 +274,9 @@ int crash_intents_left(struct rg_app *app, char kind[32], char subject[64]);
 void crash_age_intents(void);
 /* How many lines of the server's log (all its runs) hold needle. */
 int crash_log_lines(const char *needle);
+/* Skips the test (saying SKIPPED what) unless the documents store runs
+ * transactions now (rg_docs_atomic). */
+void crash_need_atomic(const char *what);
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -87,3 +87,17 @@ long crash_stopped_request(const char *method, const char *path, const char *bod
     crash_wait_stopped();
     return status;
 }
+
+void crash_need_atomic(const char *what)
+{
+    struct rg_app app;
+    api_open_stores(&app);
+    int atomic = rg_docs_atomic(&app.st.docs);
+    rg_app_close(&app);
+    rg_error_clear();
+    if (atomic != 1) {
+        printf("SKIPPED %s: the documents store runs no transactions (a standalone MongoDB)\n",
+               what);
+        skip();
+    }
+}

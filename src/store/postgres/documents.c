@@ -781,7 +781,9 @@ static int write_on(struct rg__pg_conn *c, const rg_doc_write *w)
     return rc;
 }
 
-static int docs_prepare(rg_docs *d, const char *gid, const rg_doc_write *writes, int n)
+/* The n writes in one transaction, ended by COMMIT, or by PREPARE
+ * TRANSACTION under gid when gid is given. */
+static int run_writes(rg_docs *d, const rg_doc_write *writes, int n, const char *gid)
 {
     struct rg__pg_conn *c;
     int rc = rg__pg_get(&d->pool, &c);
@@ -793,30 +795,23 @@ static int docs_prepare(rg_docs *d, const char *gid, const rg_doc_write *writes,
         c->in_tx = true;
         for (int i = 0; i < n && rc == 0; i++)
             rc = write_on(c, &writes[i]);
-        if (rc == 0)
+        if (rc == 0 && gid)
             rc = rg__pg_prepare(c, gid);
+        else if (rc == 0 && (rc = rg__pg_command(c, "COMMIT")) == 0)
+            c->in_tx = false;
     }
     rg__pg_put(c); /* rolls back a transaction left open by a failed write */
     return rc;
 }
 
+static int docs_prepare(rg_docs *d, const char *gid, const rg_doc_write *writes, int n)
+{
+    return run_writes(d, writes, n, gid);
+}
+
 static int docs_write_all(rg_docs *d, const rg_doc_write *writes, int n)
 {
-    struct rg__pg_conn *c;
-    int rc = rg__pg_get(&d->pool, &c);
-    if (rc < 0)
-        return rc;
-    for (int i = 0; i < n && rc == 0; i++) /* tables first: DDL stays out of it */
-        rc = ensure_collection(d, c, writes[i].collection);
-    if (rc == 0 && (rc = rg__pg_command(c, "BEGIN")) == 0) {
-        c->in_tx = true;
-        for (int i = 0; i < n && rc == 0; i++)
-            rc = write_on(c, &writes[i]);
-        if (rc == 0 && (rc = rg__pg_command(c, "COMMIT")) == 0)
-            c->in_tx = false;
-    }
-    rg__pg_put(c); /* rolls back a transaction left open by a failed write */
-    return rc;
+    return run_writes(d, writes, n, NULL);
 }
 
 static int docs_atomic_ready(rg_docs *d)
