@@ -74,3 +74,12 @@ LIMIT 1
 -- name: registrations_confirm_pending
 UPDATE event_registrations SET status = 'confirmed', hold_expires_at = NULL, updated_at = $2
 WHERE event_id = $1 AND status = 'pending'
+
+-- name: event_roster
+-- Who holds a registration of the event that is not cancelled (one each,
+-- uq_registrations_active), and when each pending hold lapses (NULL: it
+-- does not): the sold-out memo's rows.
+SELECT user_id,
+       CASE WHEN status = 'pending' AND checked_in = CAST(0 AS BOOLEAN) THEN hold_expires_at END
+         AS hold_until
+FROM event_registrations WHERE event_id = $1 AND status <> 'cancelled'

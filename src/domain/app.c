@@ -2,6 +2,8 @@
  * from the settings, the start-up work, readiness, and the request context
  * (read-your-writes). */
 #include "domain.h"
+#include "event_record.h"
+#include "registration_admit.h"
 #include "risinggen/base/metrics.h"
 #include "risinggen/base/error.h"
 #include "risinggen/base/log.h"
@@ -100,6 +102,8 @@ int rg_app_open(rg_app *app, const rg_config *cfg, bool migrate)
         (app->st.docs.ops->caps & RG_DOC_CAP_PREPARED))
         rg_info("two-phase commit is off: the PostgreSQL servers have "
                 "max_prepared_transactions = 0 (docs/operations.md)");
+    app->sold_out = rg__sold_out_new();
+    app->admit_groups = rg__admit_groups_new();
     rg_jobs_at_start(app);
     return 0;
 }
@@ -107,6 +111,10 @@ int rg_app_open(rg_app *app, const rg_config *cfg, bool migrate)
 void rg_app_close(rg_app *app)
 {
     rg_stores_close(&app->st);
+    rg__sold_out_free(app->sold_out);
+    app->sold_out = NULL;
+    rg__admit_groups_free(app->admit_groups);
+    app->admit_groups = NULL;
     rg_mailer_close(&app->mailer);
     rg_jwks_close(app->jwks);
     app->jwks = NULL;

@@ -33,4 +33,26 @@ void rg_event_cache_bump(rg_app *app);
  * appended to key); "dr:" + that key is the lock of its remaking. */
 void rg__discovery_key(const rg_event_query *q, rg_buf *key);
 
+/* The sold-out memo (event_sold_out.c): events surely full, with their
+ * admission row and who holds a place, so that a rush's refusals need no
+ * query. An entry is used only while the event's cache version is the one
+ * read before its rows, for at most 2 s, and until a paid event's first
+ * hold lapses. */
+typedef struct rg_sold_out_entry rg_sold_out_entry;
+rg_sold_out *rg__sold_out_new(void);
+void rg__sold_out_free(rg_sold_out *m);
+/* The entry of event_id still valid at now, or NULL; release it with
+ * rg__sold_out_put. */
+rg_sold_out_entry *rg__sold_out_find(rg_app *app, int64_t event_id, const char *now);
+void rg__sold_out_put(rg_sold_out_entry *e);
+/* Its event_get_for_admission row (registered: false). */
+const rg_rows *rg__sold_out_event(const rg_sold_out_entry *e);
+/* Whether user_id holds a registration of the event that is not cancelled. */
+bool rg__sold_out_holds(const rg_sold_out_entry *e, const char *user_id);
+/* After a request found event_id surely full on c (outside a transaction):
+ * reads the event and its holders again and remembers them, unless a fresh
+ * entry exists, another thread is making it, or the event is no longer
+ * surely full. Errors leave the memo as it was. */
+void rg__sold_out_remember(rg_app *app, rg_rel_conn *c, int64_t event_id, const char *now);
+
 #endif

@@ -9,6 +9,7 @@
 #include "risinggen/domain/registrations.h"
 #include "domain.h"
 #include "event_record.h"
+#include "registration_admit.h"
 #include "registration_record.h"
 #include "user_record.h"
 #include "risinggen/base/log.h"
@@ -74,72 +75,72 @@ static int age_get(age_of *a, int *out)
     return 0;
 }
 
-/* Every rule that decides whether who may register for the event, except
- * capacity: visible, published, before the deadline, old enough, guardian
- * consent, not already registered. *ev_out receives the event row. */
-static int check_admission(rg_relational *r, rg_rel_conn *c, const rg_principal *who,
-                           int64_t event_id, age_of *ages, json_t *consent, const char *now,
-                           rg_rows **ev_out)
+/* Every rule that decides whether who may register for the event of row 0
+ * of ev (event_get_for_admission's columns), except capacity: visible,
+ * published, before the deadline, old enough, guardian consent, not already
+ * registered (registered: whether who holds a registration of it). */
+static int admission_rules(const rg_principal *who, const rg_rows *ev, bool registered,
+                           age_of *ages, json_t *consent, const char *now)
 {
     int age = -1;
-    rg_rows *ev = NULL;
     int rc;
-    rg_param ep[] = {RG_PINT(event_id), RG_PTEXT(who->user_id)};
-    if ((rc = rg_rel_query(r, c, "event_get_for_admission", ep, 2, &ev)) < 0)
-        goto refuse;
-    if (ev->nrows == 0 || (!rg_manages(who, rg_rows_get(ev, 0, "organizer_id")) &&
-                           (strcmp(rg_rows_get(ev, 0, "status"), "draft") == 0 ||
-                            !rg_rows_bool(ev, 0, "is_public")))) {
-        rc = rg_error_set(RG_ENOTFOUND, "no such event");
-        goto refuse;
-    }
-    if (strcmp(rg_rows_get(ev, 0, "status"), "published") != 0) {
-        rc = rg_error_set(RG_EUNPROCESSABLE, "the event is not open for registration (%s)",
-                          rg_rows_get(ev, 0, "status"));
-        goto refuse;
-    }
+    if (ev->nrows == 0 ||
+        (!rg_manages(who, rg_rows_get(ev, 0, "organizer_id")) &&
+         (strcmp(rg_rows_get(ev, 0, "status"), "draft") == 0 || !rg_rows_bool(ev, 0, "is_public"))))
+        return rg_error_set(RG_ENOTFOUND, "no such event");
+    if (strcmp(rg_rows_get(ev, 0, "status"), "published") != 0)
+        return rg_error_set(RG_EUNPROCESSABLE, "the event is not open for registration (%s)",
+                            rg_rows_get(ev, 0, "status"));
     const char *deadline = rg_rows_get(ev, 0, "registration_deadline");
     if (!deadline)
         deadline = rg_rows_get(ev, 0, "end_date");
-    if (strcmp(now, deadline) > 0) {
-        rc = rg_error_set(RG_EUNPROCESSABLE, "registration closed at %s", deadline);
-        goto refuse;
-    }
+    if (strcmp(now, deadline) > 0)
+        return rg_error_set(RG_EUNPROCESSABLE, "registration closed at %s", deadline);
     if ((rg_rows_get(ev, 0, "min_age") || rg_rows_get(ev, 0, "guardian_consent_under")) &&
         (rc = age_get(ages, &age)) < 0)
-        goto refuse;
+        return rc;
     if (rg_rows_get(ev, 0, "min_age")) {
         int64_t min_age = rg_rows_int(ev, 0, "min_age", 0);
         if (age < 0 && min_age > 0) {
             rg_error_field("dateOfBirth", "is needed on your profile for this event");
-            rc = rg_error_set(RG_EUNPROCESSABLE, "this event has a minimum age of %lld",
-                              (long long)min_age);
-            goto refuse;
+            return rg_error_set(RG_EUNPROCESSABLE, "this event has a minimum age of %lld",
+                                (long long)min_age);
         }
-        if (age >= 0 && age < min_age) {
-            rc = rg_error_set(RG_EUNPROCESSABLE, "this event has a minimum age of %lld",
-                              (long long)min_age);
-            goto refuse;
-        }
+        if (age >= 0 && age < min_age)
+            return rg_error_set(RG_EUNPROCESSABLE, "this event has a minimum age of %lld",
+                                (long long)min_age);
     }
     if (rg_rows_get(ev, 0, "guardian_consent_under")) {
         int64_t under = rg_rows_int(ev, 0, "guardian_consent_under", 0);
         if ((age < 0 || age < under) && !consent) {
             rg_error_field("guardianConsent", "is required for attendees under %lld",
                            (long long)under);
-            rc = rg_error_set(RG_EUNPROCESSABLE, "a guardian's consent is required");
-            goto refuse;
+            return rg_error_set(RG_EUNPROCESSABLE, "a guardian's consent is required");
         }
     }
-    if (rg_rows_bool(ev, 0, "registered")) {
-        rc = rg_error_set(RG_EALREADY, "you are already registered for this event");
-        goto refuse;
+    if (registered)
+        return rg_error_set(RG_EALREADY, "you are already registered for this event");
+    return 0;
+}
+
+/* The event row read on c, and admission_rules on it. *ev_out receives the
+ * row. */
+static int check_admission(rg_relational *r, rg_rel_conn *c, const rg_principal *who,
+                           int64_t event_id, age_of *ages, json_t *consent, const char *now,
+                           rg_rows **ev_out)
+{
+    rg_rows *ev = NULL;
+    rg_param ep[] = {RG_PINT(event_id), RG_PTEXT(who->user_id)};
+    int rc = rg_rel_query(r, c, "event_get_for_admission", ep, 2, &ev);
+    if (rc >= 0)
+        rc = admission_rules(who, ev, ev->nrows && rg_rows_bool(ev, 0, "registered"), ages, consent,
+                             now);
+    if (rc < 0) {
+        rg_rows_free(ev);
+        return rc;
     }
     *ev_out = ev;
     return 0;
-refuse:
-    rg_rows_free(ev);
-    return rc;
 }
 
 /* True when the event is full, keeps no waiting list and has no lapsed hold
@@ -272,20 +273,29 @@ int rg_registration_create(rg_app *app, const rg_ctx *ctx, const char *event_id_
         return rc;
 
     age_of ages = {.app = app, .user_id = who->user_id};
+    char now[RG_TIME_LEN + 1];
+    int64_t now_t = rg_now();
+    rg_time_format(now_t, now);
+    /* A sold-out event refuses from the memo, without a query. */
+    rg_sold_out_entry *memo = rg__sold_out_find(app, event_id, now);
+    if (memo) {
+        rc = admission_rules(who, rg__sold_out_event(memo), rg__sold_out_holds(memo, who->user_id),
+                             &ages, consent, now);
+        rg__sold_out_put(memo);
+        return rc < 0 ? rc : rg_error_set(RG_EFULL, "the event is full");
+    }
     rg_relational *r = &app->st.rel;
     rg_rel_conn *c;
     if ((rc = rg_rel_acquire(r, &c)) < 0)
         return rc;
     rg_rows *ev = NULL, *reg = NULL;
     char *consent_text = NULL;
-    char now[RG_TIME_LEN + 1];
-    int64_t now_t = rg_now();
-    rg_time_format(now_t, now);
     /* First without the write lock: in a sold-out rush most people are
      * refused here, and only the others queue for the lock. */
     if ((rc = check_admission(r, c, who, event_id, &ages, consent, now, &ev)) < 0)
         goto out;
     if (surely_full(r, c, ev, now)) {
+        rg__sold_out_remember(app, c, event_id, now);
         rc = rg_error_set(RG_EFULL, "the event is full");
         goto out;
     }
@@ -300,26 +310,28 @@ int rg_registration_create(rg_app *app, const rg_ctx *ctx, const char *event_id_
     admission_hold(&adm, ev);
     int64_t rid = 0;
     if ((r->ops->caps & RG_REL_CAP_WRITABLE_CTE) && !rg_rows_bool(ev, 0, "waitlist_enabled")) {
-        /* One statement on its own: the event row's lock is held inside the
-         * server for the take and the commit, never across a round trip. */
-        rg_rows *ins = NULL;
-        rg_param ap[8];
-        admission_params(&adm, ap);
-        rc = rg_rel_query(r, c, "registration_admit", ap, 8, &ins);
-        if (rc == RG_ECONFLICT)
-            rc = rg_error_set(RG_EALREADY, "you are already registered for this event");
-        if (rc > 0)
-            rid = rg_rows_int(ins, 0, "id", 0);
-        rg_rows_free(ins);
-        if (rc < 0)
+        /* One statement on its own, shared with the admissions to the
+         * same event that arrive meanwhile: the event row's lock is held
+         * inside the server for the take and the commit, never across a
+         * round trip, and once for the group. */
+        rg_admit ga = {.event_id = event_id,
+                       .user_id = who->user_id,
+                       .now = now,
+                       .status = adm.paid ? "pending" : "confirmed",
+                       .diet = diet,
+                       .needs = needs,
+                       .hold = adm.paid ? adm.hold : NULL,
+                       .consent = consent_text};
+        if ((rc = rg__admit_grouped(app, c, &ga, out)) != 0) {
+            rc = rc < 0 ? rc : 0;
             goto out;
-        /* No row: full after all, lapsed holds, people waiting; the
-         * transaction below decides. */
+        }
+        /* Not admitted: full after all, lapsed holds, people waiting,
+         * registered meanwhile; the transaction below decides. */
     }
     rg_rows_free(ev);
     ev = NULL;
-    if (rid == 0 &&
-        (rc = admit_in_transaction(app, c, who, event_id, &ages, consent, &adm, &ev, &rid)) < 0)
+    if ((rc = admit_in_transaction(app, c, who, event_id, &ages, consent, &adm, &ev, &rid)) < 0)
         goto out;
     rg__event_uncache(app, event_id);
     /* Read back after the commit, on the same connection: the lock is gone. */

@@ -32,8 +32,8 @@ static const char *const dialects[] = {"sqlite", "postgresql"};
 static const struct {
     const char *name, *dialect;
 } one_dialect[] = {
-    {"registration_admit", "postgresql"},  /* RG_REL_CAP_WRITABLE_CTE */
-    {"event_list_matching", "postgresql"}, /* RG_SEARCH_CAP_SQL, the index in this database */
+    {"registration_admit_many", "postgresql"}, /* RG_REL_CAP_WRITABLE_CTE */
+    {"event_list_matching", "postgresql"},     /* RG_SEARCH_CAP_SQL, the index in this database */
 };
 
 /* The dialect name is written for alone, or NULL when it is in every one. */

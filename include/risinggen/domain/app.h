@@ -48,6 +48,8 @@ typedef struct rg_ctx {
     char client[RG_ADDR_MAX];
 } rg_ctx;
 
+typedef struct rg_sold_out rg_sold_out;
+typedef struct rg_admit_groups rg_admit_groups;
 typedef struct rg_app {
     const rg_config *cfg; /* borrowed: outlives the app */
     rg_stores st;
@@ -62,6 +64,10 @@ typedef struct rg_app {
      * operations that write both commit them together
      * (docs/design/consistency.md). */
     bool two_phase;
+    /* Events surely full, remembered for their refusals (event_record.h). */
+    struct rg_sold_out *sold_out;
+    /* Admissions to one event made together (registration_record.h). */
+    struct rg_admit_groups *admit_groups;
 } rg_app;
 
 /* Opens the stores that cfg names and the outbound integrations it chooses

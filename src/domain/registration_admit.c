@@ -1,0 +1,226 @@
+/* Admissions in groups (registration_admit.h), part of the registrations
+ * feature: the admissions of one event that arrive at this
+ * instance while another is under way go together into one statement,
+ * registration_admit_many, and one commit.
+ *
+ * Every admission to an event takes the event row's lock from its take to
+ * its commit, so admissions to one event are serialised, each waiting for
+ * the commit (and the flush of the WAL) before it. In a rush that chain is
+ * the bound: 1,000 places are 1,000 commits one after the other while
+ * every other request queues behind them. A group takes its places with one
+ * UPDATE and writes its rows with one INSERT, in the order its members
+ * arrived, so a group of n holds the lock once instead of n times.
+ *
+ * The group forms by itself: the first admission of an event finds nobody
+ * leading and leads; those that arrive while it runs wait in arrival order.
+ * When the leader's statement is done it answers its group and hands the
+ * lead to the first who waits, who takes everyone waiting then (up to
+ * GROUP_MAX, one per person), and so on. An admission never waits for more
+ * than the statement before its own.
+ *
+ * The leader also makes the event's cached view stale once for the group,
+ * after the commit (while the next group's statement runs) and before
+ * anyone of its group is answered.
+ *
+ * What a member gets: 1 and its registration (admitted); 0 when the statement
+ * admitted it not, for any reason (the event full, closed or with people
+ * waiting; the person registered meanwhile; a person twice in one group),
+ * and the caller decides in a transaction of its own, as it does alone; or
+ * the statement's error when the store failed (every member gets it). */
+#include "registration_admit.h"
+#include "event_record.h"
+#include "registration_record.h"
+#include "risinggen/base/alloc.h"
+#include "risinggen/base/error.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#define GROUP_MAX 32 /* admissions in one statement */
+
+struct member {
+    const rg_admit *a;
+    json_t *view; /* the registration made, or NULL */
+    int rc;
+    char why[160]; /* the error's detail when rc < 0 */
+    bool done, lead;
+    pthread_cond_t cv;
+    struct member *next; /* waiting, in arrival order */
+};
+
+#define LEADS 32 /* events with a statement under way at once */
+
+struct rg_admit_groups {
+    pthread_mutex_t lock;
+    struct member *head, *tail;
+    int64_t leading[LEADS]; /* event ids; 0 free */
+};
+
+rg_admit_groups *rg__admit_groups_new(void)
+{
+    rg_admit_groups *g = rg_xcalloc(1, sizeof *g);
+    pthread_mutex_init(&g->lock, NULL);
+    return g;
+}
+
+void rg__admit_groups_free(rg_admit_groups *g)
+{
+    if (!g)
+        return;
+    pthread_mutex_destroy(&g->lock);
+    free(g);
+}
+
+/* With the lock: marks event_id led; false when it is led already, or when
+ * LEADS events are (the caller then leads nonetheless, alone). */
+static bool lead_take(rg_admit_groups *g, int64_t event_id, bool *slot)
+{
+    int free_at = -1;
+    for (int i = 0; i < LEADS; i++) {
+        if (g->leading[i] == event_id)
+            return false;
+        if (!g->leading[i] && free_at < 0)
+            free_at = i;
+    }
+    *slot = free_at >= 0;
+    if (*slot)
+        g->leading[free_at] = event_id;
+    return true;
+}
+
+static void lead_drop(rg_admit_groups *g, int64_t event_id)
+{
+    for (int i = 0; i < LEADS; i++)
+        if (g->leading[i] == event_id)
+            g->leading[i] = 0;
+}
+
+static void unlink_member(rg_admit_groups *g, struct member *prev, struct member *m)
+{
+    if (prev)
+        prev->next = m->next;
+    else
+        g->head = m->next;
+    if (g->tail == m)
+        g->tail = prev;
+    m->next = NULL;
+}
+
+/* With the lock: takes me and those waiting for my event, in arrival
+ * order, one per person, up to GROUP_MAX, off the queue. */
+static int take_group(rg_admit_groups *g, struct member *me, struct member **out)
+{
+    int n = 0;
+    out[n++] = me;
+    struct member *prev = NULL;
+    for (struct member *m = g->head; m;) {
+        struct member *next = m->next;
+        bool take = m == me;
+        if (!take && n < GROUP_MAX && m->a->event_id == me->a->event_id) {
+            take = true;
+            for (int i = 0; i < n && take; i++)
+                take = strcmp(out[i]->a->user_id, m->a->user_id) != 0;
+            if (take)
+                out[n++] = m;
+        }
+        if (take)
+            unlink_member(g, prev, m);
+        else
+            prev = m;
+        m = next;
+    }
+    return n;
+}
+
+/* Runs the statement for the group on c and sets every member's answer;
+ * true when it admitted anyone. */
+static bool run_group(rg_app *app, rg_rel_conn *c, struct member **group, int n)
+{
+    json_t *people = json_array();
+    for (int i = 0; i < n; i++) {
+        const rg_admit *a = group[i]->a;
+        json_t *consent = a->consent ? json_loads(a->consent, 0, NULL) : NULL;
+        json_array_append_new(
+            people, json_pack("{s:i, s:s, s:s, s:s?, s:s?, s:s?, s:o}", "ord", i, "user_id",
+                              a->user_id, "status", a->status, "diet", a->diet, "needs", a->needs,
+                              "hold", a->hold, "consent", consent ? consent : json_null()));
+        group[i]->view = NULL;
+        group[i]->rc = 0;
+    }
+    char *doc = json_dumps(people, JSON_COMPACT);
+    json_decref(people);
+    rg_param p[] = {RG_PINT(group[0]->a->event_id), RG_PTEXT(doc), RG_PTEXT(group[0]->a->now)};
+    rg_rows *rows = NULL;
+    int rc = rg_rel_query(&app->st.rel, c, "registration_admit_many", p, 3, &rows);
+    free(doc);
+    if (rc == RG_ECONFLICT) {
+        /* A member registered meanwhile (or twice at once elsewhere): the
+         * statement did nothing, and each decides alone. */
+        rg_error_clear();
+        return false;
+    }
+    if (rc < 0) {
+        for (int i = 0; i < n; i++) {
+            group[i]->rc = rc;
+            snprintf(group[i]->why, sizeof group[i]->why, "%s", rg_error_detail());
+        }
+        return false;
+    }
+    for (int r = 0; r < rows->nrows; r++)
+        for (int i = 0; i < n; i++)
+            if (strcmp(rg_rows_get(rows, r, "user_id"), group[i]->a->user_id) == 0)
+                group[i]->view = rg__registration_view(rows, r);
+    bool admitted = rows->nrows > 0;
+    rg_rows_free(rows);
+    return admitted;
+}
+
+int rg__admit_grouped(rg_app *app, rg_rel_conn *c, const rg_admit *a, json_t **view)
+{
+    rg_admit_groups *g = app->admit_groups;
+    struct member me = {.a = a};
+    pthread_cond_init(&me.cv, NULL);
+    pthread_mutex_lock(&g->lock);
+    if (g->tail)
+        g->tail->next = &me;
+    else
+        g->head = &me;
+    g->tail = &me;
+    bool led = true; /* whether leading[] holds the event while I lead */
+    me.lead = lead_take(g, a->event_id, &led);
+    while (!me.done && !me.lead)
+        pthread_cond_wait(&me.cv, &g->lock);
+    if (!me.done) {
+        struct member *group[GROUP_MAX];
+        int n = take_group(g, &me, group);
+        pthread_mutex_unlock(&g->lock);
+        bool admitted = run_group(app, c, group, n);
+        /* The next group's statement starts while this one's event is
+         * uncached; this group is answered after. */
+        pthread_mutex_lock(&g->lock);
+        struct member *next = g->head;
+        while (next && next->a->event_id != a->event_id)
+            next = next->next;
+        if (next && led) {
+            next->lead = true;
+            pthread_cond_signal(&next->cv);
+        } else if (led) {
+            lead_drop(g, a->event_id);
+        }
+        pthread_mutex_unlock(&g->lock);
+        if (admitted)
+            rg__event_uncache(app, a->event_id);
+        pthread_mutex_lock(&g->lock);
+        for (int i = 1; i < n; i++) {
+            group[i]->done = true;
+            pthread_cond_signal(&group[i]->cv);
+        }
+    }
+    pthread_mutex_unlock(&g->lock);
+    pthread_cond_destroy(&me.cv);
+    if (me.rc < 0)
+        return rg_error_set(me.rc, "%s", me.why);
+    *view = me.view;
+    return me.view ? 1 : 0;
+}

@@ -1,0 +1,27 @@
+/* Admissions in groups, part of the registrations feature
+ * (registration_admit.c; used by registrations.c, made by app.c). */
+#ifndef RG_REGISTRATION_ADMIT_H
+#define RG_REGISTRATION_ADMIT_H
+
+#include "domain.h"
+
+/* One person's admission to an event that keeps no waiting list, made with
+ * the others of this instance to the same event in one statement
+ * (registration_admit_many, which needs RG_REL_CAP_WRITABLE_CTE) and one
+ * commit, outside any transaction. */
+typedef struct rg_admit {
+    int64_t event_id;
+    const char *user_id, *now;
+    const char *status;                /* "confirmed", or "pending" with a hold */
+    const char *diet, *needs, *hold;   /* NULL when not given */
+    const char *consent;               /* JSON text, or NULL */
+} rg_admit;
+rg_admit_groups *rg__admit_groups_new(void);
+void rg__admit_groups_free(rg_admit_groups *g);
+/* On c, a connection of this thread: 1 when a was admitted, with *view the
+ * registration as API JSON (the caller's) and the event's cached view
+ * already made stale; 0 when it was not for any reason (the caller decides
+ * in a transaction of its own); or the store's error. */
+int rg__admit_grouped(rg_app *app, rg_rel_conn *c, const rg_admit *a, json_t **view);
+
+#endif
