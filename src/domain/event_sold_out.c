@@ -27,10 +27,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MEMO_SLOTS   16    /* events remembered at once */
-#define MEMO_TTL_MS  2000  /* the longest an entry is used */
-#define ROSTER_MAX   20000 /* an event with more holders is not remembered */
-#define BUILDS       4     /* entries being made at once */
+#define MEMO_SLOTS  16    /* events remembered at once */
+#define MEMO_TTL_MS 2000  /* the longest an entry is used */
+#define ROSTER_MAX  20000 /* an event with more holders is not remembered */
+#define BUILDS      4     /* entries being made at once */
 
 struct rg_sold_out_entry {
     atomic_int refs;
@@ -110,7 +110,8 @@ rg_sold_out_entry *rg__sold_out_find(rg_app *app, int64_t event_id, const char *
     int64_t t = rg_mono_ms();
     pthread_mutex_lock(&m->lock);
     for (int i = 0; i < MEMO_SLOTS && !e; i++)
-        if (m->slot[i] && m->slot[i]->event_id == event_id && t - m->slot[i]->made_ms < MEMO_TTL_MS) {
+        if (m->slot[i] && m->slot[i]->event_id == event_id &&
+            t - m->slot[i]->made_ms < MEMO_TTL_MS) {
             e = m->slot[i];
             atomic_fetch_add(&e->refs, 1);
         }

@@ -141,10 +141,10 @@ static bool run_group(rg_app *app, rg_rel_conn *c, struct member **group, int n)
     for (int i = 0; i < n; i++) {
         const rg_admit *a = group[i]->a;
         json_t *consent = a->consent ? json_loads(a->consent, 0, NULL) : NULL;
-        json_array_append_new(
-            people, json_pack("{s:i, s:s, s:s, s:s?, s:s?, s:s?, s:o}", "ord", i, "user_id",
-                              a->user_id, "status", a->status, "diet", a->diet, "needs", a->needs,
-                              "hold", a->hold, "consent", consent ? consent : json_null()));
+        json_array_append_new(people, json_pack("{s:i, s:s, s:s, s:s?, s:s?, s:s?, s:o}", "ord", i,
+                                                "user_id", a->user_id, "status", a->status, "diet",
+                                                a->diet, "needs", a->needs, "hold", a->hold,
+                                                "consent", consent ? consent : json_null()));
         group[i]->view = NULL;
         group[i]->rc = 0;
     }

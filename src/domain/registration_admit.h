@@ -12,9 +12,9 @@
 typedef struct rg_admit {
     int64_t event_id;
     const char *user_id, *now;
-    const char *status;                /* "confirmed", or "pending" with a hold */
-    const char *diet, *needs, *hold;   /* NULL when not given */
-    const char *consent;               /* JSON text, or NULL */
+    const char *status;              /* "confirmed", or "pending" with a hold */
+    const char *diet, *needs, *hold; /* NULL when not given */
+    const char *consent;             /* JSON text, or NULL */
 } rg_admit;
 rg_admit_groups *rg__admit_groups_new(void);
 void rg__admit_groups_free(rg_admit_groups *g);

@@ -9,6 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A profile is checked against its version on every read, so on a cache
+ * every instance shares its TTL bounds memory, not staleness: it is kept
+ * for as long as an access token lives (app->access_ttl), so that a person
+ * signed in does not wait for their document on the first request after a
+ * quiet minute (the click that opens a sold-out rush). A process with a
+ * cache of its own does not see other processes' versions move: then
+ * USER_CACHE_TTL_MS bounds how old a profile (and its roles) may be
+ * (docs/design/caching.md). */
 #define USER_CACHE_TTL_MS 60000
 
 static const char *const gender_values[] = {"male", "female", "other", "unspecified", NULL};
@@ -54,7 +62,9 @@ int rg__user_load_fetched(rg_app *app, const char *id, char *ver, char *entry, s
         return rc;
     char *text = json_dumps(doc, JSON_COMPACT);
     if (text) {
-        rg_vcache_set(app, key, version, text, strlen(text), USER_CACHE_TTL_MS);
+        bool shared = app->st.cache.ops->caps & RG_CACHE_CAP_SHARED;
+        rg_vcache_set(app, key, version, text, strlen(text),
+                      shared ? (int64_t)app->access_ttl * 1000 : USER_CACHE_TTL_MS);
         free(text);
     }
     *out = doc;
