@@ -72,8 +72,10 @@ void rg__admit_groups_free(rg_admit_groups *g)
     free(g);
 }
 
-/* With the lock: marks event_id led; false when it is led already, or when
- * LEADS events are (the caller then leads nonetheless, alone). */
+/* With the lock: false when event_id is led already; else the caller leads
+ * it, and *slot says whether leading[] marks it so (when LEADS events are
+ * led, the caller leads unmarked: those who come after lead too, each
+ * alone, and their statements queue on the event row's lock). */
 static bool lead_take(rg_admit_groups *g, int64_t event_id, bool *slot)
 {
     int free_at = -1;
