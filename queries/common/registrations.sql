@@ -78,8 +78,9 @@ WHERE event_id = $1 AND status = 'pending'
 -- name: event_roster
 -- Who holds a registration of the event that is not cancelled (one each,
 -- uq_registrations_active), and when each pending hold lapses (NULL: it
--- does not): the sold-out memo's rows.
+-- does not): the sold-out memo's rows, at most $2.
 SELECT user_id,
        CASE WHEN status = 'pending' AND checked_in = CAST(0 AS BOOLEAN) THEN hold_expires_at END
          AS hold_until
 FROM event_registrations WHERE event_id = $1 AND status <> 'cancelled'
+LIMIT $2

@@ -34,7 +34,9 @@ FOR UPDATE SKIP LOCKED
 -- {ord, user_id, status, diet, needs, hold, consent}) and an event that
 -- keeps no waiting list: the event row's lock is then held inside the
 -- server, for this statement and its commit only, once for the group. The
--- event row is locked first (FOR UPDATE reads its newest version) and
+-- event row is locked first (FOR NO KEY UPDATE, as an UPDATE locks it, so
+-- that the FOR KEY SHARE of an insert that references the event does not
+-- make it wait; it reads the newest version) and
 -- gives as many places as are free, to the people in `ord` order; places
 -- are taken only while the event is published, open for registration, has
 -- a place free and nobody waits for one. A person who holds a registration
@@ -65,7 +67,7 @@ ev AS (
     AND (e.max_participants IS NULL OR e.taken < e.max_participants)
     AND NOT EXISTS (SELECT 1 FROM event_registrations w
                     WHERE w.event_id = $1 AND w.status = 'waitlisted')
-  FOR UPDATE OF e),
+  FOR NO KEY UPDATE OF e),
 place AS (
   UPDATE events e SET taken = e.taken + ev.n, updated_at = CAST($3 AS TIMESTAMPTZ)
   FROM ev WHERE e.id = ev.id AND ev.n > 0

@@ -49,10 +49,12 @@ void rg__sold_out_put(rg_sold_out_entry *e);
 const rg_rows *rg__sold_out_event(const rg_sold_out_entry *e);
 /* Whether user_id holds a registration of the event that is not cancelled. */
 bool rg__sold_out_holds(const rg_sold_out_entry *e, const char *user_id);
-/* After a request found event_id surely full on c (outside a transaction):
- * reads the event and its holders again and remembers them, unless a fresh
- * entry exists, another thread is making it, or the event is no longer
- * surely full. Errors leave the memo as it was. */
-void rg__sold_out_remember(rg_app *app, rg_rel_conn *c, int64_t event_id, const char *now);
+/* After a request found the event of seen (its event_get_for_admission
+ * row) surely full on c (outside a transaction): reads the event and its
+ * holders again and remembers them, unless it has more holders than the
+ * memo keeps, a fresh entry exists, another thread is making it, its
+ * version is absent from the cache, or it is no longer surely full. Errors
+ * leave the memo as it was. */
+void rg__sold_out_remember(rg_app *app, rg_rel_conn *c, const rg_rows *seen, const char *now);
 
 #endif

@@ -80,8 +80,8 @@ void rg__sold_out_put(rg_sold_out_entry *e)
     entry_put(e);
 }
 
-/* The event's cache version (0 when it was never bumped); false when the
- * cache cannot say. */
+/* The event's cache version (0 when the key is absent: never bumped, or
+ * evicted); false when the cache cannot say. */
 static bool event_version(rg_app *app, int64_t event_id, int64_t *out)
 {
     char verkey[40], *v = NULL;
@@ -180,17 +180,26 @@ static bool fresh(rg_sold_out *m, int64_t event_id, int64_t v)
     return yes;
 }
 
-/* Whether the row and roster show the event surely full at now: a capacity
- * reached, no waiting list, no pending hold lapsed (as surely_full in
- * registrations.c). The earliest lapse still to come in first_hold. */
-static bool full_at(const rg_rows *ev, const rg_rows *roster, const char *now, char *first_hold,
-                    size_t cap)
+/* Whether the row shows the event full without a waiting list, with at
+ * most ROSTER_MAX holders. */
+static bool full_row(const rg_rows *ev)
 {
-    if (ev->nrows == 0 || !rg_rows_get(ev, 0, "max_participants") ||
-        rg_rows_bool(ev, 0, "waitlist_enabled") ||
-        rg_rows_int(ev, 0, "taken", 0) < rg_rows_int(ev, 0, "max_participants", 0))
-        return false;
+    return ev->nrows && rg_rows_get(ev, 0, "max_participants") &&
+           !rg_rows_bool(ev, 0, "waitlist_enabled") &&
+           rg_rows_int(ev, 0, "taken", 0) >= rg_rows_int(ev, 0, "max_participants", 0) &&
+           rg_rows_int(ev, 0, "taken", 0) <= ROSTER_MAX;
+}
+
+/* Whether the roster leaves the event surely full at now: no pending hold
+ * of a paid event lapsed (as surely_full in registrations.c, which asks
+ * about holds only for a paid event). The earliest lapse still to come in
+ * first_hold. */
+static bool no_lapse(const rg_rows *ev, const rg_rows *roster, const char *now, char *first_hold,
+                     size_t cap)
+{
     first_hold[0] = '\0';
+    if (!rg_rows_get(ev, 0, "cost_minor"))
+        return true;
     for (int i = 0; i < roster->nrows; i++) {
         const char *h = rg_rows_get(roster, i, "hold_until");
         if (h && (!first_hold[0] || strcmp(h, first_hold) < 0))
@@ -199,21 +208,25 @@ static bool full_at(const rg_rows *ev, const rg_rows *roster, const char *now, c
     return !first_hold[0] || strcmp(now, first_hold) <= 0;
 }
 
-void rg__sold_out_remember(rg_app *app, rg_rel_conn *c, int64_t event_id, const char *now)
+void rg__sold_out_remember(rg_app *app, rg_rel_conn *c, const rg_rows *seen, const char *now)
 {
     rg_sold_out *m = app->sold_out;
-    int64_t v;
-    if (!m || !event_version(app, event_id, &v) || fresh(m, event_id, v) ||
+    if (!m || !full_row(seen)) /* too many holders to remember */
+        return;
+    int64_t event_id = rg_rows_int(seen, 0, "id", 0), v;
+    /* An absent version (0) is not remembered: the key can be evicted after
+     * a bump and read as 0 again, which would make an old entry current. */
+    if (!event_version(app, event_id, &v) || v == 0 || fresh(m, event_id, v) ||
         !build_claim(m, event_id, true))
         return;
     rg_relational *r = &app->st.rel;
     rg_rows *ev = NULL, *roster = NULL;
     rg_param ep[] = {RG_PINT(event_id), RG_PTEXT("")};
-    rg_param rp[] = {RG_PINT(event_id)};
+    rg_param rp[] = {RG_PINT(event_id), RG_PINT(ROSTER_MAX + 1)};
     char first_hold[48];
-    if (rg_rel_query(r, c, "event_get_for_admission", ep, 2, &ev) < 0 ||
-        rg_rel_query(r, c, "event_roster", rp, 1, &roster) < 0 || roster->nrows > ROSTER_MAX ||
-        !full_at(ev, roster, now, first_hold, sizeof first_hold)) {
+    if (rg_rel_query(r, c, "event_get_for_admission", ep, 2, &ev) < 0 || !full_row(ev) ||
+        rg_rel_query(r, c, "event_roster", rp, 2, &roster) < 0 || roster->nrows > ROSTER_MAX ||
+        !no_lapse(ev, roster, now, first_hold, sizeof first_hold)) {
         rg_error_clear();
         rg_rows_free(ev);
         rg_rows_free(roster);

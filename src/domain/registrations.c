@@ -295,7 +295,7 @@ int rg_registration_create(rg_app *app, const rg_ctx *ctx, const char *event_id_
     if ((rc = check_admission(r, c, who, event_id, &ages, consent, now, &ev)) < 0)
         goto out;
     if (surely_full(r, c, ev, now)) {
-        rg__sold_out_remember(app, c, event_id, now);
+        rg__sold_out_remember(app, c, ev, now);
         rc = rg_error_set(RG_EFULL, "the event is full");
         goto out;
     }
