@@ -156,13 +156,20 @@ void rg_vcache_set(rg_app *app, const char *key, int64_t version, const char *va
     rg_buf_free(&b);
 }
 
-void rg_vcache_bump(rg_app *app, const char *verkey)
+void rg_vcache_bumped(rg_app *app, const rg_cache_write *w)
 {
-    /* A version that was evicted starts again from the clock, never from a
+    /* A counter that was evicted starts again from the clock, never from a
      * number an older entry may still carry. */
     int64_t v;
-    if (rg_cache_incr(&app->st.cache, verkey, 1, 0, &v) == 0 && v == 1)
-        rg_cache_incr(&app->st.cache, verkey, rg_now_ms(), 0, &v);
+    if (w->rc == 0 && w->out == 1)
+        rg_cache_incr(&app->st.cache, w->key, rg_now_ms(), 0, &v);
+}
+
+void rg_vcache_bump(rg_app *app, const char *verkey)
+{
+    rg_cache_write w = {.op = RG_CACHE_WRITE_INCR, .key = verkey, .by = 1};
+    w.rc = rg_cache_incr(&app->st.cache, verkey, 1, 0, &w.out);
+    rg_vcache_bumped(app, &w);
 }
 int rg_money_parse(const char *s, int64_t *out)
 {

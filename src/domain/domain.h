@@ -141,6 +141,10 @@ int rg_vcache_take(char *ver, char *entry, size_t elen, char **val, size_t *len,
 void rg_vcache_set(rg_app *app, const char *key, int64_t version, const char *val, size_t len,
                    int64_t ttl_ms);
 void rg_vcache_bump(rg_app *app, const char *verkey);
+/* After w, an incr by 1 of a version or generation counter (alone or in
+ * rg_cache_write_many): moves a counter that came back at 1 (evicted) on by
+ * the clock. */
+void rg_vcache_bumped(rg_app *app, const rg_cache_write *w);
 
 /* Every audit entry whose actor is user_id, oldest first (audit.c, for the
  * export). */

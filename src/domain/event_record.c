@@ -72,11 +72,9 @@ void rg__event_key(int64_t id, char *key, size_t cap)
 
 void rg_event_cache_bump(rg_app *app)
 {
-    int64_t g;
     /* A generation that was evicted starts again from the clock, never
      * from a number an older page may still be cached under. */
-    if (rg_cache_incr(&app->st.cache, "gen:events", 1, 0, &g) == 0 && g == 1)
-        rg_cache_incr(&app->st.cache, "gen:events", rg_now_ms(), 0, &g);
+    rg_vcache_bump(app, "gen:events");
 }
 
 void rg__event_verkey(int64_t id, char *key, size_t cap)
@@ -88,10 +86,16 @@ void rg__event_uncache(rg_app *app, int64_t id)
 {
     char key[40], verkey[40];
     rg__event_verkey(id, verkey, sizeof verkey);
-    rg_vcache_bump(app, verkey);
     rg__event_key(id, key, sizeof key);
-    rg_cache_del(&app->st.cache, key);
-    rg_event_cache_bump(app);
+    /* The version, the entry, then the discovery generation (as
+     * rg_vcache_bump, rg_cache_del and rg_event_cache_bump would), in one
+     * round trip: a rush's admissions wait for it. */
+    rg_cache_write w[] = {{.op = RG_CACHE_WRITE_INCR, .key = verkey, .by = 1},
+                          {.op = RG_CACHE_WRITE_DEL, .key = key},
+                          {.op = RG_CACHE_WRITE_INCR, .key = "gen:events", .by = 1}};
+    rg_cache_write_many(&app->st.cache, w, 3);
+    rg_vcache_bumped(app, &w[0]);
+    rg_vcache_bumped(app, &w[2]);
 }
 
 int rg__event_row(rg_app *app, const rg_ctx *reader, int64_t id, rg_rows **out)

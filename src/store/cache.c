@@ -37,7 +37,7 @@ int rg_cache_ops_check(const struct rg_cache_ops *o)
                             "this build needs version %d",
                             o->scheme, o->version, RG_CACHE_OPS_VERSION);
     if (!o->open || !o->close || !o->get || !o->get_many || !o->set || !o->fill || !o->del ||
-        !o->incr || !o->ping)
+        !o->incr || !o->ping || !o->write_many)
         return rg_error_set(RG_EINVAL, "the cache adapter '%s' lacks a slot", o->scheme);
     return 0;
 }
@@ -159,6 +159,27 @@ int rg_cache_incr(rg_cache_port *p, const char *key, int64_t by, int64_t ttl_ms,
         return rg_error_set(RG_EINVAL, "no output");
     int64_t t0 = rg_mono_us();
     return rg_metrics_timed("cache.incr", t0, p->ops->incr(p->c, key, by, ttl_ms, out));
+}
+
+int rg_cache_write_many(rg_cache_port *p, rg_cache_write *w, int n)
+{
+    if (n < 1 || n > RG_CACHE_MANY_MAX)
+        return rg_error_set(RG_EINVAL, "invalid number of cache writes");
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        w[i].out = 0;
+        w[i].rc = 0;
+        if (rc == 0 && (w[i].op != RG_CACHE_WRITE_DEL && w[i].op != RG_CACHE_WRITE_INCR))
+            rc = rg_error_set(RG_EINVAL, "invalid cache write");
+        if (rc == 0)
+            rc = check_key(w[i].key);
+        if (rc == 0 && w[i].op == RG_CACHE_WRITE_INCR)
+            rc = check_ttl(w[i].ttl_ms);
+    }
+    if (rc < 0)
+        return rc;
+    int64_t t0 = rg_mono_us();
+    return rg_metrics_timed("cache.write_many", t0, p->ops->write_many(p->c, w, n));
 }
 
 int rg_cache_ping(rg_cache_port *p)

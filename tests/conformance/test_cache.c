@@ -358,6 +358,60 @@ static void test_incr_not_integer(void **state)
 #define THREADS 8
 #define PER     1000
 
+/* Writes in one call: each as del or incr alone would do it, in order, each
+ * with its own result; a bad argument writes nothing. */
+static void test_write_many(void **state)
+{
+    struct fixture *f = *state;
+    rg_cache_port *p = &f->port;
+    char c[256], gone[256], t[256], s[256];
+    snprintf(c, sizeof c, "%s", K(f, "c"));
+    snprintf(gone, sizeof gone, "%s", K(f, "gone"));
+    snprintf(t, sizeof t, "%s", K(f, "t"));
+    snprintf(s, sizeof s, "%s", K(f, "s"));
+    assert_int_equal(rg_cache_set(p, gone, "x", 1, 0), 0);
+    rg_cache_write w[] = {{.op = RG_CACHE_WRITE_INCR, .key = c, .by = 2},
+                          {.op = RG_CACHE_WRITE_DEL, .key = gone},
+                          {.op = RG_CACHE_WRITE_INCR, .key = c, .by = 3},
+                          {.op = RG_CACHE_WRITE_INCR, .key = t, .by = 1, .ttl_ms = 100}};
+    assert_int_equal(rg_cache_write_many(p, w, 4), 0);
+    assert_int_equal(w[0].rc, 0);
+    assert_int_equal(w[0].out, 2);
+    assert_int_equal(w[1].rc, 0);
+    assert_int_equal(w[2].out, 5);
+    assert_int_equal(w[3].out, 1);
+    assert_miss(p, gone);
+    assert_value(p, c, "5", 1);
+    /* The counter it made has the TTL it was given. */
+    sleep_ms(150);
+    assert_miss(p, t);
+    /* One write's failure is its own: the others are done. */
+    assert_int_equal(rg_cache_set(p, s, "abc", 3, 0), 0);
+    rg_cache_write x[] = {{.op = RG_CACHE_WRITE_DEL, .key = gone},
+                          {.op = RG_CACHE_WRITE_INCR, .key = s, .by = 1},
+                          {.op = RG_CACHE_WRITE_INCR, .key = c, .by = 1}};
+    assert_int_equal(rg_cache_write_many(p, x, 3), RG_EINVAL);
+    assert_int_equal(x[0].rc, 0);
+    assert_int_equal(x[1].rc, RG_EINVAL);
+    assert_int_equal(x[2].rc, 0);
+    assert_int_equal(x[2].out, 6);
+    assert_value(p, s, "abc", 3);
+    /* Bad arguments: nothing is written. */
+    rg_cache_write many[RG_CACHE_MANY_MAX + 1];
+    for (int i = 0; i <= RG_CACHE_MANY_MAX; i++)
+        many[i] = (rg_cache_write){.op = RG_CACHE_WRITE_INCR, .key = c, .by = 1};
+    assert_int_equal(rg_cache_write_many(p, many, 0), RG_EINVAL);
+    assert_int_equal(rg_cache_write_many(p, many, RG_CACHE_MANY_MAX + 1), RG_EINVAL);
+    rg_cache_write bad_key[] = {{.op = RG_CACHE_WRITE_INCR, .key = c, .by = 1},
+                                {.op = RG_CACHE_WRITE_DEL, .key = ""}};
+    assert_int_equal(rg_cache_write_many(p, bad_key, 2), RG_EINVAL);
+    rg_cache_write bad_ttl[] = {{.op = RG_CACHE_WRITE_INCR, .key = c, .by = 1, .ttl_ms = -1}};
+    assert_int_equal(rg_cache_write_many(p, bad_ttl, 1), RG_EINVAL);
+    rg_cache_write bad_op[] = {{.op = (int)RG_CACHE_WRITE_INCR + 1, .key = c, .by = 1}};
+    assert_int_equal(rg_cache_write_many(p, bad_op, 1), RG_EINVAL);
+    assert_value(p, c, "6", 1);
+}
+
 struct incr_ctx {
     struct fixture *f;
     atomic_int failures;
@@ -1152,6 +1206,46 @@ static void test_redis_lost_write(void **state)
     skip();
 }
 
+/* Writes made together reach the other instance as if made one by one; on
+ * Redis, also when the server lost its scripts. */
+static void test_shared_write_many(void **state)
+{
+    struct pair *f = *state;
+    NEED_SHARED(f, "two instances");
+    char c[256], k[256];
+    snprintf(c, sizeof c, "%s", KP(f, "c"));
+    snprintf(k, sizeof k, "%s", KP(f, "k"));
+    int64_t n = 0;
+    assert_int_equal(rg_cache_incr(&f->a, c, 1, 0, &n), 0);
+    assert_int_equal(rg_cache_set(&f->a, k, "v", 1, 0), 0);
+    assert_value(&f->b, c, "1", 1); /* in B's in-process level, if any */
+    assert_value(&f->b, k, "v", 1);
+    rg_cache_write w[] = {{.op = RG_CACHE_WRITE_INCR, .key = c, .by = 1},
+                          {.op = RG_CACHE_WRITE_DEL, .key = k}};
+    assert_int_equal(rg_cache_write_many(&f->a, w, 2), 0);
+    assert_int_equal(w[0].out, 2);
+    assert_value(&f->a, c, "2", 1);
+    assert_miss(&f->a, k);
+    if (wait_for(&f->b, c, "2", 1, COHERENT_MS) < 0)
+        fail_msg("instance B still served the old counter %d ms after A's write", COHERENT_MS);
+    if (wait_for(&f->b, k, NULL, 0, COHERENT_MS) < 0)
+        fail_msg("instance B still served a deleted value %d ms after A's write", COHERENT_MS);
+#ifdef RG_WITH_REDIS
+    if (is_redis()) {
+        redisContext *raw = raw_redis();
+        if (!raw)
+            return;
+        assert_true(raw_ok(raw, "SCRIPT %s %s", "FLUSH", "SYNC"));
+        redisFree(raw);
+        rg_cache_write x[] = {{.op = RG_CACHE_WRITE_INCR, .key = c, .by = 5},
+                              {.op = RG_CACHE_WRITE_DEL, .key = k}};
+        assert_int_equal(rg_cache_write_many(&f->a, x, 2), 0);
+        assert_int_equal(x[0].out, 7);
+        assert_true(wait_for(&f->b, c, "7", 1, COHERENT_MS) >= 0);
+    }
+#endif
+}
+
 static void test_adapter_skipped(void **state)
 {
     (void)state;
@@ -1169,6 +1263,7 @@ static const struct CMUnitTest tests[] = {
     T(test_ttl),
     T(test_incr),
     T(test_incr_not_integer),
+    T(test_write_many),
     T(test_incr_concurrent),
     T(test_mixed_concurrent),
     T(test_binary_values),
@@ -1178,6 +1273,7 @@ static const struct CMUnitTest tests[] = {
     T2(test_shared_coherence),
     T2(test_fill_is_quiet),
     T2(test_shared_incr),
+    T2(test_shared_write_many),
     T2(test_shared_outage),
     T2(test_redis_stale_bound),
     T2(test_redis_absence_kept),

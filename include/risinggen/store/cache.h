@@ -14,7 +14,7 @@
 
 #include "risinggen/store/options.h"
 
-#define RG_CACHE_OPS_VERSION 4
+#define RG_CACHE_OPS_VERSION 5
 
 #define RG_CACHE_KEY_MAX    4096
 #define RG_CACHE_VALUE_MAX  (16 * 1024 * 1024)
@@ -26,6 +26,17 @@ enum rg_cache_caps {
 };
 
 typedef struct rg_cache rg_cache;
+
+/* One write of write_many: a del of key, or an incr of key by `by` (with
+ * ttl_ms when it creates the counter) whose new value goes to out. rc is
+ * this write's result, as del or incr would return it. */
+typedef struct rg_cache_write {
+    enum { RG_CACHE_WRITE_DEL, RG_CACHE_WRITE_INCR } op;
+    const char *key;
+    int64_t by, ttl_ms; /* incr */
+    int64_t out;        /* incr: the new value */
+    int rc;
+} rg_cache_write;
 
 struct rg_cache_ops {
     int version;
@@ -52,6 +63,11 @@ struct rg_cache_ops {
      * returns the new value in *out. Atomic. */
     int (*incr)(rg_cache *c, const char *key, int64_t by, int64_t ttl_ms, int64_t *out);
     int (*ping)(rg_cache *c);
+    /* n writes (1..RG_CACHE_MANY_MAX) done in order, in one round trip
+     * where the adapter has round trips, each as del or incr alone would
+     * do it (and announce it); w[i].rc and w[i].out are set for every one.
+     * Returns the first write's error, or 0. Since version 5. */
+    int (*write_many)(rg_cache *c, rg_cache_write *w, int n);
 };
 
 typedef struct rg_cache_port {
@@ -70,6 +86,7 @@ int rg_cache_set(rg_cache_port *p, const char *key, const char *val, size_t len,
 int rg_cache_fill(rg_cache_port *p, const char *key, const char *val, size_t len, int64_t ttl_ms);
 int rg_cache_del(rg_cache_port *p, const char *key);
 int rg_cache_incr(rg_cache_port *p, const char *key, int64_t by, int64_t ttl_ms, int64_t *out);
+int rg_cache_write_many(rg_cache_port *p, rg_cache_write *w, int n);
 int rg_cache_ping(rg_cache_port *p);
 /* Checks ops against this port (version, slots). 0 or RG_EINVAL. */
 int rg_cache_ops_check(const struct rg_cache_ops *ops);

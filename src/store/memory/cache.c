@@ -467,6 +467,20 @@ static int cache_get_many(rg_cache *c, const char *const *keys, int n, char **ou
     return 0;
 }
 
+/* One process, no round trips: each write as del or incr does it. */
+static int cache_write_many(rg_cache *c, rg_cache_write *w, int n)
+{
+    int first = 0;
+    for (int i = 0; i < n; i++) {
+        w[i].rc = w[i].op == RG_CACHE_WRITE_DEL
+                      ? cache_del(c, w[i].key)
+                      : cache_incr(c, w[i].key, w[i].by, w[i].ttl_ms, &w[i].out);
+        if (w[i].rc < 0 && first == 0)
+            first = w[i].rc;
+    }
+    return first;
+}
+
 const struct rg_cache_ops rg_memory_cache_ops = {
     .version = RG_CACHE_OPS_VERSION,
     .caps = 0,
@@ -480,4 +494,5 @@ const struct rg_cache_ops rg_memory_cache_ops = {
     .del = cache_del,
     .incr = cache_incr,
     .ping = cache_ping,
+    .write_many = cache_write_many,
 };

@@ -390,6 +390,23 @@ static int cache_fill(rg_cache *c, const char *key, const char *val, size_t len,
     return rc;
 }
 
+/* Appends the DEL of key and its announcement (two replies) to b. */
+static void put_del(rg_buf *b, const rg_cache *c, const char *key, size_t klen)
+{
+    put_cmd(b, "DEL %b%b", c->prefix, c->plen, key, klen);
+    put_cmd(b, "PUBLISH %b %b", c->channel, c->chlen, key, klen);
+}
+
+/* The two replies of put_del: 0, or the error of a bad one. */
+static int del_replies(rg_cache *c, redisReply **r)
+{
+    if (r[0]->type != REDIS_REPLY_INTEGER)
+        return bad_reply(c, r[0], "DEL");
+    if (r[1]->type != REDIS_REPLY_INTEGER)
+        return bad_reply(c, r[1], "PUBLISH");
+    return 0;
+}
+
 /* Removes key; 0 also when it was absent. */
 static int cache_del(rg_cache *c, const char *key)
 {
@@ -398,17 +415,13 @@ static int cache_del(rg_cache *c, const char *key)
     struct conn *k;
     if ((rc = conn_get(c, &k)) == 0) {
         rg_buf b = {0};
-        put_cmd(&b, "DEL %b%b", c->prefix, c->plen, key, klen);
-        put_cmd(&b, "PUBLISH %b %b", c->channel, c->chlen, key, klen);
+        put_del(&b, c, key, klen);
         redisReply *r[2];
         rc = roundtrip(c, k, &b, 2, r);
         rg_buf_free(&b);
         conn_put(c, k);
         if (rc == 0) {
-            if (r[0]->type != REDIS_REPLY_INTEGER)
-                rc = bad_reply(c, r[0], "DEL");
-            else if (r[1]->type != REDIS_REPLY_INTEGER)
-                rc = bad_reply(c, r[1], "PUBLISH");
+            rc = del_replies(c, r);
             free_replies(r, 2);
         }
     }
@@ -418,6 +431,40 @@ static int cache_del(rg_cache *c, const char *key)
 static bool reply_mentions(const redisReply *r, const char *what)
 {
     return r->type == REDIS_REPLY_ERROR && r->str && strstr(r->str, what);
+}
+
+/* Appends the script that adds by to the counter at key (see cache_incr),
+ * by its SHA1 on a connection that loaded it, else as text. */
+static void put_incr(rg_buf *b, const rg_cache *c, const struct conn *k, bool by_sha,
+                     const char *key, size_t klen, int64_t by, int64_t ttl_ms)
+{
+    if (by_sha)
+        put_cmd(b, "EVALSHA %s 1 %b%b %lld %lld %b %b", k->sha, c->prefix, c->plen, key, klen,
+                (long long)by, (long long)ttl_ms, c->channel, c->chlen, key, klen);
+    else
+        put_cmd(b, "EVAL %s 1 %b%b %lld %lld %b %b", INCR_SCRIPT, c->prefix, c->plen, key, klen,
+                (long long)by, (long long)ttl_ms, c->channel, c->chlen, key, klen);
+}
+
+/* The reply of put_incr's script: the new value in *out, or the error. */
+static int incr_reply(rg_cache *c, const redisReply *r, int64_t *out)
+{
+    if (reply_mentions(r, "not an integer"))
+        return rg_error_set(RG_EINVAL, "the cached value is not an integer");
+    if (reply_mentions(r, "overflow"))
+        return rg_error_set(RG_EINVAL, "the counter would overflow");
+    if (r->type != REDIS_REPLY_STRING || r->len == 0 || r->len >= INT_TEXT_MAX)
+        return bad_reply(c, r, "EVAL");
+    char text[INT_TEXT_MAX];
+    memcpy(text, r->str, r->len);
+    text[r->len] = '\0';
+    char *end;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (errno || *end)
+        return bad_reply(c, r, "EVAL");
+    *out = v;
+    return 0;
 }
 
 /* Adds by to the counter at key, creating it at 0 with ttl_ms when absent (an
@@ -435,12 +482,7 @@ static int cache_incr(rg_cache *c, const char *key, int64_t by, int64_t ttl_ms, 
     bool by_sha = k->sha[0] != '\0';
     for (;;) {
         rg_buf b = {0};
-        if (by_sha)
-            put_cmd(&b, "EVALSHA %s 1 %b%b %lld %lld %b %b", k->sha, c->prefix, c->plen, key, klen,
-                    (long long)by, (long long)ttl_ms, c->channel, c->chlen, key, klen);
-        else
-            put_cmd(&b, "EVAL %s 1 %b%b %lld %lld %b %b", INCR_SCRIPT, c->prefix, c->plen, key,
-                    klen, (long long)by, (long long)ttl_ms, c->channel, c->chlen, key, klen);
+        put_incr(&b, c, k, by_sha, key, klen, by, ttl_ms);
         rc = roundtrip(c, k, &b, 1, r);
         rg_buf_free(&b);
         if (rc < 0) {
@@ -455,34 +497,63 @@ static int cache_incr(rg_cache *c, const char *key, int64_t by, int64_t ttl_ms, 
         free_replies(r, 1);
     }
     conn_put(c, k);
-    if (reply_mentions(r[0], "not an integer")) {
-        free_replies(r, 1);
-        return rg_error_set(RG_EINVAL, "the cached value is not an integer");
-    }
-    if (reply_mentions(r[0], "overflow")) {
-        free_replies(r, 1);
-        return rg_error_set(RG_EINVAL, "the counter would overflow");
-    }
     int64_t sum = 0;
-    if (r[0]->type == REDIS_REPLY_STRING && r[0]->len > 0 && r[0]->len < INT_TEXT_MAX) {
-        char text[INT_TEXT_MAX];
-        memcpy(text, r[0]->str, r[0]->len);
-        text[r[0]->len] = '\0';
-        char *end;
-        errno = 0;
-        long long v = strtoll(text, &end, 10);
-        if (errno || *end)
-            rc = bad_reply(c, r[0], "EVAL");
-        else
-            sum = v;
-    } else {
-        rc = bad_reply(c, r[0], "EVAL");
-    }
+    rc = incr_reply(c, r[0], &sum);
     free_replies(r, 1);
     rc = write_done(c, key, klen, rc);
     if (rc == 0 && out)
         *out = sum;
     return rc;
+}
+
+/* The writes in one pipeline, in order. An incr whose script the server had
+ * lost (SCRIPT FLUSH on a live connection) is sent again alone, after the
+ * others. */
+static int cache_write_many(rg_cache *c, rg_cache_write *w, int n)
+{
+    struct conn *k;
+    int rc = conn_get(c, &k);
+    redisReply *r[2 * RG_CACHE_MANY_MAX];
+    int cmds = 0;
+    if (rc == 0) {
+        bool by_sha = k->sha[0] != '\0';
+        rg_buf b = {0};
+        for (int i = 0; i < n; i++) {
+            size_t klen = strlen(w[i].key);
+            if (w[i].op == RG_CACHE_WRITE_DEL)
+                put_del(&b, c, w[i].key, klen);
+            else
+                put_incr(&b, c, k, by_sha, w[i].key, klen, w[i].by, w[i].ttl_ms);
+            cmds += w[i].op == RG_CACHE_WRITE_DEL ? 2 : 1;
+        }
+        rc = roundtrip(c, k, &b, cmds, r);
+        rg_buf_free(&b);
+        conn_put(c, k);
+    }
+    int first = 0;
+    for (int i = 0, j = 0; i < n; i++) {
+        bool del = w[i].op == RG_CACHE_WRITE_DEL;
+        if (rc < 0)
+            w[i].rc = rc;
+        else if (del)
+            w[i].rc = del_replies(c, &r[j]);
+        else if (reply_mentions(r[j], "NOSCRIPT"))
+            w[i].rc = 1; /* below */
+        else
+            w[i].rc = incr_reply(c, r[j], &w[i].out);
+        j += del ? 2 : 1;
+        if (w[i].rc <= 0)
+            w[i].rc = write_done(c, w[i].key, strlen(w[i].key), w[i].rc);
+    }
+    if (rc == 0)
+        free_replies(r, cmds);
+    for (int i = 0; i < n; i++) {
+        if (w[i].rc == 1)
+            w[i].rc = cache_incr(c, w[i].key, w[i].by, w[i].ttl_ms, &w[i].out);
+        if (w[i].rc < 0 && first == 0)
+            first = w[i].rc;
+    }
+    return first;
 }
 
 static int cache_ping(rg_cache *c)
@@ -518,4 +589,5 @@ const struct rg_cache_ops rg_redis_cache_ops = {
     .del = cache_del,
     .incr = cache_incr,
     .ping = cache_ping,
+    .write_many = cache_write_many,
 };
