@@ -45,8 +45,8 @@ FOR UPDATE SKIP LOCKED
 -- the registrations made (the columns of a registration's view); the
 -- others are decided by the caller inside a transaction (full, lapsed
 -- holds, people waiting, registered).
--- Needs RG_REL_CAP_WRITABLE_CTE (SQLite has no data-changing WITH; it
--- admits in the transaction).
+-- Needs RG_REL_CAP_WRITABLE_CTE (SQLite has no data-changing WITH; there a
+-- group is one write transaction, src/domain/registration_admit.c).
 WITH req AS (
   SELECT u.ord, u.user_id, u.status, u.diet, u.needs, u.hold, u.consent
   FROM jsonb_to_recordset(CAST($2 AS JSONB))

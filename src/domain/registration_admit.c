@@ -11,6 +11,12 @@
  * UPDATE and writes its rows with one INSERT, in the order its members
  * arrived, so a group of n holds the lock once instead of n times.
  *
+ * An engine without data-changing WITH (SQLite) runs the group as one
+ * write transaction instead: the event checked once, then each member in
+ * arrival order. Its writers are serialised for the whole store, so the
+ * gain there is one transaction, one commit and one hand-over of the write
+ * lock for the group instead of one each.
+ *
  * The group forms by itself: the first admission of an event finds nobody
  * leading and leads; those that arrive while it runs wait in arrival order.
  * When the leader's statement is done it answers its group and hands the
@@ -22,11 +28,11 @@
  * after the commit (while the next group's statement runs) and before
  * anyone of its group is answered.
  *
- * What a member gets: 1 and its registration (admitted); 0 when the statement
+ * What a member gets: 1 and its registration (admitted); 0 when the group
  * admitted it not, for any reason (the event full, closed or with people
  * waiting; the person registered meanwhile; a person twice in one group),
  * and the caller decides in a transaction of its own, as it does alone; or
- * the statement's error when the store failed (every member gets it). */
+ * the store's error when the store failed (every member gets it). */
 #include "registration_admit.h"
 #include "event_record.h"
 #include "registration_record.h"
@@ -135,9 +141,18 @@ static int take_group(rg_admit_groups *g, struct member *me, struct member **out
     return n;
 }
 
+/* Sets every member's answer to the store's error rc. */
+static void group_failed(struct member **group, int n, int rc)
+{
+    for (int i = 0; i < n; i++) {
+        group[i]->rc = rc;
+        snprintf(group[i]->why, sizeof group[i]->why, "%s", rg_error_detail());
+    }
+}
+
 /* Runs the statement for the group on c and sets every member's answer;
  * true when it admitted anyone. */
-static bool run_group(rg_app *app, rg_rel_conn *c, struct member **group, int n)
+static bool run_group_statement(rg_app *app, rg_rel_conn *c, struct member **group, int n)
 {
     json_t *people = json_array();
     for (int i = 0; i < n; i++) {
@@ -163,10 +178,7 @@ static bool run_group(rg_app *app, rg_rel_conn *c, struct member **group, int n)
         return false;
     }
     if (rc < 0) {
-        for (int i = 0; i < n; i++) {
-            group[i]->rc = rc;
-            snprintf(group[i]->why, sizeof group[i]->why, "%s", rg_error_detail());
-        }
+        group_failed(group, n, rc);
         return false;
     }
     for (int r = 0; r < rows->nrows; r++)
@@ -176,6 +188,112 @@ static bool run_group(rg_app *app, rg_rel_conn *c, struct member **group, int n)
     bool admitted = rows->nrows > 0;
     rg_rows_free(rows);
     return admitted;
+}
+
+/* Whether the event of row 0 of ev (event_get_for_admission's) takes
+ * admissions at now, as registration_admit_many's WHERE asks: published
+ * and before its deadline (a place free is the take's to decide). */
+static bool event_open(const rg_rows *ev, const char *now)
+{
+    if (ev->nrows == 0 || strcmp(rg_rows_get(ev, 0, "status"), "published") != 0)
+        return false;
+    const char *deadline = rg_rows_get(ev, 0, "registration_deadline");
+    if (!deadline)
+        deadline = rg_rows_get(ev, 0, "end_date");
+    return strcmp(now, deadline) <= 0;
+}
+
+/* In the group's write transaction, member a: 1 admitted (its row's id in
+ * *rid), 0 not (registered already, or no place left), or the store's
+ * error. */
+static int admit_member(rg_relational *r, rg_rel_conn *c, const rg_admit *a, int64_t *rid)
+{
+    rg_rows *ev = NULL;
+    rg_param ep[] = {RG_PINT(a->event_id), RG_PTEXT(a->user_id)};
+    int rc = rg_rel_query(r, c, "event_get_for_admission", ep, 2, &ev);
+    bool registered = rc >= 0 && ev->nrows && rg_rows_bool(ev, 0, "registered");
+    rg_rows_free(ev);
+    if (rc < 0 || registered)
+        return rc < 0 ? rc : 0;
+    rg_param tp[] = {RG_PINT(a->event_id), RG_PTEXT(a->now)};
+    if ((rc = rg_rel_query(r, c, "event_take_place", tp, 2, NULL)) <= 0)
+        return rc;
+    rg_param ip[] = {RG_PINT(a->event_id), RG_PTEXT(a->user_id), RG_PTEXT(a->now),
+                     RG_PTEXT(a->status),  RG_PTEXT(a->diet),    RG_PTEXT(a->needs),
+                     RG_PTEXT(a->hold),    RG_PTEXT(a->consent)};
+    rg_rows *ins = NULL;
+    if ((rc = rg_rel_query(r, c, "registration_insert", ip, 8, &ins)) < 0)
+        return rc;
+    *rid = rg_rows_int(ins, 0, "id", 0);
+    rg_rows_free(ins);
+    return 1;
+}
+
+/* The group as one write transaction on c (engines without data-changing
+ * WITH): the event checked once (open, nobody waiting), then every member
+ * in arrival order, and one commit; each admitted member's registration is
+ * read back after it. True when it admitted anyone. The write lock is held
+ * throughout, so what a member is told cannot be overtaken. */
+static bool run_group_transaction(rg_app *app, rg_rel_conn *c, struct member **group, int n)
+{
+    rg_relational *r = &app->st.rel;
+    const rg_admit *lead = group[0]->a;
+    int64_t rid[GROUP_MAX] = {0};
+    rg_rows *ev = NULL, *waiting = NULL;
+    int rc = rg_rel_begin(r, c, true);
+    if (rc < 0) {
+        group_failed(group, n, rc);
+        return false;
+    }
+    rg_param ep[] = {RG_PINT(lead->event_id), RG_PTEXT(lead->user_id)};
+    rg_param wp[] = {RG_PINT(lead->event_id)};
+    if ((rc = rg_rel_query(r, c, "event_get_for_admission", ep, 2, &ev)) >= 0 &&
+        event_open(ev, lead->now))
+        rc = rg_rel_query(r, c, "registration_first_waitlisted", wp, 1, &waiting);
+    bool open = rc >= 0 && waiting && waiting->nrows == 0;
+    rg_rows_free(ev);
+    rg_rows_free(waiting);
+    for (int i = 0; i < n; i++) {
+        group[i]->view = NULL;
+        group[i]->rc = 0;
+    }
+    /* Registered already, or full: 0, and the caller decides alone. */
+    for (int i = 0; open && i < n && rc >= 0; i++)
+        rc = admit_member(r, c, group[i]->a, &rid[i]);
+    if (rc >= 0)
+        rc = rg_rel_commit(r, c);
+    if (rc < 0) {
+        rg_rel_rollback(r, c);
+        if (rc == RG_ECONFLICT) { /* each decides alone */
+            rg_error_clear();
+            return false;
+        }
+        group_failed(group, n, rc);
+        return false;
+    }
+    bool admitted = false;
+    for (int i = 0; i < n; i++) {
+        if (!rid[i])
+            continue;
+        admitted = true;
+        rg_rows *reg = NULL;
+        rg_param gp[] = {RG_PINT(rid[i])};
+        if ((rc = rg_rel_query(r, c, "registration_get", gp, 1, &reg)) < 0) {
+            group[i]->rc = rc;
+            snprintf(group[i]->why, sizeof group[i]->why, "%s", rg_error_detail());
+        } else {
+            group[i]->view = rg__registration_view(reg, 0);
+        }
+        rg_rows_free(reg);
+    }
+    return admitted;
+}
+
+static bool run_group(rg_app *app, rg_rel_conn *c, struct member **group, int n)
+{
+    return app->st.rel.ops->caps & RG_REL_CAP_WRITABLE_CTE
+               ? run_group_statement(app, c, group, n)
+               : run_group_transaction(app, c, group, n);
 }
 
 int rg__admit_grouped(rg_app *app, rg_rel_conn *c, const rg_admit *a, json_t **view)

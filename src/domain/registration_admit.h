@@ -7,8 +7,9 @@
 
 /* One person's admission to an event that keeps no waiting list, made with
  * the others of this instance to the same event in one statement
- * (registration_admit_many, which needs RG_REL_CAP_WRITABLE_CTE) and one
- * commit, outside any transaction. */
+ * (registration_admit_many, where the engine has RG_REL_CAP_WRITABLE_CTE)
+ * or one write transaction (elsewhere), and one commit, outside any
+ * transaction of the caller's. */
 typedef struct rg_admit {
     int64_t event_id;
     const char *user_id, *now;

@@ -309,11 +309,12 @@ int rg_registration_create(rg_app *app, const rg_ctx *ctx, const char *event_id_
                      .consent = consent_text};
     admission_hold(&adm, ev);
     int64_t rid = 0;
-    if ((r->ops->caps & RG_REL_CAP_WRITABLE_CTE) && !rg_rows_bool(ev, 0, "waitlist_enabled")) {
-        /* One statement on its own, shared with the admissions to the
-         * same event that arrive meanwhile: the event row's lock is held
-         * inside the server for the take and the commit, never across a
-         * round trip, and once for the group. */
+    if (!rg_rows_bool(ev, 0, "waitlist_enabled")) {
+        /* Shared with the admissions to the same event that arrive
+         * meanwhile (registration_admit.c): one statement, whose event row
+         * lock is held inside the server for the take and the commit and
+         * once for the group; or, without data-changing WITH, one write
+         * transaction for the group. */
         rg_admit ga = {.event_id = event_id,
                        .user_id = who->user_id,
                        .now = now,
