@@ -195,6 +195,8 @@ long long event_create_published(const char *token, json_t *extra);
 api_resp *register_for(const char *token, long long event_id);
 /* Registers and asserts 201 with status want; returns the registration id. */
 long long register_ok(const char *token, long long event_id, const char *want);
+/* Registers and asserts the problem of that status and type. */
+void register_refused(const char *token, long long event_id, int status, const char *type);
 
 /* Payments (support_payments.c). A published event of the organizer with
  * token, costing amount currency, with max places. */

@@ -688,6 +688,13 @@ long long register_ok(const char *token, long long event_id, const char *want)
     return id;
 }
 
+void register_refused(const char *token, long long event_id, int status, const char *type)
+{
+    api_resp *r = register_for(token, event_id);
+    assert_problem_type(r, status, type);
+    resp_free(r);
+}
+
 void events_fixture_make(api_events_fixture *f, const char *tag)
 {
     if (f->ready)

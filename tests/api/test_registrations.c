@@ -98,12 +98,8 @@ static void register_free_and_paid(void **state)
     json_decref(s);
 
     /* Twice: 409 already-registered, for either. */
-    r = register_for(F.p[0].access, free_ev);
-    assert_problem_type(r, 409, "already-registered");
-    resp_free(r);
-    r = register_for(F.p[0].access, paid_ev);
-    assert_problem_type(r, 409, "already-registered");
-    resp_free(r);
+    register_refused(F.p[0].access, free_ev, 409, "already-registered");
+    register_refused(F.p[0].access, paid_ev, 409, "already-registered");
 
     /* Signed in only; unknown events are 404; bad bodies 422. */
     r = register_for(NULL, free_ev);
@@ -505,9 +501,7 @@ static void holds_and_cancellations_keep_counts(void **state)
     assert_status(r, 200);
     assert_int_equal(jint(r->json, "spotsLeft"), 0);
     resp_free(r);
-    r = register_for(F.p[2].access, big);
-    assert_problem_type(r, 409, "event-full");
-    resp_free(r);
+    register_refused(F.p[2].access, big, 409, "event-full");
 }
 
 static void age_rules(void **state)
@@ -739,19 +733,11 @@ static void sold_out_refuses_without_queries(void **state)
      * refusals are tried in rounds until one ran no query. */
     bool quiet = false;
     for (int round = 0; round < 10 && !quiet; round++) {
-        api_resp *r = register_for(F.p[2].access, ev); /* made here, if not yet */
-        assert_problem_type(r, 409, "event-full");
-        resp_free(r);
+        register_refused(F.p[2].access, ev, 409, "event-full"); /* made here, if not yet */
         long long before = query_count("event_get_for_admission");
-        r = register_for(F.p[3].access, ev);
-        assert_problem_type(r, 409, "event-full");
-        resp_free(r);
-        r = register_for(F.p[0].access, ev);
-        assert_problem_type(r, 409, "already-registered");
-        resp_free(r);
-        r = register_for(F.p[2].access, ev);
-        assert_problem_type(r, 409, "event-full");
-        resp_free(r);
+        register_refused(F.p[3].access, ev, 409, "event-full");
+        register_refused(F.p[0].access, ev, 409, "already-registered");
+        register_refused(F.p[2].access, ev, 409, "event-full");
         quiet = query_count("event_get_for_admission") == before;
     }
     assert_true(quiet);
@@ -761,18 +747,14 @@ static void sold_out_refuses_without_queries(void **state)
     assert_status(r, 200);
     resp_free(r);
     register_ok(F.p[3].access, ev, "confirmed");
-    r = register_for(F.p[0].access, ev);
-    assert_problem_type(r, 409, "event-full");
-    resp_free(r);
+    register_refused(F.p[0].access, ev, 409, "event-full");
     /* So does a larger maximum. */
     r = api("PATCH", fmt("/v1/events/%lld", ev), "{\"maxParticipants\":3}", F.org.access);
     assert_status(r, 200);
     resp_free(r);
     register_ok(F.p[2].access, ev, "confirmed");
     /* And a cancelled event answers as one. */
-    r = register_for(F.p[0].access, ev);
-    assert_problem_type(r, 409, "event-full");
-    resp_free(r);
+    register_refused(F.p[0].access, ev, 409, "event-full");
     r = api("PATCH", fmt("/v1/events/%lld", ev), "{\"status\":\"cancelled\"}", F.org.access);
     assert_status(r, 200);
     resp_free(r);
