@@ -94,8 +94,13 @@ void rg__event_uncache(rg_app *app, int64_t id)
                           {.op = RG_CACHE_WRITE_DEL, .key = key},
                           {.op = RG_CACHE_WRITE_INCR, .key = "gen:events", .by = 1}};
     rg_cache_write_many(&app->st.cache, w, 3);
-    rg_vcache_bumped(app, &w[0]);
     rg_vcache_bumped(app, &w[2]);
+    if (w[0].rc == 0 && w[0].out == 1) {
+        /* The version had been evicted: moved on from the clock only now,
+         * so an entry a reader made under 1 meanwhile goes too. */
+        rg_vcache_bumped(app, &w[0]);
+        rg_cache_del(&app->st.cache, key);
+    }
 }
 
 int rg__event_row(rg_app *app, const rg_ctx *reader, int64_t id, rg_rows **out)

@@ -1,7 +1,8 @@
 /* Admissions in groups (registration_admit.h), part of the registrations
  * feature: the admissions of one event that arrive at this
  * instance while another is under way go together into one statement,
- * registration_admit_many, and one commit.
+ * registration_admit_many, and one commit (on SQLite, one write
+ * transaction: below).
  *
  * Every admission to an event takes the event row's lock from its take to
  * its commit, so admissions to one event are serialised, each waiting for
@@ -203,43 +204,55 @@ static bool event_open(const rg_rows *ev, const char *now)
     return strcmp(now, deadline) <= 0;
 }
 
-/* In the group's write transaction, member a: 1 admitted (its row's id in
- * *rid), 0 not (registered already, or no place left), or the store's
- * error. */
-static int admit_member(rg_relational *r, rg_rel_conn *c, const rg_admit *a, int64_t *rid)
+/* In the group's write transaction, member m at now (the leader's, as
+ * every row of a group statement has it): 1 admitted, with m->view its
+ * registration read back; 0 not, *full when no place was left (else it
+ * holds a registration already); or the store's error. */
+static int admit_member(rg_relational *r, rg_rel_conn *c, struct member *m, const char *now,
+                        bool *full)
 {
-    rg_rows *ev = NULL;
+    const rg_admit *a = m->a;
+    rg_rows *ev = NULL, *ins = NULL, *reg = NULL;
     rg_param ep[] = {RG_PINT(a->event_id), RG_PTEXT(a->user_id)};
     int rc = rg_rel_query(r, c, "event_get_for_admission", ep, 2, &ev);
     bool registered = rc >= 0 && ev->nrows && rg_rows_bool(ev, 0, "registered");
     rg_rows_free(ev);
     if (rc < 0 || registered)
         return rc < 0 ? rc : 0;
-    rg_param tp[] = {RG_PINT(a->event_id), RG_PTEXT(a->now)};
-    if ((rc = rg_rel_query(r, c, "event_take_place", tp, 2, NULL)) <= 0)
+    rg_param tp[] = {RG_PINT(a->event_id), RG_PTEXT(now)};
+    if ((rc = rg_rel_query(r, c, "event_take_place", tp, 2, NULL)) <= 0) {
+        *full = rc == 0;
         return rc;
-    rg_param ip[] = {RG_PINT(a->event_id), RG_PTEXT(a->user_id), RG_PTEXT(a->now),
+    }
+    rg_param ip[] = {RG_PINT(a->event_id), RG_PTEXT(a->user_id), RG_PTEXT(now),
                      RG_PTEXT(a->status),  RG_PTEXT(a->diet),    RG_PTEXT(a->needs),
                      RG_PTEXT(a->hold),    RG_PTEXT(a->consent)};
-    rg_rows *ins = NULL;
     if ((rc = rg_rel_query(r, c, "registration_insert", ip, 8, &ins)) < 0)
         return rc;
-    *rid = rg_rows_int(ins, 0, "id", 0);
+    rg_param gp[] = {RG_PINT(rg_rows_int(ins, 0, "id", 0))};
     rg_rows_free(ins);
+    if ((rc = rg_rel_query(r, c, "registration_get", gp, 1, &reg)) < 0)
+        return rc;
+    m->view = rg__registration_view(reg, 0);
+    rg_rows_free(reg);
     return 1;
 }
 
 /* The group as one write transaction on c (engines without data-changing
  * WITH): the event checked once (open, nobody waiting), then every member
- * in arrival order, and one commit; each admitted member's registration is
- * read back after it. True when it admitted anyone. The write lock is held
- * throughout, so what a member is told cannot be overtaken. */
+ * in arrival order until no place is left, each admitted one's
+ * registration read back, and one commit. True when it admitted anyone.
+ * The write lock is held throughout, so what a member is told cannot be
+ * overtaken; a failure undoes the whole group. */
 static bool run_group_transaction(rg_app *app, rg_rel_conn *c, struct member **group, int n)
 {
     rg_relational *r = &app->st.rel;
     const rg_admit *lead = group[0]->a;
-    int64_t rid[GROUP_MAX] = {0};
     rg_rows *ev = NULL, *waiting = NULL;
+    for (int i = 0; i < n; i++) {
+        group[i]->view = NULL;
+        group[i]->rc = 0;
+    }
     int rc = rg_rel_begin(r, c, true);
     if (rc < 0) {
         group_failed(group, n, rc);
@@ -253,40 +266,26 @@ static bool run_group_transaction(rg_app *app, rg_rel_conn *c, struct member **g
     bool open = rc >= 0 && waiting && waiting->nrows == 0;
     rg_rows_free(ev);
     rg_rows_free(waiting);
-    for (int i = 0; i < n; i++) {
-        group[i]->view = NULL;
-        group[i]->rc = 0;
-    }
     /* Registered already, or full: 0, and the caller decides alone. */
-    for (int i = 0; open && i < n && rc >= 0; i++)
-        rc = admit_member(r, c, group[i]->a, &rid[i]);
+    bool full = false, admitted = false;
+    for (int i = 0; open && !full && i < n && rc >= 0; i++)
+        if ((rc = admit_member(r, c, group[i], lead->now, &full)) > 0)
+            admitted = true;
     if (rc >= 0)
         rc = rg_rel_commit(r, c);
-    if (rc < 0) {
-        rg_rel_rollback(r, c);
-        if (rc == RG_ECONFLICT) { /* each decides alone */
-            rg_error_clear();
-            return false;
-        }
-        group_failed(group, n, rc);
+    if (rc >= 0)
+        return admitted;
+    rg_rel_rollback(r, c);
+    for (int i = 0; i < n; i++) {
+        json_decref(group[i]->view);
+        group[i]->view = NULL;
+    }
+    if (rc == RG_ECONFLICT) { /* each decides alone */
+        rg_error_clear();
         return false;
     }
-    bool admitted = false;
-    for (int i = 0; i < n; i++) {
-        if (!rid[i])
-            continue;
-        admitted = true;
-        rg_rows *reg = NULL;
-        rg_param gp[] = {RG_PINT(rid[i])};
-        if ((rc = rg_rel_query(r, c, "registration_get", gp, 1, &reg)) < 0) {
-            group[i]->rc = rc;
-            snprintf(group[i]->why, sizeof group[i]->why, "%s", rg_error_detail());
-        } else {
-            group[i]->view = rg__registration_view(reg, 0);
-        }
-        rg_rows_free(reg);
-    }
-    return admitted;
+    group_failed(group, n, rc);
+    return false;
 }
 
 static bool run_group(rg_app *app, rg_rel_conn *c, struct member **group, int n)

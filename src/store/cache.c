@@ -176,8 +176,11 @@ int rg_cache_write_many(rg_cache_port *p, rg_cache_write *w, int n)
         if (rc == 0 && w[i].op == RG_CACHE_WRITE_INCR)
             rc = check_ttl(w[i].ttl_ms);
     }
-    if (rc < 0)
+    if (rc < 0) {
+        for (int i = 0; i < n; i++)
+            w[i].rc = rc;
         return rc;
+    }
     int64_t t0 = rg_mono_us();
     return rg_metrics_timed("cache.write_many", t0, p->ops->write_many(p->c, w, n));
 }

@@ -405,6 +405,7 @@ static void test_write_many(void **state)
     rg_cache_write bad_key[] = {{.op = RG_CACHE_WRITE_INCR, .key = c, .by = 1},
                                 {.op = RG_CACHE_WRITE_DEL, .key = ""}};
     assert_int_equal(rg_cache_write_many(p, bad_key, 2), RG_EINVAL);
+    assert_int_equal(bad_key[0].rc, RG_EINVAL); /* not done either */
     rg_cache_write bad_ttl[] = {{.op = RG_CACHE_WRITE_INCR, .key = c, .by = 1, .ttl_ms = -1}};
     assert_int_equal(rg_cache_write_many(p, bad_ttl, 1), RG_EINVAL);
     rg_cache_write bad_op[] = {{.op = (int)RG_CACHE_WRITE_INCR + 1, .key = c, .by = 1}};

@@ -66,7 +66,8 @@ struct rg_cache_ops {
     /* n writes (1..RG_CACHE_MANY_MAX) done in order, in one round trip
      * where the adapter has round trips, each as del or incr alone would
      * do it (and announce it); w[i].rc and w[i].out are set for every one.
-     * Returns the first write's error, or 0. Since version 5. */
+     * Returns the code of the first write that failed (the error's detail
+     * may be a later one's), or 0. Since version 5. */
     int (*write_many)(rg_cache *c, rg_cache_write *w, int n);
 };
 

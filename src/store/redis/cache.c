@@ -507,8 +507,9 @@ static int cache_incr(rg_cache *c, const char *key, int64_t by, int64_t ttl_ms, 
 }
 
 /* The writes in one pipeline, in order. An incr whose script the server had
- * lost (SCRIPT FLUSH on a live connection) is sent again alone, after the
- * others. */
+ * lost (SCRIPT FLUSH on a live connection) is sent again alone after the
+ * others, and the dels that came after it are sent again after it, so
+ * that none of them precedes it in the end. */
 static int cache_write_many(rg_cache *c, rg_cache_write *w, int n)
 {
     struct conn *k;
@@ -547,9 +548,14 @@ static int cache_write_many(rg_cache *c, rg_cache_write *w, int n)
     }
     if (rc == 0)
         free_replies(r, cmds);
+    bool redo_dels = false;
     for (int i = 0; i < n; i++) {
-        if (w[i].rc == 1)
+        if (w[i].rc == 1) {
             w[i].rc = cache_incr(c, w[i].key, w[i].by, w[i].ttl_ms, &w[i].out);
+            redo_dels = true;
+        } else if (redo_dels && w[i].op == RG_CACHE_WRITE_DEL) {
+            w[i].rc = cache_del(c, w[i].key);
+        }
         if (w[i].rc < 0 && first == 0)
             first = w[i].rc;
     }
