@@ -4,6 +4,7 @@
  * generation of discovery pages). */
 #include "risinggen/domain/events.h"
 #include "event_record.h"
+#include "registration_admit.h"
 #include "risinggen/base/clock.h"
 #include "risinggen/base/error.h"
 
@@ -83,6 +84,12 @@ void rg__event_verkey(int64_t id, char *key, size_t cap)
 }
 
 void rg__event_uncache(rg_app *app, int64_t id)
+{
+    rg__admit_row_forget(app, id);
+    rg__event_uncache_admitted(app, id);
+}
+
+void rg__event_uncache_admitted(rg_app *app, int64_t id)
 {
     char key[40], verkey[40];
     rg__event_verkey(id, verkey, sizeof verkey);

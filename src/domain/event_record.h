@@ -25,8 +25,11 @@ bool rg__event_visible(const rg_principal *who, const rg_rows *r);
  * ("ev:<id>", see rg_vcache_get). */
 void rg__event_key(int64_t id, char *key, size_t cap);
 void rg__event_verkey(int64_t id, char *key, size_t cap);
-/* Drops the cached view of event id and bumps the discovery generation. */
+/* Drops the cached view of event id and bumps the discovery generation,
+ * and the admission row kept for it (rg__admit_row_forget). */
 void rg__event_uncache(rg_app *app, int64_t id);
+/* The same after admissions only took places: the admission row stays. */
+void rg__event_uncache_admitted(rg_app *app, int64_t id);
 /* Marks every cached event view and discovery page stale. */
 void rg_event_cache_bump(rg_app *app);
 /* The cache key of the discovery page of q ("d:<limit>|<parameters>",

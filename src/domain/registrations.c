@@ -164,6 +164,15 @@ static bool surely_full(rg_relational *r, rg_rel_conn *c, const rg_rows *ev, con
     return full;
 }
 
+/* Whether an admission to the event of row 0 of ev goes to a group: it
+ * keeps no waiting list and, by this row, has a place free. */
+static bool may_group(const rg_rows *ev)
+{
+    return !rg_rows_bool(ev, 0, "waitlist_enabled") &&
+           (!rg_rows_get(ev, 0, "max_participants") ||
+            rg_rows_int(ev, 0, "taken", 0) < rg_rows_int(ev, 0, "max_participants", 0));
+}
+
 /* What a new registration row holds (registration_insert's parameters). */
 typedef struct admission {
     int64_t event_id;
@@ -290,14 +299,28 @@ int rg_registration_create(rg_app *app, const rg_ctx *ctx, const char *event_id_
         return rc;
     rg_rows *ev = NULL, *reg = NULL;
     char *consent_text = NULL;
-    /* First without the write lock: in a sold-out rush most people are
-     * refused here, and only the others queue for the lock. */
-    if ((rc = check_admission(r, c, who, event_id, &ages, consent, now, &ev)) < 0)
-        goto out;
-    if (surely_full(r, c, ev, now)) {
-        rg__sold_out_remember(app, c, ev, now);
-        rc = rg_error_set(RG_EFULL, "the event is full");
-        goto out;
+    /* Right after another admission here, the event row it read, when by
+     * that row this one may go to a group (registration_admit.h); else,
+     * and whenever that row would refuse, the row read now. */
+    if ((ev = rg__admit_row_find(app, event_id)) &&
+        (!may_group(ev) || admission_rules(who, ev, false, &ages, consent, now) < 0)) {
+        rg_error_clear();
+        rg_rows_free(ev);
+        ev = NULL;
+    }
+    if (!ev) {
+        uint64_t changes = rg__admit_row_changes(app);
+        /* First without the write lock: in a sold-out rush most people are
+         * refused here, and only the others queue for the lock. */
+        if ((rc = check_admission(r, c, who, event_id, &ages, consent, now, &ev)) < 0)
+            goto out;
+        if (surely_full(r, c, ev, now)) {
+            rg__sold_out_remember(app, c, ev, now);
+            rc = rg_error_set(RG_EFULL, "the event is full");
+            goto out;
+        }
+        if (may_group(ev))
+            rg__admit_row_keep(app, event_id, ev, changes);
     }
     consent_text = consent ? json_dumps(consent, JSON_COMPACT) : NULL;
     admission adm = {.event_id = event_id,
@@ -309,7 +332,7 @@ int rg_registration_create(rg_app *app, const rg_ctx *ctx, const char *event_id_
                      .consent = consent_text};
     admission_hold(&adm, ev);
     int64_t rid = 0;
-    if (!rg_rows_bool(ev, 0, "waitlist_enabled")) {
+    if (may_group(ev)) {
         /* Shared with the admissions to the same event that arrive
          * meanwhile (registration_admit.c): one statement, whose event row
          * lock is held inside the server for the take and the commit and
@@ -328,7 +351,10 @@ int rg_registration_create(rg_app *app, const rg_ctx *ctx, const char *event_id_
             goto out;
         }
         /* Not admitted: full after all, lapsed holds, people waiting,
-         * registered meanwhile; the transaction below decides. */
+         * registered meanwhile; the transaction below decides. The kept
+         * row may say a place is free when none is: the next admissions
+         * read the row afresh (and a full event's go to the memo). */
+        rg__admit_row_forget(app, event_id);
     }
     rg_rows_free(ev);
     ev = NULL;
