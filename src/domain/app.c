@@ -103,6 +103,7 @@ int rg_app_open(rg_app *app, const rg_config *cfg, bool migrate)
         rg_info("two-phase commit is off: the PostgreSQL servers have "
                 "max_prepared_transactions = 0 (docs/operations.md)");
     app->sold_out = rg__sold_out_new();
+    app->admit_rows = rg__admit_rows_new();
     app->admit_groups = rg__admit_groups_new();
     rg_jobs_at_start(app);
     return 0;
@@ -113,6 +114,8 @@ void rg_app_close(rg_app *app)
     rg_stores_close(&app->st);
     rg__sold_out_free(app->sold_out);
     app->sold_out = NULL;
+    rg__admit_rows_free(app->admit_rows);
+    app->admit_rows = NULL;
     rg__admit_groups_free(app->admit_groups);
     app->admit_groups = NULL;
     rg_mailer_close(&app->mailer);

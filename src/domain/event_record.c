@@ -4,7 +4,8 @@
  * generation of discovery pages). */
 #include "risinggen/domain/events.h"
 #include "event_record.h"
-#include "registration_admit.h"
+#include <pthread.h>
+#include "risinggen/base/alloc.h"
 #include "risinggen/base/clock.h"
 #include "risinggen/base/error.h"
 
@@ -81,6 +82,108 @@ void rg_event_cache_bump(rg_app *app)
 void rg__event_verkey(int64_t id, char *key, size_t cap)
 {
     snprintf(key, cap, "ev:%lld", (long long)id);
+}
+
+#define ROWS       16 /* events whose admission row is kept */
+#define ROW_TTL_MS 20 /* how long a kept row is used */
+
+/* An event's admission row, as an admission read it (event_record.h). */
+struct kept_row {
+    int64_t event_id, made_ms;
+    rg_rows *ev;
+};
+
+struct rg_admit_rows {
+    pthread_mutex_t lock;
+    struct kept_row rows[ROWS];
+    uint64_t changes; /* rg__admit_row_forget calls so far */
+};
+
+rg_admit_rows *rg__admit_rows_new(void)
+{
+    rg_admit_rows *g = rg_xcalloc(1, sizeof *g);
+    pthread_mutex_init(&g->lock, NULL);
+    return g;
+}
+
+void rg__admit_rows_free(rg_admit_rows *g)
+{
+    if (!g)
+        return;
+    for (int i = 0; i < ROWS; i++)
+        rg_rows_free(g->rows[i].ev);
+    pthread_mutex_destroy(&g->lock);
+    free(g);
+}
+
+static rg_rows *rows_copy(const rg_rows *r)
+{
+    return rg_rows_make(r->ncols, (const char *const *)r->names, r->nrows,
+                        (const char *const *)r->cells);
+}
+
+uint64_t rg__admit_row_changes(rg_app *app)
+{
+    rg_admit_rows *g = app->admit_rows;
+    pthread_mutex_lock(&g->lock);
+    uint64_t n = g->changes;
+    pthread_mutex_unlock(&g->lock);
+    return n;
+}
+
+rg_rows *rg__admit_row_find(rg_app *app, int64_t event_id)
+{
+    rg_admit_rows *g = app->admit_rows;
+    rg_rows *out = NULL;
+    int64_t t = rg_mono_ms();
+    pthread_mutex_lock(&g->lock);
+    for (int i = 0; i < ROWS && !out; i++)
+        if (g->rows[i].ev && g->rows[i].event_id == event_id && t - g->rows[i].made_ms < ROW_TTL_MS)
+            out = rows_copy(g->rows[i].ev);
+    pthread_mutex_unlock(&g->lock);
+    return out;
+}
+
+void rg__admit_row_keep(rg_app *app, int64_t event_id, const rg_rows *ev, uint64_t changes)
+{
+    rg_admit_rows *g = app->admit_rows;
+    rg_rows *copy = rows_copy(ev), *old = NULL;
+    int64_t t = rg_mono_ms();
+    pthread_mutex_lock(&g->lock);
+    if (g->changes == changes) { /* else the event may have changed since */
+        int at = 0;              /* its slot, else the oldest */
+        for (int i = 0; i < ROWS; i++) {
+            if (g->rows[i].event_id == event_id) {
+                at = i;
+                break;
+            }
+            if (g->rows[i].made_ms < g->rows[at].made_ms)
+                at = i;
+        }
+        old = g->rows[at].ev;
+        g->rows[at] = (struct kept_row){.event_id = event_id, .made_ms = t, .ev = copy};
+        copy = NULL;
+    }
+    pthread_mutex_unlock(&g->lock);
+    rg_rows_free(old);
+    rg_rows_free(copy);
+}
+
+void rg__admit_row_forget(rg_app *app, int64_t event_id)
+{
+    rg_admit_rows *g = app->admit_rows;
+    if (!g)
+        return;
+    rg_rows *old = NULL;
+    pthread_mutex_lock(&g->lock);
+    g->changes++;
+    for (int i = 0; i < ROWS; i++)
+        if (g->rows[i].event_id == event_id) {
+            old = g->rows[i].ev;
+            g->rows[i] = (struct kept_row){0};
+        }
+    pthread_mutex_unlock(&g->lock);
+    rg_rows_free(old);
 }
 
 void rg__event_uncache(rg_app *app, int64_t id)

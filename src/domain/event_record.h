@@ -42,6 +42,24 @@ void rg__discovery_key(const rg_event_query *q, rg_buf *key);
  * read before its rows, for at most 2 s, and until a paid event's first
  * hold lapses. */
 typedef struct rg_sold_out_entry rg_sold_out_entry;
+/* The admission row of an event (event_get_for_admission's) that an
+ * admission here read from the store less than 20 ms ago, for the checks
+ * an admission makes before its group (the group's statement or
+ * transaction decides again what it must: open, a place, nobody waiting,
+ * not registered): in a rush, one read of the row every 20 ms instead of
+ * one per admission. Any change to the event made here drops it at once
+ * (rg__admit_row_forget, from rg__event_uncache; the places the groups
+ * take do not); another instance's change is seen within 20 ms.
+ * rg__admit_row_changes before the read and rg__admit_row_keep after it
+ * keep the row unless a change came between; rg__admit_row_find gives a
+ * copy (the caller's), or NULL. */
+uint64_t rg__admit_row_changes(rg_app *app);
+void rg__admit_row_keep(rg_app *app, int64_t event_id, const rg_rows *ev, uint64_t changes);
+rg_rows *rg__admit_row_find(rg_app *app, int64_t event_id);
+void rg__admit_row_forget(rg_app *app, int64_t event_id);
+rg_admit_rows *rg__admit_rows_new(void);
+void rg__admit_rows_free(rg_admit_rows *g);
+
 rg_sold_out *rg__sold_out_new(void);
 void rg__sold_out_free(rg_sold_out *m);
 /* The entry of event_id still valid at now, or NULL; release it with

@@ -300,7 +300,7 @@ int rg_registration_create(rg_app *app, const rg_ctx *ctx, const char *event_id_
     rg_rows *ev = NULL, *reg = NULL;
     char *consent_text = NULL;
     /* Right after another admission here, the event row it read, when by
-     * that row this one may go to a group (registration_admit.h); else,
+     * that row this one may go to a group (event_record.h); else,
      * and whenever that row would refuse, the row read now. */
     if ((ev = rg__admit_row_find(app, event_id)) &&
         (!may_group(ev) || admission_rules(who, ev, false, &ages, consent, now) < 0)) {

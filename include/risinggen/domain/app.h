@@ -49,6 +49,7 @@ typedef struct rg_ctx {
 } rg_ctx;
 
 typedef struct rg_sold_out rg_sold_out;
+typedef struct rg_admit_rows rg_admit_rows;
 typedef struct rg_admit_groups rg_admit_groups;
 typedef struct rg_app {
     const rg_config *cfg; /* borrowed: outlives the app */
@@ -66,6 +67,9 @@ typedef struct rg_app {
     bool two_phase;
     /* Events surely full, remembered for their refusals (event_record.h). */
     struct rg_sold_out *sold_out;
+    /* Events' admission rows kept a moment for the next admission
+     * (event_record.h). */
+    struct rg_admit_rows *admit_rows;
     /* Admissions to one event made together (registration_record.h). */
     struct rg_admit_groups *admit_groups;
 } rg_app;
