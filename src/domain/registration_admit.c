@@ -52,8 +52,18 @@ struct member {
     int rc;
     char why[160]; /* the error's detail when rc < 0 */
     bool done, lead;
+    bool led;     /* while it leads, whether leading[] holds its event */
+    rg_waiter *w; /* parked: woken through w; else it waits on cv */
     pthread_cond_t cv;
     struct member *next; /* waiting, in arrival order */
+};
+
+/* A parked admission: its member and a copy of what it admits, which the
+ * leader reads while the request's own memory may be gone. */
+struct parked {
+    struct member m;
+    rg_admit a;
+    rg_admit_groups *g;
 };
 
 #define LEADS 32 /* events with a statement under way at once */
@@ -295,51 +305,226 @@ static bool run_group(rg_app *app, rg_rel_conn *c, struct member **group, int n)
                : run_group_transaction(app, c, group, n);
 }
 
-int rg__admit_grouped(rg_app *app, rg_rel_conn *c, const rg_admit *a, json_t **view)
+/* With the lock: m's answer is set, or m leads now. A member waiting on
+ * its condition is signalled at once; a parked one is put on wake[] for
+ * wake_all, after the lock is released. */
+static void notify(struct member *m, struct member **wake, int *nwake)
 {
+    if (m->w)
+        wake[(*nwake)++] = m;
+    else
+        pthread_cond_signal(&m->cv);
+}
+
+/* Without the lock. A woken request may free its member at once, so each
+ * one's waiter is read before its wake and nothing after. */
+static void wake_all(struct member **wake, int nwake)
+{
+    for (int i = 0; i < nwake; i++) {
+        rg_waiter *w = wake[i]->w;
+        w->wake(w);
+    }
+}
+
+/* With the lock, me leading (and off the queue): the lead goes to the first
+ * who waits for the same event, or the event is led no more. */
+static void pass_lead(rg_admit_groups *g, struct member *me, struct member **wake, int *nwake)
+{
+    struct member *next = g->head;
+    while (next && next->a->event_id != me->a->event_id)
+        next = next->next;
+    if (next && me->led) {
+        next->lead = true;
+        next->led = true;
+        notify(next, wake, nwake);
+    } else if (me->led) {
+        lead_drop(g, me->a->event_id);
+    }
+}
+
+/* With the lock, me leading: runs my group on c, hands the lead on, and
+ * answers the group. Returns without the lock. No c: no connection could
+ * be had, and every member gets that error (rg_error_last). */
+static void lead(rg_app *app, rg_admit_groups *g, rg_rel_conn *c, struct member *me)
+{
+    struct member *group[GROUP_MAX], *wake[GROUP_MAX];
+    int n = take_group(g, me, group), nwake = 0;
+    pthread_mutex_unlock(&g->lock);
+    bool admitted = false;
+    if (c)
+        admitted = run_group(app, c, group, n);
+    else
+        group_failed(group, n, rg_error_last());
+    /* The next group's statement starts while this one's event is
+     * uncached; this group is answered after. */
+    pthread_mutex_lock(&g->lock);
+    pass_lead(g, me, wake, &nwake);
+    pthread_mutex_unlock(&g->lock);
+    wake_all(wake, nwake);
+    if (admitted)
+        rg__event_uncache_admitted(app, me->a->event_id);
+    nwake = 0;
+    pthread_mutex_lock(&g->lock);
+    for (int i = 1; i < n; i++) {
+        group[i]->done = true;
+        notify(group[i], wake, &nwake);
+    }
+    pthread_mutex_unlock(&g->lock);
+    wake_all(wake, nwake);
+}
+
+/* With the lock: me last in the queue, leading when nobody leads its
+ * event. */
+static void enqueue(rg_admit_groups *g, struct member *me)
+{
+    if (g->tail)
+        g->tail->next = me;
+    else
+        g->head = me;
+    g->tail = me;
+    me->led = true;
+    me->lead = lead_take(g, me->a->event_id, &me->led);
+}
+
+static int answer(struct member *me, json_t **view)
+{
+    if (me->rc < 0)
+        return rg_error_set(me->rc, "%s", me->why);
+    *view = me->view;
+    return me->view ? 1 : 0;
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? rg_xstrdup(s) : NULL;
+}
+
+static struct parked *parked_new(rg_admit_groups *g, const rg_admit *a, rg_waiter *w)
+{
+    struct parked *p = rg_xcalloc(1, sizeof *p);
+    p->g = g;
+    p->a = (rg_admit){.event_id = a->event_id,
+                      .user_id = rg_xstrdup(a->user_id),
+                      .now = rg_xstrdup(a->now),
+                      .status = rg_xstrdup(a->status),
+                      .diet = dup_or_null(a->diet),
+                      .needs = dup_or_null(a->needs),
+                      .hold = dup_or_null(a->hold),
+                      .consent = dup_or_null(a->consent)};
+    p->m.a = &p->a;
+    p->m.w = w;
+    return p;
+}
+
+static void parked_free(struct parked *p)
+{
+    const char *s[] = {p->a.user_id, p->a.now,  p->a.status, p->a.diet,
+                       p->a.needs,   p->a.hold, p->a.consent};
+    for (size_t i = 0; i < sizeof s / sizeof *s; i++)
+        free((char *)s[i]);
+    free(p);
+}
+
+/* The request ended parked: off the queue, and the lead passed on if it
+ * had been given it; an answer set for it is dropped (the admission
+ * stands, as for a client that goes before its answer). */
+static void parked_drop(void *state)
+{
+    struct parked *p = state;
+    rg_admit_groups *g = p->g;
+    struct member *wake[1];
+    int nwake = 0;
+    pthread_mutex_lock(&g->lock);
+    if (!p->m.done) {
+        struct member *prev = NULL, *m = g->head;
+        while (m && m != &p->m) {
+            prev = m;
+            m = m->next;
+        }
+        if (m)
+            unlink_member(g, prev, m);
+        if (p->m.lead)
+            pass_lead(g, &p->m, wake, &nwake);
+    }
+    pthread_mutex_unlock(&g->lock);
+    wake_all(wake, nwake);
+    json_decref(p->m.view);
+    parked_free(p);
+}
+
+/* Parks the request while another leads the event's admissions (the
+ * leader's thread runs the group, and this one serves other requests);
+ * leads at once when nobody does. */
+static int admit_parking(rg_app *app, rg_rel_conn *c, const rg_admit *a, rg_waiter *w,
+                         json_t **view)
+{
+    rg_admit_groups *g = app->admit_groups;
+    struct parked *p = parked_new(g, a, w);
+    pthread_mutex_lock(&g->lock);
+    bool led = false;
+    for (int i = 0; i < LEADS && !led; i++)
+        led = g->leading[i] == a->event_id;
+    if (!led) {
+        enqueue(g, &p->m);
+        lead(app, g, c, &p->m);
+        int rc = answer(&p->m, view);
+        parked_free(p);
+        return rc;
+    }
+    pthread_mutex_unlock(&g->lock);
+    /* Parked before anyone can find it in the queue, so that a wake never
+     * comes before the park. */
+    w->park(w);
+    w->state = p;
+    w->drop = parked_drop;
+    pthread_mutex_lock(&g->lock);
+    enqueue(g, &p->m);
+    bool leads = p->m.lead; /* the leader finished meanwhile */
+    pthread_mutex_unlock(&g->lock);
+    if (leads)
+        w->wake(w);
+    return RG_PARKED;
+}
+
+int rg__admit_grouped(rg_app *app, rg_rel_conn *c, const rg_admit *a, rg_waiter *w, json_t **view)
+{
+    if (w)
+        return admit_parking(app, c, a, w, view);
     rg_admit_groups *g = app->admit_groups;
     struct member me = {.a = a};
     pthread_cond_init(&me.cv, NULL);
     pthread_mutex_lock(&g->lock);
-    if (g->tail)
-        g->tail->next = &me;
-    else
-        g->head = &me;
-    g->tail = &me;
-    bool led = true; /* whether leading[] holds the event while I lead */
-    me.lead = lead_take(g, a->event_id, &led);
+    enqueue(g, &me);
     while (!me.done && !me.lead)
         pthread_cond_wait(&me.cv, &g->lock);
-    if (!me.done) {
-        struct member *group[GROUP_MAX];
-        int n = take_group(g, &me, group);
+    if (me.done)
         pthread_mutex_unlock(&g->lock);
-        bool admitted = run_group(app, c, group, n);
-        /* The next group's statement starts while this one's event is
-         * uncached; this group is answered after. */
-        pthread_mutex_lock(&g->lock);
-        struct member *next = g->head;
-        while (next && next->a->event_id != a->event_id)
-            next = next->next;
-        if (next && led) {
-            next->lead = true;
-            pthread_cond_signal(&next->cv);
-        } else if (led) {
-            lead_drop(g, a->event_id);
-        }
-        pthread_mutex_unlock(&g->lock);
-        if (admitted)
-            rg__event_uncache_admitted(app, a->event_id);
-        pthread_mutex_lock(&g->lock);
-        for (int i = 1; i < n; i++) {
-            group[i]->done = true;
-            pthread_cond_signal(&group[i]->cv);
-        }
-    }
-    pthread_mutex_unlock(&g->lock);
+    else
+        lead(app, g, c, &me);
     pthread_cond_destroy(&me.cv);
-    if (me.rc < 0)
-        return rg_error_set(me.rc, "%s", me.why);
-    *view = me.view;
-    return me.view ? 1 : 0;
+    return answer(&me, view);
+}
+
+int rg__admit_resumed(rg_app *app, rg_waiter *w, json_t **view)
+{
+    struct parked *p = w->state;
+    rg_admit_groups *g = p->g;
+    w->state = NULL;
+    w->drop = NULL;
+    pthread_mutex_lock(&g->lock);
+    bool leads = !p->m.done; /* else woken with its answer */
+    pthread_mutex_unlock(&g->lock);
+    if (leads) {
+        /* Only this thread changes what it leads: the lock may go meanwhile. */
+        rg_rel_conn *c = NULL;
+        if (rg_rel_acquire(&app->st.rel, &c) < 0)
+            c = NULL;
+        pthread_mutex_lock(&g->lock);
+        lead(app, g, c, &p->m);
+        if (c)
+            rg_rel_release(&app->st.rel, c);
+    }
+    int rc = answer(&p->m, view);
+    parked_free(p);
+    return rc;
 }

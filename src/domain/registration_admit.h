@@ -22,7 +22,14 @@ void rg__admit_groups_free(rg_admit_groups *g);
 /* On c, a connection of this thread: 1 when a was admitted, with *view the
  * registration as API JSON (the caller's) and the event's cached view
  * already made stale; 0 when it was not for any reason (the caller decides
- * in a transaction of its own); or the store's error. */
-int rg__admit_grouped(rg_app *app, rg_rel_conn *c, const rg_admit *a, json_t **view);
+ * in a transaction of its own); or the store's error.
+ *
+ * With a waiter w, a request that would wait for another's group parks
+ * instead (RG_PARKED, app.h): a copy of a waits in w->state, and c is free
+ * for the caller to release. When the request comes back, the caller calls
+ * rg__admit_resumed, which answers as above (leading a group first, on a
+ * connection of its own, when it was woken to lead). */
+int rg__admit_grouped(rg_app *app, rg_rel_conn *c, const rg_admit *a, rg_waiter *w, json_t **view);
+int rg__admit_resumed(rg_app *app, rg_waiter *w, json_t **view);
 
 #endif

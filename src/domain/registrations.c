@@ -261,6 +261,47 @@ fail:
     return rc;
 }
 
+/* The admission in a write transaction of its own, where every case is
+ * decided, and the registration read back after the commit. */
+static int admit_alone(rg_app *app, rg_rel_conn *c, const rg_principal *who, age_of *ages,
+                       json_t *consent, admission *adm, json_t **out)
+{
+    rg_rows *ev = NULL, *reg = NULL;
+    int64_t rid = 0;
+    int rc = admit_in_transaction(app, c, who, adm->event_id, ages, consent, adm, &ev, &rid);
+    rg_rows_free(ev);
+    if (rc < 0)
+        return rc;
+    rg__event_uncache(app, adm->event_id);
+    /* Read back after the commit, on the same connection: the lock is gone. */
+    rg_param gp[] = {RG_PINT(rid)};
+    if ((rc = rg_rel_query(&app->st.rel, c, "registration_get", gp, 1, &reg)) < 0)
+        return rc;
+    *out = rg__registration_view(reg, 0);
+    rg_rows_free(reg);
+    return 0;
+}
+
+/* A parked admission back (registration_admit.h): its group's answer, or
+ * when the group did not admit it, the admission alone, decided now. */
+static int admit_resumed(rg_app *app, const rg_ctx *ctx, age_of *ages, json_t *consent,
+                         admission *adm, json_t **out)
+{
+    int rc = rg__admit_resumed(app, ctx->waiter, out);
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
+    rg__admit_row_forget(app, adm->event_id);
+    rg_rel_conn *c;
+    if ((rc = rg_rel_acquire(&app->st.rel, &c)) < 0)
+        return rc;
+    char *consent_text = consent ? json_dumps(consent, JSON_COMPACT) : NULL;
+    adm->consent = consent_text;
+    rc = admit_alone(app, c, &ctx->who, ages, consent, adm, out);
+    free(consent_text);
+    rg_rel_release(&app->st.rel, c);
+    return rc;
+}
+
 int rg_registration_create(rg_app *app, const rg_ctx *ctx, const char *event_id_s, json_t *body,
                            json_t **out)
 {
@@ -285,6 +326,15 @@ int rg_registration_create(rg_app *app, const rg_ctx *ctx, const char *event_id_
     char now[RG_TIME_LEN + 1];
     int64_t now_t = rg_now();
     rg_time_format(now_t, now);
+    if (ctx->waiter && ctx->waiter->state) {
+        admission adm = {.event_id = event_id,
+                         .user_id = who->user_id,
+                         .now = now,
+                         .now_t = now_t,
+                         .diet = diet,
+                         .needs = needs};
+        return admit_resumed(app, ctx, &ages, consent, &adm, out);
+    }
     /* A sold-out event refuses from the memo, without a query. */
     rg_sold_out_entry *memo = rg__sold_out_find(app, event_id, now);
     if (memo) {
@@ -297,7 +347,7 @@ int rg_registration_create(rg_app *app, const rg_ctx *ctx, const char *event_id_
     rg_rel_conn *c;
     if ((rc = rg_rel_acquire(r, &c)) < 0)
         return rc;
-    rg_rows *ev = NULL, *reg = NULL;
+    rg_rows *ev = NULL;
     char *consent_text = NULL;
     /* Right after another admission here, the event row it read, when by
      * that row this one may go to a group (event_record.h); else,
@@ -331,7 +381,6 @@ int rg_registration_create(rg_app *app, const rg_ctx *ctx, const char *event_id_
                      .needs = needs,
                      .consent = consent_text};
     admission_hold(&adm, ev);
-    int64_t rid = 0;
     if (may_group(ev)) {
         /* Shared with the admissions to the same event that arrive
          * meanwhile (registration_admit.c): one statement, whose event row
@@ -346,8 +395,8 @@ int rg_registration_create(rg_app *app, const rg_ctx *ctx, const char *event_id_
                        .needs = needs,
                        .hold = adm.paid ? adm.hold : NULL,
                        .consent = consent_text};
-        if ((rc = rg__admit_grouped(app, c, &ga, out)) != 0) {
-            rc = rc < 0 ? rc : 0;
+        if ((rc = rg__admit_grouped(app, c, &ga, ctx->waiter, out)) != 0) {
+            rc = rc < 0 || rc == RG_PARKED ? rc : 0;
             goto out;
         }
         /* Not admitted: full after all, lapsed holds, people waiting,
@@ -356,21 +405,10 @@ int rg_registration_create(rg_app *app, const rg_ctx *ctx, const char *event_id_
          * read the row afresh (and a full event's go to the memo). */
         rg__admit_row_forget(app, event_id);
     }
-    rg_rows_free(ev);
-    ev = NULL;
-    if ((rc = admit_in_transaction(app, c, who, event_id, &ages, consent, &adm, &ev, &rid)) < 0)
-        goto out;
-    rg__event_uncache(app, event_id);
-    /* Read back after the commit, on the same connection: the lock is gone. */
-    rg_param gp[] = {RG_PINT(rid)};
-    if ((rc = rg_rel_query(r, c, "registration_get", gp, 1, &reg)) < 0)
-        goto out;
-    *out = rg__registration_view(reg, 0);
-    rc = 0;
+    rc = admit_alone(app, c, who, &ages, consent, &adm, out);
 out:
     free(consent_text);
     rg_rows_free(ev);
-    rg_rows_free(reg);
     rg_rel_release(r, c);
     return rc;
 }

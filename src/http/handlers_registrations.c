@@ -4,6 +4,8 @@ RG_HANDLER(rg_h_registration_create)
 {
     json_t *out = NULL;
     int rc = rg_registration_create(app, &req->ctx, req->params[0], req->json, &out);
+    if (rc == RG_PARKED) /* called again when its group is done */
+        return rc;
     if (rc == 0)
         snprintf(res->location, sizeof res->location, "/v1/registrations/%lld",
                  (long long)json_integer_value(json_object_get(out, "id")));

@@ -41,6 +41,10 @@ typedef struct rg_request {
     const struct rg_route *route;
     int64_t t0;
     bool framing; /* its framing is refused: answered at once, then closed */
+    /* How its handler may wait without the thread (app.h); parked while
+     * its connection is suspended for that. */
+    rg_waiter waiter;
+    bool parked;
 } rg_request;
 
 typedef struct rg_response {

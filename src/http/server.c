@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -247,6 +248,45 @@ static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind, const char 
     return MHD_YES;
 }
 
+/* Requests parked (app.h's rg_waiter), whose connections libmicrohttpd
+ * holds suspended: none may be left when the daemon stops. */
+static atomic_int parked_now;
+
+static rg_request *request_of(rg_waiter *w)
+{
+    return (rg_request *)(void *)((char *)w - offsetof(rg_request, waiter));
+}
+
+/* In the request's handler, on its thread. */
+static void park_request(rg_waiter *w)
+{
+    rg_request *req = request_of(w);
+    atomic_fetch_add(&parked_now, 1);
+    req->parked = true;
+    MHD_suspend_connection(req->conn);
+}
+
+/* From any thread: the connection's own thread calls the handler again. */
+static void wake_request(rg_waiter *w)
+{
+    MHD_resume_connection(request_of(w)->conn);
+}
+
+/* The route's handler, the first time or again after a park. */
+static void run_handler(rg_app *app, rg_request *req, rg_response *res)
+{
+    req->waiter.park = park_request;
+    req->waiter.wake = wake_request;
+    req->parked = false;
+    int rc = req->route->handler(app, req, res);
+    if (rc == RG_PARKED && req->parked)
+        return;
+    if (rc < 0)
+        rg_reply_problem(req, res, rc);
+    else if (strcmp(req->method, "GET") != 0 && res->status < 300)
+        rg_ctx_wrote(app, &req->ctx);
+}
+
 /* Parses the body, authenticates, and runs the route. */
 static void dispatch(rg_app *app, rg_guard *guard, rg_request *req, rg_response *res)
 {
@@ -339,11 +379,8 @@ static void dispatch(rg_app *app, rg_guard *guard, rg_request *req, rg_response 
             return;
         }
     }
-    int rc = req->route->handler(app, req, res);
-    if (rc < 0)
-        rg_reply_problem(req, res, rc);
-    else if (strcmp(req->method, "GET") != 0 && res->status < 300)
-        rg_ctx_wrote(app, &req->ctx);
+    req->ctx.waiter = &req->waiter;
+    run_handler(app, req, res);
 }
 
 static void log_access(rg_request *req, const rg_response *res, int64_t dur_us)
@@ -435,12 +472,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_size = 0;
         return MHD_YES;
     }
-    rg_guard_body_done(srv->guard, conn);
     rg_error_clear();
     rg_log_bind(req->request_id);
     rg_response res = {0};
-    dispatch(srv->app, srv->guard, req, &res);
+    if (req->parked) { /* back from a park: the handler goes on */
+        atomic_fetch_sub(&parked_now, 1);
+        run_handler(srv->app, req, &res);
+    } else {
+        rg_guard_body_done(srv->guard, conn);
+        dispatch(srv->app, srv->guard, req, &res);
+    }
     rg_error_clear();
+    if (req->parked) {
+        rg_log_bind(NULL);
+        return MHD_YES;
+    }
     int64_t dur = rg_mono_us() - req->t0;
     rg_metrics_request(req->route ? req->route->name : "unmatched", res.status, dur);
     if (srv->access_log)
@@ -460,6 +506,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     rg_request *req = *con_cls;
     if (!req)
         return;
+    if (req->parked) /* ended before its handler could go on */
+        atomic_fetch_sub(&parked_now, 1);
+    if (req->waiter.state)
+        req->waiter.drop(req->waiter.state);
     json_decref(req->json);
     rg_buf_free(&req->body);
     free(req->path_copy);
@@ -555,8 +605,8 @@ int rg_server_run(rg_app *app, volatile sig_atomic_t *stop)
      * above): libmicrohttpd clears it for every request, and at 64 KB the
      * service spent 9% more CPU per event read (docs/performance.md). */
     struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC, 0, rg_guard_accept,
-        srv.guard, on_request, &srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME, 0,
+        rg_guard_accept, srv.guard, on_request, &srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
         MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(16 * 1024), MHD_OPTION_CONNECTION_LIMIT,
         max_conns, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_NOTIFY_COMPLETED,
@@ -582,6 +632,10 @@ int rg_server_run(rg_app *app, volatile sig_atomic_t *stop)
     MHD_quiesce_daemon(d);
     for (int i = 0; i < 200 && atomic_load(&srv.inflight) > 0; i++)
         usleep(50 * 1000);
+    /* A parked request is woken when the request it waits for is done;
+     * libmicrohttpd must not stop with its connection suspended. */
+    while (atomic_load(&parked_now) > 0)
+        usleep(10 * 1000);
     MHD_stop_daemon(d);
     rg_discovery_remaker_stop();
     rg_guard_close(srv.guard);

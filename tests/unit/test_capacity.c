@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
 #include <sodium.h>
 #include <string.h>
 
@@ -165,6 +167,98 @@ static void rush_never_oversells(void **state)
     }
 }
 
+/* A waiter as the server gives one: park counts, wake lets the racer's
+ * thread go on (it calls again, as the server does). */
+struct parking {
+    rg_waiter w;
+    sem_t back;
+    atomic_int parks, wakes;
+};
+
+static void park(rg_waiter *w)
+{
+    struct parking *k = (struct parking *)(void *)w;
+    atomic_fetch_add(&k->parks, 1);
+}
+
+static void wake(rg_waiter *w)
+{
+    struct parking *k = (struct parking *)(void *)w;
+    atomic_fetch_add(&k->wakes, 1);
+    sem_post(&k->back);
+}
+
+struct parked_racer {
+    pthread_barrier_t *start;
+    const char *event;
+    int user;
+    int rc;
+    struct parking k;
+};
+
+static void *race_parked(void *p)
+{
+    struct parked_racer *r = p;
+    rg_ctx ctx = {.read_own_writes = true, .waiter = &r->k.w};
+    ctx.who.roles = RG_ROLE_PARTICIPANT;
+    memcpy(ctx.who.user_id, users[r->user], sizeof ctx.who.user_id);
+    pthread_barrier_wait(r->start);
+    json_t *out = NULL;
+    while ((r->rc = rg_registration_create(&app, &ctx, r->event, NULL, &out)) == RG_PARKED)
+        sem_wait(&r->k.back);
+    json_decref(out);
+    rg_error_clear();
+    return NULL;
+}
+
+/* Admissions that wait for a group park (the server's threads go on with
+ * other requests) and are called again when woken, to lead or with their
+ * answer: still exactly the capacity in, every park woken once, and every
+ * request answered. */
+static void rush_with_parked_waits(void **state)
+{
+    (void)state;
+    static struct parked_racer r[USERS];
+    static pthread_t t[USERS];
+    int parks = 0;
+    for (int round = 0; round < 5; round++) {
+        char ev[32];
+        make_event(25, false, false, ev);
+        pthread_barrier_t start;
+        pthread_barrier_init(&start, NULL, USERS);
+        for (int i = 0; i < USERS; i++) {
+            r[i] = (struct parked_racer){.start = &start, .event = ev, .user = i};
+            r[i].k.w = (rg_waiter){.park = park, .wake = wake};
+            sem_init(&r[i].k.back, 0, 0);
+            assert_int_equal(pthread_create(&t[i], NULL, race_parked, &r[i]), 0);
+        }
+        int ok = 0, full = 0;
+        for (int i = 0; i < USERS; i++) {
+            pthread_join(t[i], NULL);
+            if (r[i].rc == 0)
+                ok++;
+            else if (r[i].rc == RG_EFULL)
+                full++;
+            else
+                fail_msg("unexpected answer %s for user %d", rg_error_name(r[i].rc), i);
+            assert_int_equal(atomic_load(&r[i].k.parks), atomic_load(&r[i].k.wakes));
+            assert_null(r[i].k.w.state);
+            parks += atomic_load(&r[i].k.parks);
+            sem_destroy(&r[i].k.back);
+        }
+        pthread_barrier_destroy(&start);
+        assert_int_equal(ok, 25);
+        assert_int_equal(full, USERS - 25);
+        json_t *s;
+        stats_of(ev, &s);
+        assert_int_equal(json_integer_value(json_object_get(s, "confirmed")), 25);
+        assert_int_equal(json_integer_value(json_object_get(s, "spotsLeft")), 0);
+        json_decref(s);
+    }
+    /* 200 admissions at once, five times: some wait for a group. */
+    assert_true(parks > 0);
+}
+
 static void waiting_list_moves_up(void **state)
 {
     (void)state;
@@ -290,6 +384,7 @@ int main(void)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(rush_never_oversells),
+        cmocka_unit_test(rush_with_parked_waits),
         cmocka_unit_test(waiting_list_moves_up),
         cmocka_unit_test(larger_maximum_moves_waiting_list_up),
         cmocka_unit_test(expired_holds_free_places),

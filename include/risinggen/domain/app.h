@@ -36,6 +36,27 @@ typedef struct rg_principal {
     unsigned roles;
 } rg_principal;
 
+/* How a request waits for another without holding its thread: the HTTP
+ * server gives one with each request, other callers none (the domain then
+ * waits in the calling thread).
+ *
+ * A domain function that would wait calls park, keeps what it needs in
+ * state (with drop to free it) and returns RG_PARKED. When the wait is over,
+ * another thread calls wake; the server then calls the same function again
+ * with the same request, and the function finds its state and goes on. If
+ * the request ends before that (its connection closed), the server calls
+ * drop(state) instead. park and wake are the server's, state and drop the
+ * domain's. */
+typedef struct rg_waiter rg_waiter;
+struct rg_waiter {
+    void (*park)(rg_waiter *w);
+    void (*wake)(rg_waiter *w); /* any thread; w may be gone when it returns */
+    void *state;
+    void (*drop)(void *state);
+};
+/* What a domain function returns when it parked its request. */
+#define RG_PARKED 2 /* never 0 or 1, which domain functions return for success */
+
 /* What a request carries down through the domain. */
 typedef struct rg_ctx {
     rg_principal who;
@@ -46,6 +67,8 @@ typedef struct rg_ctx {
     /* The client's address (the peer's, or the one a listed proxy names),
      * "" when not known. */
     char client[RG_ADDR_MAX];
+    /* How this request may wait without its thread, or NULL. */
+    rg_waiter *waiter;
 } rg_ctx;
 
 typedef struct rg_sold_out rg_sold_out;

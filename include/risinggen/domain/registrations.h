@@ -6,7 +6,9 @@
 #include "risinggen/domain/app.h"
 
 /* POST /v1/events/{id}/registrations: confirmed (free), pending (paid: a
- * hold that expires unpaid) or waitlisted (full); RG_EALREADY, RG_EFULL. */
+ * hold that expires unpaid) or waitlisted (full); RG_EALREADY, RG_EFULL.
+ * With ctx->waiter, RG_PARKED while it waits for the admissions before it
+ * (app.h): call it again, with the same ctx, body and id, when woken. */
 int rg_registration_create(rg_app *app, const rg_ctx *ctx, const char *event_id, json_t *body,
                            json_t **out);
 /* GET /v1/registrations/{id}: the registrant, the organizer, an admin. */
