@@ -244,12 +244,19 @@ run_paths() { # scenario round paths-file
 org_token=$(head -n 1 "$out/tokens.txt" | cut -d' ' -f2)
 api() { curl -sf -H 'Content-Type: application/json' -H "Authorization: Bearer $org_token" "$@"; }
 
+# The service's own counts: admission groups, their members, requests parked.
+groups_now() {
+    curl -sf "http://$RG_LISTEN/metrics" | awk '/^rg_admission_groups_total / {g = $2}
+        /^rg_admission_group_members_total / {m = $2} /^rg_http_parked_total / {p = $2}
+        END {print g + 0, m + 0, p + 0}'
+}
 run_rush() { # round
     rush=$(api -X POST "http://$RG_LISTEN/v1/events" -d "{\"title\":\"Rush $1\",
       \"slug\":\"bench-rush-$1\",\"startDate\":\"2031-06-01T09:00:00Z\",
       \"endDate\":\"2031-06-03T17:00:00Z\",\"type\":\"conference\",\"maxParticipants\":1000}" |
         sed 's/^{"id":\([0-9]*\).*/\1/')
     api -X PATCH "http://$RG_LISTEN/v1/events/$rush" -d '{"status":"published"}' >/dev/null
+    groups_before=$(groups_now)
     sample rush "$1"
     rm -f "$out"/rush-done-*
     RG_TOKENS="$out/tokens.txt" RG_WRK_THREADS=$threads RG_RUSH_DONE="$out/rush-done-" \
@@ -284,7 +291,10 @@ run_rush() { # round
             "after $requests requests" >&2
         exit 1
     fi
-    echo "rush $1: $stats; $rows registrations, $people people" >&2
+    echo "rush $1: $stats; $rows registrations, $people people;" \
+        "$(echo "$groups_before $(groups_now)" | awk '{g = $4 - $1; printf \
+        "%d admission groups of %.2f on average, %d requests parked", g, \
+        g ? ($5 - $2) / g : 0, $6 - $3}')" >&2
 }
 
 # The statements of each discovery path as PostgreSQL sees them: one pass

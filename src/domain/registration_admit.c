@@ -39,6 +39,7 @@
 #include "registration_record.h"
 #include "risinggen/base/alloc.h"
 #include "risinggen/base/error.h"
+#include "risinggen/base/metrics.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -72,12 +73,19 @@ struct rg_admit_groups {
     pthread_mutex_t lock;
     struct member *head, *tail;
     int64_t leading[LEADS]; /* event ids; 0 free */
+    rg_metric *groups, *members;
 };
 
 rg_admit_groups *rg__admit_groups_new(void)
 {
     rg_admit_groups *g = rg_xcalloc(1, sizeof *g);
     pthread_mutex_init(&g->lock, NULL);
+    rg_metrics_describe("rg_admission_groups_total", "counter",
+                        "Groups of admissions to one event run together.");
+    rg_metrics_describe("rg_admission_group_members_total", "counter",
+                        "Admissions in those groups (over the groups: their mean size).");
+    g->groups = rg_metrics_series("rg_admission_groups_total");
+    g->members = rg_metrics_series("rg_admission_group_members_total");
     return g;
 }
 
@@ -350,6 +358,8 @@ static void lead(rg_app *app, rg_admit_groups *g, rg_rel_conn *c, struct member 
     struct member *group[GROUP_MAX], *wake[GROUP_MAX];
     int n = take_group(g, me, group), nwake = 0;
     pthread_mutex_unlock(&g->lock);
+    rg_metrics_add(g->groups, 1);
+    rg_metrics_add(g->members, n);
     bool admitted = false;
     if (c)
         admitted = run_group(app, c, group, n);

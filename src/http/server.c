@@ -251,6 +251,13 @@ static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind, const char 
 /* Requests parked (app.h's rg_waiter), whose connections libmicrohttpd
  * holds suspended: none may be left when the daemon stops. */
 static atomic_int parked_now;
+static rg_metric *parked_total;
+
+static double parked_gauge(void *ctx)
+{
+    (void)ctx;
+    return atomic_load(&parked_now);
+}
 
 static rg_request *request_of(rg_waiter *w)
 {
@@ -262,6 +269,7 @@ static void park_request(rg_waiter *w)
 {
     rg_request *req = request_of(w);
     atomic_fetch_add(&parked_now, 1);
+    rg_metrics_add(parked_total, 1);
     req->parked = true;
     MHD_suspend_connection(req->conn);
 }
@@ -595,6 +603,12 @@ int rg_server_run(rg_app *app, volatile sig_atomic_t *stop)
     unsigned max_conns = connection_limit(app->cfg);
     rg_metrics_describe("rg_http_in_flight", "gauge", "Requests being served now.");
     rg_metrics_watch("rg_http_in_flight", in_flight, &srv);
+    rg_metrics_describe("rg_http_parked", "gauge",
+                        "Requests waiting for another without a thread now.");
+    rg_metrics_watch("rg_http_parked", parked_gauge, &srv);
+    rg_metrics_describe("rg_http_parked_total", "counter",
+                        "Requests that waited for another without a thread.");
+    parked_total = rg_metrics_series("rg_http_parked_total");
     unsigned threads = (unsigned)app->cfg->threads;
     /* No MHD_USE_TURBO: with it, libmicrohttpd (0.9.75) puts a new
      * connection on its ready list instead of in the epoll set and relies on
