@@ -27,6 +27,11 @@ char *rg_xstrdup(const char *s)
     return p;
 }
 
+char *rg_xstrdup_or_null(const char *s)
+{
+    return s ? rg_xstrdup(s) : NULL;
+}
+
 void *rg_xrealloc(void *p, size_t n)
 {
     void *q = realloc(p, n ? n : 1);

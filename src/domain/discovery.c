@@ -671,11 +671,6 @@ static struct {
     pthread_t thread;
 } remaker = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
-static char *dup_or_null(const char *s)
-{
-    return s ? rg_xstrdup(s) : NULL;
-}
-
 static void remake_free(struct remake *r)
 {
     const char *parts[] = {r->q.q,         r->q.type,     r->q.city,   r->q.country,
@@ -702,18 +697,18 @@ static bool remake_queue(const rg_event_query *q, const char *key)
     bool queued = remaker.on && !remaker.stop && remaker.n < REMAKE_QUEUE;
     if (queued) {
         struct remake *r = rg_xcalloc(1, sizeof *r);
-        r->q = (rg_event_query){.q = dup_or_null(q->q),
-                                .type = dup_or_null(q->type),
-                                .city = dup_or_null(q->city),
-                                .country = dup_or_null(q->country),
-                                .from = dup_or_null(q->from),
-                                .to = dup_or_null(q->to),
-                                .near = dup_or_null(q->near),
-                                .radius_km = dup_or_null(q->radius_km),
-                                .has_spots = dup_or_null(q->has_spots),
-                                .featured = dup_or_null(q->featured),
-                                .cursor = dup_or_null(q->cursor),
-                                .sort = dup_or_null(q->sort),
+        r->q = (rg_event_query){.q = rg_xstrdup_or_null(q->q),
+                                .type = rg_xstrdup_or_null(q->type),
+                                .city = rg_xstrdup_or_null(q->city),
+                                .country = rg_xstrdup_or_null(q->country),
+                                .from = rg_xstrdup_or_null(q->from),
+                                .to = rg_xstrdup_or_null(q->to),
+                                .near = rg_xstrdup_or_null(q->near),
+                                .radius_km = rg_xstrdup_or_null(q->radius_km),
+                                .has_spots = rg_xstrdup_or_null(q->has_spots),
+                                .featured = rg_xstrdup_or_null(q->featured),
+                                .cursor = rg_xstrdup_or_null(q->cursor),
+                                .sort = rg_xstrdup_or_null(q->sort),
                                 .limit = q->limit};
         r->key = rg_xstrdup(key);
         if (remaker.tail)

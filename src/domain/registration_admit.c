@@ -404,11 +404,6 @@ static int answer(struct member *me, json_t **view)
     return me->view ? 1 : 0;
 }
 
-static char *dup_or_null(const char *s)
-{
-    return s ? rg_xstrdup(s) : NULL;
-}
-
 static struct parked *parked_new(rg_admit_groups *g, const rg_admit *a, rg_waiter *w)
 {
     struct parked *p = rg_xcalloc(1, sizeof *p);
@@ -417,10 +412,10 @@ static struct parked *parked_new(rg_admit_groups *g, const rg_admit *a, rg_waite
                       .user_id = rg_xstrdup(a->user_id),
                       .now = rg_xstrdup(a->now),
                       .status = rg_xstrdup(a->status),
-                      .diet = dup_or_null(a->diet),
-                      .needs = dup_or_null(a->needs),
-                      .hold = dup_or_null(a->hold),
-                      .consent = dup_or_null(a->consent)};
+                      .diet = rg_xstrdup_or_null(a->diet),
+                      .needs = rg_xstrdup_or_null(a->needs),
+                      .hold = rg_xstrdup_or_null(a->hold),
+                      .consent = rg_xstrdup_or_null(a->consent)};
     p->m.a = &p->a;
     p->m.w = w;
     return p;
@@ -469,19 +464,20 @@ static int admit_parking(rg_app *app, rg_rel_conn *c, const rg_admit *a, rg_wait
                          json_t **view)
 {
     rg_admit_groups *g = app->admit_groups;
-    struct parked *p = parked_new(g, a, w);
     pthread_mutex_lock(&g->lock);
     bool led = false;
     for (int i = 0; i < LEADS && !led; i++)
         led = g->leading[i] == a->event_id;
     if (!led) {
-        enqueue(g, &p->m);
-        lead(app, g, c, &p->m);
-        int rc = answer(&p->m, view);
-        parked_free(p);
-        return rc;
+        /* Leading at once, on this thread: the request's own memory lasts
+         * until the group is answered. */
+        struct member me = {.a = a, .w = w};
+        enqueue(g, &me);
+        lead(app, g, c, &me);
+        return answer(&me, view);
     }
     pthread_mutex_unlock(&g->lock);
+    struct parked *p = parked_new(g, a, w);
     /* Parked before anyone can find it in the queue, so that a wake never
      * comes before the park. */
     w->park(w);
