@@ -66,23 +66,33 @@ FROM page JOIN events e ON e.id = page.id
 ORDER BY page.start_date, page.id
 
 -- name: event_list_at_venues
+-- Starts from the venues' own events (idx_events_venue), as discovery asks
+-- when its place filter leaves few events, and nearest first one venue at
+-- a time. The venues are an array (= ANY) inside a materialised step, so
+-- that PostgreSQL reads them by the venue index and sorts the few it finds:
+-- as a semi-join on the JSON's elements, or with the LIMIT in sight, it
+-- walked every visible event in date order instead (250-680 ms for one
+-- venue at 1,000,000 events, against 1-6 ms, generic and custom plans
+-- alike).
+WITH at AS MATERIALIZED (
+  SELECT e.id, e.start_date FROM events e
+  WHERE e.venue_id = ANY (ARRAY(SELECT jsonb_array_elements_text($6::jsonb)::int))
+    AND e.status = 'published' AND e.is_public
+    AND ($1::text IS NULL OR e.type = $1::text)
+    AND ($2::timestamptz IS NULL OR e.end_date >= $2::timestamptz)
+    AND ($3::timestamptz IS NULL OR e.start_date <= $3::timestamptz)
+    AND ($4::int = 0 OR e.max_participants IS NULL OR e.taken < e.max_participants)
+    AND ($5::int = 0 OR e.is_featured)
+    AND ($7::jsonb IS NULL OR e.id IN (SELECT jsonb_array_elements_text($7::jsonb)::int))
+    AND (e.start_date > $8::timestamptz OR (e.start_date = $8::timestamptz AND e.id > $9))),
+page AS (SELECT id, start_date FROM at ORDER BY start_date, id LIMIT $10)
 SELECT e.id, e.title, e.slug, e.description, e.start_date, e.end_date, e.registration_deadline,
        e.venue_id, e.organizer_id, e.max_participants, e.taken, e.status, e.type, e.is_featured,
        e.is_public, (e.cost_amount * 100)::bigint AS cost_minor, e.cost_currency,
        e.waitlist_enabled, e.min_age, e.guardian_consent_under, e.hold_minutes, e.created_at,
        e.updated_at
-FROM events e
-WHERE e.status = 'published' AND e.is_public
-  AND ($1::text IS NULL OR e.type = $1::text)
-  AND ($2::timestamptz IS NULL OR e.end_date >= $2::timestamptz)
-  AND ($3::timestamptz IS NULL OR e.start_date <= $3::timestamptz)
-  AND ($4::int = 0 OR e.max_participants IS NULL OR e.taken < e.max_participants)
-  AND ($5::int = 0 OR e.is_featured)
-  AND e.venue_id IN (SELECT jsonb_array_elements_text($6::jsonb)::int)
-  AND ($7::jsonb IS NULL OR e.id IN (SELECT jsonb_array_elements_text($7::jsonb)::int))
-  AND (e.start_date > $8::timestamptz OR (e.start_date = $8::timestamptz AND e.id > $9))
-ORDER BY e.start_date, e.id
-LIMIT $10
+FROM page JOIN events e ON e.id = page.id
+ORDER BY page.start_date, page.id
 
 -- name: event_list_of_ids
 SELECT e.id, e.title, e.slug, e.description, e.start_date, e.end_date, e.registration_deadline,
