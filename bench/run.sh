@@ -131,9 +131,19 @@ if [ "${RG_BENCH_BACKUP:-0}" = 1 ]; then
     backup_env="RG_BACKUP_REPO=$out/backup-repo RG_BACKUP_KEY=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')"
 fi
 start_service() { # discovery cache: 1 or 0
+    # An answer from another process on the port (a service left over from
+    # an earlier run) must not pass for this one's.
+    if curl -s -o /dev/null "http://$RG_LISTEN/healthz"; then
+        echo "something already answers on $RG_LISTEN" >&2
+        exit 1
+    fi
     env RG_DISCOVERY_CACHE="$1" $backup_env "$serve_bin" serve 2>>"$out/server.log" &
     pid=$!
     for _ in $(seq 1 300); do
+        kill -0 "$pid" 2>/dev/null || {
+            echo "the service exited at start (is $RG_LISTEN in use?)" >&2
+            exit 1
+        }
         if curl -sf "http://$RG_LISTEN/healthz" >/dev/null; then
             [ -z "$backup_env" ] && return
             # With a repository, measure once the first full backup is done.
