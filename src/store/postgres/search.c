@@ -429,8 +429,13 @@ static const char BUILD_SWITCH[] =
 
 static void build_unlock(struct rg_search *s)
 {
-    if (s->build_conn)
-        PQfinish(s->build_conn); /* and the lock with it */
+    if (!s->build_conn)
+        return;
+    /* Released before the connection goes: the server drops a closed
+     * session's locks only once its backend has seen the close, and a
+     * build begun right after would find the lock still held. */
+    PQclear(PQexec(s->build_conn, "SELECT pg_advisory_unlock(" RG_STR(BUILD_LOCK) ")"));
+    PQfinish(s->build_conn); /* and the lock with it, if the unlock failed */
     s->build_conn = NULL;
 }
 
