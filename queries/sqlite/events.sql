@@ -119,25 +119,32 @@ LIMIT $11
 -- name: event_venues_matching
 -- The venues that discovery's place filters leave: city ($1), country ($2),
 -- within $5 km of ($3, $4), and their distance from it; and how many events
--- each holds, for discovery's choice of statement. The R*Tree venue_geo
--- gives the venues in the box of $6, $7 degrees around the point (also
--- shifted by a turn either way, for a box across the antimeridian).
-SELECT v.id, (SELECT count(*) FROM events e WHERE e.venue_id = v.id) AS events,
-       CASE WHEN $3 IS NOT NULL THEN rg_distance_km($3, $4, v.lat, v.lng) END AS distance_km
-FROM venues v
-WHERE ($1 IS NULL OR v.city = $1 COLLATE NOCASE)
-  AND ($2 IS NULL OR v.country = $2 COLLATE NOCASE)
-  AND ($3 IS NULL OR (v.id IN (
-         SELECT id FROM venue_geo WHERE min_lat <= $3 + $6 AND max_lat >= $3 - $6
-           AND min_lng <= $4 + $7 AND max_lng >= $4 - $7
-         UNION ALL
-         SELECT id FROM venue_geo WHERE min_lat <= $3 + $6 AND max_lat >= $3 - $6
-           AND min_lng <= $4 + $7 - 360 AND max_lng >= $4 - $7 - 360
-         UNION ALL
-         SELECT id FROM venue_geo WHERE min_lat <= $3 + $6 AND max_lat >= $3 - $6
-           AND min_lng <= $4 + $7 + 360 AND max_lng >= $4 - $7 + 360)
-       AND rg_distance_km($3, $4, v.lat, v.lng) <= $5))
-ORDER BY v.id
+-- they hold together, counted up to $8 (the same on every row), for
+-- discovery's choice of statement, which needs to know no more than
+-- whether there are none or more than a few. The R*Tree venue_geo gives
+-- the venues in the box of $6, $7 degrees around the point (also shifted
+-- by a turn either way, for a box across the antimeridian).
+WITH at AS MATERIALIZED (
+  SELECT v.id,
+         CASE WHEN $3 IS NOT NULL THEN rg_distance_km($3, $4, v.lat, v.lng) END AS distance_km
+  FROM venues v
+  WHERE ($1 IS NULL OR v.city = $1 COLLATE NOCASE)
+    AND ($2 IS NULL OR v.country = $2 COLLATE NOCASE)
+    AND ($3 IS NULL OR (v.id IN (
+           SELECT id FROM venue_geo WHERE min_lat <= $3 + $6 AND max_lat >= $3 - $6
+             AND min_lng <= $4 + $7 AND max_lng >= $4 - $7
+           UNION ALL
+           SELECT id FROM venue_geo WHERE min_lat <= $3 + $6 AND max_lat >= $3 - $6
+             AND min_lng <= $4 + $7 - 360 AND max_lng >= $4 - $7 - 360
+           UNION ALL
+           SELECT id FROM venue_geo WHERE min_lat <= $3 + $6 AND max_lat >= $3 - $6
+             AND min_lng <= $4 + $7 + 360 AND max_lng >= $4 - $7 + 360)
+         AND rg_distance_km($3, $4, v.lat, v.lng) <= $5)))
+SELECT at.id, at.distance_km,
+       (SELECT count(*) FROM (SELECT 1 FROM events e WHERE e.venue_id IN (SELECT id FROM at)
+                              LIMIT $8)) AS events
+FROM at
+ORDER BY at.id
 
 -- name: event_stats
 SELECT e.max_participants, e.taken,

@@ -53,7 +53,7 @@ struct place {
 struct places {
     struct place *v;
     int n;
-    long events; /* events at those venues */
+    long events; /* events at those venues, counted up to VENUE_WAY_EVENTS + 1 */
 };
 
 static int place_by_id(const void *a, const void *b)
@@ -84,21 +84,26 @@ static int venues_matching(rg_app *app, const rg_ctx *ctx, const rg_event_query 
     double dlat = 0, dlng = 0;
     if (q->near)
         rg_geo_box(lat, lng, radius, &dlat, &dlng);
-    rg_param p[] = {RG_PTEXT(q->city), RG_PTEXT(q->country), q->near ? RG_PREAL(lat) : RG_PNULL,
-                    RG_PREAL(lng),     RG_PREAL(radius),     RG_PREAL(dlat),
-                    RG_PREAL(dlng)};
+    /* Their events are counted only as far as the choice of way needs. */
+    rg_param p[] = {RG_PTEXT(q->city),
+                    RG_PTEXT(q->country),
+                    q->near ? RG_PREAL(lat) : RG_PNULL,
+                    RG_PREAL(lng),
+                    RG_PREAL(radius),
+                    RG_PREAL(dlat),
+                    RG_PREAL(dlng),
+                    RG_PINT(VENUE_WAY_EVENTS + 1)};
     rg_rows *rows;
-    int rc = rg_rel_run_read(app, ctx, "event_venues_matching", p, 7, &rows);
+    int rc = rg_rel_run_read(app, ctx, "event_venues_matching", p, 8, &rows);
     if (rc < 0)
         return rc;
     out->n = rows->nrows;
     out->v = rg_xcalloc((size_t)(rows->nrows ? rows->nrows : 1), sizeof *out->v);
-    out->events = 0;
+    out->events = rows->nrows ? (long)rg_rows_int(rows, 0, "events", 0) : 0;
     for (int i = 0; i < rows->nrows; i++) {
         out->v[i].id = rg_rows_int(rows, i, "id", 0);
         const char *km = rg_rows_get(rows, i, "distance_km");
         out->v[i].km = km ? strtod(km, NULL) : 0;
-        out->events += (long)rg_rows_int(rows, i, "events", 0);
     }
     rg_rows_free(rows);
     qsort(out->v, (size_t)out->n, sizeof *out->v, place_by_id);
