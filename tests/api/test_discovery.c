@@ -281,6 +281,28 @@ static void discovery_dates(void **state)
     assert_int_equal(jint(r->json, "items.2.id"), e3);
     resp_free(r);
 
+    /* A walk with a start date begins at it less the longest event's span:
+     * an event of two years, begun long before, is still found, by date
+     * and by words; one that ends the second before `from` is not, one
+     * that ends on it is. */
+    char long_type[64];
+    snprintf(long_type, sizeof long_type, "%s", unique_type("span"));
+    long long longest = event_create_published(
+        F.org.access,
+        json_pack("{s:s, s:s, s:s, s:s}", "type", long_type, "title", "Quillowisp gap year",
+                  "startDate", "2030-01-01T09:00:00Z", "endDate", "2032-01-01T17:00:00Z"));
+    event_create_published(F.org.access,
+                           json_pack("{s:s, s:s, s:s, s:s}", "type", long_type, "title",
+                                     "Quillowisp week", "startDate", "2031-05-25T09:00:00Z",
+                                     "endDate", "2031-05-31T23:59:59Z"));
+    long long ends_on_from = event_create_published(
+        F.org.access,
+        json_pack("{s:s, s:s, s:s, s:s}", "type", long_type, "title", "Quillowisp month",
+                  "startDate", "2031-05-02T09:00:00Z", "endDate", "2031-06-01T00:00:00Z"));
+    assert_lists(fmt("type=%s&from=2031-06-01", long_type), longest, ends_on_from);
+    assert_lists("q=quillowisp&from=2031-06-01", longest, ends_on_from);
+    assert_lists(fmt("type=%s&from=2031-06-02", long_type), longest);
+
     const char *bad[] = {"from=yesterday", "to=2031-02-30", "from=2031-03-10&to=2031-03-01"};
     for (size_t i = 0; i < N_ELEMS(bad); i++) {
         r = api("GET", fmt("/v1/events?type=%s&%s", type, bad[i]), NULL, NULL);
