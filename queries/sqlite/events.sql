@@ -42,8 +42,14 @@ WHERE id = $1 AND ($9 IS NULL OR taken <= $9)
 -- told its way in (INDEXED BY, NOT INDEXED: rowid lookups), since it
 -- would otherwise walk the date index to spare the sort. With a start
 -- date ($2), the walk starts at $2 less the longest event's span
--- (idx_events_span, migration 0011): no event that starts earlier ends on
--- or after $2.
+-- (`since`, from idx_events_span, migration 0011): no event that starts
+-- earlier ends on or after $2. The start is folded into the cursor's
+-- row comparison, the scan's one lower bound: as a second bound beside
+-- it, SQLite started the scan from the cursor.
+WITH since(t) AS (
+  SELECT coalesce(strftime('%Y-%m-%dT%H:%M:%SZ', unixepoch($2) - (
+           SELECT max(unixepoch(x.end_date) - unixepoch(x.start_date)) FROM events x), 'unixepoch'),
+                  ''))
 SELECT e.id, e.title, e.slug, e.description, e.start_date, e.end_date, e.registration_deadline,
        e.venue_id, e.organizer_id, e.max_participants, e.taken, e.status, e.type, e.is_featured,
        e.is_public, e.cost_amount_minor AS cost_minor, e.cost_currency, e.waitlist_enabled,
@@ -57,9 +63,7 @@ WHERE e.status = 'published' AND e.is_public = 1
   AND ($5 = 0 OR e.is_featured = 1)
   AND ($6 IS NULL OR +e.venue_id IN (SELECT value FROM json_each($6)))
   AND ($7 IS NULL OR +e.id IN (SELECT value FROM json_each($7)))
-  AND (e.start_date > $8 OR (e.start_date = $8 AND e.id > $9))
-  AND e.start_date >= coalesce(strftime('%Y-%m-%dT%H:%M:%SZ', unixepoch($2) - (
-        SELECT max(unixepoch(x.end_date) - unixepoch(x.start_date)) FROM events x), 'unixepoch'), '')
+  AND (e.start_date, e.id) > (SELECT max($8, t), CASE WHEN $8 >= t THEN $9 ELSE 0 END FROM since)
 ORDER BY e.start_date, e.id
 LIMIT $10
 
